@@ -1,0 +1,33 @@
+// Package vigil is an embeddable Go library for high availability and load
+// balancing: everything keepalived does, as packages a Go service imports
+// and runs in its own process, plus a drop-in daemon for keepalived.conf.
+//
+// The packages, one noun each (a sibling xxxtest package holds fakes):
+//
+//	vrrp            VRRP v2/v3 codec, pure state machine, Router
+//	vrrp/vrrptest   in-memory L2 segment (Hub) and recording fakes
+//	check           health checkers (TCP, HTTP(S), ICMP, UDP, DNS, SMTP,
+//	                exec, file), Monitor (rise/fall/retry) and Group
+//	sched           periodic job scheduler: timer heap, jitter, staggering,
+//	                concurrency limit
+//	ipvs            IPVS virtual/real server model and reconciler (planned)
+//	netlink         VIPs, routes, rules, link watcher, GARP/NA, VMAC (planned)
+//	watchdog        heartbeats, stall detection, sd_notify (planned)
+//	config          keepalived.conf parser (planned)
+//
+// The parts meet only here, in the root package, which will hold the
+// Supervisor that wires a configuration into running parts. Until then,
+// use the packages directly; a router with its VIP on an in-memory segment:
+//
+//	hub := vrrptest.NewHub(1)
+//	conn, _ := hub.Join(netip.MustParseAddr("192.0.2.1"))
+//	r, err := vrrp.NewRouter(vrrp.Config{
+//		Name: "VI_1", VRID: 51, Version: vrrp.V3, Priority: 150,
+//		Interval: 100 * time.Millisecond,
+//		VIPs:     []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")},
+//	}, conn, vrrptest.NewAddrs(), &vrrptest.Announcer{})
+//	if err != nil { ... }
+//	go r.Run(ctx) // cancel ctx to leave gracefully (priority 0)
+//
+// See examples/quickstart for a three-router failover demonstration.
+package vigil

@@ -1,0 +1,538 @@
+package vrrp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// State is the state of a virtual router. The zero value is Init.
+type State uint8
+
+// States of RFC 5798 §6.4, plus Fault (keepalived's FAULT: a tracked
+// interface or check is down) and Stopped (after Shutdown).
+const (
+	Init State = iota
+	Backup
+	Master
+	Fault
+	Stopped
+)
+
+func (s State) String() string {
+	switch s {
+	case Init:
+		return "INIT"
+	case Backup:
+		return "BACKUP"
+	case Master:
+		return "MASTER"
+	case Fault:
+		return "FAULT"
+	case Stopped:
+		return "STOPPED"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Reason says why a transition happened.
+type Reason uint8
+
+// Transition reasons. The zero value is ReasonNone.
+const (
+	ReasonNone           Reason = iota
+	ReasonStartup               // started: owners go to Master, others to Backup
+	ReasonMasterDown            // Master_Down_Timer expired: no advert from a master
+	ReasonPriorityZero          // the master resigned (priority 0) and Skew_Time passed
+	ReasonPreempt               // preemption: we outrank the master (after preempt_delay)
+	ReasonHigherPriority        // an advert from a higher priority (or equal priority, higher address) master
+	ReasonFault                 // a fault was raised
+	ReasonFaultCleared          // the last fault cleared
+	ReasonShutdown              // the router was shut down
+)
+
+func (r Reason) String() string {
+	switch r {
+	case ReasonNone:
+		return "none"
+	case ReasonStartup:
+		return "startup"
+	case ReasonMasterDown:
+		return "master-down"
+	case ReasonPriorityZero:
+		return "master-resigned"
+	case ReasonPreempt:
+		return "preempt"
+	case ReasonHigherPriority:
+		return "higher-priority"
+	case ReasonFault:
+		return "fault"
+	case ReasonFaultCleared:
+		return "fault-cleared"
+	case ReasonShutdown:
+		return "shutdown"
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// Timer names the one timer a virtual router runs at a time.
+type Timer uint8
+
+// Timers. The zero value is NoTimer.
+const (
+	NoTimer         Timer = iota
+	MasterDownTimer       // Backup: Master_Down_Timer
+	AdverTimer            // Master: Adver_Timer
+)
+
+func (t Timer) String() string {
+	switch t {
+	case NoTimer:
+		return "none"
+	case MasterDownTimer:
+		return "master-down"
+	case AdverTimer:
+		return "adver"
+	}
+	return fmt.Sprintf("Timer(%d)", uint8(t))
+}
+
+// InputKind is the kind of an Input.
+type InputKind uint8
+
+// Inputs to the state machine. The zero value is invalid.
+const (
+	_                 InputKind = iota
+	InputStartup                // start the router (RFC "Startup event")
+	InputAdvert                 // a valid advert for our VRID was received
+	InputTimer                  // the armed timer expired
+	InputShutdown               // stop the router (RFC "Shutdown event")
+	InputPriority               // the local priority changed (tracking)
+	InputFault                  // a fault was raised
+	InputFaultCleared           // all faults cleared
+)
+
+// Input is one event for Machine.Step.
+type Input struct {
+	Kind InputKind
+	// Priority is the advert's priority (InputAdvert) or the new local
+	// priority (InputPriority).
+	Priority uint8
+	// Interval is the advert's interval (InputAdvert).
+	Interval time.Duration
+	// Src is the advert's source, the sender's primary address (InputAdvert).
+	Src netip.Addr
+	// Timer is the timer that expired (InputTimer).
+	Timer Timer
+}
+
+// ActionKind is the kind of an Action.
+type ActionKind uint8
+
+// Actions the state machine asks its runner to carry out, in order.
+const (
+	_             ActionKind = iota
+	ActSend                  // send an advert with Action.Priority
+	ActArmTimer              // (re)arm the timer Action.Timer to expire at Action.At
+	ActStopTimer             // stop the timer
+	ActAddVIPs               // add the virtual addresses
+	ActRemoveVIPs            // remove the virtual addresses
+	ActAnnounce              // gratuitous ARP / unsolicited NA for the virtual addresses
+	ActTransition            // the state changed: Action.From → Action.To for Action.Reason
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case ActSend:
+		return "send"
+	case ActArmTimer:
+		return "arm-timer"
+	case ActStopTimer:
+		return "stop-timer"
+	case ActAddVIPs:
+		return "add-vips"
+	case ActRemoveVIPs:
+		return "remove-vips"
+	case ActAnnounce:
+		return "announce"
+	case ActTransition:
+		return "transition"
+	}
+	return fmt.Sprintf("ActionKind(%d)", uint8(k))
+}
+
+// Action is one thing for the runner to do.
+type Action struct {
+	Kind     ActionKind
+	Priority uint8     // ActSend
+	Timer    Timer     // ActArmTimer
+	At       time.Time // ActArmTimer
+	From, To State     // ActTransition
+	Reason   Reason    // ActTransition
+	// Accept is set on ActAddVIPs when the master must accept packets
+	// addressed to the virtual addresses: always for the address owner,
+	// otherwise unless MachineConfig.NoAccept (RFC 5798 Accept_Mode).
+	Accept bool
+}
+
+func (a Action) String() string {
+	switch a.Kind {
+	case ActSend:
+		return fmt.Sprintf("send(prio %d)", a.Priority)
+	case ActArmTimer:
+		return fmt.Sprintf("arm(%v at %s)", a.Timer, a.At.Format("15:04:05.000000"))
+	case ActTransition:
+		return fmt.Sprintf("%v->%v(%v)", a.From, a.To, a.Reason)
+	}
+	return a.Kind.String()
+}
+
+// MachineConfig is the part of a virtual router's configuration the state
+// machine needs.
+type MachineConfig struct {
+	Version Version
+	// Priority is the configured priority, 1..255; 255 means we own the
+	// virtual addresses and become Master at once.
+	Priority uint8
+	// Interval is our Advertisement_Interval (V2: whole seconds; V3: whole
+	// centiseconds).
+	Interval time.Duration
+	// Primary is our primary address (the advert source), used to break
+	// ties between equal priorities.
+	Primary netip.Addr
+	// NoPreempt turns preemption off (RFC Preempt_Mode false; keepalived
+	// nopreempt): a higher priority backup leaves a lower priority master be.
+	NoPreempt bool
+	// PreemptDelay delays preemption of a lower priority master for this
+	// long after we first hear it (keepalived preempt_delay).
+	PreemptDelay time.Duration
+	// NoAccept turns Accept_Mode off (keepalived no_accept): a non-owner
+	// master must not accept packets addressed to the virtual addresses.
+	// The default is keepalived's, accept; RFC 5798's default is no_accept.
+	NoAccept bool
+	// InitialState is keepalived's `state` hint: Backup (default, also the
+	// zero value Init) or Master. A Master hint does not skip the election: a
+	// non-owner starts as Backup and wins by priority, as keepalived 2.x does.
+	// NoPreempt is only valid with Backup.
+	InitialState State
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("vrrp: invalid configuration")
+
+// Validate reports whether c is usable.
+func (c *MachineConfig) Validate() error {
+	switch c.Version {
+	case V2:
+		if c.Interval < MinIntervalV2 || c.Interval > MaxIntervalV2 || c.Interval%time.Second != 0 {
+			return fmt.Errorf("%w: v2 advert interval %v must be whole seconds in 1s..255s", ErrConfig, c.Interval)
+		}
+		if is6(c.Primary) {
+			return fmt.Errorf("%w: VRRPv2 is IPv4 only", ErrConfig)
+		}
+	case V3:
+		if c.Interval < MinIntervalV3 || c.Interval > MaxIntervalV3 || c.Interval%(10*time.Millisecond) != 0 {
+			return fmt.Errorf("%w: v3 advert interval %v must be whole centiseconds in 10ms..40.95s", ErrConfig, c.Interval)
+		}
+	default:
+		return fmt.Errorf("%w: version %v", ErrConfig, c.Version)
+	}
+	if c.Priority == 0 {
+		return fmt.Errorf("%w: priority 0 is reserved for a resigning master", ErrConfig)
+	}
+	if !c.Primary.IsValid() {
+		return fmt.Errorf("%w: no primary address", ErrConfig)
+	}
+	switch c.InitialState {
+	case Init, Backup:
+	case Master:
+		if c.NoPreempt {
+			return fmt.Errorf("%w: nopreempt requires initial state BACKUP", ErrConfig)
+		}
+	default:
+		return fmt.Errorf("%w: initial state %v (want BACKUP or MASTER)", ErrConfig, c.InitialState)
+	}
+	if c.PreemptDelay < 0 {
+		return fmt.Errorf("%w: negative preempt delay", ErrConfig)
+	}
+	return nil
+}
+
+// Machine is the pure VRRP state machine of RFC 5798 §6.4 / RFC 9568 §6.4
+// with keepalived's additions. It has no goroutines, clock or sockets: Step
+// feeds it one input at a time with the current time and returns what to do.
+// It is not safe for concurrent use.
+type Machine struct {
+	cfg      MachineConfig
+	state    State
+	priority uint8
+	// masterAdver is Master_Adver_Interval: learned from the master (V3).
+	masterAdver time.Duration
+	master      netip.Addr
+	timer       Timer
+	deadline    time.Time
+	// preemptAt is when a pending preemption (preempt_delay) may happen.
+	preemptAt time.Time
+	// resigned is set while Master_Down_Timer runs for Skew_Time after a
+	// priority 0 advert.
+	resigned bool
+	faulted  bool
+}
+
+// NewMachine returns a machine in state Init.
+func NewMachine(cfg MachineConfig) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Machine{cfg: cfg, priority: cfg.Priority, masterAdver: cfg.Interval}, nil
+}
+
+// State is the current state.
+func (m *Machine) State() State { return m.state }
+
+// Priority is the current (effective) local priority.
+func (m *Machine) Priority() uint8 { return m.priority }
+
+// Master is the address of the current master: ours when Master, the
+// last accepted advert's source when Backup, invalid otherwise.
+func (m *Machine) Master() netip.Addr {
+	switch m.state {
+	case Master:
+		return m.cfg.Primary
+	case Backup:
+		return m.master
+	}
+	return netip.Addr{}
+}
+
+// MasterAdverInterval is the master's advert interval as learned (V3) or
+// configured (V2).
+func (m *Machine) MasterAdverInterval() time.Duration { return m.masterAdver }
+
+// Deadline returns the armed timer and when it expires (NoTimer if none).
+func (m *Machine) Deadline() (Timer, time.Time) { return m.timer, m.deadline }
+
+// SkewTime is Skew_Time: (256 − Priority) × Master_Adver_Interval / 256 for
+// V3 (RFC 9568 §6.1), (256 − Priority) / 256 s for V2 (RFC 3768 §6.1).
+func (m *Machine) SkewTime() time.Duration {
+	unit := m.masterAdver
+	if m.cfg.Version == V2 {
+		unit = time.Second
+	}
+	return time.Duration(256-int64(m.priority)) * unit / 256
+}
+
+// MasterDownInterval is 3 × Master_Adver_Interval + Skew_Time.
+func (m *Machine) MasterDownInterval() time.Duration {
+	return 3*m.masterAdver + m.SkewTime()
+}
+
+// Step applies one input at time now and appends the resulting actions to
+// dst. Inputs that do not apply in the current state (a stale timer, an
+// advert while stopped) produce no actions.
+func (m *Machine) Step(in Input, now time.Time, dst []Action) []Action {
+	switch in.Kind {
+	case InputStartup:
+		if m.state != Init && m.state != Stopped {
+			return dst
+		}
+		if m.faulted {
+			return m.enterFault(dst, ReasonStartup)
+		}
+		return m.start(dst, now, ReasonStartup)
+	case InputShutdown:
+		return m.shutdown(dst)
+	case InputTimer:
+		if in.Timer != m.timer || m.timer == NoTimer || now.Before(m.deadline) {
+			return dst
+		}
+		return m.timerExpired(dst, now)
+	case InputAdvert:
+		switch m.state {
+		case Backup:
+			return m.backupAdvert(dst, in, now)
+		case Master:
+			return m.masterAdvert(dst, in, now)
+		}
+	case InputPriority:
+		return m.setPriority(dst, in.Priority, now)
+	case InputFault:
+		m.faulted = true
+		if m.state == Backup || m.state == Master {
+			return m.enterFault(dst, ReasonFault)
+		}
+	case InputFaultCleared:
+		m.faulted = false
+		if m.state == Fault {
+			return m.start(dst, now, ReasonFaultCleared)
+		}
+	}
+	return dst
+}
+
+func (m *Machine) transition(dst []Action, to State, why Reason) []Action {
+	from := m.state
+	m.state = to
+	m.preemptAt = time.Time{}
+	m.resigned = false
+	return append(dst, Action{Kind: ActTransition, From: from, To: to, Reason: why})
+}
+
+func (m *Machine) arm(dst []Action, t Timer, at time.Time) []Action {
+	m.timer, m.deadline = t, at
+	return append(dst, Action{Kind: ActArmTimer, Timer: t, At: at})
+}
+
+func (m *Machine) stopTimer(dst []Action) []Action {
+	if m.timer == NoTimer {
+		return dst
+	}
+	m.timer, m.deadline = NoTimer, time.Time{}
+	return append(dst, Action{Kind: ActStopTimer})
+}
+
+// start is RFC 5798 §6.4.1 (Initialize).
+func (m *Machine) start(dst []Action, now time.Time, why Reason) []Action {
+	m.masterAdver = m.cfg.Interval
+	m.master = netip.Addr{}
+	if m.priority == PriorityOwner {
+		return m.becomeMaster(dst, now, why)
+	}
+	dst = m.arm(dst, MasterDownTimer, now.Add(m.MasterDownInterval()))
+	return m.transition(dst, Backup, why)
+}
+
+func (m *Machine) becomeMaster(dst []Action, now time.Time, why Reason) []Action {
+	m.masterAdver = m.cfg.Interval
+	dst = append(dst,
+		Action{Kind: ActSend, Priority: m.priority},
+		Action{Kind: ActAddVIPs, Accept: m.priority == PriorityOwner || !m.cfg.NoAccept},
+		Action{Kind: ActAnnounce})
+	dst = m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
+	return m.transition(dst, Master, why)
+}
+
+func (m *Machine) enterFault(dst []Action, why Reason) []Action {
+	if m.state == Master {
+		dst = append(dst, Action{Kind: ActSend, Priority: PriorityStop}, Action{Kind: ActRemoveVIPs})
+	}
+	dst = m.stopTimer(dst)
+	return m.transition(dst, Fault, why)
+}
+
+// shutdown is the Shutdown event of §6.4.2 / §6.4.3.
+func (m *Machine) shutdown(dst []Action) []Action {
+	switch m.state {
+	case Stopped:
+		return dst
+	case Master:
+		dst = append(dst, Action{Kind: ActSend, Priority: PriorityStop}, Action{Kind: ActRemoveVIPs})
+	}
+	dst = m.stopTimer(dst)
+	return m.transition(dst, Stopped, ReasonShutdown)
+}
+
+func (m *Machine) timerExpired(dst []Action, now time.Time) []Action {
+	switch m.timer {
+	case MasterDownTimer:
+		why := ReasonMasterDown
+		switch {
+		case m.resigned:
+			why = ReasonPriorityZero
+		case !m.preemptAt.IsZero() && !now.Before(m.preemptAt):
+			why = ReasonPreempt
+		}
+		m.resigned = false
+		return m.becomeMaster(dst, now, why)
+	case AdverTimer:
+		dst = append(dst, Action{Kind: ActSend, Priority: m.priority})
+		next := m.deadline.Add(m.cfg.Interval)
+		if !next.After(now) {
+			next = now.Add(m.cfg.Interval) // we ran late: no catch-up burst
+		}
+		return m.arm(dst, AdverTimer, next)
+	}
+	return dst
+}
+
+// backupAdvert is RFC 9568 §6.4.2, "If an ADVERTISEMENT is received".
+func (m *Machine) backupAdvert(dst []Action, in Input, now time.Time) []Action {
+	if in.Priority == PriorityStop {
+		// The master resigned: take over after Skew_Time.
+		m.master = in.Src
+		m.resigned = true
+		return m.arm(dst, MasterDownTimer, now.Add(m.SkewTime()))
+	}
+	lower := in.Priority < m.priority
+	if lower && !m.cfg.NoPreempt {
+		if m.cfg.PreemptDelay <= 0 {
+			return dst // discard: Master_Down_Timer fires and we preempt
+		}
+		if m.preemptAt.IsZero() {
+			m.preemptAt = now.Add(m.cfg.PreemptDelay)
+		}
+		if !now.Before(m.preemptAt) {
+			return dst
+		}
+	}
+	m.resigned = false
+	m.master = in.Src
+	if m.cfg.Version == V3 {
+		m.masterAdver = in.Interval
+	}
+	at := now.Add(m.MasterDownInterval())
+	if lower && !m.cfg.NoPreempt && m.preemptAt.Before(at) {
+		// keepalived preempt_delay: accept the lower master until the delay
+		// is over, then take over at once rather than a Master_Down later.
+		at = m.preemptAt
+	}
+	if !lower {
+		m.preemptAt = time.Time{}
+	}
+	return m.arm(dst, MasterDownTimer, at)
+}
+
+// masterAdvert is RFC 9568 §6.4.3, "If an ADVERTISEMENT is received".
+func (m *Machine) masterAdvert(dst []Action, in Input, now time.Time) []Action {
+	if in.Priority == PriorityStop {
+		// Another master resigned: assert ourselves at once.
+		dst = append(dst, Action{Kind: ActSend, Priority: m.priority})
+		return m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
+	}
+	if in.Priority > m.priority || (in.Priority == m.priority && addrGreater(in.Src, m.cfg.Primary)) {
+		dst = m.stopTimer(dst)
+		if m.cfg.Version == V3 {
+			m.masterAdver = in.Interval
+		}
+		m.master = in.Src
+		dst = append(dst, Action{Kind: ActRemoveVIPs})
+		dst = m.arm(dst, MasterDownTimer, now.Add(m.MasterDownInterval()))
+		return m.transition(dst, Backup, ReasonHigherPriority)
+	}
+	// A lower priority master (e.g. after a partition heals): keepalived
+	// forces a new election by advertising at once, and re-announces the
+	// addresses the other master may have drawn to itself.
+	dst = append(dst, Action{Kind: ActSend, Priority: m.priority}, Action{Kind: ActAnnounce})
+	return m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
+}
+
+func (m *Machine) setPriority(dst []Action, p uint8, now time.Time) []Action {
+	if p == PriorityStop || p == m.priority || m.cfg.Priority == PriorityOwner || p == PriorityOwner {
+		// 0 and 255 are not effective priorities for a non-owner; an
+		// owner's priority does not move (keepalived ignores tracking there).
+		return dst
+	}
+	m.priority = p
+	if m.state == Master {
+		// Tell the backups now so a higher one can preempt.
+		dst = append(dst, Action{Kind: ActSend, Priority: p})
+		return m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
+	}
+	return dst
+}
+
+// addrGreater compares addresses as unsigned integers in network byte order.
+func addrGreater(a, b netip.Addr) bool {
+	return a.Unmap().Compare(b.Unmap()) > 0
+}

@@ -1,0 +1,304 @@
+package vrrp_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+var (
+	peerAddr = netip.MustParseAddr("192.0.2.9")
+	ourAddr  = netip.MustParseAddr("192.0.2.2")
+)
+
+func marshal(t *testing.T, a vrrp.Advertisement, src, dst netip.Addr) []byte {
+	t.Helper()
+	b, err := a.Marshal(src, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Receive-side validation, one row per keepalived check: each drop is
+// counted under its reason and does not reach the state machine.
+func TestRouterValidation(t *testing.T) {
+	good := vrrp.Advertisement{Version: vrrp.V2, VRID: 51, Priority: 200, Interval: time.Second,
+		Addrs: []netip.Addr{vip.Addr()}, AuthType: vrrp.AuthSimple, Auth: vrrp.AuthPassword("secret12")}
+	mut := func(f func(a *vrrp.Advertisement)) vrrp.Advertisement {
+		a := good
+		f(&a)
+		return a
+	}
+	in := vrrp.PacketInfo{Src: peerAddr, Dst: vrrp.GroupV4, TTL: 255}
+	cases := []struct {
+		name   string
+		b      func(t *testing.T) []byte
+		info   vrrp.PacketInfo
+		unicst bool
+		drop   vrrp.DropReason // DropNone: accepted
+		mism   bool
+	}{
+		{"accepted", func(t *testing.T) []byte { return marshal(t, good, peerAddr, vrrp.GroupV4) }, in, false, vrrp.DropNone, false},
+		{"ttl_64", func(t *testing.T) []byte { return marshal(t, good, peerAddr, vrrp.GroupV4) },
+			vrrp.PacketInfo{Src: peerAddr, Dst: vrrp.GroupV4, TTL: 64}, false, vrrp.DropTTL, false},
+		{"version_3", func(t *testing.T) []byte {
+			return marshal(t, mut(func(a *vrrp.Advertisement) { a.Version, a.AuthType, a.Auth = vrrp.V3, 0, [8]byte{} }), peerAddr, vrrp.GroupV4)
+		}, in, false, vrrp.DropVersion, false},
+		{"other_vrid", func(t *testing.T) []byte {
+			return marshal(t, mut(func(a *vrrp.Advertisement) { a.VRID = 52 }), peerAddr, vrrp.GroupV4)
+		},
+			in, false, vrrp.DropVRID, false},
+		{"bad_checksum", func(t *testing.T) []byte {
+			b := marshal(t, good, peerAddr, vrrp.GroupV4)
+			b[7] ^= 0xff
+			return b
+		}, in, false, vrrp.DropChecksum, false},
+		{"truncated", func(t *testing.T) []byte { return marshal(t, good, peerAddr, vrrp.GroupV4)[:10] }, in, false, vrrp.DropMalformed, false},
+		{"wrong_password", func(t *testing.T) []byte {
+			return marshal(t, mut(func(a *vrrp.Advertisement) { a.Auth = vrrp.AuthPassword("secret13") }), peerAddr, vrrp.GroupV4)
+		}, in, false, vrrp.DropAuth, false},
+		{"no_auth", func(t *testing.T) []byte {
+			return marshal(t, mut(func(a *vrrp.Advertisement) { a.AuthType, a.Auth = vrrp.AuthNone, [8]byte{} }), peerAddr, vrrp.GroupV4)
+		}, in, false, vrrp.DropAuth, false},
+		{"ah_auth", func(t *testing.T) []byte {
+			b := marshal(t, good, peerAddr, vrrp.GroupV4)
+			b[4] = 2
+			b[6], b[7] = 0, 0
+			// recompute the v2 checksum by hand
+			var sum uint32
+			for i := 0; i+1 < len(b); i += 2 {
+				sum += uint32(b[i])<<8 | uint32(b[i+1])
+			}
+			for sum>>16 != 0 {
+				sum = sum&0xffff + sum>>16
+			}
+			b[6], b[7] = byte(^sum>>8), byte(^sum)
+			return b
+		}, in, false, vrrp.DropAuth, false},
+		{"interval_mismatch_v2", func(t *testing.T) []byte {
+			return marshal(t, mut(func(a *vrrp.Advertisement) { a.Interval = 2 * time.Second }), peerAddr, vrrp.GroupV4)
+		}, in, false, vrrp.DropInterval, false},
+		{"own_advert_looped", func(t *testing.T) []byte { return marshal(t, good, ourAddr, vrrp.GroupV4) },
+			vrrp.PacketInfo{Src: ourAddr, Dst: vrrp.GroupV4, TTL: 255}, false, vrrp.DropOwn, false},
+		{"unicast_not_a_peer", func(t *testing.T) []byte { return marshal(t, good, peerAddr, ourAddr) },
+			vrrp.PacketInfo{Src: peerAddr, Dst: ourAddr, TTL: 255}, true, vrrp.DropPeer, false},
+		{"unicast_from_peer", func(t *testing.T) []byte { return marshal(t, good, netip.MustParseAddr("192.0.2.3"), ourAddr) },
+			vrrp.PacketInfo{Src: netip.MustParseAddr("192.0.2.3"), Dst: ourAddr, TTL: 255}, true, vrrp.DropNone, false},
+		{"address_list_mismatch_accepted", func(t *testing.T) []byte {
+			return marshal(t, mut(func(a *vrrp.Advertisement) { a.Addrs = []netip.Addr{netip.MustParseAddr("192.0.2.77")} }), peerAddr, vrrp.GroupV4)
+		}, in, false, vrrp.DropNone, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				hub := vrrptest.NewHub(1)
+				conn, _ := hub.Join(ourAddr)
+				cfg := baseConfig("r", 100)
+				cfg.AuthType, cfg.AuthPass = vrrp.AuthSimple, "secret12"
+				if c.unicst {
+					cfg.Peers = []netip.Addr{netip.MustParseAddr("192.0.2.3")}
+				}
+				r, err := vrrp.NewRouter(cfg, conn, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error)
+				go func() { done <- r.Run(ctx) }()
+				time.Sleep(time.Second)
+				conn.Inject(c.b(t), c.info)
+				synctest.Wait()
+				st := r.Stats()
+				for d := vrrp.DropTTL; d <= vrrp.DropPeer; d++ {
+					want := uint64(0)
+					if d == c.drop {
+						want = 1
+					}
+					if st.Drop(d) != want {
+						t.Errorf("drops[%v] = %d, want %d", d, st.Drop(d), want)
+					}
+				}
+				accepted := uint64(0)
+				if c.drop == vrrp.DropNone {
+					accepted = 1
+				}
+				if st.AdvertsReceived != accepted {
+					t.Errorf("accepted %d, want %d", st.AdvertsReceived, accepted)
+				}
+				if (st.AddrMismatch == 1) != c.mism {
+					t.Errorf("address mismatches %d, want %v", st.AddrMismatch, c.mism)
+				}
+				// An accepted priority-200 advert restarts Master_Down, so at
+				// 1 s + 3.609 s we are still Backup; a dropped one does not.
+				time.Sleep(2609375*time.Microsecond + time.Nanosecond) // to 3.609 s + 1 ns
+				synctest.Wait()
+				want := vrrp.Master
+				if c.drop == vrrp.DropNone {
+					want = vrrp.Backup
+				}
+				if got := r.State(); got != want {
+					t.Errorf("state %v, want %v", got, want)
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+func TestRouterConfigErrors(t *testing.T) {
+	hub := vrrptest.NewHub(1)
+	conn4, _ := hub.Join(ourAddr)
+	conn6, _ := hub.Join(netip.MustParseAddr("fe80::2"))
+	cases := []struct {
+		name string
+		cfg  func(c *vrrp.Config)
+		conn vrrp.Conn
+	}{
+		{"vrid_0", func(c *vrrp.Config) { c.VRID = 0 }, conn4},
+		{"vip_family", func(c *vrrp.Config) { c.VIPs = []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")} }, conn4},
+		{"peer_family", func(c *vrrp.Config) { c.Peers = []netip.Addr{netip.MustParseAddr("2001:db8::1")} }, conn4},
+		{"v2_ipv6", func(c *vrrp.Config) { c.VIPs = []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")} }, conn6},
+		{"pass_without_type", func(c *vrrp.Config) { c.AuthPass = "x" }, conn4},
+		{"type_without_pass", func(c *vrrp.Config) { c.AuthType = vrrp.AuthSimple }, conn4},
+		{"auth_v3", func(c *vrrp.Config) { c.Version, c.AuthType, c.AuthPass = vrrp.V3, vrrp.AuthSimple, "x" }, conn4},
+		{"auth_ah", func(c *vrrp.Config) { c.AuthType = vrrp.AuthAH }, conn4},
+		{"priority_0", func(c *vrrp.Config) { c.Priority = 0 }, conn4},
+		{"v2_100ms", func(c *vrrp.Config) { c.Interval = 100 * time.Millisecond }, conn4},
+		{"nopreempt_master", func(c *vrrp.Config) { c.NoPreempt, c.InitialState = true, vrrp.Master }, conn4},
+		{"nil_conn", func(c *vrrp.Config) {}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := baseConfig("VI_1", 100)
+			c.cfg(&cfg)
+			_, err := vrrp.NewRouter(cfg, c.conn, nil, nil)
+			if !errors.Is(err, vrrp.ErrConfig) {
+				t.Fatalf("NewRouter: %v, want ErrConfig", err)
+			}
+		})
+	}
+}
+
+func TestRouterRunsOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		conn, _ := hub.Join(ourAddr)
+		r, err := vrrp.NewRouter(baseConfig("r", 100), conn, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		synctest.Wait()
+		if err := r.Run(ctx); !errors.Is(err, vrrp.ErrRunning) {
+			t.Errorf("second Run: %v", err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A subscriber that never reads does not hold the router up; it loses the
+// oldest events and the loss is counted.
+func TestRouterSlowSubscriber(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		conn, _ := hub.Join(ourAddr)
+		r, err := vrrp.NewRouter(baseConfig("r", 100), conn, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := r.Subscribe(1)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(5 * time.Second) // INIT->BACKUP, BACKUP->MASTER
+		synctest.Wait()
+		if r.State() != vrrp.Master {
+			t.Fatalf("state %v", r.State())
+		}
+		r.SetFault("link", true) // MASTER->FAULT
+		synctest.Wait()
+		if sub.Dropped() != 2 || r.Stats().EventsDropped != 2 {
+			t.Errorf("dropped %d (stats %d), want 2", sub.Dropped(), r.Stats().EventsDropped)
+		}
+		if e := <-sub.C(); e.To != vrrp.Fault || e.From != vrrp.Master || e.Reason != vrrp.ReasonFault {
+			t.Errorf("kept event %+v, want the newest", e)
+		}
+		sub.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case e := <-sub.C():
+			t.Errorf("closed subscription got %+v", e)
+		default:
+		}
+	})
+}
+
+// A Conn that fails for good stops Run with an error naming the instance.
+func TestRouterConnClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		conn, _ := hub.Join(ourAddr)
+		addrs := vrrptest.NewAddrs()
+		r, err := vrrp.NewRouter(baseConfig("VI_9", 255), conn, addrs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() { done <- r.Run(context.Background()) }()
+		synctest.Wait()
+		if !addrs.Has(vip) {
+			t.Fatal("owner did not add its VIP")
+		}
+		conn.Close()
+		err = <-done
+		if err == nil || !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Run: %v", err)
+		}
+		if addrs.Has(vip) {
+			t.Error("VIP left behind after Run failed")
+		}
+	})
+}
+
+// Address manager failures are counted and logged, and the election goes on.
+func TestRouterAddrErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		conn, _ := hub.Join(ourAddr)
+		addrs := vrrptest.NewAddrs()
+		addrs.SetErr(errors.New("netlink: operation not permitted"))
+		r, err := vrrp.NewRouter(baseConfig("r", 255), conn, addrs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if r.State() != vrrp.Master || r.Stats().AddrErrors != 1 || r.Stats().AdvertsSent != 4 {
+			t.Errorf("state %v stats %+v", r.State(), r.Stats())
+		}
+		cancel()
+		<-done
+	})
+}

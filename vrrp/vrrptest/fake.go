@@ -1,0 +1,107 @@
+package vrrptest
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// AddrOp is one recorded AddrManager call.
+type AddrOp struct {
+	Time   time.Time
+	Add    bool // false: remove
+	VIPs   []netip.Prefix
+	Accept bool
+}
+
+// Addrs is a recording vrrp.AddrManager holding a set of addresses.
+type Addrs struct {
+	mu   sync.Mutex
+	have map[netip.Prefix]bool
+	ops  []AddrOp
+	// Err, when set, is returned by every call (and nothing changes).
+	err error
+}
+
+var _ vrrp.AddrManager = (*Addrs)(nil)
+
+// NewAddrs returns an empty address manager.
+func NewAddrs() *Addrs { return &Addrs{have: map[netip.Prefix]bool{}} }
+
+// SetErr makes every later call fail with err (nil to heal).
+func (a *Addrs) SetErr(err error) { a.mu.Lock(); a.err = err; a.mu.Unlock() }
+
+// AddVIPs implements vrrp.AddrManager.
+func (a *Addrs) AddVIPs(_ context.Context, vips []netip.Prefix, accept bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err != nil {
+		return a.err
+	}
+	a.ops = append(a.ops, AddrOp{Time: time.Now(), Add: true, VIPs: slices.Clone(vips), Accept: accept})
+	for _, p := range vips {
+		a.have[p] = true
+	}
+	return nil
+}
+
+// RemoveVIPs implements vrrp.AddrManager.
+func (a *Addrs) RemoveVIPs(_ context.Context, vips []netip.Prefix) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err != nil {
+		return a.err
+	}
+	a.ops = append(a.ops, AddrOp{Time: time.Now(), VIPs: slices.Clone(vips)})
+	for _, p := range vips {
+		delete(a.have, p)
+	}
+	return nil
+}
+
+// Has reports whether p is currently added.
+func (a *Addrs) Has(p netip.Prefix) bool { a.mu.Lock(); defer a.mu.Unlock(); return a.have[p] }
+
+// Len is the number of addresses currently added.
+func (a *Addrs) Len() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.have) }
+
+// Ops returns the recorded calls.
+func (a *Addrs) Ops() []AddrOp { a.mu.Lock(); defer a.mu.Unlock(); return slices.Clone(a.ops) }
+
+// Announcement is one recorded Announce call.
+type Announcement struct {
+	Time  time.Time
+	Addrs []netip.Addr
+	ctx   context.Context
+}
+
+// Active reports whether the announcement's context is still live (the
+// router is still Master since it announced).
+func (a Announcement) Active() bool { return a.ctx.Err() == nil }
+
+// Announcer is a recording vrrp.Announcer.
+type Announcer struct {
+	mu  sync.Mutex
+	all []Announcement
+}
+
+var _ vrrp.Announcer = (*Announcer)(nil)
+
+// Announce implements vrrp.Announcer.
+func (n *Announcer) Announce(ctx context.Context, addrs []netip.Addr) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.all = append(n.all, Announcement{Time: time.Now(), Addrs: slices.Clone(addrs), ctx: ctx})
+	return nil
+}
+
+// All returns the recorded announcements.
+func (n *Announcer) All() []Announcement {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.all)
+}
