@@ -170,7 +170,7 @@ type Stats struct {
 }
 
 // Drop returns the count for one drop reason.
-func (s *Stats) Drop(r DropReason) uint64 {
+func (s Stats) Drop(r DropReason) uint64 {
 	if r >= numDropReasons {
 		return 0
 	}

@@ -1,0 +1,244 @@
+// Package nstest builds throwaway network topologies in Linux network
+// namespaces for tests: N hosts, each in its own namespace with one veth
+// "eth0", joined by a bridge in a switch namespace. Hosts get fixed MACs and
+// addresses from the documentation ranges (192.0.2.0/24, 2001:db8::/64),
+// and everything is deleted in t.Cleanup, even when the test fails.
+//
+// Tests that need it call Require first: without root (or without
+// namespace support) they skip, unless VIGIL_REQUIRE_NETNS=1, when a skip
+// becomes a failure.
+package nstest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+// Require skips t unless it can create network namespaces (root, ip(8)).
+// With VIGIL_REQUIRE_NETNS=1 it fails t instead of skipping.
+func Require(t testing.TB) {
+	t.Helper()
+	why := ""
+	switch {
+	case runtime.GOOS != "linux":
+		why = "network namespaces need Linux"
+	case os.Geteuid() != 0:
+		why = "network namespace tests need root"
+	default:
+		if _, err := exec.LookPath("ip"); err != nil {
+			why = "ip(8) from iproute2 is not installed"
+		}
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
+		t.Fatalf("%s, and VIGIL_REQUIRE_NETNS=1", why)
+	}
+	t.Skip(why)
+}
+
+// Host is one host of a Segment.
+type Host struct {
+	// Name is the namespace name (usable with `ip netns exec`).
+	Name string
+	// Index is the host's number, from 1.
+	Index int
+	// Link is the host's interface name, "eth0".
+	Link string
+	MAC  net.HardwareAddr
+	// Addr4 and Addr6 are the host's addresses with prefix lengths;
+	// LinkLocal its EUI-64 IPv6 link-local address.
+	Addr4, Addr6 netip.Prefix
+	LinkLocal    netip.Addr
+	// Port is the bridge port (in the switch namespace) facing the host.
+	Port string
+	seg  *Segment
+}
+
+// Segment is a bridge and the hosts on it.
+type Segment struct {
+	// Switch is the namespace holding bridge "br0".
+	Switch string
+	Hosts  []*Host
+	t      testing.TB
+}
+
+// Run runs the command line args, returning its combined output, or an
+// error naming the command and its output.
+func Run(args ...string) (string, error) {
+	var out bytes.Buffer
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	}
+	return out.String(), nil
+}
+
+// MustRun is Run that fails t on error.
+func MustRun(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := Run(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// NewSegment creates a bridge and n hosts (1 ≤ n ≤ 200) on it. Host i (from
+// 1) has MAC 02:00:00:00:01:i, 192.0.2.i/24, 2001:db8::i/64 (hex) and the
+// EUI-64 link-local address, all without duplicate address detection.
+func NewSegment(t testing.TB, n int) *Segment {
+	t.Helper()
+	Require(t)
+	if n < 1 || n > 200 {
+		t.Fatalf("nstest: %d hosts, want 1..200", n)
+	}
+	var id [3]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "vg" + hex.EncodeToString(id[:])
+	s := &Segment{Switch: prefix + "-sw", t: t}
+	var created []string
+	t.Cleanup(func() {
+		for i := len(created) - 1; i >= 0; i-- {
+			// Deleting a namespace deletes the veths in it and their peers.
+			if out, err := Run("ip", "netns", "del", created[i]); err != nil {
+				t.Logf("nstest cleanup: %v %s", err, out)
+			}
+		}
+	})
+	MustRun(t, "ip", "netns", "add", s.Switch)
+	created = append(created, s.Switch)
+	sw := func(args ...string) { MustRun(t, append([]string{"ip", "-n", s.Switch}, args...)...) }
+	sw("link", "add", "br0", "type", "bridge", "mcast_snooping", "0", "forward_delay", "0", "stp_state", "0")
+	sw("link", "set", "br0", "up")
+	sw("link", "set", "lo", "up")
+	for i := 1; i <= n; i++ {
+		h := &Host{
+			Name:  fmt.Sprintf("%s-h%d", prefix, i),
+			Index: i,
+			Link:  "eth0",
+			MAC:   net.HardwareAddr{0x02, 0, 0, 0, 0x01, byte(i)},
+			Addr4: netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), 24),
+			Addr6: netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i)}), 64),
+			// EUI-64 of 02:00:00:00:01:i: fe80::ff:fe00:1ii.
+			LinkLocal: netip.AddrFrom16([16]byte{0xfe, 0x80, 11: 0xff, 12: 0xfe, 14: 0x01, 15: byte(i)}),
+			Port:      fmt.Sprintf("p%d", i),
+			seg:       s,
+		}
+		MustRun(t, "ip", "netns", "add", h.Name)
+		created = append(created, h.Name)
+		hn := func(args ...string) { MustRun(t, append([]string{"ip", "-n", h.Name}, args...)...) }
+		hn("link", "set", "lo", "up")
+		sysctl(t, h.Name, "net.ipv6.conf.all.accept_dad", "0")
+		sysctl(t, h.Name, "net.ipv6.conf.default.accept_dad", "0")
+		hn("link", "add", h.Link, "address", h.MAC.String(), "type", "veth", "peer", "name", h.Port, "netns", s.Switch)
+		sw("link", "set", h.Port, "master", "br0")
+		sw("link", "set", h.Port, "up")
+		hn("addr", "add", h.Addr4.String(), "dev", h.Link)
+		hn("addr", "add", h.Addr6.String(), "dev", h.Link, "nodad")
+		hn("link", "set", h.Link, "up")
+		s.Hosts = append(s.Hosts, h)
+	}
+	// Wait (bounded) until every host has its link-local address usable.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, h := range s.Hosts {
+		for {
+			out, _ := Run("ip", "-n", h.Name, "-6", "addr", "show", "dev", h.Link, "scope", "link")
+			if strings.Contains(out, h.LinkLocal.String()) && !strings.Contains(out, "tentative") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nstest: %s: no link-local %v: %s", h.Name, h.LinkLocal, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return s
+}
+
+func sysctl(t testing.TB, ns, key, val string) {
+	t.Helper()
+	MustRun(t, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", key+"="+val)
+}
+
+// Exec runs a command in h's namespace and returns its combined output.
+func (h *Host) Exec(args ...string) (string, error) {
+	return Run(append([]string{"ip", "netns", "exec", h.Name}, args...)...)
+}
+
+// Handle opens h's namespace; the caller closes it.
+func (h *Host) Handle() (netns.NsHandle, error) { return netns.GetFromName(h.Name) }
+
+// Do runs fn on an OS thread switched into h's namespace. Sockets fn opens
+// stay in that namespace after it returns; goroutines fn starts do not.
+func (h *Host) Do(fn func() error) error {
+	target, err := h.Handle()
+	if err != nil {
+		return fmt.Errorf("nstest: open namespace %s: %w", h.Name, err)
+	}
+	defer target.Close()
+	return DoIn(target, fn)
+}
+
+// DoIn runs fn on an OS thread switched into namespace target.
+func DoIn(target netns.NsHandle, fn func() error) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("nstest: setns: %w", err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		// Leave the thread locked: it dies with its goroutine rather than
+		// serving others from the wrong namespace.
+		return fmt.Errorf("nstest: setns back: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// SetLink sets h's interface up or down.
+func (h *Host) SetLink(up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	_, err := Run("ip", "-n", h.Name, "link", "set", h.Link, state)
+	return err
+}
+
+// HasAddr reports whether h's interface holds addr.
+func (h *Host) HasAddr(addr netip.Addr) (bool, error) {
+	out, err := Run("ip", "-n", h.Name, "-o", "addr", "show", "dev", h.Link)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range strings.Fields(out) {
+		if p, err := netip.ParsePrefix(f); err == nil && p.Addr() == addr {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,55 @@
+package nstest
+
+import (
+	"net"
+	"strings"
+	"testing"
+)
+
+func TestSegment(t *testing.T) {
+	var names []string
+	t.Run("build", func(t *testing.T) {
+		s := NewSegment(t, 3)
+		names = append(names, s.Switch)
+		for _, h := range s.Hosts {
+			names = append(names, h.Name)
+		}
+		a, c := s.Hosts[0], s.Hosts[2]
+		if out, err := a.Exec("ping", "-c", "1", "-W", "2", c.Addr4.Addr().String()); err != nil {
+			t.Fatalf("IPv4 ping across the bridge: %v\n%s", err, out)
+		}
+		if out, err := a.Exec("ping", "-6", "-c", "1", "-W", "2", c.Addr6.Addr().String()); err != nil {
+			t.Fatalf("IPv6 ping across the bridge: %v\n%s", err, out)
+		}
+		if ok, err := c.HasAddr(c.LinkLocal); err != nil || !ok {
+			t.Fatalf("%s lacks link-local %v: %v", c.Name, c.LinkLocal, err)
+		}
+		// Do runs in the namespace: the only non-loopback interface is eth0
+		// with the host's MAC.
+		err := c.Do(func() error {
+			ifi, err := net.InterfaceByName("eth0")
+			if err != nil {
+				return err
+			}
+			if ifi.HardwareAddr.String() != "02:00:00:00:01:03" {
+				t.Errorf("eth0 MAC %v", ifi.HardwareAddr)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetLink(false); err != nil {
+			t.Fatal(err)
+		}
+		if out, _ := c.Exec("ip", "link", "show", "eth0"); !strings.Contains(out, "state DOWN") {
+			t.Errorf("link not down: %s", out)
+		}
+	})
+	out := MustRun(t, "ip", "netns", "list")
+	for _, n := range names {
+		if strings.Contains(out, n) {
+			t.Errorf("namespace %s left behind", n)
+		}
+	}
+}

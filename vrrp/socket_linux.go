@@ -1,0 +1,467 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// dscpCS6 is the traffic class keepalived sends adverts with (DSCP CS6).
+const dscpCS6 = 0xc0
+
+// SocketConfig configures a Socket.
+type SocketConfig struct {
+	// Interface is the interface to send and receive on.
+	Interface string
+	// IPv6 selects an IPv6 socket (ff02::12, link-local source); the
+	// default is IPv4 (224.0.0.18).
+	IPv6 bool
+	// Logger receives the socket's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// SocketStats are a Socket's counters.
+type SocketStats struct {
+	Received    uint64 // messages read
+	Delivered   uint64 // handed to a Conn
+	UnknownVRID uint64 // no Conn for the message's VRID
+	NotPeer     uint64 // unicast Conn: sender is not a configured peer
+	Short       uint64 // too short to carry a VRID
+	QueueFull   uint64 // a Conn's queue was full
+	ReadErrors  uint64 // errors from the socket, including ICMP errors
+}
+
+// Socket is one raw IP socket (protocol 112) on one interface for one
+// family, shared by every virtual router on that interface: received
+// messages are demultiplexed by VRID to the Conns made with Socket.Conn.
+//
+// Listen must run in the network namespace of the interface; the socket
+// stays in that namespace afterwards, whichever thread uses it.
+type Socket struct {
+	cfg       SocketConfig
+	log       *slog.Logger
+	ifi       *net.Interface
+	v4        *ipv4.PacketConn
+	v6        *ipv6.PacketConn
+	raw       net.PacketConn
+	primary   netip.Addr // IPv4 primary address or IPv6 link-local
+	done      chan struct{}
+	closeOnce sync.Once
+	readerWG  sync.WaitGroup
+
+	mu     sync.Mutex
+	conns  map[uint8]*SocketConn
+	joined bool
+
+	received, delivered, unknownVRID, notPeer, short, queueFull, readErrors atomic.Uint64
+}
+
+// ErrPermission is wrapped by Listen when the process may not open raw
+// sockets.
+var ErrPermission = errors.New("vrrp: raw sockets need CAP_NET_RAW (run as root or grant the capability)")
+
+// Listen opens the raw socket for cfg.Interface: TTL / hop limit 255,
+// DSCP CS6, multicast loopback off, bound to the interface, with the
+// received TTL, destination and interface reported for every message.
+func Listen(cfg SocketConfig) (*Socket, error) {
+	ifi, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: interface %q: %w", cfg.Interface, err)
+	}
+	s := &Socket{cfg: cfg, log: cfg.Logger, ifi: ifi, done: make(chan struct{}), conns: map[uint8]*SocketConn{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("interface", cfg.Interface)
+	s.primary, err = interfaceAddr(ifi, cfg.IPv6)
+	if err != nil {
+		return nil, err
+	}
+	network, laddr := "ip4:112", "0.0.0.0"
+	if cfg.IPv6 {
+		network, laddr = "ip6:112", "::"
+	}
+	c, err := net.ListenPacket(network, laddr)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM) {
+			return nil, fmt.Errorf("%w: %s on %s: %v", ErrPermission, network, cfg.Interface, err)
+		}
+		return nil, fmt.Errorf("vrrp: raw socket %s on %s: %w", network, cfg.Interface, err)
+	}
+	s.raw = c
+	if err := s.setup(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", cfg.Interface, err)
+	}
+	s.readerWG.Go(s.readLoop)
+	return s, nil
+}
+
+func (s *Socket) setup(c net.PacketConn) error {
+	if err := sockopt(c, func(fd int) error {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, s.ifi.Name); err != nil {
+			return fmt.Errorf("SO_BINDTODEVICE: %w", err)
+		}
+		// Report ICMP errors (e.g. a unicast peer without VRRP answering
+		// protocol-unreachable) instead of dropping them silently.
+		if s.cfg.IPv6 {
+			return unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
+		}
+		return unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_RECVERR, 1)
+	}); err != nil {
+		return err
+	}
+	if s.cfg.IPv6 {
+		p := ipv6.NewPacketConn(c)
+		s.v6 = p
+		for _, f := range []func() error{
+			func() error { return p.SetHopLimit(TTL) },
+			func() error { return p.SetMulticastHopLimit(TTL) },
+			func() error { return p.SetTrafficClass(dscpCS6) },
+			func() error { return p.SetMulticastLoopback(false) },
+			func() error { return p.SetMulticastInterface(s.ifi) },
+			func() error {
+				return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
+			},
+		} {
+			if err := f(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	p := ipv4.NewPacketConn(c)
+	s.v4 = p
+	for _, f := range []func() error{
+		func() error { return p.SetTTL(TTL) },
+		func() error { return p.SetMulticastTTL(TTL) },
+		func() error { return p.SetTOS(dscpCS6) },
+		func() error { return p.SetMulticastLoopback(false) },
+		func() error { return p.SetMulticastInterface(s.ifi) },
+		func() error {
+			return p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true)
+		},
+	} {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sockopt(c net.PacketConn, f func(fd int) error) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return errors.New("not a syscall.Conn")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// interfaceAddr returns the interface's primary IPv4 address or its IPv6
+// link-local address.
+func interfaceAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("vrrp: addresses of %s: %w", ifi.Name, err)
+	}
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		if v6 && ip.Is6() && ip.IsLinkLocalUnicast() {
+			return ip, nil
+		}
+		if !v6 && ip.Is4() {
+			return ip, nil
+		}
+	}
+	if v6 {
+		return netip.Addr{}, fmt.Errorf("vrrp: %s has no IPv6 link-local address", ifi.Name)
+	}
+	return netip.Addr{}, fmt.Errorf("vrrp: %s has no IPv4 address", ifi.Name)
+}
+
+// PrimaryAddr is the interface's primary IPv4 address or IPv6 link-local
+// address, as found when the socket was opened.
+func (s *Socket) PrimaryAddr() netip.Addr { return s.primary }
+
+// Stats returns the socket's counters.
+func (s *Socket) Stats() SocketStats {
+	return SocketStats{Received: s.received.Load(), Delivered: s.delivered.Load(), UnknownVRID: s.unknownVRID.Load(),
+		NotPeer: s.notPeer.Load(), Short: s.short.Load(), QueueFull: s.queueFull.Load(), ReadErrors: s.readErrors.Load()}
+}
+
+// Close closes the socket and waits for its reader to end. Conns made from
+// it then return net.ErrClosed.
+func (s *Socket) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.done)
+		err = s.raw.Close()
+		s.readerWG.Wait()
+	})
+	return err
+}
+
+// ConnConfig configures one virtual router's Conn on a Socket.
+type ConnConfig struct {
+	// Source is the source address of our adverts (keepalived
+	// unicast_src_ip). The default is the interface's primary IPv4 address
+	// or IPv6 link-local address.
+	Source netip.Addr
+	// Peers switches the Conn to unicast: messages are accepted only from
+	// these addresses. (The Router sends to them.)
+	Peers []netip.Addr
+	// Queue is how many received messages may wait; default 64.
+	Queue int
+}
+
+// SocketConn is one virtual router's view of a Socket; it implements Conn.
+type SocketConn struct {
+	s      *Socket
+	vrid   uint8
+	src    netip.Addr
+	peers  []netip.Addr
+	q      chan rawMsg
+	closed chan struct{}
+	once   sync.Once
+}
+
+type rawMsg struct {
+	b    []byte
+	info PacketInfo
+}
+
+var _ Conn = (*SocketConn)(nil)
+
+// Conn registers a virtual router with VRID vrid on the socket. A
+// multicast Conn makes the socket join 224.0.0.18 / ff02::12.
+func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
+	if vrid == 0 {
+		return nil, fmt.Errorf("%w: VRID 0", ErrConfig)
+	}
+	src := cfg.Source.Unmap()
+	if !src.IsValid() {
+		src = s.primary
+	}
+	if is6(src) != s.cfg.IPv6 {
+		return nil, fmt.Errorf("%w: source %v on an %s socket", ErrConfig, src, s.family())
+	}
+	for _, p := range cfg.Peers {
+		if is6(p) != s.cfg.IPv6 {
+			return nil, fmt.Errorf("%w: peer %v on an %s socket", ErrConfig, p, s.family())
+		}
+	}
+	q := cfg.Queue
+	if q <= 0 {
+		q = 64
+	}
+	c := &SocketConn{s: s, vrid: vrid, src: src, q: make(chan rawMsg, q), closed: make(chan struct{})}
+	for _, p := range cfg.Peers {
+		c.peers = append(c.peers, p.Unmap())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return nil, net.ErrClosed
+	default:
+	}
+	if _, ok := s.conns[vrid]; ok {
+		return nil, fmt.Errorf("%w: VRID %d already registered on %s/%s", ErrConfig, vrid, s.ifi.Name, s.family())
+	}
+	if len(c.peers) == 0 && !s.joined {
+		if err := s.join(); err != nil {
+			return nil, err
+		}
+		s.joined = true
+	}
+	s.conns[vrid] = c
+	return c, nil
+}
+
+func (s *Socket) family() string {
+	if s.cfg.IPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+func (s *Socket) join() error {
+	var err error
+	if s.cfg.IPv6 {
+		err = s.v6.JoinGroup(s.ifi, &net.IPAddr{IP: GroupV6.AsSlice()})
+	} else {
+		err = s.v4.JoinGroup(s.ifi, &net.IPAddr{IP: GroupV4.AsSlice()})
+	}
+	if err != nil {
+		return fmt.Errorf("vrrp: join VRRP group on %s: %w", s.ifi.Name, err)
+	}
+	return nil
+}
+
+// readLoop reads every message and hands it to the Conn of its VRID.
+func (s *Socket) readLoop() {
+	buf := make([]byte, 65536)
+	for {
+		var (
+			n    int
+			info PacketInfo
+			err  error
+		)
+		if s.cfg.IPv6 {
+			var cm *ipv6.ControlMessage
+			var src net.Addr
+			n, cm, src, err = s.v6.ReadFrom(buf)
+			if err == nil {
+				info.Src = addrOf(src)
+				if cm != nil {
+					info.TTL, info.IfIndex = uint8(cm.HopLimit), cm.IfIndex
+					info.Dst, _ = netip.AddrFromSlice(cm.Dst)
+				}
+			}
+		} else {
+			var cm *ipv4.ControlMessage
+			var src net.Addr
+			n, cm, src, err = s.v4.ReadFrom(buf)
+			if err == nil {
+				info.Src = addrOf(src)
+				if cm != nil {
+					info.TTL, info.IfIndex = uint8(cm.TTL), cm.IfIndex
+					info.Dst, _ = netip.AddrFromSlice(cm.Dst)
+				}
+			}
+		}
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			c := s.readErrors.Add(1)
+			if c == 1 || c%100 == 0 {
+				s.log.Warn("vrrp: error from the network (e.g. ICMP unreachable from a unicast peer without VRRP)",
+					"err", err, "errors", c)
+			}
+			continue
+		}
+		s.received.Add(1)
+		info.Dst = info.Dst.Unmap()
+		s.dispatch(buf[:n], info)
+	}
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	if ip, ok := a.(*net.IPAddr); ok {
+		if x, ok := netip.AddrFromSlice(ip.IP); ok {
+			return x.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+func (s *Socket) dispatch(b []byte, info PacketInfo) {
+	if len(b) < 2 {
+		s.short.Add(1)
+		return
+	}
+	s.mu.Lock()
+	c := s.conns[b[1]]
+	s.mu.Unlock()
+	if c == nil {
+		s.unknownVRID.Add(1)
+		return
+	}
+	if len(c.peers) > 0 && !slices.Contains(c.peers, info.Src) {
+		s.notPeer.Add(1)
+		return
+	}
+	select {
+	case c.q <- rawMsg{b: slices.Clone(b), info: info}:
+		s.delivered.Add(1)
+	default:
+		s.queueFull.Add(1)
+	}
+}
+
+// LocalAddr implements Conn.
+func (c *SocketConn) LocalAddr() netip.Addr { return c.src }
+
+// ReadAdvert implements Conn.
+func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo, error) {
+	select {
+	case m := <-c.q:
+		return copy(b, m.b), m.info, nil
+	case <-c.closed:
+		return 0, PacketInfo{}, net.ErrClosed
+	case <-c.s.done:
+		return 0, PacketInfo{}, net.ErrClosed
+	case <-ctx.Done():
+		return 0, PacketInfo{}, ctx.Err()
+	}
+}
+
+// WriteAdvert implements Conn: b goes to dst from our source address,
+// with TTL / hop limit 255 (set on the socket).
+func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
+	select {
+	case <-c.closed:
+		return net.ErrClosed
+	default:
+	}
+	var err error
+	to := &net.IPAddr{IP: dst.AsSlice()}
+	if c.s.cfg.IPv6 {
+		_, err = c.s.v6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.s.ifi.Index, HopLimit: TTL}, to)
+	} else {
+		_, err = c.s.v4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.s.ifi.Index}, to)
+	}
+	if err != nil {
+		return fmt.Errorf("vrrp: send to %v on %s: %w", dst, c.s.ifi.Name, err)
+	}
+	return nil
+}
+
+// Close unregisters the Conn from its Socket.
+func (c *SocketConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.s.mu.Lock()
+		if c.s.conns[c.vrid] == c {
+			delete(c.s.conns, c.vrid)
+		}
+		c.s.mu.Unlock()
+	})
+	return nil
+}

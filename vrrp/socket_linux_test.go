@@ -1,0 +1,302 @@
+//go:build linux
+
+package vrrp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
+	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// realNode is a router on a real raw socket in a namespace host.
+type realNode struct {
+	h      *nstest.Host
+	sock   *vrrp.Socket
+	conn   *vrrp.SocketConn
+	r      *vrrp.Router
+	addrs  *vrrptest.Addrs
+	sub    *vrrp.Subscription
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func listenIn(t *testing.T, h *nstest.Host, v6 bool) *vrrp.Socket {
+	t.Helper()
+	var s *vrrp.Socket
+	err := h.Do(func() (err error) {
+		s, err = vrrp.Listen(vrrp.SocketConfig{Interface: h.Link, IPv6: v6})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// startReal runs a router for cfg on host h. Its socket is closed and the
+// router stopped in t.Cleanup.
+func startReal(t *testing.T, h *nstest.Host, cfg vrrp.Config, cc vrrp.ConnConfig) *realNode {
+	t.Helper()
+	v6 := len(cfg.VIPs) > 0 && cfg.VIPs[0].Addr().Is6()
+	n := &realNode{h: h, sock: listenIn(t, h, v6), addrs: vrrptest.NewAddrs(), done: make(chan error, 1)}
+	conn, err := n.sock.Conn(cfg.VRID, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.conn = conn
+	n.r, err = vrrp.NewRouter(cfg, conn, n.addrs, &vrrptest.Announcer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.sub = n.r.Subscribe(32)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go func() { n.done <- n.r.Run(ctx) }()
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *realNode) stop() {
+	if n.cancel == nil {
+		return
+	}
+	n.cancel()
+	<-n.done
+	n.cancel = nil
+}
+
+// await waits (bounded) for the router to enter state want and returns
+// when it did.
+func (n *realNode) await(t *testing.T, want vrrp.State, limit time.Duration) time.Time {
+	t.Helper()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		select {
+		case e := <-n.sub.C():
+			if e.To == want {
+				return e.Time
+			}
+		case <-timer.C:
+			t.Fatalf("%s: not %v within %v (state %v, stats %+v)", n.h.Name, want, limit, n.r.State(), n.r.Stats())
+		}
+	}
+}
+
+func noDrops(t *testing.T, n *realNode) {
+	t.Helper()
+	st := n.r.Stats()
+	for d := vrrp.DropTTL; d <= vrrp.DropPeer; d++ {
+		if st.Drop(d) != 0 {
+			t.Errorf("%s: %d adverts dropped for %v", n.h.Name, st.Drop(d), d)
+		}
+	}
+	if st.AddrMismatch != 0 {
+		t.Errorf("%s: %d address list mismatches", n.h.Name, st.AddrMismatch)
+	}
+}
+
+func TestRealSocketFailover(t *testing.T) {
+	const ival = 100 * time.Millisecond
+	cases := []struct {
+		name string
+		v6   bool
+		uni  bool
+	}{
+		{"ipv4_multicast", false, false},
+		{"ipv6_multicast", true, false},
+		{"ipv4_unicast", false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			seg := nstest.NewSegment(t, 3)
+			cfg := func(h *nstest.Host, prio uint8) (vrrp.Config, vrrp.ConnConfig) {
+				vc := vrrp.Config{Name: h.Name, VRID: 51, Version: vrrp.V3, Priority: prio, Interval: ival,
+					VIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")}}
+				var cc vrrp.ConnConfig
+				if c.v6 {
+					vc.VIPs = []netip.Prefix{netip.MustParsePrefix("fe80::100/64"), netip.MustParsePrefix("2001:db8::100/64")}
+				}
+				if c.uni {
+					for _, o := range seg.Hosts {
+						if o != h {
+							vc.Peers = append(vc.Peers, o.Addr4.Addr())
+						}
+					}
+					cc = vrrp.ConnConfig{Source: h.Addr4.Addr(), Peers: vc.Peers}
+				}
+				return vc, cc
+			}
+			nodes := make([]*realNode, 3)
+			for i, prio := range []uint8{200, 150, 100} {
+				vc, cc := cfg(seg.Hosts[i], prio)
+				nodes[i] = startReal(t, seg.Hosts[i], vc, cc)
+			}
+			a, b, cc := nodes[0], nodes[1], nodes[2]
+			a.await(t, vrrp.Master, 5*time.Second)
+			// Let a few adverts flow, then check both backups accept them.
+			time.Sleep(5 * ival) // real sockets: give adverts time to cross; no timing asserted
+			if b.r.State() != vrrp.Backup || cc.r.State() != vrrp.Backup {
+				t.Fatalf("backups: %v %v", b.r.State(), cc.r.State())
+			}
+			wantMaster := seg.Hosts[0].Addr4.Addr()
+			if c.v6 {
+				wantMaster = seg.Hosts[0].LinkLocal
+			}
+			if got := b.r.Status().Master; got != wantMaster {
+				t.Errorf("b sees master %v, want %v", got, wantMaster)
+			}
+			if b.r.Stats().AdvertsReceived == 0 {
+				t.Fatal("b received nothing")
+			}
+			// Crash: a's link goes down, then a stops (its priority 0 is lost).
+			if err := seg.Hosts[0].SetLink(false); err != nil {
+				t.Fatal(err)
+			}
+			crashed := time.Now()
+			a.stop()
+			took := b.await(t, vrrp.Master, 5*time.Second).Sub(crashed)
+			t.Logf("takeover %v after the crash (Master_Down_Interval %v)", took, 3*ival+106*ival/256)
+			// Graceful: b stops, c takes over after its Skew_Time.
+			stopped := time.Now()
+			b.stop()
+			took = cc.await(t, vrrp.Master, 5*time.Second).Sub(stopped)
+			t.Logf("handover %v after the graceful stop (Skew_Time %v)", took, 156*ival/256)
+			if took > 3*ival {
+				t.Errorf("graceful handover took %v: priority 0 not heard?", took)
+			}
+			if cc.r.Stats().PriorityZeroRx != 1 {
+				t.Errorf("c heard %d priority 0 adverts", cc.r.Stats().PriorityZeroRx)
+			}
+			for _, n := range nodes {
+				noDrops(t, n)
+			}
+			if st := cc.sock.Stats(); st.ReadErrors != 0 || st.QueueFull != 0 {
+				t.Errorf("c's socket: %+v", st)
+			}
+		})
+	}
+}
+
+// Several routers share one socket per interface and family; messages
+// are demultiplexed by VRID.
+func TestRealSocketShared(t *testing.T) {
+	seg := nstest.NewSegment(t, 2)
+	socks := []*vrrp.Socket{listenIn(t, seg.Hosts[0], false), listenIn(t, seg.Hosts[1], false)}
+	type inst struct {
+		r    *vrrp.Router
+		sub  *vrrp.Subscription
+		done chan error
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var all []inst
+	t.Cleanup(func() {
+		cancel()
+		for _, i := range all {
+			<-i.done
+		}
+	})
+	// VRIDs 1..10 on both hosts: host 1 wins odd VRIDs, host 2 even ones.
+	for vrid := uint8(1); vrid <= 10; vrid++ {
+		for hi, s := range socks {
+			conn, err := s.Conn(vrid, vrrp.ConnConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prio := uint8(100)
+			if int(vrid)%2 == hi {
+				prio = 200
+			}
+			r, err := vrrp.NewRouter(vrrp.Config{Name: fmt.Sprintf("h%d-vrid%d", hi+1, vrid), VRID: vrid, Version: vrrp.V3,
+				Priority: prio, Interval: 50 * time.Millisecond}, conn, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := inst{r: r, sub: r.Subscribe(8), done: make(chan error, 1)}
+			go func() { i.done <- r.Run(ctx) }()
+			all = append(all, i)
+		}
+	}
+	if _, err := socks[0].Conn(3, vrrp.ConnConfig{}); !errors.Is(err, vrrp.ErrConfig) {
+		t.Errorf("second Conn for VRID 3: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		masters := 0
+		for _, i := range all {
+			if i.r.State() == vrrp.Master {
+				masters++
+			}
+		}
+		if masters == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d masters after 5s, want 10", masters)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // a few adverts on every VRID
+	for _, i := range all {
+		st := i.r.Status()
+		wantPrio := uint8(100)
+		if st.State == vrrp.Master {
+			wantPrio = 200
+		}
+		if st.Priority != wantPrio {
+			t.Errorf("%s is %v with priority %d", i.r.Name(), st.State, st.Priority)
+		}
+		if d := i.r.Stats().Drop(vrrp.DropVRID); d != 0 {
+			t.Errorf("%s: %d other-VRID adverts reached the router (socket should demultiplex)", i.r.Name(), d)
+		}
+	}
+	for _, s := range socks {
+		if st := s.Stats(); st.Delivered == 0 || st.UnknownVRID != 0 {
+			t.Errorf("socket stats %+v", st)
+		}
+	}
+}
+
+func TestListenErrors(t *testing.T) {
+	seg := nstest.NewSegment(t, 1)
+	h := seg.Hosts[0]
+	err := h.Do(func() error {
+		_, err := vrrp.Listen(vrrp.SocketConfig{Interface: "nosuch0"})
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "nosuch0") {
+		t.Errorf("Listen on a missing interface: %v", err)
+	}
+	// An interface without IPv4 address: lo has 127.0.0.1, so remove
+	// eth0's and ask for IPv4 there.
+	if _, err := h.Exec("ip", "-4", "addr", "flush", "dev", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	err = h.Do(func() error {
+		_, err := vrrp.Listen(vrrp.SocketConfig{Interface: "eth0"})
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "no IPv4 address") {
+		t.Errorf("Listen without IPv4: %v", err)
+	}
+	s := listenIn(t, h, true)
+	if _, err := s.Conn(0, vrrp.ConnConfig{}); !errors.Is(err, vrrp.ErrConfig) {
+		t.Errorf("VRID 0: %v", err)
+	}
+	if _, err := s.Conn(1, vrrp.ConnConfig{Source: netip.MustParseAddr("192.0.2.1")}); !errors.Is(err, vrrp.ErrConfig) {
+		t.Errorf("IPv4 source on IPv6 socket: %v", err)
+	}
+	s.Close()
+	if _, err := s.Conn(1, vrrp.ConnConfig{}); err == nil {
+		t.Error("Conn on a closed socket")
+	}
+}
