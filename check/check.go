@@ -1,0 +1,132 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// A Checker probes one target once. Check returns nil when the target is
+// healthy and an error saying why otherwise. It must honour ctx's deadline
+// and cancellation, hold no health state between calls, be safe for
+// concurrent use, and leave nothing behind (connections, goroutines,
+// processes) when it returns.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// A WeightedChecker is a Checker whose runs may also report a weight, as
+// keepalived's dynamic MISC_CHECK and FILE_CHECK do. CheckWeight runs the
+// check like Check; ok reports whether this run set a weight. Each
+// implementation documents what its weight means.
+type WeightedChecker interface {
+	Checker
+	CheckWeight(ctx context.Context) (weight int, ok bool, err error)
+}
+
+// A Keyer says what a checker probes. Checkers whose keys are equal and
+// non-empty probe the same target the same way, so a Group runs them once.
+// All checkers in this package implement Keyer.
+type Keyer interface {
+	Key() string
+}
+
+// CheckerFunc adapts an ordinary function to the Checker interface, so a Go
+// service can register an in-process check.
+type CheckerFunc func(ctx context.Context) error
+
+// Check calls f(ctx).
+func (f CheckerFunc) Check(ctx context.Context) error { return f(ctx) }
+
+// Sentinel errors that callers may test for with errors.Is.
+var (
+	// ErrUnexpected means the target answered, but not as expected:
+	// a status code, body, banner, reply or exit status that does not match.
+	ErrUnexpected = errors.New("unexpected response")
+	// ErrNoReply means the target did not answer in time.
+	ErrNoReply = errors.New("no reply")
+	// ErrConfig means the checker is misconfigured; retrying will not help.
+	ErrConfig = errors.New("invalid configuration")
+)
+
+// maxRead bounds what a checker reads from a target that streams forever.
+const maxRead = 4 << 10
+
+// dialer returns a net.Dialer bound to bind, if valid.
+func dialer(network string, bind netip.Addr) *net.Dialer {
+	d := &net.Dialer{KeepAlive: -1}
+	if bind.IsValid() {
+		switch network {
+		case "udp", "udp4", "udp6":
+			d.LocalAddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(bind, 0))
+		default:
+			d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(bind, 0))
+		}
+	}
+	return d
+}
+
+// watchConn applies ctx's deadline to c and unblocks c's pending I/O when
+// ctx is cancelled. The returned stop function, which must be called before
+// c is closed, returns once the watch has ended.
+func watchConn(ctx context.Context, c deadliner) (stop func()) {
+	d, _ := ctx.Deadline()
+	return watchConnUntil(ctx, c, d)
+}
+
+// watchConnUntil is watchConn with deadline d instead of ctx's; a zero d
+// means none.
+func watchConnUntil(ctx context.Context, c deadliner, d time.Time) (stop func()) {
+	if !d.IsZero() {
+		_ = c.SetDeadline(d)
+	}
+	done := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		defer close(done)
+		_ = c.SetDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		if !stopWatch() {
+			<-done
+		}
+	}
+}
+
+type deadliner interface{ SetDeadline(time.Time) error }
+
+// ctxErr returns err, marked with ctx's error when ctx ended the I/O that
+// failed, so callers can test for context.Canceled or DeadlineExceeded.
+func ctxErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	cerr := ctx.Err()
+	if cerr == nil {
+		var ne net.Error
+		d, ok := ctx.Deadline()
+		if !errors.As(err, &ne) || !ne.Timeout() || !ok || time.Now().Before(d) {
+			return err
+		}
+		// The connection's deadline is ctx's deadline, which the runtime
+		// may see a moment before ctx's own timer fires.
+		cerr = context.DeadlineExceeded
+	}
+	if errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cerr, err)
+}
+
+// isTimeout reports whether err is a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// validPort reports whether ap is a usable target address.
+func validPort(ap netip.AddrPort) bool {
+	return ap.Addr().IsValid() && ap.Port() != 0
+}
