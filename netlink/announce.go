@@ -1,0 +1,282 @@
+package netlink
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Timing is when an Announcer sends, in keepalived's terms. The zero value
+// is keepalived's defaults: one burst of 5 packets per address at once,
+// a second burst 5 s later, no refresh.
+type Timing struct {
+	// InitialDelay is the wait before the first burst.
+	InitialDelay time.Duration
+	// Repeat is the packets per address in each of the two bursts
+	// (garp_master_repeat); 0 means 5.
+	Repeat int
+	// Interval is the gap between consecutive packets (garp_interval,
+	// gna_interval); 0 sends back to back.
+	Interval time.Duration
+	// SecondDelay is when the second burst starts, counted from the
+	// first (garp_master_delay); 0 means 5 s, negative means no second
+	// burst.
+	SecondDelay time.Duration
+	// RefreshInterval repeats announcements while the announcement lasts
+	// (garp_master_refresh), counted from the first burst; 0 means never.
+	RefreshInterval time.Duration
+	// RefreshRepeat is the packets per address in each refresh
+	// (garp_master_refresh_repeat); 0 means 1.
+	RefreshRepeat int
+}
+
+// Keepalived's defaults.
+const (
+	DefaultRepeat      = 5
+	DefaultSecondDelay = 5 * time.Second
+)
+
+func (t Timing) check() error {
+	if t.InitialDelay < 0 || t.Repeat < 0 || t.Interval < 0 || t.RefreshInterval < 0 || t.RefreshRepeat < 0 {
+		return fmt.Errorf("negative timing value in %+v", t)
+	}
+	return nil
+}
+
+// resolved returns t with the defaults filled in (SecondDelay 0 meaning
+// none).
+func (t Timing) resolved() Timing {
+	if t.Repeat == 0 {
+		t.Repeat = DefaultRepeat
+	}
+	switch {
+	case t.SecondDelay == 0:
+		t.SecondDelay = DefaultSecondDelay
+	case t.SecondDelay < 0:
+		t.SecondDelay = 0
+	}
+	if t.RefreshRepeat == 0 {
+		t.RefreshRepeat = 1
+	}
+	return t
+}
+
+// AnnouncerStats are an Announcer's counters since it was created.
+type AnnouncerStats struct {
+	// Announcements counts accepted Announce calls.
+	Announcements uint64
+	// Bursts counts bursts started (first, second and refreshes).
+	Bursts uint64
+	// ARPSent and NASent count frames sent.
+	ARPSent, NASent uint64
+	// Errors counts frames that could not be sent.
+	Errors uint64
+}
+
+// sender sends whole Ethernet frames on one interface.
+type sender interface {
+	send(ipv6 bool, frame []byte) error
+	close() error
+}
+
+// announcer is the OS-independent core of Announcer: the schedule, the
+// counters and the goroutines, over a sender.
+type announcer struct {
+	link   string
+	mac    net.HardwareAddr
+	timing Timing // resolved
+	out    sender
+	log    *slog.Logger
+
+	mu     sync.Mutex // guards closed, active, idle
+	closed bool
+	active int
+	idle   chan struct{} // closed when active drops to 0
+	stop   chan struct{} // closed by close
+
+	announcements, bursts, arpSent, naSent, errs atomic.Uint64
+}
+
+func newAnnouncer(link string, mac net.HardwareAddr, t Timing, out sender, log *slog.Logger) *announcer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &announcer{link: link, mac: mac, timing: t.resolved(), out: out, stop: make(chan struct{}),
+		log: log.With("link", link)}
+}
+
+type frame struct {
+	addr netip.Addr
+	ipv6 bool
+	b    []byte
+}
+
+func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
+	frames := make([]frame, 0, len(addrs))
+	for _, ip := range addrs {
+		b, err := announcement(a.mac, ip)
+		if err != nil {
+			return fmt.Errorf("netlink: announce on %s: %w", a.link, err)
+		}
+		ip = ip.Unmap()
+		frames = append(frames, frame{addr: ip, ipv6: ip.Is6(), b: b})
+	}
+	if len(frames) == 0 {
+		return nil
+	}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return fmt.Errorf("netlink: announce on %s: %w", a.link, ErrClosed)
+	}
+	if a.active == 0 {
+		a.idle = make(chan struct{})
+	}
+	a.active++
+	a.mu.Unlock()
+	a.announcements.Add(1)
+	go a.run(ctx, frames)
+	return nil
+}
+
+// run sends the bursts for one announcement until its schedule ends, ctx
+// is done or the announcer is closed.
+func (a *announcer) run(ctx context.Context, frames []frame) {
+	defer a.done()
+	t := a.timing
+	if !a.sleep(ctx, t.InitialDelay) {
+		return
+	}
+	start := time.Now()
+	if !a.burst(ctx, frames, t.Repeat) {
+		return
+	}
+	var second, refresh time.Time
+	if t.SecondDelay > 0 {
+		second = start.Add(t.SecondDelay)
+	}
+	if t.RefreshInterval > 0 {
+		refresh = start.Add(t.RefreshInterval)
+	}
+	for !second.IsZero() || !refresh.IsZero() {
+		if !second.IsZero() && (refresh.IsZero() || !refresh.Before(second)) {
+			if !a.sleep(ctx, time.Until(second)) || !a.burst(ctx, frames, t.Repeat) {
+				return
+			}
+			second = time.Time{}
+			continue
+		}
+		if !a.sleep(ctx, time.Until(refresh)) || !a.burst(ctx, frames, t.RefreshRepeat) {
+			return
+		}
+		refresh = refresh.Add(t.RefreshInterval)
+		if now := time.Now(); refresh.Before(now) {
+			refresh = now.Add(t.RefreshInterval) // fell behind: skip, don't catch up
+		}
+	}
+}
+
+func (a *announcer) done() {
+	a.mu.Lock()
+	a.active--
+	if a.active == 0 {
+		close(a.idle)
+	}
+	a.mu.Unlock()
+}
+
+// burst sends repeat rounds of frames, in order, Interval apart. It
+// reports false if ctx ended or the announcer closed.
+func (a *announcer) burst(ctx context.Context, frames []frame, repeat int) bool {
+	a.bursts.Add(1)
+	first := true
+	for range repeat {
+		for _, f := range frames {
+			if !first && a.timing.Interval > 0 {
+				if !a.sleep(ctx, a.timing.Interval) {
+					return false
+				}
+			} else if ctx.Err() != nil || a.stopped() {
+				return false
+			}
+			first = false
+			if err := a.out.send(f.ipv6, f.b); err != nil {
+				if n := a.errs.Add(1); n == 1 || n%100 == 0 {
+					a.log.Warn("netlink: sending announcement failed", "addr", f.addr, "err", err, "errors", n)
+				}
+				continue
+			}
+			if f.ipv6 {
+				a.naSent.Add(1)
+			} else {
+				a.arpSent.Add(1)
+			}
+		}
+	}
+	return true
+}
+
+func (a *announcer) stopped() bool {
+	select {
+	case <-a.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d; it reports false if ctx ended or the announcer closed.
+func (a *announcer) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil && !a.stopped()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-a.stop:
+		return false
+	}
+}
+
+// wait blocks until no announcement is running.
+func (a *announcer) wait() {
+	a.mu.Lock()
+	if a.active == 0 {
+		a.mu.Unlock()
+		return
+	}
+	idle := a.idle
+	a.mu.Unlock()
+	<-idle
+}
+
+// close stops every announcement, waits for them and closes the sender.
+func (a *announcer) close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	close(a.stop)
+	a.mu.Unlock()
+	a.wait()
+	if err := a.out.close(); err != nil {
+		return fmt.Errorf("netlink: announcer on %s: close: %w", a.link, err)
+	}
+	return nil
+}
+
+func (a *announcer) stats() AnnouncerStats {
+	return AnnouncerStats{Announcements: a.announcements.Load(), Bursts: a.bursts.Load(),
+		ARPSent: a.arpSent.Load(), NASent: a.naSent.Load(), Errors: a.errs.Load()}
+}

@@ -1,0 +1,240 @@
+package netlink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// fakeSender records frames with the (bubble) time they were sent.
+type fakeSender struct {
+	mu     sync.Mutex
+	start  time.Time
+	sent   []sentFrame
+	fail   bool
+	closed bool
+}
+
+type sentFrame struct {
+	at   time.Duration // since start
+	ipv6 bool
+	b    []byte
+}
+
+func (f *fakeSender) send(ipv6 bool, b []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return errors.New("injected send failure")
+	}
+	f.sent = append(f.sent, sentFrame{at: time.Since(f.start), ipv6: ipv6, b: bytes.Clone(b)})
+	return nil
+}
+
+func (f *fakeSender) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+func (f *fakeSender) frames() []sentFrame {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sentFrame(nil), f.sent...)
+}
+
+var testMAC = net.HardwareAddr{0x02, 0, 0, 0, 0x01, 0x01}
+
+// TestAnnounceDefaultsMatchKeepalived: with the zero Timing, the first
+// burst is keepalived's frames 4-13 of capture a, byte for byte and in
+// order, all at once; the second burst follows 5 s later; then nothing.
+func TestAnnounceDefaultsMatchKeepalived(t *testing.T) {
+	capture := captureFrames(t, "a-v2-ipv4-mcast.pcap")
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now()}
+		a := newAnnouncer("eth0", testMAC, Timing{}, fs, nil)
+		vips := []netip.Addr{netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.101")}
+		if err := a.announce(t.Context(), vips); err != nil {
+			t.Fatal(err)
+		}
+		a.wait() // no refresh: the schedule ends by itself
+		got := fs.frames()
+		if len(got) != 20 {
+			t.Fatalf("sent %d frames, want 2 bursts x 5 rounds x 2 VIPs = 20", len(got))
+		}
+		for i, f := range got {
+			want := capture[4+i%10]
+			if !bytes.Equal(f.b, want) {
+				t.Errorf("frame %d: %x, want keepalived's %x", i, f.b, want)
+			}
+			wantAt := time.Duration(0)
+			if i >= 10 {
+				wantAt = DefaultSecondDelay
+			}
+			if f.at != wantAt {
+				t.Errorf("frame %d sent at %v, want %v", i, f.at, wantAt)
+			}
+		}
+		if st := a.stats(); st.ARPSent != 20 || st.NASent != 0 || st.Bursts != 2 || st.Announcements != 1 || st.Errors != 0 {
+			t.Errorf("stats %+v", st)
+		}
+		if err := a.close(); err != nil || !fs.closed {
+			t.Errorf("close: %v, sender closed %t", err, fs.closed)
+		}
+	})
+}
+
+// TestAnnounceSchedule checks every knob's exact timing: initial delay,
+// interval between packets, second burst, refreshes with their own repeat,
+// and that cancelling the context stops everything.
+func TestAnnounceSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now()}
+		tm := Timing{InitialDelay: 100 * time.Millisecond, Repeat: 2, Interval: 10 * time.Millisecond,
+			SecondDelay: 3 * time.Second, RefreshInterval: 2 * time.Second, RefreshRepeat: 1}
+		a := newAnnouncer("eth0", testMAC, tm, fs, nil)
+		v4, v6 := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("2001:db8::100")
+		ctx, cancel := context.WithCancel(t.Context())
+		if err := a.announce(ctx, []netip.Addr{v4, v6}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(7*time.Second + 50*time.Millisecond)
+		cancel()
+		a.wait()
+		ms := time.Millisecond
+		type want struct {
+			at   time.Duration
+			ipv6 bool
+		}
+		wants := []want{
+			// first burst at 100 ms: v4 v6 v4 v6, 10 ms apart
+			{100 * ms, false}, {110 * ms, true}, {120 * ms, false}, {130 * ms, true},
+			// refresh at 100 ms + 2 s, one round
+			{2100 * ms, false}, {2110 * ms, true},
+			// second burst at 100 ms + 3 s
+			{3100 * ms, false}, {3110 * ms, true}, {3120 * ms, false}, {3130 * ms, true},
+			// refreshes at +4 s and +6 s
+			{4100 * ms, false}, {4110 * ms, true},
+			{6100 * ms, false}, {6110 * ms, true},
+		}
+		got := fs.frames()
+		if len(got) != len(wants) {
+			for _, f := range got {
+				t.Logf("sent at %v ipv6=%t", f.at, f.ipv6)
+			}
+			t.Fatalf("sent %d frames, want %d", len(got), len(wants))
+		}
+		gv4, _ := GratuitousARP(testMAC, v4)
+		gv6, _ := UnsolicitedNA(testMAC, v6)
+		for i, w := range wants {
+			f := got[i]
+			wb := gv4
+			if w.ipv6 {
+				wb = gv6
+			}
+			if f.at != w.at || f.ipv6 != w.ipv6 || !bytes.Equal(f.b, wb) {
+				t.Errorf("frame %d: at %v ipv6=%t, want at %v ipv6=%t (or bytes differ)", i, f.at, f.ipv6, w.at, w.ipv6)
+			}
+		}
+		if st := a.stats(); st.ARPSent != 7 || st.NASent != 7 || st.Bursts != 5 {
+			t.Errorf("stats %+v, want 7 ARP, 7 NA, 5 bursts", st)
+		}
+	})
+}
+
+// TestAnnounceCancelMidBurst: cancelling during a spaced burst stops it
+// before the next packet, and the goroutine ends.
+func TestAnnounceCancelMidBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now()}
+		a := newAnnouncer("eth0", testMAC, Timing{Interval: time.Second}, fs, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		if err := a.announce(ctx, []netip.Addr{netip.MustParseAddr("192.0.2.7")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2500 * time.Millisecond) // packets at 0, 1 s, 2 s
+		cancel()
+		a.wait()
+		time.Sleep(10 * time.Second)
+		if n := len(fs.frames()); n != 3 {
+			t.Errorf("sent %d frames, want 3 before the cancel and none after", n)
+		}
+	})
+}
+
+// TestAnnounceCloseStopsAll: Close ends every running announcement (with
+// refresh, they would run forever), and Announce fails afterwards.
+func TestAnnounceCloseStopsAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now()}
+		a := newAnnouncer("eth0", testMAC, Timing{RefreshInterval: time.Second}, fs, nil)
+		for i := range 3 {
+			if err := a.announce(t.Context(), []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)})}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(1500 * time.Millisecond)
+		if err := a.close(); err != nil {
+			t.Fatal(err)
+		}
+		n := len(fs.frames())
+		if n != 3*(5+1) {
+			t.Errorf("sent %d frames by 1.5 s, want 3 x (5 + 1 refresh)", n)
+		}
+		synctest.Wait()
+		time.Sleep(time.Minute)
+		if len(fs.frames()) != n {
+			t.Error("frames sent after Close")
+		}
+		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.1")}); !errors.Is(err, ErrClosed) {
+			t.Errorf("Announce after Close: %v, want ErrClosed", err)
+		}
+		if err := a.close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	})
+}
+
+// TestAnnounceErrors: send failures are counted, not fatal; bad addresses
+// fail Announce before anything is sent.
+func TestAnnounceErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now(), fail: true}
+		a := newAnnouncer("eth0", testMAC, Timing{SecondDelay: -1}, fs, nil)
+		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.1"), {}}); err == nil {
+			t.Fatal("Announce accepted an invalid address")
+		}
+		if err := a.announce(t.Context(), nil); err != nil {
+			t.Fatalf("Announce of nothing: %v", err)
+		}
+		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.1")}); err != nil {
+			t.Fatal(err)
+		}
+		a.wait()
+		if st := a.stats(); st.Errors != 5 || st.ARPSent != 0 || st.Announcements != 1 || st.Bursts != 1 {
+			t.Errorf("stats %+v, want 5 errors, 1 announcement, 1 burst (SecondDelay<0: none)", st)
+		}
+	})
+}
+
+func TestTimingCheck(t *testing.T) {
+	for _, tm := range []Timing{{Repeat: -1}, {Interval: -1}, {InitialDelay: -1}, {RefreshInterval: -1}, {RefreshRepeat: -1}} {
+		if tm.check() == nil {
+			t.Errorf("%+v accepted", tm)
+		}
+	}
+	if (Timing{SecondDelay: -1}).check() != nil {
+		t.Error("negative SecondDelay (no second burst) rejected")
+	}
+	r := Timing{}.resolved()
+	if r.Repeat != 5 || r.SecondDelay != 5*time.Second || r.RefreshRepeat != 1 || r.RefreshInterval != 0 {
+		t.Errorf("defaults %+v", r)
+	}
+}
