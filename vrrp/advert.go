@@ -215,7 +215,7 @@ func (a *Advertisement) Unmarshal(b []byte, src, dst netip.Addr) error {
 // MarshalLen is the length of the encoded message.
 func (a *Advertisement) MarshalLen() int {
 	alen := 4
-	if len(a.Addrs) > 0 && is6(a.Addrs[0]) {
+	if len(a.Addrs) > 0 && a.Addrs[0].Is6() {
 		alen = 16
 	}
 	n := headerLen + len(a.Addrs)*alen
@@ -245,12 +245,13 @@ func (a *Advertisement) AppendMarshal(b []byte, src, dst netip.Addr) ([]byte, er
 	v6 := false
 	switch {
 	case len(a.Addrs) > 0:
-		v6 = is6(a.Addrs[0])
+		// An IPv4-mapped IPv6 address in the list is an IPv6 address.
+		v6 = a.Addrs[0].Is6()
 	case src.IsValid():
 		v6 = is6(src)
 	}
 	for _, ad := range a.Addrs {
-		if !ad.IsValid() || is6(ad) != v6 {
+		if !ad.IsValid() || ad.Is6() != v6 {
 			return b, fmt.Errorf("vrrp: marshal: address %v: %w", ad, errMarshalAddr)
 		}
 	}

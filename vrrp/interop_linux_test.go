@@ -3,7 +3,6 @@
 package vrrp_test
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,25 +24,8 @@ type keepalived struct {
 	h    *nstest.Host
 	dir  string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *nstest.Buffer
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func requireKeepalived(t *testing.T) string {
@@ -70,7 +51,7 @@ func startKeepalived(t *testing.T, h *nstest.Host, conf string) *keepalived {
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k := &keepalived{t: t, h: h, dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
+	k := &keepalived{t: t, h: h, dir: dir, out: &nstest.Buffer{}, done: make(chan struct{})}
 	k.cmd = exec.Command("ip", "netns", "exec", h.Name, bin, "-n", "-l", "-D", "-G", "-P", "-f", cf,
 		"-p", filepath.Join(dir, "ka.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
 		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))

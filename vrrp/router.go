@@ -443,6 +443,10 @@ func (r *Router) Run(ctx context.Context) error {
 			lp.shutdown(ctx)
 			return nil
 		case err := <-readErr:
+			if err == nil { // the reader saw ctx end first
+				lp.shutdown(ctx)
+				return nil
+			}
 			r.log.Error("vrrp: receive failed for good; stopping", "err", err)
 			lp.shutdown(ctx)
 			return fmt.Errorf("vrrp: instance %s: receive: %w", r.cfg.Name, err)

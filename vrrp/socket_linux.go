@@ -30,6 +30,10 @@ type SocketConfig struct {
 	// IPv6 selects an IPv6 socket (ff02::12, link-local source); the
 	// default is IPv4 (224.0.0.18).
 	IPv6 bool
+	// Primary, if valid, is the address to advertise from instead of the
+	// interface's own primary IPv4 / link-local IPv6 address (a VMAC
+	// macvlan has none: keepalived uses the parent's).
+	Primary netip.Addr
 	// Logger receives the socket's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -87,8 +91,12 @@ func Listen(cfg SocketConfig) (*Socket, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("interface", cfg.Interface)
-	s.primary, err = interfaceAddr(ifi, cfg.IPv6)
-	if err != nil {
+	if p := cfg.Primary.Unmap(); p.IsValid() {
+		if is6(p) != cfg.IPv6 {
+			return nil, fmt.Errorf("%w: primary address %v on an IPv%d socket", ErrConfig, p, map[bool]int{false: 4, true: 6}[cfg.IPv6])
+		}
+		s.primary = p
+	} else if s.primary, err = InterfaceAddr(ifi, cfg.IPv6); err != nil {
 		return nil, err
 	}
 	network, laddr := "ip4:112", "0.0.0.0"
@@ -179,9 +187,9 @@ func sockopt(c net.PacketConn, f func(fd int) error) error {
 	return ferr
 }
 
-// interfaceAddr returns the interface's primary IPv4 address or its IPv6
-// link-local address.
-func interfaceAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
+// InterfaceAddr returns the interface's primary IPv4 address or its IPv6
+// link-local address: the source of its VRRP adverts.
+func InterfaceAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
 	addrs, err := ifi.Addrs()
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("vrrp: addresses of %s: %w", ifi.Name, err)

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,9 +73,9 @@ type Host struct {
 // Segment is a bridge and the hosts on it.
 type Segment struct {
 	// Switch is the namespace holding bridge "br0".
-	Switch string
-	Hosts  []*Host
-	t      testing.TB
+	Switch  string
+	Hosts   []*Host
+	created []string
 }
 
 // Run runs the command line args, returning its combined output, or an
@@ -98,37 +100,56 @@ func MustRun(t testing.TB, args ...string) string {
 	return out
 }
 
-// NewSegment creates a bridge and n hosts (1 ≤ n ≤ 200) on it. Host i (from
-// 1) has MAC 02:00:00:00:01:i, 192.0.2.i/24, 2001:db8::i/64 (hex) and the
-// EUI-64 link-local address, all without duplicate address detection.
+// NewSegment creates a bridge and n hosts (1 ≤ n ≤ 200) on it, deleted in
+// t.Cleanup. Host i (from 1) has MAC 02:00:00:00:01:i, 192.0.2.i/24,
+// 2001:db8::i/64 (hex) and the EUI-64 link-local address, all without
+// duplicate address detection.
 func NewSegment(t testing.TB, n int) *Segment {
 	t.Helper()
 	Require(t)
+	s, err := Build(n)
+	if s != nil {
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Logf("nstest cleanup: %v", err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Build is NewSegment for programs (the quickstart, benchmarks): the caller
+// must Close the segment, also when Build fails with a non-nil segment.
+func Build(n int) (*Segment, error) {
 	if n < 1 || n > 200 {
-		t.Fatalf("nstest: %d hosts, want 1..200", n)
+		return nil, fmt.Errorf("nstest: %d hosts, want 1..200", n)
 	}
 	var id [3]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	prefix := "vg" + hex.EncodeToString(id[:])
-	s := &Segment{Switch: prefix + "-sw", t: t}
-	var created []string
-	t.Cleanup(func() {
-		for i := len(created) - 1; i >= 0; i-- {
-			// Deleting a namespace deletes the veths in it and their peers.
-			if out, err := Run("ip", "netns", "del", created[i]); err != nil {
-				t.Logf("nstest cleanup: %v %s", err, out)
+	s := &Segment{Switch: prefix + "-sw"}
+	if _, err := Run("ip", "netns", "add", s.Switch); err != nil {
+		return nil, err
+	}
+	s.created = append(s.created, s.Switch)
+	var errs []error
+	try := func(args ...string) {
+		if len(errs) == 0 {
+			if _, err := Run(args...); err != nil {
+				errs = append(errs, err)
 			}
 		}
-	})
-	MustRun(t, "ip", "netns", "add", s.Switch)
-	created = append(created, s.Switch)
-	sw := func(args ...string) { MustRun(t, append([]string{"ip", "-n", s.Switch}, args...)...) }
+	}
+	sw := func(args ...string) { try(append([]string{"ip", "-n", s.Switch}, args...)...) }
 	sw("link", "add", "br0", "type", "bridge", "mcast_snooping", "0", "forward_delay", "0", "stp_state", "0")
 	sw("link", "set", "br0", "up")
 	sw("link", "set", "lo", "up")
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= n && len(errs) == 0; i++ {
 		h := &Host{
 			Name:  fmt.Sprintf("%s-h%d", prefix, i),
 			Index: i,
@@ -141,12 +162,14 @@ func NewSegment(t testing.TB, n int) *Segment {
 			Port:      fmt.Sprintf("p%d", i),
 			seg:       s,
 		}
-		MustRun(t, "ip", "netns", "add", h.Name)
-		created = append(created, h.Name)
-		hn := func(args ...string) { MustRun(t, append([]string{"ip", "-n", h.Name}, args...)...) }
+		if _, err := Run("ip", "netns", "add", h.Name); err != nil {
+			return s, err
+		}
+		s.created = append(s.created, h.Name)
+		hn := func(args ...string) { try(append([]string{"ip", "-n", h.Name}, args...)...) }
 		hn("link", "set", "lo", "up")
-		sysctl(t, h.Name, "net.ipv6.conf.all.accept_dad", "0")
-		sysctl(t, h.Name, "net.ipv6.conf.default.accept_dad", "0")
+		try("ip", "netns", "exec", h.Name, "sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0")
+		try("ip", "netns", "exec", h.Name, "sysctl", "-q", "-w", "net.ipv6.conf.default.accept_dad=0")
 		hn("link", "add", h.Link, "address", h.MAC.String(), "type", "veth", "peer", "name", h.Port, "netns", s.Switch)
 		sw("link", "set", h.Port, "master", "br0")
 		sw("link", "set", h.Port, "up")
@@ -154,6 +177,9 @@ func NewSegment(t testing.TB, n int) *Segment {
 		hn("addr", "add", h.Addr6.String(), "dev", h.Link, "nodad")
 		hn("link", "set", h.Link, "up")
 		s.Hosts = append(s.Hosts, h)
+	}
+	if len(errs) > 0 {
+		return s, errs[0]
 	}
 	// Wait (bounded) until every host has its link-local address usable.
 	deadline := time.Now().Add(5 * time.Second)
@@ -164,17 +190,24 @@ func NewSegment(t testing.TB, n int) *Segment {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("nstest: %s: no link-local %v: %s", h.Name, h.LinkLocal, out)
+				return s, fmt.Errorf("nstest: %s: no link-local %v: %s", h.Name, h.LinkLocal, out)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return s
+	return s, nil
 }
 
-func sysctl(t testing.TB, ns, key, val string) {
-	t.Helper()
-	MustRun(t, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", key+"="+val)
+// Close deletes the segment's namespaces (and with them their links).
+func (s *Segment) Close() error {
+	var errs []error
+	for i := len(s.created) - 1; i >= 0; i-- {
+		if _, err := Run("ip", "netns", "del", s.created[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.created = nil
+	return errors.Join(errs...)
 }
 
 // Exec runs a command in h's namespace and returns its combined output.
@@ -241,4 +274,25 @@ func (h *Host) HasAddr(addr netip.Addr) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// Buffer is a bytes.Buffer safe for one writer (a command's output) and
+// concurrent readers.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,266 @@
+//go:build linux
+
+// Command vrrpd runs one or more VRRP routers on a real interface from
+// flags, prints every state transition as one JSON line on stdout, and on
+// SIGTERM or SIGINT leaves gracefully (a master sends priority 0 and
+// removes its addresses). Logs go to stderr. It needs CAP_NET_RAW and
+// CAP_NET_ADMIN (root).
+//
+//	vrrpd -interface eth0 -vrid 51 -priority 150 -version 3 -advert 100ms \
+//	      -vip 192.0.2.100/24 -vip 192.0.2.101/24
+//
+// With -count N it runs N routers with VRIDs vrid..vrid+N-1, the i-th
+// router's VIPs shifted up by i addresses (for benchmarks). With -netns it
+// opens its sockets and netlink handles in that named namespace.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/netlink"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// options are vrrpd's flags.
+type options struct {
+	iface        string
+	netns        string
+	vrid         uint
+	count        uint
+	priority     uint
+	version      uint
+	advert       time.Duration
+	vips         multiFlag
+	unicastSrc   string
+	peers        multiFlag
+	authPass     string
+	noPreempt    bool
+	preemptDelay time.Duration
+	state        string
+	noAccept     bool
+	noAddrs      bool
+	vmac         bool
+	garpRepeat   int
+	garpInterval time.Duration
+	garpDelay    time.Duration
+	garpRefresh  time.Duration
+	logLevel     string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("vrrpd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.iface, "interface", "", "interface to run on (required)")
+	fs.StringVar(&o.netns, "netns", "", "named network namespace to run in (ip netns)")
+	fs.UintVar(&o.vrid, "vrid", 0, "virtual router ID, 1..255 (required)")
+	fs.UintVar(&o.count, "count", 1, "number of routers, VRIDs vrid..vrid+count-1")
+	fs.UintVar(&o.priority, "priority", 100, "priority, 1..255 (255: address owner)")
+	fs.UintVar(&o.version, "version", 2, "VRRP version, 2 or 3")
+	fs.DurationVar(&o.advert, "advert", time.Second, "advert interval (v2: whole seconds; v3: whole centiseconds)")
+	fs.Var(&o.vips, "vip", "virtual address with prefix length, e.g. 192.0.2.100/24 (repeat; all one family)")
+	fs.StringVar(&o.unicastSrc, "unicast-src", "", "unicast source address (with -peer)")
+	fs.Var(&o.peers, "peer", "unicast peer address (repeat); without it adverts are multicast")
+	fs.StringVar(&o.authPass, "auth-pass", "", "VRRPv2 simple password (auth_type PASS)")
+	fs.BoolVar(&o.noPreempt, "nopreempt", false, "do not preempt a lower priority master")
+	fs.DurationVar(&o.preemptDelay, "preempt-delay", 0, "delay preemption this long after first hearing a lower master")
+	fs.StringVar(&o.state, "state", "BACKUP", "initial state hint: BACKUP or MASTER (as keepalived's state)")
+	fs.BoolVar(&o.noAccept, "no-accept", false, "RFC 5798 Accept_Mode off")
+	fs.BoolVar(&o.noAddrs, "no-addrs", false, "elect only: do not add addresses or announce them")
+	fs.BoolVar(&o.vmac, "vmac", false, "run on a macvlan with the virtual MAC (keepalived use_vmac)")
+	fs.IntVar(&o.garpRepeat, "garp-repeat", 5, "gratuitous ARPs / NAs per address per burst")
+	fs.DurationVar(&o.garpInterval, "garp-interval", 0, "delay between gratuitous ARPs / NAs")
+	fs.DurationVar(&o.garpDelay, "garp-delay", 5*time.Second, "delay before the second burst (0: none)")
+	fs.DurationVar(&o.garpRefresh, "garp-refresh", 0, "periodic refresh while master (0: none)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.iface == "" {
+		return nil, errors.New("-interface is required")
+	}
+	if o.vrid < 1 || o.vrid > 255 || o.count < 1 || o.vrid+o.count-1 > 255 {
+		return nil, fmt.Errorf("-vrid %d -count %d: VRIDs must be in 1..255", o.vrid, o.count)
+	}
+	if o.priority < 1 || o.priority > 255 {
+		return nil, fmt.Errorf("-priority %d: want 1..255", o.priority)
+	}
+	if o.version != 2 && o.version != 3 {
+		return nil, fmt.Errorf("-version %d: want 2 or 3", o.version)
+	}
+	return o, nil
+}
+
+// routerConfigs builds the vrrp.Config of every router the flags ask for.
+func (o *options) routerConfigs(logger *slog.Logger) ([]vrrp.Config, error) {
+	var vips []netip.Prefix
+	for _, s := range o.vips {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("-vip %q: %w", s, err)
+		}
+		vips = append(vips, p)
+	}
+	var peers []netip.Addr
+	for _, s := range o.peers {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("-peer %q: %w", s, err)
+		}
+		peers = append(peers, a)
+	}
+	var state vrrp.State
+	switch strings.ToUpper(o.state) {
+	case "BACKUP":
+		state = vrrp.Backup
+	case "MASTER":
+		state = vrrp.Master
+	default:
+		return nil, fmt.Errorf("-state %q: want BACKUP or MASTER", o.state)
+	}
+	var out []vrrp.Config
+	for i := uint(0); i < o.count; i++ {
+		c := vrrp.Config{
+			Name: fmt.Sprintf("VI_%d", o.vrid+i), VRID: uint8(o.vrid + i), Version: vrrp.Version(o.version),
+			Priority: uint8(o.priority), Interval: o.advert, Peers: peers,
+			NoPreempt: o.noPreempt, PreemptDelay: o.preemptDelay, NoAccept: o.noAccept, InitialState: state,
+			Logger: logger,
+		}
+		if o.authPass != "" {
+			c.AuthType, c.AuthPass = vrrp.AuthSimple, o.authPass
+		}
+		for _, p := range vips {
+			a := p.Addr()
+			for range i {
+				a = a.Next()
+			}
+			if !a.IsValid() {
+				return nil, fmt.Errorf("-vip %v shifted by %d overflows", p, i)
+			}
+			c.VIPs = append(c.VIPs, netip.PrefixFrom(a, p.Bits()))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// event is one JSON line of output.
+type event struct {
+	Time     string `json:"time"`
+	Instance string `json:"instance"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Reason   string `json:"reason"`
+	Priority uint8  `json:"priority"`
+	Master   string `json:"master,omitempty"`
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "vrrpd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfgs, err := o.routerConfigs(logger)
+	if err != nil {
+		return err
+	}
+	var unicastSrc netip.Addr
+	if o.unicastSrc != "" {
+		if unicastSrc, err = netip.ParseAddr(o.unicastSrc); err != nil {
+			return fmt.Errorf("-unicast-src %q: %w", o.unicastSrc, err)
+		}
+	}
+	hc := vigil.HostConfig{Netns: o.netns, Logger: logger}
+	for _, c := range cfgs {
+		if o.noAddrs {
+			c.VIPs = nil
+		}
+		hc.Instances = append(hc.Instances, vigil.InstanceConfig{VRRP: c, Interface: o.iface, UnicastSrc: unicastSrc,
+			UseVMAC: o.vmac, GARP: netlink.Timing{Repeat: o.garpRepeat, Interval: o.garpInterval,
+				SecondDelay: o.garpDelay, RefreshInterval: o.garpRefresh}})
+	}
+	if o.garpDelay == 0 {
+		for i := range hc.Instances {
+			hc.Instances[i].GARP.SecondDelay = -1
+		}
+	}
+	host, err := vigil.NewHost(hc)
+	if err != nil {
+		return err
+	}
+	var outMu sync.Mutex
+	enc := json.NewEncoder(stdout)
+	hostDone := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, r := range host.Routers() {
+		sub := r.Subscribe(64)
+		wg.Go(func() {
+			emit := func(e vrrp.Event) {
+				ev := event{Time: e.Time.UTC().Format(time.RFC3339Nano), Instance: e.Instance, From: e.From.String(),
+					To: e.To.String(), Reason: e.Reason.String(), Priority: e.Priority}
+				if e.Master.IsValid() {
+					ev.Master = e.Master.String()
+				}
+				outMu.Lock()
+				enc.Encode(ev)
+				outMu.Unlock()
+			}
+			for {
+				select {
+				case e := <-sub.C():
+					emit(e)
+				case <-hostDone:
+					for {
+						select {
+						case e := <-sub.C():
+							emit(e)
+						default:
+							return
+						}
+					}
+				}
+			}
+		})
+	}
+	err = host.Run(ctx)
+	close(hostDone)
+	wg.Wait()
+	return err
+}
