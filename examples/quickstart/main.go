@@ -3,9 +3,12 @@
 // exactly the RFC's Master_Down_Interval, the old master comes back and
 // preempts, and a graceful stop hands over after Skew_Time.
 //
-// It runs without root on vrrptest's in-memory L2 segment:
+// Without root it runs on vrrptest's in-memory L2 segment; as root (with
+// ip(8)) it runs over real raw sockets, VIPs and gratuitous ARP in three
+// network namespaces it creates and deletes:
 //
-//	go run ./examples/quickstart
+//	go run ./examples/quickstart              # -mode auto
+//	go run ./examples/quickstart -mode memory # force the in-memory segment
 package main
 
 import (
@@ -25,8 +28,25 @@ import (
 
 func main() {
 	interval := flag.Duration("advert", 100*time.Millisecond, "VRRPv3 advert interval (10ms..40.95s, whole centiseconds)")
+	mode := flag.String("mode", "auto", "auto (netns when root, else memory), memory, or netns")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, *interval); err != nil {
+	var err error
+	switch *mode {
+	case "auto":
+		if canNetns() {
+			err = runNetns(context.Background(), os.Stdout, *interval)
+		} else {
+			fmt.Println("(not root: running on the in-memory segment; run as root for real namespaces)")
+			err = run(context.Background(), os.Stdout, *interval)
+		}
+	case "memory":
+		err = run(context.Background(), os.Stdout, *interval)
+	case "netns":
+		err = runNetns(context.Background(), os.Stdout, *interval)
+	default:
+		err = fmt.Errorf("-mode %q: want auto, memory or netns", *mode)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
@@ -221,7 +241,9 @@ func run(ctx context.Context, w io.Writer, interval time.Duration) error {
 	if err := sleep(ctx, 5*interval); err != nil {
 		return err
 	}
-	d.printf("\n")
+	d.mu.Lock()
+	fmt.Fprintln(d.w)
+	d.mu.Unlock()
 	d.printf("stop r1 gracefully: priority 0, so r2 waits only Skew_Time (%v)\n", skew(hosts[1].prio, interval))
 	stopped := time.Now()
 	d.stop(hosts[0])
