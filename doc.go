@@ -10,14 +10,27 @@
 //	                exec, file), Monitor (rise/fall/retry) and Group
 //	sched           periodic job scheduler: timer heap, jitter, staggering,
 //	                concurrency limit
+//	netlink         VIPs, routes, rules, link watcher, GARP/NA, VMAC
 //	ipvs            IPVS virtual/real server model and reconciler (planned)
-//	netlink         VIPs, routes, rules, link watcher, GARP/NA, VMAC (planned)
 //	watchdog        heartbeats, stall detection, sd_notify (planned)
 //	config          keepalived.conf parser (planned)
 //
-// The parts meet only here, in the root package, which will hold the
-// Supervisor that wires a configuration into running parts. Until then,
-// use the packages directly; a router with its VIP on an in-memory segment:
+// The parts meet only here, in the root package. On Linux, Host runs VRRP
+// instances in a network namespace with everything wired: one raw socket
+// per interface and family, VIPs through netlink, gratuitous ARP / NA,
+// optional VMAC, and a watcher whose link-down events put instances into
+// FAULT and whose address events put back a VIP someone removed:
+//
+//	h, err := vigil.NewHost(vigil.HostConfig{Instances: []vigil.InstanceConfig{{
+//		Interface: "eth0",
+//		VRRP: vrrp.Config{Name: "VI_1", VRID: 51, Version: vrrp.V3, Priority: 150,
+//			Interval: 100 * time.Millisecond,
+//			VIPs:     []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")}},
+//	}}})
+//	if err != nil { ... }
+//	err = h.Run(ctx) // cancel ctx to leave gracefully (priority 0, VIPs removed)
+//
+// The packages also work alone; a router on an in-memory segment:
 //
 //	hub := vrrptest.NewHub(1)
 //	conn, _ := hub.Join(netip.MustParseAddr("192.0.2.1"))

@@ -347,3 +347,21 @@ func TestHostErrors(t *testing.T) {
 		t.Error("missing namespace accepted")
 	}
 }
+
+// The interface disappears under a running master: the instance goes to
+// FAULT (sends fail and are counted), Run keeps going, and stops cleanly.
+func TestHostInterfaceGone(t *testing.T) {
+	seg := nstest.NewSegment(t, 2)
+	h1 := seg.Hosts[0]
+	a := startHost(t, h1, 150, []netip.Prefix{vip4}, false)
+	eventually(t, "h1 master", 5*time.Second, func() bool { return a.r.State() == vrrp.Master })
+	if _, err := h1.Exec("ip", "link", "del", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "h1 in FAULT", 5*time.Second, func() bool { return a.r.State() == vrrp.Fault })
+	select {
+	case err := <-a.done:
+		t.Fatalf("Run ended on its own: %v", err)
+	case <-time.After(3 * ival):
+	}
+}

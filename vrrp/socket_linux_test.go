@@ -300,3 +300,29 @@ func TestListenErrors(t *testing.T) {
 		t.Error("Conn on a closed socket")
 	}
 }
+
+// A unicast peer without VRRP answers with ICMP protocol-unreachable: the
+// socket reports it (counted and logged), and the router goes on as master.
+func TestRealSocketUnicastPeerWithoutVRRP(t *testing.T) {
+	seg := nstest.NewSegment(t, 2)
+	h1, h2 := seg.Hosts[0], seg.Hosts[1]
+	cfg := vrrp.Config{Name: "uni", VRID: 54, Version: vrrp.V2, Priority: 150, Interval: time.Second,
+		VIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")}, Peers: []netip.Addr{h2.Addr4.Addr()}}
+	n := startReal(t, h1, cfg, vrrp.ConnConfig{Source: h1.Addr4.Addr(), Peers: cfg.Peers})
+	n.await(t, vrrp.Master, 6*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for n.sock.Stats().ReadErrors == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ICMP error reported; socket stats %+v", n.sock.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n.r.State() != vrrp.Master {
+		t.Errorf("router state %v after the ICMP error", n.r.State())
+	}
+	sent := n.r.Stats().AdvertsSent
+	time.Sleep(1100 * time.Millisecond)
+	if n.r.Stats().AdvertsSent <= sent {
+		t.Error("router stopped advertising after the ICMP error")
+	}
+}
