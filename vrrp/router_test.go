@@ -110,9 +110,7 @@ func TestRouterValidation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan error)
-				go func() { done <- r.Run(ctx) }()
+				stop := goRun(r)
 				time.Sleep(time.Second)
 				conn.Inject(c.b(t), c.info)
 				synctest.Wait()
@@ -147,13 +145,21 @@ func TestRouterValidation(t *testing.T) {
 				if got := r.State(); got != want {
 					t.Errorf("state %v, want %v", got, want)
 				}
-				cancel()
-				if err := <-done; err != nil {
+				if err := stop(); err != nil {
 					t.Fatal(err)
 				}
 			})
 		})
 	}
+}
+
+// goRun starts r.Run and returns a function that stops it and returns
+// Run's error.
+func goRun(r *vrrp.Router) func() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	return func() error { cancel(); return <-done }
 }
 
 func TestRouterConfigErrors(t *testing.T) {
@@ -223,9 +229,7 @@ func TestRouterSlowSubscriber(t *testing.T) {
 			t.Fatal(err)
 		}
 		sub := r.Subscribe(1)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- r.Run(ctx) }()
+		stop := goRun(r)
 		time.Sleep(5 * time.Second) // INIT->BACKUP, BACKUP->MASTER
 		synctest.Wait()
 		if r.State() != vrrp.Master {
@@ -240,8 +244,7 @@ func TestRouterSlowSubscriber(t *testing.T) {
 			t.Errorf("kept event %+v, want the newest", e)
 		}
 		sub.Close()
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -290,15 +293,14 @@ func TestRouterAddrErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- r.Run(ctx) }()
+		stop := goRun(r)
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
 		if r.State() != vrrp.Master || r.Stats().AddrErrors != 1 || r.Stats().AdvertsSent != 4 {
 			t.Errorf("state %v stats %+v", r.State(), r.Stats())
 		}
-		cancel()
-		<-done
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
