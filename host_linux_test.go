@@ -4,20 +4,13 @@ package vigil_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/vigil-ha/vigil"
 	"github.com/vigil-ha/vigil/internal/nstest"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -105,54 +98,16 @@ func neighMAC(h *nstest.Host, a netip.Addr) string {
 }
 
 // capture runs tcpdump on h's eth0 until the returned function is called,
-// which returns the ARP frames seen.
+// which returns the frames seen, decoded.
 func capture(t *testing.T, h *nstest.Host, filter string) func() []gopacket.Packet {
 	t.Helper()
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
-			t.Fatal("tcpdump is not installed, and VIGIL_REQUIRE_NETNS=1")
-		}
-		t.Skip("tcpdump is not installed")
-	}
-	file := filepath.Join(t.TempDir(), "cap.pcap")
-	var errb nstest.Buffer
-	cmd := exec.Command("ip", "netns", "exec", h.Name, "tcpdump", "-i", h.Link, "--immediate-mode", "-U", "-n", "-w", file, filter)
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	eventually(t, "tcpdump listening", 5*time.Second, func() bool { return strings.Contains(errb.String(), "listening on") })
+	frames := nstest.Capture(t, h, filter)
 	return func() []gopacket.Packet {
-		stop()
-		f, err := os.Open(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		r, err := pcapgo.NewReader(f)
-		if err != nil {
-			t.Fatalf("%v (tcpdump: %s)", err, errb.String())
-		}
 		var out []gopacket.Packet
-		for {
-			data, _, err := r.ReadPacketData()
-			if errors.Is(err, io.EOF) {
-				return out
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default))
+		for _, f := range frames() {
+			out = append(out, gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default))
 		}
+		return out
 	}
 }
 

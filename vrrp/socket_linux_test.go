@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/vigil-ha/vigil/internal/nstest"
 	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
@@ -324,5 +326,68 @@ func TestRealSocketUnicastPeerWithoutVRRP(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	if n.r.Stats().AdvertsSent <= sent {
 		t.Error("router stopped advertising after the ICMP error")
+	}
+}
+
+// On the wire, as keepalived: TTL / hop limit 255, DSCP CS6 (0xc0), to
+// 224.0.0.18 from the interface address / to ff02::12 from the link-local.
+func TestRealSocketWireFormat(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ipv4", true: "ipv6"}[v6], func(t *testing.T) {
+			seg := nstest.NewSegment(t, 2)
+			h := seg.Hosts[0]
+			frames := nstest.Capture(t, seg.Hosts[1], "ip proto 112 or ip6 proto 112")
+			vips := []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")}
+			if v6 {
+				vips = []netip.Prefix{netip.MustParsePrefix("fe80::100/64")}
+			}
+			n := startReal(t, h, vrrp.Config{Name: "w", VRID: 51, Version: vrrp.V3, Priority: 255,
+				Interval: 50 * time.Millisecond, VIPs: vips}, vrrp.ConnConfig{})
+			n.await(t, vrrp.Master, 2*time.Second)
+			time.Sleep(200 * time.Millisecond)
+			n.stop()
+			got := 0
+			for _, f := range frames() {
+				p := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default)
+				var payload []byte
+				var src, dst netip.Addr
+				if ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
+					if ip.TTL != 255 || ip.TOS != 0xc0 {
+						t.Errorf("IPv4 TTL %d TOS %#x", ip.TTL, ip.TOS)
+					}
+					src, _ = netip.AddrFromSlice(ip.SrcIP)
+					dst, _ = netip.AddrFromSlice(ip.DstIP)
+					payload = ip.Payload
+				} else if ip, ok := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
+					if ip.HopLimit != 255 || ip.TrafficClass != 0xc0 {
+						t.Errorf("IPv6 hop limit %d class %#x", ip.HopLimit, ip.TrafficClass)
+					}
+					src, _ = netip.AddrFromSlice(ip.SrcIP)
+					dst, _ = netip.AddrFromSlice(ip.DstIP)
+					payload = ip.Payload
+				} else {
+					continue
+				}
+				src, dst = src.Unmap(), dst.Unmap()
+				wantSrc, wantDst := h.Addr4.Addr(), vrrp.GroupV4
+				if v6 {
+					wantSrc, wantDst = h.LinkLocal, vrrp.GroupV6
+				}
+				if src != wantSrc || dst != wantDst {
+					t.Errorf("advert %v -> %v, want %v -> %v", src, dst, wantSrc, wantDst)
+				}
+				a, err := vrrp.Parse(payload, src, dst)
+				if err != nil {
+					t.Fatalf("captured advert does not parse: %v", err)
+				}
+				if a.VRID != 51 || len(a.Addrs) != 1 {
+					t.Errorf("advert %+v", a)
+				}
+				got++
+			}
+			if got < 3 {
+				t.Errorf("captured %d adverts", got)
+			}
+		})
 	}
 }

@@ -15,16 +15,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/vishvananda/netns"
 )
 
@@ -295,4 +299,69 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Capture runs tcpdump on h's interface with a capture filter until the
+// returned function is called; that function returns the Ethernet frames
+// seen. tcpdump runs in immediate mode, so nothing is lost on stop. It
+// fails t when tcpdump is missing and VIGIL_REQUIRE_NETNS=1, else skips.
+func Capture(t testing.TB, h *Host, filter string) func() [][]byte {
+	t.Helper()
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
+			t.Fatal("tcpdump is not installed, and VIGIL_REQUIRE_NETNS=1")
+		}
+		t.Skip("tcpdump is not installed")
+	}
+	file := filepath.Join(t.TempDir(), "cap.pcap")
+	errb := &Buffer{}
+	args := []string{"netns", "exec", h.Name, "tcpdump", "-i", h.Link, "--immediate-mode", "-U", "-n", "-w", file}
+	if filter != "" {
+		args = append(args, filter)
+	}
+	cmd := exec.Command("ip", args...)
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(errb.String(), "listening on") {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("tcpdump did not start: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return func() [][]byte {
+		stop()
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r, err := pcapgo.NewReader(f)
+		if err != nil {
+			t.Fatalf("%v (tcpdump: %s)", err, errb.String())
+		}
+		var out [][]byte
+		for {
+			data, _, err := r.ReadPacketData()
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, data)
+		}
+	}
 }
