@@ -235,6 +235,7 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 	if rc.Logger == nil {
 		rc.Logger = h.log
 	}
+	rc.PreciseTimers = true
 	r, err := vrrp.NewRouter(rc, conn, held, ann)
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ type AddrManager struct {
 	mu           sync.Mutex // serialises changes; guards the fields below
 	closed       bool
 	warnedAccept bool
+	// link caches the looked-up link so becoming master costs one netlink
+	// round trip per VIP; it is refreshed when the kernel says ENODEV.
+	link vnl.Link
 }
 
 // NewAddrManager checks cfg and returns a manager for cfg.Link. The link
@@ -115,16 +118,32 @@ func (m *AddrManager) AddVIPs(ctx context.Context, vips []netip.Prefix, accept b
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("netlink: add VIPs on %s: %w", m.cfg.Link, err)
 	}
-	link, err := linkByName(m.h, m.cfg.Link)
-	if err != nil {
-		return fmt.Errorf("netlink: add VIPs: %w", err)
+	link := m.link
+	if link == nil {
+		l, err := linkByName(m.h, m.cfg.Link)
+		if err != nil {
+			return fmt.Errorf("netlink: add VIPs: %w", err)
+		}
+		link, m.link = l, l
 	}
 	var errs []error
 	for _, p := range vips {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, fmt.Errorf("netlink: add VIPs on %s: %w", m.cfg.Link, err))...)
 		}
-		if err := m.addAddr(link, p); err != nil {
+		err := m.addAddr(link, p)
+		if errors.Is(err, unix.ENODEV) {
+			// The link was recreated (new index): look it up again.
+			m.link = nil
+			l, lerr := linkByName(m.h, m.cfg.Link)
+			if lerr != nil {
+				errs = append(errs, fmt.Errorf("netlink: add VIPs: %w", lerr))
+				continue
+			}
+			link, m.link = l, l
+			err = m.addAddr(link, p)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -164,12 +183,14 @@ func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 	}
 	link, err := linkByName(m.h, m.cfg.Link)
 	if errors.Is(err, ErrLinkNotFound) {
+		m.link = nil
 		m.log.Debug("netlink: link gone; its addresses and routes went with it")
 		return errors.Join(errs...)
 	}
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("netlink: remove VIPs: %w", err))...)
 	}
+	m.link = link
 	for _, r := range m.cfg.Routes {
 		if err := m.changeRoute(link, r, false); err != nil {
 			errs = append(errs, err)

@@ -126,6 +126,12 @@ type Config struct {
 	PreemptDelay time.Duration
 	NoAccept     bool
 	InitialState State
+	// PreciseTimers (Linux) runs the protocol timers on a timerfd, so
+	// Master_Down and Adver timers fire within microseconds rather than
+	// with the Go runtime's timer granularity (up to ~1 ms late on an idle
+	// process). Leave it off inside testing/synctest bubbles, whose fake
+	// clock only drives Go timers.
+	PreciseTimers bool
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -413,6 +419,7 @@ type rxAdvert struct {
 	prio     uint8
 	interval time.Duration
 	src      netip.Addr
+	at       time.Time // when it was read: timers restart from here
 }
 
 // Run runs the router until ctx is done, then shuts it down: a Master sends
@@ -431,9 +438,19 @@ func (r *Router) Run(ctx context.Context) error {
 	wg.Go(func() { readErr <- r.readLoop(rctx, rx) })
 	defer wg.Wait()
 
-	lp := loop{r: r, timer: time.NewTimer(time.Hour)}
-	lp.timer.Stop()
-	defer lp.timer.Stop()
+	lp := loop{r: r}
+	if r.cfg.PreciseTimers {
+		t, err := newPreciseTimer()
+		if err != nil {
+			r.log.Warn("vrrp: precise timers unavailable; using Go timers", "err", err)
+		} else {
+			lp.timer = t
+		}
+	}
+	if lp.timer == nil {
+		lp.timer = newGoTimer()
+	}
+	defer lp.timer.Close()
 	defer lp.endMastership()
 	r.applyControl(&lp, ctx)
 	lp.step(ctx, Input{Kind: InputStartup})
@@ -451,8 +468,8 @@ func (r *Router) Run(ctx context.Context) error {
 			lp.shutdown(ctx)
 			return fmt.Errorf("vrrp: instance %s: receive: %w", r.cfg.Name, err)
 		case a := <-rx:
-			lp.step(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src})
-		case <-lp.timer.C:
+			lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
+		case <-lp.timer.C():
 			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
 		case <-r.poke:
 			r.applyControl(&lp, ctx)
@@ -482,7 +499,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 // loop is the state owned by Run's goroutine.
 type loop struct {
 	r       *Router
-	timer   *time.Timer
+	timer   stepTimer
 	armed   Timer
 	actions []Action
 	buf     []byte
@@ -506,9 +523,12 @@ func (lp *loop) endMastership() {
 	}
 }
 
-func (lp *loop) step(ctx context.Context, in Input) {
+func (lp *loop) step(ctx context.Context, in Input) { lp.stepAt(ctx, in, time.Now()) }
+
+// stepAt applies in as of time now (for adverts: when they were read, so
+// the handoff from the reader does not delay the timers).
+func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 	r := lp.r
-	now := time.Now()
 	lp.actions = r.machine.Step(in, now, lp.actions[:0])
 	for _, a := range lp.actions {
 		switch a.Kind {
@@ -516,7 +536,7 @@ func (lp *loop) step(ctx context.Context, in Input) {
 			lp.send(ctx, a.Priority)
 		case ActArmTimer:
 			lp.armed = a.Timer
-			lp.timer.Reset(a.At.Sub(now))
+			lp.timer.Reset(time.Until(a.At))
 		case ActStopTimer:
 			lp.armed = NoTimer
 			lp.timer.Stop()
@@ -607,6 +627,7 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 	var backoff time.Duration
 	for {
 		n, info, err := r.conn.ReadAdvert(ctx, buf)
+		at := time.Now()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -642,7 +663,7 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 			r.zeroRx.Add(1)
 		}
 		select {
-		case out <- rxAdvert{prio: a.Priority, interval: a.Interval, src: info.Src.Unmap()}:
+		case out <- rxAdvert{prio: a.Priority, interval: a.Interval, src: info.Src.Unmap(), at: at}:
 		case <-ctx.Done():
 			return nil
 		}

@@ -1,0 +1,76 @@
+//go:build linux
+
+package benchkit
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestParseAddrEvents(t *testing.T) {
+	out := "[2026-11-27T16:04:54.164596] 3: eth0    inet 192.0.2.100/24 scope global secondary eth0\n" +
+		"       valid_lft forever preferred_lft forever\n" +
+		"[2026-11-27T16:04:54.169672] Deleted 1: lo    inet 198.51.100.2/32 scope global lo\n" +
+		"[2026-11-27T16:04:55.000001] 3: eth0    inet 192.0.2.10" // incomplete line: ignored
+	evs := parseAddrEvents(out)
+	if len(evs) != 2 {
+		t.Fatalf("got %d events: %+v", len(evs), evs)
+	}
+	want := time.Date(2026, 11, 27, 16, 4, 54, 164596000, time.Local)
+	if e := evs[0]; !e.Time.Equal(want) || e.Deleted || e.Link != "eth0" || e.Prefix != netip.MustParsePrefix("192.0.2.100/24") {
+		t.Errorf("event 0: %+v", e)
+	}
+	if e := evs[1]; !e.Deleted || e.Link != "lo" || e.Prefix != netip.MustParsePrefix("198.51.100.2/32") {
+		t.Errorf("event 1: %+v", e)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	// Gratuitous ARP for 192.0.2.100 from 02:00:00:00:01:02.
+	garp := []byte{
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0x01, 0x02, 0x08, 0x06,
+		0, 1, 0x08, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0x01, 0x02, 192, 0, 2, 100,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 192, 0, 2, 100,
+	}
+	var f Frame
+	decode(garp, &f)
+	vip := netip.MustParseAddr("192.0.2.100")
+	if !f.IsARP || f.ARPOp != 1 || f.ARPSender != vip || f.ARPTarget != vip || f.SrcMAC.String() != "02:00:00:00:01:02" {
+		t.Errorf("GARP: %+v", f)
+	}
+	// VRRPv3 advert, VRID 51, priority 150, 10 cs, from 192.0.2.1.
+	adv := []byte{
+		0x01, 0x00, 0x5e, 0, 0, 0x12, 0x02, 0, 0, 0, 0x01, 0x01, 0x08, 0x00,
+		0x45, 0xc0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 192, 0, 2, 1, 224, 0, 0, 18,
+		0x31, 51, 150, 1, 0x00, 0x0a, 0, 0, 192, 0, 2, 100,
+	}
+	f = Frame{}
+	decode(adv, &f)
+	if !f.IsVRRP || f.VRRPVersion != 3 || f.VRID != 51 || f.Priority != 150 || f.AdvertIntervalCS != 10 ||
+		f.SrcIP != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("advert: %+v", f)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	s := Summarize([]time.Duration{4, 1, 3, 2})
+	if s != (Summary{N: 4, Min: 1, Median: 2, Max: 4}) { // (2+3)/2 truncated
+		t.Errorf("even: %+v", s)
+	}
+	if s := Summarize([]time.Duration{5, 1, 3}); s.Median != 3 {
+		t.Errorf("odd: %+v", s)
+	}
+	if s := Summarize(nil); s.N != 0 || s.String() != "-" {
+		t.Errorf("empty: %+v", s)
+	}
+}
+
+func TestParseEvents(t *testing.T) {
+	out := `{"time":"2026-11-27T16:00:00.123456789Z","instance":"VI_51","from":"BACKUP","to":"MASTER","reason":"master-down","priority":100}` + "\n" +
+		`{"time":"2026-11-27T16:00:01Z","instance":"VI_51","from":"MASTER","to":"BACKUP"` // incomplete
+	evs := parseEvents(out)
+	if len(evs) != 1 || evs[0].To != "MASTER" || countTo(evs, "MASTER") != 1 || evs[0].Time.Nanosecond() != 123456789 {
+		t.Errorf("%+v", evs)
+	}
+}

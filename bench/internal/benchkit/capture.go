@@ -1,0 +1,171 @@
+//go:build linux
+
+package benchkit
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Capture is tcpdump writing a pcap file in a namespace.
+type Capture struct {
+	File    string
+	p       *Proc
+	stderr  *Log
+	Dropped int // packets dropped by the kernel, known after Stop
+}
+
+// StartCapture runs `tcpdump -i iface --immediate-mode -U -n -w file` in
+// namespace ns (without --immediate-mode packets still buffered are lost
+// on stop) and waits until it is listening.
+func StartCapture(ctx context.Context, ns, iface, file string, snaplen int, filter string) (*Capture, error) {
+	c := &Capture{File: file, stderr: &Log{}}
+	args := []string{"ip", "netns", "exec", ns, "tcpdump", "-i", iface, "--immediate-mode", "-U", "-n",
+		"-Z", "root", "-B", "8192", "-s", strconv.Itoa(snaplen), "-w", file}
+	if filter != "" {
+		args = append(args, filter)
+	}
+	p, err := Start("tcpdump", io.Discard, c.stderr, args...)
+	if err != nil {
+		return nil, err
+	}
+	c.p = p
+	err = c.stderr.Await(ctx, 10*time.Second, "tcpdump listening", func(s string) bool {
+		return strings.Contains(s, "listening on") || p.Exited()
+	})
+	if err == nil && p.Exited() {
+		err = errors.New("tcpdump exited")
+	}
+	if err != nil {
+		c.p.Stop(syscall.SIGKILL, time.Second)
+		return nil, fmt.Errorf("tcpdump on %s/%s: %w: %s", ns, iface, err, c.stderr.Tail(5))
+	}
+	return c, nil
+}
+
+var droppedRE = regexp.MustCompile(`(\d+) packets? dropped by kernel`)
+
+// Stop stops tcpdump (SIGINT: it flushes and reports its counters) and
+// waits for it. It is safe to call twice.
+func (c *Capture) Stop() error {
+	if c == nil || c.p == nil {
+		return nil
+	}
+	err := c.p.Stop(syscall.SIGINT, 5*time.Second)
+	if m := droppedRE.FindStringSubmatch(c.stderr.String()); m != nil {
+		c.Dropped, _ = strconv.Atoi(m[1])
+	}
+	return err
+}
+
+// Frame is one captured frame, decoded as far as the benches need.
+type Frame struct {
+	Time   time.Time
+	SrcMAC net.HardwareAddr
+	// ARP (EtherType 0x0806).
+	IsARP            bool
+	ARPOp            uint16
+	ARPSender        netip.Addr
+	ARPTarget        netip.Addr
+	ARPSenderHW      net.HardwareAddr
+	IsVRRP           bool
+	SrcIP            netip.Addr
+	VRRPVersion      uint8
+	VRID, Priority   uint8
+	AdvertIntervalCS uint16 // v3: centiseconds; v2: seconds
+}
+
+// ReadFrames calls fn for every frame of a pcap file of Ethernet frames
+// (IPv4 VRRP adverts and ARP are decoded, the rest only timestamped).
+func ReadFrames(file string, fn func(*Frame)) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if r.LinkType() != layers.LinkTypeEthernet {
+		return fmt.Errorf("%s: link type %v, want Ethernet", file, r.LinkType())
+	}
+	var fr Frame
+	for {
+		data, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			// tcpdump killed mid-write leaves a truncated last record.
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		fr = Frame{Time: ci.Timestamp}
+		decode(data, &fr)
+		fn(&fr)
+	}
+}
+
+// decode fills fr from an Ethernet frame. Hand-decoded: gopacket's VRRP
+// layer knows only version 2.
+func decode(b []byte, fr *Frame) {
+	if len(b) < 14 {
+		return
+	}
+	fr.SrcMAC = net.HardwareAddr(b[6:12])
+	et := binary.BigEndian.Uint16(b[12:14])
+	p := b[14:]
+	if et == 0x8100 && len(p) >= 4 { // one VLAN tag
+		et = binary.BigEndian.Uint16(p[2:4])
+		p = p[4:]
+	}
+	switch et {
+	case 0x0806:
+		// htype 1, ptype 0x0800, hlen 6, plen 4.
+		if len(p) < 28 || p[4] != 6 || p[5] != 4 {
+			return
+		}
+		fr.IsARP = true
+		fr.ARPOp = binary.BigEndian.Uint16(p[6:8])
+		fr.ARPSenderHW = net.HardwareAddr(p[8:14])
+		fr.ARPSender = netip.AddrFrom4([4]byte(p[14:18]))
+		fr.ARPTarget = netip.AddrFrom4([4]byte(p[24:28]))
+	case 0x0800:
+		if len(p) < 20 || p[0]>>4 != 4 {
+			return
+		}
+		ihl := int(p[0]&0x0f) * 4
+		if p[9] != 112 || len(p) < ihl+8 {
+			return
+		}
+		fr.SrcIP = netip.AddrFrom4([4]byte(p[12:16]))
+		v := p[ihl:]
+		fr.IsVRRP = true
+		fr.VRRPVersion = v[0] >> 4
+		fr.VRID = v[1]
+		fr.Priority = v[2]
+		if fr.VRRPVersion == 3 {
+			fr.AdvertIntervalCS = binary.BigEndian.Uint16(v[4:6]) & 0x0fff
+		} else {
+			fr.AdvertIntervalCS = uint16(v[5])
+		}
+	}
+}

@@ -1,0 +1,243 @@
+//go:build linux
+
+// Package benchkit holds what the bench programs share: child processes
+// started and stopped by PID, keepalived and vrrpd runners, a tcpdump
+// capture and its reader, an `ip monitor` reader, and summary statistics.
+package benchkit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// SignalContext returns a context cancelled on SIGINT, SIGTERM or SIGHUP,
+// so that a bench run unwinds through its deferred cleanups. Children are
+// in their own process groups (see Start) and do not see the terminal's
+// SIGINT: the bench stops them itself.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+}
+
+// Preflight returns an error unless we are root on Linux and every named
+// program is on PATH.
+func Preflight(programs ...string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("must run as root (network namespaces, raw sockets)")
+	}
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			return fmt.Errorf("%s is not installed: %w", p, err)
+		}
+	}
+	// Orphans of our children (keepalived's VRRP child when its parent is
+	// SIGKILLed) are re-parented to us, so that Reap can collect them.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	return nil
+}
+
+// Sleep waits d or until ctx is done.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Log is an io.Writer collecting a child's output, safe for concurrent
+// readers, that wakes waiters on every write.
+type Log struct {
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{}
+}
+
+// Write implements io.Writer.
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wrote != nil {
+		close(l.wrote)
+		l.wrote = nil
+	}
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *Log) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *Log) snapshot() (string, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wrote == nil {
+		l.wrote = make(chan struct{})
+	}
+	return l.b.String(), l.wrote
+}
+
+// Await waits until ok holds for the output so far, ctx is done, or limit
+// has passed; what names the condition in the error.
+func (l *Log) Await(ctx context.Context, limit time.Duration, what string, ok func(string) bool) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for {
+		s, wrote := l.snapshot()
+		if ok(s) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return fmt.Errorf("%s: not within %v", what, limit)
+		case <-wrote:
+		}
+	}
+}
+
+// Tail returns the last n lines of the output, for error reports.
+func (l *Log) Tail(n int) string {
+	lines := strings.Split(strings.TrimRight(l.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Proc is a child process, in its own process group, that gets SIGKILL if
+// the bench dies. It is only ever signalled by its PID (through a pidfd).
+type Proc struct {
+	Name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Start starts args with the given output writers.
+func Start(name string, stdout, stderr io.Writer, args ...string) (*Proc, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A grandchild holding our pipes (keepalived's VRRP child) must not
+	// keep Wait from returning.
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Proc{Name: name, cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// PID is the process's ID.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Done is closed when the process has exited and been reaped.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Err is the process's exit error, valid after Done.
+func (p *Proc) Err() error { return p.err }
+
+// Signal sends sig unless the process has already exited.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	if p.Exited() {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("%s (pid %d): signal %v: %w", p.Name, p.PID(), sig, err)
+	}
+	return nil
+}
+
+// Wait waits up to limit for the process to exit.
+func (p *Proc) Wait(limit time.Duration) bool {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Stop sends sig (SIGTERM if 0) and waits up to grace for the exit, then
+// SIGKILLs and waits (bounded). It reports whether the process needed the
+// SIGKILL or did not exit at all.
+func (p *Proc) Stop(sig syscall.Signal, grace time.Duration) error {
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	if p.Exited() {
+		return nil
+	}
+	_ = p.Signal(sig)
+	if p.Wait(grace) {
+		return nil
+	}
+	_ = p.Signal(syscall.SIGKILL)
+	if !p.Wait(5 * time.Second) {
+		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.Name, p.PID())
+	}
+	return fmt.Errorf("%s (pid %d) ignored %v for %v: killed", p.Name, p.PID(), sig, grace)
+}
+
+// Alive reports whether pid exists and is not a zombie.
+func Alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// Reap waits (bounded) for pid, a process that is not our direct child
+// but may have been re-parented to us, to exit, and collects it if it is
+// our child by then. It reports whether pid is gone.
+func Reap(pid int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if wpid == pid || (err != nil && !Alive(pid)) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,270 @@
+//go:build linux
+
+package benchkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Router is a VRRP daemon under test: keepalived or vrrpd.
+type Router interface {
+	// Impl is "keepalived" or "vigil".
+	Impl() string
+	// States counts the transitions into state ("MASTER", "BACKUP",
+	// "FAULT") so far, over all instances.
+	States(state string) int
+	// AwaitStates waits until States(state) ≥ n.
+	AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error
+	// Crash SIGKILLs the daemon (keepalived: VRRP child, then parent) and
+	// returns the time taken right before the first kill(2).
+	Crash() (time.Time, error)
+	// Leave SIGTERMs the daemon (graceful: priority 0) and returns the
+	// time taken right before kill(2).
+	Leave() (time.Time, error)
+	// Exited reports whether the daemon has exited (all its processes).
+	Exited() bool
+	// WaitExit waits (bounded) until the daemon has exited.
+	WaitExit(limit time.Duration) bool
+	// Stop stops the daemon gracefully (bounded, SIGKILL as a last
+	// resort) and waits for all its processes. Safe to call twice.
+	Stop() error
+	// PIDs are the daemon's processes (keepalived: parent, VRRP child).
+	PIDs() []int
+	// Output is the daemon's log (and, for vrrpd, its JSON events).
+	Output() string
+}
+
+// Keepalived is keepalived 2.x, VRRP subsystem only, run in the foreground
+// in a namespace with its own pid files, as vrrp/interop_linux_test.go.
+type Keepalived struct {
+	dir     string
+	p       *Proc
+	out     *Log
+	vrrpPID int
+}
+
+// StartKeepalived writes conf into dir and starts keepalived in ns. It
+// returns when the VRRP child's pid file is there.
+func StartKeepalived(ctx context.Context, ns, dir, conf string) (*Keepalived, error) {
+	cf := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	k := &Keepalived{dir: dir, out: &Log{}}
+	p, err := Start("keepalived", k.out, k.out, "ip", "netns", "exec", ns, "keepalived",
+		"-n", "-l", "-D", "-G", "-P", "-f", cf,
+		"-p", filepath.Join(dir, "ka.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
+		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))
+	if err != nil {
+		return nil, err
+	}
+	k.p = p
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "vrrp.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				k.vrrpPID = pid
+				return k, nil
+			}
+		}
+		if p.Exited() || time.Now().After(deadline) || ctx.Err() != nil {
+			k.Stop()
+			return nil, fmt.Errorf("keepalived in %s: no VRRP child pid file (exited: %v): %s", ns, p.Exited(), k.out.Tail(20))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Impl implements Router.
+func (k *Keepalived) Impl() string { return "keepalived" }
+
+// States implements Router.
+func (k *Keepalived) States(state string) int {
+	return strings.Count(k.out.String(), "Entering "+state+" STATE")
+}
+
+// AwaitStates implements Router.
+func (k *Keepalived) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
+	return k.out.Await(ctx, limit, fmt.Sprintf("keepalived: %d x %s", n, state), func(s string) bool {
+		return strings.Count(s, "Entering "+state+" STATE") >= n
+	})
+}
+
+// Crash implements Router: SIGKILL to the VRRP child, then to the parent,
+// as capture f1 (no priority 0 advert).
+func (k *Keepalived) Crash() (time.Time, error) {
+	t := time.Now()
+	err1 := syscall.Kill(k.vrrpPID, syscall.SIGKILL)
+	err2 := syscall.Kill(k.p.PID(), syscall.SIGKILL)
+	return t, errors.Join(err1, err2)
+}
+
+// Leave implements Router: SIGTERM to the parent, which stops the VRRP
+// child (priority 0) and then exits.
+func (k *Keepalived) Leave() (time.Time, error) {
+	t := time.Now()
+	return t, syscall.Kill(k.p.PID(), syscall.SIGTERM)
+}
+
+// Exited implements Router.
+func (k *Keepalived) Exited() bool { return k.p.Exited() && !Alive(k.vrrpPID) }
+
+// WaitExit implements Router.
+func (k *Keepalived) WaitExit(limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	if !k.p.Wait(limit) {
+		return false
+	}
+	return Reap(k.vrrpPID, time.Until(deadline))
+}
+
+// Stop implements Router.
+func (k *Keepalived) Stop() error {
+	err := k.p.Stop(syscall.SIGTERM, 10*time.Second)
+	if k.vrrpPID > 0 && !Reap(k.vrrpPID, 5*time.Second) {
+		// Still alive without its parent: it is ours, end it by PID.
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", k.vrrpPID)); strings.TrimSpace(string(comm)) == "keepalived" {
+			_ = syscall.Kill(k.vrrpPID, syscall.SIGKILL)
+		}
+		if !Reap(k.vrrpPID, 5*time.Second) {
+			err = errors.Join(err, fmt.Errorf("keepalived VRRP child %d did not exit", k.vrrpPID))
+		}
+	}
+	return err
+}
+
+// PIDs implements Router.
+func (k *Keepalived) PIDs() []int { return []int{k.p.PID(), k.vrrpPID} }
+
+// Output implements Router.
+func (k *Keepalived) Output() string { return k.out.String() }
+
+// Vrrpd is vigil's examples/vrrpd.
+type Vrrpd struct {
+	p      *Proc
+	events *Log
+	logs   *Log
+}
+
+// VrrpdEvent is one JSON line of vrrpd's stdout.
+type VrrpdEvent struct {
+	Time     time.Time `json:"time"`
+	Instance string    `json:"instance"`
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	Reason   string    `json:"reason"`
+	Priority uint8     `json:"priority"`
+	Master   string    `json:"master"`
+}
+
+// StartVrrpd runs `ip netns exec ns bin args...`.
+func StartVrrpd(bin, ns string, args ...string) (*Vrrpd, error) {
+	v := &Vrrpd{events: &Log{}, logs: &Log{}}
+	p, err := Start("vrrpd", v.events, v.logs, append([]string{"ip", "netns", "exec", ns, bin}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	v.p = p
+	return v, nil
+}
+
+// Events returns the transitions printed so far.
+func (v *Vrrpd) Events() []VrrpdEvent { return parseEvents(v.events.String()) }
+
+func parseEvents(s string) []VrrpdEvent {
+	var out []VrrpdEvent
+	lines := strings.Split(s, "\n")
+	for _, l := range lines[:len(lines)-1] {
+		var e VrrpdEvent
+		if json.Unmarshal([]byte(l), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func countTo(evs []VrrpdEvent, state string) int {
+	n := 0
+	for _, e := range evs {
+		if e.To == state {
+			n++
+		}
+	}
+	return n
+}
+
+// Impl implements Router.
+func (v *Vrrpd) Impl() string { return "vigil" }
+
+// States implements Router.
+func (v *Vrrpd) States(state string) int { return countTo(v.Events(), state) }
+
+// AwaitStates implements Router.
+func (v *Vrrpd) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
+	err := v.events.Await(ctx, limit, fmt.Sprintf("vrrpd: %d x %s", n, state), func(s string) bool {
+		return countTo(parseEvents(s), state) >= n || v.p.Exited()
+	})
+	if err == nil && v.p.Exited() && v.States(state) < n {
+		err = fmt.Errorf("vrrpd exited (%v): %s", v.p.Err(), v.logs.Tail(10))
+	}
+	return err
+}
+
+// Crash implements Router.
+func (v *Vrrpd) Crash() (time.Time, error) {
+	t := time.Now()
+	return t, syscall.Kill(v.p.PID(), syscall.SIGKILL)
+}
+
+// Leave implements Router.
+func (v *Vrrpd) Leave() (time.Time, error) {
+	t := time.Now()
+	return t, syscall.Kill(v.p.PID(), syscall.SIGTERM)
+}
+
+// Exited implements Router.
+func (v *Vrrpd) Exited() bool { return v.p.Exited() }
+
+// WaitExit implements Router.
+func (v *Vrrpd) WaitExit(limit time.Duration) bool { return v.p.Wait(limit) }
+
+// Stop implements Router.
+func (v *Vrrpd) Stop() error { return v.p.Stop(syscall.SIGTERM, 10*time.Second) }
+
+// PIDs implements Router.
+func (v *Vrrpd) PIDs() []int { return []int{v.p.PID()} }
+
+// Output implements Router.
+func (v *Vrrpd) Output() string { return v.events.String() + v.logs.String() }
+
+// BuildVrrpd builds examples/vrrpd of the module holding the working
+// directory into dir and returns the binary's path.
+func BuildVrrpd(ctx context.Context, dir string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	if strings.TrimSpace(string(gomod)) == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
+		return "", errors.New("run from inside the vigil module (or pass -vrrpd)")
+	}
+	bin := filepath.Join(dir, "vrrpd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/vrrpd")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./examples/vrrpd: %w: %s", err, out)
+	}
+	return bin, nil
+}
