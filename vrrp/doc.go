@@ -14,8 +14,10 @@
 //   - Router: runs one virtual router (one VRID, one interface, one family)
 //     over three small interfaces it declares: Conn (adverts in and out),
 //     AddrManager (add/remove the virtual addresses) and Announcer
-//     (gratuitous ARP / unsolicited NA). Package netlink implements them on
-//     Linux; package vrrptest provides an in-memory segment for tests.
+//     (gratuitous ARP / unsolicited NA). On Linux, Socket is the Conn (one
+//     raw socket per interface and family, shared by its routers) and
+//     package netlink implements the other two; package vrrptest provides
+//     an in-memory segment for tests.
 //
 // A Router validates every received advert as keepalived does (TTL 255,
 // version, VRID, checksum, authentication, v2 interval, own adverts,

@@ -22,8 +22,8 @@ type PacketInfo struct {
 }
 
 // Conn carries VRRP messages (IP payloads, protocol 112) for one virtual
-// router. The raw-socket implementation lives in package netlink's sibling
-// (Linux); vrrptest.Hub provides an in-memory one.
+// router. Socket.Conn provides the raw-socket implementation (Linux);
+// vrrptest.Hub provides an in-memory one.
 type Conn interface {
 	// ReadAdvert blocks until a message arrives, copies it into b and
 	// returns its length and addressing. It returns ctx.Err() once ctx is
@@ -126,11 +126,13 @@ type Config struct {
 	PreemptDelay time.Duration
 	NoAccept     bool
 	InitialState State
-	// PreciseTimers (Linux) runs the protocol timers on a timerfd, so
-	// Master_Down and Adver timers fire within microseconds rather than
-	// with the Go runtime's timer granularity (up to ~1 ms late on an idle
-	// process). Leave it off inside testing/synctest bubbles, whose fake
-	// clock only drives Go timers.
+	// PreciseTimers (Linux) runs Master_Down_Timer on a timerfd, so a
+	// backup takes over within microseconds of the RFC's deadline rather
+	// than with the Go runtime's timer granularity (up to ~1 ms late on an
+	// idle process). The master's Adver_Timer stays a Go timer: an advert a
+	// fraction of a millisecond late is harmless, and it costs no syscalls.
+	// Leave it off inside testing/synctest bubbles, whose fake clock only
+	// drives Go timers.
 	PreciseTimers bool
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
@@ -438,17 +440,16 @@ func (r *Router) Run(ctx context.Context) error {
 	wg.Go(func() { readErr <- r.readLoop(rctx, rx) })
 	defer wg.Wait()
 
-	lp := loop{r: r}
+	lp := loop{r: r, timer: newGoTimer()}
+	lp.fine = lp.timer
 	if r.cfg.PreciseTimers {
 		t, err := newPreciseTimer()
 		if err != nil {
 			r.log.Warn("vrrp: precise timers unavailable; using Go timers", "err", err)
 		} else {
-			lp.timer = t
+			lp.fine = t
+			defer t.Close()
 		}
-	}
-	if lp.timer == nil {
-		lp.timer = newGoTimer()
 	}
 	defer lp.timer.Close()
 	defer lp.endMastership()
@@ -470,6 +471,8 @@ func (r *Router) Run(ctx context.Context) error {
 		case a := <-rx:
 			lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
 		case <-lp.timer.C():
+			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+		case <-lp.fine.C():
 			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
 		case <-r.poke:
 			r.applyControl(&lp, ctx)
@@ -498,8 +501,12 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 
 // loop is the state owned by Run's goroutine.
 type loop struct {
-	r       *Router
+	r *Router
+	// timer is a Go timer; fine is the precise one for Master_Down_Timer
+	// (the same as timer without PreciseTimers). Stale expiries of either
+	// are ignored by the machine.
 	timer   stepTimer
+	fine    stepTimer
 	armed   Timer
 	actions []Action
 	buf     []byte
@@ -536,10 +543,18 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 			lp.send(ctx, a.Priority)
 		case ActArmTimer:
 			lp.armed = a.Timer
-			lp.timer.Reset(time.Until(a.At))
+			use, other := lp.timer, lp.fine
+			if a.Timer == MasterDownTimer {
+				use, other = lp.fine, lp.timer
+			}
+			if other != use {
+				other.Stop()
+			}
+			use.Reset(time.Until(a.At))
 		case ActStopTimer:
 			lp.armed = NoTimer
 			lp.timer.Stop()
+			lp.fine.Stop()
 		case ActAddVIPs:
 			if r.addrs != nil && len(r.cfg.VIPs) > 0 {
 				if err := r.addrs.AddVIPs(ctx, r.cfg.VIPs, a.Accept); err != nil {
