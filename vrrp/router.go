@@ -505,9 +505,10 @@ type loop struct {
 	// timer is a Go timer; fine is the precise one for Master_Down_Timer
 	// (the same as timer without PreciseTimers). Stale expiries of either
 	// are ignored by the machine.
-	timer   stepTimer
-	fine    stepTimer
-	armed   Timer
+	timer     stepTimer
+	fine      stepTimer
+	fineArmed bool
+	armed     Timer
 	actions []Action
 	buf     []byte
 	adv     Advertisement
@@ -543,18 +544,24 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 			lp.send(ctx, a.Priority)
 		case ActArmTimer:
 			lp.armed = a.Timer
-			use, other := lp.timer, lp.fine
-			if a.Timer == MasterDownTimer {
-				use, other = lp.fine, lp.timer
+			if a.Timer == MasterDownTimer && lp.fine != lp.timer {
+				lp.timer.Stop()
+				lp.fine.Reset(time.Until(a.At))
+				lp.fineArmed = true
+			} else {
+				if lp.fineArmed {
+					lp.fine.Stop() // a syscall: only when it was armed
+					lp.fineArmed = false
+				}
+				lp.timer.Reset(time.Until(a.At))
 			}
-			if other != use {
-				other.Stop()
-			}
-			use.Reset(time.Until(a.At))
 		case ActStopTimer:
 			lp.armed = NoTimer
 			lp.timer.Stop()
-			lp.fine.Stop()
+			if lp.fineArmed {
+				lp.fine.Stop()
+				lp.fineArmed = false
+			}
 		case ActAddVIPs:
 			if r.addrs != nil && len(r.cfg.VIPs) > 0 {
 				if err := r.addrs.AddVIPs(ctx, r.cfg.VIPs, a.Accept); err != nil {
