@@ -509,9 +509,9 @@ type loop struct {
 	fine      stepTimer
 	fineArmed bool
 	armed     Timer
-	actions []Action
-	buf     []byte
-	adv     Advertisement
+	actions   []Action
+	buf       []byte
+	adv       Advertisement
 	// masterCtx lives while we are Master; announcements are bound to it.
 	masterCtx    context.Context
 	masterCancel context.CancelFunc
