@@ -140,20 +140,28 @@ func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 	a.active++
 	a.mu.Unlock()
 	a.announcements.Add(1)
-	go a.run(ctx, frames)
+	sent := 0
+	if a.timing.InitialDelay <= 0 && ctx.Err() == nil {
+		// The first frame goes out before Announce returns: the segment
+		// learns of the new master without waiting for a goroutine to be
+		// scheduled. The rest of the burst follows from run.
+		a.sendFrame(frames[0])
+		sent = 1
+	}
+	go a.run(ctx, frames, sent)
 	return nil
 }
 
 // run sends the bursts for one announcement until its schedule ends, ctx
 // is done or the announcer is closed.
-func (a *announcer) run(ctx context.Context, frames []frame) {
+func (a *announcer) run(ctx context.Context, frames []frame, sent int) {
 	defer a.done()
 	t := a.timing
 	if !a.sleep(ctx, t.InitialDelay) {
 		return
 	}
 	start := time.Now()
-	if !a.burst(ctx, frames, t.Repeat) {
+	if !a.burstFrom(ctx, frames, t.Repeat, sent) {
 		return
 	}
 	var second, refresh time.Time
@@ -193,32 +201,45 @@ func (a *announcer) done() {
 // burst sends repeat rounds of frames, in order, Interval apart. It
 // reports false if ctx ended or the announcer closed.
 func (a *announcer) burst(ctx context.Context, frames []frame, repeat int) bool {
+	return a.burstFrom(ctx, frames, repeat, 0)
+}
+
+// burstFrom is burst whose first sent packets have already gone out.
+func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent int) bool {
 	a.bursts.Add(1)
-	first := true
+	i := 0
 	for range repeat {
 		for _, f := range frames {
-			if !first && a.timing.Interval > 0 {
+			i++
+			if i <= sent {
+				continue
+			}
+			if i > 1 && a.timing.Interval > 0 {
 				if !a.sleep(ctx, a.timing.Interval) {
 					return false
 				}
 			} else if ctx.Err() != nil || a.stopped() {
 				return false
 			}
-			first = false
-			if err := a.out.send(f.ipv6, f.b); err != nil {
-				if n := a.errs.Add(1); n == 1 || n%100 == 0 {
-					a.log.Warn("netlink: sending announcement failed", "addr", f.addr, "err", err, "errors", n)
-				}
-				continue
-			}
-			if f.ipv6 {
-				a.naSent.Add(1)
-			} else {
-				a.arpSent.Add(1)
-			}
+			a.sendFrame(f)
 		}
 	}
 	return true
+}
+
+// sendFrame sends one frame and counts it (or its error).
+func (a *announcer) sendFrame(f frame) {
+	if err := a.out.send(f.ipv6, f.b); err != nil {
+		if n := a.errs.Add(1); n == 1 || n%100 == 0 {
+			a.log.Warn("netlink: sending announcement failed", "addr", f.addr, "err", err, "errors", n)
+		}
+		return
+	}
+	if f.ipv6 {
+		a.naSent.Add(1)
+	} else {
+		a.arpSent.Add(1)
+	}
 }
 
 func (a *announcer) stopped() bool {

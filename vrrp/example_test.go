@@ -69,8 +69,8 @@ func ExampleMachine() {
 	// arm(master-down at 00:00:03.609375)
 	// INIT->BACKUP(startup)
 	// Master_Down_Interval: 3.609375s
-	// send(prio 100)
 	// add-vips
+	// send(prio 100)
 	// announce
 	// arm(adver at 00:00:04.609375)
 	// BACKUP->MASTER(master-down)

@@ -405,9 +405,12 @@ func (m *Machine) start(dst []Action, now time.Time, why Reason) []Action {
 
 func (m *Machine) becomeMaster(dst []Action, now time.Time, why Reason) []Action {
 	m.masterAdver = m.cfg.Interval
+	// The addresses first, so the new master answers for them as early as
+	// possible (the advert follows within microseconds), then the advert,
+	// then the gratuitous ARP / NA that moves the segment's traffic.
 	dst = append(dst,
-		Action{Kind: ActSend, Priority: m.priority},
 		Action{Kind: ActAddVIPs, Accept: m.priority == PriorityOwner || !m.cfg.NoAccept},
+		Action{Kind: ActSend, Priority: m.priority},
 		Action{Kind: ActAnnounce})
 	dst = m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
 	return m.transition(dst, Master, why)
