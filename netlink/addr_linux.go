@@ -85,6 +85,11 @@ func NewAddrManager(cfg AddrConfig) (*AddrManager, error) {
 		}
 		m.h, m.ownH = h, true
 	}
+	// Look the link up now, if it exists, so the first AddVIPs (becoming
+	// master: the latency that counts) makes no extra round trip.
+	if l, err := linkByName(m.h, cfg.Link); err == nil {
+		m.link = l
+	}
 	return m, nil
 }
 
