@@ -19,6 +19,9 @@ type PacketInfo struct {
 	TTL uint8
 	// IfIndex is the interface it arrived on (0 if unknown).
 	IfIndex int
+	// Time is when it was read from the network, if the Conn knows; the
+	// Router restarts its timers from it (otherwise from when it reads it).
+	Time time.Time
 }
 
 // Conn carries VRRP messages (IP payloads, protocol 112) for one virtual
@@ -649,7 +652,10 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 	var backoff time.Duration
 	for {
 		n, info, err := r.conn.ReadAdvert(ctx, buf)
-		at := time.Now()
+		at := info.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -368,6 +369,7 @@ func (s *Socket) readLoop() {
 				}
 			}
 		}
+		info.Time = time.Now()
 		if err != nil {
 			select {
 			case <-s.done:
