@@ -384,6 +384,27 @@ func (s *Subscription) C() <-chan Event { return s.c }
 // Dropped counts events lost because the channel was full.
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
+// Forward calls fn for each event, in order, until done is closed, then
+// for the events still queued, and returns. Close done once the router's
+// Run has returned, and Forward will have passed on every transition.
+func (s *Subscription) Forward(done <-chan struct{}, fn func(Event)) {
+	for {
+		select {
+		case e := <-s.c:
+			fn(e)
+		case <-done:
+			for {
+				select {
+				case e := <-s.c:
+					fn(e)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
 // Close stops delivery to s.
 func (s *Subscription) Close() {
 	s.r.subMu.Lock()

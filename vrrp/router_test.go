@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -301,6 +302,32 @@ func TestRouterAddrErrors(t *testing.T) {
 		}
 		if err := stop(); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// Forward passes on every event, including those still queued when the
+// router has stopped, and returns once done is closed.
+func TestSubscriptionForward(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		conn, _ := hub.Join(ourAddr)
+		r, err := vrrp.NewRouter(baseConfig("r", 255), conn, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := r.Subscribe(8)
+		stop := goRun(r)
+		synctest.Wait()
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		close(done)
+		var got []string
+		sub.Forward(done, func(e vrrp.Event) { got = append(got, e.From.String()+">"+e.To.String()) })
+		if s := strings.Join(got, " "); s != "INIT>MASTER MASTER>STOPPED" {
+			t.Errorf("forwarded %q", s)
 		}
 	})
 }

@@ -79,22 +79,7 @@ func (s *sim) start(cfg vrrp.Config, conn *vrrptest.Conn) *node {
 	}()
 	go func() {
 		defer close(n.done)
-		for {
-			select {
-			case e := <-sub.C():
-				n.record(e)
-			case <-runDone:
-				// Take what the shutdown published.
-				for {
-					select {
-					case e := <-sub.C():
-						n.record(e)
-					default:
-						return
-					}
-				}
-			}
-		}
+		sub.Forward(runDone, n.record)
 	}()
 	return n
 }

@@ -133,31 +133,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := benchkit.SignalContext()
 	defer stop()
-	progs := []string{"ip", "tcpdump"}
-	if slices.Contains(c.impls, "keepalived") {
-		progs = append(progs, "keepalived")
-	}
-	if err := benchkit.Preflight(progs...); err != nil {
-		fmt.Fprintln(stderr, "instances:", err)
-		return 1
-	}
-	tmp, err := os.MkdirTemp("", "vigil-bench-instances-")
+	ws, cleanup, err := benchkit.Prepare(ctx, "instances", c.impls, c.vrrpd, *keep, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "instances:", err)
 		return 1
 	}
-	defer os.RemoveAll(tmp)
-	c.workDir = tmp
-	if *keep != "" {
-		c.workDir, c.keep = *keep, true
-	}
-	if slices.Contains(c.impls, "vigil") && c.vrrpd == "" {
-		fmt.Fprintln(stderr, "building ./examples/vrrpd ...")
-		if c.vrrpd, err = benchkit.BuildVrrpd(ctx, tmp); err != nil {
-			fmt.Fprintln(stderr, "instances:", err)
-			return 1
-		}
-	}
+	defer cleanup()
+	c.workDir, c.keep, c.vrrpd = ws.Dir, ws.Keep, ws.Vrrpd
 
 	env := benchkit.Environment()
 	var samples []sample

@@ -120,21 +120,7 @@ func (d *demo) start(h *host) error {
 				d.masters <- h
 			}
 		}
-		for {
-			select {
-			case e := <-sub.C():
-				report(e)
-			case <-runDone:
-				for {
-					select {
-					case e := <-sub.C():
-						report(e)
-					default:
-						return
-					}
-				}
-			}
-		}
+		sub.Forward(runDone, report)
 	})
 	return nil
 }

@@ -76,21 +76,7 @@ func runNetns(ctx context.Context, w io.Writer, interval time.Duration) error {
 					masters <- h
 				}
 			}
-			for {
-				select {
-				case e := <-sub.C():
-					report(e)
-				case <-runDone:
-					for {
-						select {
-						case e := <-sub.C():
-							report(e)
-						default:
-							return
-						}
-					}
-				}
-			}
+			sub.Forward(runDone, report)
 		})
 		return nil
 	}

@@ -242,21 +242,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				enc.Encode(ev)
 				outMu.Unlock()
 			}
-			for {
-				select {
-				case e := <-sub.C():
-					emit(e)
-				case <-hostDone:
-					for {
-						select {
-						case e := <-sub.C():
-							emit(e)
-						default:
-							return
-						}
-					}
-				}
-			}
+			sub.Forward(hostDone, emit)
 		})
 	}
 	err = host.Run(ctx)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -240,4 +241,45 @@ func Reap(pid int, limit time.Duration) bool {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Workspace is where a bench run keeps its files and which vrrpd it runs.
+type Workspace struct {
+	// Dir holds captures, configs and logs; Keep says it is the user's
+	// -keep directory (not removed).
+	Dir  string
+	Keep bool
+	// Vrrpd is the vrrpd binary ("" when vigil is not measured).
+	Vrrpd string
+}
+
+// Prepare checks that the tools the implementations need are installed,
+// makes a scratch directory, and builds ./examples/vrrpd into it when
+// vigil is measured and vrrpd is "". keep, if set, is used for the files
+// instead of the scratch directory. cleanup removes the scratch directory.
+func Prepare(ctx context.Context, name string, impls []string, vrrpd, keep string, progress io.Writer) (ws Workspace, cleanup func(), err error) {
+	progs := []string{"ip", "tcpdump"}
+	if slices.Contains(impls, "keepalived") {
+		progs = append(progs, "keepalived")
+	}
+	if err := Preflight(progs...); err != nil {
+		return ws, func() {}, err
+	}
+	tmp, err := os.MkdirTemp("", "vigil-bench-"+name+"-")
+	if err != nil {
+		return ws, func() {}, err
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	ws = Workspace{Dir: tmp, Vrrpd: vrrpd}
+	if keep != "" {
+		ws.Dir, ws.Keep = keep, true
+	}
+	if slices.Contains(impls, "vigil") && ws.Vrrpd == "" {
+		fmt.Fprintln(progress, "building ./examples/vrrpd ...")
+		if ws.Vrrpd, err = BuildVrrpd(ctx, tmp); err != nil {
+			cleanup()
+			return ws, func() {}, err
+		}
+	}
+	return ws, cleanup, nil
 }
