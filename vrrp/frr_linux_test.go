@@ -124,38 +124,18 @@ func (c frrCase) vrrpdConf(h *nstest.Host, prio uint8) string {
 }
 
 // frrDaemon is one FRR daemon process.
-type frrDaemon struct {
-	name string
-	cmd  *exec.Cmd
-	out  *nstest.Buffer
-	done chan struct{}
-}
-
-func (d *frrDaemon) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
-}
+type frrDaemon struct{ *nstest.Daemon }
 
 // kill sends sig and waits (bounded) for the daemon to exit; SIGKILL
 // follows if it does not. A crashed or killed FRR daemon leaves its
 // crash-log directory /var/tmp/frr/<daemon>.<pid>; it is removed.
 func (d *frrDaemon) kill(sig syscall.Signal) {
-	if d.exited() {
+	if d.Exited() {
 		return
 	}
-	pid := d.cmd.Process.Pid
-	d.cmd.Process.Signal(sig)
-	select {
-	case <-d.done:
-	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-	os.RemoveAll(fmt.Sprintf("/var/tmp/frr/%s.%d", d.name, pid))
+	pid := d.Cmd.Process.Pid
+	d.Stop(sig)
+	os.RemoveAll(fmt.Sprintf("/var/tmp/frr/%s.%d", d.Name, pid))
 }
 
 // frr is FRR's zebra and vrrpd on one namespace host.
@@ -238,31 +218,20 @@ func (f *frr) start(name, conf, ready string) *frrDaemon {
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &frrDaemon{name: name, out: &nstest.Buffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command("ip", "netns", "exec", f.h.Name, filepath.Join(frrDir, name),
+	d := &frrDaemon{nstest.StartDaemon(t, f.h, name, filepath.Join(frrDir, name),
 		"-u", "root", "-g", frrGroup(), "-f", cf, "-i", filepath.Join(f.dir, name+".pid"),
-		"-z", filepath.Join(f.dir, "zserv.api"), "--vty_socket", f.dir)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		d.kill(syscall.SIGTERM)
-		if t.Failed() {
-			t.Logf("%s log on %s:\n%s", name, f.h.Name, d.out.String())
-		}
-	})
+		"-z", filepath.Join(f.dir, "zserv.api"), "--vty_socket", f.dir)}
+	t.Cleanup(func() { d.kill(syscall.SIGTERM) })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(ready); err == nil {
 			return d
 		}
-		if d.exited() {
-			t.Fatalf("%s exited at start:\n%s", name, d.out.String())
+		if d.Exited() {
+			t.Fatalf("%s exited at start:\n%s", name, d.Out.String())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no %s within 10s:\n%s", name, ready, d.out.String())
+			t.Fatalf("%s: no %s within 10s:\n%s", name, ready, d.Out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -362,7 +331,7 @@ func (f *frr) awaitStatus(want string, limit time.Duration) frrRouter {
 		if err == nil && r.Status == want {
 			return r
 		}
-		if f.vrrpd.exited() || time.Now().After(deadline) {
+		if f.vrrpd.Exited() || time.Now().After(deadline) {
 			f.t.Fatalf("FRR on %s: not %s within %v (%+v, %v)", f.h.Name, want, limit, r, err)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -381,7 +350,7 @@ func (f *frr) awaitLog(s string, limit time.Duration) time.Time {
 	f.t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		for _, l := range strings.Split(f.vrrpd.out.String(), "\n") {
+		for _, l := range strings.Split(f.vrrpd.Out.String(), "\n") {
 			if strings.Contains(l, s) {
 				if len(l) >= 23 {
 					if ts, err := time.ParseInLocation("2006/01/02 15:04:05.000", l[:23], time.Local); err == nil {
@@ -392,7 +361,7 @@ func (f *frr) awaitLog(s string, limit time.Duration) time.Time {
 			}
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("vrrpd on %s did not log %q within %v:\n%s", f.h.Name, s, limit, f.vrrpd.out.String())
+			f.t.Fatalf("vrrpd on %s did not log %q within %v:\n%s", f.h.Name, s, limit, f.vrrpd.Out.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -402,7 +371,7 @@ func (f *frr) awaitLog(s string, limit time.Duration) time.Time {
 // hit an internal inconsistency.
 func (f *frr) complaints() []string {
 	var bad []string
-	for _, l := range strings.Split(f.vrrpd.out.String(), "\n") {
+	for _, l := range strings.Split(f.vrrpd.Out.String(), "\n") {
 		ll := strings.ToLower(l)
 		for _, w := range []string{"invalid", "mismatch", "bad ", "wrong", "discard", "does not match", "unequal",
 			"addresses, but this vrrp instance has", "this is a bug"} {
@@ -523,8 +492,8 @@ func TestFRRVigilMaster(t *testing.T) {
 				// than its Master_Down_Interval.
 				time.Sleep(5*c.ival + 500*time.Millisecond)
 				r := f.mustShow()
-				if r.Status != "Backup" || strings.Contains(f.vrrpd.out.String(), "-> Master") {
-					t.Fatalf("FRR left Backup while vigil advertised: %+v\n%s", r, f.vrrpd.out.String())
+				if r.Status != "Backup" || strings.Contains(f.vrrpd.Out.String(), "-> Master") {
+					t.Fatalf("FRR left Backup while vigil advertised: %+v\n%s", r, f.vrrpd.Out.String())
 				}
 				if r.Stats.AdverRx == 0 {
 					t.Fatalf("FRR received none of vigil's adverts: %+v", r)
@@ -544,7 +513,7 @@ func TestFRRVigilMaster(t *testing.T) {
 				if stop == "crash" && took < 2*c.ival {
 					t.Errorf("FRR took over %v after the crash: before Master_Down_Interval", took)
 				}
-				heardZero := strings.Contains(f.vrrpd.out.String(), "priority 0,")
+				heardZero := strings.Contains(f.vrrpd.Out.String(), "priority 0,")
 				if (stop == "graceful") != heardZero {
 					t.Errorf("vrrpd logged vigil's priority 0 advert: %v, want %v", heardZero, stop == "graceful")
 				}

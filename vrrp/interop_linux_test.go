@@ -20,12 +20,10 @@ import (
 
 // keepalived is a real keepalived (VRRP subsystem only) in a namespace.
 type keepalived struct {
-	t    *testing.T
-	h    *nstest.Host
-	dir  string
-	cmd  *exec.Cmd
-	out  *nstest.Buffer
-	done chan struct{}
+	*nstest.Daemon
+	t   *testing.T
+	h   *nstest.Host
+	dir string
 }
 
 func requireKeepalived(t *testing.T) string {
@@ -51,21 +49,11 @@ func startKeepalived(t *testing.T, h *nstest.Host, conf string) *keepalived {
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k := &keepalived{t: t, h: h, dir: dir, out: &nstest.Buffer{}, done: make(chan struct{})}
-	k.cmd = exec.Command("ip", "netns", "exec", h.Name, bin, "-n", "-l", "-D", "-G", "-P", "-f", cf,
+	k := &keepalived{t: t, h: h, dir: dir}
+	k.Daemon = nstest.StartDaemon(t, h, "keepalived", bin, "-n", "-l", "-D", "-G", "-P", "-f", cf,
 		"-p", filepath.Join(dir, "ka.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
 		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))
-	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
-	if err := k.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { k.cmd.Wait(); close(k.done) }()
-	t.Cleanup(func() {
-		k.kill(syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("keepalived log on %s:\n%s", h.Name, k.out.String())
-		}
-	})
+	t.Cleanup(func() { k.kill(syscall.SIGKILL) }) // runs first: the VRRP child too
 	return k
 }
 
@@ -78,40 +66,25 @@ func (k *keepalived) pid(file string) int {
 	return p
 }
 
-// signal sends sig to the keepalived parent (ip netns exec execs it, so the
-// process we started is keepalived itself).
-func (k *keepalived) signal(sig syscall.Signal) {
-	if k.cmd.Process != nil {
-		k.cmd.Process.Signal(sig)
-	}
-}
-
-// kill sends sig to the VRRP child and the parent, and waits (bounded).
+// kill sends sig to the keepalived parent (and, for SIGKILL, first to the
+// VRRP child, as a crash of both) and waits (bounded) for it to end.
 func (k *keepalived) kill(sig syscall.Signal) {
-	select {
-	case <-k.done:
+	if k.Exited() {
 		return
-	default:
 	}
 	if p := k.pid("vrrp.pid"); p > 0 && sig == syscall.SIGKILL {
 		syscall.Kill(p, sig)
 	}
-	k.signal(sig)
-	select {
-	case <-k.done:
-	case <-time.After(10 * time.Second):
-		k.cmd.Process.Kill()
-		<-k.done
-	}
+	k.Stop(sig)
 }
 
 // awaitLog waits (bounded) until keepalived has logged s n times.
 func (k *keepalived) awaitLog(s string, n int, limit time.Duration) {
 	k.t.Helper()
 	deadline := time.Now().Add(limit)
-	for strings.Count(k.out.String(), s) < n {
+	for strings.Count(k.Out.String(), s) < n {
 		if time.Now().After(deadline) {
-			k.t.Fatalf("keepalived did not log %q (x%d) within %v:\n%s", s, n, limit, k.out.String())
+			k.t.Fatalf("keepalived did not log %q (x%d) within %v:\n%s", s, n, limit, k.Out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -120,7 +93,7 @@ func (k *keepalived) awaitLog(s string, n int, limit time.Duration) {
 // complaints returns keepalived's log lines that say it disliked a packet.
 func (k *keepalived) complaints() []string {
 	var bad []string
-	for _, l := range strings.Split(k.out.String(), "\n") {
+	for _, l := range strings.Split(k.Out.String(), "\n") {
 		ll := strings.ToLower(l)
 		for _, w := range []string{"invalid", "mismatch", "bad ", "error", "wrong", "discard", "ignoring", "does not match"} {
 			if strings.Contains(ll, w) {
@@ -210,7 +183,7 @@ func TestInteropKeepalivedMaster(t *testing.T) {
 				}
 				stopped := time.Now()
 				if stop == "sigterm" {
-					ka.signal(syscall.SIGTERM)
+					ka.Signal(syscall.SIGTERM)
 				} else {
 					ka.kill(syscall.SIGKILL)
 				}
@@ -247,8 +220,8 @@ func TestInteropVigilMaster(t *testing.T) {
 				// Several of vigil's adverts must keep keepalived Backup for
 				// longer than its Master_Down_Interval.
 				time.Sleep(5*c.ival + 500*time.Millisecond)
-				if strings.Contains(ka.out.String(), "Entering MASTER STATE") {
-					t.Fatalf("keepalived became master while vigil advertised:\n%s", ka.out.String())
+				if strings.Contains(ka.Out.String(), "Entering MASTER STATE") {
+					t.Fatalf("keepalived became master while vigil advertised:\n%s", ka.Out.String())
 				}
 				if stop == "crash" {
 					if err := vh.SetLink(false); err != nil {
@@ -257,9 +230,9 @@ func TestInteropVigilMaster(t *testing.T) {
 				}
 				n.stop()
 				ka.awaitLog("Entering MASTER STATE", 1, 10*c.ival+2*time.Second)
-				if stop == "graceful" && !strings.Contains(ka.out.String(), "priority 0") {
+				if stop == "graceful" && !strings.Contains(ka.Out.String(), "priority 0") {
 					// keepalived logs "Backup received priority 0 advertisement".
-					t.Errorf("keepalived did not log vigil's priority 0 advert:\n%s", ka.out.String())
+					t.Errorf("keepalived did not log vigil's priority 0 advert:\n%s", ka.Out.String())
 				}
 				noDrops(t, n)
 				ka.kill(syscall.SIGTERM)

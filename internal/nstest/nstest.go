@@ -365,3 +365,66 @@ func Capture(t testing.TB, h *Host, filter string) func() [][]byte {
 		}
 	}
 }
+
+// Daemon is a process a test started in a host's namespace, with its
+// output captured.
+type Daemon struct {
+	Name string
+	Cmd  *exec.Cmd
+	Out  *Buffer
+	done chan struct{}
+}
+
+// StartDaemon runs args in h's namespace (ip netns exec, which execs the
+// program, so the process is the daemon itself). It is stopped with
+// SIGTERM (then SIGKILL) in t.Cleanup if still running, and its output is
+// logged there if the test failed.
+func StartDaemon(t testing.TB, h *Host, name string, args ...string) *Daemon {
+	t.Helper()
+	d := &Daemon{Name: name, Out: &Buffer{}, done: make(chan struct{})}
+	d.Cmd = exec.Command("ip", append([]string{"netns", "exec", h.Name}, args...)...)
+	d.Cmd.Stdout, d.Cmd.Stderr = d.Out, d.Out
+	if err := d.Cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.Cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		d.Stop(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("%s log on %s:\n%s", name, h.Name, d.Out.String())
+		}
+	})
+	return d
+}
+
+// Exited reports whether the process has ended.
+func (d *Daemon) Exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Signal sends sig to the process, if it is still running.
+func (d *Daemon) Signal(sig syscall.Signal) {
+	if !d.Exited() {
+		d.Cmd.Process.Signal(sig)
+	}
+}
+
+// Stop sends sig and waits (at most 10 s, then SIGKILL) for the process
+// to end.
+func (d *Daemon) Stop(sig syscall.Signal) {
+	if d.Exited() {
+		return
+	}
+	d.Cmd.Process.Signal(sig)
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		d.Cmd.Process.Kill()
+		<-d.done
+	}
+}
