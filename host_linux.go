@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,33 +244,7 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 }
 
 // do runs fn in the host's namespace.
-func (h *Host) do(fn func() error) error {
-	if h.ns == nil {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(*h.ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("vigil: enter namespace %s: %w", h.cfg.Netns, err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err == nil {
-			runtime.UnlockOSThread()
-		} // else: the thread dies with this goroutine
-		errc <- ferr
-	}()
-	return <-errc
-}
+func (h *Host) do(fn func() error) error { return netlink.InNamespace(h.ns, fn) }
 
 type sysctlRestore struct{ path, old string }
 

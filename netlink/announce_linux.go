@@ -57,7 +57,7 @@ func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
 	}
 	var ps *packetSender
 	var mac net.HardwareAddr
-	err := inNamespace(cfg.Namespace, func() error {
+	err := InNamespace(cfg.Namespace, func() error {
 		ifi, err := net.InterfaceByName(cfg.Link)
 		if err != nil {
 			return fmt.Errorf("netlink: announcer: link %s: %w", cfg.Link, err)

@@ -10,11 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inNamespace runs fn with the calling OS thread in namespace ns, or just
-// runs fn when ns is nil. Sockets fn opens stay in ns. fn runs on a fresh
+// InNamespace runs fn with an OS thread in namespace ns, or just runs fn
+// when ns is nil. Sockets fn opens stay in ns. fn runs on a fresh
 // goroutine locked to its thread; if the thread cannot be switched back,
 // it is discarded with that goroutine rather than reused.
-func inNamespace(ns *netns.NsHandle, fn func() error) error {
+func InNamespace(ns *netns.NsHandle, fn func() error) error {
 	if ns == nil {
 		return fn()
 	}
