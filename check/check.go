@@ -55,6 +55,19 @@ var (
 // maxRead bounds what a checker reads from a target that streams forever.
 const maxRead = 4 << 10
 
+// dialTCP connects to addr from bind (if valid) for checker c, with
+// errors that name c: a missing target is ErrConfig.
+func dialTCP(ctx context.Context, c fmt.Stringer, addr netip.AddrPort, bind netip.Addr) (net.Conn, error) {
+	if !validPort(addr) {
+		return nil, fmt.Errorf("check: %s: no target address: %w", c, ErrConfig)
+	}
+	conn, err := dialer("tcp", bind).DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("check: %s: connect: %w", c, ctxErr(ctx, err))
+	}
+	return conn, nil
+}
+
 // dialer returns a net.Dialer bound to bind, if valid.
 func dialer(network string, bind netip.Addr) *net.Dialer {
 	d := &net.Dialer{KeepAlive: -1}

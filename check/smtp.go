@@ -29,12 +29,9 @@ func (c *SMTP) Key() string { return fmt.Sprintf("smtp|%s|%s|%q", c.Addr, c.Bind
 
 // Check runs the SMTP dialogue.
 func (c *SMTP) Check(ctx context.Context) error {
-	if !validPort(c.Addr) {
-		return fmt.Errorf("check: %s: no target address: %w", c, ErrConfig)
-	}
-	conn, err := dialer("tcp", c.Bind).DialContext(ctx, "tcp", c.Addr.String())
+	conn, err := dialTCP(ctx, c, c.Addr, c.Bind)
 	if err != nil {
-		return fmt.Errorf("check: %s: connect: %w", c, ctxErr(ctx, err))
+		return err
 	}
 	defer conn.Close()
 	stop := watchConn(ctx, conn)

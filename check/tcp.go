@@ -42,12 +42,9 @@ func (c *TCP) Key() string {
 
 // Check connects and, if configured, handshakes, sends and expects.
 func (c *TCP) Check(ctx context.Context) error {
-	if !validPort(c.Addr) {
-		return fmt.Errorf("check: %s: no target address: %w", c, ErrConfig)
-	}
-	conn, err := dialer("tcp", c.Bind).DialContext(ctx, "tcp", c.Addr.String())
+	conn, err := dialTCP(ctx, c, c.Addr, c.Bind)
 	if err != nil {
-		return fmt.Errorf("check: %s: connect: %w", c, ctxErr(ctx, err))
+		return err
 	}
 	defer conn.Close()
 	if c.TLS != nil {

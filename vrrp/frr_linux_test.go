@@ -370,18 +370,8 @@ func (f *frr) awaitLog(s string, limit time.Duration) time.Time {
 // complaints returns vrrpd's log lines that say it disliked a packet or
 // hit an internal inconsistency.
 func (f *frr) complaints() []string {
-	var bad []string
-	for _, l := range strings.Split(f.vrrpd.Out.String(), "\n") {
-		ll := strings.ToLower(l)
-		for _, w := range []string{"invalid", "mismatch", "bad ", "wrong", "discard", "does not match", "unequal",
-			"addresses, but this vrrp instance has", "this is a bug"} {
-			if strings.Contains(ll, w) {
-				bad = append(bad, l)
-				break
-			}
-		}
-	}
-	return bad
+	return linesWith(f.vrrpd.Out.String(), "invalid", "mismatch", "bad ", "wrong", "discard", "does not match", "unequal",
+		"addresses, but this vrrp instance has", "this is a bug")
 }
 
 func (f *frr) checkComplaints() {

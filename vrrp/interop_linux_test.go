@@ -92,17 +92,22 @@ func (k *keepalived) awaitLog(s string, n int, limit time.Duration) {
 
 // complaints returns keepalived's log lines that say it disliked a packet.
 func (k *keepalived) complaints() []string {
-	var bad []string
-	for _, l := range strings.Split(k.Out.String(), "\n") {
+	return linesWith(k.Out.String(), "invalid", "mismatch", "bad ", "error", "wrong", "discard", "ignoring", "does not match")
+}
+
+// linesWith returns the lines of log that contain any of words, ignoring case.
+func linesWith(log string, words ...string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
 		ll := strings.ToLower(l)
-		for _, w := range []string{"invalid", "mismatch", "bad ", "error", "wrong", "discard", "ignoring", "does not match"} {
+		for _, w := range words {
 			if strings.Contains(ll, w) {
-				bad = append(bad, l)
+				out = append(out, l)
 				break
 			}
 		}
 	}
-	return bad
+	return out
 }
 
 type interopCase struct {

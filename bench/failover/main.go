@@ -312,24 +312,12 @@ func awaitAddr(ctx context.Context, h *nstest.Host, addr netip.Addr, want bool, 
 
 // oneRun is one failover in a fresh topology, deleted before it returns.
 func oneRun(ctx context.Context, c *config, k key, n int) (res result, err error) {
-	dir := filepath.Join(c.workDir, fmt.Sprintf("%s-%v-%s-%d", k.impl, k.ival, k.signal, n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return res, err
-	}
-	if !c.keep {
-		defer os.RemoveAll(dir)
-	}
-	seg, err := nstest.Build(2)
-	if seg != nil {
-		defer func() {
-			if cerr := seg.Close(); cerr != nil {
-				err = errors.Join(err, cerr)
-			}
-		}()
-	}
+	dir, seg, release, err := benchkit.Fresh(benchkit.Workspace{Dir: c.workDir, Keep: c.keep},
+		fmt.Sprintf("%s-%v-%s-%d", k.impl, k.ival, k.signal, n), 2)
 	if err != nil {
 		return res, err
 	}
+	defer func() { err = errors.Join(err, release()) }()
 	A, B := seg.Hosts[0], seg.Hosts[1]
 
 	capture, err := benchkit.StartCapture(ctx, seg.Switch, "br0", filepath.Join(dir, "br0.pcap"), 128, "arp or ip proto 112")

@@ -222,24 +222,11 @@ func cpu(pids []int) (int64, time.Duration, error) {
 // returns.
 func measure(ctx context.Context, c *config, impl string) (s sample, err error) {
 	s.impl = impl
-	dir := filepath.Join(c.workDir, impl)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return s, err
-	}
-	if !c.keep {
-		defer os.RemoveAll(dir)
-	}
-	seg, err := nstest.Build(1)
-	if seg != nil {
-		defer func() {
-			if cerr := seg.Close(); cerr != nil {
-				err = errors.Join(err, cerr)
-			}
-		}()
-	}
+	dir, seg, release, err := benchkit.Fresh(benchkit.Workspace{Dir: c.workDir, Keep: c.keep}, impl, 1)
 	if err != nil {
 		return s, err
 	}
+	defer func() { err = errors.Join(err, release()) }()
 	h := seg.Hosts[0]
 	capture, err := benchkit.StartCapture(ctx, seg.Switch, "br0", filepath.Join(dir, "br0.pcap"), 64, "ip proto 112")
 	if err != nil {

@@ -14,12 +14,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/nstest"
 	"golang.org/x/sys/unix"
 )
 
@@ -282,4 +284,32 @@ func Prepare(ctx context.Context, name string, impls []string, vrrpd, keep strin
 		}
 	}
 	return ws, cleanup, nil
+}
+
+// Fresh makes a run's directory (name under ws.Dir) and a fresh topology
+// of n hosts. release deletes the topology and, unless ws.Keep, the
+// directory; it returns the topology's deletion error. On error, Fresh has
+// already released what it made.
+func Fresh(ws Workspace, name string, n int) (dir string, seg *nstest.Segment, release func() error, err error) {
+	dir = filepath.Join(ws.Dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, nil, err
+	}
+	rmDir := func() {
+		if !ws.Keep {
+			os.RemoveAll(dir)
+		}
+	}
+	seg, err = nstest.Build(n)
+	release = func() error {
+		defer rmDir()
+		if seg == nil {
+			return nil
+		}
+		return seg.Close()
+	}
+	if err != nil {
+		return "", nil, nil, errors.Join(err, release())
+	}
+	return dir, seg, release, nil
 }
