@@ -14,4 +14,7 @@ var (
 	// ErrUnsupported: the kernel or the backend cannot do what was asked
 	// (for example a GUE tunnel through a backend without tunnel types).
 	ErrUnsupported = errors.New("ipvs: not supported")
+	// ErrDumpInterrupted: the table changed while it was being read
+	// (NLM_F_DUMP_INTR); what was read is incomplete, read again.
+	ErrDumpInterrupted = errors.New("ipvs: table dump interrupted")
 )
