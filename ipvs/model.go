@@ -35,19 +35,19 @@ type Scheduler uint8
 
 // The kernel's schedulers (ip_vs_<name>.ko).
 const (
-	RoundRobin                   Scheduler = iota + 1 // rr
-	WeightedRoundRobin                                // wrr
-	LeastConnection                                   // lc
-	WeightedLeastConnection                           // wlc
-	LocalityLeastConnection                           // lblc
-	LocalityLeastConnectionRepl                       // lblcr
-	DestinationHashing                                // dh
-	SourceHashing                                     // sh
-	ShortestExpectedDelay                             // sed
-	NeverQueue                                        // nq
-	WeightedFailover                                  // fo
-	WeightedOverflow                                  // ovf
-	MaglevHashing                                     // mh
+	RoundRobin                  Scheduler = iota + 1 // rr
+	WeightedRoundRobin                               // wrr
+	LeastConnection                                  // lc
+	WeightedLeastConnection                          // wlc
+	LocalityLeastConnection                          // lblc
+	LocalityLeastConnectionRepl                      // lblcr
+	DestinationHashing                               // dh
+	SourceHashing                                    // sh
+	ShortestExpectedDelay                            // sed
+	NeverQueue                                       // nq
+	WeightedFailover                                 // fo
+	WeightedOverflow                                 // ovf
+	MaglevHashing                                    // mh
 )
 
 var schedNames = [...]string{"", "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
