@@ -18,3 +18,7 @@ var (
 	// (NLM_F_DUMP_INTR); what was read is incomplete, read again.
 	ErrDumpInterrupted = errors.New("ipvs: table dump interrupted")
 )
+
+// ErrInvalid: a service, destination or table breaks a rule of IPVS
+// (see Service.Validate); the wrapping error names the object and the field.
+var ErrInvalid = errors.New("ipvs: invalid")

@@ -1,0 +1,418 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+)
+
+// Op is one kind of Backend call.
+type Op uint8
+
+// Backend calls, as Sync reports them in SyncError and ipvstest counts them.
+const (
+	OpCreateService Op = iota + 1
+	OpUpdateService
+	OpDeleteService
+	OpCreateDestination
+	OpUpdateDestination
+	OpDeleteDestination
+	OpListServices     // Backend.Services
+	OpListDestinations // Backend.Destinations
+)
+
+var opNames = [...]string{"", "create service", "update service", "delete service",
+	"create destination", "update destination", "delete destination",
+	"list services", "list destinations"}
+
+// String returns the operation in words: "create destination".
+func (o Op) String() string {
+	if o >= 1 && int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// IsWrite reports whether o changes the table.
+func (o Op) IsWrite() bool { return o >= OpCreateService && o <= OpDeleteDestination }
+
+// A SyncError is the failure of one operation of Sync on one object.
+type SyncError struct {
+	Op      Op
+	Service ServiceKey
+	// Dest is the destination of a destination operation.
+	Dest DestinationKey
+	Err  error
+}
+
+// Error formats e as "ipvs: service tcp 192.0.2.10:80: destination
+// 10.0.0.1:80: create destination: <cause>".
+func (e *SyncError) Error() string {
+	switch e.Op {
+	case OpListServices:
+		return fmt.Sprintf("ipvs: %v: %v", e.Op, e.Err)
+	case OpCreateDestination, OpUpdateDestination, OpDeleteDestination:
+		return fmt.Sprintf("ipvs: service %v: destination %v: %v: %v", e.Service, e.Dest, e.Op, e.Err)
+	}
+	return fmt.Sprintf("ipvs: service %v: %v: %v", e.Service, e.Op, e.Err)
+}
+
+// Unwrap returns the backend's error.
+func (e *SyncError) Unwrap() error { return e.Err }
+
+// Result counts the operations one Sync applied successfully, by kind.
+type Result struct {
+	CreatedServices int
+	UpdatedServices int
+	DeletedServices int
+	CreatedDests    int
+	UpdatedDests    int
+	DeletedDests    int
+	// Failed counts the operations that failed (each is a SyncError).
+	Failed int
+}
+
+// Ops returns the number of operations that changed the table.
+func (r Result) Ops() int {
+	return r.CreatedServices + r.UpdatedServices + r.DeletedServices +
+		r.CreatedDests + r.UpdatedDests + r.DeletedDests
+}
+
+func (r *Result) count(op Op) {
+	switch op {
+	case OpCreateService:
+		r.CreatedServices++
+	case OpUpdateService:
+		r.UpdatedServices++
+	case OpDeleteService:
+		r.DeletedServices++
+	case OpCreateDestination:
+		r.CreatedDests++
+	case OpUpdateDestination:
+		r.UpdatedDests++
+	case OpDeleteDestination:
+		r.DeletedDests++
+	}
+}
+
+// DefaultDumpRetries is how many times Sync reads the table again after an
+// interrupted dump (ErrDumpInterrupted) before it gives up.
+const DefaultDumpRetries = 3
+
+// SyncConfig configures a Syncer.
+type SyncConfig struct {
+	// Logger receives one line per Sync that changed something, and one
+	// per operation at debug level; nil discards them.
+	Logger *slog.Logger
+	// Adopt are keys this Syncer owns from the start: the services a
+	// previous run created (see Syncer.Owned), so that a restarted program
+	// deletes those it no longer wants.
+	Adopt []ServiceKey
+	// DumpRetries is how many times an interrupted dump is read again;
+	// zero means DefaultDumpRetries, negative none.
+	DumpRetries int
+}
+
+// A Syncer keeps the services it owns in a Backend equal to a desired
+// table, and leaves every other service alone.
+//
+// The Syncer owns every key that was in a desired table given to Sync, or
+// adopted, and that it has not deleted since. Sync deletes an owned service
+// when it is no longer desired; it never deletes a service it does not own.
+// A desired service the backend already holds (made by someone else, or by
+// a previous run) is taken over: Sync updates it and its destinations to
+// the desired ones, and owns it from then on.
+//
+// Calls are serialized: Sync, Owned and Stats may be called from any
+// goroutine, one at a time.
+type Syncer struct {
+	b       Backend
+	log     *slog.Logger
+	retries int
+
+	mu    sync.Mutex
+	owned map[ServiceKey]struct{}
+}
+
+// NewSyncer returns a Syncer over b.
+func NewSyncer(b Backend, cfg SyncConfig) *Syncer {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	retries := cfg.DumpRetries
+	switch {
+	case retries == 0:
+		retries = DefaultDumpRetries
+	case retries < 0:
+		retries = 0
+	}
+	s := &Syncer{b: b, log: log, retries: retries, owned: make(map[ServiceKey]struct{}, len(cfg.Adopt))}
+	for _, k := range cfg.Adopt {
+		s.owned[k] = struct{}{}
+	}
+	return s
+}
+
+// Owned returns the keys the Syncer owns, sorted: save them to give them
+// as SyncConfig.Adopt after a restart.
+func (s *Syncer) Owned() []ServiceKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.SortedFunc(maps.Keys(s.owned), ServiceKey.Compare)
+}
+
+// Sync makes the backend hold desired, with the fewest operations:
+//
+//  1. It reads the backend's services (once, again after an interrupted
+//     dump) and, for each desired service the backend holds, its
+//     destinations; no other service's destinations are read.
+//  2. For each desired service, in key order: a missing one is created and
+//     then its destinations; one that differs (in its Normalize form) is
+//     updated; then its destinations that are not desired are deleted,
+//     those that differ updated, the missing created, in that order, so
+//     that thresholds and weights of the ones that stay never count a
+//     server that is leaving.
+//  3. Last, owned services no longer desired are deleted, with their
+//     destinations; a service the backend no longer holds is simply
+//     forgotten.
+//
+// A changed key (protocol, address, port, mark, or destination address and
+// port) is a different object: the old one is deleted and the new one
+// created. Desired services are created before stale ones are deleted, so a
+// service that moves to a new port serves on both for a moment rather than
+// on neither.
+//
+// An invalid table (ValidateTable) changes nothing and returns an error
+// wrapping ErrInvalid. Otherwise each failed operation is reported as a
+// *SyncError, joined, and Sync goes on with the other objects; deleting
+// what is already gone is not a failure. A later Sync converges: it
+// compares against what the backend then holds. A second Sync with the same
+// table does nothing. When ctx ends, Sync stops before its next operation
+// and the error includes ctx.Err().
+func (s *Syncer) Sync(ctx context.Context, desired []VirtualServer) (Result, error) {
+	if err := ValidateTable(desired); err != nil {
+		return Result{}, fmt.Errorf("ipvs: sync: desired table: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var (
+		res  Result
+		errs []error
+	)
+	fail := func(op Op, svc ServiceKey, d DestinationKey, err error) {
+		res.Failed++
+		errs = append(errs, &SyncError{Op: op, Service: svc, Dest: d, Err: err})
+		s.log.Debug("ipvs: operation failed", "op", op.String(), "service", svc.String(), "dest", d.String(), "err", err)
+	}
+	// apply runs one write operation and counts it; it reports false when
+	// the operation failed or ctx ended.
+	apply := func(op Op, svc ServiceKey, d DestinationKey, call func() error) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		err := call()
+		if err != nil && (op == OpDeleteService || op == OpDeleteDestination) && errors.Is(err, ErrNotFound) {
+			err = nil // already gone: converged
+		}
+		if err != nil {
+			fail(op, svc, d, err)
+			return false
+		}
+		res.count(op)
+		s.log.Debug("ipvs: applied", "op", op.String(), "service", svc.String(), "dest", d.String())
+		return true
+	}
+
+	for _, v := range desired {
+		s.owned[v.ServiceKey] = struct{}{}
+	}
+	have, err := s.services(ctx)
+	if err != nil {
+		return res, s.finish(res, &SyncError{Op: OpListServices, Err: err})
+	}
+
+	for _, v := range sortedTable(desired) {
+		key := v.ServiceKey
+		cur, ok := have[key]
+		if !ok {
+			if !apply(OpCreateService, key, DestinationKey{}, func() error { return s.b.CreateService(ctx, v.Service) }) {
+				continue
+			}
+			for _, d := range v.Destinations {
+				apply(OpCreateDestination, key, d.DestinationKey, func() error { return s.b.CreateDestination(ctx, key, d) })
+			}
+			continue
+		}
+		if cur.Normalize() != v.Service.Normalize() {
+			apply(OpUpdateService, key, DestinationKey{}, func() error { return s.b.UpdateService(ctx, v.Service) })
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		dests, err := s.destinations(ctx, key)
+		if err != nil {
+			fail(OpListDestinations, key, DestinationKey{}, err)
+			continue
+		}
+		want := make(map[DestinationKey]Destination, len(v.Destinations))
+		for _, d := range v.Destinations {
+			want[d.DestinationKey] = d
+		}
+		for _, d := range dests {
+			if _, ok := want[d.DestinationKey]; !ok {
+				apply(OpDeleteDestination, key, d.DestinationKey, func() error { return s.b.DeleteDestination(ctx, key, d.DestinationKey) })
+			}
+		}
+		for _, d := range v.Destinations {
+			if c, ok := dests[d.DestinationKey]; ok && c.Normalize() != d.Normalize() {
+				apply(OpUpdateDestination, key, d.DestinationKey, func() error { return s.b.UpdateDestination(ctx, key, d) })
+			}
+		}
+		for _, d := range v.Destinations {
+			if _, ok := dests[d.DestinationKey]; !ok {
+				apply(OpCreateDestination, key, d.DestinationKey, func() error { return s.b.CreateDestination(ctx, key, d) })
+			}
+		}
+	}
+
+	want := make(map[ServiceKey]bool, len(desired))
+	for _, v := range desired {
+		want[v.ServiceKey] = true
+	}
+	for _, key := range slices.SortedFunc(maps.Keys(s.owned), ServiceKey.Compare) {
+		if want[key] {
+			continue
+		}
+		if _, ok := have[key]; !ok {
+			delete(s.owned, key)
+			continue
+		}
+		if apply(OpDeleteService, key, DestinationKey{}, func() error { return s.b.DeleteService(ctx, key) }) {
+			delete(s.owned, key)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("ipvs: sync stopped: %w", err))
+	}
+	return res, s.finish(res, errs...)
+}
+
+func (s *Syncer) finish(res Result, errs ...error) error {
+	if res.Ops() > 0 || len(errs) > 0 {
+		s.log.Info("ipvs: synced",
+			"created_services", res.CreatedServices, "updated_services", res.UpdatedServices, "deleted_services", res.DeletedServices,
+			"created_dests", res.CreatedDests, "updated_dests", res.UpdatedDests, "deleted_dests", res.DeletedDests,
+			"failed", res.Failed)
+	}
+	return errors.Join(errs...)
+}
+
+// sortedTable returns the table in key order, each destination list in key
+// order (a copy; the caller's table is not changed).
+func sortedTable(t []VirtualServer) []VirtualServer {
+	out := slices.Clone(t)
+	slices.SortFunc(out, func(a, b VirtualServer) int { return a.ServiceKey.Compare(b.ServiceKey) })
+	for i := range out {
+		out[i].Destinations = slices.SortedFunc(slices.Values(out[i].Destinations), func(a, b Destination) int {
+			return a.DestinationKey.Compare(b.DestinationKey)
+		})
+	}
+	return out
+}
+
+// services reads the backend's services, reading again after an
+// interrupted dump.
+func (s *Syncer) services(ctx context.Context) (map[ServiceKey]Service, error) {
+	list, err := redump(ctx, s.retries, func() ([]ServiceState, error) { return s.b.Services(ctx) })
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[ServiceKey]Service, len(list))
+	for _, st := range list {
+		m[st.ServiceKey] = st.Service
+	}
+	return m, nil
+}
+
+// destinations reads the destinations of svc, reading again after an
+// interrupted dump.
+func (s *Syncer) destinations(ctx context.Context, svc ServiceKey) (map[DestinationKey]Destination, error) {
+	list, err := redump(ctx, s.retries, func() ([]DestinationState, error) { return s.b.Destinations(ctx, svc) })
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[DestinationKey]Destination, len(list))
+	for _, st := range list {
+		m[st.DestinationKey] = st.Destination
+	}
+	return m, nil
+}
+
+// redump calls dump until it is not interrupted, at most 1+retries times.
+func redump[T any](ctx context.Context, retries int, dump func() ([]T, error)) ([]T, error) {
+	for i := 0; ; i++ {
+		list, err := dump()
+		if err == nil || !errors.Is(err, ErrDumpInterrupted) {
+			return list, err
+		}
+		if i >= retries {
+			return nil, fmt.Errorf("interrupted %d times: %w", i+1, err)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// ServiceStats are a service's counters with its destinations'.
+type ServiceStats struct {
+	ServiceState
+	Destinations []DestinationState
+}
+
+// ReadStats returns the counters of the services keys names and of their
+// destinations, in key order; without keys, of every service in b. A key b
+// does not hold is left out. Interrupted dumps are read again
+// (DefaultDumpRetries times).
+func ReadStats(ctx context.Context, b Backend, keys ...ServiceKey) ([]ServiceStats, error) {
+	list, err := redump(ctx, DefaultDumpRetries, func() ([]ServiceState, error) { return b.Services(ctx) })
+	if err != nil {
+		return nil, fmt.Errorf("ipvs: stats: %w", err)
+	}
+	if len(keys) > 0 {
+		want := make(map[ServiceKey]bool, len(keys))
+		for _, k := range keys {
+			want[k] = true
+		}
+		list = slices.DeleteFunc(list, func(st ServiceState) bool { return !want[st.ServiceKey] })
+	}
+	slices.SortFunc(list, func(a, b ServiceState) int { return a.ServiceKey.Compare(b.ServiceKey) })
+	out := make([]ServiceStats, 0, len(list))
+	for _, st := range list {
+		dests, err := redump(ctx, DefaultDumpRetries, func() ([]DestinationState, error) { return b.Destinations(ctx, st.ServiceKey) })
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since the services were read
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ipvs: stats: service %v: %w", st.ServiceKey, err)
+		}
+		slices.SortFunc(dests, func(a, b DestinationState) int { return a.DestinationKey.Compare(b.DestinationKey) })
+		out = append(out, ServiceStats{ServiceState: st, Destinations: dests})
+	}
+	return out, nil
+}
+
+// Stats returns the counters of the services the Syncer owns and of their
+// destinations (see ReadStats).
+func (s *Syncer) Stats(ctx context.Context) ([]ServiceStats, error) {
+	keys := s.Owned()
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return ReadStats(ctx, s.b, keys...)
+}
