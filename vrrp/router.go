@@ -19,8 +19,9 @@ type PacketInfo struct {
 	TTL uint8
 	// IfIndex is the interface it arrived on (0 if unknown).
 	IfIndex int
-	// Time is when it was read from the network, if the Conn knows; the
-	// Router restarts its timers from it (otherwise from when it reads it).
+	// Time is when the message arrived, if the Conn knows (the Linux
+	// Socket reports the kernel's receive timestamp); the Router restarts
+	// its timers from it (otherwise from when it reads the message).
 	Time time.Time
 }
 

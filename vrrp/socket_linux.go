@@ -4,6 +4,7 @@ package vrrp
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -124,6 +126,11 @@ func (s *Socket) setup(c net.PacketConn) error {
 	if err := sockopt(c, func(fd int) error {
 		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, s.ifi.Name); err != nil {
 			return fmt.Errorf("SO_BINDTODEVICE: %w", err)
+		}
+		// The kernel's receive time of every message: timers restart from
+		// when an advert arrived, not from when this process got to it.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			return fmt.Errorf("SO_TIMESTAMPNS: %w", err)
 		}
 		// Report ICMP errors (e.g. a unicast peer without VRRP answering
 		// protocol-unreachable) instead of dropping them silently.
@@ -339,37 +346,13 @@ func (s *Socket) join() error {
 
 // readLoop reads every message and hands it to the Conn of its VRID.
 func (s *Socket) readLoop() {
-	buf := make([]byte, 65536)
+	r, err := newRecvmsg(s.raw, s.cfg.IPv6)
+	if err != nil {
+		s.log.Error("vrrp: cannot read from the raw socket", "err", err)
+		return
+	}
 	for {
-		var (
-			n    int
-			info PacketInfo
-			err  error
-		)
-		if s.cfg.IPv6 {
-			var cm *ipv6.ControlMessage
-			var src net.Addr
-			n, cm, src, err = s.v6.ReadFrom(buf)
-			if err == nil {
-				info.Src = addrOf(src)
-				if cm != nil {
-					info.TTL, info.IfIndex = uint8(cm.HopLimit), cm.IfIndex
-					info.Dst, _ = netip.AddrFromSlice(cm.Dst)
-				}
-			}
-		} else {
-			var cm *ipv4.ControlMessage
-			var src net.Addr
-			n, cm, src, err = s.v4.ReadFrom(buf)
-			if err == nil {
-				info.Src = addrOf(src)
-				if cm != nil {
-					info.TTL, info.IfIndex = uint8(cm.TTL), cm.IfIndex
-					info.Dst, _ = netip.AddrFromSlice(cm.Dst)
-				}
-			}
-		}
-		info.Time = time.Now()
+		b, info, err := r.readMsg()
 		if err != nil {
 			select {
 			case <-s.done:
@@ -387,18 +370,128 @@ func (s *Socket) readLoop() {
 			continue
 		}
 		s.received.Add(1)
-		info.Dst = info.Dst.Unmap()
-		s.dispatch(buf[:n], info)
+		s.dispatch(b, info)
 	}
 }
 
-func addrOf(a net.Addr) netip.Addr {
-	if ip, ok := a.(*net.IPAddr); ok {
-		if x, ok := netip.AddrFromSlice(ip.IP); ok {
-			return x.Unmap()
+// recvmsg reads one raw VRRP message at a time with recvmsg(2), so that it
+// gets the kernel's receive timestamp (SO_TIMESTAMPNS) next to the TTL,
+// destination and interface.
+type recvmsg struct {
+	rc   syscall.RawConn
+	v6   bool
+	buf  []byte
+	oob  []byte
+	cm4  ipv4.ControlMessage
+	cm6  ipv6.ControlMessage
+	read func(fd uintptr) bool // the RawConn.Read callback, made once
+
+	// results of the last read callback
+	n, oobn int
+	from    unix.Sockaddr
+	err     error
+}
+
+func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("not a syscall.Conn")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var oobLen int
+	if v6 {
+		oobLen = len(ipv6.NewControlMessage(ipv6.FlagHopLimit | ipv6.FlagDst | ipv6.FlagInterface))
+	} else {
+		oobLen = len(ipv4.NewControlMessage(ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface))
+	}
+	r := &recvmsg{rc: rc, v6: v6, buf: make([]byte, 65536), oob: make([]byte, oobLen+unix.CmsgSpace(16)+64)}
+	r.read = func(fd uintptr) bool {
+		r.n, r.oobn, _, r.from, r.err = unix.Recvmsg(int(fd), r.buf, r.oob, 0)
+		return r.err != unix.EAGAIN && r.err != unix.EWOULDBLOCK
+	}
+	return r, nil
+}
+
+func (r *recvmsg) readMsg() ([]byte, PacketInfo, error) {
+	var info PacketInfo
+	if err := r.rc.Read(r.read); err != nil {
+		return nil, info, err
+	}
+	now := time.Now()
+	if r.err != nil {
+		return nil, info, os.NewSyscallError("recvmsg", r.err)
+	}
+	info.Time = now
+	switch sa := r.from.(type) {
+	case *unix.SockaddrInet4:
+		info.Src = netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		info.Src = netip.AddrFrom16(sa.Addr).Unmap()
+	}
+	oob := r.oob[:r.oobn]
+	b := r.buf[:r.n]
+	if r.v6 {
+		r.cm6 = ipv6.ControlMessage{}
+		if err := r.cm6.Parse(oob); err == nil {
+			info.TTL, info.IfIndex = uint8(r.cm6.HopLimit), r.cm6.IfIndex
+			info.Dst, _ = netip.AddrFromSlice(r.cm6.Dst)
+		}
+	} else {
+		// An IPv4 raw socket delivers the IP header too.
+		if len(b) < 20 || b[0]>>4 != 4 {
+			return b[:0], info, nil // counted as short by dispatch
+		}
+		hl := int(b[0]&0x0f) * 4
+		if hl < 20 || hl > len(b) {
+			return b[:0], info, nil
+		}
+		b = b[hl:]
+		r.cm4 = ipv4.ControlMessage{}
+		if err := r.cm4.Parse(oob); err == nil {
+			info.TTL, info.IfIndex = uint8(r.cm4.TTL), r.cm4.IfIndex
+			info.Dst, _ = netip.AddrFromSlice(r.cm4.Dst)
 		}
 	}
-	return netip.Addr{}
+	info.Dst = info.Dst.Unmap()
+	if ts, ok := rxTimestamp(oob); ok {
+		info.Time = kernelTime(now, ts)
+	}
+	return b, info, nil
+}
+
+// rxTimestamp finds SCM_TIMESTAMPNS (a struct timespec of the platform's
+// word size) in a control message buffer.
+func rxTimestamp(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_TIMESTAMPNS {
+			continue
+		}
+		switch {
+		case unsafe.Sizeof(unix.Timespec{}) == 16 && len(m.Data) >= 16:
+			return time.Unix(int64(binary.NativeEndian.Uint64(m.Data[0:])), int64(binary.NativeEndian.Uint64(m.Data[8:]))), true
+		case unsafe.Sizeof(unix.Timespec{}) == 8 && len(m.Data) >= 8:
+			return time.Unix(int64(int32(binary.NativeEndian.Uint32(m.Data[0:]))), int64(binary.NativeEndian.Uint32(m.Data[4:]))), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// kernelTime turns the kernel's receive timestamp (wall clock) into a time
+// on the process's monotonic clock: now minus the message's age. An age
+// outside [0, 1 s) means the wall clock moved; then it is now.
+func kernelTime(now, ts time.Time) time.Time {
+	age := now.Sub(ts)
+	if age < 0 || age >= time.Second {
+		return now
+	}
+	return now.Add(-age)
 }
 
 func (s *Socket) dispatch(b []byte, info PacketInfo) {

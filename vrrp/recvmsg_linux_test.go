@@ -1,0 +1,146 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+// TestRecvmsgKernelTimestamp: a message that waited in the socket is
+// stamped with when the kernel received it, not when it was read, and its
+// source, destination and TTL come through recvmsg.
+func TestRecvmsgKernelTimestamp(t *testing.T) {
+	nstest.Require(t)
+	seg := nstest.NewSegment(t, 2)
+	h1, h2 := seg.Hosts[0], seg.Hosts[1]
+
+	var rx net.PacketConn
+	if err := h2.Do(func() (err error) {
+		rx, err = net.ListenPacket("ip4:112", "0.0.0.0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	if err := sockopt(rx, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ipv4.NewPacketConn(rx).SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+		t.Fatal(err)
+	}
+
+	var tx net.PacketConn
+	if err := h1.Do(func() (err error) {
+		tx, err = net.ListenPacket("ip4:112", "0.0.0.0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := ipv4.NewPacketConn(tx).SetTTL(TTL); err != nil {
+		t.Fatal(err)
+	}
+
+	payload := []byte{0x21, 51, 100, 1, 0, 1, 0, 0, 192, 0, 2, 100, 0, 0, 0, 0, 0, 0, 0, 0}
+	sent := time.Now()
+	if _, err := tx.WriteTo(payload, &net.IPAddr{IP: h2.Addr4.Addr().AsSlice()}); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the message is queued on the receiving socket.
+	queued := false
+	for i := 0; i < 2000 && !queued; i++ {
+		_ = sockopt(rx, func(fd int) error {
+			n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
+			queued = err == nil && n > 0
+			return nil
+		})
+		if !queued {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if !queued {
+		t.Fatal("the message never reached the receiving socket")
+	}
+	// The message waits in the socket: from here on it is later than its
+	// arrival.
+	beforeRead := time.Now()
+
+	r, err := newRecvmsg(rx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, info, err := r.readMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, payload) {
+		t.Errorf("payload %x, want %x (IP header not stripped?)", b, payload)
+	}
+	if info.Src != h1.Addr4.Addr() || info.Dst != h2.Addr4.Addr() || info.TTL != TTL || info.IfIndex == 0 {
+		t.Errorf("info = %+v, want src %v dst %v TTL %d and an interface", info, h1.Addr4.Addr(), h2.Addr4.Addr(), TTL)
+	}
+	if info.Time.Before(sent) || !info.Time.Before(beforeRead) {
+		t.Errorf("Time %v is not between the send (%v) and the read (%v): not the kernel's receive time",
+			info.Time.Format(time.StampMicro), sent.Format(time.StampMicro), beforeRead.Format(time.StampMicro))
+	}
+}
+
+func TestRxTimestamp(t *testing.T) {
+	ts := time.Unix(1700000000, 123456789)
+	oob := make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))+unix.CmsgSpace(4))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_IP, unix.IP_TTL
+	h.SetLen(unix.CmsgLen(4))
+	first := unix.CmsgSpace(4)
+	h = (*unix.Cmsghdr)(unsafe.Pointer(&oob[first]))
+	h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS
+	h.SetLen(unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))))
+	spec := unix.NsecToTimespec(ts.UnixNano())
+	data := oob[first+unix.CmsgLen(0):]
+	if unsafe.Sizeof(spec) == 16 {
+		binary.NativeEndian.PutUint64(data, uint64(spec.Sec))
+		binary.NativeEndian.PutUint64(data[8:], uint64(spec.Nsec))
+	} else {
+		binary.NativeEndian.PutUint32(data, uint32(spec.Sec))
+		binary.NativeEndian.PutUint32(data[4:], uint32(spec.Nsec))
+	}
+	got, ok := rxTimestamp(oob)
+	if !ok || !got.Equal(ts) {
+		t.Fatalf("rxTimestamp = %v, %v; want %v", got, ok, ts)
+	}
+	if _, ok := rxTimestamp(oob[:first]); ok {
+		t.Error("found a timestamp in a buffer without one")
+	}
+	if _, ok := rxTimestamp([]byte{1, 2, 3}); ok {
+		t.Error("found a timestamp in garbage")
+	}
+}
+
+func TestKernelTime(t *testing.T) {
+	now := time.Now() // has a monotonic reading
+	for _, tc := range []struct {
+		name string
+		ts   time.Time
+		want time.Duration // now minus result
+	}{
+		{"300µs ago", now.Round(0).Add(-300 * time.Microsecond), 300 * time.Microsecond},
+		{"in the future: clock stepped", now.Round(0).Add(time.Millisecond), 0},
+		{"over a second ago: clock stepped", now.Round(0).Add(-2 * time.Second), 0},
+	} {
+		got := kernelTime(now, tc.ts)
+		if d := now.Sub(got); d != tc.want {
+			t.Errorf("%s: now − kernelTime = %v, want %v", tc.name, d, tc.want)
+		}
+	}
+}
