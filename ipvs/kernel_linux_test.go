@@ -1,0 +1,406 @@
+package ipvs
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"reflect"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	mobyipvs "github.com/moby/ipvs"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Tests of the kernel backend. The pure mapping tests and the "no IPVS"
+// tests run anywhere; the rest need a kernel with IPVS and run inside the
+// VM of tools/ipvsvm (go test's tier 3), gated by requireIPVS.
+
+// ipvsPresent reports whether the IPVS generic-netlink family exists.
+func ipvsPresent() error {
+	_, err := netlink.GenlFamilyGet("IPVS")
+	return err
+}
+
+// requireIPVS skips when the kernel has no IPVS or the test is not root,
+// unless IPVS_REQUIRED=1 (set inside the VM): then it fails.
+func requireIPVS(t *testing.T) {
+	t.Helper()
+	why := ""
+	if os.Geteuid() != 0 {
+		why = "needs root"
+	} else if err := ipvsPresent(); err != nil {
+		why = fmt.Sprintf("the kernel has no IPVS (%v)", err)
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("IPVS_REQUIRED") == "1" {
+		t.Fatalf("IPVS_REQUIRED=1 but %s", why)
+	}
+	t.Skipf("%s; tools/ipvsvm/run --pkg ./ipvs runs this in a VM", why)
+}
+
+// ---------------------------------------------------------------- mapping
+
+func v4mask(plen int) uint32 { return binary.NativeEndian.Uint32(net.CIDRMask(plen, 32)) }
+
+var a4 = netip.MustParseAddr("192.0.2.10")
+var a6 = netip.MustParseAddr("2001:db8::10")
+
+func TestServiceMapping(t *testing.T) {
+	tests := []struct {
+		name string
+		svc  Service
+		moby mobyipvs.Service
+	}{
+		{"v4 tcp rr", Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: a4, Port: 80}, Scheduler: RoundRobin},
+			mobyipvs.Service{AddressFamily: unix.AF_INET, Protocol: unix.IPPROTO_TCP, Address: a4.AsSlice(), Port: 80, SchedName: "rr", Netmask: 0xffffffff}},
+		{"v4 persistent /24", Service{ServiceKey: ServiceKey{Protocol: UDP, Addr: a4, Port: 53}, Scheduler: WeightedLeastConnection, Persistence: 300 * time.Second, PersistenceMask: 24},
+			mobyipvs.Service{AddressFamily: unix.AF_INET, Protocol: unix.IPPROTO_UDP, Address: a4.AsSlice(), Port: 53, SchedName: "wlc", Flags: 0x1, Timeout: 300, Netmask: v4mask(24)}},
+		{"v6 sh fallback port ops", Service{ServiceKey: ServiceKey{Protocol: UDP, Addr: a6, Port: 53}, Scheduler: SourceHashing, SchedFlags: FlagFallback | FlagPort, OnePacket: true},
+			mobyipvs.Service{AddressFamily: unix.AF_INET6, Protocol: unix.IPPROTO_UDP, Address: a6.AsSlice(), Port: 53, SchedName: "sh", Flags: 0x4 | 0x8 | 0x10, Netmask: 128}},
+		{"v6 persistent /64", Service{ServiceKey: ServiceKey{Protocol: SCTP, Addr: a6, Port: 3868}, Scheduler: MaglevHashing, SchedFlags: FlagPort, Persistence: time.Minute, PersistenceMask: 64},
+			mobyipvs.Service{AddressFamily: unix.AF_INET6, Protocol: unix.IPPROTO_SCTP, Address: a6.AsSlice(), Port: 3868, SchedName: "mh", Flags: 0x1 | 0x10, Timeout: 60, Netmask: 64}},
+		{"fwmark v4", Service{ServiceKey: ServiceKey{FWMark: 7}, Scheduler: WeightedOverflow},
+			mobyipvs.Service{AddressFamily: unix.AF_INET, FWMark: 7, SchedName: "ovf", Netmask: 0xffffffff}},
+		{"fwmark v6", Service{ServiceKey: ServiceKey{FWMark: 8, Family6: true}, Scheduler: WeightedFailover, Persistence: time.Second},
+			mobyipvs.Service{AddressFamily: unix.AF_INET6, FWMark: 8, SchedName: "fo", Flags: 0x1, Timeout: 1, Netmask: 128}},
+		{"v4 port 0 mask /0", Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: a4}, Scheduler: LocalityLeastConnectionRepl, Persistence: time.Hour, PersistenceMask: 0},
+			mobyipvs.Service{AddressFamily: unix.AF_INET, Protocol: unix.IPPROTO_TCP, Address: a4.AsSlice(), SchedName: "lblcr", Flags: 0x1, Timeout: 3600, Netmask: 0xffffffff}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := serviceToMoby(tc.svc)
+			if err != nil {
+				t.Fatalf("serviceToMoby: %v", err)
+			}
+			if !reflect.DeepEqual(*got, tc.moby) {
+				t.Errorf("serviceToMoby:\n got %+v\nwant %+v", *got, tc.moby)
+			}
+			// What the kernel returns: the hashed flag set, stats.
+			back := tc.moby
+			back.Flags |= 0x2
+			back.Stats = mobyipvs.SvcStats{Connections: 1, PacketsIn: 2, PacketsOut: 3, BytesIn: 4, BytesOut: 5, CPS: 6, PPSIn: 7, PPSOut: 8, BPSIn: 9, BPSOut: 10}
+			st, err := serviceFromMoby(&back)
+			if err != nil {
+				t.Fatalf("serviceFromMoby: %v", err)
+			}
+			if st.Service != tc.svc.Normalize() {
+				t.Errorf("serviceFromMoby:\n got %+v\nwant %+v", st.Service, tc.svc)
+			}
+			want := Stats{Connections: 1, PacketsIn: 2, PacketsOut: 3, BytesIn: 4, BytesOut: 5, CPS: 6, PPSIn: 7, PPSOut: 8, BPSIn: 9, BPSOut: 10}
+			if st.Stats != want {
+				t.Errorf("stats: got %+v, want %+v", st.Stats, want)
+			}
+		})
+	}
+}
+
+func TestServiceMappingNormalizes(t *testing.T) {
+	// The default mask (0) reads back as the full length, as Normalize says.
+	for _, s := range []Service{
+		{ServiceKey: ServiceKey{Protocol: TCP, Addr: a4, Port: 80}, Scheduler: RoundRobin, PersistenceMask: 0},
+		{ServiceKey: ServiceKey{Protocol: TCP, Addr: a6, Port: 80}, Scheduler: RoundRobin, PersistenceMask: 0},
+	} {
+		m, err := serviceToMoby(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := serviceFromMoby(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Service != s.Normalize() {
+			t.Errorf("%v: read back as %+v, want %+v", s.ServiceKey, st.Service, s.Normalize())
+		}
+	}
+}
+
+func TestServiceMappingRejects(t *testing.T) {
+	base := Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: a4, Port: 80}, Scheduler: RoundRobin}
+	tests := []struct {
+		name string
+		mod  func(*Service)
+	}{
+		{"no scheduler", func(s *Service) { s.Scheduler = 0 }},
+		{"bad scheduler", func(s *Service) { s.Scheduler = 99 }},
+		{"bad protocol", func(s *Service) { s.Protocol = 0 }},
+		{"no address", func(s *Service) { s.Addr = netip.Addr{} }},
+		{"zoned address", func(s *Service) { s.Addr = netip.MustParseAddr("fe80::1%eth0") }},
+		{"mapped address", func(s *Service) { s.Addr = netip.MustParseAddr("::ffff:192.0.2.1") }},
+		{"fwmark with address", func(s *Service) { s.FWMark = 1 }},
+		{"fractional persistence", func(s *Service) { s.Persistence = 1500 * time.Millisecond }},
+		{"sub-second persistence", func(s *Service) { s.Persistence = time.Millisecond }},
+		{"negative persistence", func(s *Service) { s.Persistence = -time.Second }},
+		{"v4 mask /33", func(s *Service) { s.PersistenceMask = 33 }},
+		{"v4 mask -1", func(s *Service) { s.PersistenceMask = -1 }},
+		{"v6 mask /129", func(s *Service) { s.Addr = a6; s.PersistenceMask = 129 }},
+		{"bad flags", func(s *Service) { s.SchedFlags = 4 }},
+	}
+	for _, tc := range tests {
+		s := base
+		tc.mod(&s)
+		if m, err := serviceToMoby(s); err == nil {
+			t.Errorf("%s: serviceToMoby(%+v) = %+v, want an error", tc.name, s, m)
+		}
+	}
+}
+
+func TestServiceFromMobyRejects(t *testing.T) {
+	for name, m := range map[string]mobyipvs.Service{
+		"unknown family":     {AddressFamily: 99, FWMark: 1, SchedName: "rr"},
+		"unknown protocol":   {AddressFamily: unix.AF_INET, Protocol: 99, Address: a4.AsSlice(), SchedName: "rr", Netmask: 0xffffffff},
+		"unknown scheduler":  {AddressFamily: unix.AF_INET, FWMark: 1, SchedName: "twos", Netmask: 0xffffffff},
+		"non-contiguous":     {AddressFamily: unix.AF_INET, FWMark: 1, SchedName: "rr", Netmask: binary.NativeEndian.Uint32([]byte{255, 0, 255, 0})},
+		"v6 mask 200":        {AddressFamily: unix.AF_INET6, FWMark: 1, SchedName: "rr", Netmask: 200},
+		"family and address": {AddressFamily: unix.AF_INET6, Protocol: unix.IPPROTO_TCP, Address: a4.AsSlice(), SchedName: "rr", Netmask: 128},
+	} {
+		if s, err := serviceFromMoby(&m); err == nil {
+			t.Errorf("%s: serviceFromMoby = %+v, want an error", name, s)
+		}
+	}
+}
+
+func TestDestinationMapping(t *testing.T) {
+	svc4 := ServiceKey{Protocol: TCP, Addr: a4, Port: 80}
+	svc6 := ServiceKey{FWMark: 3, Family6: true}
+	r4 := netip.MustParseAddr("192.0.2.21")
+	r6 := netip.MustParseAddr("2001:db8::21")
+	tests := []struct {
+		name string
+		svc  ServiceKey
+		d    Destination
+		moby mobyipvs.Destination
+	}{
+		{"masq", svc4, Destination{DestinationKey: DestinationKey{r4, 8080}, Forward: Masquerade, Weight: 1},
+			mobyipvs.Destination{Address: r4.AsSlice(), Port: 8080, AddressFamily: unix.AF_INET, Weight: 1, ConnectionFlags: 0}},
+		{"route w0 thresholds", svc4, Destination{DestinationKey: DestinationKey{r4, 80}, Forward: Route, Weight: 0, UpperThreshold: 100, LowerThreshold: 50},
+			mobyipvs.Destination{Address: r4.AsSlice(), Port: 80, AddressFamily: unix.AF_INET, ConnectionFlags: 3, UpperThreshold: 100, LowerThreshold: 50}},
+		{"tunnel v6 max weight", svc6, Destination{DestinationKey: DestinationKey{r6, 0}, Forward: Tunnel, Weight: 65535},
+			mobyipvs.Destination{Address: r6.AsSlice(), AddressFamily: unix.AF_INET6, Weight: 65535, ConnectionFlags: 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, got, err := destinationToMoby(tc.svc, tc.d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*got, tc.moby) {
+				t.Errorf("destinationToMoby:\n got %+v\nwant %+v", *got, tc.moby)
+			}
+			back := tc.moby
+			back.ActiveConnections, back.InactiveConnections = 4, 5
+			back.Stats = mobyipvs.DstStats{Connections: 9, BytesOut: 1 << 40}
+			ds, err := destinationFromMoby(&back)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ds.Destination != tc.d || ds.ActiveConns != 4 || ds.InactiveConns != 5 || ds.Stats.Connections != 9 || ds.Stats.BytesOut != 1<<40 {
+				t.Errorf("destinationFromMoby: got %+v, want %+v with conns 4/5", ds, tc.d)
+			}
+		})
+	}
+	// The kernel's local-node method reads as Masquerade.
+	ds, err := destinationFromMoby(&mobyipvs.Destination{Address: r4.AsSlice(), Port: 1, AddressFamily: unix.AF_INET, ConnectionFlags: 1})
+	if err != nil || ds.Forward != Masquerade {
+		t.Errorf("local node: got %v, %v; want masq", ds.Forward, err)
+	}
+	if ds, err := destinationFromMoby(&mobyipvs.Destination{Address: r4.AsSlice(), AddressFamily: unix.AF_INET, ConnectionFlags: 4}); err == nil {
+		t.Errorf("bypass: got %+v, want an error", ds)
+	}
+}
+
+func TestDestinationMappingRejects(t *testing.T) {
+	svc := ServiceKey{Protocol: TCP, Addr: a4, Port: 80}
+	r := DestinationKey{netip.MustParseAddr("192.0.2.21"), 80}
+	tests := []struct {
+		name        string
+		d           Destination
+		unsupported bool
+	}{
+		{"gue", Destination{DestinationKey: r, Forward: Tunnel, TunnelType: GUE, TunnelPort: 5555}, true},
+		{"gre", Destination{DestinationKey: r, Forward: Tunnel, TunnelType: GRE}, true},
+		{"ipip checksum", Destination{DestinationKey: r, Forward: Tunnel, TunnelChecksum: true}, true},
+		{"other family", Destination{DestinationKey: DestinationKey{netip.MustParseAddr("2001:db8::1"), 80}, Forward: Tunnel}, true},
+		{"no forward", Destination{DestinationKey: r}, false},
+		{"weight -1", Destination{DestinationKey: r, Forward: Route, Weight: -1}, false},
+		{"weight 65536", Destination{DestinationKey: r, Forward: Route, Weight: 65536}, false},
+		{"no address", Destination{Forward: Route}, false},
+	}
+	for _, tc := range tests {
+		_, m, err := destinationToMoby(svc, tc.d)
+		if err == nil {
+			t.Errorf("%s: got %+v, want an error", tc.name, m)
+			continue
+		}
+		if errors.Is(err, ErrUnsupported) != tc.unsupported {
+			t.Errorf("%s: %v: ErrUnsupported is %t, want %t", tc.name, err, !tc.unsupported, tc.unsupported)
+		}
+	}
+}
+
+func TestKernelErr(t *testing.T) {
+	tests := []struct {
+		err    error
+		svcSet bool
+		want   error
+	}{
+		{syscall.ESRCH, false, ErrNotFound},
+		{syscall.ENOENT, false, ErrNotFound},
+		{syscall.ENOENT, true, ErrUnsupported},
+		{syscall.EEXIST, true, ErrExists},
+		{syscall.EEXIST, false, ErrExists},
+	}
+	for _, tc := range tests {
+		got := kernelErr(tc.err, tc.svcSet)
+		if !errors.Is(got, tc.want) || !errors.Is(got, tc.err) {
+			t.Errorf("kernelErr(%v, %t) = %v, want %v wrapping %v", tc.err, tc.svcSet, got, tc.want, tc.err)
+		}
+	}
+	if got := kernelErr(syscall.EINVAL, false); !errors.Is(got, syscall.EINVAL) || errors.Is(got, ErrNotFound) {
+		t.Errorf("kernelErr(EINVAL) = %v", got)
+	}
+	if kernelErr(nil, true) != nil {
+		t.Error("kernelErr(nil) != nil")
+	}
+}
+
+// ------------------------------------------------------------- no IPVS
+
+// TestOpenWithoutIPVS: on a kernel without IPVS (this project's CI host),
+// Open fails with ErrNoIPVS, every time, and never hands out a handle.
+func TestOpenWithoutIPVS(t *testing.T) {
+	if ipvsPresent() == nil {
+		t.Skip("the kernel has IPVS")
+	}
+	for i := 0; i < 2; i++ {
+		k, err := Open(KernelConfig{})
+		if !errors.Is(err, ErrNoIPVS) || k != nil {
+			t.Fatalf("Open #%d = %v, %v; want nil, ErrNoIPVS", i+1, k, err)
+		}
+		t.Logf("Open: %v", err)
+	}
+}
+
+// inFreshNetns runs f with the path of a new network namespace, on a
+// locked thread that is in that namespace while f runs.
+func inFreshNetns(t *testing.T, f func(path string)) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			t.Errorf("netns.Get: %v", err)
+			return
+		}
+		defer orig.Close()
+		ns, err := netns.New()
+		if err != nil {
+			runtime.UnlockOSThread()
+			t.Errorf("netns.New: %v", err)
+			return
+		}
+		defer ns.Close()
+		defer func() {
+			// Leave the thread locked (it then ends with this goroutine)
+			// if it cannot go back.
+			if err := netns.Set(orig); err != nil {
+				t.Errorf("back to the original namespace: %v", err)
+				return
+			}
+			runtime.UnlockOSThread()
+		}()
+		f(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+	}()
+	<-done
+}
+
+func TestOpenWithoutIPVSInNetns(t *testing.T) {
+	if ipvsPresent() == nil {
+		t.Skip("the kernel has IPVS")
+	}
+	inFreshNetns(t, func(path string) {
+		k, err := Open(KernelConfig{Netns: path})
+		if !errors.Is(err, ErrNoIPVS) || k != nil {
+			t.Errorf("Open(%s) = %v, %v; want nil, ErrNoIPVS", path, k, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), path) {
+			t.Errorf("error %q does not name the namespace", err)
+		}
+	})
+}
+
+func TestOpenBadNetns(t *testing.T) {
+	k, err := Open(KernelConfig{Netns: "/nonexistent/netns"})
+	if err == nil || k != nil || !strings.Contains(err.Error(), "/nonexistent/netns") {
+		t.Fatalf("Open = %v, %v; want an error naming the path", k, err)
+	}
+}
+
+// -------------------------------------------------------- real kernel
+
+// openKernel opens the kernel backend and empties the table.
+func openKernel(t *testing.T) *Kernel {
+	t.Helper()
+	requireIPVS(t)
+	k, err := Open(KernelConfig{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { k.Close() })
+	ipvsadm(t, "-C")
+	return k
+}
+
+// ipvsadm runs /sbin/ipvsadm (the independent witness) and returns its
+// output.
+func ipvsadm(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ipvsadm", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ipvsadm %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestKernelSmoke(t *testing.T) {
+	k := openKernel(t)
+	ctx := context.Background()
+	svc := Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: a4, Port: 80}, Scheduler: WeightedRoundRobin, Persistence: 300 * time.Second, PersistenceMask: 24}
+	if err := k.CreateService(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	d := Destination{DestinationKey: DestinationKey{netip.MustParseAddr("192.0.2.21"), 8080}, Forward: Masquerade, Weight: 3}
+	if err := k.CreateDestination(ctx, svc.ServiceKey, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []Service{
+		{ServiceKey: ServiceKey{Protocol: UDP, Addr: a6, Port: 53}, Scheduler: SourceHashing, SchedFlags: FlagFallback | FlagPort, OnePacket: true, Persistence: time.Minute, PersistenceMask: 64},
+		{ServiceKey: ServiceKey{FWMark: 7}, Scheduler: MaglevHashing, SchedFlags: FlagPort},
+		{ServiceKey: ServiceKey{FWMark: 8, Family6: true}, Scheduler: RoundRobin},
+	} {
+		if err := k.CreateService(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("ipvsadm -Ln:\n%s", ipvsadm(t, "-Ln"))
+	t.Logf("ipvsadm -Ln --stats:\n%s", ipvsadm(t, "-Ln", "--stats"))
+	t.Logf("ipvsadm -S -n:\n%s", ipvsadm(t, "-S", "-n"))
+}

@@ -1,0 +1,50 @@
+//go:build !linux
+
+package ipvs
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+)
+
+// Kernel is the kernel's IPVS table; only Linux has one.
+type Kernel struct{}
+
+// Open returns an error wrapping ErrUnsupported: IPVS is Linux only.
+func Open(cfg KernelConfig) (*Kernel, error) {
+	return nil, fmt.Errorf("ipvs: open on %s: %w", runtime.GOOS, ErrUnsupported)
+}
+
+var errNoKernel = fmt.Errorf("ipvs: no kernel IPVS on %s: %w", runtime.GOOS, ErrUnsupported)
+
+// Services returns ErrUnsupported.
+func (*Kernel) Services(context.Context) ([]ServiceState, error) { return nil, errNoKernel }
+
+// Destinations returns ErrUnsupported.
+func (*Kernel) Destinations(context.Context, ServiceKey) ([]DestinationState, error) {
+	return nil, errNoKernel
+}
+
+// CreateService returns ErrUnsupported.
+func (*Kernel) CreateService(context.Context, Service) error { return errNoKernel }
+
+// UpdateService returns ErrUnsupported.
+func (*Kernel) UpdateService(context.Context, Service) error { return errNoKernel }
+
+// DeleteService returns ErrUnsupported.
+func (*Kernel) DeleteService(context.Context, ServiceKey) error { return errNoKernel }
+
+// CreateDestination returns ErrUnsupported.
+func (*Kernel) CreateDestination(context.Context, ServiceKey, Destination) error { return errNoKernel }
+
+// UpdateDestination returns ErrUnsupported.
+func (*Kernel) UpdateDestination(context.Context, ServiceKey, Destination) error { return errNoKernel }
+
+// DeleteDestination returns ErrUnsupported.
+func (*Kernel) DeleteDestination(context.Context, ServiceKey, DestinationKey) error {
+	return errNoKernel
+}
+
+// Close does nothing.
+func (*Kernel) Close() error { return nil }
