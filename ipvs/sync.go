@@ -318,9 +318,8 @@ func sortedTable(t []VirtualServer) []VirtualServer {
 	out := slices.Clone(t)
 	slices.SortFunc(out, func(a, b VirtualServer) int { return a.ServiceKey.Compare(b.ServiceKey) })
 	for i := range out {
-		out[i].Destinations = slices.SortedFunc(slices.Values(out[i].Destinations), func(a, b Destination) int {
-			return a.DestinationKey.Compare(b.DestinationKey)
-		})
+		out[i].Destinations = slices.Clone(out[i].Destinations)
+		slices.SortFunc(out[i].Destinations, func(a, b Destination) int { return a.DestinationKey.Compare(b.DestinationKey) })
 	}
 	return out
 }

@@ -1,0 +1,87 @@
+package ipvs_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/ipvs/ipvstest"
+)
+
+// A Syncer makes the table hold a desired table with the fewest
+// operations, and leaves alone the services it does not own.
+func ExampleSyncer() {
+	tab := ipvstest.New() // ipvs.Open() for the kernel's table
+	_ = tab.Load(ipvs.VirtualServer{Service: ipvs.Service{ // someone else's
+		ServiceKey: ipvs.ServiceKey{FWMark: 7}, Scheduler: ipvs.RoundRobin,
+	}})
+
+	web := ipvs.VirtualServer{
+		Service: ipvs.Service{
+			ServiceKey: ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.10"), Port: 80},
+			Scheduler:  ipvs.WeightedLeastConnection,
+		},
+		Destinations: []ipvs.Destination{
+			{DestinationKey: ipvs.DestinationKey{Addr: netip.MustParseAddr("10.0.0.1"), Port: 8080}, Forward: ipvs.Masquerade, Weight: 1},
+			{DestinationKey: ipvs.DestinationKey{Addr: netip.MustParseAddr("10.0.0.2"), Port: 8080}, Forward: ipvs.Masquerade, Weight: 1},
+		},
+	}
+	s := ipvs.NewSyncer(tab, ipvs.SyncConfig{})
+	ctx := context.Background()
+	res, err := s.Sync(ctx, []ipvs.VirtualServer{web})
+	fmt.Printf("%d ops %v\n", res.Ops(), err)
+
+	res, _ = s.Sync(ctx, []ipvs.VirtualServer{web})
+	fmt.Printf("again: %d ops\n", res.Ops())
+
+	web.Destinations[1].Weight = 0 // drain 10.0.0.2
+	res, _ = s.Sync(ctx, []ipvs.VirtualServer{web})
+	fmt.Printf("drain: %d update\n", res.UpdatedDests)
+
+	res, _ = s.Sync(ctx, nil)
+	fmt.Printf("release: %d delete\n", res.DeletedServices)
+	for _, v := range tab.Table() {
+		fmt.Println("left:", v.ServiceKey)
+	}
+	// Output:
+	// 3 ops <nil>
+	// again: 0 ops
+	// drain: 1 update
+	// release: 1 delete
+	// left: fwmark 7
+}
+
+// A Balancer applies keepalived's rules to health reports: here the last
+// real server fails and the sorry server takes over.
+func ExampleBalancer() {
+	tab := ipvstest.New()
+	key := ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.10"), Port: 80}
+	rs := ipvs.Destination{DestinationKey: ipvs.DestinationKey{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, Forward: ipvs.Route, Weight: 1}
+	sorry := ipvs.Destination{DestinationKey: ipvs.DestinationKey{Addr: netip.MustParseAddr("10.0.0.99"), Port: 80}, Forward: ipvs.Route, Weight: 1}
+	down := make(chan ipvs.ServiceKey, 1)
+	bl, err := ipvs.NewBalancer(tab, []ipvs.PoolConfig{{
+		Service:     ipvs.Service{ServiceKey: key, Scheduler: ipvs.RoundRobin},
+		RealServers: []ipvs.RealServer{{Destination: rs}},
+		SorryServer: &sorry,
+	}}, ipvs.BalancerConfig{OnQuorumDown: func(k ipvs.ServiceKey) { down <- k }})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- bl.Run(ctx) }()
+
+	_ = bl.SetHealth(key, rs.DestinationKey, false) // from a health checker
+	fmt.Println("quorum lost:", <-down)             // after the Sync that applied it
+	for _, d := range tab.Table()[0].Destinations {
+		fmt.Println("serving:", d.DestinationKey)
+	}
+	cancel()
+	fmt.Println(<-done, len(tab.Table()))
+	// Output:
+	// quorum lost: tcp 192.0.2.10:80
+	// serving: 10.0.0.99:80
+	// <nil> 0
+}
