@@ -1,7 +1,6 @@
 package ipvs
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -378,29 +377,4 @@ func ipvsadm(t *testing.T, args ...string) string {
 		t.Fatalf("ipvsadm %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-func TestKernelSmoke(t *testing.T) {
-	k := openKernel(t)
-	ctx := context.Background()
-	svc := Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: a4, Port: 80}, Scheduler: WeightedRoundRobin, Persistence: 300 * time.Second, PersistenceMask: 24}
-	if err := k.CreateService(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
-	d := Destination{DestinationKey: DestinationKey{netip.MustParseAddr("192.0.2.21"), 8080}, Forward: Masquerade, Weight: 3}
-	if err := k.CreateDestination(ctx, svc.ServiceKey, d); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []Service{
-		{ServiceKey: ServiceKey{Protocol: UDP, Addr: a6, Port: 53}, Scheduler: SourceHashing, SchedFlags: FlagFallback | FlagPort, OnePacket: true, Persistence: time.Minute, PersistenceMask: 64},
-		{ServiceKey: ServiceKey{FWMark: 7}, Scheduler: MaglevHashing, SchedFlags: FlagPort},
-		{ServiceKey: ServiceKey{FWMark: 8, Family6: true}, Scheduler: RoundRobin},
-	} {
-		if err := k.CreateService(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("ipvsadm -Ln:\n%s", ipvsadm(t, "-Ln"))
-	t.Logf("ipvsadm -Ln --stats:\n%s", ipvsadm(t, "-Ln", "--stats"))
-	t.Logf("ipvsadm -S -n:\n%s", ipvsadm(t, "-S", "-n"))
 }
