@@ -1,6 +1,62 @@
 // Package ipvs keeps the kernel's IPVS table (Linux Virtual Server) in a
 // desired state: a typed model of virtual servers and real servers, a
-// reconciler (Sync) that computes and applies the smallest set of changes,
+// reconciler that computes and applies the smallest set of changes,
 // keepalived's real-server semantics (inhibit on failure, sorry server,
-// quorum), and a kernel backend over github.com/moby/ipvs.
+// quorum with hysteresis), and a kernel backend over github.com/moby/ipvs.
+//
+// # Model
+//
+// A [Service] is a virtual server: a [ServiceKey] (protocol, address and
+// port, or a firewall mark) with a [Scheduler] and persistence settings. A
+// [Destination] is a real server of a service: a [DestinationKey] (address
+// and port) with a [Forward] method, a weight and thresholds. A
+// [VirtualServer] is a service with its destinations, one entry of a desired
+// table. Enums have String methods and an invalid zero value (or, for
+// [TunnelType], the kernel's default). [Service.Validate],
+// [Destination.Validate], [VirtualServer.Validate] and [ValidateTable] apply
+// the rules of ipvsadm and the kernel and return [*FieldError]s naming the
+// object and the field, wrapping [ErrInvalid]. [Service.Normalize] and
+// [Destination.Normalize] give the form the kernel reports (a zero
+// persistence mask reads back as /32 or /128); backends report that form
+// and the reconciler compares it.
+//
+// # Backends
+//
+// A [Backend] is an IPVS table. [Open] returns the kernel's ([Kernel], Linux
+// only): it needs CAP_NET_ADMIN and the ip_vs module (and the ip_vs_<sched>
+// modules of the schedulers used) loaded; without IPVS it fails with
+// [ErrNoIPVS]. Package ipvstest has an in-memory table with fault injection,
+// for tests that need no kernel.
+//
+// # Sync and ownership
+//
+// A [Syncer] makes a backend hold a desired table: it reads what the table
+// holds, and creates, updates and deletes services and destinations, the
+// fewest operations that make the two equal. A second Sync with the same
+// table does nothing; a change of k weights is k updates. Ownership is
+// explicit: the Syncer owns the keys of every desired table it was given
+// (and those adopted from a previous run through [SyncConfig.Adopt]), and
+// deletes only owned services that are no longer desired. Services of other
+// programs are never touched, nor their destinations read; a desired service
+// that already exists is taken over. Each failed operation is reported as a
+// [*SyncError] (joined) and the rest still applied; the next Sync converges.
+// [ReadStats] and [Syncer.Stats] read the counters of services and
+// destinations.
+//
+// # Keepalived's semantics
+//
+// A [Pool] applies keepalived's rules to one virtual server whose real
+// servers' health comes from outside (package check, through the caller):
+// a failed real server is removed, or kept with weight 0 with
+// InhibitOnFailure; its weight can follow a dynamic checker; servers start
+// up, or down with Alpha; the quorum (the sum of the weights of the up
+// servers) is gained at Quorum+Hysteresis and lost below Quorum-Hysteresis;
+// while it is lost a sorry server, if configured, replaces the real servers.
+// A Pool is a pure value that turns health into a desired [VirtualServer].
+// A [Balancer] holds many pools, takes health and weight changes from any
+// goroutine, and syncs them from one goroutine (Run) with coalescing and
+// retry; it reports quorum changes through callbacks and, like keepalived,
+// removes its services when it stops unless told to keep them
+// (BalancerConfig.KeepOnExit, keepalived's --dont-release-ipvs); with Omega
+// it reports the quorums still up as lost when it stops.
 package ipvs

@@ -12,8 +12,10 @@ import (
 // A Syncer makes the table hold a desired table with the fewest
 // operations, and leaves alone the services it does not own.
 func ExampleSyncer() {
-	tab := ipvstest.New()                                  // ipvs.Open() for the kernel's table
-	_ = tab.Load(ipvs.VirtualServer{Service: ipvs.Service{ // someone else's
+	// ipvs.Open(ipvs.KernelConfig{}) for the kernel's table.
+	tab := ipvstest.New()
+	// Someone else's service.
+	_ = tab.Load(ipvs.VirtualServer{Service: ipvs.Service{
 		ServiceKey: ipvs.ServiceKey{FWMark: 7}, Scheduler: ipvs.RoundRobin,
 	}})
 
