@@ -247,3 +247,15 @@ func TestPoolConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestPoolUp(t *testing.T) {
+	r := newRig(t, 2, ipvs.PoolConfig{}, func(i int, rs *ipvs.RealServer) { rs.Alpha = i == 1 }, ipvs.Result{CreatedServices: 1, CreatedDests: 1})
+	for i, want := range []bool{true, false} {
+		if up, err := r.p.Up(r.rs[i]); err != nil || up != want {
+			t.Errorf("server %d: up %v, %v; want %v", i, up, err, want)
+		}
+	}
+	if _, err := r.p.Up(dkey("10.0.0.99:80")); !errors.Is(err, ipvs.ErrNotFound) {
+		t.Errorf("unknown server: %v", err)
+	}
+}

@@ -479,3 +479,22 @@ func TestStats(t *testing.T) {
 		t.Fatalf("ReadStats: %d, %v", len(all), err)
 	}
 }
+
+func TestSyncErrorFormat(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tt := range []struct {
+		e    ipvs.SyncError
+		want string
+	}{
+		{ipvs.SyncError{Op: ipvs.OpListServices, Err: boom}, "ipvs: list services: boom"},
+		{ipvs.SyncError{Op: ipvs.OpUpdateService, Service: tcp("192.0.2.1:80"), Err: boom}, "ipvs: service tcp 192.0.2.1:80: update service: boom"},
+		{ipvs.SyncError{Op: ipvs.OpDeleteDestination, Service: ipvs.ServiceKey{FWMark: 3}, Dest: dkey("[2001:db8::1]:80"), Err: boom}, "ipvs: service fwmark 3: destination [2001:db8::1]:80: delete destination: boom"},
+	} {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+	if got := ipvs.Op(0).String(); got != "Op(0)" {
+		t.Errorf("Op(0) = %q", got)
+	}
+}
