@@ -378,3 +378,43 @@ func ipvsadm(t *testing.T, args ...string) string {
 	}
 	return string(out)
 }
+
+// TestProbeUnresolvedFamily: when moby/ipvs resolved the family while
+// IPVS was missing (here: on a kernel without IPVS, in a child process so
+// that this process's moby/ipvs stays untouched), its handle talks to
+// family 0, which the kernel only acknowledges; probe reports that as
+// ErrStaleFamily instead of letting every call "succeed".
+func TestProbeUnresolvedFamily(t *testing.T) {
+	if os.Getenv("VIGIL_IPVS_PROBE_CHILD") == "1" {
+		h, err := mobyipvs.New("")
+		if err != nil {
+			t.Fatalf("mobyipvs.New: %v", err)
+		}
+		defer h.Close()
+		// moby/ipvs itself reports success for a write that did nothing.
+		if err := h.NewService(&mobyipvs.Service{AddressFamily: unix.AF_INET, Protocol: unix.IPPROTO_TCP, Address: a4.AsSlice(), Port: 80, SchedName: "rr", Netmask: 0xffffffff}); err != nil {
+			t.Logf("NewService: %v", err)
+		} else {
+			t.Logf("NewService with an unresolved family: nil (nothing was created)")
+		}
+		err = probe(h)
+		if !errors.Is(err, ErrStaleFamily) {
+			t.Fatalf("probe = %v, want ErrStaleFamily", err)
+		}
+		t.Logf("probe: %v", err)
+		return
+	}
+	if ipvsPresent() == nil {
+		t.Skip("the kernel has IPVS: moby/ipvs would resolve the family")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProbeUnresolvedFamily$", "-test.v")
+	cmd.Env = append(os.Environ(), "VIGIL_IPVS_PROBE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	t.Logf("child (moby/ipvs's logrus lines are its own):\n%s", out)
+}
