@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,9 +136,17 @@ type Config struct {
 	// than with the Go runtime's timer granularity (up to ~1 ms late on an
 	// idle process). The master's Adver_Timer stays a Go timer: an advert a
 	// fraction of a millisecond late is harmless, and it costs no syscalls.
-	// Leave it off inside testing/synctest bubbles, whose fake clock only
-	// drives Go timers.
+	// The timerfd fires FinalApproach before the deadline and the router
+	// then polls until the deadline, so waking an idle CPU and thread is
+	// not added to the takeover. Leave PreciseTimers off inside
+	// testing/synctest bubbles, whose fake clock only drives Go timers.
 	PreciseTimers bool
+	// FinalApproach is how long before Master_Down_Timer's deadline a
+	// router with PreciseTimers stops sleeping and polls (one CPU busy for
+	// that long, once per imminent takeover: only after adverts from the
+	// master have stopped for about three intervals). 0 means the default,
+	// 1 ms; negative turns it off.
+	FinalApproach time.Duration
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -179,6 +188,9 @@ type Stats struct {
 	BecameMaster    uint64
 	AddrErrors      uint64 // AddrManager or Announcer failures
 	EventsDropped   uint64 // events a full subscriber queue lost
+	// FinalApproaches counts the times the router polled through the last
+	// FinalApproach before a Master_Down_Timer deadline (PreciseTimers).
+	FinalApproaches uint64
 }
 
 // Drop returns the count for one drop reason.
@@ -224,6 +236,7 @@ type Router struct {
 
 	sent, recv, sendErr, readErr, mismatch, zeroRx, zeroTx atomic.Uint64
 	transitions, becameMaster, addrErr, eventsDropped      atomic.Uint64
+	approaches                                             atomic.Uint64
 	drops                                                  [numDropReasons]atomic.Uint64
 }
 
@@ -318,7 +331,7 @@ func (r *Router) Stats() Stats {
 		AdvertsSent: r.sent.Load(), AdvertsReceived: r.recv.Load(), SendErrors: r.sendErr.Load(),
 		ReadErrors: r.readErr.Load(), AddrMismatch: r.mismatch.Load(), PriorityZeroRx: r.zeroRx.Load(),
 		PriorityZeroTx: r.zeroTx.Load(), Transitions: r.transitions.Load(), BecameMaster: r.becameMaster.Load(),
-		AddrErrors: r.addrErr.Load(), EventsDropped: r.eventsDropped.Load(),
+		AddrErrors: r.addrErr.Load(), EventsDropped: r.eventsDropped.Load(), FinalApproaches: r.approaches.Load(),
 	}
 	for i := range r.drops {
 		s.Drops[i] = r.drops[i].Load()
@@ -474,6 +487,10 @@ func (r *Router) Run(ctx context.Context) error {
 		} else {
 			lp.fine = t
 			defer t.Close()
+			lp.lead = r.cfg.FinalApproach
+			if lp.lead == 0 {
+				lp.lead = time.Millisecond
+			}
 		}
 	}
 	defer lp.timer.Close()
@@ -498,7 +515,11 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-lp.timer.C():
 			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
 		case <-lp.fine.C():
-			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+			if lp.approach.IsZero() {
+				lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+				continue
+			}
+			lp.finalApproach(ctx, rx)
 		case <-r.poke:
 			r.applyControl(&lp, ctx)
 		}
@@ -534,12 +555,50 @@ type loop struct {
 	fine      stepTimer
 	fineArmed bool
 	armed     Timer
-	actions   []Action
-	buf       []byte
-	adv       Advertisement
+	// approach, if set, is the Master_Down_Timer deadline the fine timer
+	// was armed FinalApproach ahead of.
+	approach time.Time
+	lead     time.Duration
+	actions  []Action
+	buf      []byte
+	adv      Advertisement
 	// masterCtx lives while we are Master; announcements are bound to it.
 	masterCtx    context.Context
 	masterCancel context.CancelFunc
+}
+
+// finalApproach runs when the fine timer fires FinalApproach ahead of
+// Master_Down_Timer's deadline: it polls (no sleeping) until the deadline,
+// still taking adverts, control calls and cancellation, and then steps the
+// timer. An advert that re-arms or stops the timer ends the approach.
+func (lp *loop) finalApproach(ctx context.Context, rx <-chan rxAdvert) {
+	r := lp.r
+	deadline := lp.approach
+	if time.Until(deadline) > 2*lp.lead {
+		return // a stale expiry from before the timer was re-armed
+	}
+	lp.approach = time.Time{}
+	r.approaches.Add(1)
+	for {
+		if !time.Now().Before(deadline) {
+			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+			return
+		}
+		select {
+		case a := <-rx:
+			lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
+		case <-r.poke:
+			r.applyControl(lp, ctx)
+		case <-ctx.Done():
+			return // Run's loop sees it next
+		default:
+			runtime.Gosched()
+			continue
+		}
+		if t, at := r.machine.Deadline(); t != MasterDownTimer || !at.Equal(deadline) {
+			return // re-armed (the master is back) or stopped: the timers have it
+		}
+	}
 }
 
 func (lp *loop) shutdown(ctx context.Context) {
@@ -569,9 +628,15 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 			lp.send(ctx, a.Priority)
 		case ActArmTimer:
 			lp.armed = a.Timer
+			lp.approach = time.Time{}
 			if a.Timer == MasterDownTimer && lp.fine != lp.timer {
 				lp.timer.Stop()
-				lp.fine.Reset(time.Until(a.At))
+				d := time.Until(a.At)
+				if lp.lead > 0 && d > 2*lp.lead {
+					d -= lp.lead
+					lp.approach = a.At
+				}
+				lp.fine.Reset(d)
 				lp.fineArmed = true
 			} else {
 				if lp.fineArmed {
@@ -582,6 +647,7 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 			}
 		case ActStopTimer:
 			lp.armed = NoTimer
+			lp.approach = time.Time{}
 			lp.timer.Stop()
 			if lp.fineArmed {
 				lp.fine.Stop()
