@@ -11,7 +11,9 @@
 //	sched           periodic job scheduler: timer heap, jitter, staggering,
 //	                concurrency limit
 //	netlink         VIPs, routes, rules, link watcher, GARP/NA, VMAC
-//	ipvs            IPVS virtual/real server model and reconciler (planned)
+//	ipvs            IPVS model, Syncer (desired-state reconciler), keepalived's
+//	                real-server semantics (Pool, Balancer), kernel backend
+//	ipvs/ipvstest   in-memory IPVS table with fault injection
 //	watchdog        heartbeats, stall detection, sd_notify (planned)
 //	config          keepalived.conf parser (planned)
 //
