@@ -14,6 +14,10 @@ import (
 // after a Sync that failed.
 const DefaultRetryInterval = time.Second
 
+// DefaultResyncInterval is how often a Balancer reads the table back
+// (a full Sync) to repair what others changed.
+const DefaultResyncInterval = 30 * time.Second
+
 // DefaultReleaseTimeout bounds the Sync that removes a Balancer's services
 // when its Run ends.
 const DefaultReleaseTimeout = 10 * time.Second
@@ -46,14 +50,25 @@ type BalancerConfig struct {
 	// ReleaseTimeout bounds the final Sync that removes the services; zero
 	// means DefaultReleaseTimeout.
 	ReleaseTimeout time.Duration
+	// ResyncInterval is how long after a full Sync the Balancer does the
+	// next one, which reads the table and repairs what other programs
+	// changed in its services (changes in between are applied with
+	// Syncer.Apply, which reads nothing); zero means
+	// DefaultResyncInterval, negative never.
+	ResyncInterval time.Duration
 }
 
 // A Balancer keeps a Backend in step with pools whose real servers'
 // health and weights come from outside (health checkers): each SetHealth or
 // SetWeight changes a Pool, and Run's goroutine, the only one that writes
-// to the backend, syncs the pools' desired table after it. Changes that
-// come while a Sync runs are applied together by the next one. A failed
-// Sync is retried after RetryInterval.
+// to the backend, applies the pools' desired table after it. Changes that
+// come while one is applied are applied together by the next one.
+//
+// Run does a full Sync (it reads the table) when it starts, after a
+// failure (retried after RetryInterval) and every ResyncInterval; a change
+// in between is applied with Syncer.Apply, which writes only what changed
+// and reads nothing. What other programs do to the Balancer's services is
+// repaired at the next full Sync.
 type Balancer struct {
 	syncer  *Syncer
 	log     *slog.Logger
@@ -82,6 +97,9 @@ func NewBalancer(b Backend, pools []PoolConfig, cfg BalancerConfig) (*Balancer, 
 	}
 	if cfg.ReleaseTimeout <= 0 {
 		cfg.ReleaseTimeout = DefaultReleaseTimeout
+	}
+	if cfg.ResyncInterval == 0 {
+		cfg.ResyncInterval = DefaultResyncInterval
 	}
 	bl := &Balancer{
 		syncer: NewSyncer(b, SyncConfig{Logger: cfg.Logger, Adopt: cfg.Adopt}),
@@ -177,31 +195,56 @@ func (bl *Balancer) Owned() []ServiceKey { return bl.syncer.Owned() }
 // Stats returns the counters of the Balancer's services (Syncer.Stats).
 func (bl *Balancer) Stats(ctx context.Context) ([]ServiceStats, error) { return bl.syncer.Stats(ctx) }
 
-// Run syncs the pools into the backend at once and after every change,
-// until ctx ends. Then, unless KeepOnExit, it removes the services it owns
-// (with a fresh context bounded by ReleaseTimeout), reports the quorum
-// changes still pending and, with Omega, the loss of the quorums still up,
-// and returns. It returns nil, or the error of that last removal. A
-// Balancer runs once.
+// Run syncs the pools into the backend at once, applies every change
+// after that, and syncs again every ResyncInterval, until ctx ends. Then,
+// unless KeepOnExit, it removes the services it owns (with a fresh context
+// bounded by ReleaseTimeout), reports the quorum changes still pending
+// and, with Omega, the loss of the quorums still up, and returns. It
+// returns nil, or the error of that last removal. A Balancer runs once.
 func (bl *Balancer) Run(ctx context.Context) error {
 	if !bl.running.CompareAndSwap(false, true) {
 		return errors.New("ipvs: balancer: Run called twice")
 	}
-	var retry <-chan time.Time
+	var (
+		retry  <-chan time.Time
+		resync *time.Timer
+		full   = true
+	)
+	if bl.cfg.ResyncInterval > 0 {
+		resync = time.NewTimer(bl.cfg.ResyncInterval)
+		defer resync.Stop()
+	}
 	for {
 		desired, events := bl.take()
-		if _, err := bl.syncer.Sync(ctx, desired); err != nil && ctx.Err() == nil {
+		var err error
+		if full {
+			_, err = bl.syncer.Sync(ctx, desired)
+			if resync != nil {
+				resync.Reset(bl.cfg.ResyncInterval)
+			}
+		} else {
+			_, err = bl.syncer.Apply(ctx, desired)
+		}
+		if err != nil && ctx.Err() == nil {
 			bl.log.Warn("ipvs: sync failed, will retry", "in", bl.cfg.RetryInterval, "err", err)
 			retry = time.After(bl.cfg.RetryInterval)
 		} else {
 			retry = nil
 		}
+		full = false
 		bl.notify(events)
+		var tick <-chan time.Time
+		if resync != nil {
+			tick = resync.C
+		}
 		select {
 		case <-ctx.Done():
 			return bl.stop(ctx)
 		case <-bl.wake:
 		case <-retry:
+			full = true
+		case <-tick:
+			full = true
 		}
 	}
 }

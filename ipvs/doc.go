@@ -28,20 +28,36 @@
 // [ErrNoIPVS]. Package ipvstest has an in-memory table with fault injection,
 // for tests that need no kernel.
 //
-// # Sync and ownership
+// # Sync, Apply and ownership
 //
-// A [Syncer] makes a backend hold a desired table: it reads what the table
-// holds, and creates, updates and deletes services and destinations, the
-// fewest operations that make the two equal. A second Sync with the same
-// table does nothing; a change of k weights is k updates. Ownership is
-// explicit: the Syncer owns the keys of every desired table it was given
-// (and those adopted from a previous run through [SyncConfig.Adopt]), and
-// deletes only owned services that are no longer desired. Services of other
-// programs are never touched, nor their destinations read; a desired service
-// that already exists is taken over. Each failed operation is reported as a
-// [*SyncError] (joined) and the rest still applied; the next Sync converges.
-// [ReadStats] and [Syncer.Stats] read the counters of services and
-// destinations.
+// A [Syncer] makes a backend hold a desired table. [Syncer.Sync] reads what
+// the table holds, and creates, updates and deletes services and
+// destinations, the fewest operations that make the two equal. A second
+// Sync with the same table does nothing; a change of k weights is k
+// updates. [Syncer.Apply] does the same without reading: it compares with
+// the Syncer's record of what it last read and wrote, so a change of k
+// weights is k writes and no read (a Sync reads one dump per desired
+// service). Apply falls back to a full Sync when it has no record to trust
+// (before the first Sync, after any failure, or for a service it does not
+// know); what other programs change in the owned services is repaired by
+// the next Sync, not by Apply, so a program using Apply runs Sync now and
+// then. Ownership is explicit: the Syncer owns the keys of every desired
+// table it was given (and those adopted from a previous run through
+// [SyncConfig.Adopt]), and deletes only owned services that are no longer
+// desired. Services of other programs are never touched, nor their
+// destinations read; a desired service that already exists is taken over.
+// Each failed operation is reported as a [*SyncError] (joined) and the rest
+// still applied; the next Sync converges. [ReadStats] and [Syncer.Stats]
+// read the counters of services and destinations.
+//
+// # Batching
+//
+// A Backend that is also a [Batcher] takes a list of [Change]s in one call;
+// the Syncer gives it all the writes of a Sync or Apply, in order. The
+// kernel backend sends them as up to a few hundred IPVS netlink requests
+// per sendmsg and matches each acknowledgement to its change, instead of
+// one round trip per write; each change still succeeds or fails on its
+// own. [ApplyEach] is the one-by-one path, for backends without Batcher.
 //
 // # Keepalived's semantics
 //
@@ -54,8 +70,8 @@
 // while it is lost a sorry server, if configured, replaces the real servers.
 // A Pool is a pure value that turns health into a desired [VirtualServer].
 // A [Balancer] holds many pools, takes health and weight changes from any
-// goroutine, and syncs them from one goroutine (Run) with coalescing and
-// retry; it reports quorum changes through callbacks and, like keepalived,
+// goroutine, and applies them from one goroutine (Run) with coalescing,
+// retry, and a full Sync every BalancerConfig.ResyncInterval; it reports quorum changes through callbacks and, like keepalived,
 // removes its services when it stops unless told to keep them
 // (BalancerConfig.KeepOnExit, keepalived's --dont-release-ipvs); with Omega
 // it reports the quorums still up as lost when it stops.

@@ -64,9 +64,17 @@ const (
 // the kernel does not mark an IPVS dump as interrupted, so a table read
 // while another process changes it may be inconsistent and
 // ErrDumpInterrupted is never returned.
+//
+// Writes in bulk (Apply, the Batcher a Syncer uses) bypass moby/ipvs,
+// which sends one request and waits for its answer each time (a send, a
+// getsockname and a receive with a fresh 64 KiB buffer per write): Apply
+// encodes the same IPVS generic-netlink commands itself, from the same
+// field mapping, and sends up to a few hundred of them in one sendmsg on a
+// socket of its own. Reads and single writes go through moby/ipvs.
 type Kernel struct {
-	mu     sync.Mutex // serializes use of h (one socket, one reply stream)
+	mu     sync.Mutex // serializes use of h and batch (one reply stream each)
 	h      *mobyipvs.Handle
+	batch  *batchSocket
 	where  string // "current namespace" or the Netns path, for errors
 	log    *slog.Logger
 	closed bool
@@ -99,8 +107,13 @@ func Open(cfg KernelConfig) (*Kernel, error) {
 		h.Close()
 		return nil, fmt.Errorf("ipvs: open in %s: %w", where, err)
 	}
-	log.Debug("ipvs: kernel backend open", "netns", cfg.Netns, "family", id)
-	return &Kernel{h: h, where: where, log: log}, nil
+	bs, err := openBatchSocket(cfg.Netns, id)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("ipvs: open in %s: batch socket: %w", where, err)
+	}
+	log.Debug("ipvs: kernel backend open", "netns", cfg.Netns, "family", id, "batch", bs.chunk)
+	return &Kernel{h: h, batch: bs, where: where, log: log}, nil
 }
 
 // ipvsFamilyID asks the kernel (from the namespace at path, or the
@@ -168,6 +181,7 @@ func (k *Kernel) Close() error {
 	if !k.closed {
 		k.closed = true
 		k.h.Close()
+		k.batch.close()
 		k.log.Debug("ipvs: kernel backend closed", "where", k.where)
 	}
 	return nil
@@ -177,17 +191,23 @@ func (k *Kernel) Close() error {
 // names the operation for errors ("create service tcp 192.0.2.10:80").
 func (k *Kernel) do(ctx context.Context, what string, f func(h *mobyipvs.Handle) error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("ipvs: %s: %w", what, err)
+		return opErr(what, err)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return fmt.Errorf("ipvs: %s: %w", what, net.ErrClosed)
+		return opErr(what, net.ErrClosed)
 	}
-	if err := f(k.h); err != nil {
-		return fmt.Errorf("ipvs: %s: %w", what, err)
+	return opErr(what, f(k.h))
+}
+
+// opErr says what failed: "ipvs: create service tcp 192.0.2.10:80: <err>";
+// nil stays nil.
+func opErr(what string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("ipvs: %s: %w", what, err)
 }
 
 // Services lists the services of the table.
@@ -253,72 +273,61 @@ func (k *Kernel) Destinations(ctx context.Context, svc ServiceKey) ([]Destinatio
 // CreateService adds svc; ErrExists if it is there already, an error
 // wrapping ErrUnsupported if its scheduler's module is not available.
 func (k *Kernel) CreateService(ctx context.Context, svc Service) error {
-	return k.do(ctx, "create service "+svc.ServiceKey.String(), func(h *mobyipvs.Handle) error {
-		ms, err := serviceToMoby(svc)
-		if err != nil {
-			return err
-		}
-		return kernelErr(h.NewService(ms), true)
-	})
+	return k.write(ctx, Change{Op: OpCreateService, Service: svc})
 }
 
 // UpdateService changes the settings of svc; ErrNotFound if it is not
 // in the table.
 func (k *Kernel) UpdateService(ctx context.Context, svc Service) error {
-	return k.do(ctx, "update service "+svc.ServiceKey.String(), func(h *mobyipvs.Handle) error {
-		ms, err := serviceToMoby(svc)
-		if err != nil {
-			return err
-		}
-		return kernelErr(h.UpdateService(ms), true)
-	})
+	return k.write(ctx, Change{Op: OpUpdateService, Service: svc})
 }
 
 // DeleteService removes svc and its destinations; ErrNotFound if it is
 // not in the table.
 func (k *Kernel) DeleteService(ctx context.Context, svc ServiceKey) error {
-	return k.do(ctx, "delete service "+svc.String(), func(h *mobyipvs.Handle) error {
-		ms, err := serviceKeyToMoby(svc)
-		if err != nil {
-			return err
-		}
-		return kernelErr(h.DelService(ms), false)
-	})
+	return k.write(ctx, Change{Op: OpDeleteService, Service: Service{ServiceKey: svc}})
 }
 
 // CreateDestination adds d to svc; ErrExists if it is there already,
 // ErrNotFound if svc is not in the table.
 func (k *Kernel) CreateDestination(ctx context.Context, svc ServiceKey, d Destination) error {
-	return k.do(ctx, "create destination "+d.DestinationKey.String()+" of "+svc.String(), func(h *mobyipvs.Handle) error {
-		ms, md, err := destinationToMoby(svc, d)
-		if err != nil {
-			return err
-		}
-		return kernelErr(h.NewDestination(ms, md), false)
-	})
+	return k.write(ctx, Change{Op: OpCreateDestination, Service: Service{ServiceKey: svc}, Dest: d})
 }
 
 // UpdateDestination changes d's settings in svc; ErrNotFound if svc or
 // d is not in the table.
 func (k *Kernel) UpdateDestination(ctx context.Context, svc ServiceKey, d Destination) error {
-	return k.do(ctx, "update destination "+d.DestinationKey.String()+" of "+svc.String(), func(h *mobyipvs.Handle) error {
-		ms, md, err := destinationToMoby(svc, d)
-		if err != nil {
-			return err
-		}
-		return kernelErr(h.UpdateDestination(ms, md), false)
-	})
+	return k.write(ctx, Change{Op: OpUpdateDestination, Service: Service{ServiceKey: svc}, Dest: d})
 }
 
 // DeleteDestination removes d from svc; ErrNotFound if svc or d is not
 // in the table.
 func (k *Kernel) DeleteDestination(ctx context.Context, svc ServiceKey, d DestinationKey) error {
-	return k.do(ctx, "delete destination "+d.String()+" of "+svc.String(), func(h *mobyipvs.Handle) error {
-		ms, md, err := destinationToMoby(svc, Destination{DestinationKey: d, Forward: Masquerade})
+	return k.write(ctx, Change{Op: OpDeleteDestination, Service: Service{ServiceKey: svc}, Dest: Destination{DestinationKey: d}})
+}
+
+// write applies one change through moby/ipvs.
+func (k *Kernel) write(ctx context.Context, c Change) error {
+	return k.do(ctx, c.String(), func(h *mobyipvs.Handle) error {
+		cmd, ms, md, err := changeToMoby(c)
 		if err != nil {
 			return err
 		}
-		return kernelErr(h.DelDestination(ms, md), false)
+		switch cmd {
+		case ipvsCmdNewService:
+			err = h.NewService(ms)
+		case ipvsCmdSetService:
+			err = h.UpdateService(ms)
+		case ipvsCmdDelService:
+			err = h.DelService(ms)
+		case ipvsCmdNewDest:
+			err = h.NewDestination(ms, md)
+		case ipvsCmdSetDest:
+			err = h.UpdateDestination(ms, md)
+		case ipvsCmdDelDest:
+			err = h.DelDestination(ms, md)
+		}
+		return kernelErr(err, setsService(c.Op))
 	})
 }
 

@@ -46,5 +46,14 @@ func (*Kernel) DeleteDestination(context.Context, ServiceKey, DestinationKey) er
 	return errNoKernel
 }
 
+// Apply returns ErrUnsupported for every change.
+func (*Kernel) Apply(_ context.Context, changes []Change) []error {
+	errs := make([]error, len(changes))
+	for i := range errs {
+		errs[i] = errNoKernel
+	}
+	return errs
+}
+
 // Close does nothing.
 func (*Kernel) Close() error { return nil }

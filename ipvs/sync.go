@@ -120,14 +120,19 @@ type SyncConfig struct {
 // A Syncer keeps the services it owns in a Backend equal to a desired
 // table, and leaves every other service alone.
 //
-// The Syncer owns every key that was in a desired table given to Sync, or
-// adopted, and that it has not deleted since. Sync deletes an owned service
-// when it is no longer desired; it never deletes a service it does not own.
-// A desired service the backend already holds (made by someone else, or by
-// a previous run) is taken over: Sync updates it and its destinations to
-// the desired ones, and owns it from then on.
+// The Syncer owns every key that was in a desired table given to Sync or
+// Apply, or adopted, and that it has not deleted since. It deletes an
+// owned service when it is no longer desired; it never deletes a service it
+// does not own. A desired service the backend already holds (made by
+// someone else, or by a previous run) is taken over: Sync updates it and
+// its destinations to the desired ones, and owns it from then on.
 //
-// Calls are serialized: Sync, Owned and Stats may be called from any
+// Sync reads the backend and compares; Apply compares against the
+// Syncer's record of what it last read and wrote, and reads nothing (see
+// Apply for the trade-off). When the Backend is a Batcher the writes of one
+// Sync or Apply go to it in one call.
+//
+// Calls are serialized: Sync, Apply, Owned and Stats may be called from any
 // goroutine, one at a time.
 type Syncer struct {
 	b       Backend
@@ -136,6 +141,16 @@ type Syncer struct {
 
 	mu    sync.Mutex
 	owned map[ServiceKey]struct{}
+	// rec is what the backend holds for the owned services, as of the
+	// last Sync or Apply that succeeded entirely; nil when there is none
+	// (no Sync yet, or the last one failed somewhere).
+	rec map[ServiceKey]recEntry
+}
+
+// recEntry is one service of the record, in Normalize form.
+type recEntry struct {
+	svc   Service
+	dests map[DestinationKey]Destination
 }
 
 // NewSyncer returns a Syncer over b.
@@ -181,6 +196,9 @@ func (s *Syncer) Owned() []ServiceKey {
 //     destinations; a service the backend no longer holds is simply
 //     forgotten.
 //
+// All reads come before the first write; the writes go in that order, in
+// one call when the Backend is a Batcher, else one by one.
+//
 // A changed key (protocol, address, port, mark, or destination address and
 // port) is a different object: the old one is deleted and the new one
 // created. Desired services are created before stale ones are deleted, so a
@@ -189,97 +207,153 @@ func (s *Syncer) Owned() []ServiceKey {
 //
 // An invalid table (ValidateTable) changes nothing and returns an error
 // wrapping ErrInvalid. Otherwise each failed operation is reported as a
-// *SyncError, joined, and Sync goes on with the other objects; deleting
-// what is already gone is not a failure. A later Sync converges: it
-// compares against what the backend then holds. A second Sync with the same
-// table does nothing. When ctx ends, Sync stops before its next operation
-// and the error includes ctx.Err().
+// *SyncError, joined, and Sync goes on with the other objects (the
+// destinations of a service whose creation failed fail too, and are
+// reported); deleting what is already gone is not a failure. A later Sync
+// converges: it compares against what the backend then holds. A second
+// Sync with the same table does nothing. When ctx ends, Sync stops before
+// its next operation (a Batcher: before its next chunk) and the error
+// includes ctx.Err().
+//
+// Sync refreshes the record Apply compares against: after a Sync without
+// any failure it is desired; after one with a failure there is none.
 func (s *Syncer) Sync(ctx context.Context, desired []VirtualServer) (Result, error) {
 	if err := ValidateTable(desired); err != nil {
 		return Result{}, fmt.Errorf("ipvs: sync: desired table: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var (
-		res  Result
-		errs []error
-	)
-	fail := func(op Op, svc ServiceKey, d DestinationKey, err error) {
-		res.Failed++
-		errs = append(errs, &SyncError{Op: op, Service: svc, Dest: d, Err: err})
-		s.log.Debug("ipvs: operation failed", "op", op.String(), "service", svc.String(), "dest", d.String(), "err", err)
-	}
-	// apply runs one write operation and counts it; it reports false when
-	// the operation failed or ctx ended.
-	apply := func(op Op, svc ServiceKey, d DestinationKey, call func() error) bool {
-		if ctx.Err() != nil {
-			return false
-		}
-		err := call()
-		if err != nil && (op == OpDeleteService || op == OpDeleteDestination) && errors.Is(err, ErrNotFound) {
-			err = nil // already gone: converged
-		}
-		if err != nil {
-			fail(op, svc, d, err)
-			return false
-		}
-		res.count(op)
-		s.log.Debug("ipvs: applied", "op", op.String(), "service", svc.String(), "dest", d.String())
-		return true
-	}
+	return s.sync(ctx, desired)
+}
 
+// Apply makes the backend hold desired, as Sync does (same order, same
+// ownership, same errors), but without reading it: it compares desired
+// with the Syncer's record of what the owned services held after the last
+// Sync or Apply, and writes only the difference. A change of k weights is
+// k writes and no read.
+//
+// It does a full Sync instead (reads included) when the record cannot be
+// trusted or is not enough: before the first Sync, after a Sync or Apply
+// in which anything failed (an operation, a read, an interrupted dump, or
+// ctx ending), and when desired names a service the record does not hold
+// (the backend may hold it already, made by someone else: Sync takes it
+// over).
+//
+// The trade-off: Apply does not see what other programs did to the owned
+// services since the last Sync (a destination deleted with ipvsadm, a
+// weight changed); those changes are repaired by the next Sync, not by
+// Apply. Run Sync now and then (Balancer does, every ResyncInterval).
+func (s *Syncer) Apply(ctx context.Context, desired []VirtualServer) (Result, error) {
+	if err := ValidateTable(desired); err != nil {
+		return Result{}, fmt.Errorf("ipvs: apply: desired table: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.rec
+	for _, v := range desired {
+		if _, ok := rec[v.ServiceKey]; !ok {
+			rec = nil
+			break
+		}
+	}
+	if rec == nil {
+		return s.sync(ctx, desired)
+	}
+	s.rec = nil
+	have := make(map[ServiceKey]Service, len(rec))
+	for k, e := range rec {
+		have[k] = e.svc
+	}
+	r := &run{s: s, ctx: ctx}
+	return r.reconcile(desired, have, func(k ServiceKey) (map[DestinationKey]Destination, bool) {
+		return rec[k].dests, true
+	})
+}
+
+// sync is Sync with s.mu held.
+func (s *Syncer) sync(ctx context.Context, desired []VirtualServer) (Result, error) {
+	s.rec = nil
+	r := &run{s: s, ctx: ctx}
+	have, err := s.services(ctx)
+	if err != nil {
+		for _, v := range desired {
+			s.owned[v.ServiceKey] = struct{}{}
+		}
+		return Result{}, s.finish(Result{}, &SyncError{Op: OpListServices, Err: err})
+	}
+	return r.reconcile(desired, have, func(k ServiceKey) (map[DestinationKey]Destination, bool) {
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		dests, err := s.destinations(ctx, k)
+		if err != nil {
+			r.fail(OpListDestinations, k, DestinationKey{}, err)
+			return nil, false
+		}
+		return dests, true
+	})
+}
+
+// A run is one Sync or Apply: its counts and errors.
+type run struct {
+	s    *Syncer
+	ctx  context.Context
+	res  Result
+	errs []error
+}
+
+func (r *run) fail(op Op, svc ServiceKey, d DestinationKey, err error) {
+	r.res.Failed++
+	r.errs = append(r.errs, &SyncError{Op: op, Service: svc, Dest: d, Err: err})
+	r.s.log.Debug("ipvs: operation failed", "op", op.String(), "service", svc.String(), "dest", d.String(), "err", err)
+}
+
+// reconcile computes the writes that make the backend, which holds the
+// services have and the destinations dests returns (false: unknown, that
+// service's destinations are left alone), hold desired; applies them; and
+// keeps the record when nothing failed. The caller holds s.mu.
+func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, dests func(ServiceKey) (map[DestinationKey]Destination, bool)) (Result, error) {
+	s := r.s
 	for _, v := range desired {
 		s.owned[v.ServiceKey] = struct{}{}
 	}
-	have, err := s.services(ctx)
-	if err != nil {
-		return res, s.finish(res, &SyncError{Op: OpListServices, Err: err})
-	}
-
+	var changes []Change
 	for _, v := range sortedTable(desired) {
-		key := v.ServiceKey
-		cur, ok := have[key]
+		cur, ok := have[v.ServiceKey]
 		if !ok {
-			if !apply(OpCreateService, key, DestinationKey{}, func() error { return s.b.CreateService(ctx, v.Service) }) {
-				continue
-			}
+			changes = append(changes, Change{Op: OpCreateService, Service: v.Service})
 			for _, d := range v.Destinations {
-				apply(OpCreateDestination, key, d.DestinationKey, func() error { return s.b.CreateDestination(ctx, key, d) })
+				changes = append(changes, Change{Op: OpCreateDestination, Service: v.Service, Dest: d})
 			}
 			continue
 		}
 		if cur.Normalize() != v.Service.Normalize() {
-			apply(OpUpdateService, key, DestinationKey{}, func() error { return s.b.UpdateService(ctx, v.Service) })
+			changes = append(changes, Change{Op: OpUpdateService, Service: v.Service})
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		dests, err := s.destinations(ctx, key)
-		if err != nil {
-			fail(OpListDestinations, key, DestinationKey{}, err)
+		held, ok := dests(v.ServiceKey)
+		if !ok {
 			continue
 		}
-		want := make(map[DestinationKey]Destination, len(v.Destinations))
+		want := make(map[DestinationKey]bool, len(v.Destinations))
 		for _, d := range v.Destinations {
-			want[d.DestinationKey] = d
+			want[d.DestinationKey] = true
 		}
-		for _, d := range dests {
-			if _, ok := want[d.DestinationKey]; !ok {
-				apply(OpDeleteDestination, key, d.DestinationKey, func() error { return s.b.DeleteDestination(ctx, key, d.DestinationKey) })
+		for _, dk := range slices.SortedFunc(maps.Keys(held), DestinationKey.Compare) {
+			if !want[dk] {
+				changes = append(changes, Change{Op: OpDeleteDestination, Service: v.Service, Dest: held[dk]})
 			}
 		}
 		for _, d := range v.Destinations {
-			if c, ok := dests[d.DestinationKey]; ok && c.Normalize() != d.Normalize() {
-				apply(OpUpdateDestination, key, d.DestinationKey, func() error { return s.b.UpdateDestination(ctx, key, d) })
+			if c, ok := held[d.DestinationKey]; ok && c.Normalize() != d.Normalize() {
+				changes = append(changes, Change{Op: OpUpdateDestination, Service: v.Service, Dest: d})
 			}
 		}
 		for _, d := range v.Destinations {
-			if _, ok := dests[d.DestinationKey]; !ok {
-				apply(OpCreateDestination, key, d.DestinationKey, func() error { return s.b.CreateDestination(ctx, key, d) })
+			if _, ok := held[d.DestinationKey]; !ok {
+				changes = append(changes, Change{Op: OpCreateDestination, Service: v.Service, Dest: d})
 			}
 		}
 	}
-
 	want := make(map[ServiceKey]bool, len(desired))
 	for _, v := range desired {
 		want[v.ServiceKey] = true
@@ -292,14 +366,67 @@ func (s *Syncer) Sync(ctx context.Context, desired []VirtualServer) (Result, err
 			delete(s.owned, key)
 			continue
 		}
-		if apply(OpDeleteService, key, DestinationKey{}, func() error { return s.b.DeleteService(ctx, key) }) {
-			delete(s.owned, key)
+		changes = append(changes, Change{Op: OpDeleteService, Service: Service{ServiceKey: key}})
+	}
+	r.write(changes)
+	if err := r.ctx.Err(); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("ipvs: sync stopped: %w", err))
+	}
+	if len(r.errs) == 0 {
+		s.rec = record(desired)
+	}
+	return r.res, s.finish(r.res, r.errs...)
+}
+
+// write applies changes, through the Backend's Batcher if it has one, and
+// counts and reports each.
+func (r *run) write(changes []Change) {
+	if len(changes) == 0 {
+		return
+	}
+	var errs []error
+	if b, ok := r.s.b.(Batcher); ok {
+		errs = b.Apply(r.ctx, changes)
+	} else {
+		errs = ApplyEach(r.ctx, r.s.b, changes)
+	}
+	for i, c := range changes {
+		var err error
+		if i < len(errs) {
+			err = errs[i]
+		} else {
+			err = fmt.Errorf("ipvs: backend answered %d of %d changes", len(errs), len(changes))
 		}
+		if cerr := r.ctx.Err(); err != nil && cerr != nil && errors.Is(err, cerr) {
+			continue // not tried: ctx ended
+		}
+		if err != nil && (c.Op == OpDeleteService || c.Op == OpDeleteDestination) && errors.Is(err, ErrNotFound) {
+			err = nil // already gone: converged
+		}
+		key, dk := c.Service.ServiceKey, c.Dest.DestinationKey
+		if err != nil {
+			r.fail(c.Op, key, dk, err)
+			continue
+		}
+		r.res.count(c.Op)
+		if c.Op == OpDeleteService {
+			delete(r.s.owned, key)
+		}
+		r.s.log.Debug("ipvs: applied", "op", c.Op.String(), "service", key.String(), "dest", dk.String())
 	}
-	if err := ctx.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("ipvs: sync stopped: %w", err))
+}
+
+// record returns the record of a backend that holds desired.
+func record(desired []VirtualServer) map[ServiceKey]recEntry {
+	rec := make(map[ServiceKey]recEntry, len(desired))
+	for _, v := range desired {
+		e := recEntry{svc: v.Service.Normalize(), dests: make(map[DestinationKey]Destination, len(v.Destinations))}
+		for _, d := range v.Destinations {
+			e.dests[d.DestinationKey] = d.Normalize()
+		}
+		rec[v.ServiceKey] = e
 	}
-	return res, s.finish(res, errs...)
+	return rec
 }
 
 func (s *Syncer) finish(res Result, errs ...error) error {

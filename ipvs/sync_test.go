@@ -215,22 +215,6 @@ func TestSyncPartialFailure(t *testing.T) {
 	mustEqualTable(t, tab, desired)
 }
 
-func TestSyncServiceCreateFails(t *testing.T) {
-	tab := ipvstest.New()
-	s := ipvs.NewSyncer(tab, ipvs.SyncConfig{})
-	desired := table(2, 3)
-	tab.FailOnce(ipvs.OpCreateService, desired[0].ServiceKey, ipvs.DestinationKey{}, ipvs.ErrUnsupported)
-	res, err := s.Sync(t.Context(), desired)
-	if want := (ipvs.Result{CreatedServices: 1, CreatedDests: 3, Failed: 1}); res != want {
-		t.Fatalf("did %+v, want %+v", res, want)
-	}
-	if !errors.Is(err, ipvs.ErrUnsupported) {
-		t.Fatalf("err = %v", err)
-	}
-	mustSync(t, s, desired, ipvs.Result{CreatedServices: 1, CreatedDests: 3})
-	mustEqualTable(t, tab, desired)
-}
-
 func TestSyncDeleteFailsThenConverges(t *testing.T) {
 	tab := ipvstest.New()
 	s := ipvs.NewSyncer(tab, ipvs.SyncConfig{})
@@ -306,28 +290,28 @@ func TestSyncInterruptedDump(t *testing.T) {
 }
 
 func TestSyncContextCancelled(t *testing.T) {
-	tab := ipvstest.New()
-	s := ipvs.NewSyncer(tab, ipvs.SyncConfig{})
-	desired := table(3, 3)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	n := 0
-	tab.SetFault(func(c ipvstest.Call) error {
-		if c.Op.IsWrite() {
-			if n++; n == 5 {
-				cancel() // during the fifth write, which still happens
+	eachBackend(t, func(t *testing.T, tab *ipvstest.Table, s *ipvs.Syncer, _ int) {
+		desired := table(3, 3)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		n := 0
+		tab.SetFault(func(c ipvstest.Call) error {
+			if c.Op.IsWrite() {
+				if n++; n == 5 {
+					cancel() // during the fifth write, which still happens
+				}
 			}
+			return nil
+		})
+		res, err := s.Sync(ctx, desired)
+		if !errors.Is(err, context.Canceled) || res.Ops() != 5 || res.Failed != 0 {
+			t.Fatalf("Sync: %+v, %v", res, err)
 		}
-		return nil
+		tab.SetFault(nil)
+		// The second service was made, without its destinations.
+		mustSync(t, s, desired, ipvs.Result{CreatedServices: 1, CreatedDests: 6})
+		mustEqualTable(t, tab, desired)
 	})
-	res, err := s.Sync(ctx, desired)
-	if !errors.Is(err, context.Canceled) || res.Ops() != 5 || res.Failed != 0 {
-		t.Fatalf("Sync: %+v, %v", res, err)
-	}
-	tab.SetFault(nil)
-	// The second service was made, without its destinations.
-	mustSync(t, s, desired, ipvs.Result{CreatedServices: 1, CreatedDests: 6})
-	mustEqualTable(t, tab, desired)
 }
 
 func TestSyncInvalidTableChangesNothing(t *testing.T) {

@@ -48,6 +48,7 @@ type Table struct {
 	counts    map[ipvs.Op]int
 	fault     Fault
 	interrupt int
+	batches   int
 	closed    bool
 }
 
@@ -56,7 +57,10 @@ type entry struct {
 	dests map[ipvs.DestinationKey]*ipvs.DestinationState
 }
 
-var _ ipvs.Backend = (*Table)(nil)
+var (
+	_ ipvs.Backend = (*Table)(nil)
+	_ ipvs.Batcher = (*Table)(nil)
+)
 
 // New returns an empty table.
 func New() *Table {
@@ -114,6 +118,21 @@ func (t *Table) Writes() int {
 	return n
 }
 
+// Reads returns how many dumps (Services and Destinations calls)
+// succeeded.
+func (t *Table) Reads() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.counts[ipvs.OpListServices] + t.counts[ipvs.OpListDestinations]
+}
+
+// Batches returns how many times Apply was called.
+func (t *Table) Batches() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.batches
+}
+
 // Counts returns a copy of the counts of succeeded calls by kind.
 func (t *Table) Counts() map[ipvs.Op]int {
 	t.mu.Lock()
@@ -121,10 +140,11 @@ func (t *Table) Counts() map[ipvs.Op]int {
 	return maps.Clone(t.counts)
 }
 
-// ResetCounts sets every count to zero.
+// ResetCounts sets every count, and Batches, to zero.
 func (t *Table) ResetCounts() {
 	t.mu.Lock()
 	clear(t.counts)
+	t.batches = 0
 	t.mu.Unlock()
 }
 
@@ -384,6 +404,22 @@ func (t *Table) DeleteDestination(ctx context.Context, svc ipvs.ServiceKey, d ip
 	delete(e.dests, d)
 	return t.end(c, nil)
 }
+
+// Apply implements ipvs.Batcher: the changes are applied in order, each as
+// its single call would be (counted as its Op, decided by the Fault, ctx
+// checked before it).
+func (t *Table) Apply(ctx context.Context, changes []ipvs.Change) []error {
+	t.mu.Lock()
+	t.batches++
+	t.mu.Unlock()
+	return ipvs.ApplyEach(ctx, t, changes)
+}
+
+// Unbatched returns t without its Apply method, so that a Syncer over it
+// writes one call at a time.
+func Unbatched(t *Table) ipvs.Backend { return unbatched{t} }
+
+type unbatched struct{ ipvs.Backend }
 
 // Close implements ipvs.Backend; later calls fail.
 func (t *Table) Close() error {
