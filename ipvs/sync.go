@@ -318,13 +318,18 @@ func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, de
 		s.owned[v.ServiceKey] = struct{}{}
 	}
 	var changes []Change
+	// next is the record if every change succeeds: desired, sharing the
+	// destination maps of services that do not change.
+	next := make(map[ServiceKey]recEntry, len(desired))
 	for _, v := range sortedTable(desired) {
+		n := len(changes)
 		cur, ok := have[v.ServiceKey]
 		if !ok {
 			changes = append(changes, Change{Op: OpCreateService, Service: v.Service})
 			for _, d := range v.Destinations {
 				changes = append(changes, Change{Op: OpCreateDestination, Service: v.Service, Dest: d})
 			}
+			next[v.ServiceKey] = entry(v)
 			continue
 		}
 		if cur.Normalize() != v.Service.Normalize() {
@@ -334,13 +339,21 @@ func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, de
 		if !ok {
 			continue
 		}
-		want := make(map[DestinationKey]bool, len(v.Destinations))
+		kept := 0
 		for _, d := range v.Destinations {
-			want[d.DestinationKey] = true
+			if _, ok := held[d.DestinationKey]; ok {
+				kept++
+			}
 		}
-		for _, dk := range slices.SortedFunc(maps.Keys(held), DestinationKey.Compare) {
-			if !want[dk] {
-				changes = append(changes, Change{Op: OpDeleteDestination, Service: v.Service, Dest: held[dk]})
+		if kept < len(held) {
+			want := make(map[DestinationKey]bool, len(v.Destinations))
+			for _, d := range v.Destinations {
+				want[d.DestinationKey] = true
+			}
+			for _, dk := range slices.SortedFunc(maps.Keys(held), DestinationKey.Compare) {
+				if !want[dk] {
+					changes = append(changes, Change{Op: OpDeleteDestination, Service: v.Service, Dest: held[dk]})
+				}
 			}
 		}
 		for _, d := range v.Destinations {
@@ -352,6 +365,11 @@ func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, de
 			if _, ok := held[d.DestinationKey]; !ok {
 				changes = append(changes, Change{Op: OpCreateDestination, Service: v.Service, Dest: d})
 			}
+		}
+		if len(changes) == n {
+			next[v.ServiceKey] = recEntry{svc: cur.Normalize(), dests: held} // held equals v's (normalized) destinations
+		} else {
+			next[v.ServiceKey] = entry(v)
 		}
 	}
 	want := make(map[ServiceKey]bool, len(desired))
@@ -373,7 +391,7 @@ func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, de
 		r.errs = append(r.errs, fmt.Errorf("ipvs: sync stopped: %w", err))
 	}
 	if len(r.errs) == 0 {
-		s.rec = record(desired)
+		s.rec = next
 	}
 	return r.res, s.finish(r.res, r.errs...)
 }
@@ -416,17 +434,14 @@ func (r *run) write(changes []Change) {
 	}
 }
 
-// record returns the record of a backend that holds desired.
-func record(desired []VirtualServer) map[ServiceKey]recEntry {
-	rec := make(map[ServiceKey]recEntry, len(desired))
-	for _, v := range desired {
-		e := recEntry{svc: v.Service.Normalize(), dests: make(map[DestinationKey]Destination, len(v.Destinations))}
-		for _, d := range v.Destinations {
-			e.dests[d.DestinationKey] = d.Normalize()
-		}
-		rec[v.ServiceKey] = e
+// entry returns the record of v: v in Normalize form. Record entries are
+// never changed once made (a later record may share them).
+func entry(v VirtualServer) recEntry {
+	e := recEntry{svc: v.Service.Normalize(), dests: make(map[DestinationKey]Destination, len(v.Destinations))}
+	for _, d := range v.Destinations {
+		e.dests[d.DestinationKey] = d.Normalize()
 	}
-	return rec
+	return e
 }
 
 func (s *Syncer) finish(res Result, errs ...error) error {
@@ -440,13 +455,23 @@ func (s *Syncer) finish(res Result, errs ...error) error {
 }
 
 // sortedTable returns the table in key order, each destination list in key
-// order (a copy; the caller's table is not changed).
+// order: t itself when it is in order, else a sorted copy (the caller's
+// table is never changed).
 func sortedTable(t []VirtualServer) []VirtualServer {
+	byKey := func(a, b VirtualServer) int { return a.ServiceKey.Compare(b.ServiceKey) }
+	destByKey := func(a, b Destination) int { return a.DestinationKey.Compare(b.DestinationKey) }
+	sorted := slices.IsSortedFunc(t, byKey)
+	for i := 0; sorted && i < len(t); i++ {
+		sorted = slices.IsSortedFunc(t[i].Destinations, destByKey)
+	}
+	if sorted {
+		return t
+	}
 	out := slices.Clone(t)
-	slices.SortFunc(out, func(a, b VirtualServer) int { return a.ServiceKey.Compare(b.ServiceKey) })
+	slices.SortFunc(out, byKey)
 	for i := range out {
 		out[i].Destinations = slices.Clone(out[i].Destinations)
-		slices.SortFunc(out[i].Destinations, func(a, b Destination) int { return a.DestinationKey.Compare(b.DestinationKey) })
+		slices.SortFunc(out[i].Destinations, destByKey)
 	}
 	return out
 }
