@@ -54,6 +54,40 @@ func ExampleSyncer() {
 	// left: fwmark 7
 }
 
+// Apply writes a change without reading the table: it compares with what
+// the last Sync or Apply left. What others change is repaired by Sync.
+func ExampleSyncer_Apply() {
+	tab := ipvstest.New()
+	web := ipvs.VirtualServer{
+		Service: ipvs.Service{
+			ServiceKey: ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.10"), Port: 80},
+			Scheduler:  ipvs.WeightedRoundRobin,
+		},
+		Destinations: []ipvs.Destination{
+			{DestinationKey: ipvs.DestinationKey{Addr: netip.MustParseAddr("10.0.0.1"), Port: 8080}, Forward: ipvs.Masquerade, Weight: 1},
+		},
+	}
+	s := ipvs.NewSyncer(tab, ipvs.SyncConfig{})
+	ctx := context.Background()
+	_, _ = s.Sync(ctx, []ipvs.VirtualServer{web}) // reads, then writes
+	tab.ResetCounts()
+
+	web.Destinations[0].Weight = 5
+	res, err := s.Apply(ctx, []ipvs.VirtualServer{web})
+	fmt.Printf("%d update, %d reads, %v\n", res.UpdatedDests, tab.Reads(), err)
+
+	// Someone else deletes the destination: Apply does not see it, Sync does.
+	_ = tab.DeleteDestination(ctx, web.ServiceKey, web.Destinations[0].DestinationKey)
+	res, _ = s.Apply(ctx, []ipvs.VirtualServer{web})
+	fmt.Printf("Apply: %d ops\n", res.Ops())
+	res, _ = s.Sync(ctx, []ipvs.VirtualServer{web})
+	fmt.Printf("Sync: %d created\n", res.CreatedDests)
+	// Output:
+	// 1 update, 0 reads, <nil>
+	// Apply: 0 ops
+	// Sync: 1 created
+}
+
 // A Balancer applies keepalived's rules to health reports: here the last
 // real server fails and the sorry server takes over.
 func ExampleBalancer() {
