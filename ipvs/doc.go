@@ -2,7 +2,8 @@
 // desired state: a typed model of virtual servers and real servers, a
 // reconciler that computes and applies the smallest set of changes,
 // keepalived's real-server semantics (inhibit on failure, sorry server,
-// quorum with hysteresis), and a kernel backend over github.com/moby/ipvs.
+// quorum with hysteresis), and a kernel backend speaking IPVS generic
+// netlink.
 //
 // # Model
 //
@@ -25,8 +26,17 @@
 // A [Backend] is an IPVS table. [Open] returns the kernel's ([Kernel], Linux
 // only): it needs CAP_NET_ADMIN and the ip_vs module (and the ip_vs_<sched>
 // modules of the schedulers used) loaded; without IPVS it fails with
-// [ErrNoIPVS]. Package ipvstest has an in-memory table with fault injection,
-// for tests that need no kernel.
+// [ErrNoIPVS]. It supports every forwarding method per real server
+// (masquerade, route, tunnel), tunnel types IPIP, GUE (with its port) and
+// GRE with optional checksums, and real servers of the other address
+// family than their service behind tunnels (IPv6 service to IPv4 real
+// server and the reverse); it reads 64-bit counters (connections, packets,
+// bytes, rates) per service and per destination. It encodes and parses the
+// IPVS netlink commands itself, because github.com/moby/ipvs, which Open
+// still uses to resolve the family, sends and reads no tunnel attributes,
+// no destination family and no 64-bit counters (see [Kernel]). Package
+// ipvstest has an in-memory table with fault injection, for tests that
+// need no kernel.
 //
 // # Sync, Apply and ownership
 //

@@ -3,7 +3,6 @@ package ipvs
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -15,7 +14,8 @@ import (
 )
 
 // The IPVS generic-netlink protocol (include/uapi/linux/ip_vs.h), as far
-// as writes need it; moby/ipvs sends the same numbers.
+// as the backend's writes and reads need it; moby/ipvs uses the same
+// numbers where it has them (it has no STATS64 and no TUN_* attributes).
 const (
 	ipvsGenlVersion = 1
 
@@ -25,26 +25,40 @@ const (
 	ipvsCmdNewDest    = 5 // IPVS_CMD_NEW_DEST
 	ipvsCmdSetDest    = 6 // IPVS_CMD_SET_DEST
 	ipvsCmdDelDest    = 7 // IPVS_CMD_DEL_DEST
+	ipvsCmdGetService = 4 // IPVS_CMD_GET_SERVICE
+	ipvsCmdGetDest    = 8 // IPVS_CMD_GET_DEST
 
 	ipvsCmdAttrService = 1 // IPVS_CMD_ATTR_SERVICE (nested)
 	ipvsCmdAttrDest    = 2 // IPVS_CMD_ATTR_DEST (nested)
 
-	ipvsSvcAttrAF        = 1 // IPVS_SVC_ATTR_AF: u16
-	ipvsSvcAttrProtocol  = 2 // IPVS_SVC_ATTR_PROTOCOL: u16
-	ipvsSvcAttrAddr      = 3 // IPVS_SVC_ATTR_ADDR: 4 or 16 bytes
-	ipvsSvcAttrPort      = 4 // IPVS_SVC_ATTR_PORT: be16
-	ipvsSvcAttrFWMark    = 5 // IPVS_SVC_ATTR_FWMARK: u32
-	ipvsSvcAttrSchedName = 6 // IPVS_SVC_ATTR_SCHED_NAME: NUL-terminated
-	ipvsSvcAttrFlags     = 7 // IPVS_SVC_ATTR_FLAGS: struct ip_vs_flags {flags, mask u32}
-	ipvsSvcAttrTimeout   = 8 // IPVS_SVC_ATTR_TIMEOUT: u32 seconds
-	ipvsSvcAttrNetmask   = 9 // IPVS_SVC_ATTR_NETMASK: u32
+	ipvsSvcAttrAF        = 1  // IPVS_SVC_ATTR_AF: u16
+	ipvsSvcAttrProtocol  = 2  // IPVS_SVC_ATTR_PROTOCOL: u16
+	ipvsSvcAttrAddr      = 3  // IPVS_SVC_ATTR_ADDR: 4 or 16 bytes
+	ipvsSvcAttrPort      = 4  // IPVS_SVC_ATTR_PORT: be16
+	ipvsSvcAttrFWMark    = 5  // IPVS_SVC_ATTR_FWMARK: u32
+	ipvsSvcAttrSchedName = 6  // IPVS_SVC_ATTR_SCHED_NAME: NUL-terminated
+	ipvsSvcAttrFlags     = 7  // IPVS_SVC_ATTR_FLAGS: struct ip_vs_flags {flags, mask u32}
+	ipvsSvcAttrTimeout   = 8  // IPVS_SVC_ATTR_TIMEOUT: u32 seconds
+	ipvsSvcAttrNetmask   = 9  // IPVS_SVC_ATTR_NETMASK: u32
+	ipvsSvcAttrStats     = 10 // IPVS_SVC_ATTR_STATS (nested, 32-bit counters)
+	ipvsSvcAttrPEName    = 11 // IPVS_SVC_ATTR_PE_NAME: NUL-terminated, not in the model
+	ipvsSvcAttrStats64   = 12 // IPVS_SVC_ATTR_STATS64 (nested, u64)
 
-	ipvsDestAttrAddr      = 1 // IPVS_DEST_ATTR_ADDR
-	ipvsDestAttrPort      = 2 // IPVS_DEST_ATTR_PORT: be16
-	ipvsDestAttrFwdMethod = 3 // IPVS_DEST_ATTR_FWD_METHOD: u32
-	ipvsDestAttrWeight    = 4 // IPVS_DEST_ATTR_WEIGHT: u32
-	ipvsDestAttrUThresh   = 5 // IPVS_DEST_ATTR_U_THRESH: u32
-	ipvsDestAttrLThresh   = 6 // IPVS_DEST_ATTR_L_THRESH: u32
+	ipvsDestAttrAddr       = 1  // IPVS_DEST_ATTR_ADDR
+	ipvsDestAttrPort       = 2  // IPVS_DEST_ATTR_PORT: be16
+	ipvsDestAttrFwdMethod  = 3  // IPVS_DEST_ATTR_FWD_METHOD: u32
+	ipvsDestAttrWeight     = 4  // IPVS_DEST_ATTR_WEIGHT: u32
+	ipvsDestAttrUThresh    = 5  // IPVS_DEST_ATTR_U_THRESH: u32
+	ipvsDestAttrLThresh    = 6  // IPVS_DEST_ATTR_L_THRESH: u32
+	ipvsDestAttrActive     = 7  // IPVS_DEST_ATTR_ACTIVE_CONNS: u32
+	ipvsDestAttrInact      = 8  // IPVS_DEST_ATTR_INACT_CONNS: u32
+	ipvsDestAttrPersist    = 9  // IPVS_DEST_ATTR_PERSIST_CONNS: u32
+	ipvsDestAttrStats      = 10 // IPVS_DEST_ATTR_STATS (nested, 32-bit counters)
+	ipvsDestAttrAddrFamily = 11 // IPVS_DEST_ATTR_ADDR_FAMILY: u16
+	ipvsDestAttrStats64    = 12 // IPVS_DEST_ATTR_STATS64 (nested, u64)
+	ipvsDestAttrTunType    = 13 // IPVS_DEST_ATTR_TUN_TYPE: u8
+	ipvsDestAttrTunPort    = 14 // IPVS_DEST_ATTR_TUN_PORT: be16
+	ipvsDestAttrTunFlags   = 15 // IPVS_DEST_ATTR_TUN_FLAGS: u16
 )
 
 // Batch sizing. Every request asks for an ACK, and the kernel handles a
@@ -59,7 +73,8 @@ const (
 	batchRcvBuf   = 4 << 20 // asked for with SO_RCVBUFFORCE (CAP_NET_ADMIN)
 )
 
-// batchSocket is the Kernel's NETLINK_GENERIC socket for batched writes.
+// batchSocket is the Kernel's NETLINK_GENERIC socket: every write (a
+// batch, or a batch of one) and every read (kernel_read_linux.go).
 type batchSocket struct {
 	s      *nl.NetlinkSocket
 	family uint16
@@ -161,28 +176,14 @@ func (b *batchSocket) send(changes []Change, errs []error) {
 			}
 		}
 	}
-	fd := b.s.GetFd()
-	if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	if err := unix.Sendto(b.s.GetFd(), buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		fail(fmt.Errorf("sendmsg of %d requests: %w", len(sent), err))
 		return
 	}
 	for left > 0 {
-		n, _, err := unix.Recvfrom(fd, b.rbuf, 0)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			// The kernel queues the ACKs during sendmsg; wait a little for
-			// stragglers, then give up on them.
-			if ready, perr := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 5000); perr == nil && ready > 0 || errors.Is(perr, unix.EINTR) {
-				continue
-			}
-			err = errors.New("no acknowledgement from the kernel")
-		}
-		if err != nil {
-			// ENOBUFS: ACKs were dropped; which changes were applied is
-			// unknown (the next Sync reads the table).
-			fail(fmt.Errorf("reading acknowledgements: %w", err))
-			return
-		}
-		msgs, err := syscall.ParseNetlinkMessage(b.rbuf[:n])
+		// ENOBUFS: ACKs were dropped; which changes were applied is
+		// unknown (the next Sync reads the table).
+		msgs, err := b.recv()
 		if err != nil {
 			fail(fmt.Errorf("reading acknowledgements: %w", err))
 			return
@@ -196,7 +197,7 @@ func (b *batchSocket) send(changes []Change, errs []error) {
 			left--
 			if errno := -int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
 				c := changes[sent[j]]
-				errs[sent[j]] = opErr(c.String(), kernelErr(syscall.Errno(errno), setsService(c.Op)))
+				errs[sent[j]] = opErr(c.String(), changeErr(c, syscall.Errno(errno)))
 			}
 		}
 	}
@@ -204,7 +205,7 @@ func (b *batchSocket) send(changes []Change, errs []error) {
 
 // encode returns the netlink request of c with sequence number seq.
 func (b *batchSocket) encode(c Change, seq uint32) ([]byte, error) {
-	cmd, ms, md, err := changeToMoby(c)
+	cmd, ms, kd, err := changeToKernel(c)
 	if err != nil {
 		return nil, err
 	}
@@ -212,9 +213,9 @@ func (b *batchSocket) encode(c Change, seq uint32) ([]byte, error) {
 	req := nl.NewNetlinkRequest(int(b.family), unix.NLM_F_ACK)
 	req.Seq = seq
 	req.AddData(genlHeader(cmd))
-	req.AddData(serviceAttr(ms, full && md == nil))
-	if md != nil {
-		req.AddData(destAttr(md, full))
+	req.AddData(serviceAttr(ms, full && kd == nil))
+	if kd != nil {
+		req.AddData(destAttr(kd, full))
 	}
 	return req.Serialize(), nil
 }
@@ -250,17 +251,24 @@ func serviceAttr(ms *mobyipvs.Service, full bool) *nl.RtAttr {
 	return a
 }
 
-// destAttr encodes a moby/ipvs destination as moby/ipvs does: the key,
-// and with full the settings (NEW_DEST and SET_DEST need them).
-func destAttr(md *mobyipvs.Destination, full bool) *nl.RtAttr {
+// destAttr encodes a destination: the key (address, port and address
+// family: the kernel looks a destination up by all three), and with full
+// the settings (NEW_DEST and SET_DEST need them), tunnel type, port and
+// flags included. moby/ipvs sends neither the family nor the tunnel
+// attributes.
+func destAttr(kd *kernelDest, full bool) *nl.RtAttr {
 	a := nl.NewRtAttr(ipvsCmdAttrDest, nil)
-	a.AddRtAttr(ipvsDestAttrAddr, md.Address)
-	a.AddRtAttr(ipvsDestAttrPort, nl.BEUint16Attr(md.Port))
+	a.AddRtAttr(ipvsDestAttrAddr, kd.Addr.AsSlice())
+	a.AddRtAttr(ipvsDestAttrPort, nl.BEUint16Attr(kd.Port))
+	a.AddRtAttr(ipvsDestAttrAddrFamily, nl.Uint16Attr(kd.Family))
 	if full {
-		a.AddRtAttr(ipvsDestAttrFwdMethod, nl.Uint32Attr(md.ConnectionFlags&mobyipvs.ConnectionFlagFwdMask))
-		a.AddRtAttr(ipvsDestAttrWeight, nl.Uint32Attr(uint32(md.Weight)))
-		a.AddRtAttr(ipvsDestAttrUThresh, nl.Uint32Attr(md.UpperThreshold))
-		a.AddRtAttr(ipvsDestAttrLThresh, nl.Uint32Attr(md.LowerThreshold))
+		a.AddRtAttr(ipvsDestAttrFwdMethod, nl.Uint32Attr(kd.FwdMethod))
+		a.AddRtAttr(ipvsDestAttrWeight, nl.Uint32Attr(kd.Weight))
+		a.AddRtAttr(ipvsDestAttrUThresh, nl.Uint32Attr(kd.UThresh))
+		a.AddRtAttr(ipvsDestAttrLThresh, nl.Uint32Attr(kd.LThresh))
+		a.AddRtAttr(ipvsDestAttrTunType, []byte{kd.TunType})
+		a.AddRtAttr(ipvsDestAttrTunPort, nl.BEUint16Attr(kd.TunPort))
+		a.AddRtAttr(ipvsDestAttrTunFlags, nl.Uint16Attr(kd.TunFlags))
 	}
 	return a
 }
@@ -269,10 +277,10 @@ func destAttr(md *mobyipvs.Destination, full bool) *nl.RtAttr {
 // kernelErr: ENOENT then means a missing scheduler module).
 func setsService(op Op) bool { return op == OpCreateService || op == OpUpdateService }
 
-// changeToMoby maps a change to its IPVS command and moby/ipvs's raw
-// fields (md is nil for a service command), with the mapping the single
-// methods use.
-func changeToMoby(c Change) (cmd uint8, ms *mobyipvs.Service, md *mobyipvs.Destination, err error) {
+// changeToKernel maps a change to its IPVS command, the service (moby/ipvs's
+// raw fields) and the destination attributes (nil for a service command),
+// with the mapping the reads use in reverse.
+func changeToKernel(c Change) (cmd uint8, ms *mobyipvs.Service, kd *kernelDest, err error) {
 	key := c.Service.ServiceKey
 	switch c.Op {
 	case OpCreateService, OpUpdateService:
@@ -289,12 +297,13 @@ func changeToMoby(c Change) (cmd uint8, ms *mobyipvs.Service, md *mobyipvs.Desti
 		if c.Op == OpUpdateDestination {
 			cmd = ipvsCmdSetDest
 		}
-		ms, md, err = destinationToMoby(key, c.Dest)
+		ms, kd, err = destinationToKernel(key, c.Dest)
 	case OpDeleteDestination:
+		// Only the key is sent; Tunnel lets a key of either family through.
 		cmd = ipvsCmdDelDest
-		ms, md, err = destinationToMoby(key, Destination{DestinationKey: c.Dest.DestinationKey, Forward: Masquerade})
+		ms, kd, err = destinationToKernel(key, Destination{DestinationKey: c.Dest.DestinationKey, Forward: Tunnel})
 	default:
 		err = fmt.Errorf("%v is not a write: %w", c.Op, ErrInvalid)
 	}
-	return cmd, ms, md, err
+	return cmd, ms, kd, err
 }

@@ -36,6 +36,8 @@ func TestBatchEncoding(t *testing.T) {
 	svc := Service{ServiceKey: ServiceKey{Protocol: UDP, Addr: netip.MustParseAddr("192.0.2.10"), Port: 53},
 		Scheduler: SourceHashing, SchedFlags: FlagFallback, Persistence: 300 * time.Second, PersistenceMask: 24}
 	d := Destination{DestinationKey: DestinationKey{netip.MustParseAddr("198.51.100.7"), 8053}, Forward: Route, Weight: 300, UpperThreshold: 9, LowerThreshold: 4}
+	gue := Destination{DestinationKey: d.DestinationKey, Forward: Tunnel, Weight: 1, TunnelType: GUE, TunnelPort: 6080, TunnelChecksum: true}
+	mixed := Destination{DestinationKey: DestinationKey{netip.MustParseAddr("2001:db8::7"), 80}, Forward: Tunnel, Weight: 2, TunnelType: GRE, TunnelChecksum: true}
 	for _, tc := range []struct {
 		c    Change
 		cmd  uint8
@@ -53,10 +55,21 @@ func TestBatchEncoding(t *testing.T) {
 			1: nl.Uint16Attr(unix.AF_INET), 2: nl.Uint16Attr(unix.IPPROTO_UDP), 3: {192, 0, 2, 10}, 4: {0, 53}}, nil},
 		{Change{Op: OpCreateDestination, Service: svc, Dest: d}, 5, map[uint16][]byte{
 			1: nl.Uint16Attr(unix.AF_INET), 2: nl.Uint16Attr(unix.IPPROTO_UDP), 3: {192, 0, 2, 10}, 4: {0, 53}},
-			map[uint16][]byte{1: {198, 51, 100, 7}, 2: {0x1f, 0x75}, 3: nl.Uint32Attr(fwdRoute), 4: nl.Uint32Attr(300), 5: nl.Uint32Attr(9), 6: nl.Uint32Attr(4)}},
+			map[uint16][]byte{1: {198, 51, 100, 7}, 2: {0x1f, 0x75}, 3: nl.Uint32Attr(fwdRoute), 4: nl.Uint32Attr(300), 5: nl.Uint32Attr(9), 6: nl.Uint32Attr(4),
+				11: nl.Uint16Attr(unix.AF_INET), 13: {0}, 14: {0, 0}, 15: nl.Uint16Attr(0)}},
 		{Change{Op: OpUpdateDestination, Service: svc, Dest: d}, 6, nil, nil},
 		{Change{Op: OpDeleteDestination, Service: svc, Dest: d}, 7, nil,
-			map[uint16][]byte{1: {198, 51, 100, 7}, 2: {0x1f, 0x75}}},
+			map[uint16][]byte{1: {198, 51, 100, 7}, 2: {0x1f, 0x75}, 11: nl.Uint16Attr(unix.AF_INET)}},
+		// GUE with port (big-endian) and checksum; an IPv6 real server of
+		// an IPv4 service, sent with its own family.
+		{Change{Op: OpCreateDestination, Service: svc, Dest: gue}, 5, nil,
+			map[uint16][]byte{1: {198, 51, 100, 7}, 2: {0x1f, 0x75}, 3: nl.Uint32Attr(fwdTunnel), 4: nl.Uint32Attr(1), 5: nl.Uint32Attr(0), 6: nl.Uint32Attr(0),
+				11: nl.Uint16Attr(unix.AF_INET), 13: {1}, 14: {0x17, 0xc0}, 15: nl.Uint16Attr(1)}},
+		{Change{Op: OpUpdateDestination, Service: svc, Dest: mixed}, 6, nil,
+			map[uint16][]byte{1: netip.MustParseAddr("2001:db8::7").AsSlice(), 2: {0, 80}, 3: nl.Uint32Attr(fwdTunnel), 4: nl.Uint32Attr(2), 5: nl.Uint32Attr(0), 6: nl.Uint32Attr(0),
+				11: nl.Uint16Attr(unix.AF_INET6), 13: {2}, 14: {0, 0}, 15: nl.Uint16Attr(1)}},
+		{Change{Op: OpDeleteDestination, Service: svc, Dest: mixed}, 7, nil,
+			map[uint16][]byte{1: netip.MustParseAddr("2001:db8::7").AsSlice(), 2: {0, 80}, 11: nl.Uint16Attr(unix.AF_INET6)}},
 	} {
 		t.Run(tc.c.String(), func(t *testing.T) {
 			raw, err := b.encode(tc.c, 77)
@@ -91,10 +104,9 @@ func TestBatchEncoding(t *testing.T) {
 			}
 		})
 	}
-	// What cannot be encoded is that change's error, with its name.
-	_, err := b.encode(Change{Op: OpCreateDestination, Service: svc, Dest: Destination{DestinationKey: d.DestinationKey, Forward: Tunnel, TunnelType: GUE}}, 1)
-	if !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("GUE: %v", err)
+	// What cannot be encoded is that change's error.
+	if _, err := b.encode(Change{Op: OpCreateDestination, Service: svc, Dest: Destination{DestinationKey: d.DestinationKey, Forward: Tunnel, TunnelType: GUE}}, 1); err == nil {
+		t.Fatal("GUE without a port encoded")
 	}
 }
 
@@ -142,7 +154,8 @@ func mustBatch(t *testing.T, k *Kernel, changes []Change) {
 }
 
 // TestKernelBatchFailures: a failing change in the middle of a batch
-// fails alone, with the single methods' sentinel and wording; the
+// (a duplicate, a missing destination, two changes that cannot be
+// encoded) fails alone, with the single methods' sentinel and wording; the
 // destinations of a service that could not be created fail with
 // ErrNotFound; deleting what is not there is ErrNotFound; a cancelled
 // context sends nothing.
@@ -154,6 +167,7 @@ func TestKernelBatchFailures(t *testing.T) {
 	d := func(last byte, w int) Destination {
 		return Destination{DestinationKey: DestinationKey{netip.AddrFrom4([4]byte{203, 0, 113, last}), 80}, Forward: Masquerade, Weight: w}
 	}
+	gre := Destination{DestinationKey: d(54, 0).DestinationKey, Forward: Tunnel, Weight: 1, TunnelType: GRE, TunnelChecksum: true}
 	changes := []Change{
 		{Op: OpCreateService, Service: s1},
 		{Op: OpCreateDestination, Service: s1, Dest: d(50, 1)},
@@ -162,14 +176,15 @@ func TestKernelBatchFailures(t *testing.T) {
 		{Op: OpDeleteDestination, Service: s1, Dest: d(59, 0)},                                        // not there
 		{Op: OpCreateService, Service: Service{ServiceKey: s2.ServiceKey, Scheduler: Scheduler(200)}}, // cannot be encoded
 		{Op: OpCreateDestination, Service: s2, Dest: d(52, 1)},                                        // its service is missing
-		{Op: OpCreateDestination, Service: s1, Dest: Destination{DestinationKey: d(53, 0).DestinationKey, Forward: Tunnel, TunnelType: GRE}}, // unsupported
+		{Op: OpCreateDestination, Service: s1, Dest: Destination{DestinationKey: d(53, 0).DestinationKey, Forward: Tunnel, TunnelType: GUE}}, // no port: cannot be encoded
+		{Op: OpCreateDestination, Service: s1, Dest: gre},
 		{Op: OpUpdateDestination, Service: s1, Dest: d(50, 5)},
 	}
 	errs := k.Apply(context.Background(), changes)
 	if len(errs) != len(changes) {
 		t.Fatalf("%d errors for %d changes", len(errs), len(changes))
 	}
-	want := map[int]error{2: ErrExists, 4: ErrNotFound, 5: nil, 6: ErrNotFound, 7: ErrUnsupported}
+	want := map[int]error{2: ErrExists, 4: ErrNotFound, 5: nil, 6: ErrNotFound, 7: nil}
 	for i, err := range errs {
 		sentinel, bad := want[i]
 		switch {
@@ -187,7 +202,7 @@ func TestKernelBatchFailures(t *testing.T) {
 	if !errors.Is(errs[2], unix.EEXIST) {
 		t.Errorf("errno lost: %v", errs[2])
 	}
-	checkTable(t, k, []VirtualServer{{Service: s1, Destinations: []Destination{d(50, 5), d(51, 2)}}})
+	checkTable(t, k, []VirtualServer{{Service: s1, Destinations: []Destination{d(50, 5), d(51, 2), gre}}})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -196,7 +211,7 @@ func TestKernelBatchFailures(t *testing.T) {
 			t.Errorf("cancelled: change %d: %v", i, err)
 		}
 	}
-	checkTable(t, k, []VirtualServer{{Service: s1, Destinations: []Destination{d(50, 5), d(51, 2)}}})
+	checkTable(t, k, []VirtualServer{{Service: s1, Destinations: []Destination{d(50, 5), d(51, 2), gre}}})
 }
 
 // TestKernelBatchChunks: a batch of several chunks, with a failure in a

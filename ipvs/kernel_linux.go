@@ -38,9 +38,9 @@ const (
 )
 
 // Kernel is the kernel's IPVS table in one network namespace, reached
-// through github.com/moby/ipvs over generic netlink. It implements
-// Backend; its methods may be called from several goroutines (they are
-// serialized: one netlink socket).
+// over generic netlink. It implements Backend and Batcher; its methods may
+// be called from several goroutines (they are serialized: one netlink
+// socket, one reply stream).
 //
 // What the caller needs: CAP_NET_ADMIN in the namespace's user namespace
 // (every IPVS netlink command, reads included, needs it), and the ip_vs
@@ -48,31 +48,57 @@ const (
 // modules of the schedulers used (the kernel loads those on demand when
 // it can). Open never loads modules.
 //
-// What moby/ipvs does that vigil contains: its first handle in a process
-// runs "modprobe -va ip_vs" (output captured, not printed) and resolves
-// the IPVS family once for the whole process; Open lets it do so only
-// after checking that the family is present, so both succeed silently.
-// What remains: if no modprobe binary is in PATH, moby/ipvs logs one
-// warning through logrus's standard logger at the first Open of the
-// process (vigil sets no global logger; a program that wants it silent
-// calls logrus.SetOutput itself).
+// Which code talks to the kernel, and why. github.com/moby/ipvs (v1.1.0)
+// sends no destination address family and no tunnel attributes
+// (IPVS_DEST_ATTR_ADDR_FAMILY, TUN_TYPE, TUN_PORT, TUN_FLAGS), and reads
+// neither those nor the 64-bit counters (STATS64); with it a GUE
+// destination would be written as IPIP, or written correctly elsewhere and
+// read back as IPIP, and updated by every Sync. So the backend encodes and
+// parses the IPVS commands itself (with vishvananda/netlink's nl helpers),
+// on one NETLINK_GENERIC socket of its own in the namespace:
 //
-// Other kernel facts callers see: Stats lag the traffic by about 2 s (the
+//   - writes, single (a batch of one) and batched (Apply), send every
+//     attribute, tunnel type, port and checksum flag and the destination's
+//     address family included, so a real server of the other family than
+//     its service (allowed by the kernel for tunnel forwarding) and
+//     GUE/GRE tunnels work;
+//   - reads (Services, Destinations) are IPVS_CMD_GET_SERVICE and
+//     IPVS_CMD_GET_DEST dumps parsed here: tunnel settings, the
+//     destination's family, and counters from STATS64 (64-bit) when the
+//     kernel sends it, from STATS (connections and packets 32-bit)
+//     otherwise.
+//
+// moby/ipvs is used by Open only: it resolves the IPVS family (once per
+// process) and answers the probe, as before, so that a process that also
+// uses moby/ipvs elsewhere gets ErrStaleFamily instead of silent no-ops.
+// Its first handle in a process runs "modprobe -va ip_vs" (output
+// captured, not printed); Open lets it do so only after checking that the
+// family is present, so both succeed silently. What remains: if no
+// modprobe binary is in PATH, moby/ipvs logs one warning through logrus's
+// standard logger at the first Open of the process (vigil sets no global
+// logger; a program that wants it silent calls logrus.SetOutput itself).
+//
+// Kernel facts callers see: tunnel types, ports and checksums need Linux
+// 5.3 (GUE 5.2); older kernels ignore those attributes, so such a
+// destination reads back as IPIP (and Sync updates it every time). A
+// destination the kernel refuses as invalid or unsupported because of its
+// tunnel type or mixed family is ErrUnsupported, naming the field. The
+// remote-checksum flag (ipvsadm --tun-remcsum) is not in the model: a
+// destination that has it reads as TunnelChecksum false and keeps the
+// flag until it is next updated. Stats lag the traffic by about 2 s (the
 // kernel's estimator), ActiveConns and InactiveConns are current;
 // connection entries outlive a deleted service or destination, so a
 // service created again with the same addresses sees the old connections;
-// the kernel does not mark an IPVS dump as interrupted, so a table read
-// while another process changes it may be inconsistent and
-// ErrDumpInterrupted is never returned.
+// the reader checks NLM_F_DUMP_INTR, but the kernel does not mark IPVS
+// dumps as interrupted, so a table read while another process changes it
+// may be inconsistent and ErrDumpInterrupted is in practice not returned.
 //
-// Writes in bulk (Apply, the Batcher a Syncer uses) bypass moby/ipvs,
-// which sends one request and waits for its answer each time (a send, a
-// getsockname and a receive with a fresh 64 KiB buffer per write): Apply
-// encodes the same IPVS generic-netlink commands itself, from the same
-// field mapping, and sends up to a few hundred of them in one sendmsg on a
-// socket of its own. Reads and single writes go through moby/ipvs.
+// Writes in bulk (Apply, the Batcher a Syncer uses) send up to a few
+// hundred IPVS requests in one sendmsg and match each acknowledgement to
+// its change.
 type Kernel struct {
-	mu     sync.Mutex // serializes use of h and batch (one reply stream each)
+	mu sync.Mutex // serializes use of batch (one reply stream)
+	// h is moby/ipvs's handle; only Open's probe uses it (Close closes it).
 	h      *mobyipvs.Handle
 	batch  *batchSocket
 	where  string // "current namespace" or the Netns path, for errors
@@ -187,9 +213,10 @@ func (k *Kernel) Close() error {
 	return nil
 }
 
-// do runs f with the handle, after checking ctx and that k is open; what
-// names the operation for errors ("create service tcp 192.0.2.10:80").
-func (k *Kernel) do(ctx context.Context, what string, f func(h *mobyipvs.Handle) error) error {
+// do runs f with k's netlink socket, after checking ctx and that k is
+// open; what names the operation for errors ("list services in current
+// namespace").
+func (k *Kernel) do(ctx context.Context, what string, f func(b *batchSocket) error) error {
 	if err := ctx.Err(); err != nil {
 		return opErr(what, err)
 	}
@@ -198,7 +225,7 @@ func (k *Kernel) do(ctx context.Context, what string, f func(h *mobyipvs.Handle)
 	if k.closed {
 		return opErr(what, net.ErrClosed)
 	}
-	return opErr(what, f(k.h))
+	return opErr(what, f(k.batch))
 }
 
 // opErr says what failed: "ipvs: create service tcp 192.0.2.10:80: <err>";
@@ -210,23 +237,14 @@ func opErr(what string, err error) error {
 	return fmt.Errorf("ipvs: %s: %w", what, err)
 }
 
-// Services lists the services of the table.
+// Services lists the services of the table (one IPVS_CMD_GET_SERVICE
+// dump, read by the backend itself for the 64-bit counters).
 func (k *Kernel) Services(ctx context.Context) ([]ServiceState, error) {
 	var out []ServiceState
-	err := k.do(ctx, "list services in "+k.where, func(h *mobyipvs.Handle) error {
-		ms, err := h.GetServices()
-		if err != nil {
-			return kernelErr(err, false)
-		}
-		out = make([]ServiceState, 0, len(ms))
-		for _, m := range ms {
-			s, err := serviceFromMoby(m)
-			if err != nil {
-				return err
-			}
-			out = append(out, s)
-		}
-		return nil
+	err := k.do(ctx, "list services in "+k.where, func(b *batchSocket) error {
+		var err error
+		out, err = b.services()
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -235,34 +253,14 @@ func (k *Kernel) Services(ctx context.Context) ([]ServiceState, error) {
 }
 
 // Destinations lists the destinations of svc; ErrNotFound if svc is not
-// in the table.
+// in the table. The backend reads them itself (IPVS_CMD_GET_DEST): moby/ipvs
+// reads no tunnel settings and no 64-bit counters.
 func (k *Kernel) Destinations(ctx context.Context, svc ServiceKey) ([]DestinationState, error) {
 	var out []DestinationState
-	err := k.do(ctx, "list destinations of "+svc.String(), func(h *mobyipvs.Handle) error {
-		ms, err := serviceKeyToMoby(svc)
-		if err != nil {
-			return err
-		}
-		md, err := h.GetDestinations(ms)
-		if err != nil {
-			return kernelErr(err, false)
-		}
-		// The dump of a missing service's destinations is empty, not an
-		// error: when it is empty, ask whether the service is there.
-		if len(md) == 0 {
-			if _, err := h.GetService(ms); err != nil {
-				return kernelErr(err, false)
-			}
-		}
-		out = make([]DestinationState, 0, len(md))
-		for _, m := range md {
-			d, err := destinationFromMoby(m)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return nil
+	err := k.do(ctx, "list destinations of "+svc.String(), func(b *batchSocket) error {
+		var err error
+		out, err = b.destinations(svc)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -306,29 +304,20 @@ func (k *Kernel) DeleteDestination(ctx context.Context, svc ServiceKey, d Destin
 	return k.write(ctx, Change{Op: OpDeleteDestination, Service: Service{ServiceKey: svc}, Dest: Destination{DestinationKey: d}})
 }
 
-// write applies one change through moby/ipvs.
+// write applies one change: a batch of one on k's netlink socket, so
+// single writes and Apply send the same attributes.
 func (k *Kernel) write(ctx context.Context, c Change) error {
-	return k.do(ctx, c.String(), func(h *mobyipvs.Handle) error {
-		cmd, ms, md, err := changeToMoby(c)
-		if err != nil {
-			return err
-		}
-		switch cmd {
-		case ipvsCmdNewService:
-			err = h.NewService(ms)
-		case ipvsCmdSetService:
-			err = h.UpdateService(ms)
-		case ipvsCmdDelService:
-			err = h.DelService(ms)
-		case ipvsCmdNewDest:
-			err = h.NewDestination(ms, md)
-		case ipvsCmdSetDest:
-			err = h.UpdateDestination(ms, md)
-		case ipvsCmdDelDest:
-			err = h.DelDestination(ms, md)
-		}
-		return kernelErr(err, setsService(c.Op))
-	})
+	if err := ctx.Err(); err != nil {
+		return opErr(c.String(), err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return opErr(c.String(), net.ErrClosed)
+	}
+	var errs [1]error
+	k.batch.send([]Change{c}, errs[:])
+	return errs[0]
 }
 
 // kernelErr maps an errno from IPVS to the package's sentinels, keeping
@@ -347,12 +336,29 @@ func kernelErr(err error, svcSet bool) error {
 	case errors.Is(err, unix.EEXIST):
 		return fmt.Errorf("%w (%w)", err, ErrExists)
 	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return err
+	return err
+}
+
+// changeErr maps the errno the kernel answered to change c: as kernelErr
+// does, except that a destination the kernel refuses as invalid or
+// unsupported (EINVAL, EOPNOTSUPP, EAFNOSUPPORT) when it uses what older
+// or differently built kernels lack (a GUE or GRE tunnel, a tunnel
+// checksum, a real server of the other address family) is ErrUnsupported,
+// naming that field.
+func changeErr(c Change, errno syscall.Errno) error {
+	if (c.Op == OpCreateDestination || c.Op == OpUpdateDestination) &&
+		(errno == unix.EINVAL || errno == unix.EOPNOTSUPP || errno == unix.EAFNOSUPPORT) {
+		d := c.Dest
+		switch {
+		case d.Addr.Is6() != c.Service.Is6():
+			return fmt.Errorf("the kernel refused Addr: an %s real server behind an %s service (mixed families, tunnel %v): %w (%w)",
+				family(d.Addr.Is6()), family(c.Service.Is6()), d.TunnelType, errno, ErrUnsupported)
+		case d.TunnelType != IPIP || d.TunnelChecksum:
+			return fmt.Errorf("the kernel refused TunnelType %v (port %d, checksum %t): %w (%w)",
+				d.TunnelType, d.TunnelPort, d.TunnelChecksum, errno, ErrUnsupported)
+		}
 	}
-	// moby/ipvs's own errors (GetService finding no reply).
-	return fmt.Errorf("moby/ipvs: %w", err)
+	return kernelErr(errno, setsService(c.Op))
 }
 
 // familyOf returns the address family of a service key.
@@ -505,31 +511,47 @@ func serviceFromMoby(m *mobyipvs.Service) (ServiceState, error) {
 		}
 		s.PersistenceMask = plen
 	}
-	s.Stats = statsFromMoby(m.Stats)
 	return s, nil
 }
 
-func statsFromMoby(m mobyipvs.SvcStats) Stats {
-	return Stats{
-		Connections: uint64(m.Connections),
-		PacketsIn:   uint64(m.PacketsIn),
-		PacketsOut:  uint64(m.PacketsOut),
-		BytesIn:     m.BytesIn,
-		BytesOut:    m.BytesOut,
-		CPS:         uint64(m.CPS),
-		PPSIn:       uint64(m.PPSIn),
-		PPSOut:      uint64(m.PPSOut),
-		BPSIn:       uint64(m.BPSIn),
-		BPSOut:      uint64(m.BPSOut),
-	}
+// kernelDest is a destination as the IPVS netlink attributes carry it
+// (IPVS_DEST_ATTR_*): what destAttr sends and parseDest reads. moby/ipvs's
+// Destination has no tunnel attributes and no 64-bit counters, hence this
+// type.
+type kernelDest struct {
+	Addr          netip.Addr
+	Family        uint16 // IPVS_DEST_ATTR_ADDR_FAMILY; 0 when absent (kernels before 3.18): the service's
+	Port          uint16
+	FwdMethod     uint32 // IP_VS_CONN_F_FWD_MASK bits
+	Weight        uint32
+	UThresh       uint32
+	LThresh       uint32
+	TunType       uint8  // IP_VS_CONN_F_TUNNEL_TYPE_*
+	TunPort       uint16 // host order here, big-endian on the wire
+	TunFlags      uint16 // IP_VS_TUNNEL_ENCAP_FLAG_*
+	ActiveConns   uint32
+	InactiveConns uint32
+	PersistConns  uint32
+	Stats         Stats
 }
 
-// destinationToMoby maps a destination of svc to moby/ipvs's raw fields.
-// moby/ipvs v1.1.0 sends no tunnel-type attributes and no destination
-// address family: GUE and GRE tunnels, tunnel ports and checksums, and a
-// destination of the other address family than its service are
-// ErrUnsupported.
-func destinationToMoby(svc ServiceKey, d Destination) (*mobyipvs.Service, *mobyipvs.Destination, error) {
+// Tunnel types and flags of a destination (include/uapi/linux/ip_vs.h).
+const (
+	tunTypeIPIP = 0 // IP_VS_CONN_F_TUNNEL_TYPE_IPIP
+	tunTypeGUE  = 1 // IP_VS_CONN_F_TUNNEL_TYPE_GUE
+	tunTypeGRE  = 2 // IP_VS_CONN_F_TUNNEL_TYPE_GRE
+
+	tunFlagCsum    = 1 << 0 // IP_VS_TUNNEL_ENCAP_FLAG_CSUM
+	tunFlagRemCsum = 1 << 1 // IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM: not in the model, ignored on reads
+)
+
+// destinationToKernel maps a destination of svc to the service that
+// names svc (moby/ipvs's raw fields) and the destination's attributes. A
+// destination of the other family than svc is sent with its own address
+// family (the kernel accepts that for tunnel forwarding only); tunnel
+// type, port and checksum flag are sent for every destination (zero
+// unless Forward is Tunnel).
+func destinationToKernel(svc ServiceKey, d Destination) (*mobyipvs.Service, *kernelDest, error) {
 	ms, err := serviceKeyToMoby(svc)
 	if err != nil {
 		return nil, nil, err
@@ -537,49 +559,83 @@ func destinationToMoby(svc ServiceKey, d Destination) (*mobyipvs.Service, *mobyi
 	if !d.Addr.IsValid() || d.Addr.Zone() != "" || d.Addr.Is4In6() {
 		return nil, nil, fmt.Errorf("bad real server address %v (want a plain IPv4 or IPv6 address)", d.Addr)
 	}
-	if d.Addr.Is6() != svc.Is6() {
-		return nil, nil, fmt.Errorf("real server %v of another address family than its service: %w", d.Addr, ErrUnsupported)
+	kd := &kernelDest{
+		Addr:    d.Addr,
+		Family:  unix.AF_INET,
+		Port:    d.Port,
+		UThresh: d.UpperThreshold,
+		LThresh: d.LowerThreshold,
 	}
-	if d.TunnelType != IPIP || d.TunnelPort != 0 || d.TunnelChecksum {
-		return nil, nil, fmt.Errorf("tunnel type %v (port %d, checksum %t): only ipip through moby/ipvs: %w",
-			d.TunnelType, d.TunnelPort, d.TunnelChecksum, ErrUnsupported)
-	}
-	md := &mobyipvs.Destination{
-		Address:        net.IP(d.Addr.AsSlice()),
-		Port:           d.Port,
-		AddressFamily:  ms.AddressFamily,
-		UpperThreshold: d.UpperThreshold,
-		LowerThreshold: d.LowerThreshold,
+	if d.Addr.Is6() {
+		kd.Family = unix.AF_INET6
 	}
 	switch d.Forward {
 	case Masquerade:
-		md.ConnectionFlags = fwdMasq
+		kd.FwdMethod = fwdMasq
 	case Route:
-		md.ConnectionFlags = fwdRoute
+		kd.FwdMethod = fwdRoute
 	case Tunnel:
-		md.ConnectionFlags = fwdTunnel
+		kd.FwdMethod = fwdTunnel
 	default:
 		return nil, nil, fmt.Errorf("bad forwarding method %v", d.Forward)
+	}
+	if d.Addr.Is6() != svc.Is6() && d.Forward != Tunnel {
+		return nil, nil, fmt.Errorf("real server %v of another address family than its service with forwarding %v (mixed families need tunnel)", d.Addr, d.Forward)
 	}
 	if d.Weight < 0 || d.Weight > math.MaxUint16 {
 		return nil, nil, fmt.Errorf("weight %d out of 0..65535", d.Weight)
 	}
-	md.Weight = d.Weight
-	return ms, md, nil
+	kd.Weight = uint32(d.Weight)
+	if d.Forward != Tunnel && (d.TunnelType != IPIP || d.TunnelPort != 0 || d.TunnelChecksum) {
+		return nil, nil, fmt.Errorf("tunnel settings with forwarding %v", d.Forward)
+	}
+	switch d.TunnelType {
+	case IPIP:
+		kd.TunType = tunTypeIPIP
+	case GUE:
+		kd.TunType = tunTypeGUE
+	case GRE:
+		kd.TunType = tunTypeGRE
+	default:
+		return nil, nil, fmt.Errorf("bad tunnel type %v", d.TunnelType)
+	}
+	switch {
+	case d.TunnelType == GUE && d.TunnelPort == 0:
+		return nil, nil, fmt.Errorf("tunnel type gue without a tunnel port")
+	case d.TunnelType != GUE && d.TunnelPort != 0:
+		return nil, nil, fmt.Errorf("tunnel port %d with tunnel type %v (gue only)", d.TunnelPort, d.TunnelType)
+	case d.TunnelChecksum && d.TunnelType == IPIP:
+		return nil, nil, fmt.Errorf("tunnel checksum with tunnel type ipip (gue and gre only)")
+	}
+	kd.TunPort = d.TunnelPort
+	if d.TunnelChecksum {
+		kd.TunFlags = tunFlagCsum
+	}
+	return ms, kd, nil
 }
 
-// destinationFromMoby maps what moby/ipvs read to a DestinationState (in
-// Destination.Normalize form: moby/ipvs reads no tunnel settings). The
+// destinationFromKernel maps what the kernel reports to a
+// DestinationState in Destination.Normalize form; svc6 is the family of
+// its service (for kernels that send no destination family). The
 // kernel's local-node method (a real server on this host, never asked for
-// through this package) reads as Masquerade.
-func destinationFromMoby(m *mobyipvs.Destination) (DestinationState, error) {
+// through this package) reads as Masquerade. Tunnel settings are read only
+// with Forward == Tunnel; the remote-checksum flag, which the model does
+// not have, is ignored.
+func destinationFromKernel(kd *kernelDest, svc6 bool) (DestinationState, error) {
 	var d DestinationState
-	a, ok := netip.AddrFromSlice(m.Address)
-	if !ok {
-		return d, fmt.Errorf("real server with address %v", m.Address)
+	family := kd.Family
+	if family == 0 {
+		family = unix.AF_INET
+		if svc6 {
+			family = unix.AF_INET6
+		}
 	}
-	d.Addr, d.Port = a, m.Port
-	switch m.ConnectionFlags & mobyipvs.ConnectionFlagFwdMask {
+	a, err := addrOfFamily(kd.Addr, family)
+	if err != nil {
+		return d, fmt.Errorf("real server: %w", err)
+	}
+	d.Addr, d.Port = a, kd.Port
+	switch kd.FwdMethod {
 	case fwdMasq, fwdLocalNode:
 		d.Forward = Masquerade
 	case fwdRoute:
@@ -587,12 +643,29 @@ func destinationFromMoby(m *mobyipvs.Destination) (DestinationState, error) {
 	case fwdTunnel:
 		d.Forward = Tunnel
 	default:
-		return d, fmt.Errorf("real server %s: forwarding method %d", d.DestinationKey, m.ConnectionFlags&mobyipvs.ConnectionFlagFwdMask)
+		return d, fmt.Errorf("real server %s: forwarding method %d", d.DestinationKey, kd.FwdMethod)
 	}
-	d.Weight = m.Weight
-	d.UpperThreshold, d.LowerThreshold = m.UpperThreshold, m.LowerThreshold
-	d.ActiveConns = uint32(m.ActiveConnections)
-	d.InactiveConns = uint32(m.InactiveConnections)
-	d.Stats = statsFromMoby(mobyipvs.SvcStats(m.Stats))
+	if kd.Weight > math.MaxUint16 {
+		return d, fmt.Errorf("real server %s: weight %d", d.DestinationKey, kd.Weight)
+	}
+	d.Weight = int(kd.Weight)
+	d.UpperThreshold, d.LowerThreshold = kd.UThresh, kd.LThresh
+	if d.Forward == Tunnel {
+		switch kd.TunType {
+		case tunTypeIPIP:
+			d.TunnelType = IPIP
+		case tunTypeGUE:
+			d.TunnelType = GUE
+			d.TunnelPort = kd.TunPort
+		case tunTypeGRE:
+			d.TunnelType = GRE
+		default:
+			return d, fmt.Errorf("real server %s: tunnel type %d", d.DestinationKey, kd.TunType)
+		}
+		d.TunnelChecksum = kd.TunFlags&tunFlagCsum != 0 && d.TunnelType != IPIP
+	}
+	d.ActiveConns = kd.ActiveConns
+	d.InactiveConns = kd.InactiveConns
+	d.Stats = kd.Stats
 	return d, nil
 }

@@ -87,20 +87,15 @@ func TestServiceMapping(t *testing.T) {
 			if !reflect.DeepEqual(*got, tc.moby) {
 				t.Errorf("serviceToMoby:\n got %+v\nwant %+v", *got, tc.moby)
 			}
-			// What the kernel returns: the hashed flag set, stats.
+			// What the kernel returns: the hashed flag set.
 			back := tc.moby
 			back.Flags |= 0x2
-			back.Stats = mobyipvs.SvcStats{Connections: 1, PacketsIn: 2, PacketsOut: 3, BytesIn: 4, BytesOut: 5, CPS: 6, PPSIn: 7, PPSOut: 8, BPSIn: 9, BPSOut: 10}
 			st, err := serviceFromMoby(&back)
 			if err != nil {
 				t.Fatalf("serviceFromMoby: %v", err)
 			}
 			if st.Service != tc.svc.Normalize() {
 				t.Errorf("serviceFromMoby:\n got %+v\nwant %+v", st.Service, tc.svc)
-			}
-			want := Stats{Connections: 1, PacketsIn: 2, PacketsOut: 3, BytesIn: 4, BytesOut: 5, CPS: 6, PPSIn: 7, PPSOut: 8, BPSIn: 9, BPSOut: 10}
-			if st.Stats != want {
-				t.Errorf("stats: got %+v, want %+v", st.Stats, want)
 			}
 		})
 	}
@@ -180,71 +175,126 @@ func TestDestinationMapping(t *testing.T) {
 		name string
 		svc  ServiceKey
 		d    Destination
-		moby mobyipvs.Destination
+		kd   kernelDest
 	}{
 		{"masq", svc4, Destination{DestinationKey: DestinationKey{r4, 8080}, Forward: Masquerade, Weight: 1},
-			mobyipvs.Destination{Address: r4.AsSlice(), Port: 8080, AddressFamily: unix.AF_INET, Weight: 1, ConnectionFlags: 0}},
+			kernelDest{Addr: r4, Family: unix.AF_INET, Port: 8080, Weight: 1, FwdMethod: fwdMasq}},
 		{"route w0 thresholds", svc4, Destination{DestinationKey: DestinationKey{r4, 80}, Forward: Route, Weight: 0, UpperThreshold: 100, LowerThreshold: 50},
-			mobyipvs.Destination{Address: r4.AsSlice(), Port: 80, AddressFamily: unix.AF_INET, ConnectionFlags: 3, UpperThreshold: 100, LowerThreshold: 50}},
+			kernelDest{Addr: r4, Family: unix.AF_INET, Port: 80, FwdMethod: fwdRoute, UThresh: 100, LThresh: 50}},
 		{"tunnel v6 max weight", svc6, Destination{DestinationKey: DestinationKey{r6, 0}, Forward: Tunnel, Weight: 65535},
-			mobyipvs.Destination{Address: r6.AsSlice(), AddressFamily: unix.AF_INET6, Weight: 65535, ConnectionFlags: 2}},
+			kernelDest{Addr: r6, Family: unix.AF_INET6, Weight: 65535, FwdMethod: fwdTunnel}},
+		{"gue port checksum", svc4, Destination{DestinationKey: DestinationKey{r4, 80}, Forward: Tunnel, Weight: 2, TunnelType: GUE, TunnelPort: 6080, TunnelChecksum: true},
+			kernelDest{Addr: r4, Family: unix.AF_INET, Port: 80, Weight: 2, FwdMethod: fwdTunnel, TunType: tunTypeGUE, TunPort: 6080, TunFlags: tunFlagCsum}},
+		{"gre checksum", svc6, Destination{DestinationKey: DestinationKey{r6, 0}, Forward: Tunnel, Weight: 3, TunnelType: GRE, TunnelChecksum: true},
+			kernelDest{Addr: r6, Family: unix.AF_INET6, Weight: 3, FwdMethod: fwdTunnel, TunType: tunTypeGRE, TunFlags: tunFlagCsum}},
+		{"v4 real server of a v6 service", svc6, Destination{DestinationKey: DestinationKey{r4, 0}, Forward: Tunnel, Weight: 1},
+			kernelDest{Addr: r4, Family: unix.AF_INET, Weight: 1, FwdMethod: fwdTunnel}},
+		{"v6 real server of a v4 service, gre", svc4, Destination{DestinationKey: DestinationKey{r6, 80}, Forward: Tunnel, Weight: 1, TunnelType: GRE},
+			kernelDest{Addr: r6, Family: unix.AF_INET6, Port: 80, Weight: 1, FwdMethod: fwdTunnel, TunType: tunTypeGRE}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, got, err := destinationToMoby(tc.svc, tc.d)
+			_, got, err := destinationToKernel(tc.svc, tc.d)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(*got, tc.moby) {
-				t.Errorf("destinationToMoby:\n got %+v\nwant %+v", *got, tc.moby)
+			if *got != tc.kd {
+				t.Errorf("destinationToKernel:\n got %+v\nwant %+v", *got, tc.kd)
 			}
-			back := tc.moby
-			back.ActiveConnections, back.InactiveConnections = 4, 5
-			back.Stats = mobyipvs.DstStats{Connections: 9, BytesOut: 1 << 40}
-			ds, err := destinationFromMoby(&back)
+			// What the kernel returns: a 16-byte address, counters.
+			back := tc.kd
+			back.Addr = netip.AddrFrom16([16]byte(append(tc.kd.Addr.AsSlice(), make([]byte, 16-len(tc.kd.Addr.AsSlice()))...)))
+			back.ActiveConns, back.InactiveConns = 4, 5
+			back.Stats = Stats{Connections: 9, BytesOut: 1 << 40}
+			ds, err := destinationFromKernel(&back, tc.svc.Is6())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ds.Destination != tc.d || ds.ActiveConns != 4 || ds.InactiveConns != 5 || ds.Stats.Connections != 9 || ds.Stats.BytesOut != 1<<40 {
-				t.Errorf("destinationFromMoby: got %+v, want %+v with conns 4/5", ds, tc.d)
+			if ds.Destination != tc.d || ds.ActiveConns != 4 || ds.InactiveConns != 5 || ds.Stats != back.Stats {
+				t.Errorf("destinationFromKernel: got %+v, want %+v with conns 4/5", ds, tc.d)
 			}
 		})
 	}
 	// The kernel's local-node method reads as Masquerade.
-	ds, err := destinationFromMoby(&mobyipvs.Destination{Address: r4.AsSlice(), Port: 1, AddressFamily: unix.AF_INET, ConnectionFlags: 1})
+	ds, err := destinationFromKernel(&kernelDest{Addr: r4, Port: 1, Family: unix.AF_INET, FwdMethod: fwdLocalNode}, false)
 	if err != nil || ds.Forward != Masquerade {
 		t.Errorf("local node: got %v, %v; want masq", ds.Forward, err)
 	}
-	if ds, err := destinationFromMoby(&mobyipvs.Destination{Address: r4.AsSlice(), AddressFamily: unix.AF_INET, ConnectionFlags: 4}); err == nil {
-		t.Errorf("bypass: got %+v, want an error", ds)
+	// Without a family attribute (old kernels), the service's.
+	if ds, err := destinationFromKernel(&kernelDest{Addr: netip.AddrFrom16([16]byte{192, 0, 2, 1}), FwdMethod: fwdRoute}, false); err != nil || ds.Addr != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("no family: %+v, %v", ds, err)
+	}
+	// Tunnel settings of a destination that does not tunnel are not read;
+	// remote checksum is ignored.
+	if ds, err := destinationFromKernel(&kernelDest{Addr: r4, Family: unix.AF_INET, FwdMethod: fwdRoute, TunType: tunTypeGUE, TunPort: 9, TunFlags: tunFlagCsum}, false); err != nil || ds.Destination != (Destination{DestinationKey: DestinationKey{Addr: r4}, Forward: Route}) {
+		t.Errorf("route with tunnel settings: %+v, %v", ds, err)
+	}
+	if ds, err := destinationFromKernel(&kernelDest{Addr: r4, Family: unix.AF_INET, FwdMethod: fwdTunnel, TunType: tunTypeGUE, TunPort: 9, TunFlags: tunFlagRemCsum}, false); err != nil || ds.TunnelChecksum || ds.TunnelPort != 9 {
+		t.Errorf("gue remcsum: %+v, %v", ds, err)
+	}
+	for name, kd := range map[string]kernelDest{
+		"bypass":           {Addr: r4, Family: unix.AF_INET, FwdMethod: 4},
+		"tunnel type 3":    {Addr: r4, Family: unix.AF_INET, FwdMethod: fwdTunnel, TunType: 3},
+		"weight 65536":     {Addr: r4, Family: unix.AF_INET, FwdMethod: fwdRoute, Weight: 65536},
+		"family 99":        {Addr: r4, Family: 99, FwdMethod: fwdRoute},
+		"v6 address as v4": {Addr: r6, Family: unix.AF_INET, FwdMethod: fwdRoute},
+		"v4 address as v6": {Addr: r4, Family: unix.AF_INET6, FwdMethod: fwdRoute},
+	} {
+		if ds, err := destinationFromKernel(&kd, false); err == nil {
+			t.Errorf("%s: got %+v, want an error", name, ds)
+		}
 	}
 }
 
 func TestDestinationMappingRejects(t *testing.T) {
 	svc := ServiceKey{Protocol: TCP, Addr: a4, Port: 80}
 	r := DestinationKey{netip.MustParseAddr("192.0.2.21"), 80}
-	tests := []struct {
-		name        string
-		d           Destination
-		unsupported bool
-	}{
-		{"gue", Destination{DestinationKey: r, Forward: Tunnel, TunnelType: GUE, TunnelPort: 5555}, true},
-		{"gre", Destination{DestinationKey: r, Forward: Tunnel, TunnelType: GRE}, true},
-		{"ipip checksum", Destination{DestinationKey: r, Forward: Tunnel, TunnelChecksum: true}, true},
-		{"other family", Destination{DestinationKey: DestinationKey{netip.MustParseAddr("2001:db8::1"), 80}, Forward: Tunnel}, true},
-		{"no forward", Destination{DestinationKey: r}, false},
-		{"weight -1", Destination{DestinationKey: r, Forward: Route, Weight: -1}, false},
-		{"weight 65536", Destination{DestinationKey: r, Forward: Route, Weight: 65536}, false},
-		{"no address", Destination{Forward: Route}, false},
-	}
-	for _, tc := range tests {
-		_, m, err := destinationToMoby(svc, tc.d)
-		if err == nil {
-			t.Errorf("%s: got %+v, want an error", tc.name, m)
-			continue
+	for name, d := range map[string]Destination{
+		"gue without port":    {DestinationKey: r, Forward: Tunnel, TunnelType: GUE},
+		"gre with port":       {DestinationKey: r, Forward: Tunnel, TunnelType: GRE, TunnelPort: 1},
+		"ipip checksum":       {DestinationKey: r, Forward: Tunnel, TunnelChecksum: true},
+		"tunnel type 3":       {DestinationKey: r, Forward: Tunnel, TunnelType: 3},
+		"gre on route":        {DestinationKey: r, Forward: Route, TunnelType: GRE},
+		"other family, masq":  {DestinationKey: DestinationKey{netip.MustParseAddr("2001:db8::1"), 80}, Forward: Masquerade},
+		"other family, route": {DestinationKey: DestinationKey{netip.MustParseAddr("2001:db8::1"), 80}, Forward: Route},
+		"no forward":          {DestinationKey: r},
+		"weight -1":           {DestinationKey: r, Forward: Route, Weight: -1},
+		"weight 65536":        {DestinationKey: r, Forward: Route, Weight: 65536},
+		"no address":          {Forward: Route},
+		"mapped address":      {DestinationKey: DestinationKey{netip.MustParseAddr("::ffff:192.0.2.1"), 80}, Forward: Route},
+	} {
+		if _, m, err := destinationToKernel(svc, d); err == nil {
+			t.Errorf("%s: got %+v, want an error", name, m)
 		}
-		if errors.Is(err, ErrUnsupported) != tc.unsupported {
-			t.Errorf("%s: %v: ErrUnsupported is %t, want %t", tc.name, err, !tc.unsupported, tc.unsupported)
+	}
+}
+
+func TestChangeErr(t *testing.T) {
+	s4 := Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: a4, Port: 80}}
+	r4 := DestinationKey{netip.MustParseAddr("192.0.2.21"), 80}
+	r6 := DestinationKey{netip.MustParseAddr("2001:db8::21"), 80}
+	gue := Destination{DestinationKey: r4, Forward: Tunnel, TunnelType: GUE, TunnelPort: 6080}
+	mixed := Destination{DestinationKey: r6, Forward: Tunnel}
+	plain := Destination{DestinationKey: r4, Forward: Tunnel}
+	for _, tc := range []struct {
+		c     Change
+		errno syscall.Errno
+		want  error
+		field string
+	}{
+		{Change{Op: OpCreateDestination, Service: s4, Dest: gue}, unix.EINVAL, ErrUnsupported, "TunnelType gue"},
+		{Change{Op: OpUpdateDestination, Service: s4, Dest: gue}, unix.EOPNOTSUPP, ErrUnsupported, "TunnelType gue"},
+		{Change{Op: OpCreateDestination, Service: s4, Dest: mixed}, unix.EAFNOSUPPORT, ErrUnsupported, "Addr"},
+		{Change{Op: OpCreateDestination, Service: s4, Dest: gue}, unix.EEXIST, ErrExists, ""},
+		{Change{Op: OpCreateDestination, Service: s4, Dest: plain}, unix.EINVAL, unix.EINVAL, ""},
+		{Change{Op: OpDeleteDestination, Service: s4, Dest: gue}, unix.ENOENT, ErrNotFound, ""},
+	} {
+		err := changeErr(tc.c, tc.errno)
+		if !errors.Is(err, tc.want) || !errors.Is(err, tc.errno) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("changeErr(%v, %v) = %v, want %v naming %q", tc.c, tc.errno, err, tc.want, tc.field)
+		}
+		if tc.want == unix.EINVAL && errors.Is(err, ErrUnsupported) {
+			t.Errorf("changeErr(%v, EINVAL) = %v: plain IPIP is not unsupported", tc.c, err)
 		}
 	}
 }
