@@ -83,6 +83,24 @@ func (c *countingBatcher) Apply(ctx context.Context, changes []Change) []error {
 }
 
 // counted returns k with counts, batched (a Batcher) or not.
+// syncCounted runs s.Sync(table) and checks its Result against want and
+// that the backend saw exactly one write per operation.
+func syncCounted(t *testing.T, s *Syncer, cb *countingBackend, table []VirtualServer, what string, want Result) {
+	t.Helper()
+	res, err := s.Sync(context.Background(), table)
+	if err != nil {
+		t.Fatalf("Sync (%s): %v", what, err)
+	}
+	if res != want {
+		t.Errorf("Sync (%s): %+v, want %+v", what, res, want)
+	}
+	reads, writes := cb.reset()
+	t.Logf("Sync (%s): %+v; %d writes, %d reads", what, res, writes, reads)
+	if writes != int64(res.Ops()) {
+		t.Errorf("Sync (%s): %d writes for %d operations", what, writes, res.Ops())
+	}
+}
+
 func counted(k *Kernel, batched bool) (Backend, *countingBackend) {
 	cb := &countingBackend{Backend: k}
 	if batched {
@@ -118,18 +136,7 @@ func testKernelSync(t *testing.T, batched bool) {
 	}
 	sync := func(what string, want Result) {
 		t.Helper()
-		res, err := s.Sync(ctx, table)
-		if err != nil {
-			t.Fatalf("Sync (%s): %v", what, err)
-		}
-		if res != want {
-			t.Errorf("Sync (%s): %+v, want %+v", what, res, want)
-		}
-		reads, writes := cb.reset()
-		t.Logf("Sync (%s): %+v; %d writes, %d reads", what, res, writes, reads)
-		if writes != int64(res.Ops()) {
-			t.Errorf("Sync (%s): %d writes for %d operations", what, writes, res.Ops())
-		}
+		syncCounted(t, s, cb, table, what, want)
 		checkTable(t, k, append([]VirtualServer{foreign}, table...))
 	}
 	sync("from empty", Result{CreatedServices: len(table), CreatedDests: ndest})

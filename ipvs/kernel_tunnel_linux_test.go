@@ -116,15 +116,7 @@ func TestKernelTunnels(t *testing.T) {
 			table := tunnelTable()
 			sync := func(what string, want Result) {
 				t.Helper()
-				res, err := s.Sync(ctx, table)
-				if err != nil {
-					t.Fatalf("Sync (%s): %v", what, err)
-				}
-				if res != want {
-					t.Errorf("Sync (%s): %+v, want %+v", what, res, want)
-				}
-				reads, writes := cb.reset()
-				t.Logf("Sync (%s): %+v; %d writes, %d reads", what, res, writes, reads)
+				syncCounted(t, s, cb, table, what, want)
 				checkTable(t, k, table)
 				checkTunInfo(t, k)
 			}
