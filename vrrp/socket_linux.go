@@ -390,7 +390,16 @@ type recvmsg struct {
 	n, oobn int
 	from    unix.Sockaddr
 	err     error
+	// ICMP errors drained from the error queue after err, and the
+	// destination of the first (the peer that did not take our advert)
+	drained int
+	errDst  unix.Sockaddr
+	ebuf    []byte
 }
+
+// maxDrain bounds one drain of the error queue (it holds at most a receive
+// buffer's worth, a few hundred entries).
+const maxDrain = 4096
 
 func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
 	sc, ok := c.(syscall.Conn)
@@ -408,9 +417,16 @@ func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
 		oobLen = len(ipv4.NewControlMessage(ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface))
 	}
 	r := &recvmsg{rc: rc, v6: v6, buf: make([]byte, 65536), oob: make([]byte, oobLen+unix.CmsgSpace(16)+64)}
+	r.ebuf = make([]byte, 512)
 	r.read = func(fd uintptr) bool {
 		r.n, r.oobn, _, r.from, r.err = unix.Recvmsg(int(fd), r.buf, r.oob, 0)
-		return r.err != unix.EAGAIN && r.err != unix.EWOULDBLOCK
+		if r.err == unix.EAGAIN || r.err == unix.EWOULDBLOCK {
+			return false
+		}
+		if r.err != nil {
+			r.drainErrors(int(fd))
+		}
+		return true
 	}
 	return r, nil
 }
@@ -422,15 +438,14 @@ func (r *recvmsg) readMsg() ([]byte, PacketInfo, error) {
 	}
 	now := time.Now()
 	if r.err != nil {
-		return nil, info, os.NewSyscallError("recvmsg", r.err)
+		err := os.NewSyscallError("recvmsg", r.err)
+		if dst := sockaddrAddr(r.errDst); dst.IsValid() {
+			return nil, info, fmt.Errorf("%w (ICMP error for adverts to %v; %d queued errors drained)", err, dst, r.drained)
+		}
+		return nil, info, err
 	}
 	info.Time = now
-	switch sa := r.from.(type) {
-	case *unix.SockaddrInet4:
-		info.Src = netip.AddrFrom4(sa.Addr)
-	case *unix.SockaddrInet6:
-		info.Src = netip.AddrFrom16(sa.Addr).Unmap()
-	}
+	info.Src = sockaddrAddr(r.from)
 	oob := r.oob[:r.oobn]
 	b := r.buf[:r.n]
 	if r.v6 {
@@ -460,6 +475,41 @@ func (r *recvmsg) readMsg() ([]byte, PacketInfo, error) {
 		info.Time = kernelTime(now, ts)
 	}
 	return b, info, nil
+}
+
+// drainErrors empties the socket's error queue after recvmsg reported an
+// error (see drainErrQueue).
+func (r *recvmsg) drainErrors(fd int) { r.drained, r.errDst = drainErrQueue(fd, r.ebuf) }
+
+// drainErrQueue empties a socket's error queue and returns how many
+// entries it held and the destination of the first. IP_RECVERR /
+// IPV6_RECVERR queue every ICMP error there, and the kernel charges that
+// queue to the same receive budget as adverts: left alone, a few hundred
+// errors from a unicast peer without VRRP would leave no room for the
+// adverts of the live peers. The kernel reports a pending error once, to
+// whichever call comes first (a read or a send), so both drain.
+func drainErrQueue(fd int, buf []byte) (n int, first unix.Sockaddr) {
+	for n < maxDrain {
+		_, _, _, from, err := unix.Recvmsg(fd, buf, nil, unix.MSG_ERRQUEUE)
+		if err != nil {
+			return n, first // EAGAIN: empty
+		}
+		if n == 0 {
+			first = from
+		}
+		n++
+	}
+	return n, first
+}
+
+func sockaddrAddr(sa unix.Sockaddr) netip.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(sa.Addr).Unmap()
+	}
+	return netip.Addr{}
 }
 
 // rxTimestamp finds SCM_TIMESTAMPNS (a struct timespec of the platform's
@@ -551,6 +601,12 @@ func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) er
 		_, err = c.s.v4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.s.ifi.Index}, to)
 	}
 	if err != nil {
+		// The error may be an ICMP error the kernel reported to this send
+		// instead of to the reader: drain the queue it sits in.
+		_ = sockopt(c.s.raw, func(fd int) error {
+			drainErrQueue(fd, make([]byte, 512))
+			return nil
+		})
 		return fmt.Errorf("vrrp: send to %v on %s: %w", dst, c.s.ifi.Name, err)
 	}
 	return nil

@@ -391,3 +391,73 @@ func TestRealSocketWireFormat(t *testing.T) {
 		})
 	}
 }
+
+// ICMP errors are queued on the socket's error queue (IP_RECVERR), which
+// the kernel charges to the same receive budget as adverts: a master
+// sending to a unicast peer without VRRP for long enough must still hear
+// its other peers.
+func TestRealSocketErrorQueueDoesNotStarveReceive(t *testing.T) {
+	seg := nstest.NewSegment(t, 3)
+	h1, h2, h3 := seg.Hosts[0], seg.Hosts[1], seg.Hosts[2]
+	// h2 answers every advert with protocol-unreachable, unthrottled.
+	if _, err := h2.Exec("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"); err != nil {
+		t.Fatal(err)
+	}
+	s1 := listenIn(t, h1, false)
+	c1, err := s1.Conn(54, vrrp.ConnConfig{Source: h1.Addr4.Addr(), Peers: []netip.Addr{h2.Addr4.Addr(), h3.Addr4.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3 := listenIn(t, h3, false)
+	c3, err := s3.Conn(54, vrrp.ConnConfig{Source: h3.Addr4.Addr(), Peers: []netip.Addr{h1.Addr4.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv := vrrp.Advertisement{Version: vrrp.V3, VRID: 54, Priority: 100, Interval: time.Second,
+		Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+	ctx := context.Background()
+	to2, err := adv.Marshal(h1.Addr4.Addr(), h2.Addr4.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Far more errors than a default receive buffer (212992 bytes) holds,
+	// paced under the kernel's global ICMP limit (1000/s).
+	for i := range 1500 {
+		if err := c1.WriteAdvert(ctx, to2, h2.Addr4.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 19 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s1.Stats().ReadErrors == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ICMP error reported; socket stats %+v", s1.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	to1, err := adv.Marshal(h3.Addr4.Addr(), h1.Addr4.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A burst, as many VRIDs' adverts arrive together: each must get in.
+	const burst = 20
+	for range burst {
+		if err := c3.WriteAdvert(ctx, to1, h1.Addr4.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	buf := make([]byte, 1500)
+	for i := range burst {
+		n, info, err := c1.ReadAdvert(rctx, buf)
+		if err != nil {
+			t.Fatalf("advert %d of %d from the live peer never arrived (%v); socket stats %+v", i+1, burst, err, s1.Stats())
+		}
+		if info.Src != h3.Addr4.Addr() || n != len(to1) {
+			t.Errorf("read %d bytes from %v, want %d from %v", n, info.Src, len(to1), h3.Addr4.Addr())
+		}
+	}
+}
