@@ -144,3 +144,39 @@ func TestKernelTime(t *testing.T) {
 		}
 	}
 }
+
+// The socket's receive buffer holds a burst from many VRIDs: the default is
+// DefaultReceiveBuffer (the kernel reports twice what was set), negative
+// leaves the kernel's default.
+func TestListenReceiveBuffer(t *testing.T) {
+	nstest.Require(t)
+	seg := nstest.NewSegment(t, 1)
+	h := seg.Hosts[0]
+	for _, tc := range []struct {
+		set      int
+		min, max int
+	}{
+		{0, 2 * DefaultReceiveBuffer, 2 * DefaultReceiveBuffer},
+		{4 << 20, 8 << 20, 8 << 20},
+		{-1, 1, DefaultReceiveBuffer - 1},
+	} {
+		var s *Socket
+		if err := h.Do(func() (err error) {
+			s, err = Listen(SocketConfig{Interface: h.Link, ReceiveBuffer: tc.set})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := sockopt(s.raw, func(fd int) (err error) {
+			got, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if got < tc.min || got > tc.max {
+			t.Errorf("ReceiveBuffer %d: SO_RCVBUF is %d, want %d..%d", tc.set, got, tc.min, tc.max)
+		}
+	}
+}

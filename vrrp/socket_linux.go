@@ -37,9 +37,19 @@ type SocketConfig struct {
 	// interface's own primary IPv4 / link-local IPv6 address (a VMAC
 	// macvlan has none: keepalived uses the parent's).
 	Primary netip.Addr
+	// ReceiveBuffer is the socket's receive buffer in bytes: it must hold
+	// a burst of adverts from every VRID on the interface while the reader
+	// is busy (about 1 KiB of kernel memory each). 0 means
+	// DefaultReceiveBuffer, negative the kernel's default (212992 bytes on
+	// most systems). Above net.core.rmem_max it needs CAP_NET_ADMIN.
+	ReceiveBuffer int
 	// Logger receives the socket's logs; nil discards them.
 	Logger *slog.Logger
 }
+
+// DefaultReceiveBuffer is SocketConfig.ReceiveBuffer's default: room for
+// about a thousand queued adverts.
+const DefaultReceiveBuffer = 1 << 20
 
 // SocketStats are a Socket's counters.
 type SocketStats struct {
@@ -126,6 +136,18 @@ func (s *Socket) setup(c net.PacketConn) error {
 	if err := sockopt(c, func(fd int) error {
 		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, s.ifi.Name); err != nil {
 			return fmt.Errorf("SO_BINDTODEVICE: %w", err)
+		}
+		if n := s.cfg.ReceiveBuffer; n >= 0 {
+			if n == 0 {
+				n = DefaultReceiveBuffer
+			}
+			// FORCE passes net.core.rmem_max with CAP_NET_ADMIN; without
+			// it, ask for what the limit allows.
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n); err != nil {
+				if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n); err != nil {
+					return fmt.Errorf("SO_RCVBUF %d: %w", n, err)
+				}
+			}
 		}
 		// The kernel's receive time of every message: timers restart from
 		// when an advert arrived, not from when this process got to it.
