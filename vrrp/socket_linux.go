@@ -416,7 +416,6 @@ type recvmsg struct {
 	// destination of the first (the peer that did not take our advert)
 	drained int
 	errDst  unix.Sockaddr
-	ebuf    []byte
 }
 
 // maxDrain bounds one drain of the error queue (it holds at most a receive
@@ -439,7 +438,6 @@ func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
 		oobLen = len(ipv4.NewControlMessage(ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface))
 	}
 	r := &recvmsg{rc: rc, v6: v6, buf: make([]byte, 65536), oob: make([]byte, oobLen+unix.CmsgSpace(16)+64)}
-	r.ebuf = make([]byte, 512)
 	r.read = func(fd uintptr) bool {
 		r.n, r.oobn, _, r.from, r.err = unix.Recvmsg(int(fd), r.buf, r.oob, 0)
 		if r.err == unix.EAGAIN || r.err == unix.EWOULDBLOCK {
@@ -501,7 +499,7 @@ func (r *recvmsg) readMsg() ([]byte, PacketInfo, error) {
 
 // drainErrors empties the socket's error queue after recvmsg reported an
 // error (see drainErrQueue).
-func (r *recvmsg) drainErrors(fd int) { r.drained, r.errDst = drainErrQueue(fd, r.ebuf) }
+func (r *recvmsg) drainErrors(fd int) { r.drained, r.errDst = drainErrQueue(fd) }
 
 // drainErrQueue empties a socket's error queue and returns how many
 // entries it held and the destination of the first. IP_RECVERR /
@@ -509,10 +507,11 @@ func (r *recvmsg) drainErrors(fd int) { r.drained, r.errDst = drainErrQueue(fd, 
 // queue to the same receive budget as adverts: left alone, a few hundred
 // errors from a unicast peer without VRRP would leave no room for the
 // adverts of the live peers. The kernel reports a pending error once, to
-// whichever call comes first (a read or a send), so both drain.
-func drainErrQueue(fd int, buf []byte) (n int, first unix.Sockaddr) {
+// whichever call comes first (a read or a send), so both drain. Only the
+// entries' addresses are read (their payloads are discarded).
+func drainErrQueue(fd int) (n int, first unix.Sockaddr) {
 	for n < maxDrain {
-		_, _, _, from, err := unix.Recvmsg(fd, buf, nil, unix.MSG_ERRQUEUE)
+		_, _, _, from, err := unix.Recvmsg(fd, nil, nil, unix.MSG_ERRQUEUE)
 		if err != nil {
 			return n, first // EAGAIN: empty
 		}
@@ -626,7 +625,7 @@ func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) er
 		// The error may be an ICMP error the kernel reported to this send
 		// instead of to the reader: drain the queue it sits in.
 		_ = sockopt(c.s.raw, func(fd int) error {
-			drainErrQueue(fd, make([]byte, 512))
+			drainErrQueue(fd)
 			return nil
 		})
 		return fmt.Errorf("vrrp: send to %v on %s: %w", dst, c.s.ifi.Name, err)
