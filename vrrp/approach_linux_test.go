@@ -19,8 +19,15 @@ type approachRouter struct {
 	r    *vrrp.Router
 	conn *vrrptest.Conn
 	sub  *vrrp.Subscription
-	mdi  time.Duration // Master_Down_Interval once it heard a 10 ms master
+	mdi  time.Duration // Master_Down_Interval once it heard the master
 }
+
+// masterInterval is the injected master's advert interval. At 100 ms the
+// Master_Down_Interval (361 ms) leaves the router hundreds of milliseconds
+// to take an advert before the approach could no longer be armed ahead, so
+// a loaded machine (CI runs packages in parallel, with -race) does not
+// turn these tests into races.
+const masterInterval = 100 * time.Millisecond
 
 func startApproach(t *testing.T, lead time.Duration) *approachRouter {
 	t.Helper()
@@ -30,7 +37,7 @@ func startApproach(t *testing.T, lead time.Duration) *approachRouter {
 		t.Fatal(err)
 	}
 	// Our own interval is 1 s, so the Master_Down_Timer armed at startup
-	// (3.6 s) does not fire in the test; the master's 10 ms is learned
+	// (3.6 s) does not fire in the test; the master's interval is learned
 	// from its advert (RFC 9568 Master_Adver_Interval).
 	cfg := vrrp.Config{VRID: 51, Version: vrrp.V3, Priority: 100, Interval: time.Second,
 		VIPs: []netip.Prefix{vip}, InitialState: vrrp.Backup, PreciseTimers: true, FinalApproach: lead}
@@ -39,7 +46,7 @@ func startApproach(t *testing.T, lead time.Duration) *approachRouter {
 		t.Fatal(err)
 	}
 	a := &approachRouter{r: r, conn: conn, sub: r.Subscribe(8),
-		mdi: 3*10*time.Millisecond + (256-100)*10*time.Millisecond/256}
+		mdi: 3*masterInterval + (256-100)*masterInterval/256}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -67,7 +74,7 @@ func (a *approachRouter) next(t *testing.T, want vrrp.State) vrrp.Event {
 // arrived now, and returns that time.
 func (a *approachRouter) inject(t *testing.T) time.Time {
 	t.Helper()
-	adv := vrrp.Advertisement{Version: vrrp.V3, VRID: 51, Priority: 200, Interval: 10 * time.Millisecond,
+	adv := vrrp.Advertisement{Version: vrrp.V3, VRID: 51, Priority: 200, Interval: masterInterval,
 		Addrs: []netip.Addr{vip.Addr()}}
 	b := marshal(t, adv, peerAddr, vrrp.GroupV4)
 	now := time.Now()
@@ -94,13 +101,15 @@ func TestFinalApproachTakeover(t *testing.T) {
 // the approach ends, the backup stays backup, and it takes over only after
 // the new deadline, through a second approach.
 func TestFinalApproachInterruptedByAdvert(t *testing.T) {
-	// A 15 ms approach (of the 36 ms Master_Down_Interval): a wide window
+	// A 100 ms approach (of the 361 ms Master_Down_Interval): a wide window
 	// to land an advert in.
-	a := startApproach(t, 15*time.Millisecond)
+	a := startApproach(t, 100*time.Millisecond)
 	a.inject(t)
 	in := false
 	for end := time.Now().Add(2 * time.Second); !in && time.Now().Before(end); {
-		in = a.r.Stats().FinalApproaches == 1
+		if in = a.r.Stats().FinalApproaches == 1; !in {
+			time.Sleep(time.Millisecond) // leave the CPU to the router
+		}
 	}
 	if !in {
 		t.Fatal("the backup never started its final approach")
