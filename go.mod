@@ -20,6 +20,10 @@ require (
 require (
 	github.com/mdlayher/socket v0.7.0 // indirect
 	github.com/sirupsen/logrus v1.9.0 // indirect
+	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/tools v0.52.0 // indirect
 )
+
+tool golang.org/x/tools/cmd/stringer

@@ -1,0 +1,131 @@
+// Package feed is vigil's one implementation of event subscriptions: a
+// producer publishes values to any number of subscribers and never waits
+// for them. Each subscriber has a bounded queue; when it is full the
+// oldest value is dropped and counted, so a subscriber with a queue of 1
+// always holds the latest value.
+//
+// Packages wrap a Sub in their own exported Subscription type (C, Close,
+// Dropped) so that their documentation is complete.
+package feed
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Feed fans values out to subscribers. The zero value is ready to use.
+// Its methods are safe for concurrent use.
+type Feed[T any] struct {
+	mu      sync.Mutex // guards subs and closed; sends under it never block
+	subs    []*Sub[T]
+	closed  bool
+	dropped atomic.Uint64
+}
+
+// Sub is one subscriber's queue.
+type Sub[T any] struct {
+	f       *Feed[T]
+	c       chan T
+	dropped atomic.Uint64
+	done    bool // guarded by f.mu: c is closed
+}
+
+// Subscribe adds a subscriber whose queue holds up to n values (at least
+// 1). After the feed is closed it returns a subscriber whose channel is
+// already closed.
+func (f *Feed[T]) Subscribe(n int) *Sub[T] {
+	if n < 1 {
+		n = 1
+	}
+	s := &Sub[T]{f: f, c: make(chan T, n)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		close(s.c)
+		s.done = true
+		return s
+	}
+	f.subs = append(f.subs, s)
+	return s
+}
+
+// Publish offers v to every subscriber without waiting: a full queue drops
+// its oldest value to take v. It does nothing after Close.
+func (f *Feed[T]) Publish(v T) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.subs {
+		s.offer(v)
+	}
+}
+
+// offer puts v in s's queue, dropping the oldest value if it is full.
+// The caller holds f.mu, so there is one sender at a time; a reader may
+// empty the queue meanwhile, which only makes room.
+func (s *Sub[T]) offer(v T) {
+	for {
+		select {
+		case s.c <- v:
+			return
+		default:
+		}
+		select {
+		case <-s.c:
+			s.dropped.Add(1)
+			s.f.dropped.Add(1)
+		default:
+		}
+	}
+}
+
+// Subscribers returns the number of open subscribers.
+func (f *Feed[T]) Subscribers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.subs)
+}
+
+// Dropped counts the values dropped across all subscribers.
+func (f *Feed[T]) Dropped() uint64 { return f.dropped.Load() }
+
+// Close closes every subscriber's channel (after the values still queued)
+// and makes later Publish calls do nothing. Calling it again does nothing.
+func (f *Feed[T]) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
+	for _, s := range f.subs {
+		s.done = true
+		close(s.c)
+	}
+	f.subs = nil
+}
+
+// C is the subscriber's channel. It is closed by Close or by the feed's
+// Close, after the values still queued.
+func (s *Sub[T]) C() <-chan T { return s.c }
+
+// Dropped counts the values this subscriber lost because its queue was
+// full.
+func (s *Sub[T]) Dropped() uint64 { return s.dropped.Load() }
+
+// Close stops delivery and closes C. Calling it again does nothing.
+func (s *Sub[T]) Close() {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.done = true
+	close(s.c)
+	for i, x := range f.subs {
+		if x == s {
+			f.subs = append(f.subs[:i:i], f.subs[i+1:]...)
+			break
+		}
+	}
+}

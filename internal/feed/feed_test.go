@@ -1,0 +1,127 @@
+package feed
+
+import (
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDropOldest(t *testing.T) {
+	var f Feed[int]
+	s := f.Subscribe(3)
+	for i := 1; i <= 5; i++ {
+		f.Publish(i)
+	}
+	var got []int
+	for range 3 {
+		got = append(got, <-s.C())
+	}
+	if want := []int{3, 4, 5}; !equal(got, want) {
+		t.Fatalf("got %v, want %v (the oldest dropped)", got, want)
+	}
+	if s.Dropped() != 2 || f.Dropped() != 2 {
+		t.Fatalf("dropped: sub %d feed %d, want 2 and 2", s.Dropped(), f.Dropped())
+	}
+}
+
+func TestLatestOnly(t *testing.T) {
+	var f Feed[string]
+	s := f.Subscribe(0) // at least 1: the latest value
+	f.Publish("a")
+	f.Publish("b")
+	if v := <-s.C(); v != "b" {
+		t.Fatalf("got %q, want the latest %q", v, "b")
+	}
+}
+
+func TestCloseSub(t *testing.T) {
+	var f Feed[int]
+	a, b := f.Subscribe(4), f.Subscribe(4)
+	f.Publish(1)
+	a.Close()
+	a.Close()
+	f.Publish(2)
+	if n := f.Subscribers(); n != 1 {
+		t.Fatalf("subscribers %d, want 1", n)
+	}
+	if v, ok := <-a.C(); !ok || v != 1 {
+		t.Fatalf("closed sub: got %v %v, want the queued 1 first", v, ok)
+	}
+	if _, ok := <-a.C(); ok {
+		t.Fatal("closed sub still open after its queue")
+	}
+	if v1, v2 := <-b.C(), <-b.C(); v1 != 1 || v2 != 2 {
+		t.Fatalf("other sub got %d %d, want 1 2", v1, v2)
+	}
+}
+
+func TestCloseFeed(t *testing.T) {
+	var f Feed[int]
+	s := f.Subscribe(2)
+	f.Publish(7)
+	f.Close()
+	f.Close()
+	f.Publish(8) // no effect, no panic
+	s.Close()    // after the feed's Close: no double close
+	var got []int
+	for v := range s.C() {
+		got = append(got, v)
+	}
+	if !equal(got, []int{7}) {
+		t.Fatalf("got %v, want [7]", got)
+	}
+	late := f.Subscribe(1)
+	if _, ok := <-late.C(); ok {
+		t.Fatal("subscribing after Close: channel open")
+	}
+}
+
+// TestConcurrent runs publishers, readers and closers together (for -race);
+// every value is either delivered or counted as dropped.
+func TestConcurrent(t *testing.T) {
+	var f Feed[int]
+	const pubs, per = 4, 1000
+	s := f.Subscribe(8)
+	var got int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range s.C() {
+			got++
+		}
+	}()
+	var wg sync.WaitGroup
+	for range pubs {
+		wg.Go(func() {
+			for i := range per {
+				f.Publish(i)
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 100 {
+			f.Subscribe(1).Close()
+		}
+	})
+	wg.Wait()
+	f.Close()
+	<-done
+	if uint64(got)+s.Dropped() != pubs*per {
+		t.Fatalf("delivered %d + dropped %d != published %d", got, s.Dropped(), pubs*per)
+	}
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
