@@ -34,7 +34,7 @@ type GroupConfig struct {
 // policy's Timeout, so a hung target delays no other check.
 type Group struct {
 	log   *slog.Logger
-	sched *sched.Scheduler
+	sched *sched.Runner
 
 	mu      sync.Mutex
 	rnd     *rand.Rand
@@ -71,19 +71,12 @@ func NewGroup(cfg GroupConfig) *Group {
 	if rnd == nil {
 		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
-	inflight := cfg.MaxInFlight
-	switch {
-	case inflight == 0:
-		inflight = 1024
-	case inflight < 0:
-		inflight = 0 // sched: unlimited
-	}
 	return &Group{
 		log:     log,
 		rnd:     rnd,
 		entries: make(map[groupKey]*groupEntry),
 		sched: sched.New(sched.Config{
-			MaxInFlight: inflight,
+			MaxInFlight: cfg.MaxInFlight, // the same zero and negative values
 			Logger:      log,
 			Rand:        rand.New(rand.NewPCG(rnd.Uint64(), rnd.Uint64())),
 		}),
@@ -110,7 +103,7 @@ func (g *Group) Add(c Checker, p Policy) (*Subscription, error) {
 		if err != nil {
 			return nil, err
 		}
-		offset := time.Duration(-1)
+		var offset time.Duration
 		if p.Warmup > 0 {
 			offset = time.Duration(g.rnd.Int64N(int64(p.Warmup)))
 		}
@@ -118,6 +111,7 @@ func (g *Group) Add(c Checker, p Policy) (*Subscription, error) {
 			Name:     m.name,
 			Interval: p.Interval,
 			Offset:   offset,
+			Spread:   p.Warmup == 0,
 			Run:      m.round, // its attempts have their own timeouts
 
 		})

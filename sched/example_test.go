@@ -13,14 +13,14 @@ func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	s := sched.New(sched.Config{MaxInFlight: 8})
+	r := sched.New(sched.Config{MaxInFlight: 8})
 
 	var runs atomic.Int32
-	_, err := s.Add(sched.Job{
+	_, err := r.Add(sched.Job{
 		Name:     "check web-1",
 		Interval: 10 * time.Millisecond,
 		Jitter:   time.Millisecond,
-		Offset:   -1, // let the scheduler stagger the first run
+		Spread:   true, // let the runner stagger the first run
 		Timeout:  5 * time.Millisecond,
 		Run: func(ctx context.Context) {
 			n := runs.Add(1)
@@ -29,7 +29,7 @@ func Example() {
 			}
 			fmt.Println("check", n)
 			if n == 3 {
-				cancel() // stop the scheduler
+				cancel() // stop the runner
 			}
 		},
 	})
@@ -38,17 +38,42 @@ func Example() {
 		return
 	}
 
-	_, err = s.Add(sched.Job{Name: "bad", Interval: time.Second, Jitter: 2 * time.Second, Run: func(context.Context) {}})
+	_, err = r.Add(sched.Job{Name: "bad", Interval: time.Second, Jitter: 2 * time.Second, Run: func(context.Context) {}})
 	fmt.Println(err)
 
-	if err := s.Run(ctx); err != nil { // returns once every run has returned
+	if err := r.Run(ctx); err != nil { // returns once every run has returned
 		fmt.Println(err)
 	}
-	fmt.Println("stopped; in flight:", s.Stats().InFlight)
+	fmt.Println("stopped; in flight:", r.Stats().InFlight)
+	fmt.Println(r.Run(ctx)) // a Runner runs once
 	// Output:
-	// sched: invalid job: job "bad": jitter 2s must be in [0, interval 1s)
+	// sched: job "bad": Jitter: 2s, want below Interval 1s
 	// check 1
 	// check 2
 	// check 3
 	// stopped; in flight: 0
+	// sched: already ran
+}
+
+// A Handle changes its job's period while the Runner runs: the ticks
+// restart from the last run on the new period.
+func ExampleHandle_SetInterval() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := sched.New(sched.Config{})
+	var (
+		h    *sched.Handle
+		runs atomic.Int32
+	)
+	h, _ = r.Add(sched.Job{Name: "poll", Interval: time.Hour, Run: func(context.Context) {
+		switch runs.Add(1) {
+		case 1: // due at once; the next would be in an hour
+			fmt.Println(h.SetInterval(time.Millisecond))
+		case 3:
+			cancel()
+		}
+	}})
+	fmt.Println(r.Run(ctx), runs.Load())
+	// Output:
+	// <nil>
+	// <nil> 3
 }

@@ -58,7 +58,7 @@ func (l *runLog) get(name string) []time.Duration {
 
 // start runs s in a new goroutine; the returned func cancels it and waits
 // for Run to return.
-func start(t *testing.T, s *Scheduler) (stop func()) {
+func start(t *testing.T, s *Runner) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -78,7 +78,7 @@ func sleepUntil(t0 time.Time, d time.Duration) {
 	synctest.Wait()
 }
 
-func mustAdd(t *testing.T, s *Scheduler, j Job) *Handle {
+func mustAdd(t *testing.T, s *Runner, j Job) *Handle {
 	t.Helper()
 	h, err := s.Add(j)
 	if err != nil {
@@ -170,7 +170,7 @@ func TestStaggerSpreadsJobsOverInterval(t *testing.T) {
 		s := New(Config{})
 		for i := range n {
 			name := fmt.Sprint(i)
-			mustAdd(t, s, Job{Name: name, Interval: interval, Offset: -1, Run: l.job(name, 0)})
+			mustAdd(t, s, Job{Name: name, Interval: interval, Spread: true, Run: l.job(name, 0)})
 		}
 		stop := start(t, s)
 		sleepUntil(l.t0, 2*interval-1)
@@ -372,7 +372,7 @@ func TestAddDuringRun(t *testing.T) {
 		stop := start(t, s)
 		sleepUntil(l.t0, 7*s1)
 		mustAdd(t, s, Job{Name: "late", Interval: 5 * s1, Offset: s1, Run: l.job("late", 0)})
-		mustAdd(t, s, Job{Name: "spread", Interval: 5 * s1, Offset: -1, Run: l.job("spread", 0)})
+		mustAdd(t, s, Job{Name: "spread", Interval: 5 * s1, Spread: true, Run: l.job("spread", 0)})
 		sleepUntil(l.t0, 20*s1)
 		stop()
 
@@ -435,8 +435,8 @@ func TestRunWaitsForInFlightRuns(t *testing.T) {
 		if st := s.Stats(); st.InFlight != 0 || st.Queued != 0 {
 			t.Errorf("stats after Run = %+v", st)
 		}
-		if err := s.Run(context.Background()); !errors.Is(err, ErrAlreadyStarted) {
-			t.Errorf("second Run = %v, want ErrAlreadyStarted", err)
+		if err := s.Run(context.Background()); !errors.Is(err, ErrRan) {
+			t.Errorf("second Run = %v, want ErrRan", err)
 		}
 		if _, err := s.Add(Job{Name: "x", Interval: s1, Run: func(context.Context) {}}); !errors.Is(err, ErrStopped) {
 			t.Errorf("Add after Run: err = %v, want ErrStopped", err)
@@ -452,8 +452,8 @@ func TestRunTwice(t *testing.T) {
 		s := New(Config{})
 		stop := start(t, s)
 		synctest.Wait()
-		if err := s.Run(context.Background()); !errors.Is(err, ErrAlreadyStarted) {
-			t.Errorf("second Run = %v, want ErrAlreadyStarted", err)
+		if err := s.Run(context.Background()); !errors.Is(err, ErrRan) {
+			t.Errorf("second Run = %v, want ErrRan", err)
 		}
 		stop()
 	})
@@ -509,29 +509,41 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
+// TestPanicIsRecoveredAndCounted: every panic is counted, the 1st and
+// every 100th of a job are logged.
 func TestPanicIsRecoveredAndCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var buf syncBuffer
 		l := newRunLog()
 		s := New(Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
-		h := mustAdd(t, s, Job{Name: "boom", Interval: 10 * s1, Run: func(context.Context) {
+		h := mustAdd(t, s, Job{Name: "boom", Interval: s1, Run: func(context.Context) {
 			l.mark("boom")
 			panic("kaboom")
 		}})
 		stop := start(t, s)
-		sleepUntil(l.t0, 25*s1)
+		sleepUntil(l.t0, 250*s1-1)
 		stop()
-		if got, want := l.get("boom"), secs(0, 10, 20); !slices.Equal(got, want) {
-			t.Errorf("starts = %v, want %v", got, want)
+		if got := l.get("boom"); len(got) != 250 || got[249] != 249*s1 {
+			t.Errorf("%d starts, the last at %v; want 250, the last at 249s", len(got), got[len(got)-1])
 		}
-		if js := h.Stats(); js.Runs != 3 || js.Panics != 3 {
+		if js := h.Stats(); js.Runs != 250 || js.Panics != 250 {
 			t.Errorf("job stats = %+v", js)
 		}
-		if st := s.Stats(); st.Panics != 3 || st.InFlight != 0 {
+		if st := s.Stats(); st.Panics != 250 || st.InFlight != 0 {
 			t.Errorf("stats = %+v", st)
 		}
-		if out := buf.String(); !strings.Contains(out, "job=boom") || !strings.Contains(out, "panic=kaboom") {
-			t.Errorf("log = %q, want the job and panic value", out)
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		var logged []string
+		for _, line := range lines {
+			if strings.Contains(line, "job panicked") {
+				if !strings.Contains(line, "job=boom") || !strings.Contains(line, "panic=kaboom") {
+					t.Errorf("log line %q, want the job and panic value", line)
+				}
+				logged = append(logged, strings.Fields(line[strings.Index(line, "panics="):])[0])
+			}
+		}
+		if got, want := strings.Join(logged, ","), "panics=1,panics=100,panics=200"; got != want {
+			t.Errorf("logged %s, want %s", got, want)
 		}
 	})
 }
@@ -541,33 +553,176 @@ func TestInvalidJobs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		job  Job
-		want string
+		want []string // each a *FieldError's text
 	}{
-		{"nil run", Job{Name: "a", Interval: s1}, `job "a": Run is nil`},
-		{"zero interval", Job{Name: "b", Run: noop}, "interval 0s must be > 0"},
-		{"negative interval", Job{Name: "c", Interval: -s1, Run: noop}, "interval -1s must be > 0"},
-		{"negative jitter", Job{Name: "d", Interval: s1, Jitter: -1, Run: noop}, "jitter -1ns must be in [0, interval 1s)"},
-		{"jitter = interval", Job{Name: "e", Interval: s1, Jitter: s1, Run: noop}, "jitter 1s must be in [0, interval 1s)"},
-		{"negative timeout", Job{Name: "f", Interval: s1, Timeout: -s1, Run: noop}, "timeout -1s must be >= 0"},
+		{"nil run", Job{Name: "a", Interval: s1}, []string{`sched: job "a": Run: nil, want a function`}},
+		{"zero interval", Job{Name: "b", Run: noop}, []string{`sched: job "b": Interval: zero, want a period (negative: no periodic runs)`}},
+		{"jitter = interval", Job{Name: "e", Interval: s1, Jitter: s1, Run: noop}, []string{`sched: job "e": Jitter: 1s, want below Interval 1s`}},
+		{"everything at once", Job{Name: "z"}, []string{`job "z": Run:`, `job "z": Interval:`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := New(Config{})
 			h, err := s.Add(tc.job)
-			if !errors.Is(err, ErrInvalidJob) || h != nil {
-				t.Fatalf("Add = %v, %v; want nil, ErrInvalidJob", h, err)
+			if !errors.Is(err, ErrInvalid) || h != nil {
+				t.Fatalf("Add = %v, %v; want nil, ErrInvalid", h, err)
 			}
-			if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "sched: ") {
-				t.Errorf("error %q, want it to contain %q", err, tc.want)
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != len(tc.want) {
+				t.Fatalf("error %q, want %d problems", err, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(lines[i], "sched: ") || !strings.Contains(lines[i], w) {
+					t.Errorf("problem %d: %q, want it to contain %q", i, lines[i], w)
+				}
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Object != fmt.Sprintf("job %q", tc.job.Name) {
+				t.Errorf("error %v: no *FieldError naming the job", err)
 			}
 			if st := s.Stats(); st.Jobs != 0 {
 				t.Errorf("Jobs = %d after a rejected Add", st.Jobs)
 			}
 		})
 	}
+	// Negative values mean off: valid, and the job runs without them.
+	s := New(Config{})
+	if _, err := s.Add(Job{Name: "off", Interval: -1, Jitter: -1, Offset: -1, Timeout: -1, Run: noop}); err != nil {
+		t.Errorf("negative fields: %v, want them to mean off", err)
+	}
+}
+
+func TestMaxInFlightDefaultAndUnbounded(t *testing.T) {
+	for _, tc := range []struct {
+		limit, want int
+	}{{0, DefaultMaxInFlight}, {-1, 2000}, {7, 7}} {
+		t.Run(fmt.Sprint(tc.limit), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := New(Config{MaxInFlight: tc.limit})
+				for i := range 2000 {
+					mustAdd(t, s, Job{Name: fmt.Sprint(i), Interval: time.Hour, Run: func(ctx context.Context) { <-ctx.Done() }})
+				}
+				stop := start(t, s)
+				synctest.Wait()
+				if st := s.Stats(); st.InFlight != tc.want || st.Queued != 2000-tc.want {
+					t.Errorf("MaxInFlight %d: %d in flight, %d queued; want %d in flight", tc.limit, st.InFlight, st.Queued, tc.want)
+				}
+				stop()
+			})
+		})
+	}
+}
+
+// TestSetInterval: the ticks restart from the last run's tick on the new
+// period; a tick that falls exactly now runs now.
+func TestSetInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newRunLog()
+		s := New(Config{})
+		h := mustAdd(t, s, Job{Name: "j", Interval: 10 * s1, Run: l.job("j", 0)})
+		stop := start(t, s)
+		sleepUntil(l.t0, 25*s1)
+		// Last tick 20s: 24s is past, 28s is the next.
+		if err := h.SetInterval(4 * s1); err != nil {
+			t.Fatal(err)
+		}
+		sleepUntil(l.t0, 37*s1)
+		// Last tick 36s: 66s.
+		if err := h.SetInterval(30 * s1); err != nil {
+			t.Fatal(err)
+		}
+		sleepUntil(l.t0, 75*s1)
+		// Last tick 66s: 69s, 72s, 75s, now.
+		if err := h.SetInterval(3 * s1); err != nil {
+			t.Fatal(err)
+		}
+		sleepUntil(l.t0, 80*s1)
+		if err := h.SetInterval(-1); err != nil { // no more periodic runs
+			t.Fatal(err)
+		}
+		sleepUntil(l.t0, 90*s1)
+		h.Trigger()
+		sleepUntil(l.t0, 200*s1)
+		stop()
+		if got, want := l.get("j"), secs(0, 10, 20, 28, 32, 36, 66, 75, 78, 90); !slices.Equal(got, want) {
+			t.Errorf("starts = %v, want %v", got, want)
+		}
+		if js := h.Stats(); js.Skipped != 0 || js.MaxLateness != 0 {
+			t.Errorf("job stats = %+v: a change of interval is neither a skip nor lateness", js)
+		}
+	})
+}
+
+// TestSetIntervalBeforeFirstRun: the first run keeps its due time, the new
+// period counts from it.
+func TestSetIntervalBeforeFirstRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newRunLog()
+		s := New(Config{})
+		h := mustAdd(t, s, Job{Name: "j", Interval: 10 * s1, Offset: 5 * s1, Run: l.job("j", 0)})
+		if err := h.SetInterval(time.Hour); err != nil { // before Run
+			t.Fatal(err)
+		}
+		stop := start(t, s)
+		sleepUntil(l.t0, s1)
+		if err := h.SetInterval(3 * s1); err != nil {
+			t.Fatal(err)
+		}
+		sleepUntil(l.t0, 12*s1)
+		stop()
+		if got, want := l.get("j"), secs(5, 8, 11); !slices.Equal(got, want) {
+			t.Errorf("starts = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestRunOnce: a negative Interval runs once, then on Trigger; SetInterval
+// makes it periodic from its last tick.
+func TestRunOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newRunLog()
+		s := New(Config{})
+		h := mustAdd(t, s, Job{Name: "once", Interval: -1, Offset: 3 * s1, Spread: true, Run: l.job("once", 0)})
+		stop := start(t, s)
+		sleepUntil(l.t0, 10*s1)
+		h.Trigger()
+		sleepUntil(l.t0, 12*s1)
+		if err := h.SetInterval(5 * s1); err != nil {
+			t.Fatal(err)
+		}
+		sleepUntil(l.t0, 20*s1)
+		stop()
+		if got, want := l.get("once"), secs(3, 10, 13, 18); !slices.Equal(got, want) {
+			t.Errorf("starts = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestSetIntervalErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(Config{})
+		h := mustAdd(t, s, Job{Name: "j", Interval: 10 * s1, Jitter: 2 * s1, Run: func(context.Context) {}})
+		var fe *FieldError
+		if err := h.SetInterval(0); !errors.As(err, &fe) || fe.Field != "Interval" || !errors.Is(err, ErrInvalid) {
+			t.Errorf("SetInterval(0) = %v, want a *FieldError for Interval", err)
+		}
+		if err := h.SetInterval(2 * s1); !errors.As(err, &fe) || fe.Field != "Jitter" {
+			t.Errorf("SetInterval(jitter) = %v, want a *FieldError for Jitter", err)
+		}
+		stop := start(t, s)
+		other := mustAdd(t, s, Job{Name: "k", Interval: s1, Run: func(context.Context) {}})
+		other.Remove()
+		if err := other.SetInterval(s1); !errors.Is(err, ErrRemoved) {
+			t.Errorf("SetInterval after Remove = %v, want ErrRemoved", err)
+		}
+		stop()
+		if err := h.SetInterval(3 * s1); !errors.Is(err, ErrStopped) {
+			t.Errorf("SetInterval after Run = %v, want ErrStopped", err)
+		}
+	})
 }
 
 func Test10kJobs(t *testing.T) {
-	for _, limit := range []int{0, 100} {
+	for _, limit := range []int{-1, 100} {
 		t.Run(fmt.Sprintf("MaxInFlight=%d", limit), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const (
@@ -582,7 +737,7 @@ func Test10kJobs(t *testing.T) {
 				firsts := make([]atomic.Int64, n)
 				hs := make([]*Handle, n)
 				for i := range n {
-					hs[i] = mustAdd(t, s, Job{Name: fmt.Sprint("job-", i), Interval: interval, Offset: -1, Run: func(context.Context) {
+					hs[i] = mustAdd(t, s, Job{Name: fmt.Sprint("job-", i), Interval: interval, Spread: true, Run: func(context.Context) {
 						c := cur.Add(1)
 						for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
 						}
@@ -642,28 +797,28 @@ func TestEndOfTimeDoesNotOverflow(t *testing.T) {
 	})
 }
 
-func TestTwoSchedulersAreIndependent(t *testing.T) {
+func TestTwoRunnersAreIndependent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newRunLog()
 		a, b := New(Config{}), New(Config{})
-		mustAdd(t, a, Job{Name: "a", Interval: 10 * s1, Offset: -1, Run: l.job("a", 0)})
-		mustAdd(t, b, Job{Name: "b", Interval: 10 * s1, Offset: -1, Run: l.job("b", 0)})
+		mustAdd(t, a, Job{Name: "a", Interval: 10 * s1, Spread: true, Run: l.job("a", 0)})
+		mustAdd(t, b, Job{Name: "b", Interval: 10 * s1, Spread: true, Run: l.job("b", 0)})
 		stopA, stopB := start(t, a), start(t, b)
 		sleepUntil(l.t0, 10*s1-1)
 		stopA()
 		stopB()
-		// Each scheduler staggers from its own counter.
+		// Each runner staggers from its own counter.
 		if ga, gb := l.get("a"), l.get("b"); len(ga) != 1 || !slices.Equal(ga, gb) {
 			t.Errorf("a %v, b %v: want one identical first run each", ga, gb)
 		}
 	})
 }
 
-// BenchmarkScheduler10k measures the scheduler's cost per run with 10,000
+// BenchmarkRunner10k measures the scheduler's cost per run with 10,000
 // jobs at a 1ms interval, far more than it can start: ns/op is wall time per
 // run started, allocs/op the allocations per run.
-func BenchmarkScheduler10k(b *testing.B) {
-	for _, limit := range []int{0, 64} {
+func BenchmarkRunner10k(b *testing.B) {
+	for _, limit := range []int{-1, 64} {
 		b.Run(fmt.Sprintf("MaxInFlight=%d", limit), func(b *testing.B) {
 			s := New(Config{MaxInFlight: limit, Rand: rand.New(rand.NewPCG(1, 2))})
 			ctx, cancel := context.WithCancel(context.Background())
@@ -676,7 +831,7 @@ func BenchmarkScheduler10k(b *testing.B) {
 				}
 			}
 			for i := range 10_000 {
-				if _, err := s.Add(Job{Name: fmt.Sprint("job-", i), Interval: time.Millisecond, Offset: -1, Run: run}); err != nil {
+				if _, err := s.Add(Job{Name: fmt.Sprint("job-", i), Interval: time.Millisecond, Spread: true, Run: run}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,0 +1,448 @@
+package sched
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/logx"
+)
+
+// DefaultMaxInFlight is the bound on concurrent runs when
+// Config.MaxInFlight is zero.
+const DefaultMaxInFlight = 1024
+
+// Config configures a Runner.
+type Config struct {
+	// MaxInFlight bounds the runs executing at once; zero means
+	// DefaultMaxInFlight, a negative value no bound. Runs beyond it wait
+	// for a slot in FIFO order.
+	MaxInFlight int
+	// Logger receives recovered panics (the 1st and every 100th of each
+	// job) and debug events; nil discards them.
+	Logger *slog.Logger
+	// Rand is the jitter source, used only by Run's goroutine; nil means a
+	// randomly seeded PCG.
+	Rand *rand.Rand
+}
+
+// Stats are a Runner's totals.
+type Stats struct {
+	Jobs     int    // jobs added and not removed
+	InFlight int    // runs executing now
+	Queued   int    // runs waiting for a MaxInFlight slot now
+	Runs     uint64 // runs finished
+	Skipped  uint64 // ticks skipped because the job's previous run was not finished
+	Delayed  uint64 // runs that had to wait for a MaxInFlight slot
+	Panics   uint64 // runs that panicked (the panic is recovered and logged)
+}
+
+// A Runner runs periodic jobs from one timer heap. Create it with New.
+// A Runner runs once: a second call to Run returns ErrRan, whether the
+// first is still running or has returned.
+type Runner struct {
+	log  *slog.Logger
+	max  int           // 0: no bound
+	wake chan struct{} // capacity 1: "ops are pending"
+	wg   sync.WaitGroup
+
+	// Owned by the Run goroutine.
+	rng     *rand.Rand
+	heap    jobHeap
+	stagger uint64
+
+	// mu guards the fields below and every Handle's fields marked so. The
+	// counters are updated together with the gauges, so Stats reads them
+	// all under mu rather than as separate atomics.
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	epoch    time.Time // when Run started; due times are offsets from it
+	ops      []op      // requests for the Run goroutine
+	queue    fifo      // runs waiting for a slot
+	inFlight int
+	jobs     int
+	runs     uint64
+	skipped  uint64
+	delayed  uint64
+	panics   uint64
+}
+
+type opKind uint8
+
+const (
+	opAdd opKind = iota + 1
+	opRemove
+	opTrigger
+	opInterval
+)
+
+// op is a request from Add or a Handle method to the Run goroutine.
+type op struct {
+	kind opKind
+	h    *Handle
+	at   time.Time     // opTrigger: when Trigger was called
+	iv   time.Duration // opInterval: the new interval
+}
+
+// New returns a Runner; start it with Run.
+func New(cfg Config) *Runner {
+	s := &Runner{
+		log:  logx.OrDiscard(cfg.Logger),
+		rng:  cfg.Rand,
+		wake: make(chan struct{}, 1),
+	}
+	switch {
+	case cfg.MaxInFlight == 0:
+		s.max = DefaultMaxInFlight
+	case cfg.MaxInFlight > 0:
+		s.max = cfg.MaxInFlight
+	}
+	if s.rng == nil {
+		s.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return s
+}
+
+// Add schedules j. It may be called before or during Run. It returns the
+// errors of j.Validate (wrapping ErrInvalid) if j is malformed, and
+// ErrStopped once Run has stopped.
+func (s *Runner) Add(j Job) (*Handle, error) {
+	if err := j.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Handle{s: s, job: j, iv: j.Interval, index: -1}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("job %q: %w", j.Name, ErrStopped)
+	}
+	s.jobs++
+	s.ops = append(s.ops, op{kind: opAdd, h: h})
+	s.mu.Unlock()
+	s.poke()
+	return h, nil
+}
+
+// Stats returns the runner's totals.
+func (s *Runner) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{
+		Jobs:     s.jobs,
+		InFlight: s.inFlight,
+		Queued:   s.queue.len(),
+		Runs:     s.runs,
+		Skipped:  s.skipped,
+		Delayed:  s.delayed,
+		Panics:   s.panics,
+	}
+}
+
+// request queues o for the Run goroutine and wakes it, unless Run has
+// stopped.
+func (s *Runner) request(o op) {
+	s.mu.Lock()
+	notify := s.started && !s.stopped
+	if !s.stopped {
+		s.ops = append(s.ops, o)
+	}
+	s.mu.Unlock()
+	if notify {
+		s.poke()
+	}
+}
+
+// poke wakes the Run goroutine. It must not be called with s.mu held.
+func (s *Runner) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the jobs until ctx is done, then waits for every run in flight
+// to return; runs still waiting for a slot are dropped. It returns nil
+// when ctx is done. A Runner runs once: a second call returns ErrRan.
+func (s *Runner) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return ErrRan
+	}
+	s.started = true
+	s.epoch = time.Now()
+	s.mu.Unlock()
+
+	// Jobs' contexts hang off one standard cancelCtx, whatever ctx is.
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.log.Debug("sched: running", "max_in_flight", s.max)
+	s.loop(ctx, jctx)
+
+	s.mu.Lock()
+	s.stopped = true
+	for _, r := range s.queue.drain() {
+		r.h.busy = false
+	}
+	s.ops = nil
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.heap = nil
+	s.log.Debug("sched: stopped")
+	return nil
+}
+
+// loop is the Run goroutine's body: it applies ops, starts due runs and
+// sleeps until the next due time, a poke or ctx's end.
+func (s *Runner) loop(ctx, jctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var ops []op
+	for ctx.Err() == nil {
+		now := time.Since(s.epoch)
+		s.mu.Lock()
+		ops, s.ops = s.ops, ops
+		for _, o := range ops {
+			s.applyLocked(o, jctx, now)
+		}
+		clear(ops)
+		ops = ops[:0]
+		if cap(ops) > 1024 { // do not keep a burst of Adds' buffer forever
+			ops = nil
+		}
+		s.fireLocked(now)
+		s.mu.Unlock()
+
+		var tc <-chan time.Time
+		if len(s.heap) > 0 {
+			timer.Reset(s.heap[0].due - time.Since(s.epoch))
+			tc = timer.C
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+		case <-tc:
+		case <-s.wake:
+		}
+	}
+}
+
+// applyLocked carries out one request from Add or a Handle method.
+func (s *Runner) applyLocked(o op, jctx context.Context, now time.Duration) {
+	h := o.h
+	if h.removed && o.kind != opRemove {
+		return
+	}
+	switch o.kind {
+	case opAdd:
+		h.ctx, h.cancel = context.WithCancelCause(jctx)
+		off := max(h.job.Offset, 0)
+		if h.job.Spread && h.iv > 0 {
+			off = addSat(off, s.staggerOffset(h.iv))
+		}
+		h.base = addSat(now, off)
+		heap.Push(&s.heap, entry{due: addSat(h.base, s.jitter(h)), h: h})
+	case opRemove:
+		if h.index >= 0 {
+			heap.Remove(&s.heap, h.index)
+		}
+	case opTrigger:
+		h.triggered = false
+		if h.busy || h.ctx == nil {
+			return
+		}
+		s.dispatchLocked(h, max(o.at.Sub(s.epoch), 0))
+	case opInterval:
+		s.setIntervalLocked(h, o.iv, now)
+	}
+}
+
+// setIntervalLocked gives h the interval iv. A job that has not run yet
+// keeps its first due time. Otherwise its ticks restart from the tick of
+// its last run: the next is the first of last+iv, last+2iv, ... that is
+// not before now.
+func (s *Runner) setIntervalLocked(h *Handle, iv, now time.Duration) {
+	h.iv = iv
+	if !h.fired {
+		return
+	}
+	if iv < 0 {
+		if h.index >= 0 {
+			heap.Remove(&s.heap, h.index)
+		}
+		return
+	}
+	next := addSat(h.last, iv)
+	if next < now {
+		next += (now - next + iv - 1) / iv * iv
+	}
+	h.base = next
+	due := addSat(next, s.jitter(h))
+	if h.index >= 0 {
+		s.heap[h.index].due = due
+		heap.Fix(&s.heap, h.index)
+	} else {
+		heap.Push(&s.heap, entry{due: due, h: h})
+	}
+}
+
+// fireLocked starts (or skips) every run due at or before now and moves
+// those jobs to their next due time, or out of the heap for jobs without
+// periodic runs.
+func (s *Runner) fireLocked(now time.Duration) {
+	for len(s.heap) > 0 && s.heap[0].due <= now {
+		e := &s.heap[0]
+		h := e.h
+		if h.busy {
+			h.stats.Skipped++
+			s.skipped++
+		} else {
+			s.dispatchLocked(h, e.due)
+		}
+		h.fired, h.last = true, h.base
+		if h.iv < 0 {
+			heap.Pop(&s.heap)
+			continue
+		}
+		e.due = s.advanceLocked(h, now)
+		heap.Fix(&s.heap, 0)
+	}
+}
+
+// advanceLocked moves h to its next tick, the previous base plus its
+// interval, and returns that tick plus fresh jitter. Ticks already in the
+// past (the runner fell behind) are counted as skipped rather than run in a
+// burst.
+func (s *Runner) advanceLocked(h *Handle, now time.Duration) time.Duration {
+	iv := h.iv
+	h.base = addSat(h.base, iv)
+	if h.base <= now {
+		missed := (now-h.base)/iv + 1
+		h.base = addSat(h.base, missed*iv)
+		h.last = h.base - iv
+		h.stats.Skipped += uint64(missed)
+		s.skipped += uint64(missed)
+	}
+	return addSat(h.base, s.jitter(h))
+}
+
+// addSat returns a+b for b >= 0, saturating instead of overflowing: a job
+// due at the end of time never runs.
+func addSat(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// jitter returns a random delay in [0, h's Jitter).
+func (s *Runner) jitter(h *Handle) time.Duration {
+	if h.job.Jitter <= 0 {
+		return 0
+	}
+	return time.Duration(s.rng.Int64N(int64(h.job.Jitter)))
+}
+
+// staggerOffset returns the next point of a golden-ratio sequence scaled
+// to [0, iv): successive jobs land evenly spread over their interval.
+func (s *Runner) staggerOffset(iv time.Duration) time.Duration {
+	s.stagger++
+	frac := s.stagger * 0x9E3779B97F4A7C15 // 2^64 / golden ratio
+	off, _ := bits.Mul64(frac, uint64(iv))
+	return time.Duration(off)
+}
+
+// dispatchLocked starts a run of h scheduled for due, or queues it when
+// MaxInFlight runs are already executing.
+func (s *Runner) dispatchLocked(h *Handle, due time.Duration) {
+	h.busy = true
+	r := runReq{h: h, due: due}
+	if s.max > 0 && s.inFlight >= s.max {
+		s.queue.push(r)
+		s.delayed++
+		return
+	}
+	s.inFlight++
+	s.wg.Add(1)
+	go s.worker(r)
+}
+
+// worker executes r, then, holding on to its slot, the runs queued for a
+// slot in FIFO order, until the queue is empty.
+func (s *Runner) worker(r runReq) {
+	defer s.wg.Done()
+	for {
+		h := r.h
+		var (
+			ran    bool
+			start  time.Time
+			dur    time.Duration
+			pv     any
+			stack  []byte
+			panics uint64
+		)
+		if h.ctx.Err() == nil { // not removed, runner not stopping
+			start = time.Now()
+			pv, stack = s.call(h)
+			dur = time.Since(start)
+			ran = true
+		}
+
+		s.mu.Lock()
+		h.busy = false
+		if ran {
+			late := max(start.Sub(s.epoch)-r.due, 0)
+			h.stats.Runs++
+			h.stats.LastStart = start
+			h.stats.LastLateness = late
+			h.stats.MaxLateness = max(h.stats.MaxLateness, late)
+			h.stats.LastDuration = dur
+			s.runs++
+		}
+		if stack != nil {
+			h.stats.Panics++
+			s.panics++
+			panics = h.stats.Panics
+		}
+		next, ok := s.queue.pop()
+		if !ok {
+			s.inFlight--
+		}
+		s.mu.Unlock()
+		if stack != nil && logx.Sampled(panics) {
+			s.log.Error("sched: job panicked", "job", h.job.Name, "panic", pv, "panics", panics, "stack", string(stack))
+		}
+		if !ok {
+			return
+		}
+		r = next
+	}
+}
+
+// call runs h's job once. If it panics, call recovers and returns the
+// panic value and the stack (never nil then).
+func (s *Runner) call(h *Handle) (pv any, stack []byte) {
+	ctx := h.ctx
+	if h.job.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.job.Timeout)
+		defer cancel()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			pv, stack = v, debug.Stack()
+		}
+	}()
+	h.job.Run(ctx)
+	return nil, nil
+}
