@@ -27,6 +27,13 @@ type Job struct {
 	// golden-ratio sequence, so that jobs added together start evenly
 	// spread over their interval. It does nothing with a negative Interval.
 	Spread bool
+	// LastRun, when not zero, is when the job last ran elsewhere (a check
+	// moving from one job to another keeps its rhythm): the job is
+	// scheduled as after Handle.SetInterval, its first run due at the first
+	// of LastRun+Interval, LastRun+2*Interval, ... that is not in the past,
+	// and Offset and Spread are ignored. With a negative Interval it runs
+	// only when triggered.
+	LastRun time.Time
 	// Timeout, when positive, is the deadline of each run's ctx; zero (the
 	// default) or negative means none.
 	Timeout time.Duration

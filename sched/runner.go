@@ -246,6 +246,11 @@ func (s *Runner) applyLocked(o op, jctx context.Context, now time.Duration) {
 	switch o.kind {
 	case opAdd:
 		h.ctx, h.cancel = context.WithCancelCause(jctx)
+		if !h.job.LastRun.IsZero() {
+			h.fired, h.last = true, h.job.LastRun.Sub(s.epoch)
+			s.setIntervalLocked(h, h.iv, now)
+			return
+		}
 		off := max(h.job.Offset, 0)
 		if h.job.Spread && h.iv > 0 {
 			off = addSat(off, s.staggerOffset(h.iv))
@@ -282,10 +287,7 @@ func (s *Runner) setIntervalLocked(h *Handle, iv, now time.Duration) {
 		}
 		return
 	}
-	next := addSat(h.last, iv)
-	if next < now {
-		next += (now - next + iv - 1) / iv * iv
-	}
+	next := nextTick(h.last, iv, now)
 	h.base = next
 	due := addSat(next, s.jitter(h))
 	if h.index >= 0 {
@@ -334,6 +336,19 @@ func (s *Runner) advanceLocked(h *Handle, now time.Duration) time.Duration {
 		s.skipped += uint64(missed)
 	}
 	return addSat(h.base, s.jitter(h))
+}
+
+// nextTick returns the first of last+iv, last+2iv, ... that is not before
+// now, for iv > 0, without overflowing.
+func nextTick(last, iv, now time.Duration) time.Duration {
+	if last >= now {
+		return addSat(last, iv)
+	}
+	since := uint64(now) - uint64(last) // now-last, which may not fit an int64
+	if r := since % uint64(iv); r != 0 {
+		return addSat(now, iv-time.Duration(r))
+	}
+	return now
 }
 
 // addSat returns a+b for b >= 0, saturating instead of overflowing: a job

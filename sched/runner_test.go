@@ -846,3 +846,41 @@ func BenchmarkRunner10k(b *testing.B) {
 		})
 	}
 }
+
+func TestNextTick(t *testing.T) {
+	for _, tc := range []struct{ last, iv, now, want time.Duration }{
+		{20, 4, 25, 28},
+		{20, 4, 24, 24}, // a tick now is due now
+		{20, 4, 20, 24}, // the last tick itself is not the next
+		{20, 10, 21, 30},
+		{30, 4, 25, 34},            // a last run in the future
+		{math.MinInt64, 10, 5, 12}, // MinInt64 ≡ 2 (mod 10): ticks at 2, 12
+		{0, math.MaxInt64, 1, math.MaxInt64},
+	} {
+		if got := nextTick(tc.last, tc.iv, tc.now); got != tc.want {
+			t.Errorf("nextTick(%d, %d, %d) = %d, want %d", tc.last, tc.iv, tc.now, got, tc.want)
+		}
+	}
+}
+
+// TestLastRun: a job added with LastRun continues that rhythm.
+func TestLastRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newRunLog()
+		s := New(Config{})
+		stop := start(t, s)
+		sleepUntil(l.t0, 25*s1)
+		mustAdd(t, s, Job{Name: "moved", Interval: 4 * s1, Offset: time.Hour, Spread: true, LastRun: l.t0.Add(20 * s1), Run: l.job("moved", 0)})
+		once := mustAdd(t, s, Job{Name: "once", Interval: -1, LastRun: l.t0.Add(20 * s1), Run: l.job("once", 0)})
+		sleepUntil(l.t0, 35*s1)
+		once.Trigger()
+		sleepUntil(l.t0, 40*s1)
+		stop()
+		if got, want := l.get("moved"), secs(28, 32, 36, 40); !slices.Equal(got, want) {
+			t.Errorf("moved starts = %v, want %v", got, want)
+		}
+		if got, want := l.get("once"), secs(35); !slices.Equal(got, want) {
+			t.Errorf("once starts = %v, want %v (only the trigger)", got, want)
+		}
+	})
+}
