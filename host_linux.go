@@ -74,6 +74,7 @@ type Host struct {
 	mu       sync.Mutex
 	sysctls  []sysctlRestore
 	restored atomic.Uint64
+	vips     vipTable
 }
 
 type instance struct {
@@ -85,25 +86,81 @@ type instance struct {
 
 // heldAddrs is the router's AddrManager, remembering whether the router
 // wants its VIPs present, so a VIP removed by someone else can be put
-// back without racing the router's own removal.
+// back without racing the router's own removal. Instances on one
+// interface share a vipTable: a VIP configured in several of them is
+// removed only when none of them holds it.
 type heldAddrs struct {
-	*netlink.AddrManager
+	vipWriter
+	link  string
+	table *vipTable
+	mu    sync.Mutex
+	want  bool
+}
+
+// vipWriter is what heldAddrs writes through: a *netlink.AddrManager.
+type vipWriter interface {
+	AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error
+	RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
+}
+
+// vipTable counts, per interface and address, the instances holding a
+// VIP (they are master).
+type vipTable struct {
 	mu   sync.Mutex
-	want bool
+	held map[vipKey]int
+}
+
+type vipKey struct {
+	link string
+	addr netip.Addr
 }
 
 func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !a.want {
+		a.table.change(a.link, vips, +1)
+	}
 	a.want = true
-	return a.AddrManager.AddVIPs(ctx, vips, accept)
+	return a.vipWriter.AddVIPs(ctx, vips, accept)
 }
 
+// RemoveVIPs removes the VIPs that no other instance on the interface
+// holds. At start (the router is not master) it removes them whoever put
+// them there; while another instance on the interface is master with the
+// same VIP, that VIP stays.
 func (a *heldAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.want {
+		a.table.change(a.link, vips, -1)
+	}
 	a.want = false
-	return a.AddrManager.RemoveVIPs(ctx, vips)
+	return a.vipWriter.RemoveVIPs(ctx, a.table.unheld(a.link, vips))
+}
+
+func (t *vipTable) change(link string, vips []netip.Prefix, d int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, v := range vips {
+		k := vipKey{link, v.Addr().Unmap()}
+		if t.held[k] += d; t.held[k] <= 0 {
+			delete(t.held, k)
+		}
+	}
+}
+
+// unheld returns the VIPs of vips that no instance on link holds.
+func (t *vipTable) unheld(link string, vips []netip.Prefix) []netip.Prefix {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]netip.Prefix, 0, len(vips))
+	for _, v := range vips {
+		if t.held[vipKey{link, v.Addr().Unmap()}] == 0 {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // restore puts vip back if the router wants its VIPs present. It reports
@@ -114,13 +171,13 @@ func (a *heldAddrs) restore(ctx context.Context, vip netip.Prefix, accept bool) 
 	if !a.want {
 		return false, nil
 	}
-	return true, a.AddrManager.AddVIPs(ctx, []netip.Prefix{vip}, accept)
+	return true, a.vipWriter.AddVIPs(ctx, []netip.Prefix{vip}, accept)
 }
 
 // NewHost opens everything the instances need, in cfg.Netns. On error it
 // releases what it opened.
 func NewHost(cfg HostConfig) (*Host, error) {
-	h := &Host{cfg: cfg, log: cfg.Logger}
+	h := &Host{cfg: cfg, log: cfg.Logger, vips: vipTable{held: map[vipKey]int{}}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -219,7 +276,7 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 		return fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
 	h.addrs = append(h.addrs, am)
-	held := &heldAddrs{AddrManager: am}
+	held := &heldAddrs{vipWriter: am, link: link, table: &h.vips}
 	akey := fmt.Sprintf("%s/%+v", link, ic.GARP)
 	ann := announcers[akey]
 	if ann == nil {
@@ -354,6 +411,9 @@ func (h *Host) apply(ctx context.Context, e netlink.Event) {
 		case netlink.LinkUp:
 			in.router.SetFault("link:"+e.Link, false)
 		case netlink.LinkAdded:
+			// The interface was created (again): its sockets follow its
+			// new index before the router can leave FAULT.
+			h.rebind(e.Link)
 			in.router.SetFault("link:"+e.Link, !e.Up)
 		case netlink.AddrRemoved:
 			vip, ok := findVIP(in.cfg.VRRP.VIPs, e.Addr)
@@ -374,6 +434,19 @@ func (h *Host) apply(ctx context.Context, e netlink.Event) {
 				h.log.Error("vigil: duplicate address detection failed for a virtual address: another node uses it",
 					"instance", in.cfg.VRRP.Name, "addr", e.Addr)
 			}
+		}
+	}
+}
+
+// rebind binds the raw sockets on link to its current index (after it
+// was deleted and created again; a no-op otherwise).
+func (h *Host) rebind(link string) {
+	for _, s := range h.sockets {
+		if s.Interface() != link {
+			continue
+		}
+		if err := s.Rebind(); err != nil {
+			h.log.Error("vigil: binding the VRRP socket to the re-created interface failed", "interface", link, "err", err)
 		}
 	}
 }

@@ -66,6 +66,7 @@ func ExampleMachine() {
 		fmt.Println(a)
 	}
 	// Output:
+	// remove-vips
 	// arm(master-down at 00:00:03.609375)
 	// INIT->BACKUP(startup)
 	// Master_Down_Interval: 3.609375s

@@ -337,6 +337,14 @@ func (m *Machine) Step(in Input, now time.Time, dst []Action) []Action {
 		if m.state != Init && m.state != Stopped {
 			return dst
 		}
+		if m.faulted || m.priority != PriorityOwner {
+			// Whoever put the virtual addresses here (a run that crashed,
+			// an operator), they are present only while we are master:
+			// a router that does not start as master removes them, with
+			// their routes and rules, as keepalived does at start
+			// (vrrp_init_state → vrrp_restore_interface, forced).
+			dst = append(dst, Action{Kind: ActRemoveVIPs})
+		}
 		if m.faulted {
 			return m.enterFault(dst, ReasonStartup)
 		}

@@ -1,0 +1,74 @@
+//go:build linux
+
+package vigil
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// TestSharedVIPs: two instances on one interface configure the same VIP
+// X; A also has Y. While B holds X (master), A's removal (entering BACKUP
+// or at start) removes only Y; X goes when its last holder lets go. On
+// another interface the same address is another VIP.
+func TestSharedVIPs(t *testing.T) {
+	x, y := netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("192.0.2.101/24")
+	table := &vipTable{held: map[vipKey]int{}}
+	wa, wb, wc := vrrptest.NewAddrs(), vrrptest.NewAddrs(), vrrptest.NewAddrs()
+	a := &heldAddrs{vipWriter: wa, link: "eth0", table: table}
+	b := &heldAddrs{vipWriter: wb, link: "eth0", table: table}
+	c := &heldAddrs{vipWriter: wc, link: "eth1", table: table}
+	ctx := t.Context()
+	last := func(w *vrrptest.Addrs) []netip.Prefix {
+		ops := w.Ops()
+		return ops[len(ops)-1].VIPs
+	}
+
+	// A starts as backup with nothing held: it removes both, whoever put
+	// them there.
+	if err := a.RemoveVIPs(ctx, []netip.Prefix{x, y}); err != nil {
+		t.Fatal(err)
+	}
+	if got := last(wa); !slices.Equal(got, []netip.Prefix{x, y}) {
+		t.Fatalf("start: A removed %v, want both", got)
+	}
+	if err := b.AddVIPs(ctx, []netip.Prefix{x}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddVIPs(ctx, []netip.Prefix{x}, true); err != nil { // a re-add counts once
+		t.Fatal(err)
+	}
+	if err := a.RemoveVIPs(ctx, []netip.Prefix{x, y}); err != nil {
+		t.Fatal(err)
+	}
+	if got := last(wa); !slices.Equal(got, []netip.Prefix{y}) {
+		t.Fatalf("B holds X: A removed %v, want only Y", got)
+	}
+	if err := c.RemoveVIPs(ctx, []netip.Prefix{x}); err != nil {
+		t.Fatal(err)
+	}
+	if got := last(wc); !slices.Equal(got, []netip.Prefix{x}) {
+		t.Fatalf("X on eth1: removed %v, want X (another interface)", got)
+	}
+	if err := a.AddVIPs(ctx, []netip.Prefix{x, y}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RemoveVIPs(ctx, []netip.Prefix{x}); err != nil {
+		t.Fatal(err)
+	}
+	if got := last(wb); len(got) != 0 {
+		t.Fatalf("A holds X: B removed %v, want nothing", got)
+	}
+	if err := a.RemoveVIPs(ctx, []netip.Prefix{x, y}); err != nil {
+		t.Fatal(err)
+	}
+	if got := last(wa); !slices.Equal(got, []netip.Prefix{x, y}) {
+		t.Fatalf("last holder: A removed %v, want both", got)
+	}
+	if len(table.held) != 0 {
+		t.Errorf("table not empty at the end: %v", table.held)
+	}
+}
