@@ -1,14 +1,19 @@
 package netlink
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/logx"
 )
 
 // Timing is when an Announcer sends, in keepalived's terms. The zero value
@@ -74,24 +79,46 @@ type AnnouncerStats struct {
 	Bursts uint64
 	// ARPSent and NASent count frames sent.
 	ARPSent, NASent uint64
-	// Errors counts frames that could not be sent.
+	// Retries counts frames sent again at once after a send failed: a
+	// packet socket keeps an error from a past state of its interface
+	// (ENETDOWN after the interface went down) and returns it to the next
+	// send, however long ago the interface came back.
+	Retries uint64
+	// Reopens counts times the sockets were opened again because the
+	// interface they were bound to was deleted and created again.
+	Reopens uint64
+	// Errors counts frames that could not be sent, retry and reopen
+	// included.
 	Errors uint64
 }
 
 // sender sends whole Ethernet frames on one interface.
 type sender interface {
 	send(ipv6 bool, frame []byte) error
+	// reopen opens the sockets again on the interface of the same name
+	// (after it was deleted and created again) and returns its MAC.
+	reopen() (net.HardwareAddr, error)
 	close() error
+}
+
+// errGone reports whether err says the interface a socket was bound to no
+// longer exists (it was deleted, perhaps created again with a new index).
+func errGone(err error) bool {
+	return errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
 // announcer is the OS-independent core of Announcer: the schedule, the
 // counters and the goroutines, over a sender.
 type announcer struct {
 	link   string
-	mac    net.HardwareAddr
 	timing Timing // resolved
 	out    sender
 	log    *slog.Logger
+	// fixedMAC is set when the configuration named the sender MAC; else
+	// the MAC follows the interface when the sockets are reopened.
+	fixedMAC bool
+	mac      atomic.Pointer[net.HardwareAddr]
+	reopenMu sync.Mutex // one reopen at a time
 
 	mu     sync.Mutex // guards closed, active, idle
 	closed bool
@@ -99,32 +126,35 @@ type announcer struct {
 	idle   chan struct{} // closed when active drops to 0
 	stop   chan struct{} // closed by close
 
-	announcements, bursts, arpSent, naSent, errs atomic.Uint64
+	announcements, bursts, arpSent, naSent, errs, retries, reopens atomic.Uint64
 }
 
-func newAnnouncer(link string, mac net.HardwareAddr, t Timing, out sender, log *slog.Logger) *announcer {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &announcer{link: link, mac: mac, timing: t.resolved(), out: out, stop: make(chan struct{}),
-		log: log.With("link", link)}
+func newAnnouncer(link string, mac net.HardwareAddr, fixedMAC bool, t Timing, out sender, log *slog.Logger) *announcer {
+	a := &announcer{link: link, timing: t.resolved(), out: out, stop: make(chan struct{}),
+		log: logx.OrDiscard(log).With("interface", link), fixedMAC: fixedMAC}
+	a.mac.Store(&mac)
+	return a
 }
+
+func (a *announcer) currentMAC() net.HardwareAddr { return *a.mac.Load() }
 
 type frame struct {
 	addr netip.Addr
 	ipv6 bool
+	mac  net.HardwareAddr // the sender MAC b was built with
 	b    []byte
 }
 
 func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 	frames := make([]frame, 0, len(addrs))
+	mac := a.currentMAC()
 	for _, ip := range addrs {
-		b, err := announcement(a.mac, ip)
+		b, err := announcement(mac, ip)
 		if err != nil {
 			return fmt.Errorf("netlink: announce on %s: %w", a.link, err)
 		}
 		ip = ip.Unmap()
-		frames = append(frames, frame{addr: ip, ipv6: ip.Is6(), b: b})
+		frames = append(frames, frame{addr: ip, ipv6: ip.Is6(), mac: mac, b: b})
 	}
 	if len(frames) == 0 {
 		return nil
@@ -145,7 +175,7 @@ func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 		// The first frame goes out before Announce returns: the segment
 		// learns of the new master without waiting for a goroutine to be
 		// scheduled. The rest of the burst follows from run.
-		a.sendFrame(frames[0])
+		a.sendFrame(&frames[0])
 		sent = 1
 	}
 	go a.run(ctx, frames, sent)
@@ -209,7 +239,8 @@ func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent 
 	a.bursts.Add(1)
 	i := 0
 	for range repeat {
-		for _, f := range frames {
+		for j := range frames {
+			f := &frames[j]
 			i++
 			if i <= sent {
 				continue
@@ -227,10 +258,31 @@ func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent 
 	return true
 }
 
-// sendFrame sends one frame and counts it (or its error).
-func (a *announcer) sendFrame(f frame) {
-	if err := a.out.send(f.ipv6, f.b); err != nil {
-		if n := a.errs.Add(1); n == 1 || n%100 == 0 {
+// sendFrame sends one frame and counts it (or its error). Every frame the
+// protocol asks for must reach the wire if the interface can carry it, so
+// a failed send is tried again at once: the failure may be an error the
+// socket kept from a past state of the interface (ENETDOWN from when it
+// was down), which the failed call has consumed. If the interface the
+// sockets were bound to is gone (deleted, perhaps created again), they
+// are reopened on the interface of the same name and the frame is sent
+// there. Only what still fails is an error.
+func (a *announcer) sendFrame(f *frame) {
+	a.rebuild(f) // the sockets may have been reopened on a new MAC
+	err := a.out.send(f.ipv6, f.b)
+	if err != nil && !errGone(err) {
+		a.retries.Add(1)
+		err = a.out.send(f.ipv6, f.b)
+	}
+	if err != nil && errGone(err) {
+		if rerr := a.reopen(); rerr != nil {
+			err = fmt.Errorf("%w; reopening on %s: %w", err, a.link, rerr)
+		} else {
+			a.rebuild(f)
+			err = a.out.send(f.ipv6, f.b)
+		}
+	}
+	if err != nil {
+		if n := a.errs.Add(1); logx.Sampled(n) {
 			a.log.Warn("netlink: sending announcement failed", "addr", f.addr, "err", err, "errors", n)
 		}
 		return
@@ -239,6 +291,35 @@ func (a *announcer) sendFrame(f frame) {
 		a.naSent.Add(1)
 	} else {
 		a.arpSent.Add(1)
+	}
+}
+
+// reopen opens the sockets again on the interface of a.link's name and,
+// unless the MAC was configured, takes its MAC for later frames.
+func (a *announcer) reopen() error {
+	a.reopenMu.Lock()
+	defer a.reopenMu.Unlock()
+	mac, err := a.out.reopen()
+	if err != nil {
+		return err
+	}
+	a.reopens.Add(1)
+	if !a.fixedMAC && len(mac) == 6 {
+		a.mac.Store(&mac)
+	}
+	a.log.Info("netlink: the interface was created again; announcer sockets reopened", "mac", a.currentMAC())
+	return nil
+}
+
+// rebuild makes f's frame again if the sender MAC changed since it was
+// built.
+func (a *announcer) rebuild(f *frame) {
+	mac := a.currentMAC()
+	if bytes.Equal(mac, f.mac) {
+		return
+	}
+	if b, err := announcement(mac, f.addr); err == nil {
+		f.mac, f.b = mac, b
 	}
 }
 
@@ -299,5 +380,6 @@ func (a *announcer) close() error {
 
 func (a *announcer) stats() AnnouncerStats {
 	return AnnouncerStats{Announcements: a.announcements.Load(), Bursts: a.bursts.Load(),
-		ARPSent: a.arpSent.Load(), NASent: a.naSent.Load(), Errors: a.errs.Load()}
+		ARPSent: a.arpSent.Load(), NASent: a.naSent.Load(), Errors: a.errs.Load(),
+		Retries: a.retries.Load(), Reopens: a.reopens.Load()}
 }

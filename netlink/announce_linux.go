@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // AnnouncerConfig configures an Announcer.
@@ -55,18 +57,20 @@ func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
 	if cfg.MAC != nil && len(cfg.MAC) != 6 {
 		return nil, fmt.Errorf("netlink: announcer on %s: bad MAC %q", cfg.Link, cfg.MAC)
 	}
-	var ps *packetSender
-	var mac net.HardwareAddr
-	err := InNamespace(cfg.Namespace, func() error {
-		ifi, err := net.InterfaceByName(cfg.Link)
+	ps := &packetSender{link: cfg.Link}
+	if cfg.Namespace != nil {
+		// Keep our own handle: the sockets are reopened in this namespace
+		// if the interface is deleted and created again.
+		fd, err := unix.Dup(int(*cfg.Namespace))
 		if err != nil {
-			return fmt.Errorf("netlink: announcer: link %s: %w", cfg.Link, err)
+			return nil, fmt.Errorf("netlink: announcer on %s: namespace handle: %w", cfg.Link, err)
 		}
-		mac = ifi.HardwareAddr
-		ps, err = openPacketSender(ifi)
-		return err
-	})
+		ns := netns.NsHandle(fd)
+		ps.ns = &ns
+	}
+	mac, err := ps.open()
 	if err != nil {
+		ps.close()
 		return nil, err
 	}
 	if cfg.MAC != nil {
@@ -76,7 +80,7 @@ func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
 		ps.close()
 		return nil, fmt.Errorf("netlink: announcer on %s: link has no Ethernet MAC (%q)", cfg.Link, mac)
 	}
-	return &Announcer{a: newAnnouncer(cfg.Link, mac, cfg.Timing, ps, cfg.Logger)}, nil
+	return &Announcer{a: newAnnouncer(cfg.Link, mac, cfg.MAC != nil, cfg.Timing, ps, cfg.Logger)}, nil
 }
 
 // Announce starts announcing addrs (IPv4: gratuitous ARP, IPv6: unsolicited
@@ -88,7 +92,7 @@ func (an *Announcer) Announce(ctx context.Context, addrs []netip.Addr) error {
 }
 
 // MAC returns the sender MAC of the frames.
-func (an *Announcer) MAC() net.HardwareAddr { return bytes.Clone(an.a.mac) }
+func (an *Announcer) MAC() net.HardwareAddr { return bytes.Clone(an.a.currentMAC()) }
 
 // Stats returns the counters.
 func (an *Announcer) Stats() AnnouncerStats { return an.a.stats() }
@@ -101,39 +105,90 @@ func (an *Announcer) Wait() { an.a.wait() }
 // the sockets. Announce fails with ErrClosed afterwards.
 func (an *Announcer) Close() error { return an.a.close() }
 
-// packetSender sends frames on two AF_PACKET sockets, one per ethertype,
-// with a filter that receives nothing.
+// packetSender sends frames on two AF_PACKET sockets bound to one
+// interface, one per ethertype, with a filter that receives nothing.
 type packetSender struct {
+	link string
+	ns   *netns.NsHandle // owned; nil: the process's namespace
+
+	mu       sync.RWMutex // guards the sockets; sends share it, reopen takes it
 	arp, ip6 *packet.Conn
 }
 
-func openPacketSender(ifi *net.Interface) (*packetSender, error) {
+// open opens the sockets on the interface named s.link, in s.ns, and
+// returns its MAC. The caller holds s.mu or owns s alone.
+func (s *packetSender) open() (net.HardwareAddr, error) {
+	var mac net.HardwareAddr
+	err := InNamespace(s.ns, func() error {
+		ifi, err := net.InterfaceByName(s.link)
+		if err != nil {
+			return fmt.Errorf("netlink: announcer: link %s: %w", s.link, err)
+		}
+		mac = ifi.HardwareAddr
+		s.arp, s.ip6, err = openPacketConns(ifi)
+		return err
+	})
+	return mac, err
+}
+
+func openPacketConns(ifi *net.Interface) (arpc, ip6c *packet.Conn, err error) {
 	drop, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
 	if err != nil {
-		return nil, fmt.Errorf("netlink: announcer: %w", err)
+		return nil, nil, fmt.Errorf("netlink: announcer: %w", err)
 	}
 	cfg := &packet.Config{Filter: drop}
-	arpc, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), cfg)
+	arpc, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("netlink: announcer on %s: ARP socket: %w", ifi.Name, err)
+		return nil, nil, fmt.Errorf("netlink: announcer on %s: ARP socket: %w", ifi.Name, err)
 	}
-	ip6c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeIPv6), cfg)
+	ip6c, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeIPv6), cfg)
 	if err != nil {
 		arpc.Close()
-		return nil, fmt.Errorf("netlink: announcer on %s: IPv6 socket: %w", ifi.Name, err)
+		return nil, nil, fmt.Errorf("netlink: announcer on %s: IPv6 socket: %w", ifi.Name, err)
 	}
-	return &packetSender{arp: arpc, ip6: ip6c}, nil
+	return arpc, ip6c, nil
 }
 
 func (s *packetSender) send(ipv6 bool, b []byte) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	c := s.arp
 	if ipv6 {
 		c = s.ip6
+	}
+	if c == nil {
+		return fmt.Errorf("netlink: announcer on %s: %w", s.link, ErrClosed)
 	}
 	_, err := c.WriteTo(b, &packet.Addr{HardwareAddr: net.HardwareAddr(b[0:6])})
 	return err
 }
 
+func (s *packetSender) reopen() (net.HardwareAddr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := []*packet.Conn{s.arp, s.ip6}
+	s.arp, s.ip6 = nil, nil
+	for _, c := range old {
+		if c != nil {
+			c.Close()
+		}
+	}
+	return s.open()
+}
+
 func (s *packetSender) close() error {
-	return errors.Join(s.arp.Close(), s.ip6.Close())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, c := range []*packet.Conn{s.arp, s.ip6} {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	s.arp, s.ip6 = nil, nil
+	if s.ns != nil {
+		errs = append(errs, s.ns.Close())
+		s.ns = nil
+	}
+	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,6 +20,16 @@ type fakeSender struct {
 	sent   []sentFrame
 	fail   bool
 	closed bool
+	// pending is an error the socket kept from a past state of its
+	// interface: the next send returns it, once.
+	pending error
+	// gone: the interface the sockets are bound to was deleted; sends
+	// fail with ENXIO until reopen, which gives newMAC (or reopenErr).
+	gone      bool
+	newMAC    net.HardwareAddr
+	reopenErr error
+	attempts  int
+	reopens   int
 }
 
 type sentFrame struct {
@@ -30,11 +41,30 @@ type sentFrame struct {
 func (f *fakeSender) send(ipv6 bool, b []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.attempts++
+	if err := f.pending; err != nil {
+		f.pending = nil
+		return err
+	}
+	if f.gone {
+		return syscall.ENXIO
+	}
 	if f.fail {
 		return errors.New("injected send failure")
 	}
 	f.sent = append(f.sent, sentFrame{at: time.Since(f.start), ipv6: ipv6, b: bytes.Clone(b)})
 	return nil
+}
+
+func (f *fakeSender) reopen() (net.HardwareAddr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reopenErr != nil {
+		return nil, f.reopenErr
+	}
+	f.reopens++
+	f.gone = false
+	return f.newMAC, nil
 }
 
 func (f *fakeSender) close() error {
@@ -59,7 +89,7 @@ func TestAnnounceDefaultsMatchKeepalived(t *testing.T) {
 	capture := captureFrames(t, "a-v2-ipv4-mcast.pcap")
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now()}
-		a := newAnnouncer("eth0", testMAC, Timing{}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, Timing{}, fs, nil)
 		vips := []netip.Addr{netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.101")}
 		if err := a.announce(t.Context(), vips); err != nil {
 			t.Fatal(err)
@@ -99,7 +129,7 @@ func TestAnnounceSchedule(t *testing.T) {
 		fs := &fakeSender{start: time.Now()}
 		tm := Timing{InitialDelay: 100 * time.Millisecond, Repeat: 2, Interval: 10 * time.Millisecond,
 			SecondDelay: 3 * time.Second, RefreshInterval: 2 * time.Second, RefreshRepeat: 1}
-		a := newAnnouncer("eth0", testMAC, tm, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, tm, fs, nil)
 		v4, v6 := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("2001:db8::100")
 		ctx, cancel := context.WithCancel(t.Context())
 		if err := a.announce(ctx, []netip.Addr{v4, v6}); err != nil {
@@ -154,7 +184,7 @@ func TestAnnounceSchedule(t *testing.T) {
 func TestAnnounceCancelMidBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now()}
-		a := newAnnouncer("eth0", testMAC, Timing{Interval: time.Second}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, Timing{Interval: time.Second}, fs, nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		if err := a.announce(ctx, []netip.Addr{netip.MustParseAddr("192.0.2.7")}); err != nil {
 			t.Fatal(err)
@@ -174,7 +204,7 @@ func TestAnnounceCancelMidBurst(t *testing.T) {
 func TestAnnounceCloseStopsAll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now()}
-		a := newAnnouncer("eth0", testMAC, Timing{RefreshInterval: time.Second}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, Timing{RefreshInterval: time.Second}, fs, nil)
 		for i := range 3 {
 			if err := a.announce(t.Context(), []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)})}); err != nil {
 				t.Fatal(err)
@@ -207,7 +237,7 @@ func TestAnnounceCloseStopsAll(t *testing.T) {
 func TestAnnounceErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now(), fail: true}
-		a := newAnnouncer("eth0", testMAC, Timing{SecondDelay: -1}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, Timing{SecondDelay: -1}, fs, nil)
 		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.1"), {}}); err == nil {
 			t.Fatal("Announce accepted an invalid address")
 		}
@@ -218,8 +248,11 @@ func TestAnnounceErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.wait()
-		if st := a.stats(); st.Errors != 5 || st.ARPSent != 0 || st.Announcements != 1 || st.Bursts != 1 {
-			t.Errorf("stats %+v, want 5 errors, 1 announcement, 1 burst (SecondDelay<0: none)", st)
+		if st := a.stats(); st.Errors != 5 || st.Retries != 5 || st.ARPSent != 0 || st.Announcements != 1 || st.Bursts != 1 {
+			t.Errorf("stats %+v, want 5 errors after 5 retries, 1 announcement, 1 burst (SecondDelay<0: none)", st)
+		}
+		if fs.attempts != 10 {
+			t.Errorf("%d send attempts, want 10: each frame tried twice", fs.attempts)
 		}
 	})
 }
@@ -237,4 +270,82 @@ func TestTimingCheck(t *testing.T) {
 	if r.Repeat != 5 || r.SecondDelay != 5*time.Second || r.RefreshRepeat != 1 || r.RefreshInterval != 0 {
 		t.Errorf("defaults %+v", r)
 	}
+}
+
+// TestAnnouncePendingErrorRetried: a packet socket keeps ENETDOWN from when
+// its interface went down and returns it to the next send. With Repeat 1
+// the one GARP and the one NA must still reach the wire: the failed send is
+// tried again at once, and the retry is counted, not the error.
+func TestAnnouncePendingErrorRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now(), pending: syscall.ENETDOWN}
+		a := newAnnouncer("eth0", testMAC, false, Timing{Repeat: 1, SecondDelay: -1}, fs, nil)
+		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.100")}); err != nil {
+			t.Fatal(err)
+		}
+		fs.mu.Lock()
+		fs.pending = syscall.ENETDOWN // and again before the NA of a second announcement
+		fs.mu.Unlock()
+		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("2001:db8::100")}); err != nil {
+			t.Fatal(err)
+		}
+		a.wait()
+		got := fs.frames()
+		if len(got) != 2 || got[0].ipv6 || !got[1].ipv6 {
+			t.Fatalf("sent %d frames (%+v), want the GARP then the NA", len(got), got)
+		}
+		if st := a.stats(); st.Retries != 2 || st.Errors != 0 || st.ARPSent != 1 || st.NASent != 1 || st.Reopens != 0 {
+			t.Errorf("stats %+v, want 2 retries, no error, 1 ARP, 1 NA, no reopen", st)
+		}
+	})
+}
+
+// TestAnnounceReopensGoneInterface: the interface was deleted and created
+// again (new index, new MAC): the send fails with ENXIO, the sockets are
+// reopened on the interface of the same name, and the frame goes out with
+// the new MAC. A configured MAC stays.
+func TestAnnounceReopensGoneInterface(t *testing.T) {
+	newMAC := net.HardwareAddr{0x02, 0, 0, 0, 0x02, 0x02}
+	vip := netip.MustParseAddr("192.0.2.100")
+	for _, fixed := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			fs := &fakeSender{start: time.Now(), gone: true, newMAC: newMAC}
+			a := newAnnouncer("eth0", testMAC, fixed, Timing{Repeat: 2, SecondDelay: -1}, fs, nil)
+			if err := a.announce(t.Context(), []netip.Addr{vip}); err != nil {
+				t.Fatal(err)
+			}
+			a.wait()
+			want := newMAC
+			if fixed {
+				want = testMAC
+			}
+			wantFrame, err := announcement(want, vip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fs.frames()
+			if len(got) != 2 {
+				t.Fatalf("fixed MAC %v: sent %d frames, want 2", fixed, len(got))
+			}
+			for i, f := range got {
+				if !bytes.Equal(f.b, wantFrame) {
+					t.Errorf("fixed MAC %v: frame %d % x, want % x (sender MAC %v)", fixed, i, f.b, wantFrame, want)
+				}
+			}
+			if st := a.stats(); st.Reopens != 1 || st.Errors != 0 || st.ARPSent != 2 || fs.reopens != 1 {
+				t.Errorf("fixed MAC %v: stats %+v, want 1 reopen, 2 ARPs, no error", fixed, st)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now(), gone: true, reopenErr: errors.New("no such interface")}
+		a := newAnnouncer("eth0", testMAC, false, Timing{Repeat: 1, SecondDelay: -1}, fs, nil)
+		if err := a.announce(t.Context(), []netip.Addr{vip}); err != nil {
+			t.Fatal(err)
+		}
+		a.wait()
+		if st := a.stats(); st.Errors != 1 || st.Reopens != 0 || st.ARPSent != 0 {
+			t.Errorf("interface still gone: stats %+v, want 1 error, no reopen", st)
+		}
+	})
 }

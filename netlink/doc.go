@@ -19,6 +19,17 @@
 // constructor from a thread inside the namespace. Nothing here keeps
 // package-level state, so many instances can share a process.
 //
+// Every announcement the protocol asks for reaches the wire if the
+// interface can carry it: a packet socket keeps ENETDOWN from when its
+// interface went down and returns it to the next send, however long ago
+// the interface came back, so a failed send is tried once more at once
+// (AnnouncerStats.Retries). If the interface was deleted and created
+// again (new index, maybe a new MAC), the Announcer reopens its sockets on
+// the interface of the same name, in its namespace, and later frames
+// carry the new MAC unless one was configured (AnnouncerStats.Reopens).
+// AddrManager looks an interface up again when the kernel says it is gone
+// (ENODEV); netlink requests carry no error from an earlier state.
+//
 // Not implemented: keepalived's no_accept firewall rules. AddVIPs with
 // accept=false adds the addresses as usual and logs that traffic to them
 // is not dropped.

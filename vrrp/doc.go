@@ -23,4 +23,36 @@
 // version, VRID, checksum, authentication, v2 interval, own adverts,
 // unicast peers) and counts each drop by reason in Stats. Transitions are
 // published to subscribers without ever blocking the router.
+//
+// # Virtual addresses: the guarantee
+//
+// A router's virtual addresses are present only while it is MASTER,
+// whoever put them there:
+//
+//   - At start, a router that does not start as master (every router but
+//     an address owner, priority 255) removes its virtual addresses with
+//     their routes and rules before it enters BACKUP or FAULT, whether a
+//     run that crashed, an operator or another program added them. This
+//     is keepalived's rule at start (vrrp_init_state removes them, forced).
+//   - Entering BACKUP or FAULT from MASTER, it sends priority 0 (FAULT,
+//     shutdown) or nothing (BACKUP) and removes them.
+//   - On exit (Run's context done), a master sends priority 0 and removes
+//     them; a backup leaves the interface as it is.
+//   - Becoming master adds them, then sends the advert, then announces them.
+//
+// Removal goes through the AddrManager: vigil's Host removes a virtual
+// address configured in several instances on one interface only when
+// none of them is master, so one instance's BACKUP never takes another's
+// address. Accept mode does not change which addresses are present.
+//
+// # Sends that must reach the wire
+//
+// A send that fails is tried once more at once: a socket returns an
+// error kept from a past state (an ICMP error from a unicast peer, taken
+// by the send rather than the reader) to the next call, and the failed
+// call consumes it. If the interface a Socket is bound to was deleted and
+// created again, the Socket binds itself to the new one (Rebind) before
+// the second try; vigil's Host also rebinds when its watcher sees the
+// interface added, so a backup hears its master again before it could
+// time out. Retries and rebinds are counted in SocketStats.
 package vrrp

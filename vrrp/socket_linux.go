@@ -60,6 +60,13 @@ type SocketStats struct {
 	Short       uint64 // too short to carry a VRID
 	QueueFull   uint64 // a Conn's queue was full
 	ReadErrors  uint64 // errors from the socket, including ICMP errors
+	// Retries counts adverts sent again at once after a send failed: the
+	// socket may hold an error from the past (an ICMP error from a
+	// unicast peer) that the next call, a send, takes.
+	Retries uint64
+	// Rebinds counts times the socket was bound again to its interface
+	// after the interface was deleted and created again.
+	Rebinds uint64
 }
 
 // Socket is one raw IP socket (protocol 112) on one interface for one
@@ -71,7 +78,8 @@ type SocketStats struct {
 type Socket struct {
 	cfg       SocketConfig
 	log       *slog.Logger
-	ifi       *net.Interface
+	ifi       *net.Interface // Name is fixed; Index is as of Listen
+	index     atomic.Int32   // the interface's index now (Rebind)
 	v4        *ipv4.PacketConn
 	v6        *ipv6.PacketConn
 	raw       net.PacketConn
@@ -84,7 +92,7 @@ type Socket struct {
 	conns  map[uint8]*SocketConn
 	joined bool
 
-	received, delivered, unknownVRID, notPeer, short, queueFull, readErrors atomic.Uint64
+	received, delivered, unknownVRID, notPeer, short, queueFull, readErrors, retries, rebinds atomic.Uint64
 }
 
 // ErrPermission is wrapped by Listen when the process may not open raw
@@ -124,6 +132,7 @@ func Listen(cfg SocketConfig) (*Socket, error) {
 		return nil, fmt.Errorf("vrrp: raw socket %s on %s: %w", network, cfg.Interface, err)
 	}
 	s.raw = c
+	s.index.Store(int32(ifi.Index))
 	if err := s.setup(c); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", cfg.Interface, err)
@@ -254,7 +263,67 @@ func (s *Socket) PrimaryAddr() netip.Addr { return s.primary }
 // Stats returns the socket's counters.
 func (s *Socket) Stats() SocketStats {
 	return SocketStats{Received: s.received.Load(), Delivered: s.delivered.Load(), UnknownVRID: s.unknownVRID.Load(),
-		NotPeer: s.notPeer.Load(), Short: s.short.Load(), QueueFull: s.queueFull.Load(), ReadErrors: s.readErrors.Load()}
+		NotPeer: s.notPeer.Load(), Short: s.short.Load(), QueueFull: s.queueFull.Load(), ReadErrors: s.readErrors.Load(),
+		Retries: s.retries.Load(), Rebinds: s.rebinds.Load()}
+}
+
+// Interface returns the name of the socket's interface.
+func (s *Socket) Interface() string { return s.ifi.Name }
+
+// Rebind binds the socket again to the interface of its name if that
+// interface was deleted and created again (it has a new index): the
+// binding, the multicast interface and the VRRP group membership follow
+// the new index, so adverts are received and sent there again. It does
+// nothing if the index did not change, and fails if no interface has the
+// name now. The interface's addresses are not looked up again: Conns keep
+// their source address. A send that fails because the interface is gone
+// calls it; the owner of the socket calls it when it learns that the
+// interface was added (vigil's Host does, from its watcher).
+func (s *Socket) Rebind() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := s.ifi.Name
+	idx := -1
+	err := sockopt(s.raw, func(fd int) error {
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			return err
+		}
+		// The ioctl looks the name up in the socket's own namespace,
+		// whichever thread calls.
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
+			return fmt.Errorf("interface %q: %w", name, err)
+		}
+		idx = int(ifr.Uint32())
+		if idx == int(s.index.Load()) {
+			return nil
+		}
+		return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name)
+	})
+	if err != nil {
+		return fmt.Errorf("vrrp: rebind the %s socket on %s: %w", s.family(), name, err)
+	}
+	if idx == int(s.index.Load()) {
+		return nil
+	}
+	ifi := &net.Interface{Index: idx, Name: name}
+	if s.cfg.IPv6 {
+		err = s.v6.SetMulticastInterface(ifi)
+	} else {
+		err = s.v4.SetMulticastInterface(ifi)
+	}
+	if err != nil {
+		return fmt.Errorf("vrrp: rebind the %s socket on %s: multicast interface: %w", s.family(), name, err)
+	}
+	s.index.Store(int32(idx))
+	if s.joined {
+		if err := s.join(); err != nil {
+			return err
+		}
+	}
+	s.rebinds.Add(1)
+	s.log.Info("vrrp: the interface was created again; socket bound to it anew", "index", idx)
+	return nil
 }
 
 // Close closes the socket and waits for its reader to end. Conns made from
@@ -353,12 +422,15 @@ func (s *Socket) family() string {
 	return "IPv4"
 }
 
+// join joins the VRRP group on the interface's current index. The caller
+// holds s.mu.
 func (s *Socket) join() error {
 	var err error
+	ifi := &net.Interface{Index: int(s.index.Load()), Name: s.ifi.Name}
 	if s.cfg.IPv6 {
-		err = s.v6.JoinGroup(s.ifi, &net.IPAddr{IP: GroupV6.AsSlice()})
+		err = s.v6.JoinGroup(ifi, &net.IPAddr{IP: GroupV6.AsSlice()})
 	} else {
-		err = s.v4.JoinGroup(s.ifi, &net.IPAddr{IP: GroupV4.AsSlice()})
+		err = s.v4.JoinGroup(ifi, &net.IPAddr{IP: GroupV4.AsSlice()})
 	}
 	if err != nil {
 		return fmt.Errorf("vrrp: join VRRP group on %s: %w", s.ifi.Name, err)
@@ -607,30 +679,51 @@ func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo,
 }
 
 // WriteAdvert implements Conn: b goes to dst from our source address,
-// with TTL / hop limit 255 (set on the socket).
+// with TTL / hop limit 255 (set on the socket). A failed send is tried
+// once more at once: the failure may be an error the socket kept from
+// the past (an ICMP error the reader did not take first), which the
+// failed call consumed. If the interface the socket was bound to is gone,
+// the socket is bound again to the interface of the same name (Rebind)
+// before the second try.
 func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
 	select {
 	case <-c.closed:
 		return net.ErrClosed
 	default:
 	}
-	var err error
-	to := &net.IPAddr{IP: dst.AsSlice()}
-	if c.s.cfg.IPv6 {
-		_, err = c.s.v6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.s.ifi.Index, HopLimit: TTL}, to)
-	} else {
-		_, err = c.s.v4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.s.ifi.Index}, to)
+	err := c.write(b, dst)
+	if err == nil {
+		return nil
 	}
-	if err != nil {
-		// The error may be an ICMP error the kernel reported to this send
-		// instead of to the reader: drain the queue it sits in.
-		_ = sockopt(c.s.raw, func(fd int) error {
-			drainErrQueue(fd)
-			return nil
-		})
+	// The error may be an ICMP error the kernel reported to this send
+	// instead of to the reader: drain the queue it sits in.
+	_ = sockopt(c.s.raw, func(fd int) error {
+		drainErrQueue(fd)
+		return nil
+	})
+	if errors.Is(err, unix.ENXIO) || errors.Is(err, unix.ENODEV) {
+		if rerr := c.s.Rebind(); rerr != nil {
+			return fmt.Errorf("vrrp: send to %v on %s: %w (%w)", dst, c.s.ifi.Name, err, rerr)
+		}
+	} else {
+		c.s.retries.Add(1)
+	}
+	if err := c.write(b, dst); err != nil {
 		return fmt.Errorf("vrrp: send to %v on %s: %w", dst, c.s.ifi.Name, err)
 	}
 	return nil
+}
+
+func (c *SocketConn) write(b []byte, dst netip.Addr) error {
+	var err error
+	to := &net.IPAddr{IP: dst.AsSlice()}
+	idx := int(c.s.index.Load())
+	if c.s.cfg.IPv6 {
+		_, err = c.s.v6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx, HopLimit: TTL}, to)
+	} else {
+		_, err = c.s.v4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx}, to)
+	}
+	return err
 }
 
 // Close unregisters the Conn from its Socket.
