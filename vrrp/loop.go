@@ -1,0 +1,289 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// rxAdvert is an accepted advert handed from the reader to the loop.
+type rxAdvert struct {
+	prio     uint8
+	interval time.Duration
+	src      netip.Addr
+	at       time.Time // when it was read: timers restart from here
+}
+
+// Run runs the router until ctx is done, then shuts it down: a Master sends
+// priority 0 and removes its addresses. It returns only when every
+// goroutine it started has ended: nil after ctx is done, or an error if the
+// Conn failed for good. A Router runs once.
+func (r *Router) Run(ctx context.Context) error {
+	if !r.ran.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rx := make(chan rxAdvert, 16)
+	readErr := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() { readErr <- r.readLoop(rctx, rx) })
+	defer wg.Wait()
+
+	lp := loop{r: r, timer: newGoTimer()}
+	lp.fine = lp.timer
+	if r.cfg.PreciseTimers {
+		t, err := newPreciseTimer()
+		if err != nil {
+			r.log.Warn("vrrp: precise timers unavailable; using Go timers", "err", err)
+		} else {
+			lp.fine = t
+			defer t.Close()
+			lp.lead = r.cfg.FinalApproach
+			if lp.lead == 0 {
+				lp.lead = time.Millisecond
+			}
+		}
+	}
+	defer lp.timer.Close()
+	defer lp.endMastership()
+	r.applyControl(&lp, ctx)
+	lp.step(ctx, Input{Kind: InputStartup})
+	for {
+		select {
+		case <-ctx.Done():
+			lp.shutdown(ctx)
+			return nil
+		case err := <-readErr:
+			if err == nil { // the reader saw ctx end first
+				lp.shutdown(ctx)
+				return nil
+			}
+			r.log.Error("vrrp: receive failed for good; stopping", "err", err)
+			lp.shutdown(ctx)
+			return fmt.Errorf("vrrp: instance %s: receive: %w", r.cfg.Name, err)
+		case a := <-rx:
+			lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
+		case <-lp.timer.C():
+			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+		case <-lp.fine.C():
+			if lp.approach.IsZero() {
+				lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+				continue
+			}
+			lp.finalApproach(ctx, rx)
+		case <-r.poke:
+			r.applyControl(&lp, ctx)
+		}
+	}
+}
+
+// applyControl feeds pending SetPriority/SetFault calls to the machine.
+func (r *Router) applyControl(lp *loop, ctx context.Context) {
+	r.ctlMu.Lock()
+	prio, prioSet := r.prio, r.prioSet
+	faulted, faultSet := len(r.faults) > 0, r.faultSet
+	r.prioSet, r.faultSet = false, false
+	r.ctlMu.Unlock()
+	if prioSet {
+		lp.step(ctx, Input{Kind: InputPriority, Priority: prio})
+	}
+	if faultSet {
+		k := InputFaultCleared
+		if faulted {
+			k = InputFault
+		}
+		lp.step(ctx, Input{Kind: k})
+	}
+}
+
+// loop is the state owned by Run's goroutine.
+type loop struct {
+	r *Router
+	// timer is a Go timer; fine is the precise one for Master_Down_Timer
+	// (the same as timer without PreciseTimers). Stale expiries of either
+	// are ignored by the machine.
+	timer     stepTimer
+	fine      stepTimer
+	fineArmed bool
+	armed     Timer
+	// approach, if set, is the Master_Down_Timer deadline the fine timer
+	// was armed FinalApproach ahead of.
+	approach time.Time
+	lead     time.Duration
+	actions  []Action
+	buf      []byte
+	adv      Advertisement
+	// masterCtx lives while we are Master; announcements are bound to it.
+	masterCtx    context.Context
+	masterCancel context.CancelFunc
+}
+
+// finalApproach runs when the fine timer fires FinalApproach ahead of
+// Master_Down_Timer's deadline: it polls (no sleeping) until the deadline,
+// still taking adverts, control calls and cancellation, and then steps the
+// timer. An advert that re-arms or stops the timer ends the approach.
+func (lp *loop) finalApproach(ctx context.Context, rx <-chan rxAdvert) {
+	r := lp.r
+	deadline := lp.approach
+	if time.Until(deadline) > 2*lp.lead {
+		return // a stale expiry from before the timer was re-armed
+	}
+	lp.approach = time.Time{}
+	r.approaches.Add(1)
+	for {
+		if !time.Now().Before(deadline) {
+			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+			return
+		}
+		select {
+		case a := <-rx:
+			lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
+		case <-r.poke:
+			r.applyControl(lp, ctx)
+		case <-ctx.Done():
+			return // Run's loop sees it next
+		default:
+			runtime.Gosched()
+			continue
+		}
+		if t, at := r.machine.Deadline(); t != MasterDownTimer || !at.Equal(deadline) {
+			return // re-armed (the master is back) or stopped: the timers have it
+		}
+	}
+}
+
+func (lp *loop) shutdown(ctx context.Context) {
+	// Cleanup must still reach the network and the kernel after ctx ended.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	lp.step(cctx, Input{Kind: InputShutdown})
+}
+
+func (lp *loop) endMastership() {
+	if lp.masterCancel != nil {
+		lp.masterCancel()
+		lp.masterCtx, lp.masterCancel = nil, nil
+	}
+}
+
+func (lp *loop) step(ctx context.Context, in Input) { lp.stepAt(ctx, in, time.Now()) }
+
+// stepAt applies in as of time now (for adverts: when they were read, so
+// the handoff from the reader does not delay the timers).
+func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
+	r := lp.r
+	lp.actions = r.machine.Step(in, now, lp.actions[:0])
+	for _, a := range lp.actions {
+		switch a.Kind {
+		case ActSend:
+			lp.send(ctx, a.Priority)
+		case ActArmTimer:
+			lp.armed = a.Timer
+			lp.approach = time.Time{}
+			if a.Timer == MasterDownTimer && lp.fine != lp.timer {
+				lp.timer.Stop()
+				d := time.Until(a.At)
+				if lp.lead > 0 && d > 2*lp.lead {
+					d -= lp.lead
+					lp.approach = a.At
+				}
+				lp.fine.Reset(d)
+				lp.fineArmed = true
+			} else {
+				if lp.fineArmed {
+					lp.fine.Stop() // a syscall: only when it was armed
+					lp.fineArmed = false
+				}
+				lp.timer.Reset(time.Until(a.At))
+			}
+		case ActStopTimer:
+			lp.armed = NoTimer
+			lp.approach = time.Time{}
+			lp.timer.Stop()
+			if lp.fineArmed {
+				lp.fine.Stop()
+				lp.fineArmed = false
+			}
+		case ActAddVIPs:
+			if r.addrs != nil && len(r.cfg.VIPs) > 0 {
+				if err := r.addrs.AddVIPs(ctx, r.cfg.VIPs, a.Accept); err != nil {
+					r.addrErr.Add(1)
+					r.log.Error("vrrp: adding virtual addresses failed", "err", err)
+				}
+			}
+		case ActRemoveVIPs:
+			lp.endMastership()
+			if r.addrs != nil && len(r.cfg.VIPs) > 0 {
+				if err := r.addrs.RemoveVIPs(ctx, r.cfg.VIPs); err != nil {
+					r.addrErr.Add(1)
+					r.log.Error("vrrp: removing virtual addresses failed", "err", err)
+				}
+			}
+		case ActAnnounce:
+			if r.ann != nil && len(r.vips) > 0 {
+				if lp.masterCtx == nil {
+					lp.masterCtx, lp.masterCancel = context.WithCancel(ctx)
+				}
+				if err := r.ann.Announce(lp.masterCtx, r.vips); err != nil {
+					r.addrErr.Add(1)
+					r.log.Error("vrrp: announcing virtual addresses failed", "err", err)
+				}
+			}
+		case ActTransition:
+			if a.From == Master {
+				lp.endMastership()
+			}
+			lp.transition(a, now)
+		}
+	}
+	m := r.machine
+	r.statusMu.Lock()
+	r.status.Priority, r.status.Master, r.status.MasterAdverInterval = m.Priority(), m.Master(), m.MasterAdverInterval()
+	r.statusMu.Unlock()
+}
+
+func (lp *loop) transition(a Action, now time.Time) {
+	r := lp.r
+	m := r.machine
+	r.transitions.Add(1)
+	if a.To == Master {
+		r.becameMaster.Add(1)
+	}
+	st := Status{State: a.To, Priority: m.Priority(), Master: m.Master(), MasterAdverInterval: m.MasterAdverInterval(), Since: now}
+	r.statusMu.Lock()
+	r.status = st
+	r.statusMu.Unlock()
+	r.log.Info("vrrp: transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason.String(),
+		"priority", st.Priority, "master", st.Master)
+	r.publish(Event{Instance: r.cfg.Name, Time: now, From: a.From, To: a.To, Reason: a.Reason, Priority: st.Priority, Master: st.Master})
+}
+
+func (lp *loop) send(ctx context.Context, prio uint8) {
+	r := lp.r
+	lp.adv = Advertisement{Version: r.cfg.Version, VRID: r.cfg.VRID, Priority: prio, Interval: r.cfg.Interval,
+		Addrs: r.vips, AuthType: r.cfg.AuthType, Auth: r.auth}
+	if prio == PriorityStop {
+		r.zeroTx.Add(1)
+	}
+	for _, dst := range r.groups {
+		b, err := lp.adv.AppendMarshal(lp.buf[:0], r.local, dst)
+		if err != nil {
+			// NewRouter validated everything Marshal checks.
+			r.sendErr.Add(1)
+			r.log.Error("vrrp: encoding advert", "err", err)
+			return
+		}
+		lp.buf = b
+		if err := r.conn.WriteAdvert(ctx, b, dst); err != nil {
+			if r.sendErr.Add(1) == 1 || r.sendErr.Load()%100 == 0 {
+				r.log.Warn("vrrp: sending advert failed", "dst", dst, "err", err, "errors", r.sendErr.Load())
+			}
+			continue
+		}
+		r.sent.Add(1)
+	}
+}

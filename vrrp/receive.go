@@ -1,0 +1,132 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// readLoop receives, validates and hands accepted adverts to the loop.
+func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
+	buf := make([]byte, 2048)
+	var a Advertisement
+	var backoff time.Duration
+	for {
+		n, info, err := r.conn.ReadAdvert(ctx, buf)
+		at := info.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			c := r.readErr.Add(1)
+			if c == 1 || c%100 == 0 {
+				r.log.Warn("vrrp: receive error", "err", err, "errors", c)
+			}
+			// Back off a little so a persistent error does not spin.
+			backoff = min(max(2*backoff, time.Millisecond), 100*time.Millisecond)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
+		}
+		backoff = 0
+		if why := r.validate(buf[:n], info, &a); why != DropNone {
+			r.drops[why].Add(1)
+			if why != DropVRID && why != DropOwn {
+				r.log.Debug("vrrp: advert dropped", "src", info.Src, "reason", why.String())
+			}
+			continue
+		}
+		r.recv.Add(1)
+		if a.Priority == PriorityStop {
+			r.zeroRx.Add(1)
+		}
+		select {
+		case out <- rxAdvert{prio: a.Priority, interval: a.Interval, src: info.Src.Unmap(), at: at}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// validate applies keepalived's receive checks to one message and returns
+// why it must be dropped, or DropNone. An address list that differs from
+// ours is counted and logged but accepted, as keepalived does.
+func (r *Router) validate(b []byte, info PacketInfo, a *Advertisement) DropReason {
+	if info.TTL != TTL {
+		return DropTTL
+	}
+	if err := a.Unmarshal(b, info.Src.Unmap(), info.Dst.Unmap()); err != nil {
+		switch {
+		case errors.Is(err, ErrVersion):
+			return DropVersion
+		case errors.Is(err, ErrChecksum):
+			return DropChecksum
+		case errors.Is(err, ErrAuthAH), errors.Is(err, ErrAuthType):
+			return DropAuth
+		}
+		return DropMalformed
+	}
+	if a.Version != r.cfg.Version {
+		return DropVersion
+	}
+	if a.VRID != r.cfg.VRID {
+		return DropVRID
+	}
+	src := info.Src.Unmap()
+	if src == r.local {
+		return DropOwn
+	}
+	if len(r.cfg.Peers) > 0 && !containsAddr(r.groups, src) {
+		return DropPeer
+	}
+	if a.Version == V2 {
+		if a.AuthType != r.cfg.AuthType || (a.AuthType == AuthSimple && a.Auth != r.auth) {
+			return DropAuth
+		}
+		if a.Interval != r.cfg.Interval {
+			return DropInterval
+		}
+	}
+	if !sameAddrs(a.Addrs, r.vips) {
+		if r.mismatch.Add(1) == 1 {
+			r.log.Warn("vrrp: advert address list differs from ours; accepting it", "src", src,
+				"theirs", fmt.Sprint(a.Addrs), "ours", fmt.Sprint(r.vips))
+		}
+	}
+	return DropNone
+}
+
+func containsAddr(s []netip.Addr, a netip.Addr) bool {
+	for _, x := range s {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func sameAddrs(a, b []netip.Addr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !containsAddr(b, x) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,196 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// ConnConfig configures one virtual router's Conn on a Socket.
+type ConnConfig struct {
+	// Source is the source address of our adverts (keepalived
+	// unicast_src_ip). The default is the interface's primary IPv4 address
+	// or IPv6 link-local address.
+	Source netip.Addr
+	// Peers switches the Conn to unicast: messages are accepted only from
+	// these addresses. (The Router sends to them.)
+	Peers []netip.Addr
+	// Queue is how many received messages may wait; default 64.
+	Queue int
+}
+
+// SocketConn is one virtual router's view of a Socket; it implements Conn.
+type SocketConn struct {
+	s      *Socket
+	vrid   uint8
+	src    netip.Addr
+	peers  []netip.Addr
+	q      chan rawMsg
+	closed chan struct{}
+	once   sync.Once
+}
+
+type rawMsg struct {
+	b    []byte
+	info PacketInfo
+}
+
+var _ Conn = (*SocketConn)(nil)
+
+// Conn registers a virtual router with VRID vrid on the socket. A
+// multicast Conn makes the socket join 224.0.0.18 / ff02::12.
+func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
+	if vrid == 0 {
+		return nil, fmt.Errorf("%w: VRID 0", ErrConfig)
+	}
+	src := cfg.Source.Unmap()
+	if !src.IsValid() {
+		src = s.primary
+	}
+	if is6(src) != s.cfg.IPv6 {
+		return nil, fmt.Errorf("%w: source %v on an %s socket", ErrConfig, src, s.family())
+	}
+	for _, p := range cfg.Peers {
+		if is6(p) != s.cfg.IPv6 {
+			return nil, fmt.Errorf("%w: peer %v on an %s socket", ErrConfig, p, s.family())
+		}
+	}
+	q := cfg.Queue
+	if q <= 0 {
+		q = 64
+	}
+	c := &SocketConn{s: s, vrid: vrid, src: src, q: make(chan rawMsg, q), closed: make(chan struct{})}
+	for _, p := range cfg.Peers {
+		c.peers = append(c.peers, p.Unmap())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return nil, net.ErrClosed
+	default:
+	}
+	if _, ok := s.conns[vrid]; ok {
+		return nil, fmt.Errorf("%w: VRID %d already registered on %s/%s", ErrConfig, vrid, s.ifi.Name, s.family())
+	}
+	if len(c.peers) == 0 && !s.joined {
+		if err := s.join(); err != nil {
+			return nil, err
+		}
+		s.joined = true
+	}
+	s.conns[vrid] = c
+	return c, nil
+}
+
+func (s *Socket) dispatch(b []byte, info PacketInfo) {
+	if len(b) < 2 {
+		s.short.Add(1)
+		return
+	}
+	s.mu.Lock()
+	c := s.conns[b[1]]
+	s.mu.Unlock()
+	if c == nil {
+		s.unknownVRID.Add(1)
+		return
+	}
+	if len(c.peers) > 0 && !slices.Contains(c.peers, info.Src) {
+		s.notPeer.Add(1)
+		return
+	}
+	select {
+	case c.q <- rawMsg{b: slices.Clone(b), info: info}:
+		s.delivered.Add(1)
+	default:
+		s.queueFull.Add(1)
+	}
+}
+
+// LocalAddr implements Conn.
+func (c *SocketConn) LocalAddr() netip.Addr { return c.src }
+
+// ReadAdvert implements Conn.
+func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo, error) {
+	select {
+	case m := <-c.q:
+		return copy(b, m.b), m.info, nil
+	case <-c.closed:
+		return 0, PacketInfo{}, net.ErrClosed
+	case <-c.s.done:
+		return 0, PacketInfo{}, net.ErrClosed
+	case <-ctx.Done():
+		return 0, PacketInfo{}, ctx.Err()
+	}
+}
+
+// WriteAdvert implements Conn: b goes to dst from our source address,
+// with TTL / hop limit 255 (set on the socket). A failed send is tried
+// once more at once: the failure may be an error the socket kept from
+// the past (an ICMP error the reader did not take first), which the
+// failed call consumed. If the interface the socket was bound to is gone,
+// the socket is bound again to the interface of the same name (Rebind)
+// before the second try.
+func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
+	select {
+	case <-c.closed:
+		return net.ErrClosed
+	default:
+	}
+	err := c.write(b, dst)
+	if err == nil {
+		return nil
+	}
+	// The error may be an ICMP error the kernel reported to this send
+	// instead of to the reader: drain the queue it sits in.
+	_ = sockopt(c.s.raw, func(fd int) error {
+		drainErrQueue(fd)
+		return nil
+	})
+	if errors.Is(err, unix.ENXIO) || errors.Is(err, unix.ENODEV) {
+		if rerr := c.s.Rebind(); rerr != nil {
+			return fmt.Errorf("vrrp: send to %v on %s: %w (%w)", dst, c.s.ifi.Name, err, rerr)
+		}
+	} else {
+		c.s.retries.Add(1)
+	}
+	if err := c.write(b, dst); err != nil {
+		return fmt.Errorf("vrrp: send to %v on %s: %w", dst, c.s.ifi.Name, err)
+	}
+	return nil
+}
+
+func (c *SocketConn) write(b []byte, dst netip.Addr) error {
+	var err error
+	to := &net.IPAddr{IP: dst.AsSlice()}
+	idx := int(c.s.index.Load())
+	if c.s.cfg.IPv6 {
+		_, err = c.s.v6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx, HopLimit: TTL}, to)
+	} else {
+		_, err = c.s.v4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx}, to)
+	}
+	return err
+}
+
+// Close unregisters the Conn from its Socket.
+func (c *SocketConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.s.mu.Lock()
+		if c.s.conns[c.vrid] == c {
+			delete(c.s.conns, c.vrid)
+		}
+		c.s.mu.Unlock()
+	})
+	return nil
+}
