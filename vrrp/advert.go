@@ -15,43 +15,26 @@ type Version uint8
 const (
 	// V2 is VRRPv2 (RFC 3768): IPv4 only, advert interval in whole seconds,
 	// optional simple-password authentication, checksum over the message.
-	V2 Version = 2
+	V2 Version = 2 // v2
 	// V3 is VRRPv3 (RFC 5798, RFC 9568): IPv4 and IPv6, advert interval in
 	// centiseconds, checksum including the IP pseudo-header.
-	V3 Version = 3
+	V3 Version = 3 // v3
 )
-
-func (v Version) String() string {
-	switch v {
-	case V2:
-		return "v2"
-	case V3:
-		return "v3"
-	}
-	return fmt.Sprintf("Version(%d)", uint8(v))
-}
 
 // AuthType is the VRRPv2 authentication type.
 type AuthType uint8
 
 // VRRPv2 authentication types (RFC 3768 §5.3.6 and RFC 2338).
 const (
-	AuthNone   AuthType = 0 // no authentication; the 8 auth bytes are zero
-	AuthSimple AuthType = 1 // clear-text password in the 8 auth bytes (keepalived auth_type PASS)
-	AuthAH     AuthType = 2 // IP Authentication Header (RFC 2338); recognised and rejected
+	// AuthNone: no authentication; the 8 auth bytes are zero.
+	AuthNone AuthType = 0 // none
+	// AuthSimple: a clear-text password in the 8 auth bytes (keepalived
+	// auth_type PASS).
+	AuthSimple AuthType = 1 // simple
+	// AuthAH: IP Authentication Header (RFC 2338); recognised and
+	// rejected.
+	AuthAH AuthType = 2 // ah
 )
-
-func (a AuthType) String() string {
-	switch a {
-	case AuthNone:
-		return "none"
-	case AuthSimple:
-		return "simple"
-	case AuthAH:
-		return "ah"
-	}
-	return fmt.Sprintf("AuthType(%d)", uint8(a))
-}
 
 // Wire constants.
 const (

@@ -56,3 +56,5 @@
 // interface added, so a backup hears its master again before it could
 // time out. Retries and rebinds are counted in SocketStats.
 package vrrp
+
+//go:generate go tool stringer -type=State,Reason,Timer,InputKind,ActionKind,DropReason,Version,AuthType -linecomment -output=enum_string.go

@@ -12,104 +12,72 @@ type State uint8
 // States of RFC 5798 §6.4, plus Fault (keepalived's FAULT: a tracked
 // interface or check is down) and Stopped (after Shutdown).
 const (
-	Init State = iota
-	Backup
-	Master
-	Fault
-	Stopped
+	Init    State = iota // INIT
+	Backup               // BACKUP
+	Master               // MASTER
+	Fault                // FAULT
+	Stopped              // STOPPED
 )
-
-func (s State) String() string {
-	switch s {
-	case Init:
-		return "INIT"
-	case Backup:
-		return "BACKUP"
-	case Master:
-		return "MASTER"
-	case Fault:
-		return "FAULT"
-	case Stopped:
-		return "STOPPED"
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
 
 // Reason says why a transition happened.
 type Reason uint8
 
 // Transition reasons. The zero value is ReasonNone.
 const (
-	ReasonNone           Reason = iota
-	ReasonStartup               // started: owners go to Master, others to Backup
-	ReasonMasterDown            // Master_Down_Timer expired: no advert from a master
-	ReasonPriorityZero          // the master resigned (priority 0) and Skew_Time passed
-	ReasonPreempt               // preemption: we outrank the master (after preempt_delay)
-	ReasonHigherPriority        // an advert from a higher priority (or equal priority, higher address) master
-	ReasonFault                 // a fault was raised
-	ReasonFaultCleared          // the last fault cleared
-	ReasonShutdown              // the router was shut down
+	ReasonNone Reason = iota // none
+	// ReasonStartup: started; owners go to Master, others to Backup.
+	ReasonStartup // startup
+	// ReasonMasterDown: Master_Down_Timer expired, no advert from a master.
+	ReasonMasterDown // master-down
+	// ReasonPriorityZero: the master resigned (priority 0) and Skew_Time
+	// passed.
+	ReasonPriorityZero // master-resigned
+	// ReasonPreempt: preemption, we outrank the master (after
+	// preempt_delay).
+	ReasonPreempt // preempt
+	// ReasonHigherPriority: an advert from a higher priority (or equal
+	// priority, higher address) master.
+	ReasonHigherPriority // higher-priority
+	// ReasonFault: a fault was raised.
+	ReasonFault // fault
+	// ReasonFaultCleared: the last fault cleared.
+	ReasonFaultCleared // fault-cleared
+	// ReasonShutdown: the router was shut down.
+	ReasonShutdown // shutdown
 )
-
-func (r Reason) String() string {
-	switch r {
-	case ReasonNone:
-		return "none"
-	case ReasonStartup:
-		return "startup"
-	case ReasonMasterDown:
-		return "master-down"
-	case ReasonPriorityZero:
-		return "master-resigned"
-	case ReasonPreempt:
-		return "preempt"
-	case ReasonHigherPriority:
-		return "higher-priority"
-	case ReasonFault:
-		return "fault"
-	case ReasonFaultCleared:
-		return "fault-cleared"
-	case ReasonShutdown:
-		return "shutdown"
-	}
-	return fmt.Sprintf("Reason(%d)", uint8(r))
-}
 
 // Timer names the one timer a virtual router runs at a time.
 type Timer uint8
 
 // Timers. The zero value is NoTimer.
 const (
-	NoTimer         Timer = iota
-	MasterDownTimer       // Backup: Master_Down_Timer
-	AdverTimer            // Master: Adver_Timer
+	NoTimer Timer = iota // none
+	// MasterDownTimer is Master_Down_Timer, run by a Backup.
+	MasterDownTimer // master-down
+	// AdverTimer is Adver_Timer, run by a Master.
+	AdverTimer // adver
 )
-
-func (t Timer) String() string {
-	switch t {
-	case NoTimer:
-		return "none"
-	case MasterDownTimer:
-		return "master-down"
-	case AdverTimer:
-		return "adver"
-	}
-	return fmt.Sprintf("Timer(%d)", uint8(t))
-}
 
 // InputKind is the kind of an Input.
 type InputKind uint8
 
 // Inputs to the state machine. The zero value is invalid.
 const (
-	_                 InputKind = iota
-	InputStartup                // start the router (RFC "Startup event")
-	InputAdvert                 // a valid advert for our VRID was received
-	InputTimer                  // the armed timer expired
-	InputShutdown               // stop the router (RFC "Shutdown event")
-	InputPriority               // the local priority changed (tracking)
-	InputFault                  // a fault was raised
-	InputFaultCleared           // all faults cleared
+	_ InputKind = iota
+	// InputStartup starts the router (RFC "Startup event").
+	InputStartup // startup
+	// InputAdvert: a valid advert for our VRID was received.
+	InputAdvert // advert
+	// InputTimer: the armed timer expired.
+	InputTimer // timer
+	// InputShutdown stops the router (RFC "Shutdown event").
+	InputShutdown // shutdown
+	// InputPriority: the local priority changed (tracking).
+	InputPriority // priority
+	// InputFault: a fault was raised.
+	InputFault // fault
+	// InputFaultCleared: all faults cleared.
+	InputFaultCleared // fault-cleared
 )
 
 // Input is one event for Machine.Step.
@@ -131,35 +99,24 @@ type ActionKind uint8
 
 // Actions the state machine asks its runner to carry out, in order.
 const (
-	_             ActionKind = iota
-	ActSend                  // send an advert with Action.Priority
-	ActArmTimer              // (re)arm the timer Action.Timer to expire at Action.At
-	ActStopTimer             // stop the timer
-	ActAddVIPs               // add the virtual addresses
-	ActRemoveVIPs            // remove the virtual addresses
-	ActAnnounce              // gratuitous ARP / unsolicited NA for the virtual addresses
-	ActTransition            // the state changed: Action.From → Action.To for Action.Reason
+	_ ActionKind = iota
+	// ActSend: send an advert with Action.Priority.
+	ActSend // send
+	// ActArmTimer: (re)arm the timer Action.Timer to expire at Action.At.
+	ActArmTimer // arm-timer
+	// ActStopTimer: stop the timer.
+	ActStopTimer // stop-timer
+	// ActAddVIPs: add the virtual addresses.
+	ActAddVIPs // add-vips
+	// ActRemoveVIPs: remove the virtual addresses.
+	ActRemoveVIPs // remove-vips
+	// ActAnnounce: gratuitous ARP / unsolicited NA for the virtual
+	// addresses.
+	ActAnnounce // announce
+	// ActTransition: the state changed, Action.From → Action.To for
+	// Action.Reason.
+	ActTransition // transition
 )
-
-func (k ActionKind) String() string {
-	switch k {
-	case ActSend:
-		return "send"
-	case ActArmTimer:
-		return "arm-timer"
-	case ActStopTimer:
-		return "stop-timer"
-	case ActAddVIPs:
-		return "add-vips"
-	case ActRemoveVIPs:
-		return "remove-vips"
-	case ActAnnounce:
-		return "announce"
-	case ActTransition:
-		return "transition"
-	}
-	return fmt.Sprintf("ActionKind(%d)", uint8(k))
-}
 
 // Action is one thing for the runner to do.
 type Action struct {

@@ -1,7 +1,6 @@
 package vrrp
 
 import (
-	"fmt"
 	"net/netip"
 	"time"
 )
@@ -11,44 +10,29 @@ type DropReason uint8
 
 // Drop reasons, counted in Stats.Drops.
 const (
-	DropNone      DropReason = iota
-	DropTTL                  // TTL / hop limit not 255
-	DropMalformed            // too short, wrong length, type, zero interval, family
-	DropVersion              // not our VRRP version
-	DropChecksum             // bad checksum
-	DropVRID                 // another virtual router's advert (quiet)
-	DropAuth                 // v2 authentication type or password mismatch, or AH
-	DropInterval             // v2 advert interval differs from ours
-	DropOwn                  // our own advert looped back
-	DropPeer                 // unicast mode: not from a configured peer
-	numDropReasons
+	DropNone DropReason = iota // none
+	// DropTTL: TTL / hop limit not 255.
+	DropTTL // ttl
+	// DropMalformed: too short, wrong length, type, zero interval, family.
+	DropMalformed // malformed
+	// DropVersion: not our VRRP version.
+	DropVersion // version
+	// DropChecksum: bad checksum.
+	DropChecksum // checksum
+	// DropVRID: another virtual router's advert (not logged).
+	DropVRID // vrid
+	// DropAuth: v2 authentication type or password mismatch, or AH.
+	DropAuth // auth
+	// DropInterval: v2 advert interval differs from ours.
+	DropInterval // interval
+	// DropOwn: our own advert looped back.
+	DropOwn // own
+	// DropPeer: unicast mode, not from a configured peer.
+	DropPeer // peer
 )
 
-func (d DropReason) String() string {
-	switch d {
-	case DropNone:
-		return "none"
-	case DropTTL:
-		return "ttl"
-	case DropMalformed:
-		return "malformed"
-	case DropVersion:
-		return "version"
-	case DropChecksum:
-		return "checksum"
-	case DropVRID:
-		return "vrid"
-	case DropAuth:
-		return "auth"
-	case DropInterval:
-		return "interval"
-	case DropOwn:
-		return "own"
-	case DropPeer:
-		return "peer"
-	}
-	return fmt.Sprintf("DropReason(%d)", uint8(d))
-}
+// numDropReasons sizes the per-reason counters.
+const numDropReasons = int(DropPeer) + 1
 
 // Event is a state transition, as published to subscribers.
 type Event struct {
@@ -94,7 +78,7 @@ type Stats struct {
 
 // Drop returns the count for one drop reason.
 func (s Stats) Drop(r DropReason) uint64 {
-	if r >= numDropReasons {
+	if int(r) >= numDropReasons {
 		return 0
 	}
 	return s.Drops[r]
