@@ -4,9 +4,27 @@
 // addresses from the documentation ranges (192.0.2.0/24, 2001:db8::/64),
 // and everything is deleted in t.Cleanup, even when the test fails.
 //
-// Tests that need it call Require first: without root (or without
-// namespace support) they skip, unless VIGIL_REQUIRE_NETNS=1, when a skip
-// becomes a failure.
+// # What a test needs, and skipping without it
+//
+// Namespace tests need Linux, root and ip(8): NewSegment checks with
+// Require (Root, then NeedTools(t, "ip")). A test that runs another
+// program declares it with NeedTools, which looks each one up (in $PATH,
+// then /usr/local/sbin, /usr/sbin and /sbin; a name with a slash, such as
+// FRR's /usr/lib/frr/vrrpd, as is) and skips naming every missing one with
+// the Debian package that provides it:
+//
+//	missing ping (apt-get install -y iputils-ping), tcpdump (apt-get install -y tcpdump)
+//
+// The helpers that run a program check it themselves, so a caller cannot
+// forget: Host.Ping (ping, from iputils-ping), Capture (tcpdump) and
+// StartDaemon (its program: keepalived, FRR's zebra and vrrpd). Tests still
+// call NeedTools first when the program is used midway, so that they skip
+// before doing anything. Build and Host.Sysctl write /proc/sys themselves:
+// nothing needs procps.
+//
+// With VIGIL_REQUIRE_NETNS=1 (as in CI) every such skip is a failure, so
+// a run cannot pass by skipping. Without root, `go test ./...` passes with
+// these tests skipped.
 package nstest
 
 import (
@@ -32,28 +50,100 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// Require skips t unless it can create network namespaces (root, ip(8)).
-// With VIGIL_REQUIRE_NETNS=1 it fails t instead of skipping.
+// Require skips t unless it can create network namespaces: Root, and ip(8)
+// from iproute2. With VIGIL_REQUIRE_NETNS=1 it fails t instead of skipping.
 func Require(t testing.TB) {
 	t.Helper()
-	why := ""
+	Root(t)
+	NeedTools(t, "ip")
+}
+
+// Root skips t unless it runs on Linux as root. With VIGIL_REQUIRE_NETNS=1
+// it fails t instead of skipping.
+func Root(t testing.TB) {
+	t.Helper()
 	switch {
 	case runtime.GOOS != "linux":
-		why = "network namespaces need Linux"
+		unavailable(t, "network namespaces need Linux")
 	case os.Geteuid() != 0:
-		why = "network namespace tests need root"
-	default:
-		if _, err := exec.LookPath("ip"); err != nil {
-			why = "ip(8) from iproute2 is not installed"
+		unavailable(t, "network namespace tests need root")
+	}
+}
+
+// packages are the Debian packages providing the programs tests run, by
+// the program's base name.
+var packages = map[string]string{
+	"ip":         "iproute2",
+	"ping":       "iputils-ping",
+	"tcpdump":    "tcpdump",
+	"keepalived": "keepalived",
+	"zebra":      "frr",
+	"vrrpd":      "frr",
+	"vtysh":      "frr",
+	"ipvsadm":    "ipvsadm",
+	"sysctl":     "procps",
+}
+
+// sbinDirs are searched after $PATH, which often lacks them.
+var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
+// LookTool returns the path of program name: from $PATH, else from the
+// sbin directories. A name with a slash is checked as it is.
+func LookTool(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil || strings.Contains(name, "/") {
+		return p, err
+	}
+	for _, dir := range sbinDirs {
+		if p, err := exec.LookPath(filepath.Join(dir, name)); err == nil {
+			return p, nil
 		}
 	}
-	if why == "" {
-		return
+	return "", err
+}
+
+// NeedTools skips t unless every one of tools is installed (see LookTool),
+// naming each missing one and the Debian package to install:
+// "missing ping (apt-get install -y iputils-ping)". With
+// VIGIL_REQUIRE_NETNS=1 it fails t instead of skipping. It returns the
+// tools' paths, in order.
+func NeedTools(t testing.TB, tools ...string) []string {
+	t.Helper()
+	paths := make([]string, len(tools))
+	var missing []string
+	for i, name := range tools {
+		p, err := LookTool(name)
+		if err != nil {
+			how := "not found"
+			if pkg, ok := packages[filepath.Base(name)]; ok {
+				how = "apt-get install -y " + pkg
+			}
+			missing = append(missing, fmt.Sprintf("%s (%s)", name, how))
+			continue
+		}
+		paths[i] = p
 	}
+	if len(missing) > 0 {
+		unavailable(t, "missing "+strings.Join(missing, ", "))
+	}
+	return paths
+}
+
+// unavailable skips t for why, or fails it when VIGIL_REQUIRE_NETNS=1.
+func unavailable(t testing.TB, why string) {
+	t.Helper()
 	if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
 		t.Fatalf("%s, and VIGIL_REQUIRE_NETNS=1", why)
 	}
 	t.Skip(why)
+}
+
+// tool is the path of program name (LookTool), or name when not found.
+func tool(name string) string {
+	if p, err := LookTool(name); err == nil {
+		return p
+	}
+	return name
 }
 
 // Host is one host of a Segment.
@@ -86,7 +176,7 @@ type Segment struct {
 // error naming the command and its output.
 func Run(args ...string) (string, error) {
 	var out bytes.Buffer
-	cmd := exec.Command(args[0], args[1:]...)
+	cmd := exec.Command(tool(args[0]), args[1:]...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		return out.String(), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
@@ -172,8 +262,13 @@ func Build(n int) (*Segment, error) {
 		s.created = append(s.created, h.Name)
 		hn := func(args ...string) { try(append([]string{"ip", "-n", h.Name}, args...)...) }
 		hn("link", "set", "lo", "up")
-		try("ip", "netns", "exec", h.Name, "sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0")
-		try("ip", "netns", "exec", h.Name, "sysctl", "-q", "-w", "net.ipv6.conf.default.accept_dad=0")
+		for _, key := range []string{"net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"} {
+			if len(errs) == 0 {
+				if err := h.Sysctl(key, "0"); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
 		hn("link", "add", h.Link, "address", h.MAC.String(), "type", "veth", "peer", "name", h.Port, "netns", s.Switch)
 		sw("link", "set", h.Port, "master", "br0")
 		sw("link", "set", h.Port, "up")
@@ -215,8 +310,39 @@ func (s *Segment) Close() error {
 }
 
 // Exec runs a command in h's namespace and returns its combined output.
+// The program is looked up as by LookTool.
 func (h *Host) Exec(args ...string) (string, error) {
-	return Run(append([]string{"ip", "netns", "exec", h.Name}, args...)...)
+	return Run(append([]string{"ip", "netns", "exec", h.Name, tool(args[0])}, args[1:]...)...)
+}
+
+// Ping sends one echo request from h to addr (ICMPv6 for an IPv6 address)
+// and waits up to 2 s for the reply, returning ping's output. Without
+// ping(8) it skips t (NeedTools).
+func (h *Host) Ping(t testing.TB, addr netip.Addr) (string, error) {
+	t.Helper()
+	args := []string{NeedTools(t, "ping")[0], "-c", "1", "-W", "2"}
+	if addr.Is6() {
+		args = append(args, "-6")
+	}
+	return h.Exec(append(args, addr.String())...)
+}
+
+// Sysctl sets key to value in h's namespace by writing /proc/sys (no
+// sysctl(8) needed). key is dotted as for sysctl(8),
+// "net.ipv6.conf.eth0.accept_dad", or a path under /proc/sys when a name
+// in it has a dot ("net/ipv4/conf/vrrp.51/arp_ignore").
+func (h *Host) Sysctl(key, value string) error {
+	p := key
+	if !strings.Contains(key, "/") {
+		p = strings.ReplaceAll(key, ".", "/")
+	}
+	p = filepath.Join("/proc/sys", p)
+	return h.Do(func() error {
+		if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
+			return fmt.Errorf("nstest: %s: sysctl %s=%s: %w", h.Name, key, value, err)
+		}
+		return nil
+	})
 }
 
 // Handle opens h's namespace; the caller closes it.
@@ -303,23 +429,18 @@ func (s *Buffer) String() string {
 
 // Capture runs tcpdump on h's interface with a capture filter until the
 // returned function is called; that function returns the Ethernet frames
-// seen. tcpdump runs in immediate mode, so nothing is lost on stop. It
-// fails t when tcpdump is missing and VIGIL_REQUIRE_NETNS=1, else skips.
+// seen. tcpdump runs in immediate mode, so nothing is lost on stop.
+// Without tcpdump it skips t (NeedTools).
 func Capture(t testing.TB, h *Host, filter string) func() [][]byte {
 	t.Helper()
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
-			t.Fatal("tcpdump is not installed, and VIGIL_REQUIRE_NETNS=1")
-		}
-		t.Skip("tcpdump is not installed")
-	}
+	tcpdump := NeedTools(t, "tcpdump")[0]
 	file := filepath.Join(t.TempDir(), "cap.pcap")
 	errb := &Buffer{}
-	args := []string{"netns", "exec", h.Name, "tcpdump", "-i", h.Link, "--immediate-mode", "-U", "-n", "-w", file}
+	args := []string{"netns", "exec", h.Name, tcpdump, "-i", h.Link, "--immediate-mode", "-U", "-n", "-w", file}
 	if filter != "" {
 		args = append(args, filter)
 	}
-	cmd := exec.Command("ip", args...)
+	cmd := exec.Command(tool("ip"), args...)
 	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -376,13 +497,15 @@ type Daemon struct {
 }
 
 // StartDaemon runs args in h's namespace (ip netns exec, which execs the
-// program, so the process is the daemon itself). It is stopped with
-// SIGTERM (then SIGKILL) in t.Cleanup if still running, and its output is
-// logged there if the test failed.
+// program, so the process is the daemon itself). Without the program it
+// skips t (NeedTools). The daemon is stopped with SIGTERM (then SIGKILL)
+// in t.Cleanup if still running, and its output is logged there if the
+// test failed.
 func StartDaemon(t testing.TB, h *Host, name string, args ...string) *Daemon {
 	t.Helper()
+	bin := NeedTools(t, args[0])[0]
 	d := &Daemon{Name: name, Out: &Buffer{}, done: make(chan struct{})}
-	d.Cmd = exec.Command("ip", append([]string{"netns", "exec", h.Name}, args...)...)
+	d.Cmd = exec.Command(tool("ip"), append([]string{"netns", "exec", h.Name, bin}, args[1:]...)...)
 	d.Cmd.Stdout, d.Cmd.Stderr = d.Out, d.Out
 	if err := d.Cmd.Start(); err != nil {
 		t.Fatal(err)
