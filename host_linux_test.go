@@ -146,6 +146,7 @@ func netMAC(b []byte) string {
 // host's ARP cache follows; the link going down on the master puts it in
 // FAULT and the backup takes over; link up brings it back by priority.
 func TestHostFailoverIPv4(t *testing.T) {
+	nstest.NeedTools(t, "ping", "tcpdump")
 	seg := nstest.NewSegment(t, 3)
 	h1, h2, w := seg.Hosts[0], seg.Hosts[1], seg.Hosts[2]
 	a := startHost(t, h1, 150, []netip.Prefix{vip4}, false)
@@ -155,7 +156,7 @@ func TestHostFailoverIPv4(t *testing.T) {
 	if hasAddr(t, h2, vip4.Addr()) {
 		t.Fatal("backup holds the VIP")
 	}
-	if out, err := w.Exec("ping", "-c", "1", "-W", "2", vip4.Addr().String()); err != nil {
+	if out, err := w.Ping(t, vip4.Addr()); err != nil {
 		t.Fatalf("witness cannot reach the VIP: %v %s", err, out)
 	}
 	if got := neighMAC(w, vip4.Addr()); got != h1.MAC.String() {
@@ -208,11 +209,12 @@ func TestHostFailoverIPv4(t *testing.T) {
 // IPv6: adverts from link-locals to ff02::12, VIPs added without DAD (no
 // tentative or dadfailed flags on either side), and the VIP moves.
 func TestHostFailoverIPv6(t *testing.T) {
+	nstest.NeedTools(t, "ping")
 	seg := nstest.NewSegment(t, 3)
 	h1, h2, w := seg.Hosts[0], seg.Hosts[1], seg.Hosts[2]
 	// DAD on, as on a normal host: the VIPs must still not be tentative.
 	for _, h := range []*nstest.Host{h1, h2} {
-		if _, err := h.Exec("sysctl", "-q", "-w", "net.ipv6.conf.eth0.accept_dad=1"); err != nil {
+		if err := h.Sysctl("net.ipv6.conf.eth0.accept_dad", "1"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -229,7 +231,7 @@ func TestHostFailoverIPv6(t *testing.T) {
 	if st := b.r.Status(); st.Master != h1.LinkLocal {
 		t.Errorf("h2 sees master %v, want h1's link-local %v", st.Master, h1.LinkLocal)
 	}
-	if out, err := w.Exec("ping", "-6", "-c", "1", "-W", "2", vip6[1].Addr().String()); err != nil {
+	if out, err := w.Ping(t, vip6[1].Addr()); err != nil {
 		t.Fatalf("witness cannot reach the IPv6 VIP: %v %s", err, out)
 	}
 	a.stop()
@@ -249,6 +251,7 @@ func TestHostFailoverIPv6(t *testing.T) {
 // keepalived (capture g), adverts, gratuitous ARPs and ARP replies for the
 // VIP come from the virtual MAC, on both sides of a failover.
 func TestHostVMAC(t *testing.T) {
+	nstest.NeedTools(t, "ping", "tcpdump")
 	seg := nstest.NewSegment(t, 3)
 	h1, h2, w := seg.Hosts[0], seg.Hosts[1], seg.Hosts[2]
 	const vmac = "00:00:5e:00:01:33"
@@ -257,12 +260,12 @@ func TestHostVMAC(t *testing.T) {
 	eventually(t, "h1 master", 5*time.Second, func() bool { return a.r.State() == vrrp.Master })
 	b := startHost(t, h2, 100, []netip.Prefix{vip4}, true)
 	eventually(t, "h2 backup", 5*time.Second, func() bool { return b.r.State() == vrrp.Backup })
-	if out, err := w.Exec("ping", "-c", "1", "-W", "2", vip4.Addr().String()); err != nil {
+	if out, err := w.Ping(t, vip4.Addr()); err != nil {
 		t.Fatalf("witness cannot reach the VIP: %v %s", err, out)
 	}
 	a.stop()
 	eventually(t, "h2 master", 5*time.Second, func() bool { return b.r.State() == vrrp.Master })
-	if out, err := w.Exec("ping", "-c", "1", "-W", "2", vip4.Addr().String()); err != nil {
+	if out, err := w.Ping(t, vip4.Addr()); err != nil {
 		t.Fatalf("witness cannot reach the VIP on h2: %v %s", err, out)
 	}
 	time.Sleep(100 * time.Millisecond)

@@ -69,8 +69,9 @@ func ip(t *testing.T, h *nstest.Host, args ...string) string {
 
 func sysctl(t *testing.T, h *nstest.Host, kv string) {
 	t.Helper()
-	if out, err := h.Exec("sysctl", "-q", "-w", kv); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	k, v, _ := strings.Cut(kv, "=")
+	if err := h.Sysctl(k, v); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -45,14 +45,7 @@ func frrUnavailable(t *testing.T, why string) {
 func requireFRR(t *testing.T) {
 	t.Helper()
 	nstest.Require(t)
-	for _, p := range []string{filepath.Join(frrDir, "zebra"), filepath.Join(frrDir, "vrrpd")} {
-		if _, err := os.Stat(p); err != nil {
-			frrUnavailable(t, fmt.Sprintf("FRR is not installed (apt-get install frr): %v", err))
-		}
-	}
-	if _, err := exec.LookPath("vtysh"); err != nil {
-		frrUnavailable(t, "FRR's vtysh is not installed (apt-get install frr)")
-	}
+	nstest.NeedTools(t, filepath.Join(frrDir, "zebra"), filepath.Join(frrDir, "vrrpd"), "vtysh")
 }
 
 // frrGroup is the group the daemons run as. They run as root (-u root), so

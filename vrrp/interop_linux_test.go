@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,14 +28,7 @@ type keepalived struct {
 func requireKeepalived(t *testing.T) string {
 	t.Helper()
 	nstest.Require(t)
-	path, err := exec.LookPath("keepalived")
-	if err != nil {
-		if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
-			t.Fatal("keepalived is not installed (apt-get install keepalived), and VIGIL_REQUIRE_NETNS=1")
-		}
-		t.Skip("keepalived is not installed")
-	}
-	return path
+	return nstest.NeedTools(t, "keepalived")[0]
 }
 
 // startKeepalived writes conf and runs keepalived in h's namespace with its

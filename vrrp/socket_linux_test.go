@@ -400,7 +400,7 @@ func TestRealSocketErrorQueueDoesNotStarveReceive(t *testing.T) {
 	seg := nstest.NewSegment(t, 3)
 	h1, h2, h3 := seg.Hosts[0], seg.Hosts[1], seg.Hosts[2]
 	// h2 answers every advert with protocol-unreachable, unthrottled.
-	if _, err := h2.Exec("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"); err != nil {
+	if err := h2.Sysctl("net.ipv4.icmp_ratelimit", "0"); err != nil {
 		t.Fatal(err)
 	}
 	s1 := listenIn(t, h1, false)
