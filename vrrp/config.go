@@ -1,6 +1,8 @@
 package vrrp
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -49,4 +51,79 @@ type Config struct {
 	FinalApproach time.Duration
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
+}
+
+// object names the instance in errors: "instance VI_1", or "VRID 51"
+// when it has no name.
+func (c *Config) object() string {
+	if c.Name == "" {
+		return fmt.Sprintf("VRID %d", c.VRID)
+	}
+	return "instance " + c.Name
+}
+
+// machineConfig is the state machine's part of c, with primary as our
+// address.
+func (c *Config) machineConfig(primary netip.Addr) MachineConfig {
+	return MachineConfig{Version: c.Version, Priority: c.Priority, Interval: c.Interval, Primary: primary,
+		NoPreempt: c.NoPreempt, PreemptDelay: c.PreemptDelay, NoAccept: c.NoAccept, InitialState: c.InitialState}
+}
+
+// Validate reports every problem of c at once, as *FieldErrors naming the
+// instance and the field, wrapping ErrInvalid. NewRouter also checks that
+// the VIPs and peers are of the family of the Conn's local address.
+func (c *Config) Validate() error {
+	obj := c.object()
+	var errs []error
+	if c.VRID == 0 {
+		errs = append(errs, invalid(obj, "VRID", "0, want 1..255"))
+	}
+	mc := c.machineConfig(netip.Addr{})
+	errs = append(errs, mc.problems(obj)...)
+	if len(c.VIPs) > 255 {
+		errs = append(errs, invalid(obj, "VIPs", "%d virtual addresses, at most 255", len(c.VIPs)))
+	}
+	// The family is the first address's (the Conn's, in NewRouter).
+	var fam netip.Addr
+	sameFamily := func(field string, a netip.Addr) {
+		switch {
+		case !a.IsValid():
+			errs = append(errs, invalid(obj, field, "invalid address"))
+		case !fam.IsValid():
+			fam = a
+		case is6(a) != is6(fam):
+			errs = append(errs, invalid(obj, field, "%v is not of the family of %v", a, fam))
+		}
+		if a.IsValid() && c.Version == V2 && is6(a) {
+			errs = append(errs, invalid(obj, field, "%v: VRRPv2 is IPv4 only", a))
+		}
+	}
+	for _, p := range c.VIPs {
+		if !p.IsValid() {
+			errs = append(errs, invalid(obj, "VIPs", "invalid prefix %v", p))
+			continue
+		}
+		sameFamily("VIPs", p.Addr())
+	}
+	for _, p := range c.Peers {
+		sameFamily("Peers", p)
+	}
+	switch c.AuthType {
+	case AuthNone:
+		if c.AuthPass != "" {
+			errs = append(errs, invalid(obj, "AuthPass", "auth_pass without auth_type PASS"))
+		}
+	case AuthSimple:
+		if c.Version != V2 {
+			errs = append(errs, invalid(obj, "AuthType", "authentication exists only in VRRPv2"))
+		}
+		if c.AuthPass == "" {
+			errs = append(errs, invalid(obj, "AuthPass", "auth_type PASS needs auth_pass"))
+		}
+	case AuthAH:
+		errs = append(errs, invalid(obj, "AuthType", "auth_type AH is not supported"))
+	default:
+		errs = append(errs, invalid(obj, "AuthType", "unknown auth type %v", c.AuthType))
+	}
+	return errors.Join(errs...)
 }

@@ -20,10 +20,11 @@ type rxAdvert struct {
 // Run runs the router until ctx is done, then shuts it down: a Master sends
 // priority 0 and removes its addresses. It returns only when every
 // goroutine it started has ended: nil after ctx is done, or an error if the
-// Conn failed for good. A Router runs once.
+// Conn failed for good. A Router runs once: a second call returns ErrRan,
+// whether the first is still running or has returned.
 func (r *Router) Run(ctx context.Context) error {
 	if !r.ran.CompareAndSwap(false, true) {
-		return ErrRunning
+		return ErrRan
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -2,7 +2,6 @@ package vrrp
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"time"
 )
@@ -37,45 +36,50 @@ type MachineConfig struct {
 	InitialState State
 }
 
-// ErrConfig is wrapped by every configuration error.
-var ErrConfig = errors.New("vrrp: invalid configuration")
-
-// Validate reports whether c is usable.
+// Validate reports every problem of c at once, as *FieldErrors (object
+// "machine") wrapping ErrInvalid.
 func (c *MachineConfig) Validate() error {
+	errs := c.problems("machine")
+	if !c.Primary.IsValid() {
+		errs = append(errs, invalid("machine", "Primary", "no primary address"))
+	} else if c.Version == V2 && is6(c.Primary) {
+		errs = append(errs, invalid("machine", "Primary", "%v: VRRPv2 is IPv4 only", c.Primary))
+	}
+	return errors.Join(errs...)
+}
+
+// problems checks what does not depend on the primary address, naming
+// object in the errors (Config.Validate shares it).
+func (c *MachineConfig) problems(object string) []error {
+	var errs []error
 	switch c.Version {
 	case V2:
 		if c.Interval < MinIntervalV2 || c.Interval > MaxIntervalV2 || c.Interval%time.Second != 0 {
-			return fmt.Errorf("%w: v2 advert interval %v must be whole seconds in 1s..255s", ErrConfig, c.Interval)
-		}
-		if is6(c.Primary) {
-			return fmt.Errorf("%w: VRRPv2 is IPv4 only", ErrConfig)
+			errs = append(errs, invalid(object, "Interval", "v2 advert interval %v must be whole seconds in 1s..255s", c.Interval))
 		}
 	case V3:
 		if c.Interval < MinIntervalV3 || c.Interval > MaxIntervalV3 || c.Interval%(10*time.Millisecond) != 0 {
-			return fmt.Errorf("%w: v3 advert interval %v must be whole centiseconds in 10ms..40.95s", ErrConfig, c.Interval)
+			errs = append(errs, invalid(object, "Interval", "v3 advert interval %v must be whole centiseconds in 10ms..40.95s", c.Interval))
 		}
 	default:
-		return fmt.Errorf("%w: version %v", ErrConfig, c.Version)
+		errs = append(errs, invalid(object, "Version", "%v, want V2 or V3", c.Version))
 	}
 	if c.Priority == 0 {
-		return fmt.Errorf("%w: priority 0 is reserved for a resigning master", ErrConfig)
-	}
-	if !c.Primary.IsValid() {
-		return fmt.Errorf("%w: no primary address", ErrConfig)
+		errs = append(errs, invalid(object, "Priority", "0 is reserved for a resigning master"))
 	}
 	switch c.InitialState {
 	case Init, Backup:
 	case Master:
 		if c.NoPreempt {
-			return fmt.Errorf("%w: nopreempt requires initial state BACKUP", ErrConfig)
+			errs = append(errs, invalid(object, "NoPreempt", "nopreempt requires initial state BACKUP"))
 		}
 	default:
-		return fmt.Errorf("%w: initial state %v (want BACKUP or MASTER)", ErrConfig, c.InitialState)
+		errs = append(errs, invalid(object, "InitialState", "%v, want BACKUP or MASTER", c.InitialState))
 	}
 	if c.PreemptDelay < 0 {
-		return fmt.Errorf("%w: negative preempt delay", ErrConfig)
+		errs = append(errs, invalid(object, "PreemptDelay", "negative"))
 	}
-	return nil
+	return errs
 }
 
 // Machine is the pure VRRP state machine of RFC 5798 §6.4 / RFC 9568 §6.4

@@ -294,8 +294,8 @@ func TestMachineConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := NewMachine(c.cfg); !errors.Is(err, ErrConfig) {
-				t.Fatalf("NewMachine: %v, want ErrConfig", err)
+			if _, err := NewMachine(c.cfg); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("NewMachine: %v, want ErrInvalid", err)
 			}
 		})
 	}

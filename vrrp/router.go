@@ -2,15 +2,11 @@ package vrrp
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 )
-
-// ErrRunning is returned by Run on a router that is already running or ran.
-var ErrRunning = errors.New("vrrp: router already ran")
 
 // Router runs one virtual router: one VRID on one interface, one family.
 type Router struct {
@@ -48,41 +44,46 @@ type Router struct {
 	drops                                                  [numDropReasons]atomic.Uint64
 }
 
-// NewRouter checks cfg and returns a Router using conn, addrs and ann.
-// addrs and ann may be nil (a router that only elects).
+// NewRouter checks cfg (Config.Validate, and the family of the VIPs and
+// peers against conn's local address) and returns a Router using conn,
+// addrs and ann. addrs and ann may be nil (a router that only elects).
+// Errors are *FieldErrors wrapping ErrInvalid.
 func NewRouter(cfg Config, conn Conn, addrs AddrManager, ann Announcer) (*Router, error) {
+	obj := cfg.object()
 	if conn == nil {
-		return nil, fmt.Errorf("%w: instance %s: nil Conn", ErrConfig, cfg.Name)
+		return nil, invalid(obj, "conn", "nil Conn")
 	}
 	local := conn.LocalAddr().Unmap()
+	if !local.IsValid() {
+		return nil, invalid(obj, "conn", "the Conn has no local address")
+	}
+	errs := []error{cfg.Validate()}
+	if local.Is6() && cfg.Version == V2 {
+		errs = append(errs, invalid(obj, "Version", "VRRPv2 is IPv4 only, and the local address is %v", local))
+	}
+	for _, p := range cfg.VIPs {
+		if p.IsValid() && is6(p.Addr()) != is6(local) {
+			errs = append(errs, invalid(obj, "VIPs", "%v is not of the family of the local address %v", p, local))
+		}
+	}
+	for _, p := range cfg.Peers {
+		if p.IsValid() && is6(p) != is6(local) {
+			errs = append(errs, invalid(obj, "Peers", "%v is not of the family of the local address %v", p, local))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	r := &Router{cfg: cfg, conn: conn, addrs: addrs, ann: ann, local: local,
 		log: cfg.Logger, poke: make(chan struct{}, 1), faults: map[string]bool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	r.log = r.log.With("instance", cfg.Name, "vrid", cfg.VRID)
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: instance %s: %s", ErrConfig, cfg.Name, fmt.Sprintf(format, args...))
-	}
-	if cfg.VRID == 0 {
-		return nil, bad("VRID must be 1..255")
-	}
-	if !local.IsValid() {
-		return nil, bad("Conn has no local address")
-	}
-	if len(cfg.VIPs) > 255 {
-		return nil, bad("%d virtual addresses, at most 255", len(cfg.VIPs))
-	}
 	for _, p := range cfg.VIPs {
-		if !p.IsValid() || is6(p.Addr()) != is6(local) {
-			return nil, bad("virtual address %v: not of the family of local address %v", p, local)
-		}
 		r.vips = append(r.vips, p.Addr().Unmap())
 	}
 	for _, p := range cfg.Peers {
-		if !p.IsValid() || is6(p) != is6(local) {
-			return nil, bad("unicast peer %v: not of the family of local address %v", p, local)
-		}
 		r.groups = append(r.groups, p.Unmap())
 	}
 	if len(r.groups) == 0 {
@@ -91,29 +92,12 @@ func NewRouter(cfg Config, conn Conn, addrs AddrManager, ann Announcer) (*Router
 			r.groups = []netip.Addr{GroupV6}
 		}
 	}
-	switch cfg.AuthType {
-	case AuthNone:
-		if cfg.AuthPass != "" {
-			return nil, bad("auth_pass without auth_type PASS")
-		}
-	case AuthSimple:
-		if cfg.Version != V2 {
-			return nil, bad("authentication exists only in VRRPv2")
-		}
-		if cfg.AuthPass == "" {
-			return nil, bad("auth_type PASS needs auth_pass")
-		}
+	if cfg.AuthType == AuthSimple {
 		r.auth = AuthPassword(cfg.AuthPass)
-	case AuthAH:
-		return nil, bad("auth_type AH is not supported")
-	default:
-		return nil, bad("unknown auth type %v", cfg.AuthType)
 	}
-	m, err := NewMachine(MachineConfig{Version: cfg.Version, Priority: cfg.Priority, Interval: cfg.Interval,
-		Primary: local, NoPreempt: cfg.NoPreempt, PreemptDelay: cfg.PreemptDelay, NoAccept: cfg.NoAccept,
-		InitialState: cfg.InitialState})
+	m, err := NewMachine(cfg.machineConfig(local))
 	if err != nil {
-		return nil, fmt.Errorf("instance %s: %w", cfg.Name, err)
+		return nil, err // cannot happen: validated above
 	}
 	r.machine = m
 	r.status = Status{State: Init, Priority: cfg.Priority, MasterAdverInterval: cfg.Interval}

@@ -190,10 +190,33 @@ func TestRouterConfigErrors(t *testing.T) {
 			cfg := baseConfig("VI_1", 100)
 			c.cfg(&cfg)
 			_, err := vrrp.NewRouter(cfg, c.conn, nil, nil)
-			if !errors.Is(err, vrrp.ErrConfig) {
-				t.Fatalf("NewRouter: %v, want ErrConfig", err)
+			if !errors.Is(err, vrrp.ErrInvalid) {
+				t.Fatalf("NewRouter: %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// Validate reports every problem at once, each naming the instance and
+// the field.
+func TestConfigValidateAll(t *testing.T) {
+	cfg := vrrp.Config{Name: "VI_1", VRID: 0, Version: vrrp.V2, Priority: 0, Interval: 100 * time.Millisecond,
+		AuthPass: "x", VIPs: []netip.Prefix{vip, netip.MustParsePrefix("2001:db8::1/64")}}
+	err := cfg.Validate()
+	want := []string{
+		"vrrp: instance VI_1: VRID: 0, want 1..255",
+		"vrrp: instance VI_1: Interval: v2 advert interval 100ms must be whole seconds in 1s..255s",
+		"vrrp: instance VI_1: Priority: 0 is reserved for a resigning master",
+		"vrrp: instance VI_1: VIPs: 2001:db8::1 is not of the family of 192.0.2.100",
+		"vrrp: instance VI_1: VIPs: 2001:db8::1: VRRPv2 is IPv4 only",
+		"vrrp: instance VI_1: AuthPass: auth_pass without auth_type PASS",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("Validate:\n%v\nwant\n%s", err, strings.Join(want, "\n"))
+	}
+	var fe *vrrp.FieldError
+	if !errors.Is(err, vrrp.ErrInvalid) || !errors.As(err, &fe) || fe.Object != "instance VI_1" || fe.Field != "VRID" {
+		t.Errorf("not a *FieldError wrapping ErrInvalid: %#v", fe)
 	}
 }
 
@@ -209,7 +232,7 @@ func TestRouterRunsOnce(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- r.Run(ctx) }()
 		synctest.Wait()
-		if err := r.Run(ctx); !errors.Is(err, vrrp.ErrRunning) {
+		if err := r.Run(ctx); !errors.Is(err, vrrp.ErrRan) {
 			t.Errorf("second Run: %v", err)
 		}
 		cancel()

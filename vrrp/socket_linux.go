@@ -109,7 +109,7 @@ func Listen(cfg SocketConfig) (*Socket, error) {
 	s.log = s.log.With("interface", cfg.Interface)
 	if p := cfg.Primary.Unmap(); p.IsValid() {
 		if is6(p) != cfg.IPv6 {
-			return nil, fmt.Errorf("%w: primary address %v on an IPv%d socket", ErrConfig, p, map[bool]int{false: 4, true: 6}[cfg.IPv6])
+			return nil, invalid("socket "+cfg.Interface, "Primary", "%v on an %s socket", p, family(cfg.IPv6))
 		}
 		s.primary = p
 	} else if s.primary, err = InterfaceAddr(ifi, cfg.IPv6); err != nil {
@@ -322,7 +322,7 @@ func (s *Socket) Rebind() error {
 }
 
 // Close closes the socket and waits for its reader to end. Conns made from
-// it then return net.ErrClosed.
+// it then return ErrClosed.
 func (s *Socket) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
@@ -333,8 +333,10 @@ func (s *Socket) Close() error {
 	return err
 }
 
-func (s *Socket) family() string {
-	if s.cfg.IPv6 {
+func (s *Socket) family() string { return family(s.cfg.IPv6) }
+
+func family(v6 bool) string {
+	if v6 {
 		return "IPv6"
 	}
 	return "IPv4"

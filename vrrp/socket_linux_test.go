@@ -228,7 +228,7 @@ func TestRealSocketShared(t *testing.T) {
 			all = append(all, i)
 		}
 	}
-	if _, err := socks[0].Conn(3, vrrp.ConnConfig{}); !errors.Is(err, vrrp.ErrConfig) {
+	if _, err := socks[0].Conn(3, vrrp.ConnConfig{}); !errors.Is(err, vrrp.ErrInvalid) {
 		t.Errorf("second Conn for VRID 3: %v", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -291,10 +291,10 @@ func TestListenErrors(t *testing.T) {
 		t.Errorf("Listen without IPv4: %v", err)
 	}
 	s := listenIn(t, h, true)
-	if _, err := s.Conn(0, vrrp.ConnConfig{}); !errors.Is(err, vrrp.ErrConfig) {
+	if _, err := s.Conn(0, vrrp.ConnConfig{}); !errors.Is(err, vrrp.ErrInvalid) {
 		t.Errorf("VRID 0: %v", err)
 	}
-	if _, err := s.Conn(1, vrrp.ConnConfig{Source: netip.MustParseAddr("192.0.2.1")}); !errors.Is(err, vrrp.ErrConfig) {
+	if _, err := s.Conn(1, vrrp.ConnConfig{Source: netip.MustParseAddr("192.0.2.1")}); !errors.Is(err, vrrp.ErrInvalid) {
 		t.Errorf("IPv4 source on IPv6 socket: %v", err)
 	}
 	s.Close()

@@ -48,21 +48,25 @@ type rawMsg struct {
 var _ Conn = (*SocketConn)(nil)
 
 // Conn registers a virtual router with VRID vrid on the socket. A
-// multicast Conn makes the socket join 224.0.0.18 / ff02::12.
+// multicast Conn makes the socket join 224.0.0.18 / ff02::12. A bad vrid
+// or cfg, or a vrid already registered, is a *FieldError (object "socket
+// eth0/IPv4") wrapping ErrInvalid; after the Socket's Close it returns
+// ErrClosed.
 func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
+	obj := "socket " + s.ifi.Name + "/" + s.family()
 	if vrid == 0 {
-		return nil, fmt.Errorf("%w: VRID 0", ErrConfig)
+		return nil, invalid(obj, "vrid", "0, want 1..255")
 	}
 	src := cfg.Source.Unmap()
 	if !src.IsValid() {
 		src = s.primary
 	}
 	if is6(src) != s.cfg.IPv6 {
-		return nil, fmt.Errorf("%w: source %v on an %s socket", ErrConfig, src, s.family())
+		return nil, invalid(obj, "Source", "%v on an %s socket", src, s.family())
 	}
 	for _, p := range cfg.Peers {
 		if is6(p) != s.cfg.IPv6 {
-			return nil, fmt.Errorf("%w: peer %v on an %s socket", ErrConfig, p, s.family())
+			return nil, invalid(obj, "Peers", "%v on an %s socket", p, s.family())
 		}
 	}
 	q := cfg.Queue
@@ -77,11 +81,11 @@ func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
 	defer s.mu.Unlock()
 	select {
 	case <-s.done:
-		return nil, net.ErrClosed
+		return nil, ErrClosed
 	default:
 	}
 	if _, ok := s.conns[vrid]; ok {
-		return nil, fmt.Errorf("%w: VRID %d already registered on %s/%s", ErrConfig, vrid, s.ifi.Name, s.family())
+		return nil, invalid(obj, "vrid", "VRID %d is already registered", vrid)
 	}
 	if len(c.peers) == 0 && !s.joined {
 		if err := s.join(); err != nil {
@@ -126,9 +130,9 @@ func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo,
 	case m := <-c.q:
 		return copy(b, m.b), m.info, nil
 	case <-c.closed:
-		return 0, PacketInfo{}, net.ErrClosed
+		return 0, PacketInfo{}, ErrClosed
 	case <-c.s.done:
-		return 0, PacketInfo{}, net.ErrClosed
+		return 0, PacketInfo{}, ErrClosed
 	case <-ctx.Done():
 		return 0, PacketInfo{}, ctx.Err()
 	}
@@ -144,7 +148,7 @@ func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo,
 func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
 	select {
 	case <-c.closed:
-		return net.ErrClosed
+		return ErrClosed
 	default:
 	}
 	err := c.write(b, dst)
