@@ -16,7 +16,8 @@ type Config struct {
 	VRID     uint8
 	Version  Version
 	Priority uint8
-	// Interval is the advert interval (V2: whole seconds; V3: centiseconds).
+	// Interval is the advert interval (V2: whole seconds; V3: whole
+	// centiseconds). 0 means DefaultInterval, 1 s.
 	Interval time.Duration
 	// VIPs are the virtual addresses with their prefix lengths, all of one
 	// family, that of Conn.LocalAddr. At most 255.
@@ -28,7 +29,8 @@ type Config struct {
 	// auth_type PASS / auth_pass; only the first 8 bytes count).
 	AuthType AuthType
 	AuthPass string
-	// NoPreempt, PreemptDelay, NoAccept and InitialState: see MachineConfig.
+	// NoPreempt, PreemptDelay (0 and negative: none), NoAccept and
+	// InitialState: see MachineConfig.
 	NoPreempt    bool
 	PreemptDelay time.Duration
 	NoAccept     bool

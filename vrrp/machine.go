@@ -14,7 +14,7 @@ type MachineConfig struct {
 	// virtual addresses and become Master at once.
 	Priority uint8
 	// Interval is our Advertisement_Interval (V2: whole seconds; V3: whole
-	// centiseconds).
+	// centiseconds). 0 means DefaultInterval.
 	Interval time.Duration
 	// Primary is our primary address (the advert source), used to break
 	// ties between equal priorities.
@@ -23,7 +23,8 @@ type MachineConfig struct {
 	// nopreempt): a higher priority backup leaves a lower priority master be.
 	NoPreempt bool
 	// PreemptDelay delays preemption of a lower priority master for this
-	// long after we first hear it (keepalived preempt_delay).
+	// long after we first hear it (keepalived preempt_delay). 0 (the
+	// default) and negative mean no delay.
 	PreemptDelay time.Duration
 	// NoAccept turns Accept_Mode off (keepalived no_accept): a non-owner
 	// master must not accept packets addressed to the virtual addresses.
@@ -52,14 +53,15 @@ func (c *MachineConfig) Validate() error {
 // object in the errors (Config.Validate shares it).
 func (c *MachineConfig) problems(object string) []error {
 	var errs []error
+	iv := c.interval()
 	switch c.Version {
 	case V2:
-		if c.Interval < MinIntervalV2 || c.Interval > MaxIntervalV2 || c.Interval%time.Second != 0 {
-			errs = append(errs, invalid(object, "Interval", "v2 advert interval %v must be whole seconds in 1s..255s", c.Interval))
+		if iv < MinIntervalV2 || iv > MaxIntervalV2 || iv%time.Second != 0 {
+			errs = append(errs, invalid(object, "Interval", "v2 advert interval %v must be whole seconds in 1s..255s", iv))
 		}
 	case V3:
-		if c.Interval < MinIntervalV3 || c.Interval > MaxIntervalV3 || c.Interval%(10*time.Millisecond) != 0 {
-			errs = append(errs, invalid(object, "Interval", "v3 advert interval %v must be whole centiseconds in 10ms..40.95s", c.Interval))
+		if iv < MinIntervalV3 || iv > MaxIntervalV3 || iv%(10*time.Millisecond) != 0 {
+			errs = append(errs, invalid(object, "Interval", "v3 advert interval %v must be whole centiseconds in 10ms..40.95s", iv))
 		}
 	default:
 		errs = append(errs, invalid(object, "Version", "%v, want V2 or V3", c.Version))
@@ -76,10 +78,19 @@ func (c *MachineConfig) problems(object string) []error {
 	default:
 		errs = append(errs, invalid(object, "InitialState", "%v, want BACKUP or MASTER", c.InitialState))
 	}
-	if c.PreemptDelay < 0 {
-		errs = append(errs, invalid(object, "PreemptDelay", "negative"))
-	}
 	return errs
+}
+
+// DefaultInterval is the advert interval when Interval is 0 (keepalived's
+// advert_int default).
+const DefaultInterval = time.Second
+
+// interval is Interval with its default.
+func (c *MachineConfig) interval() time.Duration {
+	if c.Interval == 0 {
+		return DefaultInterval
+	}
+	return c.Interval
 }
 
 // Machine is the pure VRRP state machine of RFC 5798 §6.4 / RFC 9568 §6.4
@@ -108,6 +119,7 @@ func NewMachine(cfg MachineConfig) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Interval = cfg.interval()
 	return &Machine{cfg: cfg, priority: cfg.Priority, masterAdver: cfg.Interval}, nil
 }
 

@@ -290,7 +290,7 @@ func TestMachineConfigErrors(t *testing.T) {
 		{"no primary", MachineConfig{Version: V2, Priority: 100, Interval: time.Second}},
 		{"keepalived_nopreempt_requires_BACKUP", MachineConfig{Version: V2, Priority: 100, Interval: time.Second, Primary: us, NoPreempt: true, InitialState: Master}},
 		{"initial state fault", MachineConfig{Version: V2, Priority: 100, Interval: time.Second, Primary: us, InitialState: Fault}},
-		{"negative preempt delay", MachineConfig{Version: V2, Priority: 100, Interval: time.Second, Primary: us, PreemptDelay: -1}},
+		{"negative interval", MachineConfig{Version: V2, Priority: 100, Interval: -time.Second, Primary: us}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -298,6 +298,23 @@ func TestMachineConfigErrors(t *testing.T) {
 				t.Fatalf("NewMachine: %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// Zero means the default, negative means off: Interval 0 is 1 s, a
+// negative PreemptDelay is none.
+func TestMachineConfigDefaults(t *testing.T) {
+	m, err := NewMachine(MachineConfig{Version: V2, Priority: 100, Primary: us, PreemptDelay: -time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.MasterDownInterval(); d != 3609375*time.Microsecond {
+		t.Errorf("Master_Down_Interval %v, want 3.609375s (1 s adverts)", d)
+	}
+	m.Step(Input{Kind: InputStartup}, at(0), nil)
+	m.Step(Input{Kind: InputAdvert, Priority: 50, Src: higher, Interval: time.Second}, at(time.Second), nil)
+	if _, d := m.Deadline(); !d.Equal(at(3609375 * time.Microsecond)) {
+		t.Errorf("a lower master's advert re-armed Master_Down to %v: a negative delay must be none", d)
 	}
 }
 

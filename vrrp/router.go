@@ -74,6 +74,8 @@ func NewRouter(cfg Config, conn Conn, addrs AddrManager, ann Announcer) (*Router
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	mc := cfg.machineConfig(local)
+	cfg.Interval = mc.interval()
 	r := &Router{cfg: cfg, conn: conn, addrs: addrs, ann: ann, local: local,
 		log: cfg.Logger, poke: make(chan struct{}, 1), faults: map[string]bool{}}
 	if r.log == nil {
@@ -95,7 +97,7 @@ func NewRouter(cfg Config, conn Conn, addrs AddrManager, ann Announcer) (*Router
 	if cfg.AuthType == AuthSimple {
 		r.auth = AuthPassword(cfg.AuthPass)
 	}
-	m, err := NewMachine(cfg.machineConfig(local))
+	m, err := NewMachine(mc)
 	if err != nil {
 		return nil, err // cannot happen: validated above
 	}

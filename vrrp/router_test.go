@@ -220,6 +220,38 @@ func TestConfigValidateAll(t *testing.T) {
 	}
 }
 
+// Interval 0 means 1 s: the adverts say so.
+func TestRouterDefaultInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		conn, _ := hub.Join(ourAddr)
+		peer, _ := hub.Join(peerAddr)
+		cfg := baseConfig("r", 255)
+		cfg.Interval = 0
+		r, err := vrrp.NewRouter(cfg, conn, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if iv := r.Status().MasterAdverInterval; iv != time.Second {
+			t.Errorf("interval %v, want 1s", iv)
+		}
+		stop := goRun(r)
+		synctest.Wait()
+		b := make([]byte, 100)
+		n, info, err := peer.ReadAdvert(context.Background(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := vrrp.Parse(b[:n], info.Src, info.Dst)
+		if err != nil || a.Interval != time.Second {
+			t.Errorf("advert %+v, %v; want a 1 s interval", a, err)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestRouterRunsOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hub := vrrptest.NewHub(1)

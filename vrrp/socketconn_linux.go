@@ -25,9 +25,15 @@ type ConnConfig struct {
 	// Peers switches the Conn to unicast: messages are accepted only from
 	// these addresses. (The Router sends to them.)
 	Peers []netip.Addr
-	// Queue is how many received messages may wait; default 64.
+	// Queue is how many received messages may wait for the router to
+	// read them (the rest are counted in SocketStats.QueueFull). 0 means
+	// DefaultQueue; negative means no queue: a message is delivered only
+	// if the router is waiting for one.
 	Queue int
 }
+
+// DefaultQueue is ConnConfig.Queue's default.
+const DefaultQueue = 64
 
 // SocketConn is one virtual router's view of a Socket; it implements Conn.
 type SocketConn struct {
@@ -70,8 +76,11 @@ func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
 		}
 	}
 	q := cfg.Queue
-	if q <= 0 {
-		q = 64
+	switch {
+	case q == 0:
+		q = DefaultQueue
+	case q < 0:
+		q = 0
 	}
 	c := &SocketConn{s: s, vrid: vrid, src: src, q: make(chan rawMsg, q), closed: make(chan struct{})}
 	for _, p := range cfg.Peers {
