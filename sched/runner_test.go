@@ -50,6 +50,18 @@ func (l *runLog) mark(name string) {
 	l.starts[name] = append(l.starts[name], time.Since(l.t0))
 }
 
+// want fails t unless name's runs started at exactly secs seconds.
+func (l *runLog) want(t *testing.T, name string, secs ...float64) {
+	t.Helper()
+	want := make([]time.Duration, len(secs))
+	for i, x := range secs {
+		want[i] = time.Duration(x * float64(time.Second))
+	}
+	if got := l.get(name); !slices.Equal(got, want) {
+		t.Errorf("%s: starts = %v, want %v", name, got, want)
+	}
+}
+
 func (l *runLog) get(name string) []time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -104,9 +116,7 @@ func TestFirstRunAtOffsetThenExactPeriod(t *testing.T) {
 		sleepUntil(l.t0, 45*s1)
 		stop()
 
-		if got, want := l.get("a"), secs(3, 13, 23, 33, 43); !slices.Equal(got, want) {
-			t.Errorf("starts = %v, want %v", got, want)
-		}
+		l.want(t, "a", 3, 13, 23, 33, 43)
 		js := h.Stats()
 		if js.Runs != 5 || js.Skipped != 0 || js.MaxLateness != 0 || js.LastDuration != 2*s1 {
 			t.Errorf("job stats = %+v", js)
@@ -267,9 +277,7 @@ func TestOverrunIsSkippedNotStacked(t *testing.T) {
 		stop()
 
 		// Ticks at 10, 20, 40, 50 come while a run is in flight.
-		if got, want := l.get("slow"), secs(0, 30, 60); !slices.Equal(got, want) {
-			t.Errorf("starts = %v, want %v", got, want)
-		}
+		l.want(t, "slow", 0, 30, 60)
 		if js := h.Stats(); js.Runs != 3 || js.Skipped != 4 || js.MaxLateness != 0 {
 			t.Errorf("job stats = %+v, want 3 runs, 4 skipped, no lateness", js)
 		}
@@ -319,12 +327,8 @@ func TestRemoveCancelsRunAndStopsFurtherRuns(t *testing.T) {
 		sleepUntil(l.t0, 100*s1)
 		stop()
 
-		if got, want := l.get("busy"), secs(0); !slices.Equal(got, want) {
-			t.Errorf("busy starts = %v, want %v", got, want)
-		}
-		if got, want := l.get("idle"), secs(2); !slices.Equal(got, want) {
-			t.Errorf("idle starts = %v, want %v", got, want)
-		}
+		l.want(t, "busy", 0)
+		l.want(t, "idle", 2)
 		if got := l.get("early"); len(got) != 0 {
 			t.Errorf("early starts = %v, want none", got)
 		}
@@ -353,18 +357,16 @@ func TestTrigger(t *testing.T) {
 		sleepUntil(l.t0, 16*s1)
 		stop()
 
-		if got, want := l.get("t"), secs(2, 5, 8, 15); !slices.Equal(got, want) {
-			t.Errorf("starts = %v, want %v", got, want)
-		}
-		if got, want := l.get("pre"), secs(0, 5, 15); !slices.Equal(got, want) {
-			t.Errorf("pre starts = %v, want %v", got, want)
-		}
+		l.want(t, "t", 2, 5, 8, 15)
+		l.want(t, "pre", 0, 5, 15)
 		if js := h.Stats(); js.Runs != 4 || js.Skipped != 0 || js.MaxLateness != 0 {
 			t.Errorf("job stats = %+v", js)
 		}
 	})
 }
 
+// TestAddDuringRun: jobs added while Run runs start at their Offset, spread,
+// or on the rhythm of their LastRun.
 func TestAddDuringRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newRunLog()
@@ -373,12 +375,17 @@ func TestAddDuringRun(t *testing.T) {
 		sleepUntil(l.t0, 7*s1)
 		mustAdd(t, s, Job{Name: "late", Interval: 5 * s1, Offset: s1, Run: l.job("late", 0)})
 		mustAdd(t, s, Job{Name: "spread", Interval: 5 * s1, Spread: true, Run: l.job("spread", 0)})
+		// A job continuing a rhythm from elsewhere: Offset and Spread ignored.
+		mustAdd(t, s, Job{Name: "moved", Interval: 4 * s1, Offset: time.Hour, Spread: true, LastRun: l.t0.Add(2 * s1), Run: l.job("moved", 0)})
+		once := mustAdd(t, s, Job{Name: "once", Interval: -1, LastRun: l.t0.Add(2 * s1), Run: l.job("once", 0)})
+		sleepUntil(l.t0, 15*s1)
+		once.Trigger() // its only run
 		sleepUntil(l.t0, 20*s1)
 		stop()
 
-		if got, want := l.get("late"), secs(8, 13, 18); !slices.Equal(got, want) {
-			t.Errorf("starts = %v, want %v", got, want)
-		}
+		l.want(t, "late", 8, 13, 18)
+		l.want(t, "moved", 10, 14, 18) // 2s, 6s: before it was added
+		l.want(t, "once", 15)
 		got := l.get("spread")
 		if len(got) == 0 || got[0] < 7*s1 || got[0] >= 12*s1 {
 			t.Fatalf("spread starts = %v, want first in [7s, 12s)", got)
@@ -643,9 +650,7 @@ func TestSetInterval(t *testing.T) {
 		h.Trigger()
 		sleepUntil(l.t0, 200*s1)
 		stop()
-		if got, want := l.get("j"), secs(0, 10, 20, 28, 32, 36, 66, 75, 78, 90); !slices.Equal(got, want) {
-			t.Errorf("starts = %v, want %v", got, want)
-		}
+		l.want(t, "j", 0, 10, 20, 28, 32, 36, 66, 75, 78, 90)
 		if js := h.Stats(); js.Skipped != 0 || js.MaxLateness != 0 {
 			t.Errorf("job stats = %+v: a change of interval is neither a skip nor lateness", js)
 		}
@@ -669,9 +674,7 @@ func TestSetIntervalBeforeFirstRun(t *testing.T) {
 		}
 		sleepUntil(l.t0, 12*s1)
 		stop()
-		if got, want := l.get("j"), secs(5, 8, 11); !slices.Equal(got, want) {
-			t.Errorf("starts = %v, want %v", got, want)
-		}
+		l.want(t, "j", 5, 8, 11)
 	})
 }
 
@@ -691,9 +694,7 @@ func TestRunOnce(t *testing.T) {
 		}
 		sleepUntil(l.t0, 20*s1)
 		stop()
-		if got, want := l.get("once"), secs(3, 10, 13, 18); !slices.Equal(got, want) {
-			t.Errorf("starts = %v, want %v", got, want)
-		}
+		l.want(t, "once", 3, 10, 13, 18)
 	})
 }
 
@@ -861,26 +862,4 @@ func TestNextTick(t *testing.T) {
 			t.Errorf("nextTick(%d, %d, %d) = %d, want %d", tc.last, tc.iv, tc.now, got, tc.want)
 		}
 	}
-}
-
-// TestLastRun: a job added with LastRun continues that rhythm.
-func TestLastRun(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newRunLog()
-		s := New(Config{})
-		stop := start(t, s)
-		sleepUntil(l.t0, 25*s1)
-		mustAdd(t, s, Job{Name: "moved", Interval: 4 * s1, Offset: time.Hour, Spread: true, LastRun: l.t0.Add(20 * s1), Run: l.job("moved", 0)})
-		once := mustAdd(t, s, Job{Name: "once", Interval: -1, LastRun: l.t0.Add(20 * s1), Run: l.job("once", 0)})
-		sleepUntil(l.t0, 35*s1)
-		once.Trigger()
-		sleepUntil(l.t0, 40*s1)
-		stop()
-		if got, want := l.get("moved"), secs(28, 32, 36, 40); !slices.Equal(got, want) {
-			t.Errorf("moved starts = %v, want %v", got, want)
-		}
-		if got, want := l.get("once"), secs(35); !slices.Equal(got, want) {
-			t.Errorf("once starts = %v, want %v (only the trigger)", got, want)
-		}
-	})
 }
