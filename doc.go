@@ -36,11 +36,11 @@
 //
 //	hub := vrrptest.NewHub(1)
 //	conn, _ := hub.Join(netip.MustParseAddr("192.0.2.1"))
-//	r, err := vrrp.NewRouter(vrrp.Config{
+//	r, err := vrrp.NewRouter(conn, vrrptest.NewAddrs(), &vrrptest.Announcer{}, vrrp.Config{
 //		Name: "VI_1", VRID: 51, Version: vrrp.V3, Priority: 150,
 //		Interval: 100 * time.Millisecond,
 //		VIPs:     []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")},
-//	}, conn, vrrptest.NewAddrs(), &vrrptest.Announcer{})
+//	})
 //	if err != nil { ... }
 //	go r.Run(ctx) // cancel ctx to leave gracefully (priority 0)
 //

@@ -292,7 +292,7 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 		rc.Logger = h.log
 	}
 	rc.PreciseTimers = true
-	r, err := vrrp.NewRouter(rc, conn, held, ann)
+	r, err := vrrp.NewRouter(conn, held, ann, rc)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func startApproach(t *testing.T, lead time.Duration) *approachRouter {
 	// from its advert (RFC 9568 Master_Adver_Interval).
 	cfg := vrrp.Config{VRID: 51, Version: vrrp.V3, Priority: 100, Interval: time.Second,
 		VIPs: []netip.Prefix{vip}, InitialState: vrrp.Backup, PreciseTimers: true, FinalApproach: lead}
-	r, err := vrrp.NewRouter(cfg, conn, vrrptest.NewAddrs(), &vrrptest.Announcer{})
+	r, err := vrrp.NewRouter(conn, vrrptest.NewAddrs(), &vrrptest.Announcer{}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,14 +18,14 @@ func ExampleRouter() {
 	hub := vrrptest.NewHub(1)
 	conn, _ := hub.Join(netip.MustParseAddr("192.0.2.1"))
 	addrs := vrrptest.NewAddrs()
-	r, err := vrrp.NewRouter(vrrp.Config{
+	r, err := vrrp.NewRouter(conn, addrs, &vrrptest.Announcer{}, vrrp.Config{
 		Name:     "VI_1",
 		VRID:     51,
 		Version:  vrrp.V3,
 		Priority: 255,
 		Interval: 100 * time.Millisecond,
 		VIPs:     []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")},
-	}, conn, addrs, &vrrptest.Announcer{})
+	})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -36,9 +36,9 @@ func TestRealSocketManyVRIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 		vip := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(vrid)}), 15)
-		r, err := vrrp.NewRouter(vrrp.Config{VRID: uint8(vrid), Version: vrrp.V3, Priority: prio,
-			Interval: 100 * time.Millisecond, VIPs: []netip.Prefix{vip}, InitialState: st, PreciseTimers: true},
-			c, vrrptest.NewAddrs(), &vrrptest.Announcer{})
+		r, err := vrrp.NewRouter(c, vrrptest.NewAddrs(), &vrrptest.Announcer{}, vrrp.Config{VRID: uint8(vrid),
+			Version: vrrp.V3, Priority: prio, Interval: 100 * time.Millisecond, VIPs: []netip.Prefix{vip},
+			InitialState: st, PreciseTimers: true})
 		if err != nil {
 			t.Fatal(err)
 		}

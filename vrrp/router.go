@@ -44,11 +44,12 @@ type Router struct {
 	drops                                                  [numDropReasons]atomic.Uint64
 }
 
-// NewRouter checks cfg (Config.Validate, and the family of the VIPs and
-// peers against conn's local address) and returns a Router using conn,
-// addrs and ann. addrs and ann may be nil (a router that only elects).
+// NewRouter returns a Router for cfg using conn, addrs and ann; addrs and
+// ann may be nil (a router that only elects). It checks cfg
+// (Config.Validate, and the family of the VIPs and peers against conn's
+// local address).
 // Errors are *FieldErrors wrapping ErrInvalid.
-func NewRouter(cfg Config, conn Conn, addrs AddrManager, ann Announcer) (*Router, error) {
+func NewRouter(conn Conn, addrs AddrManager, ann Announcer, cfg Config) (*Router, error) {
 	obj := cfg.object()
 	if conn == nil {
 		return nil, invalid(obj, "conn", "nil Conn")

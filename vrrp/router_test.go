@@ -107,7 +107,7 @@ func TestRouterValidation(t *testing.T) {
 				if c.unicst {
 					cfg.Peers = []netip.Addr{netip.MustParseAddr("192.0.2.3")}
 				}
-				r, err := vrrp.NewRouter(cfg, conn, nil, nil)
+				r, err := vrrp.NewRouter(conn, nil, nil, cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -189,7 +189,7 @@ func TestRouterConfigErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := baseConfig("VI_1", 100)
 			c.cfg(&cfg)
-			_, err := vrrp.NewRouter(cfg, c.conn, nil, nil)
+			_, err := vrrp.NewRouter(c.conn, nil, nil, cfg)
 			if !errors.Is(err, vrrp.ErrInvalid) {
 				t.Fatalf("NewRouter: %v, want ErrInvalid", err)
 			}
@@ -228,7 +228,7 @@ func TestRouterDefaultInterval(t *testing.T) {
 		peer, _ := hub.Join(peerAddr)
 		cfg := baseConfig("r", 255)
 		cfg.Interval = 0
-		r, err := vrrp.NewRouter(cfg, conn, nil, nil)
+		r, err := vrrp.NewRouter(conn, nil, nil, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func TestRouterRunsOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hub := vrrptest.NewHub(1)
 		conn, _ := hub.Join(ourAddr)
-		r, err := vrrp.NewRouter(baseConfig("r", 100), conn, nil, nil)
+		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 100))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +280,7 @@ func TestRouterSlowSubscriber(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hub := vrrptest.NewHub(1)
 		conn, _ := hub.Join(ourAddr)
-		r, err := vrrp.NewRouter(baseConfig("r", 100), conn, nil, nil)
+		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 100))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,7 +317,7 @@ func TestRouterConnClosed(t *testing.T) {
 		hub := vrrptest.NewHub(1)
 		conn, _ := hub.Join(ourAddr)
 		addrs := vrrptest.NewAddrs()
-		r, err := vrrp.NewRouter(baseConfig("VI_9", 255), conn, addrs, nil)
+		r, err := vrrp.NewRouter(conn, addrs, nil, baseConfig("VI_9", 255))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +345,7 @@ func TestRouterAddrErrors(t *testing.T) {
 		conn, _ := hub.Join(ourAddr)
 		addrs := vrrptest.NewAddrs()
 		addrs.SetErr(errors.New("netlink: operation not permitted"))
-		r, err := vrrp.NewRouter(baseConfig("r", 255), conn, addrs, nil)
+		r, err := vrrp.NewRouter(conn, addrs, nil, baseConfig("r", 255))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,7 +367,7 @@ func TestSubscriptionForward(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hub := vrrptest.NewHub(1)
 		conn, _ := hub.Join(ourAddr)
-		r, err := vrrp.NewRouter(baseConfig("r", 255), conn, nil, nil)
+		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 255))
 		if err != nil {
 			t.Fatal(err)
 		}

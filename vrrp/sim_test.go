@@ -62,7 +62,7 @@ func (s *sim) join(addr string) *vrrptest.Conn {
 func (s *sim) start(cfg vrrp.Config, conn *vrrptest.Conn) *node {
 	s.t.Helper()
 	n := &node{t: s.t, name: cfg.Name, conn: conn, addrs: vrrptest.NewAddrs(), ann: &vrrptest.Announcer{}, done: make(chan struct{})}
-	r, err := vrrp.NewRouter(cfg, conn, n.addrs, n.ann)
+	r, err := vrrp.NewRouter(conn, n.addrs, n.ann, cfg)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func startReal(t *testing.T, h *nstest.Host, cfg vrrp.Config, cc vrrp.ConnConfig
 		t.Fatal(err)
 	}
 	n.conn = conn
-	n.r, err = vrrp.NewRouter(cfg, conn, n.addrs, &vrrptest.Announcer{})
+	n.r, err = vrrp.NewRouter(conn, n.addrs, &vrrptest.Announcer{}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,8 +218,8 @@ func TestRealSocketShared(t *testing.T) {
 			if int(vrid)%2 == hi {
 				prio = 200
 			}
-			r, err := vrrp.NewRouter(vrrp.Config{Name: fmt.Sprintf("h%d-vrid%d", hi+1, vrid), VRID: vrid, Version: vrrp.V3,
-				Priority: prio, Interval: 50 * time.Millisecond}, conn, nil, nil)
+			r, err := vrrp.NewRouter(conn, nil, nil, vrrp.Config{Name: fmt.Sprintf("h%d-vrid%d", hi+1, vrid), VRID: vrid,
+				Version: vrrp.V3, Priority: prio, Interval: 50 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}

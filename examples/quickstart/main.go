@@ -94,10 +94,10 @@ func (d *demo) start(h *host) error {
 		h.conn, h.addrs = c, vrrptest.NewAddrs()
 	}
 	h.conn.Heal()
-	r, err := vrrp.NewRouter(vrrp.Config{
+	r, err := vrrp.NewRouter(h.conn, h.addrs, &vrrptest.Announcer{}, vrrp.Config{
 		Name: h.name, VRID: 51, Version: vrrp.V3, Priority: h.prio, Interval: d.interval,
 		VIPs: []netip.Prefix{vip},
-	}, h.conn, h.addrs, &vrrptest.Announcer{})
+	})
 	if err != nil {
 		return err
 	}
