@@ -41,25 +41,48 @@ type CheckerFunc func(ctx context.Context) error
 // Check calls f(ctx).
 func (f CheckerFunc) Check(ctx context.Context) error { return f(ctx) }
 
-// Sentinel errors that callers may test for with errors.Is.
-var (
-	// ErrUnexpected means the target answered, but not as expected:
-	// a status code, body, banner, reply or exit status that does not match.
-	ErrUnexpected = errors.New("unexpected response")
-	// ErrNoReply means the target did not answer in time.
-	ErrNoReply = errors.New("no reply")
-	// ErrConfig means the checker is misconfigured; retrying will not help.
-	ErrConfig = errors.New("invalid configuration")
-)
+// A validator is a checker that can tell its configuration is wrong
+// before it runs. Every checker of this package with settings to get wrong
+// is one; NewMonitor and Group.Add call Validate.
+type validator interface {
+	Validate() error
+}
+
+// A config is a checker's configuration: it names itself and can tell
+// what is wrong with it.
+type config interface {
+	String() string
+	Validate() error
+}
+
+// ready returns c's configuration errors, or ctx's error if it has ended:
+// what a checker checks before it starts.
+func ready(ctx context.Context, c config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check: %s: %w", c, err)
+	}
+	return nil
+}
+
+// validate returns c's configuration errors, if c can tell.
+func validate(c Checker) error {
+	if v, ok := c.(validator); ok {
+		return v.Validate()
+	}
+	return nil
+}
 
 // maxRead bounds what a checker reads from a target that streams forever.
 const maxRead = 4 << 10
 
-// dialTCP connects to addr from bind (if valid) for checker c, with
-// errors that name c: a missing target is ErrConfig.
-func dialTCP(ctx context.Context, c fmt.Stringer, addr netip.AddrPort, bind netip.Addr) (net.Conn, error) {
-	if !validPort(addr) {
-		return nil, fmt.Errorf("check: %s: no target address: %w", c, ErrConfig)
+// dialTCP validates checker c and connects to addr from bind (if valid),
+// with errors that name c.
+func dialTCP(ctx context.Context, c config, addr netip.AddrPort, bind netip.Addr) (net.Conn, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	conn, err := dialer("tcp", bind).DialContext(ctx, "tcp", addr.String())
 	if err != nil {
@@ -139,7 +162,11 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// validPort reports whether ap is a usable target address.
-func validPort(ap netip.AddrPort) bool {
-	return ap.Addr().IsValid() && ap.Port() != 0
+// checkTarget returns a *FieldError for field of c unless ap is a usable
+// target address.
+func checkTarget(c interface{ String() string }, field string, ap netip.AddrPort) error {
+	if ap.Addr().IsValid() && ap.Port() != 0 {
+		return nil
+	}
+	return invalid(c, field, "no target address")
 }

@@ -52,15 +52,27 @@ func (c *DNS) Key() string {
 	return fmt.Sprintf("dns|%s|%s|%s|%s|%d|%t", c.Server, c.Bind, network, strings.ToLower(name), typ, c.RequireAnswer)
 }
 
+// Validate reports every problem of c's configuration: Server not a
+// server address, Name not a domain name. Each is a *FieldError.
+func (c *DNS) Validate() error {
+	errs := []error{checkTarget(c, "Server", c.Server)}
+	if name, _, _ := c.query(); !validName(name) {
+		errs = append(errs, invalid(c, "Name", fmt.Sprintf("%q is not a domain name", c.Name)))
+	}
+	return errors.Join(errs...)
+}
+
+func validName(name string) bool {
+	_, ok := dns.IsDomainName(name)
+	return ok
+}
+
 // Check sends the query and judges the response.
 func (c *DNS) Check(ctx context.Context) error {
-	if !validPort(c.Server) {
-		return fmt.Errorf("check: %s: no server address: %w", c, ErrConfig)
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	name, typ, network := c.query()
-	if _, ok := dns.IsDomainName(name); !ok {
-		return fmt.Errorf("check: %s: bad name %q: %w", c, c.Name, ErrConfig)
-	}
 	conn, err := dialer(network, c.Bind).DialContext(ctx, network, c.Server.String())
 	if err != nil {
 		return fmt.Errorf("check: %s: connect: %w", c, ctxErr(ctx, err))

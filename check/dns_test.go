@@ -80,8 +80,8 @@ func TestDNS(t *testing.T) {
 		{"NXDOMAIN", &DNS{Server: srv, Name: "missing.test", Type: dns.TypeA}, ErrUnexpected},
 		{"NXDOMAIN over TCP", &DNS{Server: srv, Name: "missing.test", TCP: true}, ErrUnexpected},
 		{"no reply", &DNS{Server: srv, Name: "slow.test"}, ErrNoReply},
-		{"bad name", &DNS{Server: srv, Name: "a..b"}, ErrConfig},
-		{"no server", &DNS{Name: "ok.test"}, ErrConfig},
+		{"bad name", &DNS{Server: srv, Name: "a..b"}, ErrInvalid},
+		{"no server", &DNS{Name: "ok.test"}, ErrInvalid},
 		{"closed TCP port", &DNS{Server: closedTCPPort(t), TCP: true}, errRefused},
 		{"closed UDP port", &DNS{Server: closedUDPPort(t)}, errRefused},
 	}

@@ -3,7 +3,6 @@ package check
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -73,6 +72,10 @@ func (e *ExitError) Error() string {
 // Is makes an ExitError match ErrUnexpected.
 func (e *ExitError) Is(target error) bool { return target == ErrUnexpected }
 
+// Validate returns a *FieldError if Path is empty. User and Group are
+// looked up when the program runs, as they may come and go.
+func (c *Exec) Validate() error { return required(c, "Path", c.Path) }
+
 // Check runs the program.
 func (c *Exec) Check(ctx context.Context) error {
 	_, _, err := c.CheckWeight(ctx)
@@ -82,15 +85,12 @@ func (c *Exec) Check(ctx context.Context) error {
 // CheckWeight runs the program; with Dynamic, an exit status of 2–255
 // reports weight status − 2, keepalived's new weight for the real server.
 func (c *Exec) CheckWeight(ctx context.Context) (weight int, ok bool, err error) {
-	if c.Path == "" {
-		return 0, false, fmt.Errorf("check: %s: no program: %w", c, ErrConfig)
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, false, fmt.Errorf("check: %s: %w", c, err)
+	if err := ready(ctx, c); err != nil {
+		return 0, false, err
 	}
 	uid, gid, err := c.credential()
 	if err != nil {
-		return 0, false, fmt.Errorf("check: %s: %w", c, err)
+		return 0, false, err
 	}
 	var out limitedBuffer
 	status, err := c.run(ctx, uid, gid, &out)
@@ -109,40 +109,48 @@ func (c *Exec) CheckWeight(ctx context.Context) (weight int, ok bool, err error)
 	return 0, false, fmt.Errorf("check: %s: %w", c, &ExitError{Status: status, Output: out.Bytes()})
 }
 
-// credential resolves User and Group; -1 means unchanged.
+// credential resolves User and Group; -1 means unchanged. A name or
+// number that does not resolve is a *FieldError.
 func (c *Exec) credential() (uid, gid int, err error) {
 	uid, gid = -1, -1
 	if c.User != "" {
-		u, err := user.Lookup(c.User)
+		u, err := lookup(user.Lookup, user.LookupId, c.User)
 		if err != nil {
-			var uerr error
-			if u, uerr = user.LookupId(c.User); uerr != nil {
-				return 0, 0, fmt.Errorf("user %q: %w", c.User, errors.Join(ErrConfig, err))
-			}
+			return 0, 0, invalid(c, "User", err.Error())
 		}
 		if uid, err = strconv.Atoi(u.Uid); err != nil {
-			return 0, 0, fmt.Errorf("user %q: uid %q: %w", c.User, u.Uid, ErrConfig)
+			return 0, 0, invalid(c, "User", fmt.Sprintf("%q: uid %q is not a number", c.User, u.Uid))
 		}
 		if gid, err = strconv.Atoi(u.Gid); err != nil {
-			return 0, 0, fmt.Errorf("user %q: gid %q: %w", c.User, u.Gid, ErrConfig)
+			return 0, 0, invalid(c, "User", fmt.Sprintf("%q: gid %q is not a number", c.User, u.Gid))
 		}
 	}
 	if c.Group != "" {
-		g, err := user.LookupGroup(c.Group)
+		g, err := lookup(user.LookupGroup, user.LookupGroupId, c.Group)
 		if err != nil {
-			var gerr error
-			if g, gerr = user.LookupGroupId(c.Group); gerr != nil {
-				return 0, 0, fmt.Errorf("group %q: %w", c.Group, errors.Join(ErrConfig, err))
-			}
+			return 0, 0, invalid(c, "Group", err.Error())
 		}
 		if gid, err = strconv.Atoi(g.Gid); err != nil {
-			return 0, 0, fmt.Errorf("group %q: gid %q: %w", c.Group, g.Gid, ErrConfig)
+			return 0, 0, invalid(c, "Group", fmt.Sprintf("%q: gid %q is not a number", c.Group, g.Gid))
 		}
 		if uid < 0 {
 			uid = os.Getuid()
 		}
 	}
 	return uid, gid, nil
+}
+
+// lookup resolves a user or group given by name, or else by number. The
+// error is the lookup by name's.
+func lookup[T any](byName, byID func(string) (T, error), s string) (T, error) {
+	v, err := byName(s)
+	if err == nil {
+		return v, nil
+	}
+	if v, idErr := byID(s); idErr == nil {
+		return v, nil
+	}
+	return v, err
 }
 
 // limitedBuffer keeps the first maxOutput bytes written to it and drops the

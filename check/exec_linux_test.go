@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,25 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// packages are the Debian packages of the programs the exec tests run.
+var packages = map[string]string{"sh": "dash", "true": "coreutils", "sleep": "coreutils", "mv": "coreutils", "id": "coreutils"}
+
+// needPrograms skips t unless every program is installed, naming each
+// missing one with the Debian package that provides it; with
+// VIGIL_REQUIRE_NETNS=1 it fails t instead.
+func needPrograms(t *testing.T, programs ...string) {
+	t.Helper()
+	var missing []string
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (apt-get install -y %s)", p, packages[filepath.Base(p)]))
+		}
+	}
+	if len(missing) > 0 {
+		unavailable(t, "missing "+strings.Join(missing, ", "))
+	}
+}
 
 // script writes a /bin/sh script to the test's directory and returns its path.
 func script(t *testing.T, body string) string {
@@ -54,6 +74,7 @@ func gone(t *testing.T, pid int) {
 }
 
 func TestExec(t *testing.T) {
+	needPrograms(t, "/bin/sh")
 	tests := []struct {
 		name       string
 		c          *Exec
@@ -75,9 +96,9 @@ func TestExec(t *testing.T) {
 		{"environment", &Exec{Path: script(t, `[ "$X" = y ]`), Env: []string{"X=y"}}, nil, 0, false, ""},
 		{"directory", &Exec{Path: "/bin/sh", Args: []string{"-c", `[ "$(pwd)" = / ]`}, Dir: "/"}, nil, 0, false, ""},
 		{"missing program", &Exec{Path: "/nonexistent/check"}, os.ErrNotExist, 0, false, ""},
-		{"no program", &Exec{}, ErrConfig, 0, false, ""},
-		{"unknown user", &Exec{Path: "/bin/true", User: "no-such-user-here"}, ErrConfig, 0, false, ""},
-		{"unknown group", &Exec{Path: "/bin/true", Group: "no-such-group-here"}, ErrConfig, 0, false, ""},
+		{"no program", &Exec{}, ErrInvalid, 0, false, ""},
+		{"unknown user", &Exec{Path: "/bin/true", User: "no-such-user-here"}, ErrInvalid, 0, false, ""},
+		{"unknown group", &Exec{Path: "/bin/true", Group: "no-such-group-here"}, ErrInvalid, 0, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,6 +117,7 @@ func TestExec(t *testing.T) {
 }
 
 func TestExecOutputBounded(t *testing.T) {
+	needPrograms(t, "/bin/sh")
 	c := &Exec{Path: script(t, `i=0; while [ $i -lt 2000 ]; do echo 0123456789abcdef; i=$((i+1)); done; exit 1`)}
 	var ee *ExitError
 	if err := c.Check(testCtx(t, 10*time.Second)); !errors.As(err, &ee) || len(ee.Output) != maxOutput || ee.Status != 1 {
@@ -107,6 +129,7 @@ func TestExecOutputBounded(t *testing.T) {
 // TestExecTimeoutKillsGroup runs a script that starts a grandchild sleeping
 // forever; the timeout must kill both, and reap the child.
 func TestExecTimeoutKillsGroup(t *testing.T) {
+	needPrograms(t, "/bin/sh", "sleep", "mv")
 	noLeaks(t)
 	dir := t.TempDir()
 	pidfile := filepath.Join(dir, "pid")
@@ -137,6 +160,7 @@ func TestExecTimeoutKillsGroup(t *testing.T) {
 // TestExecLeftovers: a program that exits leaving a background process
 // behind is judged at once by its exit status, and the leftover is killed.
 func TestExecLeftovers(t *testing.T) {
+	needPrograms(t, "/bin/sh", "sleep")
 	noLeaks(t)
 	pidfile := filepath.Join(t.TempDir(), "pid")
 	c := &Exec{Path: script(t, fmt.Sprintf(`sleep 3600 & echo $! > %s; exit 0`, pidfile))}
@@ -155,8 +179,9 @@ func TestExecLeftovers(t *testing.T) {
 }
 
 func TestExecCredential(t *testing.T) {
+	needPrograms(t, "/bin/sh", "id")
 	if os.Geteuid() != 0 {
-		skipNetns(t, "running as another user needs root")
+		unavailable(t, "running as another user needs root")
 	}
 	nobody, err := user.Lookup("nobody")
 	if err != nil {

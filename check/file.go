@@ -42,6 +42,9 @@ func (c *File) String() string { return "file " + c.Path }
 // Key identifies the probe for Group's deduplication.
 func (c *File) Key() string { return fmt.Sprintf("file|%q|%d|%t", c.Path, c.Weight, c.Reverse) }
 
+// Validate returns a *FieldError if Path is empty.
+func (c *File) Validate() error { return required(c, "Path", c.Path) }
+
 // Check reads the file and judges its value.
 func (c *File) Check(ctx context.Context) error {
 	_, _, err := c.CheckWeight(ctx)
@@ -51,8 +54,8 @@ func (c *File) Check(ctx context.Context) error {
 // CheckWeight reads the file; with a non-zero Weight, it reports the value
 // times Weight.
 func (c *File) CheckWeight(ctx context.Context) (weight int, ok bool, err error) {
-	if err := ctx.Err(); err != nil {
-		return 0, false, fmt.Errorf("check: %s: %w", c, err)
+	if err := ready(ctx, c); err != nil {
+		return 0, false, err
 	}
 	f, err := os.Open(c.Path)
 	if err != nil {

@@ -1,9 +1,13 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,31 +54,77 @@ func periodic(t *testing.T, what string, times []time.Duration, iv time.Duration
 	}
 }
 
+// changeLog records the changes a Group subscription carries, at their
+// virtual times since it was made, until the Group's Run returns.
+type changeLog struct {
+	done    chan struct{}
+	changes []change
+}
+
+type change struct {
+	at time.Duration
+	Change
+}
+
+func recordChanges(sub *Subscription[Change]) *changeLog {
+	l := &changeLog{done: make(chan struct{})}
+	start := time.Now()
+	go func() {
+		defer close(l.done)
+		for c := range sub.C() {
+			l.changes = append(l.changes, change{time.Since(start), c})
+		}
+	}()
+	return l
+}
+
+// get waits for the subscription's end and returns the changes.
+func (l *changeLog) get() []change {
+	<-l.done
+	return l.changes
+}
+
+// describe returns "a:D@18s b:U@20s" for changes, naming handles by names,
+// in time order; changes at one instant (of distinct checks, which come in
+// any order) in name order.
+func describe(changes []change, names map[*Handle]string) string {
+	changes = slices.Clone(changes)
+	slices.SortStableFunc(changes, func(x, y change) int {
+		return cmp.Or(cmp.Compare(x.at, y.at), cmp.Compare(names[x.Handle], names[y.Handle]))
+	})
+	var s []string
+	for _, c := range changes {
+		s = append(s, fmt.Sprintf("%s:%s@%v", names[c.Handle], map[bool]string{true: "U", false: "D"}[c.Status.Healthy], c.at))
+	}
+	return strings.Join(s, " ")
+}
+
+func mustAdd(t *testing.T, g *Group, c Checker, p Policy) *Handle {
+	t.Helper()
+	h, err := g.Add(c, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func TestGroupDedup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := NewGroup(GroupConfig{})
+		changes := recordChanges(g.Subscribe(16))
 		clk := newClock()
 		p := Policy{Interval: time.Second, Alpha: true}
 		// The same check configured in two places, as two values.
-		a, err := g.Add(&keyed{key: "k", clk: clk}, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := g.Add(&keyed{key: "k", clk: clk}, Policy{Interval: time.Second, Alpha: true, Rise: 1, Timeout: DefaultTimeout})
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := mustAdd(t, g, &keyed{key: "k", clk: clk}, p)
+		b := mustAdd(t, g, &keyed{key: "k", clk: clk}, Policy{Interval: time.Second, Alpha: true, Rise: 1, Timeout: DefaultTimeout})
 		// Another policy is another check.
 		otherClk := newClock()
-		c, err := g.Add(&keyed{key: "k", clk: otherClk}, Policy{Interval: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
+		c := mustAdd(t, g, &keyed{key: "k", clk: otherClk}, Policy{Interval: 2 * time.Second})
+		if st := g.Stats(); st.Checks != 2 || st.Handles != 3 {
+			t.Fatalf("stats %+v, want 2 checks, 3 handles", st)
 		}
-		if st := g.Stats(); st.Checks != 2 || st.Subscriptions != 3 {
-			t.Fatalf("stats %+v, want 2 checks, 3 subscriptions", st)
-		}
-		for _, s := range []*Subscription{a, b} {
-			if st := <-s.C(); st.Healthy {
+		for _, h := range []*Handle{a, b} {
+			if h.Status().Healthy {
 				t.Fatal("alpha: initial status healthy")
 			}
 		}
@@ -87,30 +137,20 @@ func TestGroupDedup(t *testing.T) {
 		}
 		periodic(t, "shared check", times, time.Second)
 		periodic(t, "other check", otherClk.get(), 2*time.Second)
-		for _, s := range []*Subscription{a, b} {
-			select {
-			case st := <-s.C():
-				if !st.Healthy || st.Time.Sub(clk.start) != times[0] {
-					t.Errorf("subscriber got %+v, want healthy at %v", st, times[0])
-				}
-			default:
-				t.Error("a subscriber got no status")
-			}
-		}
 		if a.Stats() != b.Stats() || a.Stats().Checks != 10 {
 			t.Errorf("stats %+v and %+v, want the same 10 checks", a.Stats(), b.Stats())
 		}
 
-		// The shared check goes on until its last subscription is removed.
+		// The shared check goes on until its last handle is removed.
 		a.Remove()
 		a.Remove()
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if n := len(clk.get()); n != 11 {
-			t.Fatalf("after removing one subscription: %d attempts, want 11", n)
+			t.Fatalf("after removing one handle: %d attempts, want 11", n)
 		}
 		b.Remove()
-		if st := g.Stats(); st.Checks != 1 || st.Subscriptions != 1 || st.Sched.Jobs != 1 {
+		if st := g.Stats(); st.Checks != 1 || st.Handles != 1 || st.Sched.Jobs != 1 {
 			t.Fatalf("stats %+v, want 1 check left", st)
 		}
 		time.Sleep(5 * time.Second)
@@ -120,6 +160,11 @@ func TestGroupDedup(t *testing.T) {
 		}
 		c.Remove()
 		stop()
+		// One change for each handle of the shared check, at its first round.
+		up := times[0].String()
+		if got, want := describe(changes.get(), map[*Handle]string{a: "a", b: "b", c: "c"}), "a:U@"+up+" b:U@"+up; got != want {
+			t.Errorf("changes %q, want %q", got, want)
+		}
 	})
 }
 
@@ -134,14 +179,18 @@ func TestGroupIdentity(t *testing.T) {
 	}
 	// Functions are never shared; the same pointer is; an empty key falls
 	// back to the pointer.
-	if st := g.Stats(); st.Checks != 5 || st.Subscriptions != 6 {
-		t.Fatalf("stats %+v, want 5 checks, 6 subscriptions", st)
+	if st := g.Stats(); st.Checks != 5 || st.Handles != 6 {
+		t.Fatalf("stats %+v, want 5 checks, 6 handles", st)
 	}
-	if _, err := g.Add(nil, Policy{}); !errors.Is(err, ErrConfig) {
+	var fe *FieldError
+	if _, err := g.Add(nil, Policy{}); !errors.Is(err, ErrInvalid) || !errors.As(err, &fe) || fe.Object != "group" || fe.Field != "Checker" {
 		t.Errorf("nil checker: %v", err)
 	}
-	if _, err := g.Add(f, Policy{Retries: -1}); !errors.Is(err, ErrConfig) {
-		t.Errorf("bad policy: %v", err)
+	if _, err := g.Add(&UDP{}, Policy{}); !errors.As(err, &fe) || fe.Field != "Addr" {
+		t.Errorf("invalid checker: %v", err)
+	}
+	if _, err := g.Add(f, Policy{Retries: -1, Interval: -1, Timeout: -1}); err != nil {
+		t.Errorf("negative policy fields: %v, want them to mean off", err)
 	}
 }
 
@@ -152,10 +201,7 @@ func TestGroupHung(t *testing.T) {
 		g := NewGroup(GroupConfig{MaxInFlight: 2})
 		hungClk := newClock()
 		hung := CheckerFunc(func(ctx context.Context) error { hungClk.tick(); <-ctx.Done(); return ctx.Err() })
-		hs, err := g.Add(hung, Policy{Interval: time.Second, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		hs := mustAdd(t, g, hung, Policy{Interval: time.Second, Timeout: 5 * time.Second})
 		clks := make([]*clock, 50)
 		for i := range clks {
 			clks[i] = newClock()
@@ -214,8 +260,11 @@ func TestGroupRemoveHung(t *testing.T) {
 			t.Errorf("stats %+v: the cancelled attempt was counted", st)
 		}
 		stop()
-		if _, err := g.Add(hung, Policy{}); err == nil {
-			t.Error("Add after Run ended: no error")
+		if _, err := g.Add(hung, Policy{}); !errors.Is(err, ErrStopped) {
+			t.Errorf("Add after Run ended: %v, want ErrStopped", err)
+		}
+		if err := s.SetPolicy(Policy{}); !errors.Is(err, ErrRemoved) {
+			t.Errorf("SetPolicy after Remove: %v, want ErrRemoved", err)
 		}
 	})
 }
@@ -293,6 +342,204 @@ func TestGroup10k(t *testing.T) {
 		}
 		if st := g.Stats(); st.Sched.Runs != 3*n || st.Sched.Skipped != 0 {
 			t.Errorf("scheduler stats %+v", st.Sched)
+		}
+	})
+}
+
+// TestGroupFanIn: one reader follows 10,000 checks through one
+// subscription. Every check goes down at its own second, and the reader
+// learns it at that exact virtual time; between rounds, no goroutine runs
+// per check.
+func TestGroupFanIn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 10000
+		g := NewGroup(GroupConfig{})
+		sub := g.Subscribe(n)
+		start := time.Now()
+		index := make(map[*Handle]int, n)
+		for i := range n {
+			down := time.Duration(i%5+1) * time.Second
+			c := CheckerFunc(func(context.Context) error {
+				if time.Since(start) >= down {
+					return errDown
+				}
+				return nil
+			})
+			// No warmup: every check's rounds are at 0s, 1s, 2s, ...
+			index[mustAdd(t, g, c, Policy{Interval: time.Second, Warmup: -1})] = i
+		}
+		changes := recordChanges(sub)
+		stop := runGroup(t, g)
+		time.Sleep(5500 * time.Millisecond)
+		synctest.Wait()
+		// The reader and Run: the idle checks hold no goroutine.
+		if got := ours(); got != 2 {
+			t.Errorf("%d goroutines of packages check and sched with %d idle checks, want 3", got, n)
+		}
+		if st := g.Stats(); st.Sched.Runs != 6*n || st.Dropped != 0 {
+			t.Errorf("stats %+v, want %d rounds and no drops", st, 6*n)
+		}
+		stop()
+		seen := make([]int, n)
+		for _, c := range changes.get() {
+			i := index[c.Handle]
+			seen[i]++
+			if want := time.Duration(i%5+1) * time.Second; c.at != want || c.Status.Healthy || !errors.Is(c.Status.Err, errDown) {
+				t.Fatalf("check %d: %+v at %v, want down at %v", i, c.Status, c.at, want)
+			}
+		}
+		for i, k := range seen {
+			if k != 1 {
+				t.Fatalf("check %d: %d changes, want 1", i, k)
+			}
+		}
+		if sub.Dropped() != 0 {
+			t.Errorf("dropped %d", sub.Dropped())
+		}
+	})
+}
+
+// ours counts the goroutines that code of this module started
+// (runtime.NumGoroutine would count other tests' goroutines too).
+func ours() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	k := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "created by github.com/vigil-ha/vigil/") {
+			k++
+		}
+	}
+	return k
+}
+
+// TestGroupSlowReader: a subscription that is not read keeps the latest n
+// changes in order and counts the ones it dropped; another one, with room
+// for them all, loses nothing. The handles still say every final state.
+func TestGroupSlowReader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGroup(GroupConfig{})
+		slow, roomy := g.Subscribe(4), g.Subscribe(10)
+		start := time.Now()
+		var hs []*Handle
+		for i := range 10 {
+			down := time.Duration(i+1) * time.Second
+			c := CheckerFunc(func(context.Context) error {
+				if time.Since(start) >= down {
+					return errDown
+				}
+				return nil
+			})
+			hs = append(hs, mustAdd(t, g, c, Policy{Interval: time.Second, Warmup: -1}))
+		}
+		stop := runGroup(t, g)
+		time.Sleep(10500 * time.Millisecond)
+		synctest.Wait()
+		if slow.Dropped() != 6 || roomy.Dropped() != 0 || g.Stats().Dropped != 6 {
+			t.Errorf("dropped: slow %d, roomy %d, group %d; want 6, 0, 6", slow.Dropped(), roomy.Dropped(), g.Stats().Dropped)
+		}
+		stop()
+		var got []int
+		for c := range slow.C() {
+			got = append(got, slices.Index(hs, c.Handle))
+		}
+		if want := []int{6, 7, 8, 9}; !slices.Equal(got, want) {
+			t.Errorf("slow reader got checks %v, want the latest %v", got, want)
+		}
+		n := 0
+		for range roomy.C() {
+			n++
+		}
+		if n != 10 {
+			t.Errorf("roomy reader got %d changes, want 10", n)
+		}
+		for i, h := range hs {
+			if h.Status().Healthy {
+				t.Errorf("check %d: Status healthy, want down", i)
+			}
+		}
+		if _, ok := <-g.Subscribe(1).C(); ok {
+			t.Error("Subscribe after Run: channel open")
+		}
+	})
+}
+
+// TestGroupSetPolicy changes a running check's policy through its handle:
+// in place when the handle is alone, splitting a shared check, joining an
+// identical one. Health, rise/fall counts and rhythm carry over.
+func TestGroupSetPolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGroup(GroupConfig{})
+		changes := recordChanges(g.Subscribe(16))
+		clk := newClock()
+		failing := func() Checker { return &keyed{key: "shared", clk: clk, err: errDown} }
+		slow := Policy{Interval: 10 * time.Second, Fall: 3, Warmup: -1}
+		fast := Policy{Interval: 4 * time.Second, Fall: 3, Warmup: -1}
+		a := mustAdd(t, g, failing(), slow)
+		b := mustAdd(t, g, failing(), slow)
+		aloneClk := newClock()
+		alone := mustAdd(t, g, &keyed{key: "alone", clk: aloneClk, err: errDown}, slow)
+		stop := runGroup(t, g)
+
+		// Rounds at 0s and 10s: two failures of three, still healthy.
+		at(clk.start, 15*time.Second)
+		if err := alone.SetPolicy(fast); err != nil { // in place
+			t.Fatal(err)
+		}
+		if err := a.SetPolicy(fast); err != nil { // a leaves b
+			t.Fatal(err)
+		}
+		if st := g.Stats(); st.Checks != 3 || st.Handles != 3 {
+			t.Errorf("after the split: %+v, want 3 checks", st)
+		}
+		if !a.Status().Healthy || !alone.Status().Healthy || a.Policy() != fast.withDefaults() {
+			t.Errorf("after SetPolicy: a %+v, alone %+v, policy %+v", a.Status(), alone.Status(), a.Policy())
+		}
+		// a and alone: last round 10s, next 18s, the third failure; b on
+		// its own 10s rhythm: the third failure at 20s.
+		at(clk.start, 27*time.Second)
+		if err := b.SetPolicy(fast); err != nil { // b joins a: same key, same policy
+			t.Fatal(err)
+		}
+		if st := g.Stats(); st.Checks != 2 || st.Handles != 3 {
+			t.Errorf("after the join: %+v, want 2 checks", st)
+		}
+		at(clk.start, 31*time.Second)
+		stop()
+
+		names := map[*Handle]string{a: "a", b: "b", alone: "alone"}
+		if got, want := describe(changes.get(), names), "a:D@18s alone:D@18s b:D@20s"; got != want {
+			t.Errorf("changes %q, want %q", got, want)
+		}
+		// The shared check at 0s and 10s, then a's at 18s, b's at 20s,
+		// a's at 22s and 26s; from 27s one check for both: 30s.
+		equalTimes(t, "shared attempts", clk.get(), durations(0, 10, 18, 20, 22, 26, 30))
+		equalTimes(t, "alone attempts", aloneClk.get(), durations(0, 10, 18, 22, 26, 30))
+		if err := a.SetPolicy(slow); !errors.Is(err, ErrStopped) {
+			t.Errorf("SetPolicy after Run: %v, want ErrStopped", err)
+		}
+	})
+}
+
+// TestGroupRunOnce: a Group runs once.
+func TestGroupRunOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGroup(GroupConfig{})
+		stop := runGroup(t, g)
+		synctest.Wait()
+		if err := g.Run(t.Context()); !errors.Is(err, ErrRan) {
+			t.Errorf("second Run: %v, want ErrRan", err)
+		}
+		stop()
+		if err := g.Run(t.Context()); !errors.Is(err, ErrRan) {
+			t.Errorf("Run after Run: %v, want ErrRan", err)
 		}
 	})
 }

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -120,18 +122,29 @@ func (c *HTTP) init() {
 	}
 }
 
+// Validate reports every problem of c's configuration: Addr not a target
+// address, a Digest that is not an MD5 sum, a Path that makes no URL. Each
+// is a *FieldError.
+func (c *HTTP) Validate() error {
+	errs := []error{checkTarget(c, "Addr", c.Addr)}
+	if c.Digest != nil && len(c.Digest) != md5.Size {
+		errs = append(errs, invalid(c, "Digest", fmt.Sprintf("%d bytes, want %d", len(c.Digest), md5.Size)))
+	}
+	if _, err := url.Parse(c.url("localhost")); err != nil { // the path's part of the URL
+		errs = append(errs, invalid(c, "Path", err.Error()))
+	}
+	return errors.Join(errs...)
+}
+
 // Check sends the request and judges the response.
 func (c *HTTP) Check(ctx context.Context) error {
-	if !validPort(c.Addr) {
-		return fmt.Errorf("check: %s: no target address: %w", c, ErrConfig)
-	}
-	if c.Digest != nil && len(c.Digest) != md5.Size {
-		return fmt.Errorf("check: %s: digest is %d bytes, want %d: %w", c, len(c.Digest), md5.Size, ErrConfig)
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	c.once.Do(c.init)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(c.Addr.String()), nil)
 	if err != nil {
-		return fmt.Errorf("check: %s: %w: %w", c, ErrConfig, err)
+		return invalid(c, "Path", err.Error())
 	}
 	req.Host = c.Host
 	req.Header.Set("User-Agent", "vigil-check")

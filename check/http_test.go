@@ -47,7 +47,7 @@ func TestHTTP(t *testing.T) {
 		{"redirect followed", &HTTP{Addr: addr, Path: "/moved", FollowRedirects: true, Digest: sum[:]}, nil},
 		{"digest", &HTTP{Addr: addr, Path: "/ok", Digest: sum[:]}, nil},
 		{"wrong digest", &HTTP{Addr: addr, Path: "/ok", Digest: other[:]}, ErrUnexpected},
-		{"bad digest", &HTTP{Addr: addr, Path: "/ok", Digest: []byte{1}}, ErrConfig},
+		{"bad digest", &HTTP{Addr: addr, Path: "/ok", Digest: []byte{1}}, ErrInvalid},
 		{"regexp", &HTTP{Addr: addr, Path: "/ok", Regexp: regexp.MustCompile(`systems\s+go`)}, nil},
 		{"wrong regexp", &HTTP{Addr: addr, Path: "/ok", Regexp: regexp.MustCompile(`down`)}, ErrUnexpected},
 		{"digest and regexp", &HTTP{Addr: addr, Path: "/ok", Digest: sum[:], Regexp: regexp.MustCompile(`go`)}, nil},
@@ -56,7 +56,7 @@ func TestHTTP(t *testing.T) {
 		{"virtual host", &HTTP{Addr: addr, Path: "/vhost", Host: "www.example.org"}, nil},
 		{"wrong virtual host", &HTTP{Addr: addr, Path: "/vhost"}, ErrUnexpected},
 		{"closed port", &HTTP{Addr: closedTCPPort(t)}, errRefused},
-		{"no address", &HTTP{}, ErrConfig},
+		{"no address", &HTTP{}, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

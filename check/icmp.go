@@ -50,15 +50,20 @@ func (c *ICMP) Key() string {
 	return fmt.Sprintf("icmp|%s|%s|%t|%d|%d", c.Addr, c.Bind, c.Privileged, c.ID, c.Size)
 }
 
+// Validate returns a *FieldError if Addr is not an address.
+func (c *ICMP) Validate() error {
+	if !c.Addr.IsValid() {
+		return invalid(c, "Addr", "no target address")
+	}
+	return nil
+}
+
 // Check sends one echo request and waits for its reply until ctx ends.
 func (c *ICMP) Check(ctx context.Context) error {
+	if err := ready(ctx, c); err != nil {
+		return err
+	}
 	dst := c.Addr.Unmap()
-	if !dst.IsValid() {
-		return fmt.Errorf("check: %s: no target address: %w", c, ErrConfig)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("check: %s: %w", c, err)
-	}
 	v6 := dst.Is6()
 	network, listen, proto := "udp4", "0.0.0.0", 1
 	var typ, replyTyp icmp.Type = ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply

@@ -19,7 +19,7 @@ var (
 func TestICMPPrivileged(t *testing.T) {
 	noLeaks(t)
 	if os.Geteuid() != 0 {
-		skipNetns(t, "raw ICMP sockets need root")
+		unavailable(t, "raw ICMP sockets need root")
 	}
 	targets := []netip.Addr{lo4, netip.AddrFrom16(lo4.As16())} // plain and v4-mapped
 	if haveIPv6Loopback() {
@@ -45,7 +45,7 @@ func TestICMPPrivileged(t *testing.T) {
 	if err := (&ICMP{Addr: lo4, Privileged: true}).Check(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v, want Canceled", err)
 	}
-	checkErr(t, (&ICMP{}).Check(t.Context()), ErrConfig)
+	checkErr(t, (&ICMP{}).Check(t.Context()), ErrInvalid)
 }
 
 // pingGroupAllows reports whether this process's group may open ping sockets.
@@ -94,7 +94,7 @@ func TestICMPUnprivilegedNetns(t *testing.T) {
 func TestICMPNoReply(t *testing.T) {
 	noLeaks(t)
 	if os.Geteuid() != 0 {
-		skipNetns(t, "raw ICMP sockets need root")
+		unavailable(t, "raw ICMP sockets need root")
 	}
 	var errs [2]error
 	err := inNetns(t, map[string]string{"ipv4/icmp_echo_ignore_all": "1", "ipv4/ping_group_range": "0 2147483647"}, func() error {

@@ -2,13 +2,18 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/counter"
+	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/internal/sleep"
+	"github.com/vigil-ha/vigil/sched"
 )
 
 // Status is what a Monitor knows about its target.
@@ -28,11 +33,22 @@ type Status struct {
 	Time time.Time
 }
 
+// changed reports whether a subscriber hears of st after old: a change of
+// health or weight.
+func (st Status) changed(old Status) bool {
+	return st.Healthy != old.Healthy || st.Weight != old.Weight || st.WeightSet != old.WeightSet
+}
+
 // Stats are a monitor's counters.
 type Stats struct {
 	Checks      uint64 // attempts made, retries included
 	Failures    uint64 // attempts that failed
 	Transitions uint64 // changes of health
+}
+
+// counters are the live Stats.
+type counters struct {
+	Checks, Failures, Transitions atomic.Uint64
 }
 
 // MonitorConfig holds a Monitor's optional settings.
@@ -46,48 +62,51 @@ type MonitorConfig struct {
 	Rand *rand.Rand
 }
 
-// ErrRunning is returned by a second call to Monitor.Run.
-var ErrRunning = errors.New("check: monitor already running")
-
 // A Monitor runs one checker under a Policy and publishes its target's
-// health to subscribers. Create it with NewMonitor and run it with Run, or
-// let a Group run it.
+// health to subscribers. Create it with NewMonitor and run it with Run.
+// Its methods are safe for concurrent use.
 type Monitor struct {
-	c      Checker
-	p      Policy
-	name   string
-	log    *slog.Logger
-	rnd    *rand.Rand
-	runs   atomic.Bool
-	checks atomic.Uint64
-	fails  atomic.Uint64
-	trans  atomic.Uint64
+	c        Checker
+	name     string
+	log      *slog.Logger
+	rnd      *rand.Rand      // draws the warmup; nil: the global source
+	publish  func(st Status) // where changes go: feed, or a Group's stream
+	ran      atomic.Bool
+	counters counters
+	feed     feed.Feed[Status]
 
-	mu      sync.Mutex
-	tracker Tracker
-	status  Status
-	subs    []*Subscription // copy on write
+	mu        sync.Mutex
+	p         Policy
+	tracker   Tracker
+	status    Status
+	job       *sched.Handle // runs the rounds; nil until Run (or a Group) adds it
+	lastStart time.Time     // when the last round started; zero before the first
 }
 
-// NewMonitor returns a Monitor that runs c under p. It fails if p has
-// negative fields.
+// NewMonitor returns a Monitor that runs c under p. It returns a
+// *FieldError (wrapping ErrInvalid) if c is nil or, for a checker with a
+// Validate method (all of this package's), misconfigured.
 func NewMonitor(c Checker, p Policy, cfg MonitorConfig) (*Monitor, error) {
 	if c == nil {
-		return nil, fmt.Errorf("check: monitor %q: nil checker: %w", cfg.Name, ErrConfig)
+		return nil, &FieldError{Object: "monitor", Field: "Checker", Reason: "nil"}
 	}
-	p, err := p.withDefaults()
-	if err != nil {
+	if err := validate(c); err != nil {
 		return nil, err
 	}
-	m := &Monitor{c: c, p: p, name: cfg.Name, log: cfg.Logger, rnd: cfg.Rand, tracker: NewTracker(p)}
+	m := newMonitor(c, p.withDefaults(), cfg)
+	m.publish = m.feed.Publish
+	return m, nil
+}
+
+// newMonitor returns a Monitor of a valid checker and a policy with its
+// defaults; the caller sets publish.
+func newMonitor(c Checker, p Policy, cfg MonitorConfig) *Monitor {
+	m := &Monitor{c: c, p: p, name: cfg.Name, log: logx.OrDiscard(cfg.Logger), rnd: cfg.Rand, tracker: NewTracker(p)}
 	if m.name == "" {
 		m.name = checkerName(c)
 	}
-	if m.log == nil {
-		m.log = slog.New(slog.DiscardHandler)
-	}
 	m.status.Healthy = m.tracker.Healthy()
-	return m, nil
+	return m
 }
 
 func checkerName(c Checker) string {
@@ -98,7 +117,39 @@ func checkerName(c Checker) string {
 }
 
 // Policy returns the monitor's policy, defaults filled in.
-func (m *Monitor) Policy() Policy { return m.p }
+func (m *Monitor) Policy() Policy {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.p
+}
+
+// SetPolicy makes the monitor follow p from now on, before, during or
+// after Run, without resetting its health: the target stays healthy or
+// unhealthy, and the passed or failed rounds counted so far towards Rise
+// or Fall count towards the new Rise or Fall. Retries, Rise and Fall apply
+// from the next attempt; Timeout and RetryDelay from the next round. A new
+// Interval counts from the start of the last round: the next round is
+// due at the first of last+Interval, last+2*Interval, ... that is not in
+// the past (before the first round, the first round keeps its time).
+// Alpha and Warmup matter only at the start.
+func (m *Monitor) SetPolicy(p Policy) {
+	p = p.withDefaults()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_ = m.setPolicyLocked(p) // fails only once the job has stopped: nothing to change then
+}
+
+// setPolicyLocked is SetPolicy with p's defaults filled in and m.mu held.
+// It returns the job's error: sched.ErrStopped or sched.ErrRemoved.
+func (m *Monitor) setPolicyLocked(p Policy) error {
+	old := m.p
+	m.p = p
+	m.tracker.SetPolicy(p)
+	if m.job != nil && p.Interval != old.Interval {
+		return m.job.SetInterval(p.Interval)
+	}
+	return nil
+}
 
 // Status returns the latest status.
 func (m *Monitor) Status() Status {
@@ -108,93 +159,59 @@ func (m *Monitor) Status() Status {
 }
 
 // Stats returns the monitor's counters.
-func (m *Monitor) Stats() Stats {
-	return Stats{Checks: m.checks.Load(), Failures: m.fails.Load(), Transitions: m.trans.Load()}
-}
+func (m *Monitor) Stats() Stats { return counter.Snapshot[Stats](&m.counters) }
 
-// Subscribe returns a subscription to the monitor's status changes.
-func (m *Monitor) Subscribe() *Subscription { return m.subscribe(nil) }
-
-func (m *Monitor) subscribe(onRemove func()) *Subscription {
-	s := &Subscription{m: m, c: make(chan Status, 1)}
-	s.remove = func() {
-		m.mu.Lock()
-		subs := make([]*Subscription, 0, len(m.subs))
-		for _, x := range m.subs {
-			if x != s {
-				subs = append(subs, x)
-			}
-		}
-		m.subs = subs
-		m.mu.Unlock()
-		if onRemove != nil {
-			onRemove()
-		}
-	}
-	m.mu.Lock()
-	// The channel is new and empty: this send cannot block, and the current
-	// status is in it before any later one can be published.
-	s.c <- m.status
-	m.subs = append(m.subs[:len(m.subs):len(m.subs)], s)
-	m.mu.Unlock()
-	return s
+// Subscribe returns a subscription to the monitor's changes of health or
+// weight. Its channel carries each change after Subscribe, not the status
+// at that time: read Status after Subscribe for that. It holds n changes
+// (at least 1; see Subscription): Subscribe(1) always holds the latest.
+// The channel is closed when Run returns; after that Subscribe returns a
+// closed subscription.
+func (m *Monitor) Subscribe(n int) *Subscription[Status] {
+	return &Subscription[Status]{m.feed.Subscribe(n)}
 }
 
 // Run runs the checker until ctx is done: a first round after the warmup,
 // then one every Interval. It returns nil once ctx is done and the last
-// attempt has returned, or ErrRunning if the monitor is already running.
+// attempt has returned, and closes the channels of the subscriptions.
+// A Monitor runs once: a second call to Run returns ErrRan, whether the
+// first is still running or has returned.
 func (m *Monitor) Run(ctx context.Context) error {
-	if !m.runs.CompareAndSwap(false, true) {
-		return fmt.Errorf("check: monitor %s: %w", m.name, ErrRunning)
+	if !m.ran.CompareAndSwap(false, true) {
+		return ErrRan
 	}
-	defer m.runs.Store(false)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	sleep := func(d time.Duration) bool {
-		timer.Reset(d)
-		select {
-		case <-timer.C:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	defer m.feed.Close()
+	r := sched.New(sched.Config{MaxInFlight: -1, Logger: m.log})
+	m.mu.Lock()
+	var warmup time.Duration
 	if m.p.Warmup > 0 {
-		var d time.Duration
 		if m.rnd != nil {
-			d = time.Duration(m.rnd.Int64N(int64(m.p.Warmup)))
+			warmup = time.Duration(m.rnd.Int64N(int64(m.p.Warmup)))
 		} else {
-			d = time.Duration(rand.Int64N(int64(m.p.Warmup)))
-		}
-		if !sleep(d) {
-			return nil
+			warmup = time.Duration(rand.Int64N(int64(m.p.Warmup)))
 		}
 	}
-	for ctx.Err() == nil {
-		start := time.Now()
-		m.round(ctx)
-		next, now := start.Add(m.p.Interval), time.Now()
-		if next.Before(now) { // overran: skip the ticks it covered
-			next = next.Add((now.Sub(next)/m.p.Interval + 1) * m.p.Interval)
-		}
-		if !sleep(next.Sub(now)) {
-			return nil
-		}
+	job, err := r.Add(sched.Job{Name: m.name, Interval: m.p.Interval, Offset: warmup, Run: m.round})
+	m.job = job
+	m.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("check: monitor %s: %w", m.name, err)
 	}
-	return nil
+	return r.Run(ctx)
 }
 
 // round runs one round: an attempt, then retries while the tracker asks.
+// It is the job that a Runner (the Monitor's own, or a Group's) runs.
 func (m *Monitor) round(ctx context.Context) {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	m.mu.Lock()
+	p := m.p
+	m.lastStart = time.Now()
+	m.mu.Unlock()
 	for {
-		actx, cancel := context.WithTimeout(ctx, m.p.Timeout)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if p.Timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, p.Timeout)
+		}
 		start := time.Now()
 		w, wok, err := m.attempt(actx)
 		end := time.Now()
@@ -205,14 +222,7 @@ func (m *Monitor) round(ctx context.Context) {
 		if m.record(w, wok, err, end.Sub(start), end) != Retry {
 			return
 		}
-		if timer == nil {
-			timer = time.NewTimer(m.p.RetryDelay)
-		} else {
-			timer.Reset(m.p.RetryDelay)
-		}
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
+		if !sleep.For(ctx, p.RetryDelay) {
 			return
 		}
 	}
@@ -232,11 +242,12 @@ func (m *Monitor) attempt(ctx context.Context) (w int, wok bool, err error) {
 }
 
 // record applies one attempt's result and publishes the status if the
-// health or the weight changed.
+// health or the weight changed. Rounds of one monitor never overlap, so
+// its statuses are published in order.
 func (m *Monitor) record(w int, wok bool, err error, d time.Duration, at time.Time) Outcome {
-	m.checks.Add(1)
+	m.counters.Checks.Add(1)
 	if err != nil {
-		m.fails.Add(1)
+		m.counters.Failures.Add(1)
 	}
 	m.mu.Lock()
 	out := m.tracker.Observe(err == nil)
@@ -246,57 +257,14 @@ func (m *Monitor) record(w int, wok bool, err error, d time.Duration, at time.Ti
 		st.Weight, st.WeightSet = w, true
 	}
 	m.status = st
-	subs := m.subs
 	m.mu.Unlock()
 
 	if out == Up || out == Down {
-		m.trans.Add(1)
-		m.log.Info("check: health changed", "check", m.name, "healthy", st.Healthy, "error", err, "duration", d)
-	} else if st.Weight == old.Weight && st.WeightSet == old.WeightSet {
-		return out
+		m.counters.Transitions.Add(1)
+		m.log.Info("check: health changed", "check", m.name, "healthy", st.Healthy, "err", err, "duration", d)
 	}
-	for _, s := range subs {
-		s.offer(st)
+	if st.changed(old) {
+		m.publish(st)
 	}
 	return out
-}
-
-// A Subscription receives a monitor's status changes: the current status
-// when it is made, then each change of health or weight. Its channel holds
-// only the latest status, so a slow reader misses intermediate ones and
-// never delays the monitor. The channel is never closed.
-type Subscription struct {
-	m      *Monitor
-	c      chan Status
-	once   sync.Once
-	remove func()
-}
-
-// C returns the channel of statuses.
-func (s *Subscription) C() <-chan Status { return s.c }
-
-// Status returns the monitor's latest status, changed or not.
-func (s *Subscription) Status() Status { return s.m.Status() }
-
-// Stats returns the monitor's counters.
-func (s *Subscription) Stats() Stats { return s.m.Stats() }
-
-// Remove ends the subscription; in a Group, removing the last subscription
-// to a check stops it. Remove is idempotent.
-func (s *Subscription) Remove() { s.once.Do(s.remove) }
-
-// offer puts st in the channel, replacing a status not yet received.
-// Statuses of one monitor are offered by one goroutine at a time.
-func (s *Subscription) offer(st Status) {
-	for range 2 {
-		select {
-		case s.c <- st:
-			return
-		default:
-		}
-		select {
-		case <-s.c:
-		default:
-		}
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -41,36 +42,41 @@ func (c *clock) get() []time.Duration {
 }
 
 // runMonitor runs m for d of virtual time, recording what a subscriber
-// receives after the initial status, which it returns first.
+// receives; it returns the status before Run first.
 func runMonitor(t *testing.T, m *Monitor, d time.Duration) (initial Status, events []event) {
 	t.Helper()
-	sub := m.Subscribe()
-	defer sub.Remove()
-	initial = <-sub.C()
+	initial = m.Status()
+	stop := startMonitor(t, m)
+	time.Sleep(d)
+	synctest.Wait() // everything due at d has happened
+	return initial, stop()
+}
+
+// startMonitor runs m and records the statuses a subscriber receives, at
+// their virtual times since the call. stop ends Run and returns them.
+func startMonitor(t *testing.T, m *Monitor) (stop func() []event) {
+	t.Helper()
+	sub := m.Subscribe(64)
 	start := time.Now()
-	ctx, cancel := context.WithCancel(t.Context())
 	recorded := make(chan []event)
 	go func() {
 		var evs []event
-		for {
-			select {
-			case st := <-sub.C():
-				evs = append(evs, event{time.Since(start), st})
-			case <-ctx.Done():
-				recorded <- evs
-				return
-			}
+		for st := range sub.C() { // closed when Run returns
+			evs = append(evs, event{time.Since(start), st})
 		}
+		recorded <- evs
 	}()
+	ctx, cancel := context.WithCancel(t.Context())
 	ran := make(chan error)
 	go func() { ran <- m.Run(ctx) }()
-	time.Sleep(d)
-	synctest.Wait() // everything due at d has happened
-	cancel()
-	if err := <-ran; err != nil {
-		t.Errorf("Run: %v", err)
+	return func() []event {
+		t.Helper()
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		return <-recorded
 	}
-	return initial, <-recorded
 }
 
 // transitions returns "D@2s U@3s" for the health changes in events.
@@ -110,7 +116,7 @@ func equalTimes(t *testing.T, what string, got, want []time.Duration) {
 	}
 }
 
-func newMonitor(t *testing.T, c Checker, p Policy) *Monitor {
+func mustMonitor(t *testing.T, c Checker, p Policy) *Monitor {
 	t.Helper()
 	m, err := NewMonitor(c, p, MonitorConfig{Name: t.Name()})
 	if err != nil {
@@ -124,7 +130,7 @@ var errDown = errors.New("down")
 func TestMonitorFall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := newClock()
-		m := newMonitor(t, CheckerFunc(func(ctx context.Context) error { clk.tick(); return errDown }),
+		m := mustMonitor(t, CheckerFunc(func(ctx context.Context) error { clk.tick(); return errDown }),
 			Policy{Interval: time.Second, Fall: 3})
 		initial, events := runMonitor(t, m, 5500*time.Millisecond)
 		if !initial.Healthy || !initial.Time.IsZero() {
@@ -152,7 +158,7 @@ func TestMonitorRetries(t *testing.T) {
 			}
 			return nil
 		})
-		m := newMonitor(t, c, Policy{Interval: time.Second, Timeout: 100 * time.Millisecond, Retries: 2, RetryDelay: 300 * time.Millisecond})
+		m := mustMonitor(t, c, Policy{Interval: time.Second, Timeout: 100 * time.Millisecond, Retries: 2, RetryDelay: 300 * time.Millisecond})
 		_, events := runMonitor(t, m, 4500*time.Millisecond)
 		if got := transitions(events); got != "D@600ms U@3s" {
 			t.Errorf("transitions %q, want D@600ms U@3s", got)
@@ -169,7 +175,7 @@ func TestMonitorTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := newClock()
 		hang := CheckerFunc(func(ctx context.Context) error { clk.tick(); <-ctx.Done(); return ctx.Err() })
-		m := newMonitor(t, hang, Policy{Interval: time.Second, Timeout: 200 * time.Millisecond, Retries: 1, RetryDelay: 300 * time.Millisecond})
+		m := mustMonitor(t, hang, Policy{Interval: time.Second, Timeout: 200 * time.Millisecond, Retries: 1, RetryDelay: 300 * time.Millisecond})
 		_, events := runMonitor(t, m, 1500*time.Millisecond)
 		if got := transitions(events); got != "D@700ms" {
 			t.Errorf("transitions %q, want D@700ms", got)
@@ -184,7 +190,7 @@ func TestMonitorTimeout(t *testing.T) {
 
 func TestMonitorAlpha(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := newMonitor(t, CheckerFunc(func(context.Context) error { return nil }), Policy{Interval: time.Second, Alpha: true, Rise: 2})
+		m := mustMonitor(t, CheckerFunc(func(context.Context) error { return nil }), Policy{Interval: time.Second, Alpha: true, Rise: 2})
 		initial, events := runMonitor(t, m, 3500*time.Millisecond)
 		if initial.Healthy {
 			t.Error("alpha: starts healthy")
@@ -204,7 +210,7 @@ func TestMonitorRecovery(t *testing.T) {
 			}
 			return nil
 		})
-		m := newMonitor(t, c, Policy{Interval: time.Second, Rise: 2, Fall: 2})
+		m := mustMonitor(t, c, Policy{Interval: time.Second, Rise: 2, Fall: 2})
 		_, events := runMonitor(t, m, 8500*time.Millisecond)
 		if got := transitions(events); got != "D@3s U@6s" {
 			t.Errorf("transitions %q, want D@3s U@6s", got)
@@ -236,7 +242,7 @@ func TestMonitorWarmup(t *testing.T) {
 	// Without a Rand, the warmup is still within bounds.
 	synctest.Test(t, func(t *testing.T) {
 		clk := newClock()
-		m := newMonitor(t, CheckerFunc(func(context.Context) error { clk.tick(); return nil }), Policy{Interval: time.Hour, Warmup: time.Second})
+		m := mustMonitor(t, CheckerFunc(func(context.Context) error { clk.tick(); return nil }), Policy{Interval: time.Hour, Warmup: time.Second})
 		runMonitor(t, m, time.Second)
 		if got := clk.get(); len(got) != 1 || got[0] >= time.Second {
 			t.Fatalf("attempts at %v, want one in [0, 1s)", got)
@@ -248,7 +254,7 @@ func TestMonitorOverrun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := newClock()
 		hang := CheckerFunc(func(ctx context.Context) error { clk.tick(); <-ctx.Done(); return ctx.Err() })
-		m := newMonitor(t, hang, Policy{Interval: time.Second, Timeout: 2500 * time.Millisecond})
+		m := mustMonitor(t, hang, Policy{Interval: time.Second, Timeout: 2500 * time.Millisecond})
 		runMonitor(t, m, 7*time.Second)
 		// Rounds take 2.5s: the ticks at 1s and 2s are skipped, not stacked.
 		equalTimes(t, "attempts", clk.get(), durations(0, 3, 6))
@@ -280,7 +286,7 @@ func (w *weights) CheckWeight(context.Context) (int, bool, error) {
 func TestMonitorWeight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := &weights{seq: []int{5, 5, 7, -1, 7, 9}, errs: []error{nil, nil, nil, nil, nil, errDown}}
-		m := newMonitor(t, w, Policy{Interval: time.Second})
+		m := mustMonitor(t, w, Policy{Interval: time.Second})
 		_, events := runMonitor(t, m, 5500*time.Millisecond)
 		// Weight changes are published without a change of health; a run
 		// without a weight, or a failed one, keeps the last one.
@@ -314,9 +320,9 @@ func TestMonitorSlowSubscriber(t *testing.T) {
 			}
 			return nil
 		})
-		m := newMonitor(t, flap, Policy{Interval: time.Second})
-		lazy := m.Subscribe()
-		defer lazy.Remove()
+		m := mustMonitor(t, flap, Policy{Interval: time.Second})
+		lazy := m.Subscribe(1)
+		defer lazy.Close()
 		runMonitor(t, m, 9500*time.Millisecond)
 		equalTimes(t, "attempts", clk.get(), durations(0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
 		if n := m.Stats().Transitions; n != 9 {
@@ -326,17 +332,18 @@ func TestMonitorSlowSubscriber(t *testing.T) {
 		if want := m.Status(); got.Healthy != want.Healthy || !got.Time.Equal(want.Time) || got.Healthy {
 			t.Errorf("lazy subscriber got %+v, want the latest %+v", got, want)
 		}
-		select {
-		case st := <-lazy.C():
-			t.Errorf("second status %+v queued", st)
-		default:
+		if _, ok := <-lazy.C(); ok {
+			t.Errorf("second status queued")
+		}
+		if n := lazy.Dropped(); n != 8 {
+			t.Errorf("lazy subscriber dropped %d statuses, want 8 (9 changes, 1 kept)", n)
 		}
 	})
 }
 
 func TestMonitorPanic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := newMonitor(t, CheckerFunc(func(context.Context) error { panic("boom") }), Policy{Interval: time.Second})
+		m := mustMonitor(t, CheckerFunc(func(context.Context) error { panic("boom") }), Policy{Interval: time.Second})
 		_, events := runMonitor(t, m, 500*time.Millisecond)
 		if len(events) != 1 || events[0].st.Healthy || !strings.Contains(events[0].st.Err.Error(), "panicked: boom") {
 			t.Fatalf("events %+v, want one failure that says the checker panicked", events)
@@ -347,13 +354,13 @@ func TestMonitorPanic(t *testing.T) {
 func TestMonitorStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hang := CheckerFunc(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
-		m := newMonitor(t, hang, Policy{Interval: time.Second, Timeout: time.Hour})
+		m := mustMonitor(t, hang, Policy{Interval: time.Second, Timeout: time.Hour})
 		ctx, cancel := context.WithCancel(t.Context())
 		ran := make(chan error)
 		go func() { ran <- m.Run(ctx) }()
 		synctest.Wait()
-		if err := m.Run(ctx); !errors.Is(err, ErrRunning) {
-			t.Errorf("second Run: %v, want ErrRunning", err)
+		if err := m.Run(ctx); !errors.Is(err, ErrRan) {
+			t.Errorf("second Run: %v, want ErrRan", err)
 		}
 		time.Sleep(500 * time.Millisecond)
 		cancel()
@@ -364,21 +371,95 @@ func TestMonitorStop(t *testing.T) {
 		if st := m.Stats(); st.Checks != 0 || !m.Status().Healthy {
 			t.Errorf("stats %+v, status %+v", st, m.Status())
 		}
-		if err := m.Run(ctx); err != nil {
-			t.Errorf("Run after stop: %v", err)
+		if err := m.Run(t.Context()); !errors.Is(err, ErrRan) {
+			t.Errorf("Run after stop: %v, want ErrRan (a Monitor runs once)", err)
+		}
+		if _, ok := <-m.Subscribe(1).C(); ok {
+			t.Error("Subscribe after Run: channel open")
 		}
 	})
 }
 
 func TestNewMonitorErrors(t *testing.T) {
-	if _, err := NewMonitor(nil, Policy{}, MonitorConfig{}); !errors.Is(err, ErrConfig) {
+	var fe *FieldError
+	if _, err := NewMonitor(nil, Policy{}, MonitorConfig{}); !errors.Is(err, ErrInvalid) || !errors.As(err, &fe) || fe.Field != "Checker" {
 		t.Errorf("nil checker: %v", err)
 	}
-	if _, err := NewMonitor(&TCP{}, Policy{Fall: -1}, MonitorConfig{}); !errors.Is(err, ErrConfig) {
-		t.Errorf("bad policy: %v", err)
+	if _, err := NewMonitor(&TCP{}, Policy{}, MonitorConfig{}); !errors.As(err, &fe) || err.Error() != "check: tcp invalid AddrPort: Addr: no target address" {
+		t.Errorf("invalid checker: %v", err)
 	}
-	m, err := NewMonitor(&TCP{}, Policy{}, MonitorConfig{})
-	if err != nil || m.name != "tcp invalid AddrPort" || m.Policy().Interval != DefaultInterval {
+	m, err := NewMonitor(&TCP{Addr: netip.MustParseAddrPort("192.0.2.1:80")}, Policy{Fall: -1}, MonitorConfig{})
+	if err != nil || m.name != "tcp 192.0.2.1:80" || m.Policy().Interval != DefaultInterval || m.Policy().Fall != 1 {
 		t.Errorf("NewMonitor: %v, name %q, policy %+v", err, m.name, m.Policy())
 	}
+}
+
+// at sleeps until start+d of virtual time and lets everything due settle.
+func at(start time.Time, d time.Duration) {
+	time.Sleep(time.Until(start.Add(d)))
+	synctest.Wait()
+}
+
+// TestMonitorSetPolicy changes a running monitor's policy: the health and
+// the rounds counted towards Fall and Rise carry over, and a new Interval
+// counts from the last round.
+func TestMonitorSetPolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := newClock()
+		c := CheckerFunc(func(context.Context) error {
+			if clk.tick() < 28*time.Second {
+				return errDown
+			}
+			return nil
+		})
+		m := mustMonitor(t, c, Policy{Interval: 10 * time.Second, Fall: 3, Rise: 3})
+		stop := startMonitor(t, m)
+		at(clk.start, 15*time.Second)
+		// Two failed rounds (0s, 10s) of three: still healthy.
+		if st := m.Status(); !st.Healthy {
+			t.Fatalf("at 15s: %+v, want healthy after 2 of 3 failures", st)
+		}
+		m.SetPolicy(Policy{Interval: 4 * time.Second, Fall: 3, Rise: 3})
+		// Last round 10s: 14s is past, 18s is next, and is the third failure.
+		at(clk.start, 27*time.Second)
+		if st := m.Status(); st.Healthy {
+			t.Fatalf("at 27s: %+v, want down since 18s", st)
+		}
+		m.SetPolicy(Policy{Interval: 4 * time.Second, Fall: 3, Rise: 3, Alpha: true, Warmup: time.Hour})
+		if st := m.Status(); st.Healthy || !st.Time.Equal(clk.start.Add(26*time.Second)) {
+			t.Fatalf("after SetPolicy: %+v, want the status unchanged", st)
+		}
+		at(clk.start, 31*time.Second)
+		// One passed round (30s) of three; two are enough from now on.
+		m.SetPolicy(Policy{Interval: 4 * time.Second, Fall: 3, Rise: 2})
+		at(clk.start, 35*time.Second)
+		events := stop()
+		if got, want := transitions(events), "D@18s U@34s"; got != want {
+			t.Errorf("transitions %q, want %q", got, want)
+		}
+		equalTimes(t, "attempts", clk.get(), durations(0, 10, 18, 22, 26, 30, 34))
+		if p := m.Policy(); p.Interval != 4*time.Second || p.Rise != 2 || p.Timeout != DefaultTimeout {
+			t.Errorf("Policy() = %+v", p)
+		}
+		if st := m.Stats(); st != (Stats{Checks: 7, Failures: 5, Transitions: 2}) {
+			t.Errorf("stats %+v", st)
+		}
+	})
+}
+
+// TestMonitorSetPolicyOneRound: a negative Interval stops the rounds; a
+// positive one resumes them from the last.
+func TestMonitorSetPolicyOneRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := newClock()
+		m := mustMonitor(t, CheckerFunc(func(context.Context) error { clk.tick(); return nil }), Policy{Interval: -1, Warmup: -1})
+		stop := startMonitor(t, m)
+		at(clk.start, 5*time.Second)
+		m.SetPolicy(Policy{Interval: 3 * time.Second})
+		at(clk.start, 10*time.Second)
+		m.SetPolicy(Policy{Interval: -5})
+		at(clk.start, 20*time.Second)
+		stop()
+		equalTimes(t, "attempts", clk.get(), durations(0, 6, 9))
+	})
 }

@@ -38,16 +38,17 @@ func inNetns(t *testing.T, sysctls map[string]string, f func() error) error {
 	}()
 	select {
 	case why := <-skip:
-		skipNetns(t, why)
+		unavailable(t, why)
 		return nil
 	case err := <-errc:
 		return err
 	}
 }
 
-// skipNetns skips a test that needs root or network namespaces, unless
-// VIGIL_REQUIRE_NETNS=1 (as in CI) makes that a failure.
-func skipNetns(t *testing.T, why string) {
+// unavailable skips a test for why (it needs root, network namespaces or
+// a program that is missing), unless VIGIL_REQUIRE_NETNS=1 (as in CI)
+// makes that a failure.
+func unavailable(t *testing.T, why string) {
 	t.Helper()
 	if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
 		t.Fatalf("VIGIL_REQUIRE_NETNS=1, but: %s", why)

@@ -1,41 +1,46 @@
 package check
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Policy says how a Monitor runs a checker, with keepalived's names and,
-// for zero fields, keepalived's defaults.
+// for zero fields, keepalived's defaults. A negative value turns a field
+// off, as documented on each.
 //
 // A round is one attempt plus, while the target is healthy, up to Retries
 // more after RetryDelay each; it fails when its last attempt fails. Rounds
 // start every Interval. A healthy target becomes unhealthy after Fall failed
 // rounds in a row, an unhealthy one healthy after Rise passed rounds in a
 // row. A target starts healthy, or unhealthy with Alpha.
+//
+// A running check's policy can change (Monitor.SetPolicy,
+// Handle.SetPolicy) without losing its health; see SetPolicy.
 type Policy struct {
 	// Interval is the time between the starts of two rounds (delay_loop);
-	// zero means 60s. A round that overruns makes the ticks it covers be
-	// skipped, not stacked.
+	// zero means 60s, a negative value one round only. A round that
+	// overruns makes the ticks it covers be skipped, not stacked.
 	Interval time.Duration
-	// Timeout bounds each attempt (connect_timeout); zero means 5s.
+	// Timeout bounds each attempt (connect_timeout); zero means 5s, a
+	// negative value no bound.
 	Timeout time.Duration
 	// Retries is how many more attempts a round makes after a failed one
-	// (retry); only a healthy target is retried.
+	// (retry); only a healthy target is retried. Zero or negative means
+	// none.
 	Retries int
-	// RetryDelay is the wait before a retry (delay_before_retry); zero means 1s.
+	// RetryDelay is the wait before a retry (delay_before_retry); zero
+	// means 1s, a negative value no wait.
 	RetryDelay time.Duration
 	// Rise is how many passed rounds in a row make an unhealthy target
-	// healthy; zero means 1.
+	// healthy; zero or negative means 1.
 	Rise int
 	// Fall is how many failed rounds in a row make a healthy target
-	// unhealthy; zero means 1.
+	// unhealthy; zero or negative means 1.
 	Fall int
 	// Alpha makes the target start unhealthy (alpha), so that it needs Rise
 	// passed rounds before it is used.
 	Alpha bool
 	// Warmup delays the first round by a random time in [0, Warmup)
-	// (warmup). In a Group, a zero Warmup spreads first rounds over Interval.
+	// (warmup). Zero means none for a Monitor, and in a Group first rounds
+	// spread over Interval; a negative value means none, in a Group too.
 	Warmup time.Duration
 }
 
@@ -46,35 +51,28 @@ const (
 	DefaultRetryDelay = time.Second
 )
 
-// withDefaults returns p with zero fields set to their defaults, or an error
-// naming the first field out of range.
-func (p Policy) withDefaults() (Policy, error) {
-	switch {
-	case p.Interval < 0:
-		return p, fmt.Errorf("check: policy: negative interval %v: %w", p.Interval, ErrConfig)
-	case p.Timeout < 0:
-		return p, fmt.Errorf("check: policy: negative timeout %v: %w", p.Timeout, ErrConfig)
-	case p.Retries < 0:
-		return p, fmt.Errorf("check: policy: negative retries %d: %w", p.Retries, ErrConfig)
-	case p.RetryDelay < 0:
-		return p, fmt.Errorf("check: policy: negative retry delay %v: %w", p.RetryDelay, ErrConfig)
-	case p.Rise < 0 || p.Fall < 0:
-		return p, fmt.Errorf("check: policy: negative rise %d or fall %d: %w", p.Rise, p.Fall, ErrConfig)
-	case p.Warmup < 0:
-		return p, fmt.Errorf("check: policy: negative warmup %v: %w", p.Warmup, ErrConfig)
+// withDefaults returns p with zero fields set to their defaults and every
+// way of saying "off" made one (-1, or 0 for Retries and 1 for Rise and
+// Fall), so that equal policies compare equal. It is idempotent.
+func (p Policy) withDefaults() Policy {
+	def := func(d *time.Duration, v time.Duration) {
+		switch {
+		case *d == 0:
+			*d = v
+		case *d < 0:
+			*d = -1
+		}
 	}
-	if p.Interval == 0 {
-		p.Interval = DefaultInterval
-	}
-	if p.Timeout == 0 {
-		p.Timeout = DefaultTimeout
-	}
-	if p.RetryDelay == 0 {
-		p.RetryDelay = DefaultRetryDelay
-	}
+	def(&p.Interval, DefaultInterval)
+	def(&p.Timeout, DefaultTimeout)
+	def(&p.RetryDelay, DefaultRetryDelay)
+	p.Warmup = max(p.Warmup, -1)
+	p.Retries = max(p.Retries, 0)
 	p.Rise, p.Fall = max(p.Rise, 1), max(p.Fall, 1)
-	return p, nil
+	return p
 }
+
+//go:generate go tool stringer -type=Outcome -linecomment
 
 // Outcome is what a Tracker makes of one attempt.
 type Outcome int
@@ -83,29 +81,14 @@ type Outcome int
 const (
 	// Retry means the attempt failed and the round goes on with another
 	// attempt after Policy.RetryDelay.
-	Retry Outcome = iota + 1
+	Retry Outcome = iota + 1 // retry
 	// Steady means the round ended and the health did not change.
-	Steady
+	Steady // steady
 	// Up means the round ended and the target became healthy.
-	Up
+	Up // up
 	// Down means the round ended and the target became unhealthy.
-	Down
+	Down // down
 )
-
-// String returns the outcome's name.
-func (o Outcome) String() string {
-	switch o {
-	case Retry:
-		return "retry"
-	case Steady:
-		return "steady"
-	case Up:
-		return "up"
-	case Down:
-		return "down"
-	}
-	return fmt.Sprintf("Outcome(%d)", int(o))
-}
 
 // A Tracker applies a Policy's retries, rise and fall to the attempts of
 // one check. It is a plain value with no clock and no goroutines; the zero
@@ -118,9 +101,19 @@ type Tracker struct {
 }
 
 // NewTracker returns a Tracker for p, healthy unless p.Alpha is set.
-// Zero Rise and Fall mean 1.
 func NewTracker(p Policy) Tracker {
-	return Tracker{retries: max(p.Retries, 0), rise: max(p.Rise, 1), fall: max(p.Fall, 1), healthy: !p.Alpha}
+	t := Tracker{healthy: !p.Alpha}
+	t.SetPolicy(p)
+	return t
+}
+
+// SetPolicy makes t apply p's Retries, Rise and Fall from the next
+// attempt on. The health and the counts so far are kept: a target 2
+// failed rounds into a Fall of 3 goes down on the next failed round if the
+// new Fall is 3, and on it too if the new Fall is 2 or 1. p.Alpha matters
+// only to NewTracker.
+func (t *Tracker) SetPolicy(p Policy) {
+	t.retries, t.rise, t.fall = max(p.Retries, 0), max(p.Rise, 1), max(p.Fall, 1)
 }
 
 // Healthy reports the target's current health.

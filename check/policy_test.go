@@ -1,7 +1,6 @@
 package check
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -54,19 +53,44 @@ func TestTracker(t *testing.T) {
 }
 
 func TestPolicyDefaults(t *testing.T) {
-	p, err := Policy{}.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := Policy{Interval: 60 * time.Second, Timeout: 5 * time.Second, RetryDelay: time.Second, Rise: 1, Fall: 1}
-	if p != want {
+	if p := (Policy{}).withDefaults(); p != want {
 		t.Errorf("defaults %+v, want %+v", p, want)
 	}
-	for _, bad := range []Policy{
-		{Interval: -1}, {Timeout: -1}, {Retries: -1}, {RetryDelay: -1}, {Rise: -1}, {Fall: -1}, {Warmup: -1},
+	// Every negative value means off, and all say it the same way.
+	off := Policy{Interval: -1, Timeout: -1, RetryDelay: -1, Rise: 1, Fall: 1, Warmup: -1}
+	for _, p := range []Policy{
+		{Interval: -1, Timeout: -1, Retries: -1, RetryDelay: -1, Rise: -1, Fall: -1, Warmup: -1},
+		{Interval: -time.Hour, Timeout: -2, Retries: -3, RetryDelay: -4, Rise: -5, Fall: -6, Warmup: -7},
+		off,
 	} {
-		if _, err := bad.withDefaults(); !errors.Is(err, ErrConfig) {
-			t.Errorf("%+v: %v, want ErrConfig", bad, err)
+		if got := p.withDefaults(); got != off {
+			t.Errorf("%+v: %+v, want %+v", p, got, off)
+		}
+		if got := p.withDefaults().withDefaults(); got != off {
+			t.Errorf("%+v twice: %+v, want %+v", p, got, off)
+		}
+	}
+}
+
+// TestTrackerSetPolicy: the health and the streak carry over to new rise
+// and fall counts.
+func TestTrackerSetPolicy(t *testing.T) {
+	tr := NewTracker(Policy{Fall: 3, Rise: 3})
+	tr.Observe(false)
+	tr.Observe(false)
+	tr.SetPolicy(Policy{Fall: 2, Rise: 3, Alpha: true})
+	if !tr.Healthy() {
+		t.Fatal("SetPolicy changed the health")
+	}
+	if o := tr.Observe(false); o != Down {
+		t.Fatalf("third failure under Fall 2: %v, want down", o)
+	}
+	tr.Observe(true)
+	tr.SetPolicy(Policy{Rise: 4})
+	for i, want := range []Outcome{Steady, Steady, Up} {
+		if o := tr.Observe(true); o != want {
+			t.Fatalf("pass %d, the %d after SetPolicy: %v, want %v", i+2, i+1, o, want)
 		}
 	}
 }

@@ -27,6 +27,24 @@ func (c *SMTP) String() string { return "smtp " + c.Addr.String() }
 // Key identifies the probe for Group's deduplication.
 func (c *SMTP) Key() string { return fmt.Sprintf("smtp|%s|%s|%q", c.Addr, c.Bind, c.HELO) }
 
+// helo returns the name sent with HELO.
+func (c *SMTP) helo() string {
+	if c.HELO == "" {
+		return "localhost"
+	}
+	return c.HELO
+}
+
+// Validate reports every problem of c's configuration: Addr not a target
+// address, a HELO name with white space. Each is a *FieldError.
+func (c *SMTP) Validate() error {
+	errs := []error{checkTarget(c, "Addr", c.Addr)}
+	if strings.ContainsAny(c.helo(), " \t\r\n") {
+		errs = append(errs, invalid(c, "HELO", fmt.Sprintf("%q has white space", c.HELO)))
+	}
+	return errors.Join(errs...)
+}
+
 // Check runs the SMTP dialogue.
 func (c *SMTP) Check(ctx context.Context) error {
 	conn, err := dialTCP(ctx, c, c.Addr, c.Bind)
@@ -42,13 +60,7 @@ func (c *SMTP) Check(ctx context.Context) error {
 		io.Writer
 		io.Closer
 	}{io.LimitReader(conn, 64<<10), conn, conn})
-	helo := c.HELO
-	if helo == "" {
-		helo = "localhost"
-	}
-	if strings.ContainsAny(helo, " \t\r\n") {
-		return fmt.Errorf("check: %s: HELO name %q has white space: %w", c, helo, ErrConfig)
-	}
+	helo := c.helo()
 	step := func(what string, want int, cmd string) error {
 		if cmd != "" {
 			if err := tp.PrintfLine("%s", cmd); err != nil {

@@ -53,8 +53,8 @@ func TestSMTP(t *testing.T) {
 		{"HELO refused", &SMTP{Addr: rude}, ErrUnexpected, "HELO localhost"},
 		{"hang up", &SMTP{Addr: hangup}, ErrUnexpected, ""},
 		{"closed port", &SMTP{Addr: closedTCPPort(t)}, errRefused, ""},
-		{"bad HELO name", &SMTP{Addr: good, HELO: "a\r\nRCPT TO:<x>"}, ErrConfig, ""},
-		{"no address", &SMTP{}, ErrConfig, ""},
+		{"bad HELO name", &SMTP{Addr: good, HELO: "a\r\nRCPT TO:<x>"}, ErrInvalid, ""},
+		{"no address", &SMTP{}, ErrInvalid, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,6 +40,9 @@ func (c *TCP) Key() string {
 	return fmt.Sprintf("tcp|%s|%s|%s|%x|%x", c.Addr, c.Bind, tlsKey(c.TLS), c.Send, c.Expect)
 }
 
+// Validate returns a *FieldError if Addr is not a target address.
+func (c *TCP) Validate() error { return checkTarget(c, "Addr", c.Addr) }
+
 // Check connects and, if configured, handshakes, sends and expects.
 func (c *TCP) Check(ctx context.Context) error {
 	conn, err := dialTCP(ctx, c, c.Addr, c.Bind)

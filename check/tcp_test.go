@@ -32,7 +32,7 @@ func TestTCP(t *testing.T) {
 		{"wrong expect", &TCP{Addr: pong, Send: []byte("PING\n"), Expect: []byte("OK")}, ErrUnexpected},
 		{"bind", &TCP{Addr: pong, Bind: netip.MustParseAddr("127.0.0.1")}, nil},
 		{"closed port", &TCP{Addr: closedTCPPort(t)}, errRefused},
-		{"no address", &TCP{}, ErrConfig},
+		{"no address", &TCP{}, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,10 +40,13 @@ func (c *UDP) Key() string {
 	return fmt.Sprintf("udp|%s|%s|%x|%t|%x|%s", c.Addr, c.Bind, c.Payload, c.RequireReply, c.Expect, c.Wait)
 }
 
+// Validate returns a *FieldError if Addr is not a target address.
+func (c *UDP) Validate() error { return checkTarget(c, "Addr", c.Addr) }
+
 // Check sends Payload and waits for a reply or an ICMP error.
 func (c *UDP) Check(ctx context.Context) error {
-	if !validPort(c.Addr) {
-		return fmt.Errorf("check: %s: no target address: %w", c, ErrConfig)
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	conn, err := dialer("udp", c.Bind).DialContext(ctx, "udp", c.Addr.String())
 	if err != nil {

@@ -67,7 +67,7 @@ func TestUDP(t *testing.T) {
 		{"reply optional", &UDP{Addr: echo, Payload: []byte("hi")}, nil},
 		{"port unreachable", &UDP{Addr: closed, Wait: time.Second}, syscall.ECONNREFUSED},
 		{"port unreachable, reply required", &UDP{Addr: closed, RequireReply: true}, syscall.ECONNREFUSED},
-		{"no address", &UDP{}, ErrConfig},
+		{"no address", &UDP{}, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
