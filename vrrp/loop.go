@@ -20,12 +20,14 @@ type rxAdvert struct {
 // Run runs the router until ctx is done, then shuts it down: a Master sends
 // priority 0 and removes its addresses. It returns only when every
 // goroutine it started has ended: nil after ctx is done, or an error if the
-// Conn failed for good. A Router runs once: a second call returns ErrRan,
-// whether the first is still running or has returned.
+// Conn failed for good. Subscriptions' channels are closed when it
+// returns. A Router runs once: a second call returns ErrRan, whether the
+// first is still running or has returned.
 func (r *Router) Run(ctx context.Context) error {
 	if !r.ran.CompareAndSwap(false, true) {
 		return ErrRan
 	}
+	defer r.events.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rx := make(chan rxAdvert, 16)
@@ -260,7 +262,7 @@ func (lp *loop) transition(a Action, now time.Time) {
 	r.statusMu.Unlock()
 	r.log.Info("vrrp: transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason.String(),
 		"priority", st.Priority, "master", st.Master)
-	r.publish(Event{Instance: r.cfg.Name, Time: now, From: a.From, To: a.To, Reason: a.Reason, Priority: st.Priority, Master: st.Master})
+	r.events.Publish(Event{Instance: r.cfg.Name, Time: now, From: a.From, To: a.To, Reason: a.Reason, Priority: st.Priority, Master: st.Master})
 }
 
 func (lp *loop) send(ctx context.Context, prio uint8) {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"github.com/vigil-ha/vigil/internal/feed"
 )
 
 // Router runs one virtual router: one VRID on one interface, one family.
@@ -35,11 +37,10 @@ type Router struct {
 	statusMu sync.Mutex
 	status   Status
 
-	subMu sync.Mutex
-	subs  []*Subscription
+	events feed.Feed[Event]
 
 	sent, recv, sendErr, readErr, mismatch, zeroRx, zeroTx atomic.Uint64
-	transitions, becameMaster, addrErr, eventsDropped      atomic.Uint64
+	transitions, becameMaster, addrErr                     atomic.Uint64
 	approaches                                             atomic.Uint64
 	drops                                                  [numDropReasons]atomic.Uint64
 }
@@ -126,7 +127,7 @@ func (r *Router) Stats() Stats {
 		AdvertsSent: r.sent.Load(), AdvertsReceived: r.recv.Load(), SendErrors: r.sendErr.Load(),
 		ReadErrors: r.readErr.Load(), AddrMismatch: r.mismatch.Load(), PriorityZeroRx: r.zeroRx.Load(),
 		PriorityZeroTx: r.zeroTx.Load(), Transitions: r.transitions.Load(), BecameMaster: r.becameMaster.Load(),
-		AddrErrors: r.addrErr.Load(), EventsDropped: r.eventsDropped.Load(), FinalApproaches: r.approaches.Load(),
+		AddrErrors: r.addrErr.Load(), EventsDropped: r.events.Dropped(), FinalApproaches: r.approaches.Load(),
 	}
 	for i := range r.drops {
 		s.Drops[i] = r.drops[i].Load()

@@ -303,10 +303,8 @@ func TestRouterSlowSubscriber(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case e := <-sub.C():
+		if e, ok := <-sub.C(); ok {
 			t.Errorf("closed subscription got %+v", e)
-		default:
 		}
 	})
 }
@@ -361,9 +359,10 @@ func TestRouterAddrErrors(t *testing.T) {
 	})
 }
 
-// Forward passes on every event, including those still queued when the
-// router has stopped, and returns once done is closed.
-func TestSubscriptionForward(t *testing.T) {
+// A subscription's channel delivers every queued event and is then
+// closed when Run returns, so ranging over it ends with the router; one
+// made after Run returned is closed at once.
+func TestSubscriptionClosedByRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hub := vrrptest.NewHub(1)
 		conn, _ := hub.Join(ourAddr)
@@ -377,12 +376,16 @@ func TestSubscriptionForward(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan struct{})
-		close(done)
 		var got []string
-		sub.Forward(done, func(e vrrp.Event) { got = append(got, e.From.String()+">"+e.To.String()) })
+		for e := range sub.C() {
+			got = append(got, e.From.String()+">"+e.To.String())
+		}
 		if s := strings.Join(got, " "); s != "INIT>MASTER MASTER>STOPPED" {
-			t.Errorf("forwarded %q", s)
+			t.Errorf("received %q", s)
+		}
+		sub.Close() // after Run closed it: no effect
+		if _, ok := <-r.Subscribe(1).C(); ok {
+			t.Error("a subscription made after Run returned is open")
 		}
 	})
 }

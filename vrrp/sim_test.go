@@ -70,16 +70,16 @@ func (s *sim) start(cfg vrrp.Config, conn *vrrptest.Conn) *node {
 	sub := r.Subscribe(64)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	runDone := make(chan struct{})
 	go func() {
 		if err := r.Run(ctx); err != nil {
 			s.t.Errorf("%s: Run: %v", cfg.Name, err)
 		}
-		close(runDone)
 	}()
 	go func() {
 		defer close(n.done)
-		sub.Forward(runDone, n.record)
+		for e := range sub.C() { // closed when Run returns
+			n.record(e)
+		}
 	}()
 	return n
 }

@@ -84,7 +84,10 @@ func (n *realNode) await(t *testing.T, want vrrp.State, limit time.Duration) tim
 	defer timer.Stop()
 	for {
 		select {
-		case e := <-n.sub.C():
+		case e, ok := <-n.sub.C():
+			if !ok {
+				t.Fatalf("%s: stopped before %v", n.h.Name, want)
+			}
 			if e.To == want {
 				return e.Time
 			}

@@ -1,88 +1,32 @@
 package vrrp
 
-import (
-	"sync/atomic"
-)
+import "github.com/vigil-ha/vigil/internal/feed"
 
-// Subscription receives a router's transitions.
+// Subscription receives a router's transitions, in order, as Events.
 type Subscription struct {
-	r       *Router
-	c       chan Event
-	dropped atomic.Uint64
+	s *feed.Sub[Event]
 }
 
-// Subscribe returns a subscription whose channel holds up to buf events
-// (at least 1). The router never waits for a subscriber: when the buffer is
-// full the oldest event is dropped and counted.
-func (r *Router) Subscribe(buf int) *Subscription {
-	if buf < 1 {
-		buf = 1
-	}
-	s := &Subscription{r: r, c: make(chan Event, buf)}
-	r.subMu.Lock()
-	r.subs = append(r.subs, s)
-	r.subMu.Unlock()
-	return s
+// Subscribe returns a subscription whose queue holds up to n events (at
+// least 1). The router never waits for a subscriber: when the queue is
+// full, the oldest event is dropped and counted (Dropped, and
+// Stats.EventsDropped), so Subscribe(1) always holds the latest. The
+// channel is closed by Close and when Run returns, after the last
+// transition (to STOPPED); subscribing after Run returned gives a closed
+// channel. Safe for concurrent use.
+func (r *Router) Subscribe(n int) *Subscription {
+	return &Subscription{s: r.events.Subscribe(n)}
 }
 
-// C is the channel of events. It is never closed.
-func (s *Subscription) C() <-chan Event { return s.c }
+// C is the channel of events. It is closed by Close and when the
+// router's Run returns, after the events still queued, so
+// `for e := range sub.C()` ends with the router.
+func (s *Subscription) C() <-chan Event { return s.s.C() }
 
-// Dropped counts events lost because the channel was full.
-func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+// Dropped counts the events this subscription lost because its queue was
+// full.
+func (s *Subscription) Dropped() uint64 { return s.s.Dropped() }
 
-// Forward calls fn for each event, in order, until done is closed, then
-// for the events still queued, and returns. Close done once the router's
-// Run has returned, and Forward will have passed on every transition.
-func (s *Subscription) Forward(done <-chan struct{}, fn func(Event)) {
-	for {
-		select {
-		case e := <-s.c:
-			fn(e)
-		case <-done:
-			for {
-				select {
-				case e := <-s.c:
-					fn(e)
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// Close stops delivery to s.
-func (s *Subscription) Close() {
-	s.r.subMu.Lock()
-	defer s.r.subMu.Unlock()
-	for i, x := range s.r.subs {
-		if x == s {
-			s.r.subs = append(s.r.subs[:i], s.r.subs[i+1:]...)
-			return
-		}
-	}
-}
-
-func (r *Router) publish(e Event) {
-	r.subMu.Lock()
-	subs := append([]*Subscription(nil), r.subs...)
-	r.subMu.Unlock()
-	for _, s := range subs {
-		for {
-			select {
-			case s.c <- e:
-			default:
-				// Full: drop the oldest and try again (we are the only sender).
-				select {
-				case <-s.c:
-					s.dropped.Add(1)
-					r.eventsDropped.Add(1)
-				default:
-				}
-				continue
-			}
-			break
-		}
-	}
-}
+// Close stops delivery and closes C; the events still queued can be read.
+// Calling it again does nothing.
+func (s *Subscription) Close() { s.s.Close() }

@@ -105,22 +105,19 @@ func (d *demo) start(h *host) error {
 	sub := r.Subscribe(16)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})
-	runDone := make(chan struct{})
 	d.wg.Go(func() {
-		defer close(runDone)
 		if err := r.Run(ctx); err != nil {
 			d.printf("%s: %v\n", h.name, err)
 		}
 	})
 	d.wg.Go(func() {
 		defer close(h.done)
-		report := func(e vrrp.Event) {
+		for e := range sub.C() { // closed when Run returns
 			d.printf("%-3s (priority %3d) %-7v -> %-7v %s\n", h.name, h.prio, e.From, e.To, e.Reason)
 			if e.To == vrrp.Master {
 				d.masters <- h
 			}
 		}
-		sub.Forward(runDone, report)
 	})
 	return nil
 }

@@ -67,16 +67,14 @@ func runNetns(ctx context.Context, w io.Writer, interval time.Duration) error {
 		sub := h.r.Subscribe(16)
 		hctx, cancel := context.WithCancel(ctx)
 		h.cancel, h.done = cancel, make(chan error, 1)
-		runDone := make(chan struct{})
-		wg.Go(func() { h.done <- host.Run(hctx); close(runDone) })
+		wg.Go(func() { h.done <- host.Run(hctx) })
 		wg.Go(func() {
-			report := func(e vrrp.Event) {
+			for e := range sub.C() { // closed when the router's Run returns
 				printf("%-3s (priority %3d) %-7v -> %-7v %s\n", h.name, h.prio, e.From, e.To, e.Reason)
 				if e.To == vrrp.Master {
 					masters <- h
 				}
 			}
-			sub.Forward(runDone, report)
 		})
 		return nil
 	}

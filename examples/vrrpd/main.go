@@ -227,12 +227,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var outMu sync.Mutex
 	enc := json.NewEncoder(stdout)
-	hostDone := make(chan struct{})
 	var wg sync.WaitGroup
+	var subs []*vrrp.Subscription
 	for _, r := range host.Routers() {
 		sub := r.Subscribe(64)
+		subs = append(subs, sub)
 		wg.Go(func() {
-			emit := func(e vrrp.Event) {
+			for e := range sub.C() { // closed when the router's Run returns
 				ev := event{Time: e.Time.UTC().Format(time.RFC3339Nano), Instance: e.Instance, From: e.From.String(),
 					To: e.To.String(), Reason: e.Reason.String(), Priority: e.Priority}
 				if e.Master.IsValid() {
@@ -242,11 +243,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				enc.Encode(ev)
 				outMu.Unlock()
 			}
-			sub.Forward(hostDone, emit)
 		})
 	}
 	err = host.Run(ctx)
-	close(hostDone)
+	for _, sub := range subs {
+		sub.Close() // already closed if the router ran; the queued events are still read
+	}
 	wg.Wait()
 	return err
 }
