@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"fmt"
+	"github.com/vigil-ha/vigil/internal/logx"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -136,7 +137,7 @@ func (lp *loop) finalApproach(ctx context.Context, rx <-chan rxAdvert) {
 		return // a stale expiry from before the timer was re-armed
 	}
 	lp.approach = time.Time{}
-	r.approaches.Add(1)
+	r.n.FinalApproaches.Add(1)
 	for {
 		if !time.Now().Before(deadline) {
 			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
@@ -214,7 +215,7 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 		case ActAddVIPs:
 			if r.addrs != nil && len(r.cfg.VIPs) > 0 {
 				if err := r.addrs.AddVIPs(ctx, r.cfg.VIPs, a.Accept); err != nil {
-					r.addrErr.Add(1)
+					r.n.AddrErrors.Add(1)
 					r.log.Error("vrrp: adding virtual addresses failed", "err", err)
 				}
 			}
@@ -222,7 +223,7 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 			lp.endMastership()
 			if r.addrs != nil && len(r.cfg.VIPs) > 0 {
 				if err := r.addrs.RemoveVIPs(ctx, r.cfg.VIPs); err != nil {
-					r.addrErr.Add(1)
+					r.n.AddrErrors.Add(1)
 					r.log.Error("vrrp: removing virtual addresses failed", "err", err)
 				}
 			}
@@ -232,7 +233,7 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 					lp.masterCtx, lp.masterCancel = context.WithCancel(ctx)
 				}
 				if err := r.ann.Announce(lp.masterCtx, r.vips); err != nil {
-					r.addrErr.Add(1)
+					r.n.AddrErrors.Add(1)
 					r.log.Error("vrrp: announcing virtual addresses failed", "err", err)
 				}
 			}
@@ -252,9 +253,9 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 func (lp *loop) transition(a Action, now time.Time) {
 	r := lp.r
 	m := r.machine
-	r.transitions.Add(1)
+	r.n.Transitions.Add(1)
 	if a.To == Master {
-		r.becameMaster.Add(1)
+		r.n.BecameMaster.Add(1)
 	}
 	st := Status{State: a.To, Priority: m.Priority(), Master: m.Master(), MasterAdverInterval: m.MasterAdverInterval(), Since: now}
 	r.statusMu.Lock()
@@ -270,23 +271,23 @@ func (lp *loop) send(ctx context.Context, prio uint8) {
 	lp.adv = Advertisement{Version: r.cfg.Version, VRID: r.cfg.VRID, Priority: prio, Interval: r.cfg.Interval,
 		Addrs: r.vips, AuthType: r.cfg.AuthType, Auth: r.auth}
 	if prio == PriorityStop {
-		r.zeroTx.Add(1)
+		r.n.PriorityZeroTx.Add(1)
 	}
 	for _, dst := range r.groups {
 		b, err := lp.adv.AppendMarshal(lp.buf[:0], r.local, dst)
 		if err != nil {
 			// NewRouter validated everything Marshal checks.
-			r.sendErr.Add(1)
+			r.n.SendErrors.Add(1)
 			r.log.Error("vrrp: encoding advert", "err", err)
 			return
 		}
 		lp.buf = b
 		if err := r.conn.WriteAdvert(ctx, b, dst); err != nil {
-			if r.sendErr.Add(1) == 1 || r.sendErr.Load()%100 == 0 {
-				r.log.Warn("vrrp: sending advert failed", "dst", dst, "err", err, "errors", r.sendErr.Load())
+			if c := r.n.SendErrors.Add(1); logx.Sampled(c) {
+				r.log.Warn("vrrp: sending advert failed", "dst", dst, "err", err, "errors", c)
 			}
 			continue
 		}
-		r.sent.Add(1)
+		r.n.AdvertsSent.Add(1)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vigil-ha/vigil/internal/logx"
 	"net"
 	"net/netip"
 	"time"
@@ -27,8 +28,7 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 			if errors.Is(err, net.ErrClosed) {
 				return err
 			}
-			c := r.readErr.Add(1)
-			if c == 1 || c%100 == 0 {
+			if c := r.n.ReadErrors.Add(1); logx.Sampled(c) {
 				r.log.Warn("vrrp: receive error", "err", err, "errors", c)
 			}
 			// Back off a little so a persistent error does not spin.
@@ -44,15 +44,15 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 		}
 		backoff = 0
 		if why := r.validate(buf[:n], info, &a); why != DropNone {
-			r.drops[why].Add(1)
+			r.n.drops[why].Add(1)
 			if why != DropVRID && why != DropOwn {
 				r.log.Debug("vrrp: advert dropped", "src", info.Src, "reason", why.String())
 			}
 			continue
 		}
-		r.recv.Add(1)
+		r.n.AdvertsReceived.Add(1)
 		if a.Priority == PriorityStop {
-			r.zeroRx.Add(1)
+			r.n.PriorityZeroRx.Add(1)
 		}
 		select {
 		case out <- rxAdvert{prio: a.Priority, interval: a.Interval, src: info.Src.Unmap(), at: at}:
@@ -102,7 +102,7 @@ func (r *Router) validate(b []byte, info PacketInfo, a *Advertisement) DropReaso
 		}
 	}
 	if !sameAddrs(a.Addrs, r.vips) {
-		if r.mismatch.Add(1) == 1 {
+		if r.n.AddrMismatch.Add(1) == 1 {
 			r.log.Warn("vrrp: advert address list differs from ours; accepting it", "src", src,
 				"theirs", fmt.Sprint(a.Addrs), "ours", fmt.Sprint(r.vips))
 		}

@@ -7,7 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/vigil-ha/vigil/internal/counter"
 	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/logx"
 )
 
 // Router runs one virtual router: one VRID on one interface, one family.
@@ -39,10 +41,16 @@ type Router struct {
 
 	events feed.Feed[Event]
 
-	sent, recv, sendErr, readErr, mismatch, zeroRx, zeroTx atomic.Uint64
-	transitions, becameMaster, addrErr                     atomic.Uint64
-	approaches                                             atomic.Uint64
-	drops                                                  [numDropReasons]atomic.Uint64
+	n counters
+}
+
+// counters are a Router's live counters; Stats copies the exported ones
+// into the fields of the same name.
+type counters struct {
+	AdvertsSent, AdvertsReceived, SendErrors, ReadErrors, AddrMismatch atomic.Uint64
+	PriorityZeroRx, PriorityZeroTx, Transitions, BecameMaster          atomic.Uint64
+	AddrErrors, FinalApproaches                                        atomic.Uint64
+	drops                                                              [numDropReasons]atomic.Uint64
 }
 
 // NewRouter returns a Router for cfg using conn, addrs and ann; addrs and
@@ -79,11 +87,8 @@ func NewRouter(conn Conn, addrs AddrManager, ann Announcer, cfg Config) (*Router
 	mc := cfg.machineConfig(local)
 	cfg.Interval = mc.interval()
 	r := &Router{cfg: cfg, conn: conn, addrs: addrs, ann: ann, local: local,
-		log: cfg.Logger, poke: make(chan struct{}, 1), faults: map[string]bool{}}
-	if r.log == nil {
-		r.log = slog.New(slog.DiscardHandler)
-	}
-	r.log = r.log.With("instance", cfg.Name, "vrid", cfg.VRID)
+		log:  logx.OrDiscard(cfg.Logger).With("instance", cfg.Name, "vrid", cfg.VRID),
+		poke: make(chan struct{}, 1), faults: map[string]bool{}}
 	for _, p := range cfg.VIPs {
 		r.vips = append(r.vips, p.Addr().Unmap())
 	}
@@ -123,14 +128,15 @@ func (r *Router) State() State { return r.Status().State }
 
 // Stats returns the counters. Safe at any time.
 func (r *Router) Stats() Stats {
-	s := Stats{
-		AdvertsSent: r.sent.Load(), AdvertsReceived: r.recv.Load(), SendErrors: r.sendErr.Load(),
-		ReadErrors: r.readErr.Load(), AddrMismatch: r.mismatch.Load(), PriorityZeroRx: r.zeroRx.Load(),
-		PriorityZeroTx: r.zeroTx.Load(), Transitions: r.transitions.Load(), BecameMaster: r.becameMaster.Load(),
-		AddrErrors: r.addrErr.Load(), EventsDropped: r.events.Dropped(), FinalApproaches: r.approaches.Load(),
-	}
-	for i := range r.drops {
-		s.Drops[i] = r.drops[i].Load()
+	s := counter.Snapshot[Stats](&r.n)
+	s.EventsDropped = r.events.Dropped()
+	for d := range r.n.drops {
+		if v := r.n.drops[d].Load(); v != 0 {
+			if s.Drops == nil {
+				s.Drops = map[DropReason]uint64{}
+			}
+			s.Drops[DropReason(d)] = v
+		}
 	}
 	return s
 }

@@ -125,6 +125,9 @@ func TestRouterValidation(t *testing.T) {
 						t.Errorf("drops[%v] = %d, want %d", d, st.Drop(d), want)
 					}
 				}
+				if c.drop != vrrp.DropNone && len(st.Drops) != 1 || c.drop == vrrp.DropNone && st.Drops != nil {
+					t.Errorf("Drops %v: want only the reasons that happened", st.Drops)
+				}
 				accepted := uint64(0)
 				if c.drop == vrrp.DropNone {
 					accepted = 1

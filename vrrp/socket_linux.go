@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/vigil-ha/vigil/internal/counter"
+	"github.com/vigil-ha/vigil/internal/logx"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -64,6 +66,13 @@ type SocketStats struct {
 	Rebinds uint64
 }
 
+// socketCounters are a Socket's live counters, copied by Stats into the
+// SocketStats fields of the same name.
+type socketCounters struct {
+	Received, Delivered, UnknownVRID, NotPeer, Short, QueueFull atomic.Uint64
+	ReadErrors, Retries, Rebinds                                atomic.Uint64
+}
+
 // Socket is one raw IP socket (protocol 112) on one interface for one
 // family, shared by every virtual router on that interface: received
 // messages are demultiplexed by VRID to the Conns made with Socket.Conn.
@@ -87,7 +96,7 @@ type Socket struct {
 	conns  map[uint8]*SocketConn
 	joined bool
 
-	received, delivered, unknownVRID, notPeer, short, queueFull, readErrors, retries, rebinds atomic.Uint64
+	n socketCounters
 }
 
 // ErrPermission is wrapped by Listen when the process may not open raw
@@ -102,11 +111,8 @@ func Listen(cfg SocketConfig) (*Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: interface %q: %w", cfg.Interface, err)
 	}
-	s := &Socket{cfg: cfg, log: cfg.Logger, ifi: ifi, done: make(chan struct{}), conns: map[uint8]*SocketConn{}}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	s.log = s.log.With("interface", cfg.Interface)
+	s := &Socket{cfg: cfg, log: logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface), ifi: ifi,
+		done: make(chan struct{}), conns: map[uint8]*SocketConn{}}
 	if p := cfg.Primary.Unmap(); p.IsValid() {
 		if is6(p) != cfg.IPv6 {
 			return nil, invalid("socket "+cfg.Interface, "Primary", "%v on an %s socket", p, family(cfg.IPv6))
@@ -257,9 +263,7 @@ func (s *Socket) PrimaryAddr() netip.Addr { return s.primary }
 
 // Stats returns the socket's counters.
 func (s *Socket) Stats() SocketStats {
-	return SocketStats{Received: s.received.Load(), Delivered: s.delivered.Load(), UnknownVRID: s.unknownVRID.Load(),
-		NotPeer: s.notPeer.Load(), Short: s.short.Load(), QueueFull: s.queueFull.Load(), ReadErrors: s.readErrors.Load(),
-		Retries: s.retries.Load(), Rebinds: s.rebinds.Load()}
+	return counter.Snapshot[SocketStats](&s.n)
 }
 
 // Interface returns the name of the socket's interface.
@@ -316,7 +320,7 @@ func (s *Socket) Rebind() error {
 			return err
 		}
 	}
-	s.rebinds.Add(1)
+	s.n.Rebinds.Add(1)
 	s.log.Info("vrrp: the interface was created again; socket bound to it anew", "index", idx)
 	return nil
 }
@@ -376,14 +380,13 @@ func (s *Socket) readLoop() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			c := s.readErrors.Add(1)
-			if c == 1 || c%100 == 0 {
+			if c := s.n.ReadErrors.Add(1); logx.Sampled(c) {
 				s.log.Warn("vrrp: error from the network (e.g. ICMP unreachable from a unicast peer without VRRP)",
 					"err", err, "errors", c)
 			}
 			continue
 		}
-		s.received.Add(1)
+		s.n.Received.Add(1)
 		s.dispatch(b, info)
 	}
 }

@@ -108,25 +108,25 @@ func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
 
 func (s *Socket) dispatch(b []byte, info PacketInfo) {
 	if len(b) < 2 {
-		s.short.Add(1)
+		s.n.Short.Add(1)
 		return
 	}
 	s.mu.Lock()
 	c := s.conns[b[1]]
 	s.mu.Unlock()
 	if c == nil {
-		s.unknownVRID.Add(1)
+		s.n.UnknownVRID.Add(1)
 		return
 	}
 	if len(c.peers) > 0 && !slices.Contains(c.peers, info.Src) {
-		s.notPeer.Add(1)
+		s.n.NotPeer.Add(1)
 		return
 	}
 	select {
 	case c.q <- rawMsg{b: slices.Clone(b), info: info}:
-		s.delivered.Add(1)
+		s.n.Delivered.Add(1)
 	default:
-		s.queueFull.Add(1)
+		s.n.QueueFull.Add(1)
 	}
 }
 
@@ -175,7 +175,7 @@ func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) er
 			return fmt.Errorf("vrrp: send to %v on %s: %w (%w)", dst, c.s.ifi.Name, err, rerr)
 		}
 	} else {
-		c.s.retries.Add(1)
+		c.s.n.Retries.Add(1)
 	}
 	if err := c.write(b, dst); err != nil {
 		return fmt.Errorf("vrrp: send to %v on %s: %w", dst, c.s.ifi.Name, err)

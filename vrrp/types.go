@@ -63,23 +63,20 @@ type Stats struct {
 	AdvertsReceived uint64 // accepted by validation
 	SendErrors      uint64
 	ReadErrors      uint64
-	Drops           [numDropReasons]uint64 // indexed by DropReason
-	AddrMismatch    uint64                 // accepted adverts whose address list differs from ours
-	PriorityZeroRx  uint64
-	PriorityZeroTx  uint64
-	Transitions     uint64
-	BecameMaster    uint64
-	AddrErrors      uint64 // AddrManager or Announcer failures
-	EventsDropped   uint64 // events a full subscriber queue lost
+	// Drops counts the received messages validation discarded, by
+	// reason; a reason that never happened is absent (nil when none).
+	Drops          map[DropReason]uint64
+	AddrMismatch   uint64 // accepted adverts whose address list differs from ours
+	PriorityZeroRx uint64
+	PriorityZeroTx uint64
+	Transitions    uint64
+	BecameMaster   uint64
+	AddrErrors     uint64 // AddrManager or Announcer failures
+	EventsDropped  uint64 // events a full subscriber queue lost
 	// FinalApproaches counts the times the router polled through the last
 	// FinalApproach before a Master_Down_Timer deadline (PreciseTimers).
 	FinalApproaches uint64
 }
 
 // Drop returns the count for one drop reason.
-func (s Stats) Drop(r DropReason) uint64 {
-	if int(r) >= numDropReasons {
-		return 0
-	}
-	return s.Drops[r]
-}
+func (s Stats) Drop(r DropReason) uint64 { return s.Drops[r] }
