@@ -291,9 +291,12 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 	if rc.Logger == nil {
 		rc.Logger = h.log
 	}
-	rc.PreciseTimers = true
 	r, err := vrrp.NewRouter(conn, held, ann, rc)
 	if err != nil {
+		return err
+	}
+	// Takeovers on time: Master_Down_Timer on a timerfd (see Routers).
+	if err := r.SetTimers(vrrp.Timers{Precise: true}); err != nil {
 		return err
 	}
 	h.insts = append(h.insts, &instance{cfg: ic, link: link, router: r, addrs: held})
@@ -325,7 +328,9 @@ func (h *Host) setSysctl(key, val string) error {
 }
 
 // Routers returns the instances' routers, in configuration order, for
-// status, stats, subscriptions, SetPriority and SetFault.
+// status, stats, subscriptions, SetPriority and SetFault. They run with
+// precise timers (vrrp.Timers{Precise: true}); call SetTimers on them
+// before Run to choose otherwise.
 func (h *Host) Routers() []*vrrp.Router {
 	out := make([]*vrrp.Router, len(h.insts))
 	for i, in := range h.insts {

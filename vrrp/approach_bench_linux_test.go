@@ -55,9 +55,12 @@ func benchMassTakeover(b *testing.B, n int, lead time.Duration) {
 			}
 			vrid := uint8(i + 1)
 			cfg := vrrp.Config{VRID: vrid, Version: vrrp.V3, Priority: 100, Interval: time.Second,
-				VIPs: []netip.Prefix{vip}, InitialState: vrrp.Backup, PreciseTimers: true, FinalApproach: lead}
+				VIPs: []netip.Prefix{vip}, InitialState: vrrp.Backup}
 			r, err := vrrp.NewRouter(conn, vrrptest.NewAddrs(), &vrrptest.Announcer{}, cfg)
 			if err != nil {
+				b.Fatal(err)
+			}
+			if err := r.SetTimers(vrrp.Timers{Precise: true, FinalApproach: lead}); err != nil {
 				b.Fatal(err)
 			}
 			a := adv

@@ -40,9 +40,12 @@ func startApproach(t *testing.T, lead time.Duration) *approachRouter {
 	// (3.6 s) does not fire in the test; the master's interval is learned
 	// from its advert (RFC 9568 Master_Adver_Interval).
 	cfg := vrrp.Config{VRID: 51, Version: vrrp.V3, Priority: 100, Interval: time.Second,
-		VIPs: []netip.Prefix{vip}, InitialState: vrrp.Backup, PreciseTimers: true, FinalApproach: lead}
+		VIPs: []netip.Prefix{vip}, InitialState: vrrp.Backup}
 	r, err := vrrp.NewRouter(conn, vrrptest.NewAddrs(), &vrrptest.Announcer{}, cfg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetTimers(vrrp.Timers{Precise: true, FinalApproach: lead}); err != nil {
 		t.Fatal(err)
 	}
 	a := &approachRouter{r: r, conn: conn, sub: r.Subscribe(8),

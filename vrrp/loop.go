@@ -39,16 +39,19 @@ func (r *Router) Run(ctx context.Context) error {
 
 	lp := loop{r: r, timer: newGoTimer()}
 	lp.fine = lp.timer
-	if r.cfg.PreciseTimers {
+	r.ctlMu.Lock()
+	timers := r.timers
+	r.ctlMu.Unlock()
+	if timers.Precise {
 		t, err := newPreciseTimer()
 		if err != nil {
 			r.log.Warn("vrrp: precise timers unavailable; using Go timers", "err", err)
 		} else {
 			lp.fine = t
 			defer t.Close()
-			lp.lead = r.cfg.FinalApproach
+			lp.lead = timers.FinalApproach // negative: off (no approach is armed)
 			if lp.lead == 0 {
-				lp.lead = time.Millisecond
+				lp.lead = DefaultFinalApproach
 			}
 		}
 	}
@@ -108,7 +111,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 type loop struct {
 	r *Router
 	// timer is a Go timer; fine is the precise one for Master_Down_Timer
-	// (the same as timer without PreciseTimers). Stale expiries of either
+	// (the same as timer without Timers.Precise). Stale expiries of either
 	// are ignored by the machine.
 	timer     stepTimer
 	fine      stepTimer

@@ -38,8 +38,11 @@ func TestRealSocketManyVRIDs(t *testing.T) {
 		vip := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(vrid)}), 15)
 		r, err := vrrp.NewRouter(c, vrrptest.NewAddrs(), &vrrptest.Announcer{}, vrrp.Config{VRID: uint8(vrid),
 			Version: vrrp.V3, Priority: prio, Interval: 100 * time.Millisecond, VIPs: []netip.Prefix{vip},
-			InitialState: st, PreciseTimers: true})
+			InitialState: st})
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SetTimers(vrrp.Timers{Precise: true}); err != nil {
 			t.Fatal(err)
 		}
 		wg.Go(func() { r.Run(ctx) })

@@ -30,6 +30,7 @@ type Router struct {
 
 	// control: SetPriority and SetFault record here and poke the loop.
 	ctlMu    sync.Mutex
+	timers   Timers
 	prio     uint8
 	prioSet  bool
 	faults   map[string]bool
@@ -139,6 +140,19 @@ func (r *Router) Stats() Stats {
 		}
 	}
 	return s
+}
+
+// SetTimers chooses the timers Run will use (the default is Timers{}, Go
+// timers). Call it before Run: once Run was called, it changes nothing
+// and returns ErrRan. vigil.Host sets precise timers on its routers.
+func (r *Router) SetTimers(t Timers) error {
+	r.ctlMu.Lock()
+	defer r.ctlMu.Unlock()
+	if r.ran.Load() {
+		return ErrRan
+	}
+	r.timers = t
+	return nil
 }
 
 // SetPriority changes the local priority (1..254), as priority tracking

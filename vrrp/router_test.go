@@ -255,6 +255,29 @@ func TestRouterDefaultInterval(t *testing.T) {
 	})
 }
 
+// SetTimers is for before Run: afterwards it returns ErrRan.
+func TestRouterSetTimersAfterRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		conn, _ := hub.Join(ourAddr)
+		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SetTimers(vrrp.Timers{}); err != nil {
+			t.Fatalf("before Run: %v", err)
+		}
+		stop := goRun(r)
+		synctest.Wait()
+		if err := r.SetTimers(vrrp.Timers{Precise: true}); !errors.Is(err, vrrp.ErrRan) {
+			t.Errorf("while running: %v, want ErrRan", err)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestRouterRunsOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hub := vrrptest.NewHub(1)

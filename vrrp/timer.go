@@ -2,6 +2,32 @@ package vrrp
 
 import "time"
 
+// Timers chooses the clock of a Router's Master_Down_Timer, the timer
+// whose lateness delays a takeover (Router.SetTimers). The zero value is
+// Go timers: they work everywhere, including inside testing/synctest
+// bubbles (whose fake clock drives only Go timers), and are up to about a
+// millisecond late on an idle Linux process.
+type Timers struct {
+	// Precise (Linux) runs Master_Down_Timer on a timerfd, so a backup
+	// takes over within microseconds of the RFC's deadline rather than
+	// with the Go runtime's timer granularity. The master's Adver_Timer
+	// stays a Go timer: an advert a fraction of a millisecond late is
+	// harmless, and it costs no syscalls. Where a timerfd cannot be made,
+	// Run logs a warning and uses Go timers. Leave it off inside
+	// testing/synctest bubbles.
+	Precise bool
+	// FinalApproach, with Precise, is how long before Master_Down_Timer's
+	// deadline the timerfd fires; the router then polls until the
+	// deadline (one CPU busy for that long, once per imminent takeover:
+	// only after adverts from the master have stopped for about three
+	// intervals), so waking an idle CPU and thread is not added to the
+	// takeover. 0 means DefaultFinalApproach; negative turns it off.
+	FinalApproach time.Duration
+}
+
+// DefaultFinalApproach is Timers.FinalApproach's default.
+const DefaultFinalApproach = time.Millisecond
+
 // stepTimer is the one timer a Router's loop waits on.
 type stepTimer interface {
 	// C delivers expiries; stale ones are possible and harmless (the

@@ -74,7 +74,7 @@ type Stats struct {
 	AddrErrors     uint64 // AddrManager or Announcer failures
 	EventsDropped  uint64 // events a full subscriber queue lost
 	// FinalApproaches counts the times the router polled through the last
-	// FinalApproach before a Master_Down_Timer deadline (PreciseTimers).
+	// Timers.FinalApproach before a Master_Down_Timer deadline.
 	FinalApproaches uint64
 }
 
