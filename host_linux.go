@@ -328,7 +328,7 @@ func (h *Host) setSysctl(key, val string) error {
 }
 
 // Routers returns the instances' routers, in configuration order, for
-// status, stats, subscriptions, SetPriority and SetFault. They run with
+// status, stats, subscriptions, Track and SetFault. They run with
 // precise timers (vrrp.Timers{Precise: true}); call SetTimers on them
 // before Run to choose otherwise.
 func (h *Host) Routers() []*vrrp.Router {

@@ -88,17 +88,17 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
-// applyControl feeds pending SetPriority/SetFault calls to the machine.
+// applyControl feeds the machine what Track, Untrack and SetFault
+// changed: the effective priority and whether any source is in fault.
 func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	r.ctlMu.Lock()
-	prio, prioSet := r.prio, r.prioSet
-	faulted, faultSet := len(r.faults) > 0, r.faultSet
-	r.prioSet, r.faultSet = false, false
+	prio, faulted := r.track.priority(r.cfg.Priority), r.track.faulted()
 	r.ctlMu.Unlock()
-	if prioSet {
+	if prio != r.machine.Priority() {
 		lp.step(ctx, Input{Kind: InputPriority, Priority: prio})
 	}
-	if faultSet {
+	if faulted != lp.faulted {
+		lp.faulted = faulted
 		k := InputFaultCleared
 		if faulted {
 			k = InputFault
@@ -121,9 +121,11 @@ type loop struct {
 	// was armed FinalApproach ahead of.
 	approach time.Time
 	lead     time.Duration
-	actions  []Action
-	buf      []byte
-	adv      Advertisement
+	// faulted is what the machine was last told: some source is in fault.
+	faulted bool
+	actions []Action
+	buf     []byte
+	adv     Advertisement
 	// masterCtx lives while we are Master; announcements are bound to it.
 	masterCtx    context.Context
 	masterCancel context.CancelFunc

@@ -28,14 +28,11 @@ type Router struct {
 	// machine is owned by the Run goroutine.
 	machine *Machine
 
-	// control: SetPriority and SetFault record here and poke the loop.
-	ctlMu    sync.Mutex
-	timers   Timers
-	prio     uint8
-	prioSet  bool
-	faults   map[string]bool
-	faultSet bool
-	poke     chan struct{}
+	// control: Track, Untrack and SetFault record here and poke the loop.
+	ctlMu  sync.Mutex
+	timers Timers
+	track  tracking
+	poke   chan struct{}
 
 	statusMu sync.Mutex
 	status   Status
@@ -89,7 +86,7 @@ func NewRouter(conn Conn, addrs AddrManager, ann Announcer, cfg Config) (*Router
 	cfg.Interval = mc.interval()
 	r := &Router{cfg: cfg, conn: conn, addrs: addrs, ann: ann, local: local,
 		log:  logx.OrDiscard(cfg.Logger).With("instance", cfg.Name, "vrid", cfg.VRID),
-		poke: make(chan struct{}, 1), faults: map[string]bool{}}
+		poke: make(chan struct{}, 1)}
 	for _, p := range cfg.VIPs {
 		r.vips = append(r.vips, p.Addr().Unmap())
 	}
@@ -155,27 +152,42 @@ func (r *Router) SetTimers(t Timers) error {
 	return nil
 }
 
-// SetPriority changes the local priority (1..254), as priority tracking
-// does. It never blocks; the running router applies it at once. Owners
-// (priority 255) ignore it.
-func (r *Router) SetPriority(p uint8) {
+// Track sets the current weight of a tracked source (a check, an
+// interface, a script) as keepalived's weighted trackers do: the router's
+// priority is its configured priority plus the weights of all sources,
+// clamped to 1..254. An address owner (priority 255) ignores weights, as
+// keepalived does. The caller decides what a source's state means, e.g.
+// Track("chk", -20) while a check fails and Track("chk", 0) while it
+// passes (keepalived's negative weight), or +20 while it passes (a
+// positive one). A master whose priority changes advertises it at once, so
+// a backup that now outranks it preempts after its Master_Down_Interval.
+// A source that must put the router in FAULT when it fails (keepalived's
+// weight 0) is given to SetFault instead. Track never blocks; the running
+// router applies it at once, and before Run it applies at start.
+func (r *Router) Track(source string, delta int) {
 	r.ctlMu.Lock()
-	r.prio, r.prioSet = p, true
+	r.track.track(source, delta)
 	r.ctlMu.Unlock()
 	r.kick()
 }
 
-// SetFault raises (down=true) or clears the fault named source, e.g. a
-// link or a tracked check. The router is in FAULT while any source is down.
-// It never blocks.
+// Untrack forgets source: its weight (Track) and its fault (SetFault). It
+// never blocks.
+func (r *Router) Untrack(source string) {
+	r.ctlMu.Lock()
+	r.track.untrack(source)
+	r.ctlMu.Unlock()
+	r.kick()
+}
+
+// SetFault raises (down=true) or clears the fault of source, e.g. an
+// interface or a tracked check of keepalived's weight 0. The router is in
+// FAULT while any source is down, owner or not: a master resigns with
+// priority 0 and removes its addresses; when the last fault clears it
+// starts again as at startup. It never blocks.
 func (r *Router) SetFault(source string, down bool) {
 	r.ctlMu.Lock()
-	if down {
-		r.faults[source] = true
-	} else {
-		delete(r.faults, source)
-	}
-	r.faultSet = true
+	r.track.setFault(source, down)
 	r.ctlMu.Unlock()
 	r.kick()
 }

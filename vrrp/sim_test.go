@@ -500,23 +500,75 @@ func TestSimFault(t *testing.T) {
 	})
 }
 
-// Priority tracking: a master whose priority drops below a backup's is
-// preempted Master_Down_Interval after its last higher-priority advert.
-func TestSimPriorityTracking(t *testing.T) {
+// Priority tracking: the weights of tracked sources take the master below
+// a backup's priority. The master advertises each new priority at once:
+// the backup accepts 120 and discards 50 (preemption), and takes over
+// exactly its Master_Down_Interval after the last higher-priority advert.
+// Untracking the sources restores the priority, and the old master
+// preempts back the same way.
+func TestSimTrackWeightFailover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSim(t)
 		a := s.start(baseConfig("a", 150), s.join("192.0.2.1"))
 		b := s.start(baseConfig("b", 100), s.join("192.0.2.2"))
 		s.sleepUntil(10 * time.Second)
-		a.r.SetPriority(50)
+		a.r.Track("chk", -30) // 120: still above b
+		synctest.Wait()
+		if st := a.r.Status(); st.Priority != 120 {
+			t.Errorf("a's priority %d, want 150-30 = 120", st.Priority)
+		}
+		a.r.Track("disk", -70)
 		synctest.Wait()
 		if st := a.r.Status(); st.Priority != 50 {
-			t.Errorf("a's priority %d, want 50", st.Priority)
+			t.Errorf("a's priority %d, want 150-30-70 = 50", st.Priority)
 		}
 		s.sleepUntil(20 * time.Second)
-		lastHigh := down150 + 6*time.Second
+		lastHigh := 10 * time.Second // a's advert of 120
 		wantBecame(t, s, b, vrrp.Master, lastHigh+down100)
-		wantState(t, s, a, vrrp.Backup)
+		wantBecame(t, s, a, vrrp.Backup, 0, lastHigh+down100)
+		// b advertises every second from 13.609 s; a, back to 150,
+		// discards them and takes over Master_Down_Interval after the last
+		// one it accepted (19.609 s): the interval armed then, with a's
+		// priority of then, 50 (3 s + 206/256 s).
+		a.r.Untrack("disk")
+		a.r.Untrack("chk")
+		s.sleepUntil(30 * time.Second)
+		lastB := lastHigh + down100 + 6*time.Second
+		down50 := 3804687500 * time.Nanosecond
+		wantBecame(t, s, a, vrrp.Master, down150, lastB+down50)
+		wantBecame(t, s, b, vrrp.Backup, 0, lastB+down50)
+		if st := a.r.Status(); st.Priority != 150 {
+			t.Errorf("a's priority %d after Untrack, want 150", st.Priority)
+		}
+		a.stop()
+		b.stop()
+	})
+}
+
+// An address owner (priority 255) ignores weights, as keepalived does;
+// a fault (keepalived's weight 0) still takes it out, and it is master
+// again at once when the fault clears.
+func TestSimOwnerIgnoresWeights(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t)
+		a := s.start(baseConfig("a", 255), s.join("192.0.2.1"))
+		b := s.start(baseConfig("b", 200), s.join("192.0.2.2"))
+		s.sleepUntil(5 * time.Second)
+		a.r.Track("chk", -200)
+		s.sleepUntil(20 * time.Second)
+		if st := a.r.Status(); st.Priority != 255 || st.State != vrrp.Master {
+			t.Errorf("owner %v with priority %d after a weight, want MASTER 255", st.State, st.Priority)
+		}
+		wantBecame(t, s, a, vrrp.Master, 0)
+		wantBecame(t, s, b, vrrp.Master)
+		a.r.SetFault("eth0", true)
+		s.sleepUntil(25 * time.Second)
+		wantBecame(t, s, a, vrrp.Fault, 20*time.Second)
+		wantBecame(t, s, b, vrrp.Master, 20*time.Second+(256-200)*time.Second/256) // Skew_Time of 200
+		a.r.SetFault("eth0", false)
+		s.sleepUntil(30 * time.Second)
+		wantBecame(t, s, a, vrrp.Master, 0, 25*time.Second)
+		wantBecame(t, s, b, vrrp.Backup, 0, 25*time.Second)
 		a.stop()
 		b.stop()
 	})
