@@ -107,7 +107,7 @@ func TestHostAnnouncesAfterLinkFlap(t *testing.T) {
 	h1, w := seg.Hosts[0], seg.Hosts[1]
 	v4 := netip.MustParsePrefix("192.0.2.100/24")
 	v6 := netip.MustParsePrefix("2001:db8::100/64")
-	garp := netlink.Timing{Repeat: 1, SecondDelay: -1}
+	garp := netlink.AnnounceTiming{Repeat: 1, SecondDelay: -1}
 	rh := runHost(t, h1, vigil.HostConfig{Instances: []vigil.InstanceConfig{
 		{VRRP: vrrp.Config{Name: "v4", VRID: 51, Version: vrrp.V3, Priority: 200, Interval: ival, VIPs: []netip.Prefix{v4}},
 			Interface: "eth0", GARP: garp},

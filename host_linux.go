@@ -17,8 +17,6 @@ import (
 
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
-	vnl "github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // InstanceConfig is one VRRP instance (keepalived's vrrp_instance) on a Host.
@@ -36,7 +34,7 @@ type InstanceConfig struct {
 	UseVMAC bool
 	// GARP is when gratuitous ARPs / unsolicited NAs are sent after
 	// becoming master; the zero value is keepalived's defaults.
-	GARP netlink.Timing
+	GARP netlink.AnnounceTiming
 	// Label is the label of IPv4 VIPs (keepalived's label); optional.
 	Label string
 	// Routes and Rules follow the VIPs (virtual_routes, virtual_rules).
@@ -62,8 +60,8 @@ type HostConfig struct {
 type Host struct {
 	cfg      HostConfig
 	log      *slog.Logger
-	ns       *netns.NsHandle
-	handle   *vnl.Handle
+	netns    string // the path of cfg.Netns's namespace file; empty: the caller's
+	events   *netlink.Subscription
 	sockets  []*vrrp.Socket
 	vmacs    []*netlink.VMAC
 	anns     []*netlink.Announcer
@@ -191,16 +189,10 @@ func NewHost(cfg HostConfig) (*Host, error) {
 func (h *Host) open() error {
 	var err error
 	if h.cfg.Netns != "" {
-		ns, err := netns.GetFromName(h.cfg.Netns)
-		if err != nil {
+		h.netns = filepath.Join("/run/netns", h.cfg.Netns)
+		if _, err := os.Stat(h.netns); err != nil {
 			return fmt.Errorf("vigil: network namespace %q: %w", h.cfg.Netns, err)
 		}
-		h.ns = &ns
-		if h.handle, err = vnl.NewHandleAt(ns); err != nil {
-			return fmt.Errorf("vigil: netlink in %q: %w", h.cfg.Netns, err)
-		}
-	} else if h.handle, err = vnl.NewHandle(); err != nil {
-		return fmt.Errorf("vigil: netlink: %w", err)
 	}
 	sockets := map[string]*vrrp.Socket{}
 	announcers := map[string]*netlink.Announcer{}
@@ -209,8 +201,11 @@ func (h *Host) open() error {
 			return err
 		}
 	}
-	h.watcher, err = netlink.NewWatcher(netlink.WatcherConfig{Namespace: h.ns, Logger: h.log})
-	return err
+	if h.watcher, err = netlink.NewWatcher(netlink.WatcherConfig{Netns: h.netns, Logger: h.log}); err != nil {
+		return err
+	}
+	h.events = h.watcher.Subscribe(1024) // before Run: from the initial listing on
+	return nil
 }
 
 func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, announcers map[string]*netlink.Announcer) error {
@@ -236,7 +231,7 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 		}); err != nil {
 			return err
 		}
-		vm, err := netlink.CreateVMAC(netlink.VMACConfig{Parent: ic.Interface, VRID: ic.VRRP.VRID, IPv6: v6, Handle: h.handle})
+		vm, err := netlink.CreateVMAC(netlink.VMACConfig{Parent: ic.Interface, VRID: ic.VRRP.VRID, IPv6: v6, Netns: h.netns})
 		if err != nil {
 			return fmt.Errorf("vigil: instance %s: %w", name, err)
 		}
@@ -270,7 +265,7 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 	if err != nil {
 		return fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
-	am, err := netlink.NewAddrManager(netlink.AddrConfig{Link: link, Handle: h.handle, Label: ic.Label,
+	am, err := netlink.NewAddrManager(netlink.AddrConfig{Interface: link, Netns: h.netns, Label: ic.Label,
 		Routes: ic.Routes, Rules: ic.Rules, Logger: h.log.With("instance", name)})
 	if err != nil {
 		return fmt.Errorf("vigil: instance %s: %w", name, err)
@@ -280,7 +275,7 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 	akey := fmt.Sprintf("%s/%+v", link, ic.GARP)
 	ann := announcers[akey]
 	if ann == nil {
-		ann, err = netlink.NewAnnouncer(netlink.AnnouncerConfig{Link: link, Namespace: h.ns, Timing: ic.GARP, Logger: h.log})
+		ann, err = netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: link, Netns: h.netns, Timing: ic.GARP, Logger: h.log})
 		if err != nil {
 			return fmt.Errorf("vigil: instance %s: %w", name, err)
 		}
@@ -304,7 +299,7 @@ func (h *Host) addInstance(ic InstanceConfig, sockets map[string]*vrrp.Socket, a
 }
 
 // do runs fn in the host's namespace.
-func (h *Host) do(fn func() error) error { return netlink.InNamespace(h.ns, fn) }
+func (h *Host) do(fn func() error) error { return netlink.InNamespace(h.netns, fn) }
 
 type sysctlRestore struct{ path, old string }
 
@@ -388,15 +383,24 @@ func (h *Host) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// follow applies the watcher's events to the instances.
+// follow applies the watcher's events to the instances. When the
+// subscription dropped events, it applies the watcher's Snapshot first.
 func (h *Host) follow(ctx context.Context) {
+	var dropped uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case e, ok := <-h.watcher.Events():
+		case e, ok := <-h.events.C():
 			if !ok {
 				return
+			}
+			if d := h.events.Dropped(); d != dropped {
+				h.log.Warn("vigil: interface events dropped; applying the watcher's current view", "dropped", d-dropped)
+				dropped = d
+				for _, s := range h.watcher.Snapshot() {
+					h.apply(ctx, s)
+				}
 			}
 			h.apply(ctx, e)
 		}
@@ -405,21 +409,21 @@ func (h *Host) follow(ctx context.Context) {
 
 func (h *Host) apply(ctx context.Context, e netlink.Event) {
 	for _, in := range h.insts {
-		onLink := e.Link == in.cfg.Interface || e.Link == in.link
+		onLink := e.Interface == in.cfg.Interface || e.Interface == in.link
 		if !onLink {
 			continue
 		}
 		switch e.Kind {
-		case netlink.LinkDown, netlink.LinkRemoved:
-			h.log.Warn("vigil: link down: instance goes to FAULT", "instance", in.cfg.VRRP.Name, "link", e.Link)
-			in.router.SetFault("link:"+e.Link, true)
-		case netlink.LinkUp:
-			in.router.SetFault("link:"+e.Link, false)
-		case netlink.LinkAdded:
+		case netlink.InterfaceDown, netlink.InterfaceRemoved:
+			h.log.Warn("vigil: interface down: instance goes to FAULT", "instance", in.cfg.VRRP.Name, "interface", e.Interface)
+			in.router.SetFault("link:"+e.Interface, true)
+		case netlink.InterfaceUp:
+			in.router.SetFault("link:"+e.Interface, false)
+		case netlink.InterfaceAdded:
 			// The interface was created (again): its sockets follow its
 			// new index before the router can leave FAULT.
-			h.rebind(e.Link)
-			in.router.SetFault("link:"+e.Link, !e.Up)
+			h.rebind(e.Interface)
+			in.router.SetFault("link:"+e.Interface, !e.Up)
 		case netlink.AddrRemoved:
 			vip, ok := findVIP(in.cfg.VRRP.VIPs, e.Addr)
 			if !ok {
@@ -503,14 +507,6 @@ func (h *Host) Close() error {
 			}
 			return err
 		}))
-	}
-	if h.handle != nil {
-		h.handle.Close()
-		h.handle = nil
-	}
-	if h.ns != nil {
-		h.ns.Close()
-		h.ns = nil
 	}
 	return errors.Join(errs...)
 }

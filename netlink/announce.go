@@ -13,49 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/counter"
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/internal/sleep"
 )
-
-// Timing is when an Announcer sends, in keepalived's terms. The zero value
-// is keepalived's defaults: one burst of 5 packets per address at once,
-// a second burst 5 s later, no refresh.
-type Timing struct {
-	// InitialDelay is the wait before the first burst.
-	InitialDelay time.Duration
-	// Repeat is the packets per address in each of the two bursts
-	// (garp_master_repeat); 0 means 5.
-	Repeat int
-	// Interval is the gap between consecutive packets (garp_interval,
-	// gna_interval); 0 sends back to back.
-	Interval time.Duration
-	// SecondDelay is when the second burst starts, counted from the
-	// first (garp_master_delay); 0 means 5 s, negative means no second
-	// burst.
-	SecondDelay time.Duration
-	// RefreshInterval repeats announcements while the announcement lasts
-	// (garp_master_refresh), counted from the first burst; 0 means never.
-	RefreshInterval time.Duration
-	// RefreshRepeat is the packets per address in each refresh
-	// (garp_master_refresh_repeat); 0 means 1.
-	RefreshRepeat int
-}
-
-// Keepalived's defaults.
-const (
-	DefaultRepeat      = 5
-	DefaultSecondDelay = 5 * time.Second
-)
-
-func (t Timing) check() error {
-	if t.InitialDelay < 0 || t.Repeat < 0 || t.Interval < 0 || t.RefreshInterval < 0 || t.RefreshRepeat < 0 {
-		return fmt.Errorf("negative timing value in %+v", t)
-	}
-	return nil
-}
 
 // resolved returns t with the defaults filled in (SecondDelay 0 meaning
 // none).
-func (t Timing) resolved() Timing {
+func (t AnnounceTiming) resolved() AnnounceTiming {
 	if t.Repeat == 0 {
 		t.Repeat = DefaultRepeat
 	}
@@ -71,7 +36,8 @@ func (t Timing) resolved() Timing {
 	return t
 }
 
-// AnnouncerStats are an Announcer's counters since it was created.
+// AnnouncerStats are an Announcer's counters since it was created: a
+// snapshot, see Announcer.Stats.
 type AnnouncerStats struct {
 	// Announcements counts accepted Announce calls.
 	Announcements uint64
@@ -110,8 +76,8 @@ func errGone(err error) bool {
 // announcer is the OS-independent core of Announcer: the schedule, the
 // counters and the goroutines, over a sender.
 type announcer struct {
-	link   string
-	timing Timing // resolved
+	iface  string
+	timing AnnounceTiming // resolved
 	out    sender
 	log    *slog.Logger
 	// fixedMAC is set when the configuration named the sender MAC; else
@@ -124,14 +90,23 @@ type announcer struct {
 	closed bool
 	active int
 	idle   chan struct{} // closed when active drops to 0
-	stop   chan struct{} // closed by close
+	// stopped is done once close was called; every announcement's
+	// context ends with it.
+	stopped context.Context
+	stop    context.CancelFunc
 
-	announcements, bursts, arpSent, naSent, errs, retries, reopens atomic.Uint64
+	counters announcerCounters
 }
 
-func newAnnouncer(link string, mac net.HardwareAddr, fixedMAC bool, t Timing, out sender, log *slog.Logger) *announcer {
-	a := &announcer{link: link, timing: t.resolved(), out: out, stop: make(chan struct{}),
-		log: logx.OrDiscard(log).With("interface", link), fixedMAC: fixedMAC}
+// announcerCounters are the live counters of AnnouncerStats.
+type announcerCounters struct {
+	Announcements, Bursts, ARPSent, NASent, Retries, Reopens, Errors atomic.Uint64
+}
+
+func newAnnouncer(iface string, mac net.HardwareAddr, fixedMAC bool, t AnnounceTiming, out sender, log *slog.Logger) *announcer {
+	a := &announcer{iface: iface, timing: t.resolved(), out: out,
+		log: logx.OrDiscard(log).With("interface", iface), fixedMAC: fixedMAC}
+	a.stopped, a.stop = context.WithCancel(context.Background())
 	a.mac.Store(&mac)
 	return a
 }
@@ -151,7 +126,7 @@ func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 	for _, ip := range addrs {
 		b, err := announcement(mac, ip)
 		if err != nil {
-			return fmt.Errorf("netlink: announce on %s: %w", a.link, err)
+			return fmt.Errorf("netlink: announce on %s: %w", a.iface, err)
 		}
 		ip = ip.Unmap()
 		frames = append(frames, frame{addr: ip, ipv6: ip.Is6(), mac: mac, b: b})
@@ -162,14 +137,17 @@ func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
-		return fmt.Errorf("netlink: announce on %s: %w", a.link, ErrClosed)
+		return fmt.Errorf("netlink: announce on %s: %w", a.iface, ErrClosed)
 	}
 	if a.active == 0 {
 		a.idle = make(chan struct{})
 	}
 	a.active++
 	a.mu.Unlock()
-	a.announcements.Add(1)
+	a.counters.Announcements.Add(1)
+	// The announcement ends with ctx or with close.
+	ctx, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(a.stopped, cancel)
 	sent := 0
 	if a.timing.InitialDelay <= 0 && ctx.Err() == nil {
 		// The first frame goes out before Announce returns: the segment
@@ -178,16 +156,20 @@ func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 		a.sendFrame(&frames[0])
 		sent = 1
 	}
-	go a.run(ctx, frames, sent)
+	go func() {
+		defer a.done()
+		defer cancel()
+		defer unhook()
+		a.run(ctx, frames, sent)
+	}()
 	return nil
 }
 
-// run sends the bursts for one announcement until its schedule ends, ctx
-// is done or the announcer is closed.
+// run sends the bursts for one announcement until its schedule ends or
+// ctx (which ends when the announcer is closed) is done.
 func (a *announcer) run(ctx context.Context, frames []frame, sent int) {
-	defer a.done()
 	t := a.timing
-	if !a.sleep(ctx, t.InitialDelay) {
+	if !sleep.For(ctx, t.InitialDelay) {
 		return
 	}
 	start := time.Now()
@@ -203,13 +185,13 @@ func (a *announcer) run(ctx context.Context, frames []frame, sent int) {
 	}
 	for !second.IsZero() || !refresh.IsZero() {
 		if !second.IsZero() && (refresh.IsZero() || !refresh.Before(second)) {
-			if !a.sleep(ctx, time.Until(second)) || !a.burst(ctx, frames, t.Repeat) {
+			if !sleep.For(ctx, time.Until(second)) || !a.burst(ctx, frames, t.Repeat) {
 				return
 			}
 			second = time.Time{}
 			continue
 		}
-		if !a.sleep(ctx, time.Until(refresh)) || !a.burst(ctx, frames, t.RefreshRepeat) {
+		if !sleep.For(ctx, time.Until(refresh)) || !a.burst(ctx, frames, t.RefreshRepeat) {
 			return
 		}
 		refresh = refresh.Add(t.RefreshInterval)
@@ -229,14 +211,14 @@ func (a *announcer) done() {
 }
 
 // burst sends repeat rounds of frames, in order, Interval apart. It
-// reports false if ctx ended or the announcer closed.
+// reports false if ctx ended.
 func (a *announcer) burst(ctx context.Context, frames []frame, repeat int) bool {
 	return a.burstFrom(ctx, frames, repeat, 0)
 }
 
 // burstFrom is burst whose first sent packets have already gone out.
 func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent int) bool {
-	a.bursts.Add(1)
+	a.counters.Bursts.Add(1)
 	i := 0
 	for range repeat {
 		for j := range frames {
@@ -246,10 +228,10 @@ func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent 
 				continue
 			}
 			if i > 1 && a.timing.Interval > 0 {
-				if !a.sleep(ctx, a.timing.Interval) {
+				if !sleep.For(ctx, a.timing.Interval) {
 					return false
 				}
-			} else if ctx.Err() != nil || a.stopped() {
+			} else if ctx.Err() != nil {
 				return false
 			}
 			a.sendFrame(f)
@@ -270,31 +252,31 @@ func (a *announcer) sendFrame(f *frame) {
 	a.rebuild(f) // the sockets may have been reopened on a new MAC
 	err := a.out.send(f.ipv6, f.b)
 	if err != nil && !errGone(err) {
-		a.retries.Add(1)
+		a.counters.Retries.Add(1)
 		err = a.out.send(f.ipv6, f.b)
 	}
 	if err != nil && errGone(err) {
 		if rerr := a.reopen(); rerr != nil {
-			err = fmt.Errorf("%w; reopening on %s: %w", err, a.link, rerr)
+			err = fmt.Errorf("%w; reopening on %s: %w", err, a.iface, rerr)
 		} else {
 			a.rebuild(f)
 			err = a.out.send(f.ipv6, f.b)
 		}
 	}
 	if err != nil {
-		if n := a.errs.Add(1); logx.Sampled(n) {
+		if n := a.counters.Errors.Add(1); logx.Sampled(n) {
 			a.log.Warn("netlink: sending announcement failed", "addr", f.addr, "err", err, "errors", n)
 		}
 		return
 	}
 	if f.ipv6 {
-		a.naSent.Add(1)
+		a.counters.NASent.Add(1)
 	} else {
-		a.arpSent.Add(1)
+		a.counters.ARPSent.Add(1)
 	}
 }
 
-// reopen opens the sockets again on the interface of a.link's name and,
+// reopen opens the sockets again on the interface of a.iface's name and,
 // unless the MAC was configured, takes its MAC for later frames.
 func (a *announcer) reopen() error {
 	a.reopenMu.Lock()
@@ -303,7 +285,7 @@ func (a *announcer) reopen() error {
 	if err != nil {
 		return err
 	}
-	a.reopens.Add(1)
+	a.counters.Reopens.Add(1)
 	if !a.fixedMAC && len(mac) == 6 {
 		a.mac.Store(&mac)
 	}
@@ -320,32 +302,6 @@ func (a *announcer) rebuild(f *frame) {
 	}
 	if b, err := announcement(mac, f.addr); err == nil {
 		f.mac, f.b = mac, b
-	}
-}
-
-func (a *announcer) stopped() bool {
-	select {
-	case <-a.stop:
-		return true
-	default:
-		return false
-	}
-}
-
-// sleep waits d; it reports false if ctx ended or the announcer closed.
-func (a *announcer) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil && !a.stopped()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-a.stop:
-		return false
 	}
 }
 
@@ -369,17 +325,15 @@ func (a *announcer) close() error {
 		return nil
 	}
 	a.closed = true
-	close(a.stop)
+	a.stop()
 	a.mu.Unlock()
 	a.wait()
 	if err := a.out.close(); err != nil {
-		return fmt.Errorf("netlink: announcer on %s: close: %w", a.link, err)
+		return fmt.Errorf("netlink: announcer on %s: close: %w", a.iface, err)
 	}
 	return nil
 }
 
 func (a *announcer) stats() AnnouncerStats {
-	return AnnouncerStats{Announcements: a.announcements.Load(), Bursts: a.bursts.Load(),
-		ARPSent: a.arpSent.Load(), NASent: a.naSent.Load(), Errors: a.errs.Load(),
-		Retries: a.retries.Load(), Reopens: a.reopens.Load()}
+	return counter.Snapshot[AnnouncerStats](&a.counters)
 }

@@ -5,35 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/bpf"
-	"golang.org/x/sys/unix"
 )
-
-// AnnouncerConfig configures an Announcer.
-type AnnouncerConfig struct {
-	// Link is the interface to send on (required): the VRRP interface, or
-	// the VMAC macvlan when one is used.
-	Link string
-	// Namespace is the network namespace of Link; nil means the namespace
-	// of the thread calling NewAnnouncer. The sockets are opened there
-	// and stay there.
-	Namespace *netns.NsHandle
-	// MAC is the sender MAC of the frames; nil means Link's own MAC (the
-	// virtual MAC when Link is a VMAC).
-	MAC net.HardwareAddr
-	// Timing is when to send; the zero value is keepalived's defaults.
-	Timing Timing
-	// Logger receives the announcer's logs; nil discards them.
-	Logger *slog.Logger
-}
 
 // Announcer tells a segment where addresses are, as keepalived does after
 // becoming master: gratuitous ARP requests for IPv4 and unsolicited
@@ -42,32 +23,25 @@ type AnnouncerConfig struct {
 //
 // Each Announce runs on a goroutine of the Announcer until its schedule
 // ends or its context is done; Close stops them all and waits for them.
+// Its methods are safe for concurrent use.
 type Announcer struct {
 	a *announcer
 }
 
-// NewAnnouncer opens the packet sockets on cfg.Link, in cfg.Namespace.
+// NewAnnouncer checks cfg (see AnnouncerConfig.Validate) and opens the
+// packet sockets on cfg.Interface, in cfg.Netns. A missing interface is
+// an error wrapping ErrNoInterface.
 func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
-	if cfg.Link == "" {
-		return nil, errors.New("netlink: announcer: no link")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if err := cfg.Timing.check(); err != nil {
-		return nil, fmt.Errorf("netlink: announcer on %s: %w", cfg.Link, err)
+	// Keep the namespace open: the sockets are reopened there if the
+	// interface is deleted and created again.
+	ns, err := openNetns(cfg.Netns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink: announcer on %s: %w", cfg.Interface, err)
 	}
-	if cfg.MAC != nil && len(cfg.MAC) != 6 {
-		return nil, fmt.Errorf("netlink: announcer on %s: bad MAC %q", cfg.Link, cfg.MAC)
-	}
-	ps := &packetSender{link: cfg.Link}
-	if cfg.Namespace != nil {
-		// Keep our own handle: the sockets are reopened in this namespace
-		// if the interface is deleted and created again.
-		fd, err := unix.Dup(int(*cfg.Namespace))
-		if err != nil {
-			return nil, fmt.Errorf("netlink: announcer on %s: namespace handle: %w", cfg.Link, err)
-		}
-		ns := netns.NsHandle(fd)
-		ps.ns = &ns
-	}
+	ps := &packetSender{iface: cfg.Interface, ns: ns}
 	mac, err := ps.open()
 	if err != nil {
 		ps.close()
@@ -78,15 +52,15 @@ func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
 	}
 	if len(mac) != 6 {
 		ps.close()
-		return nil, fmt.Errorf("netlink: announcer on %s: link has no Ethernet MAC (%q)", cfg.Link, mac)
+		return nil, fmt.Errorf("netlink: announcer on %s: the interface has no Ethernet MAC (%q)", cfg.Interface, mac)
 	}
-	return &Announcer{a: newAnnouncer(cfg.Link, mac, cfg.MAC != nil, cfg.Timing, ps, cfg.Logger)}, nil
+	return &Announcer{a: newAnnouncer(cfg.Interface, mac, cfg.MAC != nil, cfg.Timing, ps, cfg.Logger)}, nil
 }
 
 // Announce starts announcing addrs (IPv4: gratuitous ARP, IPv6: unsolicited
 // NA) and returns at once. The bursts and refreshes run until the schedule
 // ends, ctx is done, or the Announcer is closed. An invalid address fails
-// the call before anything is sent.
+// the call before anything is sent; after Close it returns ErrClosed.
 func (an *Announcer) Announce(ctx context.Context, addrs []netip.Addr) error {
 	return an.a.announce(ctx, addrs)
 }
@@ -94,7 +68,7 @@ func (an *Announcer) Announce(ctx context.Context, addrs []netip.Addr) error {
 // MAC returns the sender MAC of the frames.
 func (an *Announcer) MAC() net.HardwareAddr { return bytes.Clone(an.a.currentMAC()) }
 
-// Stats returns the counters.
+// Stats returns a snapshot of the counters.
 func (an *Announcer) Stats() AnnouncerStats { return an.a.stats() }
 
 // Wait blocks until no announcement is running: each has ended its
@@ -102,27 +76,31 @@ func (an *Announcer) Stats() AnnouncerStats { return an.a.stats() }
 func (an *Announcer) Wait() { an.a.wait() }
 
 // Close stops every announcement, waits for their goroutines, and closes
-// the sockets. Announce fails with ErrClosed afterwards.
+// the sockets and the namespace. Announce returns ErrClosed afterwards;
+// calling Close again does nothing.
 func (an *Announcer) Close() error { return an.a.close() }
 
 // packetSender sends frames on two AF_PACKET sockets bound to one
 // interface, one per ethertype, with a filter that receives nothing.
 type packetSender struct {
-	link string
-	ns   *netns.NsHandle // owned; nil: the process's namespace
+	iface string
+	ns    *os.File // owned: the namespace the sockets are opened in
 
 	mu       sync.RWMutex // guards the sockets; sends share it, reopen takes it
 	arp, ip6 *packet.Conn
 }
 
-// open opens the sockets on the interface named s.link, in s.ns, and
+// open opens the sockets on the interface named s.iface, in s.ns, and
 // returns its MAC. The caller holds s.mu or owns s alone.
 func (s *packetSender) open() (net.HardwareAddr, error) {
 	var mac net.HardwareAddr
-	err := InNamespace(s.ns, func() error {
-		ifi, err := net.InterfaceByName(s.link)
+	err := inNetns(s.ns, func() error {
+		ifi, err := net.InterfaceByName(s.iface)
 		if err != nil {
-			return fmt.Errorf("netlink: announcer: link %s: %w", s.link, err)
+			if strings.Contains(err.Error(), "no such network interface") {
+				err = ErrNoInterface
+			}
+			return fmt.Errorf("netlink: announcer: interface %s: %w", s.iface, err)
 		}
 		mac = ifi.HardwareAddr
 		s.arp, s.ip6, err = openPacketConns(ifi)
@@ -157,7 +135,7 @@ func (s *packetSender) send(ipv6 bool, b []byte) error {
 		c = s.ip6
 	}
 	if c == nil {
-		return fmt.Errorf("netlink: announcer on %s: %w", s.link, ErrClosed)
+		return fmt.Errorf("netlink: announcer on %s: %w", s.iface, ErrClosed)
 	}
 	_, err := c.WriteTo(b, &packet.Addr{HardwareAddr: net.HardwareAddr(b[0:6])})
 	return err
@@ -172,6 +150,9 @@ func (s *packetSender) reopen() (net.HardwareAddr, error) {
 		if c != nil {
 			c.Close()
 		}
+	}
+	if s.ns == nil {
+		return nil, fmt.Errorf("netlink: announcer on %s: %w", s.iface, ErrClosed)
 	}
 	return s.open()
 }

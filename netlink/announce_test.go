@@ -89,7 +89,7 @@ func TestAnnounceDefaultsMatchKeepalived(t *testing.T) {
 	capture := captureFrames(t, "a-v2-ipv4-mcast.pcap")
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now()}
-		a := newAnnouncer("eth0", testMAC, false, Timing{}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{}, fs, nil)
 		vips := []netip.Addr{netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.101")}
 		if err := a.announce(t.Context(), vips); err != nil {
 			t.Fatal(err)
@@ -127,7 +127,7 @@ func TestAnnounceDefaultsMatchKeepalived(t *testing.T) {
 func TestAnnounceSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now()}
-		tm := Timing{InitialDelay: 100 * time.Millisecond, Repeat: 2, Interval: 10 * time.Millisecond,
+		tm := AnnounceTiming{InitialDelay: 100 * time.Millisecond, Repeat: 2, Interval: 10 * time.Millisecond,
 			SecondDelay: 3 * time.Second, RefreshInterval: 2 * time.Second, RefreshRepeat: 1}
 		a := newAnnouncer("eth0", testMAC, false, tm, fs, nil)
 		v4, v6 := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("2001:db8::100")
@@ -184,7 +184,7 @@ func TestAnnounceSchedule(t *testing.T) {
 func TestAnnounceCancelMidBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now()}
-		a := newAnnouncer("eth0", testMAC, false, Timing{Interval: time.Second}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{Interval: time.Second}, fs, nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		if err := a.announce(ctx, []netip.Addr{netip.MustParseAddr("192.0.2.7")}); err != nil {
 			t.Fatal(err)
@@ -204,7 +204,7 @@ func TestAnnounceCancelMidBurst(t *testing.T) {
 func TestAnnounceCloseStopsAll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now()}
-		a := newAnnouncer("eth0", testMAC, false, Timing{RefreshInterval: time.Second}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{RefreshInterval: time.Second}, fs, nil)
 		for i := range 3 {
 			if err := a.announce(t.Context(), []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)})}); err != nil {
 				t.Fatal(err)
@@ -237,7 +237,7 @@ func TestAnnounceCloseStopsAll(t *testing.T) {
 func TestAnnounceErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now(), fail: true}
-		a := newAnnouncer("eth0", testMAC, false, Timing{SecondDelay: -1}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{SecondDelay: -1}, fs, nil)
 		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.1"), {}}); err == nil {
 			t.Fatal("Announce accepted an invalid address")
 		}
@@ -258,15 +258,15 @@ func TestAnnounceErrors(t *testing.T) {
 }
 
 func TestTimingCheck(t *testing.T) {
-	for _, tm := range []Timing{{Repeat: -1}, {Interval: -1}, {InitialDelay: -1}, {RefreshInterval: -1}, {RefreshRepeat: -1}} {
-		if tm.check() == nil {
-			t.Errorf("%+v accepted", tm)
+	for _, tm := range []AnnounceTiming{{Repeat: -1}, {Interval: -1}, {InitialDelay: -1}, {RefreshInterval: -1}, {RefreshRepeat: -1}} {
+		if err := (AnnouncerConfig{Interface: "eth0", Timing: tm}).Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: %v, want ErrInvalid", tm, err)
 		}
 	}
-	if (Timing{SecondDelay: -1}).check() != nil {
-		t.Error("negative SecondDelay (no second burst) rejected")
+	if err := (AnnouncerConfig{Interface: "eth0", Timing: AnnounceTiming{SecondDelay: -1}}).Validate(); err != nil {
+		t.Errorf("negative SecondDelay (no second burst) rejected: %v", err)
 	}
-	r := Timing{}.resolved()
+	r := AnnounceTiming{}.resolved()
 	if r.Repeat != 5 || r.SecondDelay != 5*time.Second || r.RefreshRepeat != 1 || r.RefreshInterval != 0 {
 		t.Errorf("defaults %+v", r)
 	}
@@ -279,7 +279,7 @@ func TestTimingCheck(t *testing.T) {
 func TestAnnouncePendingErrorRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now(), pending: syscall.ENETDOWN}
-		a := newAnnouncer("eth0", testMAC, false, Timing{Repeat: 1, SecondDelay: -1}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{Repeat: 1, SecondDelay: -1}, fs, nil)
 		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.100")}); err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +310,7 @@ func TestAnnounceReopensGoneInterface(t *testing.T) {
 	for _, fixed := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
 			fs := &fakeSender{start: time.Now(), gone: true, newMAC: newMAC}
-			a := newAnnouncer("eth0", testMAC, fixed, Timing{Repeat: 2, SecondDelay: -1}, fs, nil)
+			a := newAnnouncer("eth0", testMAC, fixed, AnnounceTiming{Repeat: 2, SecondDelay: -1}, fs, nil)
 			if err := a.announce(t.Context(), []netip.Addr{vip}); err != nil {
 				t.Fatal(err)
 			}
@@ -339,7 +339,7 @@ func TestAnnounceReopensGoneInterface(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeSender{start: time.Now(), gone: true, reopenErr: errors.New("no such interface")}
-		a := newAnnouncer("eth0", testMAC, false, Timing{Repeat: 1, SecondDelay: -1}, fs, nil)
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{Repeat: 1, SecondDelay: -1}, fs, nil)
 		if err := a.announce(t.Context(), []netip.Addr{vip}); err != nil {
 			t.Fatal(err)
 		}

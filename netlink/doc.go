@@ -7,17 +7,24 @@
 //     virtual_routes and virtual_rules). It implements vrrp.AddrManager.
 //   - Announcer sends keepalived's gratuitous ARP requests and unsolicited
 //     neighbour advertisements in bursts, with keepalived's timing knobs
-//     (Timing). It implements vrrp.Announcer.
-//   - Watcher reports links going up and down, addresses added and
-//     removed, and IPv6 duplicate address detection failures, and resyncs
-//     itself when its netlink subscription fails or overflows.
+//     (AnnounceTiming). It implements vrrp.Announcer.
+//   - Watcher reports interfaces going up and down, addresses added and
+//     removed, and IPv6 duplicate address detection failures to its
+//     Subscriptions, and resyncs itself when its kernel subscription fails
+//     or overflows.
 //   - CreateVMAC makes keepalived's use_vmac macvlan with the VRRP
 //     virtual MAC.
 //
-// Everything works in a given network namespace: pass a handle from
-// vishvananda/netlink's NewHandleAt, or a netns handle, or call the
-// constructor from a thread inside the namespace. Nothing here keeps
+// Everything works in a given network namespace, named in each config's
+// Netns field by the path of a namespace file: /run/netns/NAME (what ip
+// netns add NAME makes) or /proc/PID/ns/net. Empty means the namespace of
+// the thread that calls the constructor. Each value opens what it needs
+// there and closes it (Close, Remove, or the end of Run); InNamespace runs
+// other code in a namespace given the same way. Nothing here keeps
 // package-level state, so many instances can share a process.
+//
+// Invalid configuration is reported by the configs' Validate methods,
+// which the constructors call, as *FieldErrors wrapping ErrInvalid.
 //
 // Every announcement the protocol asks for reaches the wire if the
 // interface can carry it: a packet socket keeps ENETDOWN from when its
@@ -34,6 +41,7 @@
 // accept=false adds the addresses as usual and logs that traffic to them
 // is not dropped.
 //
-// The frame builders (GratuitousARP, UnsolicitedNA) and the types build on
-// any OS; the rest is Linux only.
+// The frame builders (GratuitousARP, UnsolicitedNA), the configs and the
+// types build on any OS; the rest is Linux only. This package imports
+// github.com/vishvananda/netlink as vnl.
 package netlink

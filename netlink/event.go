@@ -9,51 +9,33 @@ import (
 // EventKind says what a Watcher Event reports.
 type EventKind uint8
 
+//go:generate go tool stringer -type=EventKind -linecomment
+
 // Event kinds. The zero value is invalid.
 const (
 	_ EventKind = iota
-	// LinkAdded: a link appeared (or was found by a listing); Event.Up
-	// gives its state.
-	LinkAdded
-	// LinkRemoved: a link was deleted (or moved to another namespace).
-	LinkRemoved
-	// LinkUp: a link became administratively up and running (carrier).
-	LinkUp
-	// LinkDown: a link stopped being up and running.
-	LinkDown
-	// AddrAdded: an address appeared on a link.
-	AddrAdded
-	// AddrRemoved: an address was removed from a link.
-	AddrRemoved
+	// InterfaceAdded: an interface appeared (or was found by a listing);
+	// Event.Up gives its state.
+	InterfaceAdded // interface-added
+	// InterfaceRemoved: an interface was deleted (or moved to another
+	// namespace).
+	InterfaceRemoved // interface-removed
+	// InterfaceUp: an interface became administratively up and running
+	// (carrier).
+	InterfaceUp // interface-up
+	// InterfaceDown: an interface stopped being up and running.
+	InterfaceDown // interface-down
+	// AddrAdded: an address appeared on an interface.
+	AddrAdded // addr-added
+	// AddrRemoved: an address was removed from an interface.
+	AddrRemoved // addr-removed
 	// AddrDADFailed: IPv6 duplicate address detection failed for an
-	// address (IFA_F_DADFAILED): another node on the link uses it.
-	AddrDADFailed
+	// address (IFA_F_DADFAILED): another node on the segment uses it.
+	AddrDADFailed // addr-dad-failed
 	// Synced: a listing (the initial one or a resync) has been applied;
 	// the events before it describe every difference it found.
-	Synced
+	Synced // synced
 )
-
-func (k EventKind) String() string {
-	switch k {
-	case LinkAdded:
-		return "link-added"
-	case LinkRemoved:
-		return "link-removed"
-	case LinkUp:
-		return "link-up"
-	case LinkDown:
-		return "link-down"
-	case AddrAdded:
-		return "addr-added"
-	case AddrRemoved:
-		return "addr-removed"
-	case AddrDADFailed:
-		return "addr-dad-failed"
-	case Synced:
-		return "synced"
-	}
-	return fmt.Sprintf("EventKind(%d)", uint8(k))
-}
 
 // AddrFlags are an address's IFA_F_* flags as the kernel reports them.
 type AddrFlags uint32
@@ -74,6 +56,8 @@ func (f AddrFlags) Tentative() bool { return f&FlagTentative != 0 }
 // DADFailed reports whether duplicate address detection failed.
 func (f AddrFlags) DADFailed() bool { return f&FlagDADFailed != 0 }
 
+// String names the flags, "|"-separated ("nodad|permanent"), with the
+// unnamed rest in hexadecimal.
 func (f AddrFlags) String() string {
 	names := []struct {
 		f AddrFlags
@@ -97,28 +81,31 @@ func (f AddrFlags) String() string {
 // Event is one change a Watcher saw.
 type Event struct {
 	Kind EventKind
-	// Index and Link identify the interface (Link may be empty when the
-	// name could not be learned). Zero for Synced.
-	Index int
-	Link  string
-	// Up is the link's state after the event (link events).
+	// Index and Interface identify the interface (Interface may be empty
+	// when the name could not be learned). Zero for Synced.
+	Index     int
+	Interface string
+	// Up is the interface's state after the event (interface events).
 	Up bool
 	// Addr and Flags describe the address (address events).
 	Addr  netip.Prefix
 	Flags AddrFlags
 	// Sync is true when a listing found the change (the initial listing
-	// or a resync after a lost subscription) rather than a notification.
+	// or a resync after a lost kernel subscription) rather than a
+	// notification, and on the events of Watcher.Snapshot.
 	Sync bool
 }
 
+// String formats e as "interface-up eth0(2) up=true" or
+// "addr-added eth0(2) 192.0.2.1/24 [permanent] (sync)".
 func (e Event) String() string {
 	var b strings.Builder
 	b.WriteString(e.Kind.String())
-	if e.Index != 0 || e.Link != "" {
-		fmt.Fprintf(&b, " %s(%d)", e.Link, e.Index)
+	if e.Index != 0 || e.Interface != "" {
+		fmt.Fprintf(&b, " %s(%d)", e.Interface, e.Index)
 	}
 	switch e.Kind {
-	case LinkAdded, LinkUp, LinkDown:
+	case InterfaceAdded, InterfaceUp, InterfaceDown:
 		fmt.Fprintf(&b, " up=%t", e.Up)
 	case AddrAdded, AddrRemoved, AddrDADFailed:
 		fmt.Fprintf(&b, " %v", e.Addr)

@@ -15,16 +15,36 @@ import (
 // The kernel left ENETDOWN pending on the packet sockets when the
 // interface went down; the announcer's first send takes it and is tried
 // again. Then the interface is deleted and created again with a new MAC:
-// the announcer reopens its sockets and the frames carry the new MAC.
+// the announcer reopens its sockets, in its namespace, and the frames
+// carry the new MAC. The namespace is given by path, or is that of the
+// thread calling NewAnnouncer (the reopen happens on another thread).
 func TestAnnouncerAfterLinkFlap(t *testing.T) {
+	for _, fromThread := range []bool{false, true} {
+		name := "Netns path"
+		if fromThread {
+			name = "calling thread"
+		}
+		t.Run(name, func(t *testing.T) { testAnnouncerAfterLinkFlap(t, fromThread) })
+	}
+}
+
+func testAnnouncerAfterLinkFlap(t *testing.T, fromThread bool) {
 	noLeaks(t)
 	seg := nstest.NewSegment(t, 2)
 	h1, h2 := seg.Hosts[0], seg.Hosts[1]
 	v4, v6 := addr("192.0.2.100"), addr("2001:db8::100")
-	a, err := netlink.NewAnnouncer(netlink.AnnouncerConfig{
-		Link: "eth0", Namespace: nsHandle(t, h1),
-		Timing: netlink.Timing{Repeat: 1, SecondDelay: -1},
-	})
+	cfg := netlink.AnnouncerConfig{Interface: "eth0", Timing: netlink.AnnounceTiming{Repeat: 1, SecondDelay: -1}}
+	var a *netlink.Announcer
+	var err error
+	if fromThread {
+		err = h1.Do(func() (err error) {
+			a, err = netlink.NewAnnouncer(cfg)
+			return err
+		})
+	} else {
+		cfg.Netns = nsPath(h1)
+		a, err = netlink.NewAnnouncer(cfg)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,27 +8,15 @@ import (
 // RouteType is a route's kernel type. The zero value is RouteUnicast.
 type RouteType uint8
 
+//go:generate go tool stringer -type=RouteType -linecomment
+
 // Route types (keepalived's virtual_routes accept the same).
 const (
-	RouteUnicast RouteType = iota
-	RouteBlackhole
-	RouteUnreachable
-	RouteProhibit
+	RouteUnicast     RouteType = iota // unicast
+	RouteBlackhole                    // blackhole
+	RouteUnreachable                  // unreachable
+	RouteProhibit                     // prohibit
 )
-
-func (t RouteType) String() string {
-	switch t {
-	case RouteUnicast:
-		return "unicast"
-	case RouteBlackhole:
-		return "blackhole"
-	case RouteUnreachable:
-		return "unreachable"
-	case RouteProhibit:
-		return "prohibit"
-	}
-	return fmt.Sprintf("RouteType(%d)", uint8(t))
-}
 
 // Route is a route that follows the VIPs (keepalived's virtual_routes):
 // installed after the VIPs are added, removed before they are removed.
@@ -39,16 +27,18 @@ type Route struct {
 	Gw netip.Addr
 	// Src is the preferred source address, often a VIP.
 	Src netip.Addr
-	// Link is the outgoing interface; empty means the manager's link.
-	// Ignored for blackhole, unreachable and prohibit routes.
-	Link string
-	// Table is the routing table; 0 means main.
+	// Interface is the outgoing interface; empty means the manager's
+	// interface. Ignored for blackhole, unreachable and prohibit routes.
+	Interface string
+	// Table is the routing table; 0 means main; negative is invalid.
 	Table int
-	// Metric is the route priority; 0 is the kernel's default.
+	// Metric is the route priority; 0 is the kernel's default; negative
+	// is invalid.
 	Metric int
 	Type   RouteType
 }
 
+// String formats r as ip-route(8) shows it.
 func (r Route) String() string {
 	s := r.Dst.String()
 	if r.Type != RouteUnicast {
@@ -57,8 +47,8 @@ func (r Route) String() string {
 	if r.Gw.IsValid() {
 		s += " via " + r.Gw.String()
 	}
-	if r.Link != "" {
-		s += " dev " + r.Link
+	if r.Interface != "" {
+		s += " dev " + r.Interface
 	}
 	if r.Src.IsValid() {
 		s += " src " + r.Src.String()
@@ -72,33 +62,12 @@ func (r Route) String() string {
 	return s
 }
 
-func (r Route) check() error {
-	if !r.Dst.IsValid() {
-		return fmt.Errorf("route %v: no destination", r)
-	}
-	is4 := r.Dst.Addr().Is4()
-	for _, a := range []netip.Addr{r.Gw, r.Src} {
-		if a.IsValid() && a.Is4() != is4 {
-			return fmt.Errorf("route %v: mixed address families", r)
-		}
-	}
-	if r.Type > RouteProhibit {
-		return fmt.Errorf("route %v: bad type", r)
-	}
-	if r.Type != RouteUnicast && r.Gw.IsValid() {
-		return fmt.Errorf("route %v: a %v route has no gateway", r, r.Type)
-	}
-	if r.Table < 0 || r.Metric < 0 {
-		return fmt.Errorf("route %v: negative table or metric", r)
-	}
-	return nil
-}
-
 // Rule is a policy routing rule that follows the VIPs (keepalived's
 // virtual_rules). At least one of From and To is required; they give the
 // rule's address family.
 type Rule struct {
-	// Priority orders the rule; 0 lets the kernel choose.
+	// Priority orders the rule; 0 lets the kernel choose; negative is
+	// invalid.
 	Priority int
 	From, To netip.Prefix
 	// Table is the table to look up (required).
@@ -109,6 +78,7 @@ type Rule struct {
 	Mark uint32
 }
 
+// String formats r as ip-rule(8) shows it.
 func (r Rule) String() string {
 	s := "from "
 	if r.From.IsValid() {
@@ -133,22 +103,6 @@ func (r Rule) String() string {
 		s = fmt.Sprintf("%d: %s", r.Priority, s)
 	}
 	return s
-}
-
-func (r Rule) check() error {
-	if !r.From.IsValid() && !r.To.IsValid() {
-		return fmt.Errorf("rule %v: needs From or To", r)
-	}
-	if r.From.IsValid() && r.To.IsValid() && r.From.Addr().Is4() != r.To.Addr().Is4() {
-		return fmt.Errorf("rule %v: mixed address families", r)
-	}
-	if r.Table <= 0 {
-		return fmt.Errorf("rule %v: needs a table", r)
-	}
-	if r.Priority < 0 {
-		return fmt.Errorf("rule %v: negative priority", r)
-	}
-	return nil
 }
 
 // is4 reports the rule's family.

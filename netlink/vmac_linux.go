@@ -15,22 +15,6 @@ import (
 // in6AddrGenModeNone is IN6_ADDR_GEN_MODE_NONE (linux/if_link.h).
 const in6AddrGenModeNone = 1
 
-// VMACConfig configures CreateVMAC.
-type VMACConfig struct {
-	// Parent is the interface the macvlan sits on (required).
-	Parent string
-	// VRID is the virtual router, 1..255; it gives the MAC.
-	VRID uint8
-	// IPv6 selects the IPv6 virtual MAC 00:00:5e:00:02:{VRID}.
-	IPv6 bool
-	// Name is the macvlan's name; empty means keepalived's "vrrp.{VRID}".
-	Name string
-	// Handle is the netlink handle (e.g. from vnl.NewHandleAt(ns)); the
-	// caller keeps owning it. Nil: one is opened in the namespace of the
-	// calling thread and released by Remove.
-	Handle *vnl.Handle
-}
-
 // VMAC is a macvlan interface carrying a VRRP virtual MAC, as keepalived's
 // use_vmac: mode private, up, IPv6 address generation off; an IPv6 VMAC
 // also gets the parent's link-local address (nodad) so adverts keep their
@@ -41,44 +25,34 @@ type VMAC struct {
 	index   int
 	created bool
 	h       *vnl.Handle
-	ownH    bool
 
 	mu      sync.Mutex
 	removed bool
 }
 
-// CreateVMAC creates the macvlan and brings it up, or reuses an existing
-// one with the same name, parent and MAC.
+// CreateVMAC checks cfg (see VMACConfig.Validate), then creates the
+// macvlan in cfg.Netns and brings it up, or reuses an existing one with
+// the same name, parent and MAC. A missing parent is an error wrapping
+// ErrNoInterface; an interface of that name with other settings, one
+// wrapping ErrVMACConflict. The VMAC keeps a netlink socket open until
+// Remove.
 func CreateVMAC(cfg VMACConfig) (*VMAC, error) {
-	name := cfg.Name
-	if name == "" {
-		name = fmt.Sprintf("vrrp.%d", cfg.VRID)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	switch {
-	case cfg.Parent == "":
-		return nil, fmt.Errorf("netlink: vmac %s: no parent link", name)
-	case cfg.VRID == 0:
-		return nil, fmt.Errorf("netlink: vmac %s: VRID 0", name)
-	case len(name) > unix.IFNAMSIZ-1:
-		return nil, fmt.Errorf("netlink: vmac %s: name longer than %d bytes", name, unix.IFNAMSIZ-1)
+	name := cfg.name()
+	h, err := openHandle(cfg.Netns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink: vmac %s: %w", name, err)
 	}
-	v := &VMAC{name: name, mac: VMACAddr(cfg.VRID, cfg.IPv6), h: cfg.Handle}
-	if v.h == nil {
-		h, err := vnl.NewHandle()
-		if err != nil {
-			return nil, fmt.Errorf("netlink: vmac %s: open netlink handle: %w", name, err)
-		}
-		v.h, v.ownH = h, true
-	}
+	v := &VMAC{name: name, mac: VMACAddr(cfg.VRID, cfg.IPv6), h: h}
 	if err := v.setup(cfg); err != nil {
 		if v.created {
 			if l, lerr := v.h.LinkByName(name); lerr == nil {
 				_ = v.h.LinkDel(l)
 			}
 		}
-		if v.ownH {
-			v.h.Close()
-		}
+		v.h.Close()
 		return nil, err
 	}
 	return v, nil
@@ -163,8 +137,8 @@ func (v *VMAC) Index() int { return v.index }
 func (v *VMAC) Created() bool { return v.created }
 
 // Remove deletes the macvlan (keepalived removes its VMACs on stop) and
-// releases the handle CreateVMAC opened. A missing link is not an error;
-// a link of that name that is no longer our macvlan is left alone and
+// closes the netlink socket. A missing interface is not an error; an
+// interface of that name that is no longer our macvlan is left alone and
 // reported with ErrVMACConflict. Later calls do nothing.
 func (v *VMAC) Remove() error {
 	v.mu.Lock()
@@ -173,9 +147,7 @@ func (v *VMAC) Remove() error {
 		return nil
 	}
 	v.removed = true
-	if v.ownH {
-		defer v.h.Close()
-	}
+	defer v.h.Close()
 	link, err := v.h.LinkByName(v.name)
 	if err != nil {
 		if isNotFound(err) {

@@ -5,112 +5,145 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	vnl "github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/counter"
+	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/internal/retry"
+	"github.com/vigil-ha/vigil/internal/sleep"
 )
 
-// DefaultResyncInterval is the Watcher's default ResyncInterval.
-const DefaultResyncInterval = 5 * time.Minute
-
-// WatcherConfig configures a Watcher.
-type WatcherConfig struct {
-	// Namespace is the network namespace to watch; nil means the
-	// namespace of the thread that calls Run.
-	Namespace *netns.NsHandle
-	// Link restricts events to one interface, by name; empty means every
-	// interface of the namespace.
-	Link string
-	// ResyncInterval is the subscriptions' receive timeout: when either
-	// is silent that long, the watcher resubscribes and re-lists, a
-	// safety net against lost notifications. 0 means
-	// DefaultResyncInterval; negative means never.
-	ResyncInterval time.Duration
-	// ReceiveBufferSize sets the subscription sockets' SO_RCVBUF; 0 keeps
-	// the kernel's default. Overflows (ENOBUFS) cause a resync.
-	ReceiveBufferSize int
-	// Buffer is the capacity of the Events channel; 0 means 64.
-	Buffer int
-	// Logger receives the watcher's logs; nil discards them.
-	Logger *slog.Logger
-}
-
-// WatcherStats are a Watcher's counters.
+// WatcherStats are a Watcher's counters: a snapshot, see Watcher.Stats.
 type WatcherStats struct {
-	// Subscriptions counts successful subscriptions (the first and every
-	// resubscription).
+	// Subscriptions counts successful kernel subscriptions (the first and
+	// every resubscription).
 	Subscriptions uint64
 	// Resyncs counts listings after the first.
 	Resyncs uint64
-	// Overflows counts subscriptions lost to a full socket (ENOBUFS).
+	// Overflows counts kernel subscriptions lost to a full socket
+	// (ENOBUFS).
 	Overflows uint64
-	// Errors counts errors the subscriptions reported, and failures to
-	// subscribe or list.
+	// Errors counts errors the kernel subscriptions reported, and
+	// failures to subscribe or list.
 	Errors uint64
-	// Events counts events delivered.
+	// Events counts events published.
 	Events uint64
+	// Dropped counts events the Subscriptions dropped because their queue
+	// was full, all Subscriptions together.
+	Dropped uint64
 }
 
-// Watcher reports link and address changes in a network namespace: links
-// up and down, added and removed; addresses added and removed; IPv6
-// duplicate address detection failures. It subscribes to rtnetlink
-// (vishvananda/netlink's LinkSubscribeWithOptions and
+// watcherCounters are the live counters of WatcherStats.
+type watcherCounters struct {
+	Subscriptions, Resyncs, Overflows, Errors, Events atomic.Uint64
+}
+
+// Watcher reports interface and address changes in a network namespace:
+// interfaces up and down, added and removed; addresses added and
+// removed; IPv6 duplicate address detection failures. It subscribes to
+// rtnetlink (vishvananda/netlink's LinkSubscribeWithOptions and
 // AddrSubscribeWithOptions with ListExisting) and lists the namespace
-// after each subscription, so when a subscription fails, overflows or
-// times out it resubscribes and delivers the differences (Event.Sync set)
-// followed by a Synced event.
+// after each kernel subscription, so it loses no change: when a kernel
+// subscription fails, overflows or times out, it resubscribes and
+// publishes the differences (Event.Sync set) followed by a Synced event.
+//
+// Events go out to Subscriptions (Subscribe), which never make the
+// Watcher wait. Its methods are safe for concurrent use.
 type Watcher struct {
 	cfg    WatcherConfig
 	log    *slog.Logger
-	events chan Event
+	ns     *os.File // opened by NewWatcher, closed when Run returns
 	ran    atomic.Bool
 	resync chan struct{}
+	feed   feed.Feed[Event]
 
-	subs, resyncs, overflows, errs, delivered atomic.Uint64
+	// mu orders changes of state with publishing and Snapshot: state is
+	// written, and its events published, under mu by Run's goroutine,
+	// which alone reads it without mu.
+	mu     sync.Mutex
+	state  *watchState
+	listed bool // a listing has been applied
 
-	// beforeResubscribe, if set (tests), runs before each resubscription.
+	counters watcherCounters
+
+	// Test hooks, set before Run: beforeResubscribe runs before each
+	// resubscription, beforeUpdate before each notification is applied.
 	beforeResubscribe func()
+	beforeUpdate      func(context.Context)
 }
 
-// NewWatcher checks cfg and returns a Watcher; Run starts it.
+// NewWatcher checks cfg (see WatcherConfig.Validate), opens cfg.Netns and
+// returns a Watcher; Run starts it.
 func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
-	if cfg.Buffer < 0 || cfg.ReceiveBufferSize < 0 {
-		return nil, errors.New("netlink: watcher: negative buffer size")
-	}
-	if cfg.Buffer == 0 {
-		cfg.Buffer = 64
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.ResyncInterval == 0 {
 		cfg.ResyncInterval = DefaultResyncInterval
 	}
-	w := &Watcher{cfg: cfg, log: cfg.Logger, events: make(chan Event, cfg.Buffer), resync: make(chan struct{}, 1)}
-	if w.log == nil {
-		w.log = slog.New(slog.DiscardHandler)
+	ns, err := openNetns(cfg.Netns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink: watcher: %w", err)
 	}
-	if cfg.Link != "" {
-		w.log = w.log.With("link", cfg.Link)
+	w := &Watcher{cfg: cfg, log: logx.OrDiscard(cfg.Logger), ns: ns, resync: make(chan struct{}, 1),
+		state: newWatchState(cfg.Interface)}
+	if cfg.Interface != "" {
+		w.log = w.log.With("interface", cfg.Interface)
 	}
 	return w, nil
 }
 
-// Events returns the channel events are delivered on, in order. It is
-// closed when Run returns. Run waits for the reader: a reader that falls
-// far behind makes the subscriptions overflow, which costs a resync.
-func (w *Watcher) Events() <-chan Event { return w.events }
-
-// Stats returns the counters.
-func (w *Watcher) Stats() WatcherStats {
-	return WatcherStats{Subscriptions: w.subs.Load(), Resyncs: w.resyncs.Load(), Overflows: w.overflows.Load(),
-		Errors: w.errs.Load(), Events: w.delivered.Load()}
+// Subscribe returns a Subscription to the events published from now on,
+// in order. Subscribe before Run to receive the initial listing. After
+// Run has returned, its C is already closed.
+//
+// The Watcher never waits for a subscriber: the Subscription queues n
+// events (at least 1) and, when full, drops its oldest event and counts
+// it (Subscription.Dropped); Subscribe(1) always holds the latest event.
+// A dropped event is a change the subscriber did not see: an interface
+// that went down, an address that went. A subscriber that keeps state
+// recovers when Dropped grows: it applies Snapshot as if it were a
+// listing, then goes on reading C. The events still queued are in order
+// and none is older than a dropped one, so applying them after the
+// snapshot leaves the subscriber at the Watcher's current view.
+func (w *Watcher) Subscribe(n int) *Subscription {
+	return &Subscription{s: w.feed.Subscribe(n)}
 }
 
-// Resync makes a running watcher drop its subscriptions, resubscribe and
-// re-list, as after a subscription failure. It does not block.
+// Snapshot returns the Watcher's current view of the namespace as the
+// events a listing delivers to a watcher that knew nothing, all with Sync
+// set: InterfaceAdded for every interface, AddrAdded for every address
+// (and AddrDADFailed where duplicate address detection failed), filtered
+// to WatcherConfig.Interface when set, then Synced. It reflects every
+// event published so far and none after. It is nil before the first
+// listing.
+func (w *Watcher) Snapshot() []Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.listed {
+		return nil
+	}
+	return w.state.snapshot()
+}
+
+// Stats returns a snapshot of the counters.
+func (w *Watcher) Stats() WatcherStats {
+	st := counter.Snapshot[WatcherStats](&w.counters)
+	st.Dropped = w.feed.Dropped()
+	return st
+}
+
+// Resync makes a running watcher drop its kernel subscriptions,
+// resubscribe and re-list, as after a subscription failure. It does not
+// block.
 func (w *Watcher) Resync() {
 	select {
 	case w.resync <- struct{}{}:
@@ -118,39 +151,33 @@ func (w *Watcher) Resync() {
 	}
 }
 
-// Run watches until ctx is done, then returns nil once every goroutine it
-// started (its own and the subscriptions') has ended. It fails only if the
-// namespace cannot be opened. Run may be called once.
+// Run watches until ctx is done, then closes the Subscriptions and the
+// namespace and returns nil once every goroutine it started (its own and
+// the kernel subscriptions') has ended. It fails only if it cannot open
+// a netlink socket in the namespace.
+//
+// A Watcher runs once: a second call returns ErrRan, whether the first
+// is still running or has returned.
 func (w *Watcher) Run(ctx context.Context) error {
 	if !w.ran.CompareAndSwap(false, true) {
-		return fmt.Errorf("netlink: watcher: %w", ErrRan)
+		return ErrRan
 	}
-	defer close(w.events)
-	var ns netns.NsHandle
-	if w.cfg.Namespace != nil {
-		ns = *w.cfg.Namespace
-	} else {
-		cur, err := netns.Get()
-		if err != nil {
-			return fmt.Errorf("netlink: watcher: current network namespace: %w", err)
-		}
-		defer cur.Close()
-		ns = cur
-	}
-	h, err := vnl.NewHandleAt(ns)
+	defer w.feed.Close()
+	defer w.ns.Close()
+	ns := handleOf(w.ns)
+	h, err := vnl.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
-		return fmt.Errorf("netlink: watcher: netlink handle: %w", err)
+		return fmt.Errorf("netlink: watcher: open netlink socket: %w", err)
 	}
 	defer h.Close()
 
-	st := newWatchState(w.cfg.Link)
 	var backoff time.Duration
 	for first := true; ; first = false {
 		if !first {
 			if hook := w.beforeResubscribe; hook != nil {
 				hook()
 			}
-			if backoff > 0 && !sleepCtx(ctx, backoff) {
+			if backoff > 0 && !sleep.For(ctx, backoff) {
 				return nil
 			}
 		}
@@ -159,11 +186,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 		sub, err := w.subscribe(ns)
 		if err == nil {
-			w.subs.Add(1)
+			w.counters.Subscriptions.Add(1)
 			if !first {
-				w.resyncs.Add(1)
+				w.counters.Resyncs.Add(1)
 			}
-			err = w.list(ctx, h, st)
+			err = w.list(h)
 		}
 		if err != nil {
 			if sub != nil {
@@ -172,13 +199,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			w.errs.Add(1)
+			w.counters.Errors.Add(1)
 			backoff = min(max(2*backoff, 10*time.Millisecond), 5*time.Second)
 			w.log.Warn("netlink: watcher: subscribing failed; retrying", "err", err, "backoff", backoff)
 			continue
 		}
 		backoff = 0
-		why := w.stream(ctx, h, st, sub)
+		why := w.stream(ctx, h, sub)
 		sub.stop()
 		if ctx.Err() != nil {
 			return nil
@@ -187,12 +214,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-// noteEnd counts and logs why a subscription ended.
+// noteEnd counts and logs why a kernel subscription ended.
 func (w *Watcher) noteEnd(why error) {
 	msg := why.Error()
 	switch {
 	case strings.Contains(msg, unix.ENOBUFS.Error()):
-		w.overflows.Add(1)
+		w.counters.Overflows.Add(1)
 		w.log.Warn("netlink: watcher: notifications overflowed; resyncing", "err", why)
 	case strings.Contains(msg, unix.EAGAIN.Error()):
 		w.log.Debug("netlink: watcher: quiet for the resync interval; resyncing")
@@ -205,60 +232,47 @@ func (w *Watcher) noteEnd(why error) {
 
 var errResyncAsked = errors.New("resync asked")
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// emit delivers evs; it reports false if ctx ended first.
-func (w *Watcher) emit(ctx context.Context, evs []Event) bool {
+// publish publishes evs in order. The caller holds w.mu.
+func (w *Watcher) publish(evs []Event) {
 	for _, e := range evs {
-		select {
-		case w.events <- e:
-			w.delivered.Add(1)
-		case <-ctx.Done():
-			return false
-		}
+		w.counters.Events.Add(1)
+		w.feed.Publish(e)
 	}
-	return true
 }
 
-// list applies a complete listing of the namespace to st and delivers the
-// differences.
-func (w *Watcher) list(ctx context.Context, h *vnl.Handle, st *watchState) error {
-	var links []vnl.Link
-	var addrs []vnl.Addr
-	var err error
-	for range 5 {
-		links, err = h.LinkList()
-		if err == nil {
-			addrs, err = h.AddrList(nil, vnl.FAMILY_ALL)
-		}
-		if !errors.Is(err, vnl.ErrDumpInterrupted) {
-			break
-		}
+// list applies a complete listing of the namespace to the state and
+// publishes the differences.
+func (w *Watcher) list(h *vnl.Handle) error {
+	type listing struct {
+		links []vnl.Link
+		addrs []vnl.Addr
 	}
+	l, err := retry.Dump(interrupted, func() (listing, error) {
+		links, err := h.LinkList()
+		if err != nil {
+			return listing{}, err
+		}
+		addrs, err := h.AddrList(nil, vnl.FAMILY_ALL)
+		return listing{links, addrs}, err
+	})
 	if err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
-	sl := make([]snapLink, 0, len(links))
-	for _, l := range links {
-		a := l.Attrs()
-		sl = append(sl, snapLink{index: a.Index, name: a.Name, up: isUp(a.RawFlags)})
+	sl := make([]snapIface, 0, len(l.links))
+	for _, link := range l.links {
+		a := link.Attrs()
+		sl = append(sl, snapIface{index: a.Index, name: a.Name, up: isUp(a.RawFlags)})
 	}
-	sa := make([]snapAddr, 0, len(addrs))
-	for _, a := range addrs {
+	sa := make([]snapAddr, 0, len(l.addrs))
+	for _, a := range l.addrs {
 		if p, ok := prefixOf(a.IPNet); ok {
 			sa = append(sa, snapAddr{key: addrKey{index: a.LinkIndex, prefix: p}, flags: AddrFlags(a.Flags)})
 		}
 	}
-	w.emit(ctx, st.sync(sl, sa))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.publish(w.state.sync(sl, sa))
+	w.listed = true
 	return nil
 }
 
@@ -266,12 +280,11 @@ func isUp(rawFlags uint32) bool {
 	return rawFlags&unix.IFF_UP != 0 && rawFlags&unix.IFF_RUNNING != 0
 }
 
-// stream applies notifications until the subscription ends (returning
-// why) or ctx is done (returning nil).
-func (w *Watcher) stream(ctx context.Context, h *vnl.Handle, st *watchState, sub *subscription) error {
+// stream applies notifications until the kernel subscription ends
+// (returning why) or ctx is done (returning nil).
+func (w *Watcher) stream(ctx context.Context, h *vnl.Handle, sub *kernelSub) error {
 	var evs []Event
 	for {
-		evs = evs[:0]
 		select {
 		case <-ctx.Done():
 			return nil
@@ -292,126 +305,54 @@ func (w *Watcher) stream(ctx context.Context, h *vnl.Handle, st *watchState, sub
 		case u, ok := <-sub.links:
 			if !ok {
 				sub.links = nil
-				return sub.endReason("link")
+				return sub.endReason("interface")
 			}
-			a := u.Link.Attrs()
-			present := u.Header.Type != unix.RTM_DELLINK
-			evs = st.link(evs, a.Index, a.Name, isUp(u.IfInfomsg.Flags), present, false)
+			evs = w.applyLink(ctx, evs[:0], u)
 		case u, ok := <-sub.addrs:
 			if !ok {
 				sub.addrs = nil
 				return sub.endReason("address")
 			}
-			p, ok := prefixOf(&u.LinkAddress)
-			if !ok {
-				continue
-			}
-			name := st.links[u.LinkIndex].name
-			if name == "" && u.NewAddr {
-				if l, err := h.LinkByIndex(u.LinkIndex); err == nil {
-					name = l.Attrs().Name
-				}
-			}
-			evs = st.addr(evs, addrKey{index: u.LinkIndex, prefix: p}, name, AddrFlags(u.Flags), u.NewAddr, false)
-		}
-		if !w.emit(ctx, evs) {
-			return nil
+			evs = w.applyAddr(ctx, evs[:0], h, u)
 		}
 	}
 }
 
-// subscription is one generation of the link and address subscriptions.
-type subscription struct {
-	w       *Watcher
-	done    chan struct{}
-	once    sync.Once
-	stopped atomic.Bool
-	// links and addrs are nil when not subscribed (or drained).
-	links   chan vnl.LinkUpdate
-	addrs   chan vnl.AddrUpdate
-	errs    chan error
-	lastErr error // the last receive failure seen
-	asked   bool
+// applyLink applies an interface notification to the state and publishes
+// its events, appended to evs.
+func (w *Watcher) applyLink(ctx context.Context, evs []Event, u vnl.LinkUpdate) []Event {
+	if hook := w.beforeUpdate; hook != nil {
+		hook(ctx)
+	}
+	a := u.Link.Attrs()
+	present := u.Header.Type != unix.RTM_DELLINK
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	evs = w.state.iface(evs, a.Index, a.Name, isUp(u.IfInfomsg.Flags), present, false)
+	w.publish(evs)
+	return evs
 }
 
-// subscribe opens the link and address subscriptions in ns.
-func (w *Watcher) subscribe(ns netns.NsHandle) (*subscription, error) {
-	s := &subscription{w: w, done: make(chan struct{}), errs: make(chan error, 16)}
-	cb := func(err error) {
-		if s.stopped.Load() {
-			return // the socket closing under Receive
-		}
-		if !strings.Contains(err.Error(), unix.EAGAIN.Error()) { // not the resync interval
-			w.errs.Add(1)
-		}
-		select {
-		case s.errs <- err:
-		default:
-		}
+// applyAddr applies an address notification to the state and publishes
+// its events, appended to evs. It looks the interface's name up through h
+// if the state does not know it.
+func (w *Watcher) applyAddr(ctx context.Context, evs []Event, h *vnl.Handle, u vnl.AddrUpdate) []Event {
+	if hook := w.beforeUpdate; hook != nil {
+		hook(ctx)
 	}
-	var timeout *unix.Timeval
-	if w.cfg.ResyncInterval > 0 {
-		tv := unix.NsecToTimeval(w.cfg.ResyncInterval.Nanoseconds())
-		timeout = &tv
+	p, ok := prefixOf(&u.LinkAddress)
+	if !ok {
+		return evs
 	}
-	links := make(chan vnl.LinkUpdate, 128)
-	err := vnl.LinkSubscribeWithOptions(links, s.done, vnl.LinkSubscribeOptions{
-		Namespace: &ns, ErrorCallback: cb, ListExisting: true,
-		ReceiveBufferSize: w.cfg.ReceiveBufferSize, ReceiveTimeout: timeout,
-	})
-	if err != nil {
-		s.stop()
-		return nil, fmt.Errorf("subscribe to links: %w", err)
-	}
-	s.links = links
-	addrs := make(chan vnl.AddrUpdate, 128)
-	err = vnl.AddrSubscribeWithOptions(addrs, s.done, vnl.AddrSubscribeOptions{
-		Namespace: &ns, ErrorCallback: cb, ListExisting: true,
-		ReceiveBufferSize: w.cfg.ReceiveBufferSize, ReceiveTimeout: timeout,
-	})
-	if err != nil {
-		s.stop()
-		return nil, fmt.Errorf("subscribe to addresses: %w", err)
-	}
-	s.addrs = addrs
-	return s, nil
-}
-
-func (s *subscription) closeDone() {
-	s.once.Do(func() { close(s.done) })
-}
-
-// stop closes the sockets and waits until the subscriptions' goroutines
-// have closed their channels.
-func (s *subscription) stop() {
-	s.stopped.Store(true)
-	s.closeDone()
-	if s.links != nil {
-		for range s.links {
+	name := w.state.ifaces[u.LinkIndex].name // read by the writer: no lock
+	if name == "" && u.NewAddr {
+		if l, err := h.LinkByIndex(u.LinkIndex); err == nil {
+			name = l.Attrs().Name
 		}
 	}
-	if s.addrs != nil {
-		for range s.addrs {
-		}
-	}
-}
-
-// endReason says why the named subscription's channel closed.
-func (s *subscription) endReason(which string) error {
-	if s.asked {
-		return errResyncAsked
-	}
-	if s.lastErr != nil {
-		return fmt.Errorf("%s subscription: %w", which, s.lastErr)
-	}
-	for {
-		select {
-		case err := <-s.errs:
-			if strings.Contains(err.Error(), "Receive failed") {
-				return fmt.Errorf("%s subscription: %w", which, err)
-			}
-		default:
-			return fmt.Errorf("%s subscription ended", which)
-		}
-	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	evs = w.state.addr(evs, addrKey{index: u.LinkIndex, prefix: p}, name, AddrFlags(u.Flags), u.NewAddr, false)
+	w.publish(evs)
+	return evs
 }

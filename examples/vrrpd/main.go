@@ -213,7 +213,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			c.VIPs = nil
 		}
 		hc.Instances = append(hc.Instances, vigil.InstanceConfig{VRRP: c, Interface: o.iface, UnicastSrc: unicastSrc,
-			UseVMAC: o.vmac, GARP: netlink.Timing{Repeat: o.garpRepeat, Interval: o.garpInterval,
+			UseVMAC: o.vmac, GARP: netlink.AnnounceTiming{Repeat: o.garpRepeat, Interval: o.garpInterval,
 				SecondDelay: o.garpDelay, RefreshInterval: o.garpRefresh}})
 	}
 	if o.garpDelay == 0 {

@@ -1,0 +1,107 @@
+package netlink
+
+import (
+	"errors"
+	"fmt"
+
+	vnl "github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// changeRoute adds or removes r, a route that follows the VIPs, with
+// link (the manager's interface) as its default outgoing interface.
+func (m *AddrManager) changeRoute(link vnl.Link, r Route, add bool) error {
+	vr := &vnl.Route{Dst: ipNet(r.Dst), Table: r.Table, Priority: r.Metric}
+	switch r.Type {
+	case RouteBlackhole:
+		vr.Type = unix.RTN_BLACKHOLE
+	case RouteUnreachable:
+		vr.Type = unix.RTN_UNREACHABLE
+	case RouteProhibit:
+		vr.Type = unix.RTN_PROHIBIT
+	default:
+		vr.Type = unix.RTN_UNICAST
+		vr.LinkIndex = link.Attrs().Index
+		if r.Interface != "" && r.Interface != m.iface {
+			l, err := linkByName(m.h, r.Interface)
+			if err != nil {
+				if !add && errors.Is(err, ErrNoInterface) {
+					return nil // the route went with its interface
+				}
+				return fmt.Errorf("netlink: route %v: %w", r, err)
+			}
+			vr.LinkIndex = l.Attrs().Index
+		}
+		if r.Gw.IsValid() {
+			vr.Gw = r.Gw.AsSlice()
+		} else {
+			vr.Scope = vnl.SCOPE_LINK
+		}
+	}
+	if r.Src.IsValid() {
+		vr.Src = r.Src.AsSlice()
+	}
+	if r.Dst.Addr().Is4() {
+		vr.Family = vnl.FAMILY_V4
+	} else {
+		vr.Family = vnl.FAMILY_V6
+	}
+	if add {
+		if err := m.h.RouteAdd(vr); err != nil {
+			if errors.Is(err, unix.EEXIST) {
+				return nil
+			}
+			return fmt.Errorf("netlink: %s: add route %v: %w", m.iface, r, err)
+		}
+		m.log.Info("netlink: route added", "route", r.String())
+		return nil
+	}
+	if err := m.h.RouteDel(vr); err != nil {
+		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("netlink: %s: remove route %v: %w", m.iface, r, err)
+	}
+	m.log.Info("netlink: route removed", "route", r.String())
+	return nil
+}
+
+// changeRule adds or removes r, a rule that follows the VIPs.
+func (m *AddrManager) changeRule(r Rule, add bool) error {
+	vr := vnl.NewRule()
+	if r.is4() {
+		vr.Family = vnl.FAMILY_V4
+	} else {
+		vr.Family = vnl.FAMILY_V6
+	}
+	if r.Priority > 0 {
+		vr.Priority = r.Priority
+	}
+	if r.From.IsValid() {
+		vr.Src = ipNet(r.From)
+	}
+	if r.To.IsValid() {
+		vr.Dst = ipNet(r.To)
+	}
+	vr.Table = r.Table
+	vr.IifName, vr.OifName = r.IifName, r.OifName
+	vr.Mark = r.Mark
+	if add {
+		if err := m.h.RuleAdd(vr); err != nil {
+			if errors.Is(err, unix.EEXIST) {
+				return nil
+			}
+			return fmt.Errorf("netlink: %s: add rule %v: %w", m.iface, r, err)
+		}
+		m.log.Info("netlink: rule added", "rule", r.String())
+		return nil
+	}
+	if err := m.h.RuleDel(vr); err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("netlink: %s: remove rule %v: %w", m.iface, r, err)
+	}
+	m.log.Info("netlink: rule removed", "rule", r.String())
+	return nil
+}
