@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/retry"
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/ipvs/ipvstest"
 )
@@ -114,7 +115,7 @@ func TestApplyAfterFailure(t *testing.T) {
 			return err
 		},
 		"interrupted dump": func(tab *ipvstest.Table, s *ipvs.Syncer, desired []ipvs.VirtualServer) error {
-			tab.InterruptDumps(ipvs.DefaultDumpRetries + 1)
+			tab.InterruptDumps(retry.DumpAttempts)
 			_, err := s.Sync(t.Context(), desired)
 			tab.InterruptDumps(0)
 			return err
@@ -290,11 +291,8 @@ func TestBalancerResync(t *testing.T) {
 		tab := ipvstest.New()
 		pools := twoPools()
 		a := pools[0].Service.ServiceKey
-		bl, err := ipvs.NewBalancer(tab, pools, ipvs.BalancerConfig{ResyncInterval: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := runBalancer(bl)
+		bl := newBalancer(t, tab, pools, ipvs.BalancerConfig{ResyncInterval: 10 * time.Second})
+		stop := runBalancer(t, bl)
 		start := time.Now()
 		synctest.Wait()
 		wantIO(t, tab, 1, 8)
@@ -344,11 +342,8 @@ func TestBalancerResyncInterval(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tab := ipvstest.New()
 				pools := twoPools()
-				bl, err := ipvs.NewBalancer(tab, pools, ipvs.BalancerConfig{ResyncInterval: tc.interval})
-				if err != nil {
-					t.Fatal(err)
-				}
-				stop := runBalancer(bl)
+				bl := newBalancer(t, tab, pools, ipvs.BalancerConfig{ResyncInterval: tc.interval})
+				stop := runBalancer(t, bl)
 				synctest.Wait()
 				wantIO(t, tab, 1, 8)
 				time.Sleep(ipvs.DefaultResyncInterval - time.Nanosecond)

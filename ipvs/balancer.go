@@ -2,12 +2,15 @@ package ipvs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/counter"
+	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/logx"
 )
 
 // DefaultRetryInterval is how long a Balancer waits before it syncs again
@@ -29,77 +32,92 @@ type BalancerConfig struct {
 	Logger *slog.Logger
 	// Adopt are services a previous run created (SyncConfig.Adopt).
 	Adopt []ServiceKey
-	// OnQuorumUp and OnQuorumDown, if set, are called once for each gain
-	// and loss of a pool's quorum (keepalived's notify_up and notify_down
-	// of a virtual server), not for the state a pool starts in. They are
-	// called from Run's goroutine, with no lock held, after the Sync that
-	// applied the change, in the order the changes happened; they may call
-	// the Balancer, and should return quickly, as the next Sync waits.
-	OnQuorumUp   func(ServiceKey)
-	OnQuorumDown func(ServiceKey)
-	// Omega makes the end of Run report, through OnQuorumDown, the pools
-	// that have quorum then (keepalived's omega).
+	// Omega makes the end of Run report every real server still up as
+	// down and every pool with quorum as losing it (keepalived's omega).
 	Omega bool
 	// KeepOnExit leaves the services in the table when Run ends
 	// (keepalived's --dont-release-ipvs); by default Run removes the
 	// services it owns before it returns, as keepalived does on exit.
 	KeepOnExit bool
-	// RetryInterval is the wait before syncing again after a failed Sync;
-	// zero means DefaultRetryInterval.
+	// RetryInterval is the wait before syncing again after a failed Sync:
+	// zero means DefaultRetryInterval; negative means no timed retry (the
+	// next change or resync syncs again).
 	RetryInterval time.Duration
-	// ReleaseTimeout bounds the final Sync that removes the services; zero
-	// means DefaultReleaseTimeout.
+	// ReleaseTimeout bounds the final Sync that removes the services: zero
+	// means DefaultReleaseTimeout, negative no bound.
 	ReleaseTimeout time.Duration
 	// ResyncInterval is how long after a full Sync the Balancer does the
 	// next one, which reads the table and repairs what other programs
 	// changed in its services (changes in between are applied with
-	// Syncer.Apply, which reads nothing); zero means
+	// Syncer.Apply, which reads nothing): zero means
 	// DefaultResyncInterval, negative never.
 	ResyncInterval time.Duration
 }
 
 // A Balancer keeps a Backend in step with pools whose real servers'
-// health and weights come from outside (health checkers): each SetHealth or
-// SetWeight changes a Pool, and Run's goroutine, the only one that writes
-// to the backend, applies the pools' desired table after it. Changes that
-// come while one is applied are applied together by the next one.
+// health and weights come from outside (health checkers): each SetHealth,
+// SetWeight or SetPools changes the pools, and Run's goroutine, the only
+// one that writes to the backend, applies the pools' desired table after
+// it. Changes that come while one is applied are applied together by the
+// next one.
 //
 // Run does a full Sync (it reads the table) when it starts, after a
 // failure (retried after RetryInterval) and every ResyncInterval; a change
 // in between is applied with Syncer.Apply, which writes only what changed
 // and reads nothing. What other programs do to the Balancer's services is
 // repaired at the next full Sync.
+//
+// The Balancer reports quorum changes and real servers going up and down
+// as Events to its subscriptions (Subscribe), from Run's goroutine, after
+// the Sync that applied them, never for the state a pool starts in. Its
+// methods are safe for concurrent use.
 type Balancer struct {
-	syncer  *Syncer
-	log     *slog.Logger
-	cfg     BalancerConfig
-	wake    chan struct{} // capacity 1: a change is waiting
-	running atomic.Bool
+	syncer *Syncer
+	log    *slog.Logger
+	cfg    BalancerConfig
+	wake   chan struct{} // capacity 1: a change is waiting
+	ran    atomic.Bool
+	events feed.Feed[Event]
+	counts balancerCounters
 
-	mu     sync.Mutex
-	pools  []*Pool
-	byKey  map[ServiceKey]*Pool
-	events []quorumEvent
+	mu      sync.Mutex
+	pools   []*Pool
+	byKey   map[ServiceKey]*Pool
+	pending []Event // guarded by mu: to publish after the next sync
 }
 
-type quorumEvent struct {
-	svc ServiceKey
-	up  bool
+// BalancerStats counts what a Balancer did since NewBalancer.
+type BalancerStats struct {
+	// Syncs counts the full Syncs (they read the table), Applies the
+	// changes applied without reading, Failures those of either that
+	// returned an error.
+	Syncs, Applies, Failures uint64
+	// Events counts the events published; Dropped those the
+	// subscriptions lost because their queue was full.
+	Events, Dropped uint64
+}
+
+// balancerCounters are the live BalancerStats (counter.Snapshot).
+type balancerCounters struct {
+	Syncs, Applies, Failures, Events atomic.Uint64
 }
 
 // NewBalancer returns a Balancer of the pools over b; start it with Run.
+// Invalid pools (PoolConfig.Validate, a service key given twice) are
+// reported together as *FieldErrors wrapping ErrInvalid.
 func NewBalancer(b Backend, pools []PoolConfig, cfg BalancerConfig) (*Balancer, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.RetryInterval <= 0 {
+	cfg.Logger = logx.OrDiscard(cfg.Logger)
+	if cfg.RetryInterval == 0 {
 		cfg.RetryInterval = DefaultRetryInterval
 	}
-	if cfg.ReleaseTimeout <= 0 {
+	if cfg.ReleaseTimeout == 0 {
 		cfg.ReleaseTimeout = DefaultReleaseTimeout
 	}
 	if cfg.ResyncInterval == 0 {
 		cfg.ResyncInterval = DefaultResyncInterval
+	}
+	if err := validatePools(pools); err != nil {
+		return nil, err
 	}
 	bl := &Balancer{
 		syncer: NewSyncer(b, SyncConfig{Logger: cfg.Logger, Adopt: cfg.Adopt}),
@@ -108,30 +126,95 @@ func NewBalancer(b Backend, pools []PoolConfig, cfg BalancerConfig) (*Balancer, 
 		wake:   make(chan struct{}, 1),
 		byKey:  make(map[ServiceKey]*Pool, len(pools)),
 	}
-	var errs []error
 	for _, pc := range pools {
-		p, err := NewPool(pc)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if bl.byKey[p.Key()] != nil {
-			errs = append(errs, &FieldError{Service: p.Key(), Field: "ServiceKey", Reason: "duplicate pool"})
-			continue
-		}
+		p, _ := NewPool(pc) // valid
 		bl.pools = append(bl.pools, p)
 		bl.byKey[p.Key()] = p
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
 	return bl, nil
+}
+
+// validatePools reports every invalid pool and every key given twice.
+func validatePools(pools []PoolConfig) error {
+	return validateServices(pools, func(pc PoolConfig) ServiceKey { return pc.Service.ServiceKey }, PoolConfig.Validate, "duplicate pool")
+}
+
+// SetPools replaces the Balancer's pools with pools, before or during
+// Run, as keepalived's reload does: pools are matched to the current ones
+// by service key, real servers by address and port.
+//
+//   - A pool that stays is reconfigured (Pool.Reconfigure): its real
+//     servers that stay keep their health, and the weight SetWeight gave
+//     them unless their configured weight changed; its quorum keeps its
+//     state and is evaluated again with the new servers and settings
+//     (an EventQuorumUp or EventQuorumDown if that changes it); each
+//     removed real server that was up is reported with EventServerDown.
+//   - A new pool starts as in NewBalancer.
+//   - A pool no longer given has each real server that was up reported
+//     with EventServerDown, and its quorum, if up, with EventQuorumDown;
+//     its service is deleted.
+//
+// Run then writes only the difference: nothing for unchanged pools, one
+// update for one changed weight, one create for one new real server, one
+// delete for a removed service (a new service is created after a full
+// Sync, which reads the table first: it may exist already).
+//
+// Invalid pools change nothing and are reported as NewBalancer reports
+// them.
+func (bl *Balancer) SetPools(pools []PoolConfig) error {
+	if err := validatePools(pools); err != nil {
+		return err
+	}
+	next := make([]*Pool, 0, len(pools))
+	byKey := make(map[ServiceKey]*Pool, len(pools))
+	bl.mu.Lock()
+	for _, pc := range pools {
+		k := pc.Service.ServiceKey
+		p := bl.byKey[k]
+		if p == nil {
+			p, _ = NewPool(pc) // valid
+		} else {
+			wasUp := p.upServers()
+			q, _ := p.Reconfigure(pc) // valid, same key
+			for _, d := range wasUp {
+				if _, ok := p.index[d]; !ok {
+					bl.pending = append(bl.pending, Event{Kind: EventServerDown, Service: k, Dest: d})
+				}
+			}
+			bl.quorumEvent(k, q)
+		}
+		next = append(next, p)
+		byKey[k] = p
+	}
+	for _, p := range bl.pools {
+		if byKey[p.Key()] == nil {
+			bl.pending = append(bl.pending, p.downEvents()...)
+		}
+	}
+	bl.pools, bl.byKey = next, byKey
+	bl.mu.Unlock()
+	bl.poke()
+	return nil
 }
 
 // SetHealth records that the real server d of service svc is up or down.
 // It may be called from any goroutine, before or during Run.
 func (bl *Balancer) SetHealth(svc ServiceKey, d DestinationKey, up bool) error {
-	return bl.change(svc, func(p *Pool) (QuorumChange, error) { return p.SetHealth(d, up) })
+	return bl.change(svc, func(p *Pool) (QuorumChange, error) {
+		was, err := p.Up(d)
+		if err != nil {
+			return QuorumSame, err
+		}
+		q, err := p.SetHealth(d, up)
+		if err == nil && was != up {
+			kind := EventServerDown
+			if up {
+				kind = EventServerUp
+			}
+			bl.pending = append(bl.pending, Event{Kind: kind, Service: svc, Dest: d})
+		}
+		return q, err
+	})
 }
 
 // SetWeight sets the weight of the real server d of service svc (see
@@ -141,6 +224,8 @@ func (bl *Balancer) SetWeight(svc ServiceKey, d DestinationKey, weight int) erro
 	return bl.change(svc, func(p *Pool) (QuorumChange, error) { return p.SetWeight(d, weight) })
 }
 
+// change runs f on the pool of svc with bl.mu held, records the quorum
+// change it returns and wakes Run.
 func (bl *Balancer) change(svc ServiceKey, f func(*Pool) (QuorumChange, error)) error {
 	bl.mu.Lock()
 	p := bl.byKey[svc]
@@ -149,38 +234,103 @@ func (bl *Balancer) change(svc ServiceKey, f func(*Pool) (QuorumChange, error)) 
 		return fmt.Errorf("ipvs: service %v: no such pool: %w", svc, ErrNotFound)
 	}
 	q, err := f(p)
-	if q != QuorumSame {
-		bl.events = append(bl.events, quorumEvent{svc: svc, up: q == QuorumGained})
-	}
+	bl.quorumEvent(svc, q)
 	bl.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	if q != QuorumSame {
-		bl.log.Info("ipvs: quorum "+q.String(), "service", svc.String())
+	bl.poke()
+	return nil
+}
+
+// quorumEvent records and logs the quorum change q of svc; the caller
+// holds bl.mu.
+func (bl *Balancer) quorumEvent(svc ServiceKey, q QuorumChange) {
+	switch q {
+	case QuorumGained:
+		bl.pending = append(bl.pending, Event{Kind: EventQuorumUp, Service: svc})
+	case QuorumLost:
+		bl.pending = append(bl.pending, Event{Kind: EventQuorumDown, Service: svc})
+	default:
+		return
 	}
+	bl.log.Info("ipvs: quorum "+q.String(), "service", svc.String())
+}
+
+// poke wakes Run for a change.
+func (bl *Balancer) poke() {
 	select {
 	case bl.wake <- struct{}{}:
 	default: // a Sync is already due
 	}
-	return nil
+}
+
+// upServers returns the keys of the real servers that are up.
+func (p *Pool) upServers() []DestinationKey {
+	var out []DestinationKey
+	for _, s := range p.servers {
+		if s.up {
+			out = append(out, s.DestinationKey)
+		}
+	}
+	return out
+}
+
+// downEvents returns the events of p's end (removed, or Run's end with
+// omega): each real server up goes down, then the quorum if it was up
+// (and the pool has one).
+func (p *Pool) downEvents() []Event {
+	var out []Event
+	for _, d := range p.upServers() {
+		out = append(out, Event{Kind: EventServerDown, Service: p.Key(), Dest: d})
+	}
+	if p.QuorumUp() && p.quorum() >= 0 {
+		out = append(out, Event{Kind: EventQuorumDown, Service: p.Key()})
+	}
+	return out
+}
+
+// Subscribe returns a subscription to the Balancer's events with a queue
+// of n events (at least 1; Subscribe(1) always holds the latest event). A
+// full queue drops its oldest event and counts it in Dropped: the
+// Balancer never waits. C is closed by Close and when Run returns, after
+// the last events (those still pending and, with Omega, the downs of
+// Run's end); subscribing after Run returned gives a closed C.
+func (bl *Balancer) Subscribe(n int) *Subscription {
+	return &Subscription{sub: bl.events.Subscribe(n)}
 }
 
 // QuorumUp reports whether the pool of service svc has quorum.
 func (bl *Balancer) QuorumUp(svc ServiceKey) (bool, error) {
+	return lookup(bl, svc, func(p *Pool) (bool, error) { return p.QuorumUp(), nil })
+}
+
+// Up reports whether the real server d of service svc is up.
+func (bl *Balancer) Up(svc ServiceKey, d DestinationKey) (bool, error) {
+	return lookup(bl, svc, func(p *Pool) (bool, error) { return p.Up(d) })
+}
+
+// lookup calls f with the pool of svc, under bl.mu.
+func lookup[T any](bl *Balancer, svc ServiceKey, f func(*Pool) (T, error)) (T, error) {
 	bl.mu.Lock()
 	defer bl.mu.Unlock()
 	p := bl.byKey[svc]
 	if p == nil {
-		return false, fmt.Errorf("ipvs: service %v: no such pool: %w", svc, ErrNotFound)
+		var zero T
+		return zero, fmt.Errorf("ipvs: service %v: no such pool: %w", svc, ErrNotFound)
 	}
-	return p.QuorumUp(), nil
+	return f(p)
 }
 
 // Desired returns the table the pools want now, in pool order.
 func (bl *Balancer) Desired() []VirtualServer {
 	bl.mu.Lock()
 	defer bl.mu.Unlock()
+	return bl.desired()
+}
+
+// desired returns the pools' table; the caller holds bl.mu.
+func (bl *Balancer) desired() []VirtualServer {
 	out := make([]VirtualServer, len(bl.pools))
 	for i, p := range bl.pools {
 		out[i] = p.VirtualServer()
@@ -192,108 +342,16 @@ func (bl *Balancer) Desired() []VirtualServer {
 // them for BalancerConfig.Adopt.
 func (bl *Balancer) Owned() []ServiceKey { return bl.syncer.Owned() }
 
-// Stats returns the counters of the Balancer's services (Syncer.Stats).
-func (bl *Balancer) Stats(ctx context.Context) ([]ServiceStats, error) { return bl.syncer.Stats(ctx) }
-
-// Run syncs the pools into the backend at once, applies every change
-// after that, and syncs again every ResyncInterval, until ctx ends. Then,
-// unless KeepOnExit, it removes the services it owns (with a fresh context
-// bounded by ReleaseTimeout), reports the quorum changes still pending
-// and, with Omega, the loss of the quorums still up, and returns. It
-// returns nil, or the error of that last removal. A Balancer runs once.
-func (bl *Balancer) Run(ctx context.Context) error {
-	if !bl.running.CompareAndSwap(false, true) {
-		return errors.New("ipvs: balancer: Run called twice")
-	}
-	var (
-		retry  <-chan time.Time
-		resync *time.Timer
-		full   = true
-	)
-	if bl.cfg.ResyncInterval > 0 {
-		resync = time.NewTimer(bl.cfg.ResyncInterval)
-		defer resync.Stop()
-	}
-	for {
-		desired, events := bl.take()
-		var err error
-		if full {
-			_, err = bl.syncer.Sync(ctx, desired)
-			if resync != nil {
-				resync.Reset(bl.cfg.ResyncInterval)
-			}
-		} else {
-			_, err = bl.syncer.Apply(ctx, desired)
-		}
-		if err != nil && ctx.Err() == nil {
-			bl.log.Warn("ipvs: sync failed, will retry", "in", bl.cfg.RetryInterval, "err", err)
-			retry = time.After(bl.cfg.RetryInterval)
-		} else {
-			retry = nil
-		}
-		full = false
-		bl.notify(events)
-		var tick <-chan time.Time
-		if resync != nil {
-			tick = resync.C
-		}
-		select {
-		case <-ctx.Done():
-			return bl.stop(ctx)
-		case <-bl.wake:
-		case <-retry:
-			full = true
-		case <-tick:
-			full = true
-		}
-	}
+// ReadStats reads the kernel's counters of the Balancer's services from
+// the backend (Syncer.ReadStats).
+func (bl *Balancer) ReadStats(ctx context.Context) ([]ServiceStats, error) {
+	return bl.syncer.ReadStats(ctx)
 }
 
-// take returns the desired table and the pending quorum events.
-func (bl *Balancer) take() ([]VirtualServer, []quorumEvent) {
-	bl.mu.Lock()
-	defer bl.mu.Unlock()
-	out := make([]VirtualServer, len(bl.pools))
-	for i, p := range bl.pools {
-		out[i] = p.VirtualServer()
-	}
-	ev := bl.events
-	bl.events = nil
-	return out, ev
-}
-
-func (bl *Balancer) notify(events []quorumEvent) {
-	for _, e := range events {
-		switch {
-		case e.up && bl.cfg.OnQuorumUp != nil:
-			bl.cfg.OnQuorumUp(e.svc)
-		case !e.up && bl.cfg.OnQuorumDown != nil:
-			bl.cfg.OnQuorumDown(e.svc)
-		}
-	}
-}
-
-// stop releases the table and reports the last events.
-func (bl *Balancer) stop(ctx context.Context) error {
-	var err error
-	if !bl.cfg.KeepOnExit {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bl.cfg.ReleaseTimeout)
-		_, err = bl.syncer.Sync(rctx, nil)
-		cancel()
-		if err != nil {
-			err = fmt.Errorf("ipvs: balancer: removing the services: %w", err)
-		}
-	}
-	_, events := bl.take()
-	if bl.cfg.Omega {
-		bl.mu.Lock()
-		for _, p := range bl.pools {
-			if p.QuorumUp() {
-				events = append(events, quorumEvent{svc: p.Key()})
-			}
-		}
-		bl.mu.Unlock()
-	}
-	bl.notify(events)
-	return err
+// Stats returns the Balancer's counters; it reads nothing from the
+// backend.
+func (bl *Balancer) Stats() BalancerStats {
+	s := counter.Snapshot[BalancerStats](&bl.counts)
+	s.Dropped = bl.events.Dropped()
+	return s
 }

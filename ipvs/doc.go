@@ -24,19 +24,17 @@
 // # Backends
 //
 // A [Backend] is an IPVS table. [Open] returns the kernel's ([Kernel], Linux
-// only): it needs CAP_NET_ADMIN and the ip_vs module (and the ip_vs_<sched>
-// modules of the schedulers used) loaded; without IPVS it fails with
-// [ErrNoIPVS]. It supports every forwarding method per real server
-// (masquerade, route, tunnel), tunnel types IPIP, GUE (with its port) and
-// GRE with optional checksums, and real servers of the other address
-// family than their service behind tunnels (IPv6 service to IPv4 real
-// server and the reverse); it reads 64-bit counters (connections, packets,
-// bytes, rates) per service and per destination. It encodes and parses the
-// IPVS netlink commands itself, because github.com/moby/ipvs, which Open
-// still uses to resolve the family, sends and reads no tunnel attributes,
-// no destination family and no 64-bit counters (see [Kernel]). Package
-// ipvstest has an in-memory table with fault injection, for tests that
-// need no kernel.
+// only), in the network namespace [KernelConfig].Netns names by path: it
+// needs CAP_NET_ADMIN and the ip_vs module (and the ip_vs_<sched> modules
+// of the schedulers used) loaded; without IPVS it fails with [ErrNoIPVS].
+// It supports every forwarding method per real server (masquerade, route,
+// tunnel), tunnel types IPIP, GUE (with its port) and GRE with optional
+// checksums, and real servers of the other address family than their
+// service behind tunnels (IPv6 service to IPv4 real server and the
+// reverse); it reads 64-bit counters (connections, packets, bytes, rates)
+// per service and per destination. After Close a backend fails with
+// [ErrClosed]. Package ipvstest has an in-memory table with fault
+// injection and operation counts, for tests that need no kernel.
 //
 // # Sync, Apply and ownership
 //
@@ -57,8 +55,9 @@
 // desired. Services of other programs are never touched, nor their
 // destinations read; a desired service that already exists is taken over.
 // Each failed operation is reported as a [*SyncError] (joined) and the rest
-// still applied; the next Sync converges. [ReadStats] and [Syncer.Stats]
-// read the counters of services and destinations.
+// still applied; the next Sync converges. [ReadStats] and
+// [Syncer.ReadStats] read the kernel's counters of services and
+// destinations.
 //
 // # Batching
 //
@@ -78,11 +77,24 @@
 // up, or down with Alpha; the quorum (the sum of the weights of the up
 // servers) is gained at Quorum+Hysteresis and lost below Quorum-Hysteresis;
 // while it is lost a sorry server, if configured, replaces the real servers.
-// A Pool is a pure value that turns health into a desired [VirtualServer].
+// A Pool is a pure value that turns health into a desired [VirtualServer];
+// [Pool.Reconfigure] replaces its configuration as keepalived's reload
+// does, keeping the health, weights and quorum state of what stays.
+//
+// # Balancer
+//
 // A [Balancer] holds many pools, takes health and weight changes from any
-// goroutine, and applies them from one goroutine (Run) with coalescing,
-// retry, and a full Sync every BalancerConfig.ResyncInterval; it reports quorum changes through callbacks and, like keepalived,
-// removes its services when it stops unless told to keep them
-// (BalancerConfig.KeepOnExit, keepalived's --dont-release-ipvs); with Omega
-// it reports the quorums still up as lost when it stops.
+// goroutine, and applies them from one goroutine (Run, which runs once:
+// a second call returns [ErrRan]) with coalescing, retry, and a full Sync
+// every BalancerConfig.ResyncInterval. [Balancer.SetPools] replaces the
+// pools while it runs and writes only the difference (one update for one
+// changed weight). Quorum changes and real servers going up and down are
+// [Event]s, delivered to each [Subscription] ([Balancer.Subscribe]) after
+// the Sync that applied them; a subscription is a bounded queue that drops
+// its oldest event when full and counts it, so the Balancer never waits.
+// Like keepalived, the Balancer removes its services when it stops unless
+// told to keep them (BalancerConfig.KeepOnExit, keepalived's
+// --dont-release-ipvs); with Omega it reports the servers and quorums
+// still up as down when it stops. [Balancer.Stats] is a snapshot of its
+// counters; [Balancer.ReadStats] reads the kernel's.
 package ipvs

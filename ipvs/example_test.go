@@ -89,35 +89,84 @@ func ExampleSyncer_Apply() {
 }
 
 // A Balancer applies keepalived's rules to health reports: here the last
-// real server fails and the sorry server takes over.
+// real server fails and the sorry server takes over. Events come after
+// the Sync that applied them.
 func ExampleBalancer() {
 	tab := ipvstest.New()
 	key := ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.10"), Port: 80}
 	rs := ipvs.Destination{DestinationKey: ipvs.DestinationKey{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, Forward: ipvs.Route, Weight: 1}
 	sorry := ipvs.Destination{DestinationKey: ipvs.DestinationKey{Addr: netip.MustParseAddr("10.0.0.99"), Port: 80}, Forward: ipvs.Route, Weight: 1}
-	down := make(chan ipvs.ServiceKey, 1)
 	bl, err := ipvs.NewBalancer(tab, []ipvs.PoolConfig{{
 		Service:     ipvs.Service{ServiceKey: key, Scheduler: ipvs.RoundRobin},
 		RealServers: []ipvs.RealServer{{Destination: rs}},
 		SorryServer: &sorry,
-	}}, ipvs.BalancerConfig{OnQuorumDown: func(k ipvs.ServiceKey) { down <- k }})
+	}}, ipvs.BalancerConfig{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	events := bl.Subscribe(16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- bl.Run(ctx) }()
 
 	_ = bl.SetHealth(key, rs.DestinationKey, false) // from a health checker
-	fmt.Println("quorum lost:", <-down)             // after the Sync that applied it
+	fmt.Println(<-events.C())
+	fmt.Println(<-events.C())
 	for _, d := range tab.Table()[0].Destinations {
 		fmt.Println("serving:", d.DestinationKey)
 	}
 	cancel()
 	fmt.Println(<-done, len(tab.Table()))
+	_, open := <-events.C()
+	fmt.Println("events open:", open)
 	// Output:
-	// quorum lost: tcp 192.0.2.10:80
+	// real server down 10.0.0.1:80 of tcp 192.0.2.10:80
+	// quorum down tcp 192.0.2.10:80
 	// serving: 10.0.0.99:80
 	// <nil> 0
+	// events open: false
+}
+
+// SetPools reloads the configuration: what stays keeps its state (here
+// 10.0.0.1 stays down), and only the difference is written.
+func ExampleBalancer_SetPools() {
+	tab := ipvstest.New()
+	key := ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.10"), Port: 80}
+	server := func(last byte, weight int) ipvs.RealServer {
+		return ipvs.RealServer{Destination: ipvs.Destination{
+			DestinationKey: ipvs.DestinationKey{Addr: netip.AddrFrom4([4]byte{10, 0, 0, last}), Port: 80},
+			Forward:        ipvs.Route, Weight: weight,
+		}}
+	}
+	pool := ipvs.PoolConfig{
+		Service:     ipvs.Service{ServiceKey: key, Scheduler: ipvs.WeightedRoundRobin},
+		RealServers: []ipvs.RealServer{server(1, 1), server(2, 1)},
+	}
+	bl, _ := ipvs.NewBalancer(tab, []ipvs.PoolConfig{pool}, ipvs.BalancerConfig{})
+	events := bl.Subscribe(16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- bl.Run(ctx) }()
+	_ = bl.SetHealth(key, pool.RealServers[0].DestinationKey, false)
+	fmt.Println(<-events.C())
+	tab.ResetCounts()
+
+	// The reload: 10.0.0.2 is gone, 10.0.0.3 is new.
+	pool.RealServers = []ipvs.RealServer{server(1, 1), server(3, 5)}
+	if err := bl.SetPools([]ipvs.PoolConfig{pool}); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(<-events.C()) // after the write
+	fmt.Println("writes:", tab.Writes(), "reads:", tab.Reads())
+	for _, d := range tab.Table()[0].Destinations {
+		fmt.Println("serving:", d.DestinationKey, d.Weight)
+	}
+	cancel()
+	<-done
+	// Output:
+	// real server down 10.0.0.1:80 of tcp 192.0.2.10:80
+	// real server down 10.0.0.2:80 of tcp 192.0.2.10:80
+	// writes: 2 reads: 0
+	// serving: 10.0.0.3:80 5
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"syscall"
 
 	mobyipvs "github.com/moby/ipvs"
@@ -133,7 +132,7 @@ func (k *Kernel) Apply(ctx context.Context, changes []Change) []error {
 		end := min(start+k.batch.chunk, len(changes))
 		err := ctx.Err()
 		if err == nil && k.closed {
-			err = net.ErrClosed
+			err = ErrClosed
 		}
 		if err != nil {
 			for i := start; i < len(changes); i++ {

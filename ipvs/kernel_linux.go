@@ -2,45 +2,24 @@ package ipvs
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"math/bits"
 	"net"
-	"net/netip"
 	"sync"
 	"syscall"
-	"time"
 
 	mobyipvs "github.com/moby/ipvs"
-	"github.com/vishvananda/netlink"
+	"github.com/vigil-ha/vigil/internal/logx"
+	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-)
-
-// Service flags of the kernel (include/uapi/linux/ip_vs.h).
-const (
-	svcFlagPersistent = 0x0001 // IP_VS_SVC_F_PERSISTENT
-	svcFlagHashed     = 0x0002 // IP_VS_SVC_F_HASHED: set by the kernel, ignored
-	svcFlagOnePacket  = 0x0004 // IP_VS_SVC_F_ONEPACKET
-	svcFlagSched1     = 0x0008 // IP_VS_SVC_F_SCHED1: sh-fallback, mh-fallback
-	svcFlagSched2     = 0x0010 // IP_VS_SVC_F_SCHED2: sh-port, mh-port
-)
-
-// Forwarding methods of a destination (IP_VS_CONN_F_FWD_MASK values).
-const (
-	fwdMasq      = 0 // IP_VS_CONN_F_MASQ
-	fwdLocalNode = 1 // IP_VS_CONN_F_LOCALNODE
-	fwdTunnel    = 2 // IP_VS_CONN_F_TUNNEL
-	fwdRoute     = 3 // IP_VS_CONN_F_DROUTE
 )
 
 // Kernel is the kernel's IPVS table in one network namespace, reached
 // over generic netlink. It implements Backend and Batcher; its methods may
 // be called from several goroutines (they are serialized: one netlink
-// socket, one reply stream).
+// socket, one reply stream). After Close they fail with ErrClosed.
 //
 // What the caller needs: CAP_NET_ADMIN in the namespace's user namespace
 // (every IPVS netlink command, reads included, needs it), and the ip_vs
@@ -48,35 +27,13 @@ const (
 // modules of the schedulers used (the kernel loads those on demand when
 // it can). Open never loads modules.
 //
-// Which code talks to the kernel, and why. github.com/moby/ipvs (v1.1.0)
-// sends no destination address family and no tunnel attributes
-// (IPVS_DEST_ATTR_ADDR_FAMILY, TUN_TYPE, TUN_PORT, TUN_FLAGS), and reads
-// neither those nor the 64-bit counters (STATS64); with it a GUE
-// destination would be written as IPIP, or written correctly elsewhere and
-// read back as IPIP, and updated by every Sync. So the backend encodes and
-// parses the IPVS commands itself (with vishvananda/netlink's nl helpers),
-// on one NETLINK_GENERIC socket of its own in the namespace:
-//
-//   - writes, single (a batch of one) and batched (Apply), send every
-//     attribute, tunnel type, port and checksum flag and the destination's
-//     address family included, so a real server of the other family than
-//     its service (allowed by the kernel for tunnel forwarding) and
-//     GUE/GRE tunnels work;
-//   - reads (Services, Destinations) are IPVS_CMD_GET_SERVICE and
-//     IPVS_CMD_GET_DEST dumps parsed here: tunnel settings, the
-//     destination's family, and counters from STATS64 (64-bit) when the
-//     kernel sends it, from STATS (connections and packets 32-bit)
-//     otherwise.
-//
-// moby/ipvs is used by Open only: it resolves the IPVS family (once per
-// process) and answers the probe, as before, so that a process that also
-// uses moby/ipvs elsewhere gets ErrStaleFamily instead of silent no-ops.
-// Its first handle in a process runs "modprobe -va ip_vs" (output
-// captured, not printed); Open lets it do so only after checking that the
-// family is present, so both succeed silently. What remains: if no
-// modprobe binary is in PATH, moby/ipvs logs one warning through logrus's
-// standard logger at the first Open of the process (vigil sets no global
-// logger; a program that wants it silent calls logrus.SetOutput itself).
+// Every forwarding method, tunnel types IPIP, GUE (with its port) and GRE
+// with the checksum flag, and real servers of the other address family
+// than their service behind tunnels are written and read back; reads
+// return 64-bit counters (STATS64) when the kernel sends them, else the
+// 32-bit ones (STATS). Writes in bulk (Apply, the Batcher a Syncer uses)
+// send up to a few hundred IPVS requests in one sendmsg and match each
+// acknowledgement to its change.
 //
 // Kernel facts callers see: tunnel types, ports and checksums need Linux
 // 5.3 (GUE 5.2); older kernels ignore those attributes, so such a
@@ -88,14 +45,15 @@ const (
 // flag until it is next updated. Stats lag the traffic by about 2 s (the
 // kernel's estimator), ActiveConns and InactiveConns are current;
 // connection entries outlive a deleted service or destination, so a
-// service created again with the same addresses sees the old connections;
-// the reader checks NLM_F_DUMP_INTR, but the kernel does not mark IPVS
-// dumps as interrupted, so a table read while another process changes it
-// may be inconsistent and ErrDumpInterrupted is in practice not returned.
+// service created again with the same addresses sees the old connections.
+// The kernel does not mark IPVS dumps as interrupted, so a table read
+// while another process changes it may be inconsistent (the next Sync
+// converges).
 //
-// Writes in bulk (Apply, the Batcher a Syncer uses) send up to a few
-// hundred IPVS requests in one sendmsg and match each acknowledgement to
-// its change.
+// Open uses github.com/moby/ipvs to check that this process reaches IPVS
+// (ErrStaleFamily otherwise). Its first use in a process runs "modprobe
+// -va ip_vs" (output captured); without a modprobe binary in PATH it logs
+// one warning through logrus's standard logger, which vigil leaves alone.
 type Kernel struct {
 	mu sync.Mutex // serializes use of batch (one reply stream)
 	// h is moby/ipvs's handle; only Open's probe uses it (Close closes it).
@@ -109,22 +67,20 @@ type Kernel struct {
 // Open checks that the kernel has IPVS and opens its table in cfg.Netns.
 // It returns an error wrapping ErrNoIPVS when the IPVS generic-netlink
 // family is not registered (ip_vs not loaded), ErrStaleFamily when this
-// process's moby/ipvs resolved the family before it was, and an error
-// wrapping syscall.EPERM without CAP_NET_ADMIN.
+// process cannot reach it, and an error wrapping syscall.EPERM without
+// CAP_NET_ADMIN.
 func Open(cfg KernelConfig) (*Kernel, error) {
 	where := "current namespace"
 	if cfg.Netns != "" {
 		where = "namespace " + cfg.Netns
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logx.OrDiscard(cfg.Logger)
 	id, err := ipvsFamilyID(cfg.Netns)
 	if err != nil {
 		return nil, fmt.Errorf("ipvs: open in %s: %w", where, err)
 	}
-	// Only now may moby/ipvs resolve the family (once per process).
+	// moby/ipvs resolves the family once per process: only now that it
+	// is registered.
 	h, err := mobyipvs.New(cfg.Netns)
 	if err != nil {
 		return nil, fmt.Errorf("ipvs: open in %s: %w", where, err)
@@ -146,18 +102,18 @@ func Open(cfg KernelConfig) (*Kernel, error) {
 // current one) for the IPVS generic-netlink family.
 func ipvsFamilyID(path string) (uint16, error) {
 	var (
-		nh  *netlink.Handle
+		nh  *vnl.Handle
 		err error
 	)
 	if path == "" {
-		nh, err = netlink.NewHandle(unix.NETLINK_GENERIC)
+		nh, err = vnl.NewHandle(unix.NETLINK_GENERIC)
 	} else {
 		ns, nerr := netns.GetFromPath(path)
 		if nerr != nil {
 			return 0, fmt.Errorf("network namespace %s: %w", path, nerr)
 		}
 		defer ns.Close()
-		nh, err = netlink.NewHandleAt(ns, unix.NETLINK_GENERIC)
+		nh, err = vnl.NewHandleAt(ns, unix.NETLINK_GENERIC)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("generic netlink socket: %w", err)
@@ -223,7 +179,7 @@ func (k *Kernel) do(ctx context.Context, what string, f func(b *batchSocket) err
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return opErr(what, net.ErrClosed)
+		return opErr(what, ErrClosed)
 	}
 	return opErr(what, f(k.batch))
 }
@@ -237,8 +193,8 @@ func opErr(what string, err error) error {
 	return fmt.Errorf("ipvs: %s: %w", what, err)
 }
 
-// Services lists the services of the table (one IPVS_CMD_GET_SERVICE
-// dump, read by the backend itself for the 64-bit counters).
+// Services lists the services of the table with their counters (one
+// IPVS_CMD_GET_SERVICE dump).
 func (k *Kernel) Services(ctx context.Context) ([]ServiceState, error) {
 	var out []ServiceState
 	err := k.do(ctx, "list services in "+k.where, func(b *batchSocket) error {
@@ -252,9 +208,9 @@ func (k *Kernel) Services(ctx context.Context) ([]ServiceState, error) {
 	return out, nil
 }
 
-// Destinations lists the destinations of svc; ErrNotFound if svc is not
-// in the table. The backend reads them itself (IPVS_CMD_GET_DEST): moby/ipvs
-// reads no tunnel settings and no 64-bit counters.
+// Destinations lists the destinations of svc with their tunnel settings
+// and counters (one IPVS_CMD_GET_DEST dump); ErrNotFound if svc is not in
+// the table.
 func (k *Kernel) Destinations(ctx context.Context, svc ServiceKey) ([]DestinationState, error) {
 	var out []DestinationState
 	err := k.do(ctx, "list destinations of "+svc.String(), func(b *batchSocket) error {
@@ -313,7 +269,7 @@ func (k *Kernel) write(ctx context.Context, c Change) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return opErr(c.String(), net.ErrClosed)
+		return opErr(c.String(), ErrClosed)
 	}
 	var errs [1]error
 	k.batch.send([]Change{c}, errs[:])
@@ -359,313 +315,4 @@ func changeErr(c Change, errno syscall.Errno) error {
 		}
 	}
 	return kernelErr(errno, setsService(c.Op))
-}
-
-// familyOf returns the address family of a service key.
-func familyOf(k ServiceKey) uint16 {
-	if k.Is6() {
-		return unix.AF_INET6
-	}
-	return unix.AF_INET
-}
-
-var protoNumbers = map[Protocol]uint16{TCP: unix.IPPROTO_TCP, UDP: unix.IPPROTO_UDP, SCTP: unix.IPPROTO_SCTP}
-
-// serviceKeyToMoby turns a key into the moby/ipvs service that names it.
-func serviceKeyToMoby(k ServiceKey) (*mobyipvs.Service, error) {
-	ms := &mobyipvs.Service{AddressFamily: familyOf(k)}
-	if k.IsFWMark() {
-		if k.Protocol != 0 || k.Addr.IsValid() || k.Port != 0 {
-			return nil, fmt.Errorf("firewall-mark service %d has a protocol, address or port", k.FWMark)
-		}
-		ms.FWMark = k.FWMark
-		return ms, nil
-	}
-	p, ok := protoNumbers[k.Protocol]
-	if !ok {
-		return nil, fmt.Errorf("bad protocol %v", k.Protocol)
-	}
-	if !k.Addr.IsValid() || k.Addr.Zone() != "" || k.Addr.Is4In6() {
-		return nil, fmt.Errorf("bad virtual address %v (want a plain IPv4 or IPv6 address)", k.Addr)
-	}
-	ms.Protocol = p
-	ms.Address = net.IP(k.Addr.AsSlice())
-	ms.Port = k.Port
-	return ms, nil
-}
-
-// serviceToMoby maps a Service to moby/ipvs's raw fields.
-//
-// PersistenceMask 0 is written as the family's full length (a /32 mask
-// for IPv4, prefix length 128 for IPv6: one client address), and read
-// back as that length: what is read back is s.Normalize(). Persistence
-// must be whole seconds.
-func serviceToMoby(s Service) (*mobyipvs.Service, error) {
-	ms, err := serviceKeyToMoby(s.ServiceKey)
-	if err != nil {
-		return nil, err
-	}
-	if s.Scheduler < 1 || int(s.Scheduler) >= len(schedNames) {
-		return nil, fmt.Errorf("bad scheduler %v", s.Scheduler)
-	}
-	ms.SchedName = s.Scheduler.String()
-	if s.SchedFlags&^(FlagFallback|FlagPort) != 0 {
-		return nil, fmt.Errorf("bad scheduler flags %v", s.SchedFlags)
-	}
-	if s.SchedFlags&FlagFallback != 0 {
-		ms.Flags |= svcFlagSched1
-	}
-	if s.SchedFlags&FlagPort != 0 {
-		ms.Flags |= svcFlagSched2
-	}
-	if s.OnePacket {
-		ms.Flags |= svcFlagOnePacket
-	}
-	if s.Persistence != 0 {
-		if s.Persistence < time.Second || s.Persistence%time.Second != 0 || s.Persistence/time.Second > math.MaxUint32 {
-			return nil, fmt.Errorf("persistence %v is not a whole number of seconds from 1s to %ds", s.Persistence, uint32(math.MaxUint32))
-		}
-		ms.Flags |= svcFlagPersistent
-		ms.Timeout = uint32(s.Persistence / time.Second)
-	}
-	if s.Is6() {
-		switch {
-		case s.PersistenceMask == 0:
-			ms.Netmask = 128
-		case s.PersistenceMask >= 1 && s.PersistenceMask <= 128:
-			ms.Netmask = uint32(s.PersistenceMask) // IPv6: a prefix length
-		default:
-			return nil, fmt.Errorf("bad IPv6 persistence mask /%d", s.PersistenceMask)
-		}
-	} else {
-		plen := s.PersistenceMask
-		if plen == 0 {
-			plen = 32
-		}
-		if plen < 0 || plen > 32 {
-			return nil, fmt.Errorf("bad IPv4 persistence mask /%d", s.PersistenceMask)
-		}
-		// IPv4: the mask in network byte order, which moby/ipvs sends
-		// in native byte order.
-		ms.Netmask = binary.NativeEndian.Uint32(net.CIDRMask(plen, 32))
-	}
-	return ms, nil
-}
-
-// serviceFromMoby maps what moby/ipvs read from the kernel to a
-// ServiceState in Service.Normalize form.
-func serviceFromMoby(m *mobyipvs.Service) (ServiceState, error) {
-	var s ServiceState
-	switch m.AddressFamily {
-	case unix.AF_INET, unix.AF_INET6:
-	default:
-		return s, fmt.Errorf("service with address family %d", m.AddressFamily)
-	}
-	v6 := m.AddressFamily == unix.AF_INET6
-	if m.FWMark != 0 {
-		s.FWMark = m.FWMark
-		s.Family6 = v6
-	} else {
-		for p, n := range protoNumbers {
-			if n == m.Protocol {
-				s.Protocol = p
-			}
-		}
-		a, ok := netip.AddrFromSlice(m.Address)
-		if !ok || a.Is6() != v6 {
-			return s, fmt.Errorf("service with address %v in family %d", m.Address, m.AddressFamily)
-		}
-		s.Addr, s.Port = a, m.Port
-		if s.Protocol == 0 {
-			return s, fmt.Errorf("service %s:%d with protocol %d", a, m.Port, m.Protocol)
-		}
-	}
-	key := s.ServiceKey.String()
-	sched, err := ParseScheduler(m.SchedName)
-	if err != nil {
-		return s, fmt.Errorf("service %s: %w", key, err)
-	}
-	s.Scheduler = sched
-	if m.Flags&svcFlagSched1 != 0 {
-		s.SchedFlags |= FlagFallback
-	}
-	if m.Flags&svcFlagSched2 != 0 {
-		s.SchedFlags |= FlagPort
-	}
-	s.OnePacket = m.Flags&svcFlagOnePacket != 0
-	if m.Flags&svcFlagPersistent != 0 {
-		s.Persistence = time.Duration(m.Timeout) * time.Second
-	}
-	if v6 {
-		if m.Netmask > 128 {
-			return s, fmt.Errorf("service %s: IPv6 persistence mask %d", key, m.Netmask)
-		}
-		s.PersistenceMask = int(m.Netmask)
-	} else {
-		var b [4]byte
-		binary.NativeEndian.PutUint32(b[:], m.Netmask)
-		mask := binary.BigEndian.Uint32(b[:])
-		plen := bits.LeadingZeros32(^mask)
-		if plen < 32 && mask<<plen != 0 {
-			return s, fmt.Errorf("service %s: non-contiguous IPv4 persistence mask %#08x", key, mask)
-		}
-		s.PersistenceMask = plen
-	}
-	return s, nil
-}
-
-// kernelDest is a destination as the IPVS netlink attributes carry it
-// (IPVS_DEST_ATTR_*): what destAttr sends and parseDest reads. moby/ipvs's
-// Destination has no tunnel attributes and no 64-bit counters, hence this
-// type.
-type kernelDest struct {
-	Addr          netip.Addr
-	Family        uint16 // IPVS_DEST_ATTR_ADDR_FAMILY; 0 when absent (kernels before 3.18): the service's
-	Port          uint16
-	FwdMethod     uint32 // IP_VS_CONN_F_FWD_MASK bits
-	Weight        uint32
-	UThresh       uint32
-	LThresh       uint32
-	TunType       uint8  // IP_VS_CONN_F_TUNNEL_TYPE_*
-	TunPort       uint16 // host order here, big-endian on the wire
-	TunFlags      uint16 // IP_VS_TUNNEL_ENCAP_FLAG_*
-	ActiveConns   uint32
-	InactiveConns uint32
-	PersistConns  uint32
-	Stats         Stats
-}
-
-// Tunnel types and flags of a destination (include/uapi/linux/ip_vs.h).
-const (
-	tunTypeIPIP = 0 // IP_VS_CONN_F_TUNNEL_TYPE_IPIP
-	tunTypeGUE  = 1 // IP_VS_CONN_F_TUNNEL_TYPE_GUE
-	tunTypeGRE  = 2 // IP_VS_CONN_F_TUNNEL_TYPE_GRE
-
-	tunFlagCsum    = 1 << 0 // IP_VS_TUNNEL_ENCAP_FLAG_CSUM
-	tunFlagRemCsum = 1 << 1 // IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM: not in the model, ignored on reads
-)
-
-// destinationToKernel maps a destination of svc to the service that
-// names svc (moby/ipvs's raw fields) and the destination's attributes. A
-// destination of the other family than svc is sent with its own address
-// family (the kernel accepts that for tunnel forwarding only); tunnel
-// type, port and checksum flag are sent for every destination (zero
-// unless Forward is Tunnel).
-func destinationToKernel(svc ServiceKey, d Destination) (*mobyipvs.Service, *kernelDest, error) {
-	ms, err := serviceKeyToMoby(svc)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !d.Addr.IsValid() || d.Addr.Zone() != "" || d.Addr.Is4In6() {
-		return nil, nil, fmt.Errorf("bad real server address %v (want a plain IPv4 or IPv6 address)", d.Addr)
-	}
-	kd := &kernelDest{
-		Addr:    d.Addr,
-		Family:  unix.AF_INET,
-		Port:    d.Port,
-		UThresh: d.UpperThreshold,
-		LThresh: d.LowerThreshold,
-	}
-	if d.Addr.Is6() {
-		kd.Family = unix.AF_INET6
-	}
-	switch d.Forward {
-	case Masquerade:
-		kd.FwdMethod = fwdMasq
-	case Route:
-		kd.FwdMethod = fwdRoute
-	case Tunnel:
-		kd.FwdMethod = fwdTunnel
-	default:
-		return nil, nil, fmt.Errorf("bad forwarding method %v", d.Forward)
-	}
-	if d.Addr.Is6() != svc.Is6() && d.Forward != Tunnel {
-		return nil, nil, fmt.Errorf("real server %v of another address family than its service with forwarding %v (mixed families need tunnel)", d.Addr, d.Forward)
-	}
-	if d.Weight < 0 || d.Weight > math.MaxUint16 {
-		return nil, nil, fmt.Errorf("weight %d out of 0..65535", d.Weight)
-	}
-	kd.Weight = uint32(d.Weight)
-	if d.Forward != Tunnel && (d.TunnelType != IPIP || d.TunnelPort != 0 || d.TunnelChecksum) {
-		return nil, nil, fmt.Errorf("tunnel settings with forwarding %v", d.Forward)
-	}
-	switch d.TunnelType {
-	case IPIP:
-		kd.TunType = tunTypeIPIP
-	case GUE:
-		kd.TunType = tunTypeGUE
-	case GRE:
-		kd.TunType = tunTypeGRE
-	default:
-		return nil, nil, fmt.Errorf("bad tunnel type %v", d.TunnelType)
-	}
-	switch {
-	case d.TunnelType == GUE && d.TunnelPort == 0:
-		return nil, nil, fmt.Errorf("tunnel type gue without a tunnel port")
-	case d.TunnelType != GUE && d.TunnelPort != 0:
-		return nil, nil, fmt.Errorf("tunnel port %d with tunnel type %v (gue only)", d.TunnelPort, d.TunnelType)
-	case d.TunnelChecksum && d.TunnelType == IPIP:
-		return nil, nil, fmt.Errorf("tunnel checksum with tunnel type ipip (gue and gre only)")
-	}
-	kd.TunPort = d.TunnelPort
-	if d.TunnelChecksum {
-		kd.TunFlags = tunFlagCsum
-	}
-	return ms, kd, nil
-}
-
-// destinationFromKernel maps what the kernel reports to a
-// DestinationState in Destination.Normalize form; svc6 is the family of
-// its service (for kernels that send no destination family). The
-// kernel's local-node method (a real server on this host, never asked for
-// through this package) reads as Masquerade. Tunnel settings are read only
-// with Forward == Tunnel; the remote-checksum flag, which the model does
-// not have, is ignored.
-func destinationFromKernel(kd *kernelDest, svc6 bool) (DestinationState, error) {
-	var d DestinationState
-	family := kd.Family
-	if family == 0 {
-		family = unix.AF_INET
-		if svc6 {
-			family = unix.AF_INET6
-		}
-	}
-	a, err := addrOfFamily(kd.Addr, family)
-	if err != nil {
-		return d, fmt.Errorf("real server: %w", err)
-	}
-	d.Addr, d.Port = a, kd.Port
-	switch kd.FwdMethod {
-	case fwdMasq, fwdLocalNode:
-		d.Forward = Masquerade
-	case fwdRoute:
-		d.Forward = Route
-	case fwdTunnel:
-		d.Forward = Tunnel
-	default:
-		return d, fmt.Errorf("real server %s: forwarding method %d", d.DestinationKey, kd.FwdMethod)
-	}
-	if kd.Weight > math.MaxUint16 {
-		return d, fmt.Errorf("real server %s: weight %d", d.DestinationKey, kd.Weight)
-	}
-	d.Weight = int(kd.Weight)
-	d.UpperThreshold, d.LowerThreshold = kd.UThresh, kd.LThresh
-	if d.Forward == Tunnel {
-		switch kd.TunType {
-		case tunTypeIPIP:
-			d.TunnelType = IPIP
-		case tunTypeGUE:
-			d.TunnelType = GUE
-			d.TunnelPort = kd.TunPort
-		case tunTypeGRE:
-			d.TunnelType = GRE
-		default:
-			return d, fmt.Errorf("real server %s: tunnel type %d", d.DestinationKey, kd.TunType)
-		}
-		d.TunnelChecksum = kd.TunFlags&tunFlagCsum != 0 && d.TunnelType != IPIP
-	}
-	d.ActiveConns = kd.ActiveConns
-	d.InactiveConns = kd.InactiveConns
-	d.Stats = kd.Stats
-	return d, nil
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	mobyipvs "github.com/moby/ipvs"
-	"github.com/vishvananda/netlink"
+	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -27,7 +27,7 @@ import (
 
 // ipvsPresent reports whether the IPVS generic-netlink family exists.
 func ipvsPresent() error {
-	_, err := netlink.GenlFamilyGet("IPVS")
+	_, err := vnl.GenlFamilyGet("IPVS")
 	return err
 }
 
@@ -405,10 +405,12 @@ func TestOpenBadNetns(t *testing.T) {
 
 // -------------------------------------------------------- real kernel
 
-// openKernel opens the kernel backend and empties the table.
+// openKernel opens the kernel backend and empties the table (with
+// ipvsadm, which the tests use as their witness).
 func openKernel(t *testing.T) *Kernel {
 	t.Helper()
 	requireIPVS(t)
+	needTool(t, "ipvsadm", "ipvsadm")
 	k, err := Open(KernelConfig{})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -418,10 +420,29 @@ func openKernel(t *testing.T) *Kernel {
 	return k
 }
 
-// ipvsadm runs /sbin/ipvsadm (the independent witness) and returns its
-// output.
+// needTool skips t when the program name is not installed (Debian
+// package pkg), naming both, unless VIGIL_REQUIRE_NETNS=1 or
+// IPVS_REQUIRED=1: then it fails t.
+func needTool(t testing.TB, name, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	why := fmt.Sprintf("%s is not installed (Debian package %s: apt-get install -y %s)", name, pkg, pkg)
+	for _, v := range []string{"VIGIL_REQUIRE_NETNS", "IPVS_REQUIRED"} {
+		if os.Getenv(v) == "1" {
+			t.Fatalf("%s, and %s=1", why, v)
+			return
+		}
+	}
+	t.Skip(why)
+}
+
+// ipvsadm runs ipvsadm (the independent witness) and returns its output;
+// it skips t without ipvsadm (needTool).
 func ipvsadm(t *testing.T, args ...string) string {
 	t.Helper()
+	needTool(t, "ipvsadm", "ipvsadm")
 	out, err := exec.Command("ipvsadm", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ipvsadm %s: %v: %s", strings.Join(args, " "), err, out)
@@ -467,4 +488,46 @@ func TestProbeUnresolvedFamily(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 	t.Logf("child (moby/ipvs's logrus lines are its own):\n%s", out)
+}
+
+// skipRecorder is a testing.TB that records Skip and Fatalf instead of
+// ending the test.
+type skipRecorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *skipRecorder) Helper()                           {}
+func (r *skipRecorder) Skip(args ...any)                  { r.skipped = fmt.Sprint(args...) }
+func (r *skipRecorder) Fatalf(format string, args ...any) { r.failed = fmt.Sprintf(format, args...) }
+
+// TestNeedTool: a missing program skips naming it and its package, and
+// fails with VIGIL_REQUIRE_NETNS=1 or IPVS_REQUIRED=1.
+func TestNeedTool(t *testing.T) {
+	const name = "vigil-no-such-program"
+	for _, tc := range []struct{ env, fail string }{
+		{"", ""},
+		{"VIGIL_REQUIRE_NETNS", "VIGIL_REQUIRE_NETNS=1"},
+		{"IPVS_REQUIRED", "IPVS_REQUIRED=1"},
+	} {
+		t.Setenv("VIGIL_REQUIRE_NETNS", "")
+		t.Setenv("IPVS_REQUIRED", "")
+		if tc.env != "" {
+			t.Setenv(tc.env, "1")
+		}
+		r := &skipRecorder{TB: t}
+		needTool(r, name, "some-package")
+		msg := r.skipped + r.failed
+		if !strings.Contains(msg, name) || !strings.Contains(msg, "apt-get install -y some-package") {
+			t.Errorf("env %q: message %q does not name the program and its package", tc.env, msg)
+		}
+		if (r.failed != "") != (tc.fail != "") || !strings.Contains(r.failed, tc.fail) {
+			t.Errorf("env %q: skipped %q, failed %q", tc.env, r.skipped, r.failed)
+		}
+	}
+	r := &skipRecorder{TB: t}
+	needTool(r, "sh", "dash")
+	if r.skipped != "" || r.failed != "" {
+		t.Errorf("sh is installed: skipped %q, failed %q", r.skipped, r.failed)
+	}
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
+	vnl "github.com/vishvananda/netlink"
 )
 
 // Real-kernel tests: they run in the VM of tools/ipvsvm (requireIPVS),
@@ -350,7 +350,7 @@ func TestKernelErrors(t *testing.T) {
 	checkTable(t, k, []VirtualServer{{Service: svc, Destinations: []Destination{d}}, {Service: empty}})
 	k.Close()
 	_, err = k.Services(ctx)
-	check("Services after Close", err, net.ErrClosed)
+	check("Services after Close", err, ErrClosed)
 	if err := k.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
@@ -390,18 +390,18 @@ func TestKernelNetns(t *testing.T) {
 // its own address and closes. It returns the servers' address:port.
 func realServers(t *testing.T, port uint16, vip netip.Addr, addrs ...string) []netip.AddrPort {
 	t.Helper()
-	lo, err := netlink.LinkByName("lo")
+	lo, err := vnl.LinkByName("lo")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []netip.AddrPort
 	for _, s := range append([]string{vip.String()}, addrs...) {
 		a := netip.MustParseAddr(s)
-		nla := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}}
-		if err := netlink.AddrReplace(lo, nla); err != nil {
+		nla := &vnl.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}}
+		if err := vnl.AddrReplace(lo, nla); err != nil {
 			t.Fatalf("add %v to lo: %v", a, err)
 		}
-		t.Cleanup(func() { netlink.AddrDel(lo, nla) })
+		t.Cleanup(func() { vnl.AddrDel(lo, nla) })
 		if s == vip.String() {
 			continue
 		}

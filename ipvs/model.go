@@ -7,30 +7,21 @@ import (
 	"time"
 )
 
+//go:generate go tool stringer -type=Protocol,Scheduler,Forward,TunnelType,Op,QuorumChange,EventKind -linecomment -output=enum_string.go
+
 // Protocol is the transport protocol of an address-based virtual server.
 // The zero value is invalid.
 type Protocol uint8
 
 // Protocols IPVS balances.
 const (
-	TCP Protocol = iota + 1
-	UDP
-	SCTP
+	TCP  Protocol = iota + 1 // tcp
+	UDP                      // udp
+	SCTP                     // sctp
 )
 
-func (p Protocol) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	case SCTP:
-		return "sctp"
-	}
-	return fmt.Sprintf("Protocol(%d)", uint8(p))
-}
-
-// Scheduler is an IPVS scheduling algorithm. The zero value is invalid.
+// Scheduler is an IPVS scheduling algorithm; String returns the kernel's
+// name of it ("wlc"). The zero value is invalid.
 type Scheduler uint8
 
 // The kernel's schedulers (ip_vs_<name>.ko).
@@ -50,21 +41,15 @@ const (
 	MaglevHashing                                    // mh
 )
 
-var schedNames = [...]string{"", "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
+// lastScheduler is the last valid Scheduler.
+const lastScheduler = MaglevHashing
 
-// String returns the kernel's name of the scheduler ("wlc").
-func (s Scheduler) String() string {
-	if s >= 1 && int(s) < len(schedNames) {
-		return schedNames[s]
-	}
-	return fmt.Sprintf("Scheduler(%d)", uint8(s))
-}
-
-// ParseScheduler returns the scheduler the kernel calls name.
+// ParseScheduler returns the scheduler the kernel calls name ("wlc"), the
+// name its String returns.
 func ParseScheduler(name string) (Scheduler, error) {
-	for i := 1; i < len(schedNames); i++ {
-		if schedNames[i] == name {
-			return Scheduler(i), nil
+	for s := RoundRobin; s <= lastScheduler; s++ {
+		if s.String() == name {
+			return s, nil
 		}
 	}
 	return 0, fmt.Errorf("ipvs: unknown scheduler %q", name)
@@ -81,6 +66,8 @@ const (
 	FlagPort                            // sh-port / mh-port
 )
 
+// String returns "none", "fallback", "port" or "fallback|port" (flags
+// outside those two as "SchedFlags(0x4)").
 func (f SchedFlags) String() string {
 	switch f {
 	case 0:
@@ -95,28 +82,17 @@ func (f SchedFlags) String() string {
 	return fmt.Sprintf("SchedFlags(%#x)", uint8(f))
 }
 
-// Forward is how IPVS forwards to a real server. The zero value is
-// invalid.
+// Forward is how IPVS forwards to a real server (keepalived's lb_kind).
+// The zero value is invalid.
 type Forward uint8
 
-// Forwarding methods (keepalived's lb_kind).
+// Forwarding methods: Masquerade is NAT, Route is DR (direct routing),
+// Tunnel is TUN.
 const (
-	Masquerade Forward = iota + 1 // NAT
-	Route                         // DR (direct routing)
-	Tunnel                        // TUN
+	Masquerade Forward = iota + 1 // masq
+	Route                         // route
+	Tunnel                        // tunnel
 )
-
-func (f Forward) String() string {
-	switch f {
-	case Masquerade:
-		return "masq"
-	case Route:
-		return "route"
-	case Tunnel:
-		return "tunnel"
-	}
-	return fmt.Sprintf("Forward(%d)", uint8(f))
-}
 
 // TunnelType is the encapsulation of a Tunnel real server. The zero value
 // is IPIP, the kernel's default.
@@ -124,22 +100,10 @@ type TunnelType uint8
 
 // Tunnel types (ipvsadm --tun-type).
 const (
-	IPIP TunnelType = iota
-	GUE
-	GRE
+	IPIP TunnelType = iota // ipip
+	GUE                    // gue
+	GRE                    // gre
 )
-
-func (t TunnelType) String() string {
-	switch t {
-	case IPIP:
-		return "ipip"
-	case GUE:
-		return "gue"
-	case GRE:
-		return "gre"
-	}
-	return fmt.Sprintf("TunnelType(%d)", uint8(t))
-}
 
 // ServiceKey identifies a virtual server: either Protocol+Addr+Port, or a
 // firewall mark (FWMark != 0) with the address family given by Family6.

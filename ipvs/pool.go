@@ -9,14 +9,15 @@ import (
 // A RealServer is a real server of a Pool.
 type RealServer struct {
 	// Destination is the server as IPVS holds it while it is up; Weight is
-	// its configured weight (SetWeight changes it).
+	// its configured weight (SetWeight changes the weight in use).
 	Destination
 	// InhibitOnFailure keeps the server in the table with weight 0 while it
 	// is down, instead of removing it (keepalived's inhibit_on_failure), so
 	// that its established connections go on.
 	InhibitOnFailure bool
-	// Alpha makes the server start down, until its checker says it is up
-	// (keepalived's alpha); otherwise it starts up.
+	// Alpha makes a new server start down, until its checker says it is up
+	// (keepalived's alpha); otherwise it starts up. A server a
+	// Reconfigure keeps keeps its health whatever its Alpha.
 	Alpha bool
 }
 
@@ -31,17 +32,18 @@ type PoolConfig struct {
 	// it is not needed (keepalived's sorry_server_inhibit).
 	SorryInhibit bool
 	// Quorum is the sum of the weights of the up real servers the pool
-	// needs; zero means 1 (keepalived's default).
+	// needs: zero means 1 (keepalived's default); negative means none,
+	// the pool always has quorum (then it may have no SorryServer).
 	Quorum int
 	// Hysteresis widens the quorum: it is gained at Quorum+Hysteresis and
-	// lost below Quorum-Hysteresis.
+	// lost below Quorum-Hysteresis. Zero or negative means none.
 	Hysteresis int
 }
 
 // Validate reports what is wrong with c: its service, its real servers and
 // sorry server as destinations of the service, a destination listed twice
-// (the sorry server may not be a real server too), a negative Quorum or
-// Hysteresis. The errors are joined and wrap ErrInvalid.
+// (the sorry server may not be a real server too), a sorry server with
+// Quorum off (it would never serve). The errors are *FieldErrors, joined.
 func (c PoolConfig) Validate() error {
 	v := VirtualServer{Service: c.Service}
 	for _, rs := range c.RealServers {
@@ -51,11 +53,8 @@ func (c PoolConfig) Validate() error {
 		v.Destinations = append(v.Destinations, *c.SorryServer)
 	}
 	errs := []error{v.Validate()}
-	if c.Quorum < 0 {
-		errs = append(errs, &FieldError{Service: c.Service.ServiceKey, Field: "Quorum", Reason: fmt.Sprintf("negative %d", c.Quorum)})
-	}
-	if c.Hysteresis < 0 {
-		errs = append(errs, &FieldError{Service: c.Service.ServiceKey, Field: "Hysteresis", Reason: fmt.Sprintf("negative %d", c.Hysteresis)})
+	if c.Quorum < 0 && c.SorryServer != nil {
+		errs = append(errs, &FieldError{Service: c.Service.ServiceKey, Field: "SorryServer", Reason: fmt.Sprintf("set with Quorum %d (none): it would never serve", c.Quorum)})
 	}
 	return errors.Join(errs...)
 }
@@ -64,25 +63,13 @@ func (c PoolConfig) Validate() error {
 // The zero value is QuorumSame.
 type QuorumChange int8
 
-// Quorum changes.
+// Quorum changes: QuorumSame (String "same"), QuorumGained ("gained": the
+// pool has quorum again), QuorumLost ("lost").
 const (
-	QuorumSame   QuorumChange = iota // no change
-	QuorumGained                     // the pool has quorum again
-	QuorumLost                       // the pool lost its quorum
+	QuorumSame   QuorumChange = iota // same
+	QuorumGained                     // gained
+	QuorumLost                       // lost
 )
-
-// String returns "same", "gained" or "lost".
-func (q QuorumChange) String() string {
-	switch q {
-	case QuorumSame:
-		return "same"
-	case QuorumGained:
-		return "gained"
-	case QuorumLost:
-		return "lost"
-	}
-	return fmt.Sprintf("QuorumChange(%d)", int8(q))
-}
 
 // A Pool is one virtual server's real servers, their health and weights,
 // and its quorum, with keepalived's rules (check/ipwrapper.c):
@@ -100,51 +87,104 @@ func (q QuorumChange) String() string {
 //     it removes it. Without a sorry server, losing the quorum changes
 //     nothing in the table; it is only reported;
 //   - the sorry server is otherwise out of the table, or in with weight 0
-//     with SorryInhibit.
+//     with SorryInhibit;
+//   - Reconfigure replaces the configuration as keepalived's reload does,
+//     keeping the state of the servers that stay.
 //
 // A Pool is a plain value without goroutines or I/O: VirtualServer returns
 // the entry of the desired table that Sync applies. It is not safe for
 // concurrent use; Balancer runs pools for many goroutines.
 type Pool struct {
 	cfg      PoolConfig
-	quorum   int
 	servers  []poolServer
 	index    map[DestinationKey]int
 	quorumUp bool
 }
 
 type poolServer struct {
-	RealServer
-	up bool
+	RealServer // Weight is the weight in use
+	up         bool
+	cfgWeight  int // the configured weight, RealServer.Weight in the PoolConfig
 }
 
 // NewPool returns the pool cfg describes, each real server up unless it is
-// Alpha.
+// Alpha. It returns cfg.Validate's error.
 func NewPool(cfg PoolConfig) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	p := &Pool{}
+	p.configure(cfg)
+	p.quorumUp = p.quorum() < 0 || p.AliveWeight() >= p.quorum()+p.hysteresis()
+	return p, nil
+}
+
+// Reconfigure replaces the pool's configuration with cfg, for the same
+// service key, as keepalived's reload does (check_data.c,
+// clear_diff_services):
+//
+//   - a real server that stays (same address and port) keeps its health;
+//     it keeps the weight SetWeight gave it unless its configured Weight
+//     changed, then it takes the new one; its other settings are cfg's;
+//   - a new real server starts as in NewPool: down if Alpha, else up;
+//   - a real server not in cfg is gone;
+//   - the quorum keeps its state, then is evaluated again with cfg's
+//     Quorum, Hysteresis and servers; the change is returned.
+//
+// It returns cfg.Validate's error, or a *FieldError if cfg is for another
+// service, and then changes nothing.
+func (p *Pool) Reconfigure(cfg PoolConfig) (QuorumChange, error) {
+	if err := cfg.Validate(); err != nil {
+		return QuorumSame, err
+	}
+	if k := cfg.Service.ServiceKey; k != p.Key() {
+		return QuorumSame, &FieldError{Service: p.Key(), Field: "ServiceKey", Reason: fmt.Sprintf("%v, want the pool's", k)}
+	}
+	p.configure(cfg)
+	return p.updateQuorum(), nil
+}
+
+// configure sets cfg (valid) as the configuration, keeping the health and
+// weight in use of the servers that stay.
+func (p *Pool) configure(cfg PoolConfig) {
 	cfg.RealServers = slices.Clone(cfg.RealServers)
 	if cfg.SorryServer != nil {
 		s := *cfg.SorryServer
 		cfg.SorryServer = &s
 	}
-	p := &Pool{cfg: cfg, quorum: cfg.Quorum, index: make(map[DestinationKey]int, len(cfg.RealServers))}
-	if p.quorum == 0 {
-		p.quorum = 1
-	}
+	servers := make([]poolServer, 0, len(cfg.RealServers))
+	index := make(map[DestinationKey]int, len(cfg.RealServers))
 	for i, rs := range cfg.RealServers {
-		p.servers = append(p.servers, poolServer{RealServer: rs, up: !rs.Alpha})
-		p.index[rs.DestinationKey] = i
+		s := poolServer{RealServer: rs, up: !rs.Alpha, cfgWeight: rs.Weight}
+		if j, ok := p.index[rs.DestinationKey]; ok {
+			old := p.servers[j]
+			s.up = old.up
+			if old.cfgWeight == rs.Weight {
+				s.Weight = old.Weight
+			}
+		}
+		servers = append(servers, s)
+		index[rs.DestinationKey] = i
 	}
-	p.quorumUp = p.AliveWeight() >= p.quorum+cfg.Hysteresis
-	return p, nil
+	p.cfg, p.servers, p.index = cfg, servers, index
 }
+
+// quorum is the quorum in force: Quorum, 1 for zero, negative for none.
+func (p *Pool) quorum() int {
+	if p.cfg.Quorum == 0 {
+		return 1
+	}
+	return p.cfg.Quorum
+}
+
+// hysteresis is the hysteresis in force: Hysteresis, 0 for negative.
+func (p *Pool) hysteresis() int { return max(p.cfg.Hysteresis, 0) }
 
 // Key returns the pool's service key.
 func (p *Pool) Key() ServiceKey { return p.cfg.Service.ServiceKey }
 
-// QuorumUp reports whether the pool has quorum.
+// QuorumUp reports whether the pool has quorum (always, with Quorum
+// negative).
 func (p *Pool) QuorumUp() bool { return p.quorumUp }
 
 // AliveWeight returns the sum of the weights of the up real servers.
@@ -201,14 +241,16 @@ func (p *Pool) SetWeight(d DestinationKey, weight int) (QuorumChange, error) {
 	return p.updateQuorum(), nil
 }
 
-// updateQuorum applies keepalived's update_quorum_state.
+// updateQuorum applies keepalived's update_quorum_state; without a
+// quorum (negative) the pool always has it.
 func (p *Pool) updateQuorum() QuorumChange {
 	sum := p.AliveWeight()
+	q, h := p.quorum(), p.hysteresis()
 	switch {
-	case !p.quorumUp && sum >= p.quorum+p.cfg.Hysteresis:
+	case !p.quorumUp && (q < 0 || sum >= q+h):
 		p.quorumUp = true
 		return QuorumGained
-	case p.quorumUp && (sum == 0 || sum < p.quorum-p.cfg.Hysteresis):
+	case p.quorumUp && q >= 0 && (sum == 0 || sum < q-h):
 		p.quorumUp = false
 		return QuorumLost
 	}

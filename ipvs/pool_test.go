@@ -3,6 +3,7 @@ package ipvs_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -241,11 +242,126 @@ func TestPoolConfigValidate(t *testing.T) {
 		Hysteresis:  -1,
 	}
 	err := cfg.Validate()
-	for _, f := range []string{"DestinationKey: duplicate", "Quorum: negative", "Hysteresis: negative"} {
+	for _, f := range []string{"DestinationKey: duplicate", "SorryServer: set with Quorum -1 (none)"} {
 		if err == nil || !errors.Is(err, ipvs.ErrInvalid) || !strings.Contains(err.Error(), f) {
 			t.Errorf("%v does not say %q", err, f)
 		}
 	}
+	if strings.Contains(err.Error(), "Hysteresis") {
+		t.Errorf("%v: a negative Hysteresis is none, not invalid", err)
+	}
+}
+
+// TestPoolQuorumOff: a negative Quorum is none: the pool always has
+// quorum, even with every server down; a negative Hysteresis is none.
+func TestPoolQuorumOff(t *testing.T) {
+	r := newRig(t, 2, ipvs.PoolConfig{Quorum: -1, Hysteresis: -5}, nil, ipvs.Result{CreatedServices: 1, CreatedDests: 2})
+	r.health(0, false, ipvs.QuorumSame, ipvs.Result{DeletedDests: 1})
+	r.health(1, false, ipvs.QuorumSame, ipvs.Result{DeletedDests: 1})
+	if !r.p.QuorumUp() {
+		t.Fatal("quorum lost without a quorum")
+	}
+	r2 := newRig(t, 3, ipvs.PoolConfig{Quorum: 2, Hysteresis: -5}, nil, ipvs.Result{CreatedServices: 1, CreatedDests: 3})
+	r2.health(0, false, ipvs.QuorumSame, ipvs.Result{DeletedDests: 1})
+	r2.health(1, false, ipvs.QuorumLost, ipvs.Result{DeletedDests: 1}) // 1 < 2: no hysteresis
+	r2.health(1, true, ipvs.QuorumGained, ipvs.Result{CreatedDests: 1})
+}
+
+// reconfigure calls Reconfigure, checks the quorum change and syncs.
+func (r *poolRig) reconfigure(cfg ipvs.PoolConfig, q ipvs.QuorumChange, want ipvs.Result) {
+	r.t.Helper()
+	got, err := r.p.Reconfigure(cfg)
+	if err != nil || got != q {
+		r.t.Fatalf("Reconfigure = %v, %v; want %v", got, err, q)
+	}
+	r.sync(want)
+}
+
+// rigConfig is the configuration newRig made for n servers.
+func rigConfig(n int) ipvs.PoolConfig {
+	cfg := ipvs.PoolConfig{Service: svc("192.0.2.10:80")}
+	for i := range n {
+		cfg.RealServers = append(cfg.RealServers, ipvs.RealServer{Destination: dest(netAddr(i), 1)})
+	}
+	return cfg
+}
+
+// TestPoolReconfigure follows keepalived's reload: servers that stay keep
+// their health and dynamic weight, a changed configured weight wins, new
+// servers start as configured (alpha: down), removed ones go.
+func TestPoolReconfigure(t *testing.T) {
+	r := newRig(t, 3, ipvs.PoolConfig{}, nil, ipvs.Result{CreatedServices: 1, CreatedDests: 3})
+	r.health(0, false, ipvs.QuorumSame, ipvs.Result{DeletedDests: 1})
+	if _, err := r.p.SetWeight(r.rs[1], 7); err != nil {
+		t.Fatal(err)
+	}
+	r.sync(ipvs.Result{UpdatedDests: 1})
+
+	// The same configuration: nothing changes.
+	cfg := rigConfig(3)
+	r.reconfigure(cfg, ipvs.QuorumSame, ipvs.Result{})
+	r.wantWeights(map[string]int{"10.0.0.2:80": 7, "10.0.0.3:80": 1})
+
+	// Server 2's configured weight changes; servers 3 (alpha) and 4 are
+	// new; server 0 turns alpha (it stays down, as it was), server 1
+	// turns alpha (it stays up).
+	cfg.RealServers[0].Alpha = true
+	cfg.RealServers[1].Alpha = true
+	cfg.RealServers[2].Weight = 4
+	cfg.RealServers = append(cfg.RealServers,
+		ipvs.RealServer{Destination: dest(netAddr(3), 1), Alpha: true},
+		ipvs.RealServer{Destination: dest(netAddr(4), 2)})
+	r.reconfigure(cfg, ipvs.QuorumSame, ipvs.Result{UpdatedDests: 1, CreatedDests: 1})
+	r.wantWeights(map[string]int{"10.0.0.2:80": 7, "10.0.0.3:80": 4, "10.0.0.5:80": 2})
+	for i, want := range []bool{false, true, true, false, true} {
+		if up, err := r.p.Up(dkey(netAddr(i))); err != nil || up != want {
+			t.Errorf("server %d: up %v, %v; want %v", i, up, err, want)
+		}
+	}
+
+	// Servers 1 and 4 removed; the thresholds of server 2 change.
+	cfg.RealServers = []ipvs.RealServer{cfg.RealServers[0], cfg.RealServers[2], cfg.RealServers[3]}
+	cfg.RealServers[1].UpperThreshold = 100
+	r.reconfigure(cfg, ipvs.QuorumSame, ipvs.Result{DeletedDests: 2, UpdatedDests: 1})
+	r.wantWeights(map[string]int{"10.0.0.3:80": 4})
+	if _, err := r.p.Up(dkey(netAddr(1))); !errors.Is(err, ipvs.ErrNotFound) {
+		t.Fatalf("removed server: %v", err)
+	}
+
+	// Another service's configuration is refused and changes nothing.
+	other := cfg
+	other.Service = svc("192.0.2.11:80")
+	if _, err := r.p.Reconfigure(other); !errors.Is(err, ipvs.ErrInvalid) {
+		t.Fatalf("other service: %v", err)
+	}
+	bad := cfg
+	bad.RealServers = append(slices.Clone(cfg.RealServers), cfg.RealServers[0])
+	if _, err := r.p.Reconfigure(bad); !errors.Is(err, ipvs.ErrInvalid) {
+		t.Fatalf("invalid: %v", err)
+	}
+	r.sync(ipvs.Result{})
+}
+
+// TestPoolReconfigureQuorum: the quorum keeps its state and is evaluated
+// again with the new servers, quorum and hysteresis.
+func TestPoolReconfigureQuorum(t *testing.T) {
+	cfg := rigConfig(3)
+	cfg.Quorum, cfg.SorryServer = 3, sorry(1)
+	r := newRig(t, 3, ipvs.PoolConfig{Quorum: 3, SorryServer: sorry(1)}, nil, ipvs.Result{CreatedServices: 1, CreatedDests: 3})
+	// One server fewer: 2 < 3, the quorum is lost and the sorry server in.
+	cfg.RealServers = cfg.RealServers[:2]
+	r.reconfigure(cfg, ipvs.QuorumLost, ipvs.Result{DeletedDests: 3, CreatedDests: 1})
+	r.wantWeights(map[string]int{"10.0.9.9:80": 1})
+	// A hysteresis does not bring it back; a lower quorum does.
+	cfg.Hysteresis = 1
+	r.reconfigure(cfg, ipvs.QuorumSame, ipvs.Result{})
+	cfg.Quorum = 1
+	r.reconfigure(cfg, ipvs.QuorumGained, ipvs.Result{DeletedDests: 1, CreatedDests: 2})
+	// With the hysteresis, a quorum kept up is not lost at the threshold:
+	// 2 is not below 3-1.
+	cfg.Quorum = 3
+	r.reconfigure(cfg, ipvs.QuorumSame, ipvs.Result{})
+	r.wantWeights(map[string]int{"10.0.0.1:80": 1, "10.0.0.2:80": 1})
 }
 
 func TestPoolUp(t *testing.T) {

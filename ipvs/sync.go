@@ -8,100 +8,10 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/internal/retry"
 )
-
-// Op is one kind of Backend call.
-type Op uint8
-
-// Backend calls, as Sync reports them in SyncError and ipvstest counts them.
-const (
-	OpCreateService Op = iota + 1
-	OpUpdateService
-	OpDeleteService
-	OpCreateDestination
-	OpUpdateDestination
-	OpDeleteDestination
-	OpListServices     // Backend.Services
-	OpListDestinations // Backend.Destinations
-)
-
-var opNames = [...]string{"", "create service", "update service", "delete service",
-	"create destination", "update destination", "delete destination",
-	"list services", "list destinations"}
-
-// String returns the operation in words: "create destination".
-func (o Op) String() string {
-	if o >= 1 && int(o) < len(opNames) {
-		return opNames[o]
-	}
-	return fmt.Sprintf("Op(%d)", uint8(o))
-}
-
-// IsWrite reports whether o changes the table.
-func (o Op) IsWrite() bool { return o >= OpCreateService && o <= OpDeleteDestination }
-
-// A SyncError is the failure of one operation of Sync on one object.
-type SyncError struct {
-	Op      Op
-	Service ServiceKey
-	// Dest is the destination of a destination operation.
-	Dest DestinationKey
-	Err  error
-}
-
-// Error formats e as "ipvs: service tcp 192.0.2.10:80: destination
-// 10.0.0.1:80: create destination: <cause>".
-func (e *SyncError) Error() string {
-	switch e.Op {
-	case OpListServices:
-		return fmt.Sprintf("ipvs: %v: %v", e.Op, e.Err)
-	case OpCreateDestination, OpUpdateDestination, OpDeleteDestination:
-		return fmt.Sprintf("ipvs: service %v: destination %v: %v: %v", e.Service, e.Dest, e.Op, e.Err)
-	}
-	return fmt.Sprintf("ipvs: service %v: %v: %v", e.Service, e.Op, e.Err)
-}
-
-// Unwrap returns the backend's error.
-func (e *SyncError) Unwrap() error { return e.Err }
-
-// Result counts the operations one Sync applied successfully, by kind.
-type Result struct {
-	CreatedServices int
-	UpdatedServices int
-	DeletedServices int
-	CreatedDests    int
-	UpdatedDests    int
-	DeletedDests    int
-	// Failed counts the operations that failed (each is a SyncError).
-	Failed int
-}
-
-// Ops returns the number of operations that changed the table.
-func (r Result) Ops() int {
-	return r.CreatedServices + r.UpdatedServices + r.DeletedServices +
-		r.CreatedDests + r.UpdatedDests + r.DeletedDests
-}
-
-func (r *Result) count(op Op) {
-	switch op {
-	case OpCreateService:
-		r.CreatedServices++
-	case OpUpdateService:
-		r.UpdatedServices++
-	case OpDeleteService:
-		r.DeletedServices++
-	case OpCreateDestination:
-		r.CreatedDests++
-	case OpUpdateDestination:
-		r.UpdatedDests++
-	case OpDeleteDestination:
-		r.DeletedDests++
-	}
-}
-
-// DefaultDumpRetries is how many times Sync reads the table again after an
-// interrupted dump (ErrDumpInterrupted) before it gives up.
-const DefaultDumpRetries = 3
 
 // SyncConfig configures a Syncer.
 type SyncConfig struct {
@@ -112,9 +22,6 @@ type SyncConfig struct {
 	// previous run created (see Syncer.Owned), so that a restarted program
 	// deletes those it no longer wants.
 	Adopt []ServiceKey
-	// DumpRetries is how many times an interrupted dump is read again;
-	// zero means DefaultDumpRetries, negative none.
-	DumpRetries int
 }
 
 // A Syncer keeps the services it owns in a Backend equal to a desired
@@ -132,12 +39,11 @@ type SyncConfig struct {
 // Apply for the trade-off). When the Backend is a Batcher the writes of one
 // Sync or Apply go to it in one call.
 //
-// Calls are serialized: Sync, Apply, Owned and Stats may be called from any
-// goroutine, one at a time.
+// Calls are serialized: Sync, Apply, Owned and ReadStats may be called
+// from any goroutine, one at a time.
 type Syncer struct {
-	b       Backend
-	log     *slog.Logger
-	retries int
+	b   Backend
+	log *slog.Logger
 
 	mu    sync.Mutex
 	owned map[ServiceKey]struct{}
@@ -155,18 +61,7 @@ type recEntry struct {
 
 // NewSyncer returns a Syncer over b.
 func NewSyncer(b Backend, cfg SyncConfig) *Syncer {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	retries := cfg.DumpRetries
-	switch {
-	case retries == 0:
-		retries = DefaultDumpRetries
-	case retries < 0:
-		retries = 0
-	}
-	s := &Syncer{b: b, log: log, retries: retries, owned: make(map[ServiceKey]struct{}, len(cfg.Adopt))}
+	s := &Syncer{b: b, log: logx.OrDiscard(cfg.Logger), owned: make(map[ServiceKey]struct{}, len(cfg.Adopt))}
 	for _, k := range cfg.Adopt {
 		s.owned[k] = struct{}{}
 	}
@@ -183,8 +78,8 @@ func (s *Syncer) Owned() []ServiceKey {
 
 // Sync makes the backend hold desired, with the fewest operations:
 //
-//  1. It reads the backend's services (once, again after an interrupted
-//     dump) and, for each desired service the backend holds, its
+//  1. It reads the backend's services (once; an interrupted dump is read
+//     again by internal/retry's rule) and, for each desired service the backend holds, its
 //     destinations; no other service's destinations are read.
 //  2. For each desired service, in key order: a missing one is created and
 //     then its destinations; one that differs (in its Normalize form) is
@@ -476,94 +371,43 @@ func sortedTable(t []VirtualServer) []VirtualServer {
 	return out
 }
 
-// services reads the backend's services, reading again after an
-// interrupted dump.
+// services reads the backend's services.
 func (s *Syncer) services(ctx context.Context) (map[ServiceKey]Service, error) {
-	list, err := redump(ctx, s.retries, func() ([]ServiceState, error) { return s.b.Services(ctx) })
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[ServiceKey]Service, len(list))
-	for _, st := range list {
-		m[st.ServiceKey] = st.Service
-	}
-	return m, nil
+	return readMap(func() ([]ServiceState, error) { return s.b.Services(ctx) },
+		func(st ServiceState) (ServiceKey, Service) { return st.ServiceKey, st.Service })
 }
 
-// destinations reads the destinations of svc, reading again after an
-// interrupted dump.
+// destinations reads the destinations of svc.
 func (s *Syncer) destinations(ctx context.Context, svc ServiceKey) (map[DestinationKey]Destination, error) {
-	list, err := redump(ctx, s.retries, func() ([]DestinationState, error) { return s.b.Destinations(ctx, svc) })
+	return readMap(func() ([]DestinationState, error) { return s.b.Destinations(ctx, svc) },
+		func(st DestinationState) (DestinationKey, Destination) { return st.DestinationKey, st.Destination })
+}
+
+// readMap dumps a list with read (see dump) and returns it as a map, each
+// entry's key and value from kv.
+func readMap[S any, K comparable, V any](read func() ([]S, error), kv func(S) (K, V)) (map[K]V, error) {
+	list, err := dump(read)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[DestinationKey]Destination, len(list))
+	m := make(map[K]V, len(list))
 	for _, st := range list {
-		m[st.DestinationKey] = st.Destination
+		k, v := kv(st)
+		m[k] = v
 	}
 	return m, nil
 }
 
-// redump calls dump until it is not interrupted, at most 1+retries times.
-func redump[T any](ctx context.Context, retries int, dump func() ([]T, error)) ([]T, error) {
-	for i := 0; ; i++ {
-		list, err := dump()
-		if err == nil || !errors.Is(err, ErrDumpInterrupted) {
-			return list, err
-		}
-		if i >= retries {
-			return nil, fmt.Errorf("interrupted %d times: %w", i+1, err)
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+// dump calls read, again while the dump is interrupted, by
+// internal/retry's rule; an interruption it gives up on says how many
+// reads were tried.
+func dump[T any](read func() ([]T, error)) ([]T, error) {
+	list, err := retry.Dump(func(err error) bool { return errors.Is(err, ErrDumpInterrupted) }, read)
+	switch {
+	case errors.Is(err, ErrDumpInterrupted):
+		return nil, fmt.Errorf("interrupted %d times: %w", retry.DumpAttempts, err)
+	case err != nil:
+		return nil, err
 	}
-}
-
-// ServiceStats are a service's counters with its destinations'.
-type ServiceStats struct {
-	ServiceState
-	Destinations []DestinationState
-}
-
-// ReadStats returns the counters of the services keys names and of their
-// destinations, in key order; without keys, of every service in b. A key b
-// does not hold is left out. Interrupted dumps are read again
-// (DefaultDumpRetries times).
-func ReadStats(ctx context.Context, b Backend, keys ...ServiceKey) ([]ServiceStats, error) {
-	list, err := redump(ctx, DefaultDumpRetries, func() ([]ServiceState, error) { return b.Services(ctx) })
-	if err != nil {
-		return nil, fmt.Errorf("ipvs: stats: %w", err)
-	}
-	if len(keys) > 0 {
-		want := make(map[ServiceKey]bool, len(keys))
-		for _, k := range keys {
-			want[k] = true
-		}
-		list = slices.DeleteFunc(list, func(st ServiceState) bool { return !want[st.ServiceKey] })
-	}
-	slices.SortFunc(list, func(a, b ServiceState) int { return a.ServiceKey.Compare(b.ServiceKey) })
-	out := make([]ServiceStats, 0, len(list))
-	for _, st := range list {
-		dests, err := redump(ctx, DefaultDumpRetries, func() ([]DestinationState, error) { return b.Destinations(ctx, st.ServiceKey) })
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted since the services were read
-		}
-		if err != nil {
-			return nil, fmt.Errorf("ipvs: stats: service %v: %w", st.ServiceKey, err)
-		}
-		slices.SortFunc(dests, func(a, b DestinationState) int { return a.DestinationKey.Compare(b.DestinationKey) })
-		out = append(out, ServiceStats{ServiceState: st, Destinations: dests})
-	}
-	return out, nil
-}
-
-// Stats returns the counters of the services the Syncer owns and of their
-// destinations (see ReadStats).
-func (s *Syncer) Stats(ctx context.Context) ([]ServiceStats, error) {
-	keys := s.Owned()
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	return ReadStats(ctx, s.b, keys...)
+	return list, nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/retry"
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/ipvs/ipvstest"
 )
@@ -258,7 +259,7 @@ func TestSyncInterruptedDump(t *testing.T) {
 	mustSync(t, s, desired, ipvs.Result{})
 
 	// More than the retries: the service dump fails, nothing is done.
-	tab.InterruptDumps(ipvs.DefaultDumpRetries + 1)
+	tab.InterruptDumps(retry.DumpAttempts)
 	res, err := s.Sync(t.Context(), nil)
 	var se *ipvs.SyncError
 	if !errors.Is(err, ipvs.ErrDumpInterrupted) || !errors.As(err, &se) || se.Op != ipvs.OpListServices || res != (ipvs.Result{}) {
@@ -282,8 +283,8 @@ func TestSyncInterruptedDump(t *testing.T) {
 	if !errors.As(err, &se) || se.Op != ipvs.OpListDestinations || se.Service != desired[0].ServiceKey || res.UpdatedDests != 1 {
 		t.Fatalf("Sync: %+v, %v", res, err)
 	}
-	if calls != 1+ipvs.DefaultDumpRetries {
-		t.Fatalf("dumped %d times, want %d", calls, 1+ipvs.DefaultDumpRetries)
+	if calls != retry.DumpAttempts {
+		t.Fatalf("dumped %d times, want %d", calls, retry.DumpAttempts)
 	}
 	tab.SetFault(nil)
 	mustSync(t, s, desired, ipvs.Result{UpdatedDests: 1})
@@ -448,7 +449,7 @@ func TestStats(t *testing.T) {
 	if err := tab.SetDestinationStats(k, d, ipvs.Stats{Connections: 4}, 3, 1); err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.Stats(t.Context())
+	st, err := s.ReadStats(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

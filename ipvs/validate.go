@@ -48,7 +48,14 @@ func (e *FieldError) Error() string {
 // Unwrap returns ErrInvalid.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
-var schedList = strings.Join(schedNames[1:], ", ")
+// schedList names the schedulers, for errors.
+func schedList() string {
+	names := make([]string, 0, lastScheduler)
+	for s := RoundRobin; s <= lastScheduler; s++ {
+		names = append(names, s.String())
+	}
+	return strings.Join(names, ", ")
+}
 
 // Validate reports the first rule of IPVS (as ipvsadm and the kernel apply
 // them) that s breaks, as a *FieldError naming the field:
@@ -93,9 +100,9 @@ func (s Service) Validate() error {
 	}
 	switch {
 	case s.Scheduler == 0:
-		return bad("Scheduler", "zero value, want one of %s", schedList)
-	case int(s.Scheduler) >= len(schedNames):
-		return bad("Scheduler", "unknown %v, want one of %s", s.Scheduler, schedList)
+		return bad("Scheduler", "zero value, want one of %s", schedList())
+	case s.Scheduler > lastScheduler:
+		return bad("Scheduler", "unknown %v, want one of %s", s.Scheduler, schedList())
 	case s.SchedFlags&^(FlagFallback|FlagPort) != 0:
 		return bad("SchedFlags", "unknown flags %v", s.SchedFlags)
 	case s.SchedFlags != 0 && s.Scheduler != SourceHashing && s.Scheduler != MaglevHashing:
@@ -187,16 +194,23 @@ func (v VirtualServer) Validate() error {
 // ValidateTable reports every rule a desired table breaks: each virtual
 // server's (VirtualServer.Validate) and duplicate service keys.
 func ValidateTable(table []VirtualServer) error {
+	return validateServices(table, func(v VirtualServer) ServiceKey { return v.ServiceKey }, VirtualServer.Validate, "duplicate service")
+}
+
+// validateServices validates each of items and reports, with dup as the
+// reason, each key (of key) given twice; the errors are joined.
+func validateServices[T any](items []T, key func(T) ServiceKey, validate func(T) error, dup string) error {
 	var errs []error
-	seen := make(map[ServiceKey]bool, len(table))
-	for _, v := range table {
-		if err := v.Validate(); err != nil {
+	seen := make(map[ServiceKey]bool, len(items))
+	for _, it := range items {
+		if err := validate(it); err != nil {
 			errs = append(errs, err)
 		}
-		if seen[v.ServiceKey] {
-			errs = append(errs, &FieldError{Service: v.ServiceKey, Field: "ServiceKey", Reason: "duplicate service"})
+		k := key(it)
+		if seen[k] {
+			errs = append(errs, &FieldError{Service: k, Field: "ServiceKey", Reason: dup})
 		}
-		seen[v.ServiceKey] = true
+		seen[k] = true
 	}
 	return errors.Join(errs...)
 }

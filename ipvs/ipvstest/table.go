@@ -230,7 +230,7 @@ func (t *Table) begin(ctx context.Context, c Call) error {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
-		return fmt.Errorf("ipvstest: %v: table closed", c)
+		return fmt.Errorf("ipvstest: %v: %w", c, ipvs.ErrClosed)
 	}
 	if t.fault != nil {
 		if err := t.fault(c); err != nil {
@@ -421,7 +421,7 @@ func Unbatched(t *Table) ipvs.Backend { return unbatched{t} }
 
 type unbatched struct{ ipvs.Backend }
 
-// Close implements ipvs.Backend; later calls fail.
+// Close implements ipvs.Backend; later calls fail with ipvs.ErrClosed.
 func (t *Table) Close() error {
 	t.mu.Lock()
 	t.closed = true

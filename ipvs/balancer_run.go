@@ -1,0 +1,123 @@
+package ipvs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/logx"
+)
+
+// Run syncs the pools into the backend at once, applies every change
+// after that, and syncs again every ResyncInterval, until ctx ends. Then,
+// unless KeepOnExit, it removes the services it owns (with a fresh context
+// bounded by ReleaseTimeout), publishes the events still pending and,
+// with Omega, the downs of every real server and quorum still up, closes
+// the subscriptions' channels, and returns. It returns nil, or the error
+// of that last removal.
+//
+// A Balancer runs once: a second call returns ErrRan, whether the first
+// is still running or has returned.
+func (bl *Balancer) Run(ctx context.Context) error {
+	if !bl.ran.CompareAndSwap(false, true) {
+		return ErrRan
+	}
+	defer bl.events.Close()
+	var (
+		retry    <-chan time.Time
+		resync   *time.Timer
+		full     = true
+		failures uint64 // in a row, for the log
+	)
+	if bl.cfg.ResyncInterval > 0 {
+		resync = time.NewTimer(bl.cfg.ResyncInterval)
+		defer resync.Stop()
+	}
+	for {
+		desired, events := bl.take()
+		var err error
+		if full {
+			bl.counts.Syncs.Add(1)
+			_, err = bl.syncer.Sync(ctx, desired)
+			if resync != nil {
+				resync.Reset(bl.cfg.ResyncInterval)
+			}
+		} else {
+			bl.counts.Applies.Add(1)
+			_, err = bl.syncer.Apply(ctx, desired)
+		}
+		retry = nil
+		switch {
+		case err != nil && ctx.Err() == nil:
+			bl.counts.Failures.Add(1)
+			failures++
+			if logx.Sampled(failures) {
+				bl.log.Warn("ipvs: sync failed", "failures", failures, "retry_in", bl.cfg.RetryInterval, "err", err)
+			}
+			if bl.cfg.RetryInterval > 0 {
+				retry = time.After(bl.cfg.RetryInterval)
+			}
+		case err == nil && failures > 0:
+			bl.log.Info("ipvs: sync recovered", "failures", failures)
+			failures = 0
+		}
+		full = false
+		bl.publish(events)
+		var tick <-chan time.Time
+		if resync != nil {
+			tick = resync.C
+		}
+		select {
+		case <-ctx.Done():
+			return bl.stop(ctx)
+		case <-bl.wake:
+		case <-retry:
+			full = true
+		case <-tick:
+			full = true
+		}
+	}
+}
+
+// take returns the desired table and the pending events.
+func (bl *Balancer) take() ([]VirtualServer, []Event) {
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	ev := bl.pending
+	bl.pending = nil
+	return bl.desired(), ev
+}
+
+// publish sends events to the subscriptions; it never waits.
+func (bl *Balancer) publish(events []Event) {
+	for _, e := range events {
+		bl.events.Publish(e)
+	}
+	bl.counts.Events.Add(uint64(len(events)))
+}
+
+// stop releases the table and publishes the last events.
+func (bl *Balancer) stop(ctx context.Context) error {
+	var err error
+	if !bl.cfg.KeepOnExit {
+		rctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+		if bl.cfg.ReleaseTimeout > 0 {
+			rctx, cancel = context.WithTimeout(rctx, bl.cfg.ReleaseTimeout)
+		}
+		_, err = bl.syncer.Sync(rctx, nil)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("ipvs: balancer: removing the services: %w", err)
+		}
+	}
+	_, events := bl.take()
+	if bl.cfg.Omega {
+		bl.mu.Lock()
+		for _, p := range bl.pools {
+			events = append(events, p.downEvents()...)
+		}
+		bl.mu.Unlock()
+	}
+	bl.publish(events)
+	return err
+}
