@@ -25,7 +25,7 @@ var (
 	ErrDumpInterrupted = errors.New("ipvs: table dump interrupted")
 	// ErrRan: Run was called on a value that runs once (a Balancer), a
 	// second time.
-	ErrRan = errors.New("ipvs: Run called twice")
+	ErrRan = errors.New("ipvs: already ran")
 	// ErrClosed: the backend was used after its Close.
 	ErrClosed = errors.New("ipvs: backend closed")
 )
