@@ -54,3 +54,13 @@ type Announcer interface {
 	// ctx when it stops being Master.
 	Announce(ctx context.Context, addrs []netip.Addr) error
 }
+
+// PeerSetter is implemented by a Conn that filters received messages by
+// unicast peer itself (SocketConn, vrrptest.Conn). Router.Reconfigure
+// gives it the new peers when they change; a Conn that does not filter
+// needs nothing, as the Router checks every sender (DropPeer).
+type PeerSetter interface {
+	// SetPeers replaces the unicast peers messages are accepted from. A
+	// multicast Conn cannot become unicast, nor the reverse.
+	SetPeers(peers []netip.Addr) error
+}

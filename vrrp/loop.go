@@ -45,7 +45,7 @@ func (r *Router) Run(ctx context.Context) error {
 	if timers.Precise {
 		t, err := newPreciseTimer()
 		if err != nil {
-			r.log.Warn("vrrp: precise timers unavailable; using Go timers", "err", err)
+			r.view.Load().log.Warn("vrrp: precise timers unavailable; using Go timers", "err", err)
 		} else {
 			lp.fine = t
 			defer t.Close()
@@ -69,9 +69,10 @@ func (r *Router) Run(ctx context.Context) error {
 				lp.shutdown(ctx)
 				return nil
 			}
-			r.log.Error("vrrp: receive failed for good; stopping", "err", err)
+			v := r.view.Load()
+			v.log.Error("vrrp: receive failed for good; stopping", "err", err)
 			lp.shutdown(ctx)
-			return fmt.Errorf("vrrp: instance %s: receive: %w", r.cfg.Name, err)
+			return fmt.Errorf("vrrp: %s: receive: %w", v.cfg.object(), err)
 		case a := <-rx:
 			lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
 		case <-lp.timer.C():
@@ -88,11 +89,19 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
-// applyControl feeds the machine what Track, Untrack and SetFault
-// changed: the effective priority and whether any source is in fault.
+// applyControl applies what Reconfigure, Track, Untrack and SetFault
+// changed: the configuration, then the effective priority and whether any
+// source is in fault.
 func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	r.ctlMu.Lock()
-	prio, faulted := r.track.priority(r.cfg.Priority), r.track.faulted()
+	cfg := r.pending
+	r.pending = nil
+	r.ctlMu.Unlock()
+	if cfg != nil {
+		lp.reconfigure(ctx, *cfg)
+	}
+	r.ctlMu.Lock()
+	prio, faulted := r.track.priority(r.view.Load().cfg.Priority), r.track.faulted()
 	r.ctlMu.Unlock()
 	if prio != r.machine.Priority() {
 		lp.step(ctx, Input{Kind: InputPriority, Priority: prio})
@@ -184,9 +193,15 @@ func (lp *loop) step(ctx context.Context, in Input) { lp.stepAt(ctx, in, time.No
 // stepAt applies in as of time now (for adverts: when they were read, so
 // the handoff from the reader does not delay the timers).
 func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
+	lp.actions = lp.r.machine.Step(in, now, lp.actions[:0])
+	lp.do(ctx, lp.actions, now)
+}
+
+// do carries out the machine's actions and updates the status.
+func (lp *loop) do(ctx context.Context, actions []Action, now time.Time) {
 	r := lp.r
-	lp.actions = r.machine.Step(in, now, lp.actions[:0])
-	for _, a := range lp.actions {
+	v := r.view.Load()
+	for _, a := range actions {
 		switch a.Kind {
 		case ActSend:
 			lp.send(ctx, a.Priority)
@@ -218,30 +233,12 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 				lp.fineArmed = false
 			}
 		case ActAddVIPs:
-			if r.addrs != nil && len(r.cfg.VIPs) > 0 {
-				if err := r.addrs.AddVIPs(ctx, r.cfg.VIPs, a.Accept); err != nil {
-					r.n.AddrErrors.Add(1)
-					r.log.Error("vrrp: adding virtual addresses failed", "err", err)
-				}
-			}
+			lp.addVIPs(ctx, v.cfg.VIPs, a.Accept)
 		case ActRemoveVIPs:
 			lp.endMastership()
-			if r.addrs != nil && len(r.cfg.VIPs) > 0 {
-				if err := r.addrs.RemoveVIPs(ctx, r.cfg.VIPs); err != nil {
-					r.n.AddrErrors.Add(1)
-					r.log.Error("vrrp: removing virtual addresses failed", "err", err)
-				}
-			}
+			lp.removeVIPs(ctx, v.cfg.VIPs)
 		case ActAnnounce:
-			if r.ann != nil && len(r.vips) > 0 {
-				if lp.masterCtx == nil {
-					lp.masterCtx, lp.masterCancel = context.WithCancel(ctx)
-				}
-				if err := r.ann.Announce(lp.masterCtx, r.vips); err != nil {
-					r.n.AddrErrors.Add(1)
-					r.log.Error("vrrp: announcing virtual addresses failed", "err", err)
-				}
-			}
+			lp.announce(ctx, v.vips)
 		case ActTransition:
 			if a.From == Master {
 				lp.endMastership()
@@ -255,6 +252,46 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 	r.statusMu.Unlock()
 }
 
+// addVIPs adds vips through the AddrManager, if any.
+func (lp *loop) addVIPs(ctx context.Context, vips []netip.Prefix, accept bool) {
+	r := lp.r
+	if r.addrs == nil || len(vips) == 0 {
+		return
+	}
+	if err := r.addrs.AddVIPs(ctx, vips, accept); err != nil {
+		r.n.AddrErrors.Add(1)
+		r.view.Load().log.Error("vrrp: adding virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err)
+	}
+}
+
+// removeVIPs removes vips through the AddrManager, if any.
+func (lp *loop) removeVIPs(ctx context.Context, vips []netip.Prefix) {
+	r := lp.r
+	if r.addrs == nil || len(vips) == 0 {
+		return
+	}
+	if err := r.addrs.RemoveVIPs(ctx, vips); err != nil {
+		r.n.AddrErrors.Add(1)
+		r.view.Load().log.Error("vrrp: removing virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err)
+	}
+}
+
+// announce announces addrs through the Announcer, if any, for as long as
+// we are Master.
+func (lp *loop) announce(ctx context.Context, addrs []netip.Addr) {
+	r := lp.r
+	if r.ann == nil || len(addrs) == 0 {
+		return
+	}
+	if lp.masterCtx == nil {
+		lp.masterCtx, lp.masterCancel = context.WithCancel(ctx)
+	}
+	if err := r.ann.Announce(lp.masterCtx, addrs); err != nil {
+		r.n.AddrErrors.Add(1)
+		r.view.Load().log.Error("vrrp: announcing virtual addresses failed", "addrs", fmt.Sprint(addrs), "err", err)
+	}
+}
+
 func (lp *loop) transition(a Action, now time.Time) {
 	r := lp.r
 	m := r.machine
@@ -266,30 +303,32 @@ func (lp *loop) transition(a Action, now time.Time) {
 	r.statusMu.Lock()
 	r.status = st
 	r.statusMu.Unlock()
-	r.log.Info("vrrp: transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason.String(),
+	v := r.view.Load()
+	v.log.Info("vrrp: transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason.String(),
 		"priority", st.Priority, "master", st.Master)
-	r.events.Publish(Event{Instance: r.cfg.Name, Time: now, From: a.From, To: a.To, Reason: a.Reason, Priority: st.Priority, Master: st.Master})
+	r.events.Publish(Event{Instance: v.cfg.Name, Time: now, From: a.From, To: a.To, Reason: a.Reason, Priority: st.Priority, Master: st.Master})
 }
 
 func (lp *loop) send(ctx context.Context, prio uint8) {
 	r := lp.r
-	lp.adv = Advertisement{Version: r.cfg.Version, VRID: r.cfg.VRID, Priority: prio, Interval: r.cfg.Interval,
-		Addrs: r.vips, AuthType: r.cfg.AuthType, Auth: r.auth}
+	v := r.view.Load()
+	lp.adv = Advertisement{Version: r.version, VRID: r.vrid, Priority: prio, Interval: v.cfg.Interval,
+		Addrs: v.vips, AuthType: v.cfg.AuthType, Auth: v.auth}
 	if prio == PriorityStop {
 		r.n.PriorityZeroTx.Add(1)
 	}
-	for _, dst := range r.groups {
+	for _, dst := range v.groups {
 		b, err := lp.adv.AppendMarshal(lp.buf[:0], r.local, dst)
 		if err != nil {
 			// NewRouter validated everything Marshal checks.
 			r.n.SendErrors.Add(1)
-			r.log.Error("vrrp: encoding advert", "err", err)
+			v.log.Error("vrrp: encoding advert", "err", err)
 			return
 		}
 		lp.buf = b
 		if err := r.conn.WriteAdvert(ctx, b, dst); err != nil {
 			if c := r.n.SendErrors.Add(1); logx.Sampled(c) {
-				r.log.Warn("vrrp: sending advert failed", "dst", dst, "err", err, "errors", c)
+				v.log.Warn("vrrp: sending advert failed", "dst", dst, "err", err, "errors", c)
 			}
 			continue
 		}

@@ -123,6 +123,77 @@ func NewMachine(cfg MachineConfig) (*Machine, error) {
 	return &Machine{cfg: cfg, priority: cfg.Priority, masterAdver: cfg.Interval}, nil
 }
 
+// Reconfigure replaces the machine's configuration, in any state, as a
+// reload does: the state never changes, and no timer restarts except as
+// said here. cfg's Version and Primary cannot change (a *FieldError
+// wrapping ErrInvalid, as are cfg's own problems). The effective priority
+// becomes cfg.Priority (a runner that tracks priority passes the tracked
+// one; Step's InputPriority moves it afterwards).
+//
+//   - A Master advertises at once with the new priority and interval and
+//     restarts Adver_Timer, so backups learn the change without waiting
+//     an interval; a backup that now outranks it preempts as it would
+//     after InputPriority. If Accept_Mode changed (NoAccept, or becoming
+//     or ceasing to be the owner), ActAddVIPs with the new Accept comes
+//     first: the addresses are present, their accept mode changes.
+//   - A Backup keeps its Master_Down_Timer, armed with the interval and
+//     priority of when the master's last advert arrived; V2 (whose
+//     Master_Adver_Interval is its own) and a backup that has heard no
+//     master take the new interval for the next arming. A pending
+//     preemption (preempt_delay) planned under other preemption settings
+//     is dropped, and a timer armed for it restarts as Master_Down_Timer,
+//     so the next advert from the lower master plans it again under the
+//     new ones, or not at all with NoPreempt.
+//
+// It returns the actions to carry out, appended to dst.
+func (m *Machine) Reconfigure(cfg MachineConfig, now time.Time, dst []Action) ([]Action, error) {
+	if err := cfg.Validate(); err != nil {
+		return dst, err
+	}
+	var errs []error
+	if cfg.Version != m.cfg.Version {
+		errs = append(errs, invalid("machine", "Version", "%v cannot change to %v", m.cfg.Version, cfg.Version))
+	}
+	if cfg.Primary != m.cfg.Primary {
+		errs = append(errs, invalid("machine", "Primary", "%v cannot change to %v", m.cfg.Primary, cfg.Primary))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return dst, err
+	}
+	cfg.Interval = cfg.interval()
+	old, oldAccept := m.cfg, m.accept()
+	m.cfg = cfg
+	m.priority = cfg.Priority
+	switch m.state {
+	case Master:
+		m.masterAdver = cfg.Interval
+		if m.accept() != oldAccept {
+			dst = append(dst, Action{Kind: ActAddVIPs, Accept: m.accept()})
+		}
+		dst = append(dst, Action{Kind: ActSend, Priority: m.priority})
+		return m.arm(dst, AdverTimer, now.Add(cfg.Interval)), nil
+	case Backup:
+		if cfg.Version == V2 || !m.master.IsValid() {
+			m.masterAdver = cfg.Interval
+		}
+		if !m.preemptAt.IsZero() && (cfg.NoPreempt != old.NoPreempt || cfg.PreemptDelay != old.PreemptDelay) {
+			forPreempt := m.timer == MasterDownTimer && m.deadline.Equal(m.preemptAt)
+			m.preemptAt = time.Time{}
+			if forPreempt {
+				dst = m.arm(dst, MasterDownTimer, now.Add(m.MasterDownInterval()))
+			}
+		}
+	default:
+		m.masterAdver = cfg.Interval
+	}
+	return dst, nil
+}
+
+// accept reports whether, as master, the machine accepts packets
+// addressed to the virtual addresses (RFC 5798 Accept_Mode): always as
+// the address owner, otherwise unless NoAccept.
+func (m *Machine) accept() bool { return m.priority == PriorityOwner || !m.cfg.NoAccept }
+
 // State is the current state.
 func (m *Machine) State() State { return m.state }
 
@@ -252,7 +323,7 @@ func (m *Machine) becomeMaster(dst []Action, now time.Time, why Reason) []Action
 	// possible (the advert follows within microseconds), then the advert,
 	// then the gratuitous ARP / NA that moves the segment's traffic.
 	dst = append(dst,
-		Action{Kind: ActAddVIPs, Accept: m.priority == PriorityOwner || !m.cfg.NoAccept},
+		Action{Kind: ActAddVIPs, Accept: m.accept()},
 		Action{Kind: ActSend, Priority: m.priority},
 		Action{Kind: ActAnnounce})
 	dst = m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))

@@ -18,19 +18,32 @@ var (
 
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
-// step is one input at an offset from t0.
+// step is one input at an offset from t0, or a reload (Reconfigure with
+// cfg).
 type step struct {
 	in  Input
 	off time.Duration
+	cfg *MachineConfig
 }
 
-func startup(off time.Duration) step { return step{Input{Kind: InputStartup}, off} }
-func advert(prio uint8, src netip.Addr, ival time.Duration, off time.Duration) step {
-	return step{Input{Kind: InputAdvert, Priority: prio, Src: src, Interval: ival}, off}
+func reload(cfg MachineConfig, off time.Duration) step { return step{cfg: &cfg, off: off} }
+
+// with returns v2cfg(prio) changed by f.
+func with(prio uint8, f func(c *MachineConfig)) MachineConfig {
+	c := v2cfg(prio)
+	f(&c)
+	return c
 }
-func expire(t Timer, off time.Duration) step { return step{Input{Kind: InputTimer, Timer: t}, off} }
+
+func startup(off time.Duration) step { return step{in: Input{Kind: InputStartup}, off: off} }
+func advert(prio uint8, src netip.Addr, ival time.Duration, off time.Duration) step {
+	return step{in: Input{Kind: InputAdvert, Priority: prio, Src: src, Interval: ival}, off: off}
+}
+func expire(t Timer, off time.Duration) step {
+	return step{in: Input{Kind: InputTimer, Timer: t}, off: off}
+}
 func input(k InputKind, prio uint8, off time.Duration) step {
-	return step{Input{Kind: k, Priority: prio}, off}
+	return step{in: Input{Kind: k, Priority: prio}, off: off}
 }
 
 func v2cfg(prio uint8) MachineConfig {
@@ -233,6 +246,56 @@ func TestMachine(t *testing.T) {
 		{"priority_change_to_zero_ignored", v2cfg(100),
 			[]step{startup(0), input(InputPriority, 0, time.Second)},
 			"", Backup},
+		{"reload_master_advertises_new_priority_and_interval_now", v2cfg(100),
+			[]step{startup(0), expire(MasterDownTimer, down100),
+				reload(with(120, func(c *MachineConfig) { c.Interval = 2 * time.Second }), 4*time.Second)},
+			"send(prio 120) arm(adver at 00:00:06.000000)", Master},
+		{"reload_master_keeps_new_interval", v2cfg(100),
+			[]step{startup(0), expire(MasterDownTimer, down100),
+				reload(with(120, func(c *MachineConfig) { c.Interval = 2 * time.Second }), 4*time.Second),
+				expire(AdverTimer, 6*time.Second)},
+			"send(prio 120) arm(adver at 00:00:08.000000)", Master},
+		{"reload_master_accept_mode_changes_first", v2cfg(100),
+			[]step{startup(0), expire(MasterDownTimer, down100),
+				reload(with(100, func(c *MachineConfig) { c.NoAccept = true }), 4*time.Second)},
+			"add-vips(no-accept) send(prio 100) arm(adver at 00:00:05.000000)", Master},
+		{"reload_owner_demoted_stays_master", v2cfg(255),
+			[]step{startup(0), reload(v2cfg(100), time.Second)},
+			"send(prio 100) arm(adver at 00:00:02.000000)", Master},
+		{"reload_master_no_preempt_change_stays_master", v2cfg(100),
+			[]step{startup(0), expire(MasterDownTimer, down100),
+				reload(with(100, func(c *MachineConfig) { c.NoPreempt, c.PreemptDelay = true, 5*time.Second }), 4*time.Second)},
+			"send(prio 100) arm(adver at 00:00:05.000000)", Master},
+		{"reload_backup_keeps_its_timer", v2cfg(100),
+			[]step{startup(0), advert(200, higher, time.Second, time.Second), reload(v2cfg(50), 2*time.Second)},
+			"", Backup},
+		{"reload_backup_priority_counts_at_next_advert", v2cfg(100),
+			[]step{startup(0), advert(200, higher, time.Second, time.Second), reload(v2cfg(150), 2*time.Second),
+				advert(200, higher, time.Second, 3*time.Second)},
+			// 3 s + 106/256 s after 3 s.
+			"arm(master-down at 00:00:06.414062)", Backup},
+		{"reload_backup_v2_interval_counts_at_next_advert", v2cfg(100),
+			[]step{startup(0), reload(with(100, func(c *MachineConfig) { c.Interval = 2 * time.Second }), 500*ms),
+				advert(200, higher, 2*time.Second, time.Second)},
+			// 3 x 2 s + 156/256 s (v2 Skew_Time is in seconds) after 1 s.
+			"arm(master-down at 00:00:07.609375)", Backup},
+		{"reload_backup_nopreempt_drops_pending_preemption", with(100, func(c *MachineConfig) { c.PreemptDelay = 2 * time.Second }),
+			[]step{startup(0), advert(50, higher, time.Second, time.Second), advert(50, higher, time.Second, 2*time.Second),
+				reload(with(100, func(c *MachineConfig) { c.NoPreempt = true }), 2500*ms)},
+			// The timer armed for the preemption at 3 s restarts as
+			// Master_Down_Timer: 2.5 s + 3.609375 s.
+			"arm(master-down at 00:00:06.109375)", Backup},
+		{"reload_backup_nopreempt_then_accepts_lower_master", with(100, func(c *MachineConfig) { c.PreemptDelay = 2 * time.Second }),
+			[]step{startup(0), advert(50, higher, time.Second, time.Second), advert(50, higher, time.Second, 2*time.Second),
+				reload(with(100, func(c *MachineConfig) { c.NoPreempt = true }), 2500*ms), advert(50, higher, time.Second, 3*time.Second)},
+			"arm(master-down at 00:00:06.609375)", Backup},
+		{"reload_in_fault_stays_fault", v2cfg(100),
+			[]step{startup(0), input(InputFault, 0, time.Second), reload(v2cfg(200), 2*time.Second)},
+			"", Fault},
+		{"reload_in_fault_priority_counts_after", v2cfg(100),
+			[]step{startup(0), input(InputFault, 0, time.Second), reload(v2cfg(255), 2*time.Second),
+				input(InputFaultCleared, 0, 3*time.Second)},
+			"add-vips send(prio 255) announce arm(adver at 00:00:04.000000) FAULT->MASTER(fault-cleared)", Master},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -242,6 +305,12 @@ func TestMachine(t *testing.T) {
 			}
 			var got []Action
 			for _, s := range c.steps {
+				if s.cfg != nil {
+					if got, err = m.Reconfigure(*s.cfg, at(s.off), got[:0]); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
 				got = m.Step(s.in, at(s.off), got[:0])
 			}
 			if s := fmtActions(got); s != c.want {
@@ -273,6 +342,24 @@ func TestMachineMasterAddress(t *testing.T) {
 	}
 	if tm, d := m.Deadline(); tm != AdverTimer || !d.Equal(at(6*time.Second)) {
 		t.Errorf("deadline %v %v", tm, d)
+	}
+}
+
+// A reload cannot change the version or the primary address: the
+// caller replaces the machine.
+func TestMachineReconfigureIdentity(t *testing.T) {
+	m, err := NewMachine(v2cfg(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Step(Input{Kind: InputStartup}, t0, nil)
+	for _, c := range []MachineConfig{v3cfg(100, time.Second), with(100, func(c *MachineConfig) { c.Primary = higher }), v2cfg(0)} {
+		if _, err := m.Reconfigure(c, t0, nil); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Reconfigure(%+v): %v, want ErrInvalid", c, err)
+		}
+	}
+	if m.Priority() != 100 || m.State() != Backup {
+		t.Errorf("a refused reload changed the machine: priority %d, state %v", m.Priority(), m.State())
 	}
 }
 

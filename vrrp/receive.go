@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vigil-ha/vigil/internal/logx"
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/logx"
 )
 
 // readLoop receives, validates and hands accepted adverts to the loop.
@@ -29,7 +30,7 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 				return err
 			}
 			if c := r.n.ReadErrors.Add(1); logx.Sampled(c) {
-				r.log.Warn("vrrp: receive error", "err", err, "errors", c)
+				r.view.Load().log.Warn("vrrp: receive error", "err", err, "errors", c)
 			}
 			// Back off a little so a persistent error does not spin.
 			backoff = min(max(2*backoff, time.Millisecond), 100*time.Millisecond)
@@ -46,7 +47,7 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 		if why := r.validate(buf[:n], info, &a); why != DropNone {
 			r.n.drops[why].Add(1)
 			if why != DropVRID && why != DropOwn {
-				r.log.Debug("vrrp: advert dropped", "src", info.Src, "reason", why.String())
+				r.view.Load().log.Debug("vrrp: advert dropped", "src", info.Src, "reason", why.String())
 			}
 			continue
 		}
@@ -62,10 +63,12 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 	}
 }
 
-// validate applies keepalived's receive checks to one message and returns
-// why it must be dropped, or DropNone. An address list that differs from
-// ours is counted and logged but accepted, as keepalived does.
+// validate applies keepalived's receive checks to one message, with the
+// configuration in force, and returns why it must be dropped, or
+// DropNone. An address list that differs from ours is counted and logged
+// but accepted, as keepalived does.
 func (r *Router) validate(b []byte, info PacketInfo, a *Advertisement) DropReason {
+	v := r.view.Load()
 	if info.TTL != TTL {
 		return DropTTL
 	}
@@ -80,31 +83,31 @@ func (r *Router) validate(b []byte, info PacketInfo, a *Advertisement) DropReaso
 		}
 		return DropMalformed
 	}
-	if a.Version != r.cfg.Version {
+	if a.Version != r.version {
 		return DropVersion
 	}
-	if a.VRID != r.cfg.VRID {
+	if a.VRID != r.vrid {
 		return DropVRID
 	}
 	src := info.Src.Unmap()
 	if src == r.local {
 		return DropOwn
 	}
-	if len(r.cfg.Peers) > 0 && !containsAddr(r.groups, src) {
+	if r.unicast && !containsAddr(v.groups, src) {
 		return DropPeer
 	}
 	if a.Version == V2 {
-		if a.AuthType != r.cfg.AuthType || (a.AuthType == AuthSimple && a.Auth != r.auth) {
+		if a.AuthType != v.cfg.AuthType || (a.AuthType == AuthSimple && a.Auth != v.auth) {
 			return DropAuth
 		}
-		if a.Interval != r.cfg.Interval {
+		if a.Interval != v.cfg.Interval {
 			return DropInterval
 		}
 	}
-	if !sameAddrs(a.Addrs, r.vips) {
+	if !sameAddrs(a.Addrs, v.vips) {
 		if r.n.AddrMismatch.Add(1) == 1 {
-			r.log.Warn("vrrp: advert address list differs from ours; accepting it", "src", src,
-				"theirs", fmt.Sprint(a.Addrs), "ours", fmt.Sprint(r.vips))
+			v.log.Warn("vrrp: advert address list differs from ours; accepting it", "src", src,
+				"theirs", fmt.Sprint(a.Addrs), "ours", fmt.Sprint(v.vips))
 		}
 	}
 	return DropNone

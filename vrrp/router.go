@@ -14,25 +14,30 @@ import (
 
 // Router runs one virtual router: one VRID on one interface, one family.
 type Router struct {
-	cfg    Config
-	conn   Conn
-	addrs  AddrManager
-	ann    Announcer
-	log    *slog.Logger
-	local  netip.Addr
-	vips   []netip.Addr
-	groups []netip.Addr // destinations of our adverts
-	auth   [8]byte
-	ran    atomic.Bool
+	conn  Conn
+	addrs AddrManager
+	ann   Announcer
+	// The identity: what Reconfigure cannot change.
+	vrid    uint8
+	version Version
+	local   netip.Addr
+	unicast bool
+	ran     atomic.Bool
+
+	// view is the configuration in force. Run's goroutine replaces it
+	// (Reconfigure); the reader and the accessors load it.
+	view atomic.Pointer[view]
 
 	// machine is owned by the Run goroutine.
 	machine *Machine
 
-	// control: Track, Untrack and SetFault record here and poke the loop.
-	ctlMu  sync.Mutex
-	timers Timers
-	track  tracking
-	poke   chan struct{}
+	// control: Track, Untrack, SetFault and Reconfigure record here and
+	// poke the loop.
+	ctlMu   sync.Mutex
+	timers  Timers
+	track   tracking
+	pending *Config // Reconfigure's latest, not yet applied
+	poke    chan struct{}
 
 	statusMu sync.Mutex
 	status   Status
@@ -40,6 +45,37 @@ type Router struct {
 	events feed.Feed[Event]
 
 	n counters
+}
+
+// view is a Router's configuration with what is derived from it.
+type view struct {
+	cfg    Config // Interval defaulted
+	log    *slog.Logger
+	vips   []netip.Addr // the addresses of cfg.VIPs: our adverts carry them
+	groups []netip.Addr // where our adverts go: the peers, or the group
+	auth   [8]byte
+}
+
+func newView(cfg Config, local netip.Addr) *view {
+	mc := cfg.machineConfig(local)
+	cfg.Interval = mc.interval()
+	v := &view{cfg: cfg, log: logx.OrDiscard(cfg.Logger).With("instance", cfg.Name, "vrid", cfg.VRID)}
+	for _, p := range cfg.VIPs {
+		v.vips = append(v.vips, p.Addr().Unmap())
+	}
+	for _, p := range cfg.Peers {
+		v.groups = append(v.groups, p.Unmap())
+	}
+	if len(v.groups) == 0 {
+		v.groups = []netip.Addr{GroupV4}
+		if is6(local) {
+			v.groups = []netip.Addr{GroupV6}
+		}
+	}
+	if cfg.AuthType == AuthSimple {
+		v.auth = AuthPassword(cfg.AuthPass)
+	}
+	return v
 }
 
 // counters are a Router's live counters; Stats copies the exported ones
@@ -54,65 +90,52 @@ type counters struct {
 // NewRouter returns a Router for cfg using conn, addrs and ann; addrs and
 // ann may be nil (a router that only elects). It checks cfg
 // (Config.Validate, and the family of the VIPs and peers against conn's
-// local address).
-// Errors are *FieldErrors wrapping ErrInvalid.
+// local address). Errors are *FieldErrors wrapping ErrInvalid.
 func NewRouter(conn Conn, addrs AddrManager, ann Announcer, cfg Config) (*Router, error) {
-	obj := cfg.object()
 	if conn == nil {
-		return nil, invalid(obj, "conn", "nil Conn")
+		return nil, invalid(cfg.object(), "conn", "nil Conn")
 	}
 	local := conn.LocalAddr().Unmap()
 	if !local.IsValid() {
-		return nil, invalid(obj, "conn", "the Conn has no local address")
+		return nil, invalid(cfg.object(), "conn", "the Conn has no local address")
 	}
-	errs := []error{cfg.Validate()}
-	if local.Is6() && cfg.Version == V2 {
+	if err := cfg.check(local); err != nil {
+		return nil, err
+	}
+	m, err := NewMachine(cfg.machineConfig(local))
+	if err != nil {
+		return nil, err // cannot happen: checked above
+	}
+	r := &Router{conn: conn, addrs: addrs, ann: ann, vrid: cfg.VRID, version: cfg.Version, local: local,
+		unicast: len(cfg.Peers) > 0, machine: m, poke: make(chan struct{}, 1)}
+	v := newView(cfg, local)
+	r.view.Store(v)
+	r.status = Status{State: Init, Priority: cfg.Priority, MasterAdverInterval: v.cfg.Interval}
+	return r, nil
+}
+
+// check is Validate plus the checks against the local address.
+func (c *Config) check(local netip.Addr) error {
+	obj := c.object()
+	errs := []error{c.Validate()}
+	if local.Is6() && c.Version == V2 {
 		errs = append(errs, invalid(obj, "Version", "VRRPv2 is IPv4 only, and the local address is %v", local))
 	}
-	for _, p := range cfg.VIPs {
+	for _, p := range c.VIPs {
 		if p.IsValid() && is6(p.Addr()) != is6(local) {
 			errs = append(errs, invalid(obj, "VIPs", "%v is not of the family of the local address %v", p, local))
 		}
 	}
-	for _, p := range cfg.Peers {
+	for _, p := range c.Peers {
 		if p.IsValid() && is6(p) != is6(local) {
 			errs = append(errs, invalid(obj, "Peers", "%v is not of the family of the local address %v", p, local))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	mc := cfg.machineConfig(local)
-	cfg.Interval = mc.interval()
-	r := &Router{cfg: cfg, conn: conn, addrs: addrs, ann: ann, local: local,
-		log:  logx.OrDiscard(cfg.Logger).With("instance", cfg.Name, "vrid", cfg.VRID),
-		poke: make(chan struct{}, 1)}
-	for _, p := range cfg.VIPs {
-		r.vips = append(r.vips, p.Addr().Unmap())
-	}
-	for _, p := range cfg.Peers {
-		r.groups = append(r.groups, p.Unmap())
-	}
-	if len(r.groups) == 0 {
-		r.groups = []netip.Addr{GroupV4}
-		if is6(local) {
-			r.groups = []netip.Addr{GroupV6}
-		}
-	}
-	if cfg.AuthType == AuthSimple {
-		r.auth = AuthPassword(cfg.AuthPass)
-	}
-	m, err := NewMachine(mc)
-	if err != nil {
-		return nil, err // cannot happen: validated above
-	}
-	r.machine = m
-	r.status = Status{State: Init, Priority: cfg.Priority, MasterAdverInterval: cfg.Interval}
-	return r, nil
+	return errors.Join(errs...)
 }
 
-// Name is the instance name.
-func (r *Router) Name() string { return r.cfg.Name }
+// Name is the instance name (Config.Name, as last reconfigured).
+func (r *Router) Name() string { return r.view.Load().cfg.Name }
 
 // Status returns the current state, priority and master. Safe at any time.
 func (r *Router) Status() Status {

@@ -464,3 +464,68 @@ func TestRealSocketErrorQueueDoesNotStarveReceive(t *testing.T) {
 		}
 	}
 }
+
+// SetPeers (Router.Reconfigure's seam) changes which senders a unicast
+// SocketConn takes: a new peer's adverts are delivered, an old one's are
+// counted as NotPeer; it cannot switch between multicast and unicast.
+func TestRealSocketSetPeers(t *testing.T) {
+	seg := nstest.NewSegment(t, 3)
+	h1, h2, h3 := seg.Hosts[0], seg.Hosts[1], seg.Hosts[2]
+	s1 := listenIn(t, h1, false)
+	c1, err := s1.Conn(55, vrrp.ConnConfig{Source: h1.Addr4.Addr(), Peers: []netip.Addr{h2.Addr4.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(from *nstest.Host) {
+		t.Helper()
+		s := listenIn(t, from, false)
+		c, err := s.Conn(55, vrrp.ConnConfig{Source: from.Addr4.Addr(), Peers: []netip.Addr{h1.Addr4.Addr()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		adv := vrrp.Advertisement{Version: vrrp.V3, VRID: 55, Priority: 100, Interval: time.Second,
+			Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+		b, err := adv.Marshal(from.Addr4.Addr(), h1.Addr4.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteAdvert(context.Background(), b, h1.Addr4.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() (netip.Addr, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, info, err := c1.ReadAdvert(ctx, make([]byte, 1500))
+		return info.Src, err
+	}
+	send(h3)
+	deadline := time.Now().Add(5 * time.Second)
+	for s1.Stats().NotPeer != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("h3, not a peer, was not counted: %+v", s1.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := c1.SetPeers([]netip.Addr{h2.Addr4.Addr(), h3.Addr4.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	send(h3)
+	if src, err := read(); err != nil || src != h3.Addr4.Addr() {
+		t.Fatalf("after SetPeers: read from %v, %v; want h3's advert", src, err)
+	}
+	if err := c1.SetPeers(nil); !errors.Is(err, vrrp.ErrInvalid) {
+		t.Errorf("unicast to multicast: %v, want ErrInvalid", err)
+	}
+	mc, err := s1.Conn(56, vrrp.ConnConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.SetPeers([]netip.Addr{h2.Addr4.Addr()}); !errors.Is(err, vrrp.ErrInvalid) {
+		t.Errorf("multicast to unicast: %v, want ErrInvalid", err)
+	}
+	if err := c1.SetPeers([]netip.Addr{netip.MustParseAddr("2001:db8::1")}); !errors.Is(err, vrrp.ErrInvalid) {
+		t.Errorf("an IPv6 peer on an IPv4 socket: %v, want ErrInvalid", err)
+	}
+}

@@ -40,7 +40,7 @@ type SocketConn struct {
 	s      *Socket
 	vrid   uint8
 	src    netip.Addr
-	peers  []netip.Addr
+	peers  []netip.Addr // guarded by s.mu; replaced whole (SetPeers)
 	q      chan rawMsg
 	closed chan struct{}
 	once   sync.Once
@@ -113,12 +113,16 @@ func (s *Socket) dispatch(b []byte, info PacketInfo) {
 	}
 	s.mu.Lock()
 	c := s.conns[b[1]]
+	var peers []netip.Addr
+	if c != nil {
+		peers = c.peers
+	}
 	s.mu.Unlock()
 	if c == nil {
 		s.n.UnknownVRID.Add(1)
 		return
 	}
-	if len(c.peers) > 0 && !slices.Contains(c.peers, info.Src) {
+	if len(peers) > 0 && !slices.Contains(peers, info.Src) {
 		s.n.NotPeer.Add(1)
 		return
 	}
@@ -128,6 +132,30 @@ func (s *Socket) dispatch(b []byte, info PacketInfo) {
 	default:
 		s.n.QueueFull.Add(1)
 	}
+}
+
+var _ PeerSetter = (*SocketConn)(nil)
+
+// SetPeers implements PeerSetter: messages are accepted from peers from
+// now on. A multicast Conn (made without peers) cannot become unicast, nor
+// the reverse: that and a peer of the other family are *FieldErrors
+// wrapping ErrInvalid.
+func (c *SocketConn) SetPeers(peers []netip.Addr) error {
+	obj := "socket " + c.s.ifi.Name + "/" + c.s.family()
+	ps := make([]netip.Addr, 0, len(peers))
+	for _, p := range peers {
+		if p = p.Unmap(); !p.IsValid() || is6(p) != c.s.cfg.IPv6 {
+			return invalid(obj, "peers", "%v on an %s socket", p, c.s.family())
+		}
+		ps = append(ps, p)
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if (len(c.peers) > 0) != (len(ps) > 0) {
+		return invalid(obj, "peers", "VRID %d cannot switch between multicast and unicast", c.vrid)
+	}
+	c.peers = ps
+	return nil
 }
 
 // LocalAddr implements Conn.

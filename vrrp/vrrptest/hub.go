@@ -64,6 +64,7 @@ type Conn struct {
 	closed chan struct{}
 
 	// guarded by hub.mu
+	peers   []netip.Addr
 	delay   time.Duration
 	loss    float64
 	cut     bool
@@ -147,8 +148,12 @@ func (c *Conn) deliver(m msg) {
 	h := c.hub
 	h.mu.Lock()
 	gone := c.cut || c.isClose
+	notPeer := len(c.peers) > 0 && !slices.Contains(c.peers, m.info.Src.Unmap())
+	if notPeer {
+		c.dropped++
+	}
 	h.mu.Unlock()
-	if gone {
+	if gone || notPeer {
 		return
 	}
 	select {
@@ -158,6 +163,34 @@ func (c *Conn) deliver(m msg) {
 		c.dropped++
 		h.mu.Unlock()
 	}
+}
+
+var _ vrrp.PeerSetter = (*Conn)(nil)
+
+// SetPeers implements vrrp.PeerSetter, as vrrp.SocketConn does: once set,
+// only messages from peers reach c (the others count in Dropped). Peers
+// given to the router in vrrp.Config are not known to c until SetPeers
+// (Router.Reconfigure calls it when they change). A Conn with peers
+// cannot lose them all (an error): it would be multicast again.
+func (c *Conn) SetPeers(peers []netip.Addr) error {
+	ps := make([]netip.Addr, len(peers))
+	for i, p := range peers {
+		ps[i] = p.Unmap()
+	}
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	if c.peers != nil && len(ps) == 0 {
+		return fmt.Errorf("vrrptest: %v: a unicast Conn cannot become multicast", c.addr)
+	}
+	c.peers = ps
+	return nil
+}
+
+// Peers returns what SetPeers set last.
+func (c *Conn) Peers() []netip.Addr {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	return slices.Clone(c.peers)
 }
 
 // SetDelay delays every message to and from c by d (a link's latency; the

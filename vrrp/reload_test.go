@@ -1,0 +1,355 @@
+package vrrp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+var (
+	vip2 = netip.MustParsePrefix("192.0.2.101/24")
+	vip3 = netip.MustParsePrefix("192.0.2.102/24")
+)
+
+// heard is one advert a sniffer received.
+type heard struct {
+	at  time.Duration // since the sim's start
+	src netip.Addr
+	adv vrrp.Advertisement
+}
+
+func (h heard) String() string {
+	return fmt.Sprintf("%v:%v:prio %d/%v/%v", h.at, h.src, h.adv.Priority, h.adv.Interval, h.adv.Addrs)
+}
+
+// sniffer is a host on the segment that only listens.
+type sniffer struct {
+	s      *sim
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	all    []heard
+}
+
+// sniff joins the segment with addr and records every advert it receives.
+func (s *sim) sniff(addr string) *sniffer {
+	c := s.join(addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	sn := &sniffer{s: s, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(sn.done)
+		b := make([]byte, 1500)
+		for {
+			n, info, err := c.ReadAdvert(ctx, b)
+			if err != nil {
+				return
+			}
+			a, err := vrrp.Parse(b[:n], info.Src, info.Dst)
+			if err != nil {
+				s.t.Errorf("sniffer: %v", err)
+				continue
+			}
+			sn.mu.Lock()
+			sn.all = append(sn.all, heard{at: time.Since(s.t0), src: info.Src, adv: *a})
+			sn.mu.Unlock()
+		}
+	}()
+	return sn
+}
+
+func (sn *sniffer) stop() { sn.cancel(); <-sn.done }
+
+// from returns the adverts src sent in [from, to).
+func (sn *sniffer) from(src string, from, to time.Duration) []heard {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	var out []heard
+	for _, h := range sn.all {
+		if h.src == netip.MustParseAddr(src) && h.at >= from && h.at < to {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// opsAfter returns n's address operations at or after d, as "+[...]" for
+// an add (with "!" when not accepting) and "-[...]" for a removal.
+func (n *node) opsAfter(s *sim, d time.Duration) string {
+	var out []string
+	for _, op := range n.addrs.Ops() {
+		if op.Time.Sub(s.t0) < d {
+			continue
+		}
+		sign := "-"
+		if op.Add {
+			sign = "+"
+			if !op.Accept {
+				sign = "+!"
+			}
+		}
+		out = append(out, fmt.Sprint(sign, op.VIPs))
+	}
+	return strings.Join(out, " ")
+}
+
+// announcedAfter returns the addresses n announced at or after d.
+func (n *node) announcedAfter(s *sim, d time.Duration) string {
+	var out []string
+	for _, an := range n.ann.All() {
+		if an.Time.Sub(s.t0) >= d {
+			out = append(out, fmt.Sprint(an.Addrs))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// A reload of each field an operator changes keeps the master: no
+// transition, no priority 0, the VIPs that stay untouched, only the
+// removed ones removed, only the new ones added and announced. The
+// master advertises the new configuration at once (10 s), then on the
+// new interval. The backup stays backup.
+func TestSimReloadKeepsMaster(t *testing.T) {
+	const at = 10 * time.Second
+	two := []netip.Prefix{vip, vip2}
+	cases := []struct {
+		name   string
+		before func(c *vrrp.Config) // both routers, at start
+		reload func(c *vrrp.Config) // a's new configuration
+		both   bool                 // reload b the same way first (v2 checks the interval)
+		ops    string               // a's address operations from 10 s
+		ann    string               // a's announcements from 10 s
+		prio   uint8                // in a's adverts from 10 s
+		ival   time.Duration
+		addrs  []netip.Prefix // in a's adverts from 10 s
+	}{
+		{name: "priority_up", reload: func(c *vrrp.Config) { c.Priority = 200 }, prio: 200},
+		{name: "priority_down_above_backup", reload: func(c *vrrp.Config) { c.Priority = 120 }, prio: 120},
+		{name: "interval", both: true, reload: func(c *vrrp.Config) { c.Interval = 2 * time.Second }, ival: 2 * time.Second},
+		{name: "vip_added", reload: func(c *vrrp.Config) { c.VIPs = two },
+			ops: "+[192.0.2.101/24]", ann: "[192.0.2.101]", addrs: two},
+		{name: "vips_replaced", before: func(c *vrrp.Config) { c.VIPs = two },
+			reload: func(c *vrrp.Config) { c.VIPs = []netip.Prefix{vip2, vip3} },
+			ops:    "-[192.0.2.100/24] +[192.0.2.102/24]", ann: "[192.0.2.102]", addrs: []netip.Prefix{vip2, vip3}},
+		{name: "vip_removed", before: func(c *vrrp.Config) { c.VIPs = two },
+			reload: func(c *vrrp.Config) { c.VIPs = []netip.Prefix{vip2} },
+			ops:    "-[192.0.2.100/24]", addrs: []netip.Prefix{vip2}},
+		{name: "nopreempt", reload: func(c *vrrp.Config) { c.NoPreempt = true }},
+		{name: "preempt_delay", reload: func(c *vrrp.Config) { c.PreemptDelay = 5 * time.Second }},
+		{name: "accept_mode_off", reload: func(c *vrrp.Config) { c.VIPs, c.NoAccept = two, true },
+			ops: "+![192.0.2.100/24 192.0.2.101/24]", ann: "[192.0.2.101]", addrs: two},
+		{name: "auth_password", both: true,
+			before: func(c *vrrp.Config) { c.AuthType, c.AuthPass = vrrp.AuthSimple, "secret12" },
+			reload: func(c *vrrp.Config) { c.AuthPass = "secret34" }},
+		{name: "name", reload: func(c *vrrp.Config) { c.Name = "a2" }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newSim(t)
+				sn := s.sniff("192.0.2.99")
+				acfg, bcfg := baseConfig("a", 150), baseConfig("b", 100)
+				if c.before != nil {
+					c.before(&acfg)
+					c.before(&bcfg)
+				}
+				a := s.start(acfg, s.join("192.0.2.1"))
+				b := s.start(bcfg, s.join("192.0.2.2"))
+				s.sleepUntil(at)
+				if c.both {
+					c.reload(&bcfg)
+					if err := b.r.Reconfigure(bcfg); err != nil {
+						t.Fatal(err)
+					}
+					synctest.Wait()
+				}
+				c.reload(&acfg)
+				if err := a.r.Reconfigure(acfg); err != nil {
+					t.Fatal(err)
+				}
+				s.sleepUntil(30 * time.Second)
+				wantBecame(t, s, a, vrrp.Master, down150)
+				wantBecame(t, s, a, vrrp.Backup, 0)
+				wantBecame(t, s, b, vrrp.Master)
+				if n := a.r.Stats().PriorityZeroTx; n != 0 {
+					t.Errorf("a sent %d priority 0 adverts", n)
+				}
+				if got := a.opsAfter(s, at); got != c.ops {
+					t.Errorf("a's address operations after the reload: %q, want %q", got, c.ops)
+				}
+				if got := a.announcedAfter(s, at); got != c.ann {
+					t.Errorf("a announced after the reload: %q, want %q", got, c.ann)
+				}
+				for _, p := range acfg.VIPs {
+					if !a.addrs.Has(p) {
+						t.Errorf("a lacks %v", p)
+					}
+				}
+				if n := a.addrs.Len(); n != len(acfg.VIPs) {
+					t.Errorf("a holds %d VIPs, want %d", n, len(acfg.VIPs))
+				}
+				prio, ival, addrs := c.prio, c.ival, c.addrs
+				if prio == 0 {
+					prio = 150
+				}
+				if ival == 0 {
+					ival = time.Second
+				}
+				if addrs == nil {
+					addrs = acfg.VIPs
+				}
+				// One advert at the reload, then one per (new) interval.
+				var want []string
+				for d := at; d < 20*time.Second; d += ival {
+					want = append(want, heard{at: d, src: netip.MustParseAddr("192.0.2.1"),
+						adv: vrrp.Advertisement{Priority: prio, Interval: ival, Addrs: prefixAddrs(addrs)}}.String())
+				}
+				var got []string
+				for _, h := range sn.from("192.0.2.1", at, 20*time.Second) {
+					got = append(got, h.String())
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("a's adverts from 10 s:\n got %v\nwant %v", got, want)
+				}
+				if st := b.r.Stats(); st.Drop(vrrp.DropAuth)+st.Drop(vrrp.DropInterval) != 0 {
+					t.Errorf("b dropped a's adverts: %v", st.Drops)
+				}
+				if c.name == "name" && a.r.Name() != "a2" {
+					t.Errorf("name %q after the reload", a.r.Name())
+				}
+				a.stop()
+				b.stop()
+				sn.stop()
+			})
+		})
+	}
+}
+
+func prefixAddrs(ps []netip.Prefix) []netip.Addr {
+	out := make([]netip.Addr, len(ps))
+	for i, p := range ps {
+		out[i] = p.Addr()
+	}
+	return out
+}
+
+// Unicast peers reloaded: the master advertises to the new peer list at
+// once (the sniffer at .3 is the new peer), keeps the old peer (b, still
+// backup), and the Conn is told the new peers (PeerSetter).
+func TestSimReloadUnicastPeers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t)
+		sn := s.sniff("192.0.2.3")
+		acfg, bcfg := baseConfig("a", 150), baseConfig("b", 100)
+		acfg.Peers = []netip.Addr{netip.MustParseAddr("192.0.2.2")}
+		bcfg.Peers = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
+		aConn := s.join("192.0.2.1")
+		a := s.start(acfg, aConn)
+		b := s.start(bcfg, s.join("192.0.2.2"))
+		s.sleepUntil(10 * time.Second)
+		if got := sn.from("192.0.2.1", 0, 10*time.Second); len(got) != 0 {
+			t.Fatalf("the sniffer, not a peer yet, heard %v", got)
+		}
+		acfg.Peers = append(acfg.Peers, netip.MustParseAddr("192.0.2.3"))
+		if err := a.r.Reconfigure(acfg); err != nil {
+			t.Fatal(err)
+		}
+		s.sleepUntil(20 * time.Second)
+		if got := sn.from("192.0.2.1", 0, 20*time.Second); len(got) != 10 || got[0].at != 10*time.Second {
+			t.Errorf("the new peer heard %v, want 10 adverts from 10 s", got)
+		}
+		if got := aConn.Peers(); !slices.Equal(got, acfg.Peers) {
+			t.Errorf("a's Conn has peers %v, want %v", got, acfg.Peers)
+		}
+		wantBecame(t, s, a, vrrp.Master, down150)
+		wantBecame(t, s, b, vrrp.Master)
+		if n := a.r.Stats().PriorityZeroTx; n != 0 {
+			t.Errorf("a sent %d priority 0 adverts", n)
+		}
+		a.stop()
+		b.stop()
+		sn.stop()
+	})
+}
+
+// A backup reloaded above the master's priority preempts it as after a
+// priority change: it discards the master's next advert and takes over
+// Master_Down_Interval after the last one it accepted, with the priority
+// it had then. Its reload touched no address.
+func TestSimReloadBackupPreempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t)
+		a := s.start(baseConfig("a", 150), s.join("192.0.2.1"))
+		b := s.start(baseConfig("b", 100), s.join("192.0.2.2"))
+		s.sleepUntil(10 * time.Second)
+		cfg := baseConfig("b", 200)
+		cfg.VIPs = []netip.Prefix{vip, vip2}
+		if err := b.r.Reconfigure(cfg); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := b.opsAfter(s, 10*time.Second); got != "" {
+			t.Errorf("the backup's reload touched addresses: %s", got)
+		}
+		s.sleepUntil(20 * time.Second)
+		lastA := down150 + 6*time.Second // 9.414 s
+		wantBecame(t, s, b, vrrp.Master, lastA+down100)
+		wantBecame(t, s, a, vrrp.Backup, 0, lastA+down100)
+		if !b.addrs.Has(vip2) {
+			t.Error("the new master lacks the VIP its reload added")
+		}
+		a.stop()
+		b.stop()
+	})
+}
+
+// What identifies the router cannot change: Reconfigure refuses it and
+// changes nothing.
+func TestRouterReconfigureIdentity(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		conn, _ := hub.Join(ourAddr)
+		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := goRun(r)
+		for _, c := range []struct {
+			name  string
+			field string
+			f     func(c *vrrp.Config)
+		}{
+			{"vrid", "VRID", func(c *vrrp.Config) { c.VRID = 52 }},
+			{"version", "Version", func(c *vrrp.Config) { c.Version = vrrp.V3 }},
+			{"to_unicast", "Peers", func(c *vrrp.Config) { c.Peers = []netip.Addr{peerAddr} }},
+			{"family", "VIPs", func(c *vrrp.Config) {
+				c.Version, c.VIPs = vrrp.V3, []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}
+			}},
+			{"invalid", "Priority", func(c *vrrp.Config) { c.Priority = 0 }},
+		} {
+			cfg := baseConfig("r", 200)
+			c.f(&cfg)
+			err := r.Reconfigure(cfg)
+			var fe *vrrp.FieldError
+			if !errors.Is(err, vrrp.ErrInvalid) || !errors.As(err, &fe) || fe.Field != c.field {
+				t.Errorf("%s: %v, want a FieldError for %s", c.name, err, c.field)
+			}
+		}
+		synctest.Wait()
+		if st := r.Status(); st.Priority != 100 {
+			t.Errorf("priority %d after refused reloads, want 100", st.Priority)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
