@@ -6,6 +6,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/logx"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -89,16 +90,19 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
-// applyControl applies what Reconfigure, Track, Untrack and SetFault
-// changed: the configuration, then the effective priority and whether any
-// source is in fault.
+// applyControl applies what Reconfigure, AddrRemoved, Track, Untrack and
+// SetFault changed: the configuration, the VIPs someone else removed,
+// then the effective priority and whether any source is in fault.
 func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	r.ctlMu.Lock()
-	cfg := r.pending
-	r.pending = nil
+	cfg, removed := r.pending, r.removed
+	r.pending, r.removed = nil, nil
 	r.ctlMu.Unlock()
 	if cfg != nil {
 		lp.reconfigure(ctx, *cfg)
+	}
+	for _, a := range removed {
+		lp.restore(ctx, a)
 	}
 	r.ctlMu.Lock()
 	prio, faulted := r.track.priority(r.view.Load().cfg.Priority), r.track.faulted()
@@ -290,6 +294,25 @@ func (lp *loop) announce(ctx context.Context, addrs []netip.Addr) {
 		r.n.AddrErrors.Add(1)
 		r.view.Load().log.Error("vrrp: announcing virtual addresses failed", "addrs", fmt.Sprint(addrs), "err", err)
 	}
+}
+
+// restore adds back and announces the VIP with address a if we are
+// master and it is ours (AddrRemoved).
+func (lp *loop) restore(ctx context.Context, a netip.Addr) {
+	r := lp.r
+	if r.machine.State() != Master {
+		return
+	}
+	v := r.view.Load()
+	i := slices.IndexFunc(v.cfg.VIPs, func(p netip.Prefix) bool { return p.Addr().Unmap() == a })
+	if i < 0 {
+		return
+	}
+	p := v.cfg.VIPs[i]
+	v.log.Warn("vrrp: a virtual address was removed while master; putting it back", "addr", p)
+	r.n.VIPsRestored.Add(1)
+	lp.addVIPs(ctx, []netip.Prefix{p}, r.machine.accept())
+	lp.announce(ctx, []netip.Addr{a})
 }
 
 func (lp *loop) transition(a Action, now time.Time) {

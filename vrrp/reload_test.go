@@ -353,3 +353,56 @@ func TestRouterReconfigureIdentity(t *testing.T) {
 		}
 	})
 }
+
+// A VIP someone else removed is put back by the router itself, and only
+// while it is master: the master adds and announces that VIP alone, a
+// backup and a router in FAULT leave it, an address that is not a VIP is
+// ignored.
+func TestSimAddrRemovedRestoresOnlyWhileMaster(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t)
+		acfg, bcfg := baseConfig("a", 150), baseConfig("b", 100)
+		acfg.VIPs, bcfg.VIPs = []netip.Prefix{vip, vip2}, []netip.Prefix{vip, vip2}
+		a := s.start(acfg, s.join("192.0.2.1"))
+		b := s.start(bcfg, s.join("192.0.2.2"))
+		s.sleepUntil(10 * time.Second)
+		ctx := context.Background()
+		// An operator deletes vip2 on the master, and the watchers of both
+		// hosts see it; someone also deletes an address that is no VIP.
+		if err := a.addrs.RemoveVIPs(ctx, []netip.Prefix{vip2}); err != nil {
+			t.Fatal(err)
+		}
+		a.r.AddrRemoved(vip2)
+		b.r.AddrRemoved(vip2)
+		a.r.AddrRemoved(netip.MustParsePrefix("192.0.2.1/24"))
+		synctest.Wait()
+		if got := a.opsAfter(s, 10*time.Second); got != "-[192.0.2.101/24] +[192.0.2.101/24]" {
+			t.Errorf("a's address operations: %q, want the removal and one add of that VIP", got)
+		}
+		if got := a.announcedAfter(s, 10*time.Second); got != "[192.0.2.101]" {
+			t.Errorf("a announced %q, want only the restored VIP", got)
+		}
+		if n := a.r.Stats().VIPsRestored; n != 1 {
+			t.Errorf("a restored %d VIPs, want 1", n)
+		}
+		if got := b.opsAfter(s, 10*time.Second) + b.announcedAfter(s, 10*time.Second); got != "" || b.r.Stats().VIPsRestored != 0 {
+			t.Errorf("the backup acted on the removal: %q", got)
+		}
+		// In FAULT, a removed its VIPs: the removals its watcher reports
+		// change nothing.
+		a.r.SetFault("eth0", true)
+		synctest.Wait()
+		s.sleepUntil(11 * time.Second)
+		a.r.AddrRemoved(vip)
+		a.r.AddrRemoved(vip2)
+		synctest.Wait()
+		if got := a.opsAfter(s, 11*time.Second); got != "" {
+			t.Errorf("a in FAULT put VIPs back: %q", got)
+		}
+		if a.addrs.Len() != 0 || a.r.Stats().VIPsRestored != 1 {
+			t.Errorf("a in FAULT holds %d VIPs, restored %d", a.addrs.Len(), a.r.Stats().VIPsRestored)
+		}
+		a.stop()
+		b.stop()
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -31,12 +32,13 @@ type Router struct {
 	// machine is owned by the Run goroutine.
 	machine *Machine
 
-	// control: Track, Untrack, SetFault and Reconfigure record here and
-	// poke the loop.
+	// control: Track, Untrack, SetFault, Reconfigure and AddrRemoved
+	// record here and poke the loop.
 	ctlMu   sync.Mutex
 	timers  Timers
 	track   tracking
-	pending *Config // Reconfigure's latest, not yet applied
+	pending *Config      // Reconfigure's latest, not yet applied
+	removed []netip.Addr // AddrRemoved's, not yet looked at
 	poke    chan struct{}
 
 	statusMu sync.Mutex
@@ -83,7 +85,7 @@ func newView(cfg Config, local netip.Addr) *view {
 type counters struct {
 	AdvertsSent, AdvertsReceived, SendErrors, ReadErrors, AddrMismatch atomic.Uint64
 	PriorityZeroRx, PriorityZeroTx, Transitions, BecameMaster          atomic.Uint64
-	AddrErrors, FinalApproaches                                        atomic.Uint64
+	AddrErrors, FinalApproaches, VIPsRestored                          atomic.Uint64
 	drops                                                              [numDropReasons]atomic.Uint64
 }
 
@@ -211,6 +213,23 @@ func (r *Router) Untrack(source string) {
 func (r *Router) SetFault(source string, down bool) {
 	r.ctlMu.Lock()
 	r.track.setFault(source, down)
+	r.ctlMu.Unlock()
+	r.kick()
+}
+
+// AddrRemoved tells the router that the address of p was removed from
+// its interface, e.g. by an operator or another program (vigil.Host calls
+// it for every address removal its watcher sees). If the router is master
+// and the address is one of its VIPs, it adds that VIP back and announces
+// it, on its own goroutine, as the only writer of its VIPs (counted in
+// Stats.VIPsRestored); otherwise, including for the removals the router
+// made itself, it does nothing. It never blocks.
+func (r *Router) AddrRemoved(p netip.Prefix) {
+	a := p.Addr().Unmap()
+	r.ctlMu.Lock()
+	if !slices.Contains(r.removed, a) {
+		r.removed = append(r.removed, a)
+	}
 	r.ctlMu.Unlock()
 	r.kick()
 }

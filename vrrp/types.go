@@ -72,7 +72,10 @@ type Stats struct {
 	Transitions    uint64
 	BecameMaster   uint64
 	AddrErrors     uint64 // AddrManager or Announcer failures
-	EventsDropped  uint64 // events a full subscriber queue lost
+	// VIPsRestored counts VIPs added back while master after someone else
+	// removed them (AddrRemoved).
+	VIPsRestored  uint64
+	EventsDropped uint64 // events a full subscriber queue lost
 	// FinalApproaches counts the times the router polled through the last
 	// Timers.FinalApproach before a Master_Down_Timer deadline.
 	FinalApproaches uint64
