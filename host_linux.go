@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -56,23 +55,23 @@ type HostConfig struct {
 // wires them to the kernel: one raw socket per interface and family shared
 // by its instances, VIPs through netlink, gratuitous ARP / NA, and a
 // link and address watcher whose events put an instance whose link is down
-// into FAULT and put back a VIP that someone removed while it was master.
+// into FAULT and tell each router of the addresses removed from its
+// interface (a master puts back its own VIPs: vrrp.Router.AddrRemoved).
 type Host struct {
-	cfg      HostConfig
-	log      *slog.Logger
-	netns    string // the path of cfg.Netns's namespace file; empty: the caller's
-	events   *netlink.Subscription
-	sockets  []*vrrp.Socket
-	vmacs    []*netlink.VMAC
-	anns     []*netlink.Announcer
-	addrs    []*netlink.AddrManager
-	insts    []*instance
-	watcher  *netlink.Watcher
-	ran      bool
-	mu       sync.Mutex
-	sysctls  []sysctlRestore
-	restored atomic.Uint64
-	vips     vipTable
+	cfg     HostConfig
+	log     *slog.Logger
+	netns   string // the path of cfg.Netns's namespace file; empty: the caller's
+	events  *netlink.Subscription
+	sockets []*vrrp.Socket
+	vmacs   []*netlink.VMAC
+	anns    []*netlink.Announcer
+	addrs   []*netlink.AddrManager
+	insts   []*instance
+	watcher *netlink.Watcher
+	ran     bool
+	mu      sync.Mutex
+	sysctls []sysctlRestore
+	vips    vipTable
 }
 
 type instance struct {
@@ -82,17 +81,17 @@ type instance struct {
 	addrs  *heldAddrs
 }
 
-// heldAddrs is the router's AddrManager, remembering whether the router
-// wants its VIPs present, so a VIP removed by someone else can be put
-// back without racing the router's own removal. Instances on one
-// interface share a vipTable: a VIP configured in several of them is
-// removed only when none of them holds it.
+// heldAddrs is the router's AddrManager, remembering which VIPs the
+// router holds (added and not removed since: all of them as master, a
+// reload adds and removes some). Instances on one interface share a
+// vipTable: a VIP configured in several of them is removed only when none
+// of them holds it.
 type heldAddrs struct {
 	vipWriter
 	link  string
 	table *vipTable
 	mu    sync.Mutex
-	want  bool
+	held  map[netip.Addr]bool
 }
 
 // vipWriter is what heldAddrs writes through: a *netlink.AddrManager.
@@ -116,10 +115,17 @@ type vipKey struct {
 func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.want {
-		a.table.change(a.link, vips, +1)
+	if a.held == nil {
+		a.held = map[netip.Addr]bool{}
 	}
-	a.want = true
+	var fresh []netip.Prefix
+	for _, v := range vips {
+		if k := v.Addr().Unmap(); !a.held[k] {
+			a.held[k] = true
+			fresh = append(fresh, v)
+		}
+	}
+	a.table.change(a.link, fresh, +1)
 	return a.vipWriter.AddVIPs(ctx, vips, accept)
 }
 
@@ -130,10 +136,14 @@ func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept boo
 func (a *heldAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.want {
-		a.table.change(a.link, vips, -1)
+	var had []netip.Prefix
+	for _, v := range vips {
+		if k := v.Addr().Unmap(); a.held[k] {
+			delete(a.held, k)
+			had = append(had, v)
+		}
 	}
-	a.want = false
+	a.table.change(a.link, had, -1)
 	return a.vipWriter.RemoveVIPs(ctx, a.table.unheld(a.link, vips))
 }
 
@@ -159,17 +169,6 @@ func (t *vipTable) unheld(link string, vips []netip.Prefix) []netip.Prefix {
 		}
 	}
 	return out
-}
-
-// restore puts vip back if the router wants its VIPs present. It reports
-// whether it tried.
-func (a *heldAddrs) restore(ctx context.Context, vip netip.Prefix, accept bool) (bool, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.want {
-		return false, nil
-	}
-	return true, a.vipWriter.AddVIPs(ctx, []netip.Prefix{vip}, accept)
 }
 
 // NewHost opens everything the instances need, in cfg.Netns. On error it
@@ -425,19 +424,9 @@ func (h *Host) apply(ctx context.Context, e netlink.Event) {
 			h.rebind(e.Interface)
 			in.router.SetFault("link:"+e.Interface, !e.Up)
 		case netlink.AddrRemoved:
-			vip, ok := findVIP(in.cfg.VRRP.VIPs, e.Addr)
-			if !ok {
-				continue
-			}
-			tried, err := in.addrs.restore(ctx, vip, !in.cfg.VRRP.NoAccept)
-			switch {
-			case err != nil:
-				h.log.Error("vigil: putting back a virtual address failed", "instance", in.cfg.VRRP.Name, "addr", vip, "err", err)
-			case tried:
-				h.restored.Add(1)
-				h.log.Warn("vigil: a virtual address was removed while master; put it back",
-					"instance", in.cfg.VRRP.Name, "addr", vip)
-			}
+			// The router, the only writer of its VIPs, puts back one of
+			// them if it is master, on its own goroutine.
+			in.router.AddrRemoved(e.Addr)
 		case netlink.AddrDADFailed:
 			if _, ok := findVIP(in.cfg.VRRP.VIPs, e.Addr); ok {
 				h.log.Error("vigil: duplicate address detection failed for a virtual address: another node uses it",
@@ -470,8 +459,15 @@ func findVIP(vips []netip.Prefix, p netip.Prefix) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// Restored counts VIPs put back after someone else removed them.
-func (h *Host) Restored() uint64 { return h.restored.Load() }
+// Restored counts VIPs the routers put back after someone else removed
+// them (their Stats.VIPsRestored, summed).
+func (h *Host) Restored() uint64 {
+	var n uint64
+	for _, in := range h.insts {
+		n += in.router.Stats().VIPsRestored
+	}
+	return n
+}
 
 // Close releases everything NewHost opened: sockets, announcers, address
 // managers, VMACs (removed), sysctls (restored) and the namespace handle.

@@ -72,3 +72,57 @@ func TestSharedVIPs(t *testing.T) {
 		t.Errorf("table not empty at the end: %v", table.held)
 	}
 }
+
+// A reload on a master removes some VIPs and adds others through the same
+// AddrManager: the table follows each VIP, so a VIP it keeps stays held
+// (another instance's removal leaves it) and, once the master lets go,
+// is free.
+func TestSharedVIPsReload(t *testing.T) {
+	x, y, z := netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("192.0.2.101/24"), netip.MustParsePrefix("192.0.2.102/24")
+	table := &vipTable{held: map[vipKey]int{}}
+	wa, wb := vrrptest.NewAddrs(), vrrptest.NewAddrs()
+	a := &heldAddrs{vipWriter: wa, link: "eth0", table: table}
+	b := &heldAddrs{vipWriter: wb, link: "eth0", table: table}
+	ctx := t.Context()
+	removedByB := func(vips ...netip.Prefix) []netip.Prefix {
+		t.Helper()
+		if err := b.RemoveVIPs(ctx, vips); err != nil {
+			t.Fatal(err)
+		}
+		ops := wb.Ops()
+		return ops[len(ops)-1].VIPs
+	}
+	if err := a.AddVIPs(ctx, []netip.Prefix{x, y}, true); err != nil {
+		t.Fatal(err)
+	}
+	// A's first reload: Y goes.
+	if err := a.RemoveVIPs(ctx, []netip.Prefix{y}); err != nil {
+		t.Fatal(err)
+	}
+	if got := removedByB(x, y); !slices.Equal(got, []netip.Prefix{y}) {
+		t.Fatalf("B removed %v, want only Y (A holds X)", got)
+	}
+	// A leaves MASTER: X is free.
+	if err := a.RemoveVIPs(ctx, []netip.Prefix{x}); err != nil {
+		t.Fatal(err)
+	}
+	if got := removedByB(x); !slices.Equal(got, []netip.Prefix{x}) {
+		t.Fatalf("B removed %v, want X (nobody holds it)", got)
+	}
+	// Master again, then a reload that only adds Z: X and Z held.
+	if err := a.AddVIPs(ctx, []netip.Prefix{x}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddVIPs(ctx, []netip.Prefix{z}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := removedByB(x, z); len(got) != 0 {
+		t.Fatalf("B removed %v, want nothing (A holds X and Z)", got)
+	}
+	if err := a.RemoveVIPs(ctx, []netip.Prefix{x, z}); err != nil {
+		t.Fatal(err)
+	}
+	if len(table.held) != 0 {
+		t.Errorf("table not empty at the end: %v", table.held)
+	}
+}
