@@ -22,7 +22,40 @@
 // A Router validates every received advert as keepalived does (TTL 255,
 // version, VRID, checksum, authentication, v2 interval, own adverts,
 // unicast peers) and counts each drop by reason in Stats. Transitions are
-// published to subscribers without ever blocking the router.
+// published to subscribers (Subscribe) without ever blocking the router:
+// each subscription is a queue that drops its oldest event when full and
+// counts it, and its channel is closed when Run returns. A Router runs
+// once (ErrRan). Configuration errors are *FieldErrors naming the
+// instance and the field, wrapping ErrInvalid; Config.Validate reports
+// them all at once. In every field, zero means the default and a negative
+// value means off.
+//
+// # Changing a running router
+//
+// Everything a running router is told goes to its own goroutine and never
+// blocks the caller:
+//
+//   - Track and Untrack: priority tracking with keepalived's rules. The
+//     effective priority is the configured one plus the weights of the
+//     tracked sources, clamped to 1..254; an address owner (255) ignores
+//     weights. A master advertises a new priority at once, so a backup
+//     that now outranks it preempts after its Master_Down_Interval.
+//   - SetFault: a source whose failure means FAULT (keepalived's weight
+//     0), owner or not; the router leaves FAULT when the last one clears.
+//   - Reconfigure: a reload. Priority, interval, VIPs, unicast peers,
+//     authentication, preemption and accept mode change without leaving
+//     MASTER and without priority 0: a master removes the VIPs that go,
+//     adds and announces only the new ones, and advertises the new
+//     configuration at once. The identity (VRID, version, family,
+//     multicast or unicast) cannot change: the caller replaces the router.
+//   - AddrRemoved: someone else removed an address from the interface; a
+//     master puts back the VIP it was (the router is the only writer of
+//     its VIPs).
+//
+// SetTimers, before Run, chooses the clock of Master_Down_Timer: Go
+// timers (the default, which testing/synctest drives) or, on Linux, a
+// timerfd with a final approach, which takes over within microseconds of
+// the RFC's deadline (vigil's Host uses it).
 //
 // # Virtual addresses: the guarantee
 //
@@ -39,6 +72,10 @@
 //   - On exit (Run's context done), a master sends priority 0 and removes
 //     them; a backup leaves the interface as it is.
 //   - Becoming master adds them, then sends the advert, then announces them.
+//   - While master, a reload (Reconfigure) removes the VIPs it drops and
+//     adds the new ones, and a VIP someone else removed is put back when
+//     the router is told (AddrRemoved; vigil's Host tells it from its
+//     watcher).
 //
 // Removal goes through the AddrManager: vigil's Host removes a virtual
 // address configured in several instances on one interface only when
