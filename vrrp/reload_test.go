@@ -3,11 +3,8 @@ package vrrp_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,103 +12,6 @@ import (
 	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
-
-var (
-	vip2 = netip.MustParsePrefix("192.0.2.101/24")
-	vip3 = netip.MustParsePrefix("192.0.2.102/24")
-)
-
-// heard is one advert a sniffer received.
-type heard struct {
-	at  time.Duration // since the sim's start
-	src netip.Addr
-	adv vrrp.Advertisement
-}
-
-func (h heard) String() string {
-	return fmt.Sprintf("%v:%v:prio %d/%v/%v", h.at, h.src, h.adv.Priority, h.adv.Interval, h.adv.Addrs)
-}
-
-// sniffer is a host on the segment that only listens.
-type sniffer struct {
-	s      *sim
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	all    []heard
-}
-
-// sniff joins the segment with addr and records every advert it receives.
-func (s *sim) sniff(addr string) *sniffer {
-	c := s.join(addr)
-	ctx, cancel := context.WithCancel(context.Background())
-	sn := &sniffer{s: s, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(sn.done)
-		b := make([]byte, 1500)
-		for {
-			n, info, err := c.ReadAdvert(ctx, b)
-			if err != nil {
-				return
-			}
-			a, err := vrrp.Parse(b[:n], info.Src, info.Dst)
-			if err != nil {
-				s.t.Errorf("sniffer: %v", err)
-				continue
-			}
-			sn.mu.Lock()
-			sn.all = append(sn.all, heard{at: time.Since(s.t0), src: info.Src, adv: *a})
-			sn.mu.Unlock()
-		}
-	}()
-	return sn
-}
-
-func (sn *sniffer) stop() { sn.cancel(); <-sn.done }
-
-// from returns the adverts src sent in [from, to).
-func (sn *sniffer) from(src string, from, to time.Duration) []heard {
-	sn.mu.Lock()
-	defer sn.mu.Unlock()
-	var out []heard
-	for _, h := range sn.all {
-		if h.src == netip.MustParseAddr(src) && h.at >= from && h.at < to {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-// opsAfter returns n's address operations at or after d, as "+[...]" for
-// an add (with "!" when not accepting) and "-[...]" for a removal.
-func (n *node) opsAfter(s *sim, d time.Duration) string {
-	var out []string
-	for _, op := range n.addrs.Ops() {
-		if op.Time.Sub(s.t0) < d {
-			continue
-		}
-		sign := "-"
-		if op.Add {
-			sign = "+"
-			if !op.Accept {
-				sign = "+!"
-			}
-		}
-		out = append(out, fmt.Sprint(sign, op.VIPs))
-	}
-	return strings.Join(out, " ")
-}
-
-// announcedAfter returns the addresses n announced at or after d.
-func (n *node) announcedAfter(s *sim, d time.Duration) string {
-	var out []string
-	for _, an := range n.ann.All() {
-		if an.Time.Sub(s.t0) >= d {
-			out = append(out, fmt.Sprint(an.Addrs))
-		}
-	}
-	return strings.Join(out, " ")
-}
 
 // A reload of each field an operator changes keeps the master: no
 // transition, no priority 0, the VIPs that stay untouched, only the
@@ -232,14 +132,6 @@ func TestSimReloadKeepsMaster(t *testing.T) {
 			})
 		})
 	}
-}
-
-func prefixAddrs(ps []netip.Prefix) []netip.Addr {
-	out := make([]netip.Addr, len(ps))
-	for i, p := range ps {
-		out[i] = p.Addr()
-	}
-	return out
 }
 
 // Unicast peers reloaded: the master advertises to the new peer list at
