@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/vrrp"
-	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
 // A reload of each field an operator changes keeps the master: no
@@ -208,12 +207,7 @@ func TestSimReloadBackupPreempts(t *testing.T) {
 // changes nothing.
 func TestRouterReconfigureIdentity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hub := vrrptest.NewHub(1)
-		conn, _ := hub.Join(ourAddr)
-		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 100))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _ := solo(t, baseConfig("r", 100))
 		stop := goRun(r)
 		for _, c := range []struct {
 			name  string

@@ -157,6 +157,22 @@ func TestRouterValidation(t *testing.T) {
 	}
 }
 
+// solo returns a router for cfg (with no address manager or announcer),
+// alone on a new segment whose hub it also returns.
+func solo(t *testing.T, cfg vrrp.Config) (*vrrp.Router, *vrrptest.Hub) {
+	t.Helper()
+	hub := vrrptest.NewHub(1)
+	conn, err := hub.Join(ourAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := vrrp.NewRouter(conn, nil, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, hub
+}
+
 // goRun starts r.Run and returns a function that stops it and returns
 // Run's error.
 func goRun(r *vrrp.Router) func() error {
@@ -226,15 +242,10 @@ func TestConfigValidateAll(t *testing.T) {
 // Interval 0 means 1 s: the adverts say so.
 func TestRouterDefaultInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hub := vrrptest.NewHub(1)
-		conn, _ := hub.Join(ourAddr)
-		peer, _ := hub.Join(peerAddr)
 		cfg := baseConfig("r", 255)
 		cfg.Interval = 0
-		r, err := vrrp.NewRouter(conn, nil, nil, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, hub := solo(t, cfg)
+		peer, _ := hub.Join(peerAddr)
 		if iv := r.Status().MasterAdverInterval; iv != time.Second {
 			t.Errorf("interval %v, want 1s", iv)
 		}
@@ -258,12 +269,7 @@ func TestRouterDefaultInterval(t *testing.T) {
 // SetTimers is for before Run: afterwards it returns ErrRan.
 func TestRouterSetTimersAfterRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hub := vrrptest.NewHub(1)
-		conn, _ := hub.Join(ourAddr)
-		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 100))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _ := solo(t, baseConfig("r", 100))
 		if err := r.SetTimers(vrrp.Timers{}); err != nil {
 			t.Fatalf("before Run: %v", err)
 		}
@@ -280,12 +286,7 @@ func TestRouterSetTimersAfterRun(t *testing.T) {
 
 func TestRouterRunsOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hub := vrrptest.NewHub(1)
-		conn, _ := hub.Join(ourAddr)
-		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 100))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _ := solo(t, baseConfig("r", 100))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() { done <- r.Run(ctx) }()
@@ -304,12 +305,7 @@ func TestRouterRunsOnce(t *testing.T) {
 // oldest events and the loss is counted.
 func TestRouterSlowSubscriber(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hub := vrrptest.NewHub(1)
-		conn, _ := hub.Join(ourAddr)
-		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 100))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _ := solo(t, baseConfig("r", 100))
 		sub := r.Subscribe(1)
 		stop := goRun(r)
 		time.Sleep(5 * time.Second) // INIT->BACKUP, BACKUP->MASTER
@@ -390,12 +386,7 @@ func TestRouterAddrErrors(t *testing.T) {
 // made after Run returned is closed at once.
 func TestSubscriptionClosedByRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hub := vrrptest.NewHub(1)
-		conn, _ := hub.Join(ourAddr)
-		r, err := vrrp.NewRouter(conn, nil, nil, baseConfig("r", 255))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _ := solo(t, baseConfig("r", 255))
 		sub := r.Subscribe(8)
 		stop := goRun(r)
 		synctest.Wait()
