@@ -139,9 +139,12 @@ type loop struct {
 	actions []Action
 	buf     []byte
 	adv     Advertisement
-	// masterCtx lives while we are Master; announcements are bound to it.
+	// masterCtx lives while we are Master; each announcement running is
+	// bound to a child of it, so a reload can stop the ones that name a
+	// VIP it removed.
 	masterCtx    context.Context
 	masterCancel context.CancelFunc
+	announcing   []announcement
 }
 
 // finalApproach runs when the fine timer fires FinalApproach ahead of
@@ -185,11 +188,18 @@ func (lp *loop) shutdown(ctx context.Context) {
 	lp.step(cctx, Input{Kind: InputShutdown})
 }
 
+// announcement is one Announce call, running until cancel.
+type announcement struct {
+	addrs  []netip.Addr
+	cancel context.CancelFunc
+}
+
 func (lp *loop) endMastership() {
 	if lp.masterCancel != nil {
 		lp.masterCancel()
 		lp.masterCtx, lp.masterCancel = nil, nil
 	}
+	lp.announcing = nil
 }
 
 func (lp *loop) step(ctx context.Context, in Input) { lp.stepAt(ctx, in, time.Now()) }
@@ -290,10 +300,33 @@ func (lp *loop) announce(ctx context.Context, addrs []netip.Addr) {
 	if lp.masterCtx == nil {
 		lp.masterCtx, lp.masterCancel = context.WithCancel(ctx)
 	}
-	if err := r.ann.Announce(lp.masterCtx, addrs); err != nil {
+	actx, cancel := context.WithCancel(lp.masterCtx)
+	if err := r.ann.Announce(actx, addrs); err != nil {
+		cancel()
 		r.n.AddrErrors.Add(1)
 		r.view.Load().log.Error("vrrp: announcing virtual addresses failed", "addrs", fmt.Sprint(addrs), "err", err)
+		return
 	}
+	lp.announcing = append(lp.announcing, announcement{addrs: addrs, cancel: cancel})
+}
+
+// withdraw stops the announcements that name an address of gone (their
+// repeats and refreshes would announce an address we no longer hold) and
+// returns the other addresses they named, which are still ours.
+func (lp *loop) withdraw(gone []netip.Addr) (still []netip.Addr) {
+	lp.announcing = slices.DeleteFunc(lp.announcing, func(a announcement) bool {
+		if !slices.ContainsFunc(a.addrs, func(x netip.Addr) bool { return slices.Contains(gone, x) }) {
+			return false
+		}
+		a.cancel()
+		for _, x := range a.addrs {
+			if !slices.Contains(gone, x) && !slices.Contains(still, x) {
+				still = append(still, x)
+			}
+		}
+		return true
+	})
+	return still
 }
 
 // restore adds back and announces the VIP with address a if we are

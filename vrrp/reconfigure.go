@@ -29,8 +29,12 @@ import (
 //     ones that stay, adds the new ones, advertises at once (new priority,
 //     interval and address list; Adver_Timer restarts), then announces
 //     the new VIPs only: the AddrManager and the Announcer get only the
-//     difference. If the accept mode changed, the AddrManager gets every
-//     VIP again with the new mode instead of only the new ones.
+//     difference. Two exceptions: if the accept mode changed, the
+//     AddrManager gets every VIP again with the new mode; and an
+//     announcement still running (repeats, refreshes) that names a
+//     removed VIP is stopped, so no address we no longer hold is
+//     announced, and the kept VIPs it named are announced again with the
+//     new ones.
 //   - A backup uses the new configuration from the next advert on (see
 //     Machine.Reconfigure for its timers); it never touches addresses.
 //   - A Conn that filters by unicast peer (PeerSetter) gets the new peers.
@@ -75,8 +79,10 @@ func (lp *loop) reconfigure(ctx context.Context, cfg Config) {
 	}
 	master := r.machine.State() == Master
 	gone, added := diffPrefixes(old.cfg.VIPs, nv.cfg.VIPs)
+	var again []netip.Addr // kept VIPs whose announcement named a removed one
 	if master {
 		lp.removeVIPs(ctx, gone)
+		again = lp.withdraw(prefixAddrs(gone))
 	}
 	if !slices.Equal(old.cfg.Peers, nv.cfg.Peers) {
 		if ps, ok := r.conn.(PeerSetter); ok {
@@ -104,9 +110,14 @@ func (lp *loop) reconfigure(ctx context.Context, cfg Config) {
 	}
 	lp.do(ctx, actions, now)
 	if master {
-		addrs := make([]netip.Addr, len(added))
-		for i, p := range added {
-			addrs[i] = p.Addr().Unmap()
+		// The new VIPs, and the kept ones whose announcement stopped, in
+		// the configured order.
+		news := prefixAddrs(added)
+		var addrs []netip.Addr
+		for _, a := range nv.vips {
+			if slices.Contains(news, a) || slices.Contains(again, a) {
+				addrs = append(addrs, a)
+			}
 		}
 		lp.announce(ctx, addrs)
 	}
@@ -122,6 +133,14 @@ func sameConfig(a, b Config) bool {
 	}
 	a.Logger, b.Logger = nil, nil
 	return reflect.DeepEqual(a, b)
+}
+
+func prefixAddrs(ps []netip.Prefix) []netip.Addr {
+	out := make([]netip.Addr, len(ps))
+	for i, p := range ps {
+		out[i] = p.Addr().Unmap()
+	}
+	return out
 }
 
 // diffPrefixes returns the prefixes of old not in new, and of new not in

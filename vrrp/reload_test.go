@@ -38,10 +38,12 @@ func TestSimReloadKeepsMaster(t *testing.T) {
 			ops: "+[192.0.2.101/24]", ann: "[192.0.2.101]", addrs: two},
 		{name: "vips_replaced", before: func(c *vrrp.Config) { c.VIPs = two },
 			reload: func(c *vrrp.Config) { c.VIPs = []netip.Prefix{vip2, vip3} },
-			ops:    "-[192.0.2.100/24] +[192.0.2.102/24]", ann: "[192.0.2.102]", addrs: []netip.Prefix{vip2, vip3}},
+			// The announcement of .100 and .101 stops (.100 is gone):
+			// .101 is announced again with the new .102.
+			ops: "-[192.0.2.100/24] +[192.0.2.102/24]", ann: "[192.0.2.101 192.0.2.102]", addrs: []netip.Prefix{vip2, vip3}},
 		{name: "vip_removed", before: func(c *vrrp.Config) { c.VIPs = two },
 			reload: func(c *vrrp.Config) { c.VIPs = []netip.Prefix{vip2} },
-			ops:    "-[192.0.2.100/24]", addrs: []netip.Prefix{vip2}},
+			ops:    "-[192.0.2.100/24]", ann: "[192.0.2.101]", addrs: []netip.Prefix{vip2}},
 		{name: "nopreempt", reload: func(c *vrrp.Config) { c.NoPreempt = true }},
 		{name: "preempt_delay", reload: func(c *vrrp.Config) { c.PreemptDelay = 5 * time.Second }},
 		{name: "accept_mode_off", reload: func(c *vrrp.Config) { c.VIPs, c.NoAccept = two, true },
@@ -91,6 +93,14 @@ func TestSimReloadKeepsMaster(t *testing.T) {
 				for _, p := range acfg.VIPs {
 					if !a.addrs.Has(p) {
 						t.Errorf("a lacks %v", p)
+					}
+				}
+				// What is still being announced names only VIPs a holds.
+				for _, an := range a.ann.All() {
+					for _, x := range an.Addrs {
+						if an.Active() && !slices.Contains(prefixAddrs(acfg.VIPs), x) {
+							t.Errorf("a still announces %v, which it no longer holds", x)
+						}
 					}
 				}
 				if n := a.addrs.Len(); n != len(acfg.VIPs) {
