@@ -90,22 +90,24 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
-// applyControl applies what Reconfigure, AddrRemoved, Track, Untrack and
-// SetFault changed: the configuration, the VIPs someone else removed,
-// then the effective priority and whether any source is in fault.
+// applyControl applies what Reconfigure, Track, Untrack, SetFault and
+// AddrRemoved changed, in that order: the configuration, the effective
+// priority, whether any source is in fault, and last the VIPs someone
+// else removed, so that a router told of a fault (its interface went
+// away) and of the removals that came with it enters FAULT and puts
+// nothing back.
 func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	r.ctlMu.Lock()
-	cfg, removed := r.pending, r.removed
-	r.pending, r.removed = nil, nil
+	cfg := r.pending
+	r.pending = nil
 	r.ctlMu.Unlock()
 	if cfg != nil {
 		lp.reconfigure(ctx, *cfg)
 	}
-	for _, a := range removed {
-		lp.restore(ctx, a)
-	}
 	r.ctlMu.Lock()
 	prio, faulted := r.track.priority(r.view.Load().cfg.Priority), r.track.faulted()
+	removed := r.removed
+	r.removed = nil
 	r.ctlMu.Unlock()
 	if prio != r.machine.Priority() {
 		lp.step(ctx, Input{Kind: InputPriority, Priority: prio})
@@ -117,6 +119,9 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 			k = InputFault
 		}
 		lp.step(ctx, Input{Kind: k})
+	}
+	for _, a := range removed {
+		lp.restore(ctx, a)
 	}
 }
 
@@ -266,16 +271,19 @@ func (lp *loop) do(ctx context.Context, actions []Action, now time.Time) {
 	r.statusMu.Unlock()
 }
 
-// addVIPs adds vips through the AddrManager, if any.
-func (lp *loop) addVIPs(ctx context.Context, vips []netip.Prefix, accept bool) {
+// addVIPs adds vips through the AddrManager, if any, and reports whether
+// that failed.
+func (lp *loop) addVIPs(ctx context.Context, vips []netip.Prefix, accept bool) (failed bool) {
 	r := lp.r
 	if r.addrs == nil || len(vips) == 0 {
-		return
+		return false
 	}
 	if err := r.addrs.AddVIPs(ctx, vips, accept); err != nil {
 		r.n.AddrErrors.Add(1)
 		r.view.Load().log.Error("vrrp: adding virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err)
+		return true
 	}
+	return false
 }
 
 // removeVIPs removes vips through the AddrManager, if any.
@@ -330,7 +338,8 @@ func (lp *loop) withdraw(gone []netip.Addr) (still []netip.Addr) {
 }
 
 // restore adds back and announces the VIP with address a if we are
-// master and it is ours (AddrRemoved).
+// master and it is ours (AddrRemoved). If it cannot be added (its
+// interface is gone: the fault follows), it is not announced.
 func (lp *loop) restore(ctx context.Context, a netip.Addr) {
 	r := lp.r
 	if r.machine.State() != Master {
@@ -343,8 +352,10 @@ func (lp *loop) restore(ctx context.Context, a netip.Addr) {
 	}
 	p := v.cfg.VIPs[i]
 	v.log.Warn("vrrp: a virtual address was removed while master; putting it back", "addr", p)
+	if lp.addVIPs(ctx, []netip.Prefix{p}, r.machine.accept()) {
+		return
+	}
 	r.n.VIPsRestored.Add(1)
-	lp.addVIPs(ctx, []netip.Prefix{p}, r.machine.accept())
 	lp.announce(ctx, []netip.Addr{a})
 }
 

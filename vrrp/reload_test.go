@@ -302,3 +302,25 @@ func TestSimAddrRemovedRestoresOnlyWhileMaster(t *testing.T) {
 		b.stop()
 	})
 }
+
+// A VIP that cannot be put back (its interface is gone: the fault is on
+// its way) is not announced: announcing it would send for an address
+// that is not there, on an interface that may not be.
+func TestSimAddrRemovedNotAnnouncedIfNotAdded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t)
+		a := s.start(baseConfig("a", 255), s.join("192.0.2.1"))
+		s.sleepUntil(time.Second)
+		a.addrs.SetErr(errors.New("netlink: Link not found"))
+		a.r.AddrRemoved(vip)
+		synctest.Wait()
+		if got := a.announcedAfter(s, time.Second); got != "" {
+			t.Errorf("announced %q after a failed add", got)
+		}
+		if st := a.r.Stats(); st.VIPsRestored != 0 || st.AddrErrors != 1 {
+			t.Errorf("restored %d, address errors %d; want 0 and 1", st.VIPsRestored, st.AddrErrors)
+		}
+		a.addrs.SetErr(nil)
+		a.stop()
+	})
+}
