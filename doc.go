@@ -14,14 +14,20 @@
 //	ipvs            IPVS model, Syncer (desired-state reconciler), keepalived's
 //	                real-server semantics (Pool, Balancer), kernel backend
 //	ipvs/ipvstest   in-memory IPVS table with fault injection
+//	vigiltest       in-memory Platform (vrrptest + ipvstest) for the wiring
 //	watchdog        heartbeats, stall detection, sd_notify (planned)
 //	config          keepalived.conf parser (planned)
 //
-// The parts meet only here, in the root package. On Linux, Host runs VRRP
-// instances in a network namespace with everything wired: one raw socket
-// per interface and family, VIPs through netlink, gratuitous ARP / NA,
-// optional VMAC, and a watcher whose link-down events put instances into
-// FAULT and whose address events put back a VIP someone removed:
+// The parts meet only here, in the root package. A Host runs VRRP
+// instances on a Platform: what a host provides (per instance a Conn, an
+// address manager and an announcer; interface and address events; an
+// IPVS backend). On Linux, NewHost opens the real platform in a network
+// namespace: one raw socket per interface and family, VIPs through
+// netlink, gratuitous ARP / NA, optional VMAC, and a watcher whose
+// interface-down events put instances into FAULT and whose address events
+// let a master put back a VIP someone removed. NewHostOn runs the same
+// wiring on any Platform; vigiltest's in-memory one needs no root and runs
+// under testing/synctest:
 //
 //	h, err := vigil.NewHost(vigil.HostConfig{Instances: []vigil.InstanceConfig{{
 //		Interface: "eth0",
@@ -31,6 +37,12 @@
 //	}}})
 //	if err != nil { ... }
 //	err = h.Run(ctx) // cancel ctx to leave gracefully (priority 0, VIPs removed)
+//
+// and in memory:
+//
+//	p, _ := vigiltest.New(vigiltest.Config{Hub: vrrptest.NewHub(1),
+//		Addr4: netip.MustParseAddr("192.0.2.1")})
+//	h, err := vigil.NewHostOn(p, cfg)
 //
 // The packages also work alone; a router on an in-memory segment:
 //

@@ -20,7 +20,7 @@ import (
 // runHost runs a Host with cfg in ns until the test ends.
 func runHost(t *testing.T, ns *nstest.Host, cfg vigil.HostConfig) *runningHost {
 	t.Helper()
-	cfg.Netns = ns.Name
+	cfg.Netns = ns.Path()
 	h, err := vigil.NewHost(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -14,10 +14,7 @@ import (
 	"github.com/vigil-ha/vigil"
 	"github.com/vigil-ha/vigil/internal/nstest"
 	"github.com/vigil-ha/vigil/vrrp"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const ival = 100 * time.Millisecond
 
@@ -38,7 +35,7 @@ type runningHost struct {
 
 func startHost(t *testing.T, ns *nstest.Host, prio uint8, vips []netip.Prefix, vmac bool) *runningHost {
 	t.Helper()
-	h, err := vigil.NewHost(vigil.HostConfig{Netns: ns.Name, Instances: []vigil.InstanceConfig{{
+	h, err := vigil.NewHost(vigil.HostConfig{Netns: ns.Path(), Instances: []vigil.InstanceConfig{{
 		VRRP: vrrp.Config{Name: "VI_1@" + ns.Name, VRID: 51, Version: vrrp.V3, Priority: prio, Interval: ival, VIPs: vips},
 		// Short second burst so tests see it; repeat as keepalived.
 		Interface: ns.Link, UseVMAC: vmac,
@@ -294,14 +291,14 @@ func TestHostVMAC(t *testing.T) {
 
 func TestHostErrors(t *testing.T) {
 	seg := nstest.NewSegment(t, 1)
-	_, err := vigil.NewHost(vigil.HostConfig{Netns: seg.Hosts[0].Name, Instances: []vigil.InstanceConfig{{
+	_, err := vigil.NewHost(vigil.HostConfig{Netns: seg.Hosts[0].Path(), Instances: []vigil.InstanceConfig{{
 		VRRP:      vrrp.Config{Name: "VI_1", VRID: 51, Version: vrrp.V3, Priority: 100, Interval: ival, VIPs: []netip.Prefix{vip4}},
 		Interface: "nosuch0",
 	}}})
 	if err == nil || !strings.Contains(err.Error(), "nosuch0") {
 		t.Errorf("missing interface: %v", err)
 	}
-	if _, err := vigil.NewHost(vigil.HostConfig{Netns: "vigil-no-such-ns"}); err == nil {
+	if _, err := vigil.NewHost(vigil.HostConfig{Netns: "/run/netns/vigil-no-such-ns"}); err == nil {
 		t.Error("missing namespace accepted")
 	}
 }

@@ -56,7 +56,7 @@ func runNetns(ctx context.Context, w io.Writer, interval time.Duration) error {
 	masters := make(chan *netHost, 32)
 	var wg sync.WaitGroup
 	start := func(h *netHost) error {
-		host, err := vigil.NewHost(vigil.HostConfig{Netns: h.ns.Name, Instances: []vigil.InstanceConfig{{
+		host, err := vigil.NewHost(vigil.HostConfig{Netns: h.ns.Path(), Instances: []vigil.InstanceConfig{{
 			VRRP:      vrrp.Config{Name: h.name, VRID: 51, Version: vrrp.V3, Priority: h.prio, Interval: interval, VIPs: []netip.Prefix{vip}},
 			Interface: h.ns.Link,
 		}}})

@@ -72,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("vrrpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.iface, "interface", "", "interface to run on (required)")
-	fs.StringVar(&o.netns, "netns", "", "named network namespace to run in (ip netns)")
+	fs.StringVar(&o.netns, "netns", "", "network namespace to run in: a name (ip netns) or a path to a namespace file")
 	fs.UintVar(&o.vrid, "vrid", 0, "virtual router ID, 1..255 (required)")
 	fs.UintVar(&o.count, "count", 1, "number of routers, VRIDs vrid..vrid+count-1")
 	fs.UintVar(&o.priority, "priority", 100, "priority, 1..255 (255: address owner)")
@@ -207,7 +207,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-unicast-src %q: %w", o.unicastSrc, err)
 		}
 	}
-	hc := vigil.HostConfig{Netns: o.netns, Logger: logger}
+	netns := o.netns
+	if netns != "" && !strings.Contains(netns, "/") {
+		netns = "/run/netns/" + netns // a name, as ip netns gives it
+	}
+	hc := vigil.HostConfig{Netns: netns, Logger: logger}
 	for _, c := range cfgs {
 		if o.noAddrs {
 			c.VIPs = nil

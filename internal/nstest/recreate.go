@@ -12,12 +12,25 @@ import (
 // container runtime re-creates an interface. It waits (bounded) until the
 // interface carries traffic.
 func (h *Host) Recreate(mac net.HardwareAddr) error {
+	if err := h.Delete(); err != nil {
+		return err
+	}
+	return h.Create(mac)
+}
+
+// Delete deletes h's interface and its bridge port.
+func (h *Host) Delete() error {
+	_, err := Run("ip", "-n", h.Name, "link", "del", h.Link)
+	return err
+}
+
+// Create creates h's interface after Delete: see Recreate.
+func (h *Host) Create(mac net.HardwareAddr) error {
 	if mac == nil {
 		mac = h.MAC
 	}
 	sw := h.seg.Switch
 	steps := [][]string{
-		{"ip", "-n", h.Name, "link", "del", h.Link},
 		{"ip", "-n", h.Name, "link", "add", h.Link, "address", mac.String(), "type", "veth", "peer", "name", h.Port, "netns", sw},
 		{"ip", "-n", sw, "link", "set", h.Port, "master", "br0"},
 		{"ip", "-n", sw, "link", "set", h.Port, "up"},
@@ -53,3 +66,7 @@ type waitError struct{ what, last string }
 func (e *waitError) Error() string {
 	return "nstest: timed out waiting for " + e.what + "; last: " + e.last
 }
+
+// Path returns the path of h's namespace file, as vigil's configs take
+// it (Netns).
+func (h *Host) Path() string { return "/run/netns/" + h.Name }

@@ -69,6 +69,28 @@ func (a *Addrs) Has(p netip.Prefix) bool { a.mu.Lock(); defer a.mu.Unlock(); ret
 // Len is the number of addresses currently added.
 func (a *Addrs) Len() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.have) }
 
+// Held returns the addresses currently added, sorted.
+func (a *Addrs) Held() []netip.Prefix {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]netip.Prefix, 0, len(a.have))
+	for p := range a.have {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(x, y netip.Prefix) int { return x.Addr().Compare(y.Addr()) })
+	return out
+}
+
+// Drop removes p as someone other than the router would (not recorded as
+// an operation). It reports whether p was there.
+func (a *Addrs) Drop(p netip.Prefix) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	had := a.have[p]
+	delete(a.have, p)
+	return had
+}
+
 // Ops returns the recorded calls.
 func (a *Addrs) Ops() []AddrOp { a.mu.Lock(); defer a.mu.Unlock(); return slices.Clone(a.ops) }
 

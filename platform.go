@@ -1,0 +1,66 @@
+package vigil
+
+import (
+	"context"
+
+	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/netlink"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// Platform is what a host provides to vigil's wiring: for each VRRP
+// instance a Conn, an address manager and an announcer; the interface and
+// address events of the host; and an IPVS backend. The wiring (Host, and
+// the Supervisor built on it) decides; the platform only carries out.
+//
+// On Linux, NewHost opens the real platform in a network namespace (raw
+// sockets, netlink, packet sockets, the netlink watcher, the kernel's
+// IPVS). Package vigiltest provides an in-memory one, built from
+// vrrptest and ipvstest, so the wiring is tested without root and on
+// testing/synctest's clock.
+type Platform interface {
+	// Instance opens what one instance needs. Instances that share an
+	// interface and family share what the platform can share (one raw
+	// socket on Linux). It is called before Run.
+	Instance(InstanceConfig) (InstanceIO, error)
+	// Subscribe returns the host's interface and address events, from
+	// before Run's first listing on, with a queue of n (see
+	// netlink.Watcher.Subscribe). After Dropped grows, Snapshot says
+	// how things are.
+	Subscribe(n int) Events
+	// Snapshot lists the interfaces and addresses as the platform sees
+	// them now, as events ending with a netlink.Synced event.
+	Snapshot() []netlink.Event
+	// IPVS returns the IPVS backend; the caller closes it.
+	IPVS() (ipvs.Backend, error)
+	// Run runs the platform's own work (watching the host) until ctx is
+	// done, closes the event subscriptions and returns. It runs once.
+	Run(ctx context.Context) error
+	// Close releases everything Instance opened. Call it after Run has
+	// returned (or instead of Run); calling it again does nothing.
+	Close() error
+}
+
+// InstanceIO is what Platform.Instance opens for one instance.
+type InstanceIO struct {
+	Conn      vrrp.Conn
+	Addrs     vrrp.AddrManager
+	Announcer vrrp.Announcer
+	// Interface is the interface the instance sends on and holds its VIPs
+	// on: InstanceConfig.Interface, or its VMAC.
+	Interface string
+	// Timers are the router timers the platform runs on (precise on
+	// Linux; Go timers in memory, where testing/synctest drives them).
+	Timers vrrp.Timers
+}
+
+// Events is a subscription to a platform's events
+// (*netlink.Subscription is one).
+type Events interface {
+	// C carries the events; it is closed when the platform's Run
+	// returns or Close is called.
+	C() <-chan netlink.Event
+	// Dropped counts events lost because the queue was full.
+	Dropped() uint64
+	Close()
+}

@@ -1,0 +1,270 @@
+//go:build linux
+
+package vigil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/netlink"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// NewHost opens the instances of cfg on this Linux host, in cfg.Netns:
+// one raw socket per interface and family shared by its instances, an
+// address manager per instance, a gratuitous ARP / NA announcer per
+// interface and timing, VMACs, and a netlink watcher. On error it
+// releases what it opened.
+func NewHost(cfg HostConfig) (*Host, error) {
+	p, err := OpenLinux(LinuxConfig{Netns: cfg.Netns, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return NewHostOn(p, cfg)
+}
+
+// LinuxConfig configures the Linux platform.
+type LinuxConfig struct {
+	// Netns is the network namespace to run in, as a path to a namespace
+	// file (/run/netns/NAME, /proc/PID/ns/net); empty means the namespace
+	// of the thread calling OpenLinux.
+	Netns string
+	// Logger receives all logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Linux is the Platform of a Linux host in one network namespace.
+//
+// When its watcher sees an interface added (created again after it was
+// deleted), Linux binds the raw sockets on it to the new index
+// (vrrp.Socket.Rebind); a send on a socket whose interface is gone does
+// the same by itself.
+type Linux struct {
+	cfg     LinuxConfig
+	log     *slog.Logger
+	watcher *netlink.Watcher
+	rebinds *netlink.Subscription
+
+	mu         sync.Mutex              // guards the fields below (Instance vs Close)
+	sockets    map[string]*vrrp.Socket // by interface/family
+	announcers map[string]*netlink.Announcer
+	addrs      []*netlink.AddrManager
+	vmacs      []*netlink.VMAC
+	sysctls    []sysctlRestore
+	closed     bool
+}
+
+var _ Platform = (*Linux)(nil)
+
+// OpenLinux checks the namespace and starts watching it (events flow once
+// Run runs).
+func OpenLinux(cfg LinuxConfig) (*Linux, error) {
+	if cfg.Netns != "" {
+		if _, err := os.Stat(cfg.Netns); err != nil {
+			return nil, fmt.Errorf("vigil: network namespace %q: %w", cfg.Netns, err)
+		}
+	}
+	l := &Linux{cfg: cfg, log: logx.OrDiscard(cfg.Logger),
+		sockets: map[string]*vrrp.Socket{}, announcers: map[string]*netlink.Announcer{}}
+	w, err := netlink.NewWatcher(netlink.WatcherConfig{Netns: cfg.Netns, Logger: l.log})
+	if err != nil {
+		return nil, err
+	}
+	l.watcher = w
+	l.rebinds = w.Subscribe(64)
+	return l, nil
+}
+
+// Instance implements Platform.
+func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return InstanceIO{}, fmt.Errorf("vigil: instance %s: platform closed", ic.VRRP.Name)
+	}
+	name := ic.VRRP.Name
+	v6 := ic.IPv6()
+	iface := ic.Interface
+	var primary netip.Addr
+	if ic.UseVMAC {
+		// The VMAC has no address of its own: advertise from the parent's.
+		if err := l.do(func() error {
+			ifi, err := net.InterfaceByName(ic.Interface)
+			if err != nil {
+				return fmt.Errorf("vigil: instance %s: interface %q: %w", name, ic.Interface, err)
+			}
+			primary, err = vrrp.InterfaceAddr(ifi, v6)
+			return err
+		}); err != nil {
+			return InstanceIO{}, err
+		}
+		vm, err := netlink.CreateVMAC(netlink.VMACConfig{Parent: ic.Interface, VRID: ic.VRRP.VRID, IPv6: v6, Netns: l.cfg.Netns})
+		if err != nil {
+			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
+		}
+		l.vmacs = append(l.vmacs, vm)
+		iface = vm.Name()
+		if !v6 {
+			// As keepalived: ARP for an address is answered only by the
+			// interface holding it, so the VMAC answers for the VIPs and
+			// the parent does not.
+			for _, i := range []string{ic.Interface, iface} {
+				if err := l.setSysctl("net/ipv4/conf/"+i+"/arp_ignore", "1"); err != nil {
+					return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
+				}
+			}
+		}
+	}
+	key := fmt.Sprintf("%s/%v", iface, v6)
+	sock := l.sockets[key]
+	if sock == nil {
+		err := l.do(func() (err error) {
+			sock, err = vrrp.Listen(vrrp.SocketConfig{Interface: iface, IPv6: v6, Primary: primary, Logger: l.log})
+			return err
+		})
+		if err != nil {
+			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
+		}
+		l.sockets[key] = sock
+	}
+	conn, err := sock.Conn(ic.VRRP.VRID, vrrp.ConnConfig{Source: ic.UnicastSrc, Peers: ic.VRRP.Peers})
+	if err != nil {
+		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
+	}
+	am, err := netlink.NewAddrManager(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: ic.Label,
+		Routes: ic.Routes, Rules: ic.Rules, Logger: l.log.With("instance", name)})
+	if err != nil {
+		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
+	}
+	l.addrs = append(l.addrs, am)
+	akey := fmt.Sprintf("%s/%+v", iface, ic.GARP)
+	ann := l.announcers[akey]
+	if ann == nil {
+		ann, err = netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: iface, Netns: l.cfg.Netns, Timing: ic.GARP, Logger: l.log})
+		if err != nil {
+			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
+		}
+		l.announcers[akey] = ann
+	}
+	// Takeovers on time: Master_Down_Timer on a timerfd.
+	return InstanceIO{Conn: conn, Addrs: am, Announcer: ann, Interface: iface, Timers: vrrp.Timers{Precise: true}}, nil
+}
+
+// Subscribe implements Platform: the watcher's events.
+func (l *Linux) Subscribe(n int) Events { return l.watcher.Subscribe(n) }
+
+// Snapshot implements Platform: the watcher's current view.
+func (l *Linux) Snapshot() []netlink.Event { return l.watcher.Snapshot() }
+
+// IPVS implements Platform: the kernel's IPVS table in the namespace.
+func (l *Linux) IPVS() (ipvs.Backend, error) {
+	return ipvs.Open(ipvs.KernelConfig{Netns: l.cfg.Netns, Logger: l.log})
+}
+
+// Run implements Platform: it runs the watcher, and binds the raw sockets
+// on an interface that was created again to its new index, until ctx is
+// done.
+func (l *Linux) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var dropped uint64
+		for e := range l.rebinds.C() {
+			if d := l.rebinds.Dropped(); d != dropped {
+				dropped = d
+				l.rebind("") // Rebind is a no-op where the index is unchanged
+			}
+			if e.Kind == netlink.InterfaceAdded {
+				l.rebind(e.Interface)
+			}
+		}
+	})
+	err := l.watcher.Run(ctx) // closes the subscriptions when it returns
+	wg.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// rebind binds the raw sockets on iface ("": on every interface) to the
+// interface's current index.
+func (l *Linux) rebind(iface string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.sockets {
+		if iface != "" && s.Interface() != iface {
+			continue
+		}
+		if err := s.Rebind(); err != nil {
+			l.log.Error("vigil: binding the VRRP socket to the re-created interface failed", "interface", s.Interface(), "err", err)
+		}
+	}
+}
+
+// do runs fn in the platform's namespace.
+func (l *Linux) do(fn func() error) error { return netlink.InNamespace(l.cfg.Netns, fn) }
+
+type sysctlRestore struct{ path, old string }
+
+// setSysctl writes a /proc/sys value in the namespace, remembering the
+// old value for Close. The caller holds l.mu.
+func (l *Linux) setSysctl(key, val string) error {
+	return l.do(func() error {
+		p := filepath.Join("/proc/sys", key)
+		old, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("sysctl %s: %w", key, err)
+		}
+		if err := os.WriteFile(p, []byte(val), 0o644); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", key, val, err)
+		}
+		l.sysctls = append(l.sysctls, sysctlRestore{p, strings.TrimSpace(string(old))})
+		return nil
+	})
+}
+
+// Close implements Platform: sockets, announcers, address managers,
+// VMACs (removed) and sysctls (restored).
+func (l *Linux) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	l.rebinds.Close()
+	var errs []error
+	for _, s := range l.sockets {
+		errs = append(errs, s.Close())
+	}
+	for _, a := range l.announcers {
+		errs = append(errs, a.Close())
+	}
+	for _, a := range l.addrs {
+		errs = append(errs, a.Close())
+	}
+	for _, v := range l.vmacs {
+		errs = append(errs, v.Remove())
+	}
+	for i := len(l.sysctls) - 1; i >= 0; i-- {
+		r := l.sysctls[i]
+		errs = append(errs, l.do(func() error {
+			err := os.WriteFile(r.path, []byte(r.old), 0o644)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // the VMAC is gone with its settings
+			}
+			return err
+		}))
+	}
+	return errors.Join(errs...)
+}

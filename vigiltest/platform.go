@@ -1,0 +1,284 @@
+// Package vigiltest provides an in-memory vigil.Platform: instances join a
+// vrrptest.Hub segment, hold their addresses in recording fakes, announce
+// into a recorder, and see interface and address events that the test
+// makes happen; IPVS is an ipvstest.Table. The wiring of package vigil
+// (Host, and the Supervisor built on it) runs on it without root, inside
+// testing/synctest bubbles, with exact timings.
+package vigiltest
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/ipvs/ipvstest"
+	"github.com/vigil-ha/vigil/netlink"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// Config configures a Platform.
+type Config struct {
+	// Hub is the segment the host's instances join (required).
+	Hub *vrrptest.Hub
+	// Addr4 and Addr6 are the host's addresses: the sources of its IPv4
+	// and IPv6 instances' adverts unless an instance sets UnicastSrc.
+	Addr4, Addr6 netip.Addr
+	// Interfaces are the host's interfaces, all up at the start; empty
+	// means one, "eth0".
+	Interfaces []string
+	// Table is the IPVS table IPVS returns; nil means a new one.
+	Table *ipvstest.Table
+}
+
+// Platform is an in-memory vigil.Platform for one host. Its methods are
+// safe for concurrent use.
+type Platform struct {
+	cfg   Config
+	table *ipvstest.Table
+	feed  feed.Feed[netlink.Event]
+
+	mu     sync.Mutex
+	ifaces map[string]*iface
+	order  []string
+	conns  map[string]*vrrptest.Conn // by instance name
+	ran    bool
+	closed bool
+}
+
+// iface is one interface of the host: its state, the addresses it holds
+// (shared by the instances on it, as on a real host) and its announcer.
+type iface struct {
+	index  int
+	parent string // a VMAC's interface
+	up     bool
+	addrs  *vrrptest.Addrs
+	ann    *vrrptest.Announcer
+	conns  []*vrrptest.Conn
+}
+
+var _ vigil.Platform = (*Platform)(nil)
+
+// New returns a host with cfg's interfaces, all up.
+func New(cfg Config) (*Platform, error) {
+	if cfg.Hub == nil {
+		return nil, fmt.Errorf("vigiltest: no Hub")
+	}
+	names := cfg.Interfaces
+	if len(names) == 0 {
+		names = []string{"eth0"}
+	}
+	p := &Platform{cfg: cfg, table: cfg.Table, ifaces: map[string]*iface{}, conns: map[string]*vrrptest.Conn{}}
+	if p.table == nil {
+		p.table = ipvstest.New()
+	}
+	for _, n := range names {
+		if _, ok := p.ifaces[n]; ok {
+			return nil, fmt.Errorf("vigiltest: interface %q twice", n)
+		}
+		p.addIface(n)
+	}
+	return p, nil
+}
+
+func (p *Platform) addIface(name string) *iface {
+	i := &iface{index: len(p.order) + 2, up: true, addrs: vrrptest.NewAddrs(), ann: &vrrptest.Announcer{}}
+	p.ifaces[name] = i
+	p.order = append(p.order, name)
+	return i
+}
+
+// Instance implements vigil.Platform: a Conn on the Hub from the host's
+// address of the instance's family (or UnicastSrc), with the instance's
+// unicast peers; the interface's address manager and announcer. A VMAC
+// instance gets an interface "vrrp.VRID" that follows its parent's state.
+func (p *Platform) Instance(ic vigil.InstanceConfig) (vigil.InstanceIO, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	parent, ok := p.ifaces[ic.Interface]
+	if !ok {
+		return vigil.InstanceIO{}, fmt.Errorf("vigiltest: instance %s: no interface %q", ic.VRRP.Name, ic.Interface)
+	}
+	if _, ok := p.conns[ic.VRRP.Name]; ok {
+		return vigil.InstanceIO{}, fmt.Errorf("vigiltest: instance %s twice", ic.VRRP.Name)
+	}
+	src := ic.UnicastSrc
+	if !src.IsValid() {
+		src = p.cfg.Addr4
+		if ic.IPv6() {
+			src = p.cfg.Addr6
+		}
+	}
+	conn, err := p.cfg.Hub.Join(src)
+	if err != nil {
+		return vigil.InstanceIO{}, fmt.Errorf("vigiltest: instance %s: %w", ic.VRRP.Name, err)
+	}
+	if len(ic.VRRP.Peers) > 0 {
+		if err := conn.SetPeers(ic.VRRP.Peers); err != nil {
+			return vigil.InstanceIO{}, err
+		}
+	}
+	name, i := ic.Interface, parent
+	if ic.UseVMAC {
+		name = fmt.Sprintf("vrrp.%d", ic.VRRP.VRID)
+		if i = p.ifaces[name]; i == nil {
+			i = p.addIface(name)
+			i.parent, i.up = ic.Interface, parent.up
+		}
+	}
+	parent.conns = append(parent.conns, conn)
+	if !parent.up {
+		conn.Cut()
+	}
+	p.conns[ic.VRRP.Name] = conn
+	return vigil.InstanceIO{Conn: conn, Addrs: i.addrs, Announcer: i.ann, Interface: name}, nil
+}
+
+// Subscribe implements vigil.Platform.
+func (p *Platform) Subscribe(n int) vigil.Events { return &events{p.feed.Subscribe(n)} }
+
+type events struct{ s *feed.Sub[netlink.Event] }
+
+func (e *events) C() <-chan netlink.Event { return e.s.C() }
+func (e *events) Dropped() uint64         { return e.s.Dropped() }
+func (e *events) Close()                  { e.s.Close() }
+
+// Snapshot implements vigil.Platform: every interface, the addresses the
+// instances hold, then Synced.
+func (p *Platform) Snapshot() []netlink.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.snapshotLocked()
+}
+
+func (p *Platform) snapshotLocked() []netlink.Event {
+	var out []netlink.Event
+	for _, name := range p.order {
+		i := p.ifaces[name]
+		out = append(out, netlink.Event{Kind: netlink.InterfaceAdded, Index: i.index, Interface: name, Up: i.up, Sync: true})
+		for _, a := range i.addrs.Held() {
+			out = append(out, netlink.Event{Kind: netlink.AddrAdded, Index: i.index, Interface: name, Addr: a, Sync: true})
+		}
+	}
+	return append(out, netlink.Event{Kind: netlink.Synced, Sync: true})
+}
+
+// IPVS implements vigil.Platform: the Config's table (the same on every
+// call).
+func (p *Platform) IPVS() (ipvs.Backend, error) { return p.table, nil }
+
+// Run implements vigil.Platform: it publishes the initial listing, waits
+// for ctx and closes the subscriptions.
+func (p *Platform) Run(ctx context.Context) error {
+	p.mu.Lock()
+	if p.ran {
+		p.mu.Unlock()
+		return fmt.Errorf("vigiltest: %w", vigil.ErrRan)
+	}
+	p.ran = true
+	for _, e := range p.snapshotLocked() {
+		p.feed.Publish(e)
+	}
+	p.mu.Unlock()
+	<-ctx.Done()
+	p.feed.Close()
+	return nil
+}
+
+// Close implements vigil.Platform: it closes the instances' Conns.
+func (p *Platform) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.feed.Close()
+	return nil
+}
+
+// SetInterface takes interface name down or up, as a cable pulled or an
+// operator's `ip link set`: the instances on it (and its VMACs) neither
+// send nor receive while it is down, and the event is published.
+func (p *Platform) SetInterface(name string, up bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i, ok := p.ifaces[name]
+	if !ok {
+		return fmt.Errorf("vigiltest: no interface %q", name)
+	}
+	if i.up == up {
+		return nil
+	}
+	kind := netlink.InterfaceDown
+	if up {
+		kind = netlink.InterfaceUp
+	}
+	for _, c := range i.conns {
+		if up {
+			c.Heal()
+		} else {
+			c.Cut()
+		}
+	}
+	for _, n := range p.order {
+		if vi := p.ifaces[n]; n == name || vi.parent == name {
+			vi.up = up
+			p.feed.Publish(netlink.Event{Kind: kind, Index: vi.index, Interface: n, Up: up})
+		}
+	}
+	return nil
+}
+
+// RemoveAddr removes address a from interface name as someone else would
+// (an operator's `ip addr del`), and publishes the event.
+func (p *Platform) RemoveAddr(name string, a netip.Prefix) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i, ok := p.ifaces[name]
+	if !ok {
+		return fmt.Errorf("vigiltest: no interface %q", name)
+	}
+	if !i.addrs.Drop(a) {
+		return fmt.Errorf("vigiltest: %v is not on %s", a, name)
+	}
+	p.feed.Publish(netlink.Event{Kind: netlink.AddrRemoved, Index: i.index, Interface: name, Addr: a})
+	return nil
+}
+
+// Addrs returns the address manager of interface name: what its
+// instances added and removed, and what it holds now.
+func (p *Platform) Addrs(name string) *vrrptest.Addrs {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := p.ifaces[name]; i != nil {
+		return i.addrs
+	}
+	return nil
+}
+
+// Announcer returns the announcer of interface name.
+func (p *Platform) Announcer(name string) *vrrptest.Announcer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := p.ifaces[name]; i != nil {
+		return i.ann
+	}
+	return nil
+}
+
+// Conn returns the Conn of the named instance.
+func (p *Platform) Conn(instance string) *vrrptest.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conns[instance]
+}
+
+// Table returns the IPVS table.
+func (p *Platform) Table() *ipvstest.Table { return p.table }
