@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
@@ -135,7 +136,12 @@ func (s *packetSender) send(ipv6 bool, b []byte) error {
 		c = s.ip6
 	}
 	if c == nil {
-		return fmt.Errorf("netlink: announcer on %s: %w", s.iface, ErrClosed)
+		if s.ns == nil {
+			return fmt.Errorf("netlink: announcer on %s: %w", s.iface, ErrClosed)
+		}
+		// A reopen failed (the interface was gone): the next send tries
+		// again, so the announcer recovers when the interface is back.
+		return fmt.Errorf("netlink: announcer on %s: no sockets: %w", s.iface, syscall.ENODEV)
 	}
 	_, err := c.WriteTo(b, &packet.Addr{HardwareAddr: net.HardwareAddr(b[0:6])})
 	return err

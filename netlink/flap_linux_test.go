@@ -109,3 +109,43 @@ func waitCarrier(t *testing.T, h *nstest.Host) {
 		return strings.Contains(out, "LOWER_UP") && strings.Contains(out, "state UP"), out
 	})
 }
+
+// TestAnnouncerInterfaceGoneThenBack: announcing while the interface is
+// deleted fails (counted), and reopening fails with it; once the
+// interface exists again, the next announcement reaches the witness: a
+// failed reopen does not leave the announcer without sockets for good.
+func TestAnnouncerInterfaceGoneThenBack(t *testing.T) {
+	noLeaks(t)
+	seg := nstest.NewSegment(t, 2)
+	h1, h2 := seg.Hosts[0], seg.Hosts[1]
+	v4 := addr("192.0.2.100")
+	a, err := netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: "eth0", Netns: h1.Path(),
+		Timing: netlink.AnnounceTiming{Repeat: 1, SecondDelay: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := h1.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Announce(t.Context(), []netip.Addr{v4}); err != nil {
+		t.Fatal(err)
+	}
+	a.Wait()
+	if st := a.Stats(); st.Errors != 1 || st.ARPSent != 0 {
+		t.Fatalf("interface gone: stats %+v, want 1 error, nothing sent", st)
+	}
+	if err := h1.Create(nil); err != nil {
+		t.Fatal(err)
+	}
+	got := sniff(t, h2)
+	if err := a.Announce(t.Context(), []netip.Addr{v4}); err != nil {
+		t.Fatal(err)
+	}
+	a.Wait()
+	frames := waitFrames(t, got, 1)
+	checkGARP(t, frames[0].b, h1.MAC, v4)
+	if st := a.Stats(); st.ARPSent != 1 || st.Reopens != 1 {
+		t.Errorf("interface back: stats %+v, want 1 ARP after 1 reopen", st)
+	}
+}
