@@ -17,11 +17,10 @@ import (
 // memHost is a Host on an in-memory platform, recording its first
 // router's transitions.
 type memHost struct {
-	p      *vigiltest.Platform
-	h      *vigil.Host
-	events []vrrp.Event
-	done   chan error
-	subs   []*vrrp.Subscription
+	p    *vigiltest.Platform
+	h    *vigil.Host
+	done chan error
+	subs []*vrrp.Subscription
 }
 
 const memIval = 100 * time.Millisecond
