@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/internal/netnsfile"
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -128,10 +129,8 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 	key := fmt.Sprintf("%s/%v", iface, v6)
 	sock := l.sockets[key]
 	if sock == nil {
-		err := l.do(func() (err error) {
-			sock, err = vrrp.Listen(vrrp.SocketConfig{Interface: iface, IPv6: v6, Primary: primary, Logger: l.log})
-			return err
-		})
+		var err error
+		sock, err = vrrp.Listen(vrrp.SocketConfig{Interface: iface, Netns: l.cfg.Netns, IPv6: v6, Primary: primary, Logger: l.log})
 		if err != nil {
 			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 		}
@@ -212,7 +211,7 @@ func (l *Linux) rebind(iface string) {
 }
 
 // do runs fn in the platform's namespace.
-func (l *Linux) do(fn func() error) error { return netlink.InNamespace(l.cfg.Netns, fn) }
+func (l *Linux) do(fn func() error) error { return netnsfile.Do(l.cfg.Netns, fn) }
 
 type sysctlRestore struct{ path, old string }
 

@@ -122,3 +122,46 @@ func waitLinkLocal(t *testing.T, h *nstest.Host) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestListenNetns: a socket opened by namespace path, from a thread in
+// another namespace, lives in that namespace and learns its interface's
+// address there; a path that is not a namespace fails with it named.
+func TestListenNetns(t *testing.T) {
+	nstest.Require(t)
+	seg := nstest.NewSegment(t, 2)
+	h1, h2 := seg.Hosts[0], seg.Hosts[1]
+	s, err := vrrp.Listen(vrrp.SocketConfig{Interface: "eth0", Netns: h1.Path()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.PrimaryAddr(); got != h1.Addr4.Addr() {
+		t.Errorf("primary %v, want h1's %v", got, h1.Addr4.Addr())
+	}
+	c1, err := s.Conn(9, vrrp.ConnConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := listenIn(t, h2, false).Conn(9, vrrp.ConnConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := vrrp.Advertisement{Version: vrrp.V3, VRID: 9, Priority: 100, Interval: time.Second,
+		Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+	b, err := a.AppendMarshal(nil, c2.LocalAddr(), vrrp.GroupV4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.WriteAdvert(t.Context(), b, vrrp.GroupV4); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if _, info, err := c1.ReadAdvert(ctx, make([]byte, 1500)); err != nil || info.Src != h2.Addr4.Addr() {
+		t.Errorf("h1's socket read %v from %v, want h2's advert", err, info.Src)
+	}
+	if _, err := vrrp.Listen(vrrp.SocketConfig{Interface: "eth0", Netns: "/proc/self/status"}); err == nil ||
+		!strings.Contains(err.Error(), "/proc/self/status") || !strings.HasPrefix(err.Error(), "vrrp: ") {
+		t.Errorf("a file that is not a namespace: %v", err)
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/netnsfile"
 )
 
 // dscpCS6 is the traffic class keepalived sends adverts with (DSCP CS6).
@@ -27,6 +29,11 @@ const dscpCS6 = 0xc0
 type SocketConfig struct {
 	// Interface is the interface to send and receive on.
 	Interface string
+	// Netns is the network namespace of Interface, as a path to a
+	// namespace file (/run/netns/NAME, /proc/PID/ns/net). Empty means the
+	// namespace of the thread calling Listen. The socket stays in that
+	// namespace, whichever thread uses it.
+	Netns string
 	// IPv6 selects an IPv6 socket (ff02::12, link-local source); the
 	// default is IPv4 (224.0.0.18).
 	IPv6 bool
@@ -77,8 +84,8 @@ type socketCounters struct {
 // family, shared by every virtual router on that interface: received
 // messages are demultiplexed by VRID to the Conns made with Socket.Conn.
 //
-// Listen must run in the network namespace of the interface; the socket
-// stays in that namespace afterwards, whichever thread uses it.
+// It lives in the network namespace SocketConfig.Netns names, whichever
+// thread uses it.
 type Socket struct {
 	cfg       SocketConfig
 	log       *slog.Logger
@@ -107,6 +114,23 @@ var ErrPermission = errors.New("vrrp: raw sockets need CAP_NET_RAW (run as root 
 // DSCP CS6, multicast loopback off, bound to the interface, with the
 // received TTL, destination and interface reported for every message.
 func Listen(cfg SocketConfig) (*Socket, error) {
+	if cfg.Netns == "" {
+		return listen(cfg)
+	}
+	f, err := netnsfile.Open(cfg.Netns)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: socket on %s: %w", cfg.Interface, err)
+	}
+	defer f.Close()
+	var s *Socket
+	err = netnsfile.In(f, func() (err error) {
+		s, err = listen(cfg)
+		return err
+	})
+	return s, err
+}
+
+func listen(cfg SocketConfig) (*Socket, error) {
 	ifi, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: interface %q: %w", cfg.Interface, err)
