@@ -21,17 +21,26 @@ import (
 // resolved returns t with the defaults filled in (SecondDelay 0 meaning
 // none).
 func (t AnnounceTiming) resolved() AnnounceTiming {
-	if t.Repeat == 0 {
+	switch {
+	case t.Repeat == 0:
 		t.Repeat = DefaultRepeat
+	case t.Repeat < 0:
+		t.Repeat = 0
 	}
+	t.InitialDelay = max(t.InitialDelay, 0)
+	t.Interval = max(t.Interval, 0)
+	t.RefreshInterval = max(t.RefreshInterval, 0)
 	switch {
 	case t.SecondDelay == 0:
 		t.SecondDelay = DefaultSecondDelay
 	case t.SecondDelay < 0:
 		t.SecondDelay = 0
 	}
-	if t.RefreshRepeat == 0 {
+	switch {
+	case t.RefreshRepeat == 0:
 		t.RefreshRepeat = 1
+	case t.RefreshRepeat < 0:
+		t.RefreshRepeat, t.RefreshInterval = 0, 0
 	}
 	return t
 }
@@ -149,7 +158,7 @@ func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 	ctx, cancel := context.WithCancel(ctx)
 	unhook := context.AfterFunc(a.stopped, cancel)
 	sent := 0
-	if a.timing.InitialDelay <= 0 && ctx.Err() == nil {
+	if a.timing.InitialDelay <= 0 && a.timing.Repeat > 0 && ctx.Err() == nil {
 		// The first frame goes out before Announce returns: the segment
 		// learns of the new master without waiting for a goroutine to be
 		// scheduled. The rest of the burst follows from run.

@@ -265,8 +265,8 @@ func TestAnnouncerErrors(t *testing.T) {
 	if _, err := netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: "lo", Netns: ns}); err == nil {
 		t.Error("loopback (no MAC) accepted")
 	}
-	_, err := netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: "eth0", Netns: ns, Timing: netlink.AnnounceTiming{Repeat: -1}})
-	wantField(t, err, "Timing.Repeat", "netlink: announcer on eth0: Timing.Repeat: negative")
+	_, err := netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: "eth0", Netns: ns, MAC: net.HardwareAddr{1, 2}})
+	wantField(t, err, "MAC", "netlink: announcer on eth0: MAC: 01:02 is not an Ethernet MAC (6 bytes)")
 	if _, err := netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: "eth0", Netns: "/run/netns/vigil-none"}); err == nil ||
 		!strings.Contains(err.Error(), "/run/netns/vigil-none") {
 		t.Errorf("missing namespace: %v, want an error naming the path", err)

@@ -257,19 +257,39 @@ func TestAnnounceErrors(t *testing.T) {
 	})
 }
 
-func TestTimingCheck(t *testing.T) {
-	for _, tm := range []AnnounceTiming{{Repeat: -1}, {Interval: -1}, {InitialDelay: -1}, {RefreshInterval: -1}, {RefreshRepeat: -1}} {
-		if err := (AnnouncerConfig{Interface: "eth0", Timing: tm}).Validate(); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%+v: %v, want ErrInvalid", tm, err)
+// TestTimingResolved: zero is keepalived's default, negative turns the
+// step off, with no exception.
+func TestTimingResolved(t *testing.T) {
+	for _, c := range []struct {
+		in, want AnnounceTiming
+	}{
+		{AnnounceTiming{}, AnnounceTiming{Repeat: 5, SecondDelay: 5 * time.Second, RefreshRepeat: 1}},
+		{AnnounceTiming{Repeat: -1, SecondDelay: -1}, AnnounceTiming{RefreshRepeat: 1}},
+		{AnnounceTiming{InitialDelay: -1, Interval: -1, RefreshInterval: -1}, AnnounceTiming{Repeat: 5, SecondDelay: 5 * time.Second, RefreshRepeat: 1}},
+		{AnnounceTiming{RefreshInterval: time.Second, RefreshRepeat: -1}, AnnounceTiming{Repeat: 5, SecondDelay: 5 * time.Second}},
+	} {
+		if err := (AnnouncerConfig{Interface: "eth0", Timing: c.in}).Validate(); err != nil {
+			t.Errorf("%+v rejected: %v", c.in, err)
+		}
+		if got := c.in.resolved(); got != c.want {
+			t.Errorf("%+v resolved to %+v, want %+v", c.in, got, c.want)
 		}
 	}
-	if err := (AnnouncerConfig{Interface: "eth0", Timing: AnnounceTiming{SecondDelay: -1}}).Validate(); err != nil {
-		t.Errorf("negative SecondDelay (no second burst) rejected: %v", err)
-	}
-	r := AnnounceTiming{}.resolved()
-	if r.Repeat != 5 || r.SecondDelay != 5*time.Second || r.RefreshRepeat != 1 || r.RefreshInterval != 0 {
-		t.Errorf("defaults %+v", r)
-	}
+}
+
+// TestAnnounceRepeatOff: a negative Repeat sends no burst.
+func TestAnnounceRepeatOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now()}
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{Repeat: -1}, fs, nil)
+		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.1")}); err != nil {
+			t.Fatal(err)
+		}
+		a.wait()
+		if n := len(fs.frames()); n != 0 {
+			t.Errorf("sent %d frames with Repeat -1, want none", n)
+		}
+	})
 }
 
 // TestAnnouncePendingErrorRetried: a packet socket keeps ENETDOWN from when

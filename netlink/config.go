@@ -51,26 +51,29 @@ type AnnouncerConfig struct {
 // AnnounceTiming is when an Announcer sends the announcements of one
 // Announce call, in keepalived's terms. The zero value is keepalived's
 // defaults: one burst of 5 packets per address at once, a second burst
-// 5 s later, no refresh. A negative value is invalid, except for
-// SecondDelay.
+// 5 s later, no refresh. A negative value turns its step off.
 type AnnounceTiming struct {
-	// InitialDelay is the wait before the first burst; 0 means none.
+	// InitialDelay is the wait before the first burst; 0 or negative
+	// means none.
 	InitialDelay time.Duration
 	// Repeat is the packets per address in each of the two bursts
-	// (garp_master_repeat); 0 means DefaultRepeat (5).
+	// (garp_master_repeat); 0 means DefaultRepeat (5), negative sends no
+	// burst (announcements off, refreshes aside).
 	Repeat int
 	// Interval is the gap between consecutive packets (garp_interval,
-	// gna_interval); 0 sends back to back.
+	// gna_interval); 0 or negative sends back to back.
 	Interval time.Duration
 	// SecondDelay is when the second burst starts, counted from the
 	// first (garp_master_delay); 0 means DefaultSecondDelay (5 s),
 	// negative means no second burst.
 	SecondDelay time.Duration
 	// RefreshInterval repeats announcements while the announcement lasts
-	// (garp_master_refresh), counted from the first burst; 0 means never.
+	// (garp_master_refresh), counted from the first burst; 0 or negative
+	// means never.
 	RefreshInterval time.Duration
 	// RefreshRepeat is the packets per address in each refresh
-	// (garp_master_refresh_repeat); 0 means 1.
+	// (garp_master_refresh_repeat); 0 means 1, negative means no
+	// refresh.
 	RefreshRepeat int
 }
 
@@ -98,7 +101,7 @@ type WatcherConfig struct {
 	// DefaultResyncInterval; negative means never.
 	ResyncInterval time.Duration
 	// ReceiveBufferSize sets the kernel subscription sockets' SO_RCVBUF;
-	// 0 keeps the kernel's default; negative is invalid. Overflows
+	// 0 or negative keeps the kernel's default. Overflows
 	// (ENOBUFS) cause a resync.
 	ReceiveBufferSize int
 	// Logger receives the watcher's logs; nil discards them.

@@ -65,18 +65,6 @@ func (c AnnouncerConfig) Validate() error {
 	if c.MAC != nil && len(c.MAC) != 6 {
 		p.add("MAC", "%v is not an Ethernet MAC (6 bytes)", c.MAC)
 	}
-	t := c.Timing
-	for _, d := range []struct {
-		field string
-		v     int64
-	}{
-		{"InitialDelay", int64(t.InitialDelay)}, {"Repeat", int64(t.Repeat)}, {"Interval", int64(t.Interval)},
-		{"RefreshInterval", int64(t.RefreshInterval)}, {"RefreshRepeat", int64(t.RefreshRepeat)},
-	} {
-		if d.v < 0 {
-			p.add("Timing."+d.field, "negative")
-		}
-	}
 	return p.err()
 }
 
@@ -85,9 +73,6 @@ func (c AnnouncerConfig) Validate() error {
 func (c WatcherConfig) Validate() error {
 	p := problems{obj: "watcher"}
 	p.name("Interface", c.Interface, false)
-	if c.ReceiveBufferSize < 0 {
-		p.add("ReceiveBufferSize", "%d is negative", c.ReceiveBufferSize)
-	}
 	return p.err()
 }
 

@@ -48,7 +48,7 @@ func (w *Watcher) subscribe(ns netns.NsHandle) (*kernelSub, error) {
 	links := make(chan vnl.LinkUpdate, 128)
 	err := vnl.LinkSubscribeWithOptions(links, s.done, vnl.LinkSubscribeOptions{
 		Namespace: &ns, ErrorCallback: cb, ListExisting: true,
-		ReceiveBufferSize: w.cfg.ReceiveBufferSize, ReceiveTimeout: timeout,
+		ReceiveBufferSize: max(w.cfg.ReceiveBufferSize, 0), ReceiveTimeout: timeout,
 	})
 	if err != nil {
 		s.stop()
@@ -58,7 +58,7 @@ func (w *Watcher) subscribe(ns netns.NsHandle) (*kernelSub, error) {
 	addrs := make(chan vnl.AddrUpdate, 128)
 	err = vnl.AddrSubscribeWithOptions(addrs, s.done, vnl.AddrSubscribeOptions{
 		Namespace: &ns, ErrorCallback: cb, ListExisting: true,
-		ReceiveBufferSize: w.cfg.ReceiveBufferSize, ReceiveTimeout: timeout,
+		ReceiveBufferSize: max(w.cfg.ReceiveBufferSize, 0), ReceiveTimeout: timeout,
 	})
 	if err != nil {
 		s.stop()
