@@ -52,6 +52,21 @@
 //     master puts back the VIP it was (the router is the only writer of
 //     its VIPs).
 //
+// # Sync groups
+//
+// A SyncGroup is keepalived's vrrp_sync_group as a pure value: members
+// that move together. One member faulting takes every member to FAULT
+// (masters send priority 0); the group becomes MASTER only when every
+// member would be master, and leaves it for BACKUP when one master
+// member meets a higher priority master; it leaves FAULT when the last
+// member's own fault clears. Its runner (vigil's Supervisor) feeds it
+// each member router's SyncStatus (SubscribeSync) and tells each router
+// the group's state (SyncTo). A router in a group never becomes master
+// on its own: when it would, it stays in BACKUP, reports WantMaster, and
+// waits for the group. SyncGroupConfig's MemberTrackerWeight and
+// GroupTrackerWeight say how keepalived applies the members' and the
+// group's trackers (sync_group_tracking_weight).
+//
 // SetTimers, before Run, chooses the clock of Master_Down_Timer: Go
 // timers (the default, which testing/synctest drives) or, on Linux, a
 // timerfd with a final approach, which takes over within microseconds of

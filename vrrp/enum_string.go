@@ -39,11 +39,12 @@ func _() {
 	_ = x[ReasonFault-6]
 	_ = x[ReasonFaultCleared-7]
 	_ = x[ReasonShutdown-8]
+	_ = x[ReasonSyncGroup-9]
 }
 
-const _Reason_name = "nonestartupmaster-downmaster-resignedpreempthigher-priorityfaultfault-clearedshutdown"
+const _Reason_name = "nonestartupmaster-downmaster-resignedpreempthigher-priorityfaultfault-clearedshutdownsync-group"
 
-var _Reason_index = [...]uint8{0, 4, 11, 22, 37, 44, 59, 64, 77, 85}
+var _Reason_index = [...]uint8{0, 4, 11, 22, 37, 44, 59, 64, 77, 85, 95}
 
 func (i Reason) String() string {
 	idx := int(i) - 0

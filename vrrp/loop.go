@@ -30,6 +30,7 @@ func (r *Router) Run(ctx context.Context) error {
 		return ErrRan
 	}
 	defer r.events.Close()
+	defer r.sync.feed.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rx := make(chan rxAdvert, 16)
@@ -90,12 +91,12 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
-// applyControl applies what Reconfigure, Track, Untrack, SetFault and
-// AddrRemoved changed, in that order: the configuration, the effective
-// priority, whether any source is in fault, and last the VIPs someone
-// else removed, so that a router told of a fault (its interface went
-// away) and of the removals that came with it enters FAULT and puts
-// nothing back.
+// applyControl applies what Reconfigure, Track, Untrack, SetFault, SyncTo
+// and AddrRemoved changed, in that order: the configuration, the
+// effective priority, whether any source is in fault, the sync group's
+// state, and last the VIPs someone else removed, so that a router told of
+// a fault (its interface went away) and of the removals that came with it
+// enters FAULT and puts nothing back.
 func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	r.ctlMu.Lock()
 	cfg := r.pending
@@ -120,6 +121,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 		}
 		lp.step(ctx, Input{Kind: k})
 	}
+	r.applySync(ctx, lp)
 	for _, a := range removed {
 		lp.restore(ctx, a)
 	}
@@ -269,6 +271,7 @@ func (lp *loop) do(ctx context.Context, actions []Action, now time.Time) {
 	r.statusMu.Lock()
 	r.status.Priority, r.status.Master, r.status.MasterAdverInterval = m.Priority(), m.Master(), m.MasterAdverInterval()
 	r.statusMu.Unlock()
+	lp.reportSync()
 }
 
 // addVIPs adds vips through the AddrManager, if any, and reports whether

@@ -112,6 +112,11 @@ type Machine struct {
 	// priority 0 advert.
 	resigned bool
 	faulted  bool
+	// group is the state of the machine's sync group as last told
+	// (SyncTo), Init when it is in none; want is keepalived's wantstate
+	// MASTER while the group holds it in Backup (syncmachine.go).
+	group State
+	want  bool
 }
 
 // NewMachine returns a machine in state Init.
@@ -243,7 +248,7 @@ func (m *Machine) Step(in Input, now time.Time, dst []Action) []Action {
 		if m.state != Init && m.state != Stopped {
 			return dst
 		}
-		if m.faulted || m.priority != PriorityOwner {
+		if !m.startsMaster() {
 			// Whoever put the virtual addresses here (a run that crashed,
 			// an operator), they are present only while we are master:
 			// a router that does not start as master removes them, with
@@ -251,7 +256,7 @@ func (m *Machine) Step(in Input, now time.Time, dst []Action) []Action {
 			// (vrrp_init_state → vrrp_restore_interface, forced).
 			dst = append(dst, Action{Kind: ActRemoveVIPs})
 		}
-		if m.faulted {
+		if m.down() {
 			return m.enterFault(dst, ReasonStartup)
 		}
 		return m.start(dst, now, ReasonStartup)
@@ -278,7 +283,7 @@ func (m *Machine) Step(in Input, now time.Time, dst []Action) []Action {
 		}
 	case InputFaultCleared:
 		m.faulted = false
-		if m.state == Fault {
+		if m.state == Fault && !m.down() {
 			return m.start(dst, now, ReasonFaultCleared)
 		}
 	}
@@ -290,6 +295,7 @@ func (m *Machine) transition(dst []Action, to State, why Reason) []Action {
 	m.state = to
 	m.preemptAt = time.Time{}
 	m.resigned = false
+	m.want = false
 	return append(dst, Action{Kind: ActTransition, From: from, To: to, Reason: why})
 }
 
@@ -310,7 +316,7 @@ func (m *Machine) stopTimer(dst []Action) []Action {
 func (m *Machine) start(dst []Action, now time.Time, why Reason) []Action {
 	m.masterAdver = m.cfg.Interval
 	m.master = netip.Addr{}
-	if m.priority == PriorityOwner {
+	if m.priority == PriorityOwner && m.mayMaster() {
 		return m.becomeMaster(dst, now, why)
 	}
 	dst = m.arm(dst, MasterDownTimer, now.Add(m.MasterDownInterval()))
@@ -353,6 +359,9 @@ func (m *Machine) shutdown(dst []Action) []Action {
 func (m *Machine) timerExpired(dst []Action, now time.Time) []Action {
 	switch m.timer {
 	case MasterDownTimer:
+		if !m.mayMaster() {
+			return m.hold(dst, now)
+		}
 		why := ReasonMasterDown
 		switch {
 		case m.resigned:
@@ -394,6 +403,7 @@ func (m *Machine) backupAdvert(dst []Action, in Input, now time.Time) []Action {
 		}
 	}
 	m.resigned = false
+	m.want = false
 	m.master = in.Src
 	if m.cfg.Version == V3 {
 		m.masterAdver = in.Interval

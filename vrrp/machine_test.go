@@ -410,7 +410,7 @@ func TestMachineEnumStrings(t *testing.T) {
 	for s := Init; s <= Stopped+1; s++ {
 		fmt.Fprint(&b, s, " ")
 	}
-	for r := ReasonNone; r <= ReasonShutdown+1; r++ {
+	for r := ReasonNone; r <= ReasonSyncGroup+1; r++ {
 		fmt.Fprint(&b, r, " ")
 	}
 	for tm := NoTimer; tm <= AdverTimer+1; tm++ {
@@ -419,7 +419,7 @@ func TestMachineEnumStrings(t *testing.T) {
 	for k := ActSend; k <= ActTransition+1; k++ {
 		fmt.Fprint(&b, k, " ")
 	}
-	want := "INIT BACKUP MASTER FAULT STOPPED State(5) none startup master-down master-resigned preempt higher-priority fault fault-cleared shutdown Reason(9) none master-down adver Timer(3) send arm-timer stop-timer add-vips remove-vips announce transition ActionKind(8) "
+	want := "INIT BACKUP MASTER FAULT STOPPED State(5) none startup master-down master-resigned preempt higher-priority fault fault-cleared shutdown sync-group Reason(10) none master-down adver Timer(3) send arm-timer stop-timer add-vips remove-vips announce transition ActionKind(8) "
 	if b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
 	}

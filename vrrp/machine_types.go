@@ -44,6 +44,8 @@ const (
 	ReasonFaultCleared // fault-cleared
 	// ReasonShutdown: the router was shut down.
 	ReasonShutdown // shutdown
+	// ReasonSyncGroup: the router's sync group moved it (SyncTo).
+	ReasonSyncGroup // sync-group
 )
 
 // Timer names the one timer a virtual router runs at a time.

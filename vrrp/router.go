@@ -45,6 +45,7 @@ type Router struct {
 	status   Status
 
 	events feed.Feed[Event]
+	sync   routerSync // its part in a sync group (syncmember.go)
 
 	n counters
 }
