@@ -314,9 +314,6 @@ func (r *run) handle(b batch) {
 		}
 	}
 	for _, ev := range b.evs {
-		if r.resync {
-			return
-		}
 		r.apply(ev)
 	}
 }
@@ -349,6 +346,8 @@ func (r *run) apply(ev event) {
 	}
 	t.counters.Events.Add(1)
 	pid := ev.tgid
+	// The kernel sends the exit before the process is a zombie: /proc
+	// may still show it running.
 	if ev.kind == evExit {
 		r.tab.set(pid, nil)
 		return
