@@ -327,6 +327,16 @@ func (r *run) apply(ev event) {
 	// Every event, acks included (since Linux 5.x), takes the next
 	// sequence number of its CPU; acks of older kernels and some events
 	// of 3.10 kernels have CPU -1 and no sequence.
+	if ev.kind == evAck {
+		// An ack takes its CPU's next number on kernels that send it
+		// like an event, and carries the request's own on older ones:
+		// it only advances a sequence it continues, and never shows a
+		// gap (an event after it will).
+		if last, ok := r.seqs[ev.cpu]; ok && ev.seq == last+1 {
+			r.seqs[ev.cpu] = ev.seq
+		}
+		return
+	}
 	if ev.cpu != ^uint32(0) {
 		last, ok := r.seqs[ev.cpu]
 		r.seqs[ev.cpu] = ev.seq

@@ -445,6 +445,24 @@ func TestTrackerOverflow(t *testing.T) {
 	})
 }
 
+// TestTrackerAcks: other listeners' acks come to every listener. Those
+// numbered like events (Linux 5.x and later) continue the sequence;
+// those that carry their request's number (older kernels) are ignored.
+func TestTrackerAcks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, Config{Specs: []Spec{{Name: "d", Process: "daemon"}}}, nil)
+		h.next()
+		h.k.send(exec_(1))
+		h.k.send(event{kind: evAck, ack: 5})                                            // numbered like an event
+		h.k.conn.reads <- fakeRead{b: marshal(event{kind: evAck, seq: 999999, ack: 7})} // its request's number
+		h.k.send(exec_(2))
+		synctest.Wait()
+		if st := h.tr.Stats(); st.Lost != 0 || st.Resyncs != 0 || st.Events != 2 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
 func TestTrackerMalformed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, Config{Specs: []Spec{{Name: "d", Process: "daemon"}}}, nil)
