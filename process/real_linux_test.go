@@ -64,6 +64,11 @@ func realTracker(t *testing.T, specs ...Spec) (*Tracker, *Subscription) {
 			t.Errorf("Run: %v", err)
 		}
 	})
+	// Start processes only after the first scan, so that they are
+	// counted by their events, not by the scan.
+	for i := range specs {
+		waitStatus(t, tr, i, "scanned", func(s Status) bool { return s.State != StateUnknown })
+	}
 	return tr, sub
 }
 
