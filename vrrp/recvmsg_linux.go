@@ -13,27 +13,32 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
+// recvmsg reads one raw VRRP message at a time with recvmsg(2), so that it
 // gets the kernel's receive timestamp (SO_TIMESTAMPNS) next to the TTL,
-// destination and interface.
+// destination and interface. A read allocates nothing: the call's
+// arguments point at buffers made once, the sender's address is read from
+// the raw sockaddr the kernel wrote, and parseControl walks the control
+// messages in place.
 type recvmsg struct {
 	rc   syscall.RawConn
 	v6   bool
 	buf  []byte
 	oob  []byte
-	cm4  ipv4.ControlMessage
-	cm6  ipv6.ControlMessage
 	read func(fd uintptr) bool // the RawConn.Read callback, made once
+
+	// recvmsg(2)'s arguments: hdr points at iov (over buf), oob and from,
+	// which receives a struct sockaddr_in or sockaddr_in6.
+	hdr  unix.Msghdr
+	iov  unix.Iovec
+	from [unix.SizeofSockaddrInet6]byte
 
 	// results of the last read callback
 	n, oobn int
-	from    unix.Sockaddr
-	err     error
-	// ICMP errors drained from the error queue after err, and the
+	errno   unix.Errno
+	// ICMP errors drained from the error queue after errno, and the
 	// destination of the first (the peer that did not take our advert)
 	drained int
 	errDst  unix.Sockaddr
@@ -52,19 +57,29 @@ func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
 	if err != nil {
 		return nil, err
 	}
-	var oobLen int
-	if v6 {
-		oobLen = len(ipv6.NewControlMessage(ipv6.FlagHopLimit | ipv6.FlagDst | ipv6.FlagInterface))
-	} else {
-		oobLen = len(ipv4.NewControlMessage(ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface))
-	}
-	r := &recvmsg{rc: rc, v6: v6, buf: make([]byte, 65536), oob: make([]byte, oobLen+unix.CmsgSpace(16)+64)}
+	// Room for the control data: TTL or hop limit, packet info (the
+	// larger IPv6 one) and the timestamp, and some to spare.
+	oobLen := unix.CmsgSpace(4) + unix.CmsgSpace(unix.SizeofInet6Pktinfo) +
+		unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))) + 64
+	r := &recvmsg{rc: rc, v6: v6, buf: make([]byte, 65536), oob: make([]byte, oobLen)}
+	r.iov.Base = &r.buf[0]
+	r.iov.SetLen(len(r.buf))
+	r.hdr.Name = &r.from[0]
+	r.hdr.Iov = &r.iov
+	r.hdr.SetIovlen(1)
+	r.hdr.Control = &r.oob[0]
 	r.read = func(fd uintptr) bool {
-		r.n, r.oobn, _, r.from, r.err = unix.Recvmsg(int(fd), r.buf, r.oob, 0)
-		if r.err == unix.EAGAIN || r.err == unix.EWOULDBLOCK {
-			return false
+		// The kernel writes back the lengths and flags: set them afresh.
+		r.hdr.Namelen = uint32(len(r.from))
+		r.hdr.SetControllen(len(r.oob))
+		r.hdr.Flags = 0
+		n, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.hdr)), 0)
+		if errno == unix.EAGAIN {
+			return false // wait in the poller
 		}
-		if r.err != nil {
+		r.n, r.oobn, r.errno = int(n), int(r.hdr.Controllen), errno
+		if errno != 0 {
+			r.n, r.oobn = 0, 0
 			r.drainErrors(int(fd))
 		}
 		return true
@@ -73,49 +88,166 @@ func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
 }
 
 func (r *recvmsg) readMsg() ([]byte, PacketInfo, error) {
-	var info PacketInfo
 	if err := r.rc.Read(r.read); err != nil {
-		return nil, info, err
+		return nil, PacketInfo{}, err
 	}
 	now := time.Now()
-	if r.err != nil {
-		err := os.NewSyscallError("recvmsg", r.err)
+	if r.errno != 0 {
+		err := os.NewSyscallError("recvmsg", r.errno)
 		if dst := sockaddrAddr(r.errDst); dst.IsValid() {
-			return nil, info, fmt.Errorf("%w (ICMP error for adverts to %v; %d queued errors drained)", err, dst, r.drained)
+			return nil, PacketInfo{}, fmt.Errorf("%w (ICMP error for adverts to %v; %d queued errors drained)", err, dst, r.drained)
 		}
-		return nil, info, err
+		return nil, PacketInfo{}, err
 	}
-	info.Time = now
-	info.Src = sockaddrAddr(r.from)
-	oob := r.oob[:r.oobn]
-	b := r.buf[:r.n]
-	if r.v6 {
-		r.cm6 = ipv6.ControlMessage{}
-		if err := r.cm6.Parse(oob); err == nil {
-			info.TTL, info.IfIndex = uint8(r.cm6.HopLimit), r.cm6.IfIndex
-			info.Dst, _ = netip.AddrFromSlice(r.cm6.Dst)
-		}
-	} else {
+	src := rawSockaddrAddr(r.from[:min(int(r.hdr.Namelen), len(r.from))])
+	b, info := parseMsg(r.buf[:r.n], r.oob[:r.oobn], src, r.v6, now)
+	return b, info, nil
+}
+
+// parseMsg takes a message b as a raw socket received it (an IPv4 socket
+// keeps the IP header, an IPv6 one (v6) does not) with its sender src and
+// control data oob, read at now, and returns the VRRP message in b and
+// its PacketInfo: src, and from oob the TTL or hop limit, destination,
+// interface and the kernel's receive time. The message is empty if an
+// IPv4 header is missing or malformed. Invalid control data leaves the
+// PacketInfo without TTL (0: the Router drops the message), destination
+// and interface, with the time now. It allocates nothing.
+func parseMsg(b, oob []byte, src netip.Addr, v6 bool, now time.Time) ([]byte, PacketInfo) {
+	info := PacketInfo{Src: src, Time: now}
+	if !v6 {
 		// An IPv4 raw socket delivers the IP header too.
 		if len(b) < 20 || b[0]>>4 != 4 {
-			return b[:0], info, nil // counted as short by dispatch
+			return b[:0], info // counted as short by dispatch
 		}
 		hl := int(b[0]&0x0f) * 4
 		if hl < 20 || hl > len(b) {
-			return b[:0], info, nil
+			return b[:0], info
 		}
 		b = b[hl:]
-		r.cm4 = ipv4.ControlMessage{}
-		if err := r.cm4.Parse(oob); err == nil {
-			info.TTL, info.IfIndex = uint8(r.cm4.TTL), r.cm4.IfIndex
-			info.Dst, _ = netip.AddrFromSlice(r.cm4.Dst)
+	}
+	if c, ok := parseControl(oob, v6); ok {
+		info.TTL, info.IfIndex, info.Dst = c.ttl, c.ifIndex, c.dst
+		if c.hasTime {
+			info.Time = kernelTime(now, c.time)
 		}
 	}
-	info.Dst = info.Dst.Unmap()
-	if ts, ok := rxTimestamp(oob); ok {
-		info.Time = kernelTime(now, ts)
+	return b, info
+}
+
+// rxControl is what a received message's control data says.
+type rxControl struct {
+	ttl     uint8      // IP_TTL or IPV6_HOPLIMIT (its low byte)
+	ifIndex int        // IP_PKTINFO or IPV6_PKTINFO: the interface
+	dst     netip.Addr // IP_PKTINFO or IPV6_PKTINFO: the destination
+	time    time.Time  // SCM_TIMESTAMPNS, if hasTime
+	hasTime bool
+}
+
+// cmsgLayout is how a platform lays out control messages.
+type cmsgLayout struct {
+	lenSize  int // the size of cmsg_len (a size_t); level and type, ints, follow
+	align    int // messages and their data start at multiples of it (the word size)
+	timespec int // the size of struct timespec, SCM_TIMESTAMPNS's data
+}
+
+// nativeCmsg is this platform's layout.
+func nativeCmsg() cmsgLayout {
+	return cmsgLayout{lenSize: int(unsafe.Sizeof(unix.Cmsghdr{}.Len)), align: unix.SizeofPtr,
+		timespec: int(unsafe.Sizeof(unix.Timespec{}))}
+}
+
+// parseControl walks the control data of a message received on an IPv4
+// or IPv6 (v6) socket, as recvmsg(2) lays it out: messages of a struct
+// cmsghdr (cmsg_len, counting the header, then level and type) and data,
+// each padded to the word size (the last one may be unpadded). It takes
+// an IPv4 socket's IP_TTL and IP_PKTINFO or an IPv6 socket's
+// IPV6_HOPLIMIT and IPV6_PKTINFO, the last of each, and the first
+// SCM_TIMESTAMPNS; it skips other messages and those whose data is too
+// short for what they carry. A cmsg_len shorter than the header or
+// running past the data makes the whole buffer invalid (ok false), and
+// bytes after the last message too few for a header are ignored, as in
+// unix.ParseSocketControlMessage and x/net's ControlMessage.Parse, which
+// it replaces on the receive path: they allocate, it does not (nor does
+// it need aligned data).
+func parseControl(oob []byte, v6 bool) (c rxControl, ok bool) {
+	return parseControlIn(nativeCmsg(), oob, v6)
+}
+
+// parseControlIn is parseControl for the layout lay.
+func parseControlIn(lay cmsgLayout, oob []byte, v6 bool) (c rxControl, ok bool) {
+	align := func(n int) int { return (n + lay.align - 1) &^ (lay.align - 1) }
+	hl := align(lay.lenSize + 8) // struct cmsghdr, padded: where data starts
+	for len(oob) >= hl {
+		var l uint64
+		if lay.lenSize == 8 {
+			l = binary.NativeEndian.Uint64(oob)
+		} else {
+			l = uint64(binary.NativeEndian.Uint32(oob))
+		}
+		if l < uint64(hl) || l > uint64(len(oob)) {
+			return rxControl{}, false
+		}
+		level := int32(binary.NativeEndian.Uint32(oob[lay.lenSize:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[lay.lenSize+4:]))
+		data := oob[hl:l]
+		switch {
+		case level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPNS:
+			if !c.hasTime {
+				c.time, c.hasTime = timespec(data, lay.timespec)
+			}
+		case v6 && level == unix.IPPROTO_IPV6 && typ == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			c.ttl = uint8(binary.NativeEndian.Uint32(data))
+		case v6 && level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			// struct in6_pktinfo: the address, then the interface (an int)
+			c.dst = netip.AddrFrom16([16]byte(data[:16])).Unmap()
+			c.ifIndex = int(int32(binary.NativeEndian.Uint32(data[16:])))
+		case !v6 && level == unix.IPPROTO_IP && typ == unix.IP_TTL && len(data) >= 4:
+			c.ttl = uint8(binary.NativeEndian.Uint32(data))
+		case !v6 && level == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			// struct in_pktinfo: the interface (an int), the local
+			// address the kernel would answer from, the destination
+			c.ifIndex = int(int32(binary.NativeEndian.Uint32(data)))
+			c.dst = netip.AddrFrom4([4]byte(data[8:12]))
+		}
+		next := align(int(l))
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
 	}
-	return b, info, nil
+	return c, true
+}
+
+// timespec reads a struct timespec of size bytes: two 64-bit or two
+// 32-bit words.
+func timespec(b []byte, size int) (time.Time, bool) {
+	switch {
+	case size == 16 && len(b) >= 16:
+		return time.Unix(int64(binary.NativeEndian.Uint64(b[0:])), int64(binary.NativeEndian.Uint64(b[8:]))), true
+	case size == 8 && len(b) >= 8:
+		return time.Unix(int64(int32(binary.NativeEndian.Uint32(b[0:]))), int64(binary.NativeEndian.Uint32(b[4:]))), true
+	}
+	return time.Time{}, false
+}
+
+// rawSockaddrAddr is the address in a struct sockaddr_in or sockaddr_in6
+// as the kernel wrote it (an IPv4-mapped IPv6 address unmapped), or the
+// zero Addr.
+func rawSockaddrAddr(sa []byte) netip.Addr {
+	if len(sa) < 2 {
+		return netip.Addr{}
+	}
+	switch binary.NativeEndian.Uint16(sa) {
+	case unix.AF_INET: // family, port, address
+		if len(sa) >= 8 {
+			return netip.AddrFrom4([4]byte(sa[4:8]))
+		}
+	case unix.AF_INET6: // family, port, flow info, address, scope
+		if len(sa) >= 24 {
+			return netip.AddrFrom16([16]byte(sa[8:24])).Unmap()
+		}
+	}
+	return netip.Addr{}
 }
 
 // drainErrors empties the socket's error queue after recvmsg reported an
@@ -152,27 +284,6 @@ func sockaddrAddr(sa unix.Sockaddr) netip.Addr {
 		return netip.AddrFrom16(sa.Addr).Unmap()
 	}
 	return netip.Addr{}
-}
-
-// rxTimestamp finds SCM_TIMESTAMPNS (a struct timespec of the platform's
-// word size) in a control message buffer.
-func rxTimestamp(oob []byte) (time.Time, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_TIMESTAMPNS {
-			continue
-		}
-		switch {
-		case unsafe.Sizeof(unix.Timespec{}) == 16 && len(m.Data) >= 16:
-			return time.Unix(int64(binary.NativeEndian.Uint64(m.Data[0:])), int64(binary.NativeEndian.Uint64(m.Data[8:]))), true
-		case unsafe.Sizeof(unix.Timespec{}) == 8 && len(m.Data) >= 8:
-			return time.Unix(int64(int32(binary.NativeEndian.Uint32(m.Data[0:]))), int64(binary.NativeEndian.Uint32(m.Data[4:]))), true
-		}
-	}
-	return time.Time{}, false
 }
 
 // kernelTime turns the kernel's receive timestamp (wall clock) into a time

@@ -141,14 +141,13 @@ func TestRxTimestamp(t *testing.T) {
 		binary.NativeEndian.PutUint32(data, uint32(spec.Sec))
 		binary.NativeEndian.PutUint32(data[4:], uint32(spec.Nsec))
 	}
-	got, ok := rxTimestamp(oob)
-	if !ok || !got.Equal(ts) {
-		t.Fatalf("rxTimestamp = %v, %v; want %v", got, ok, ts)
+	if c, ok := parseControl(oob, false); !ok || !c.hasTime || !c.time.Equal(ts) {
+		t.Fatalf("parseControl = %+v, %v; want time %v", c, ok, ts)
 	}
-	if _, ok := rxTimestamp(oob[:first]); ok {
-		t.Error("found a timestamp in a buffer without one")
+	if c, ok := parseControl(oob[:first], false); !ok || c.hasTime {
+		t.Errorf("parseControl = %+v, %v: found a timestamp in a buffer without one", c, ok)
 	}
-	if _, ok := rxTimestamp([]byte{1, 2, 3}); ok {
+	if c, _ := parseControl([]byte{1, 2, 3}, false); c.hasTime {
 		t.Error("found a timestamp in garbage")
 	}
 }

@@ -414,5 +414,3 @@ func (s *Socket) readLoop() {
 		s.dispatch(b, info)
 	}
 }
-
-// recvmsg reads one raw VRRP message at a time with recvmsg(2), so that it
