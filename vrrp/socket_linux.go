@@ -83,6 +83,8 @@ type socketCounters struct {
 // Socket is one raw IP socket (protocol 112) on one interface for one
 // family, shared by every virtual router on that interface: received
 // messages are demultiplexed by VRID to the Conns made with Socket.Conn.
+// Receiving allocates nothing per message: each Conn reuses the buffers
+// its queue held once they were read.
 //
 // It lives in the network namespace SocketConfig.Netns names, whichever
 // thread uses it.

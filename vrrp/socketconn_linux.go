@@ -42,14 +42,23 @@ type SocketConn struct {
 	src    netip.Addr
 	peers  []netip.Addr // guarded by s.mu; replaced whole (SetPeers)
 	q      chan rawMsg
+	free   chan *[]byte // buffers of messages read from q, for dispatch to reuse
 	closed chan struct{}
 	once   sync.Once
 }
 
+// rawMsg is a message waiting in a Conn's queue. Its buffer belongs to
+// whoever holds the rawMsg: dispatch fills it, ReadAdvert copies it out
+// and hands it back to the Conn's free list, from which dispatch takes it
+// again, so a message is never overwritten before it was read.
 type rawMsg struct {
-	b    []byte
+	b    *[]byte
 	info PacketInfo
 }
+
+// maxReuse is the largest buffer a Conn keeps for reuse: no VRRP message
+// is longer (the longest, with 255 IPv6 addresses, has 4088 bytes).
+const maxReuse = 4096
 
 var _ Conn = (*SocketConn)(nil)
 
@@ -82,7 +91,10 @@ func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
 	case q < 0:
 		q = 0
 	}
-	c := &SocketConn{s: s, vrid: vrid, src: src, q: make(chan rawMsg, q), closed: make(chan struct{})}
+	// Buffers are outside the free list while in the queue, or held by
+	// dispatch or a reader: cap(q) + 2 with one reader (the Router).
+	c := &SocketConn{s: s, vrid: vrid, src: src, q: make(chan rawMsg, q), free: make(chan *[]byte, q+2),
+		closed: make(chan struct{})}
 	for _, p := range cfg.Peers {
 		c.peers = append(c.peers, p.Unmap())
 	}
@@ -126,11 +138,43 @@ func (s *Socket) dispatch(b []byte, info PacketInfo) {
 		s.n.NotPeer.Add(1)
 		return
 	}
+	m := rawMsg{b: c.buffer(len(b)), info: info}
+	copy(*m.b, b)
 	select {
-	case c.q <- rawMsg{b: slices.Clone(b), info: info}:
+	case c.q <- m:
 		s.n.Delivered.Add(1)
 	default:
 		s.n.QueueFull.Add(1)
+		c.reuse(m.b)
+	}
+}
+
+// buffer returns a buffer of n bytes for a message to c: one from c's free
+// list, or a new one if the list is empty or its first is too small. The
+// messages of one VRID have one length (its master's advert), so after
+// the first few a Conn allocates no more.
+func (c *SocketConn) buffer(n int) *[]byte {
+	select {
+	case p := <-c.free:
+		if cap(*p) >= n {
+			*p = (*p)[:n]
+			return p
+		}
+	default:
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// reuse puts a buffer whose message was copied out on c's free list,
+// unless it is larger than any VRRP message or the list is full.
+func (c *SocketConn) reuse(p *[]byte) {
+	if cap(*p) > maxReuse {
+		return
+	}
+	select {
+	case c.free <- p:
+	default:
 	}
 }
 
@@ -165,7 +209,9 @@ func (c *SocketConn) LocalAddr() netip.Addr { return c.src }
 func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo, error) {
 	select {
 	case m := <-c.q:
-		return copy(b, m.b), m.info, nil
+		n := copy(b, *m.b)
+		c.reuse(m.b)
+		return n, m.info, nil
 	case <-c.closed:
 		return 0, PacketInfo{}, ErrClosed
 	case <-c.s.done:
