@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -46,8 +47,9 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 		backoff = 0
 		if why := r.validate(buf[:n], info, &a); why != DropNone {
 			r.n.drops[why].Add(1)
-			if why != DropVRID && why != DropOwn {
-				r.view.Load().log.Debug("vrrp: advert dropped", "src", info.Src, "reason", why.String())
+			// Check first: building the arguments allocates.
+			if log := r.view.Load().log; why != DropVRID && why != DropOwn && log.Enabled(ctx, slog.LevelDebug) {
+				log.Debug("vrrp: advert dropped", "src", info.Src, "reason", why.String())
 			}
 			continue
 		}
