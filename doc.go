@@ -15,6 +15,8 @@
 //	                real-server semantics (Pool, Balancer), kernel backend
 //	ipvs/ipvstest   in-memory IPVS table with fault injection
 //	vigiltest       in-memory Platform (vrrptest + ipvstest) for the wiring
+//	process         keepalived's vrrp_track_process on the proc connector
+//	notify          keepalived's notify scripts and FIFO lines, in order
 //	watchdog        heartbeats, stall detection, sd_notify (planned)
 //	config          keepalived.conf parser (planned)
 //
