@@ -1,6 +1,9 @@
 package vrrp
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 // keepalived's tracking arithmetic, one row per rule.
 func TestTracking(t *testing.T) {
@@ -24,7 +27,7 @@ func TestTracking(t *testing.T) {
 		{"a source's new weight replaces its old", 100, []op{w("a", -20), w("a", 10)}, 110, false},
 		{"clamped to 254", 200, []op{w("a", 100)}, 254, false},
 		{"clamped to 1", 50, []op{w("a", -100)}, 1, false},
-		{"weights beyond 254 count as 254", 100, []op{w("a", 1<<40), w("b", -300)}, 100, false},
+		{"weights beyond 254 count as 254", 100, []op{w("a", math.MaxInt32), w("b", -300)}, 100, false},
 		{"owner ignores weights", 255, []op{w("a", -200)}, 255, false},
 		{"weight 0 source down: FAULT", 100, []op{{source: "eth0", fault: 1}}, 100, true},
 		{"fault cleared", 100, []op{{source: "eth0", fault: 1}, {source: "eth0", fault: -1}}, 100, false},
