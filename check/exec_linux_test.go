@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
 // packages are the Debian packages of the programs the exec tests run.
@@ -31,7 +33,7 @@ func needPrograms(t *testing.T, programs ...string) {
 		}
 	}
 	if len(missing) > 0 {
-		unavailable(t, "missing "+strings.Join(missing, ", "))
+		nstest.Unavailable(t, "missing "+strings.Join(missing, ", "))
 	}
 }
 
@@ -181,7 +183,7 @@ func TestExecLeftovers(t *testing.T) {
 func TestExecCredential(t *testing.T) {
 	needPrograms(t, "/bin/sh", "id")
 	if os.Geteuid() != 0 {
-		unavailable(t, "running as another user needs root")
+		nstest.Unavailable(t, "running as another user needs root")
 	}
 	nobody, err := user.Lookup("nobody")
 	if err != nil {

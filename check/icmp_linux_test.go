@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
 var (
@@ -19,7 +21,7 @@ var (
 func TestICMPPrivileged(t *testing.T) {
 	noLeaks(t)
 	if os.Geteuid() != 0 {
-		unavailable(t, "raw ICMP sockets need root")
+		nstest.Unavailable(t, "raw ICMP sockets need root")
 	}
 	targets := []netip.Addr{lo4, netip.AddrFrom16(lo4.As16())} // plain and v4-mapped
 	if haveIPv6Loopback() {
@@ -94,7 +96,7 @@ func TestICMPUnprivilegedNetns(t *testing.T) {
 func TestICMPNoReply(t *testing.T) {
 	noLeaks(t)
 	if os.Geteuid() != 0 {
-		unavailable(t, "raw ICMP sockets need root")
+		nstest.Unavailable(t, "raw ICMP sockets need root")
 	}
 	var errs [2]error
 	err := inNetns(t, map[string]string{"ipv4/icmp_echo_ignore_all": "1", "ipv4/ping_group_range": "0 2147483647"}, func() error {

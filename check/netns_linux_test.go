@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
 // inNetns runs f on a goroutine locked to an OS thread that has its own,
@@ -38,22 +40,11 @@ func inNetns(t *testing.T, sysctls map[string]string, f func() error) error {
 	}()
 	select {
 	case why := <-skip:
-		unavailable(t, why)
+		nstest.Unavailable(t, why)
 		return nil
 	case err := <-errc:
 		return err
 	}
-}
-
-// unavailable skips a test for why (it needs root, network namespaces or
-// a program that is missing), unless VIGIL_REQUIRE_NETNS=1 (as in CI)
-// makes that a failure.
-func unavailable(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
-		t.Fatalf("VIGIL_REQUIRE_NETNS=1, but: %s", why)
-	}
-	t.Skip(why)
 }
 
 // loUp brings the loopback interface of the thread's namespace up.

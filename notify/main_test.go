@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
 func TestMain(m *testing.M) {
@@ -57,16 +59,12 @@ func lines(s string) []string {
 }
 
 // needRoot skips t unless it runs as root, saying what needs it; with
-// VIGIL_REQUIRE_NETNS=1 (as in CI) it fails t instead, like the skips of
-// internal/nstest, whose Root speaks of network namespaces.
+// VIGIL_REQUIRE_NETNS=1 (as in CI) it fails t instead (nstest.Unavailable;
+// nstest.Root's message speaks of network namespaces).
 func needRoot(t *testing.T, what string) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
 	}
-	why := what + " needs root (run go test as root)"
-	if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
-		t.Fatalf("%s, and VIGIL_REQUIRE_NETNS=1", why)
-	}
-	t.Skip(why)
+	nstest.Unavailable(t, what+" needs root (run go test as root)")
 }

@@ -18,25 +18,17 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
 // These tests use the kernel's process connector and start and kill real
 // processes: copies of /bin/sleep under distinctive names.
 
-// unavailable skips t for why, or fails it when VIGIL_REQUIRE_NETNS=1
-// (as in CI).
-func unavailable(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
-		t.Fatalf("%s, and VIGIL_REQUIRE_NETNS=1", why)
-	}
-	t.Skip(why)
-}
-
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "process connector tests need root (CAP_NET_ADMIN before Linux 6.6, and the initial user, PID and network namespaces): run go test as root")
+		nstest.Unavailable(t, "process connector tests need root (CAP_NET_ADMIN before Linux 6.6, and the initial user, PID and network namespaces): run go test as root")
 	}
 }
 
@@ -49,7 +41,7 @@ func realTracker(t *testing.T, specs ...Spec) (*Tracker, *Subscription) {
 	needRoot(t)
 	tr, err := New(Config{Specs: specs})
 	if errors.Is(err, ErrUnsupported) {
-		unavailable(t, err.Error())
+		nstest.Unavailable(t, err.Error())
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +78,7 @@ func program(t *testing.T, name string) string {
 	t.Helper()
 	src, err := exec.LookPath("sleep")
 	if err != nil {
-		unavailable(t, "no sleep program (apt-get install -y coreutils)")
+		nstest.Unavailable(t, "no sleep program (apt-get install -y coreutils)")
 	}
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -128,7 +120,7 @@ func copyExecutable(t *testing.T, name string) string {
 	}
 	for d := filepath.Dir(filepath.Dir(dir)); d != "/"; d = filepath.Dir(d) {
 		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
-			unavailable(t, "no directory that anyone can enter for a copy of the test binary: "+d)
+			nstest.Unavailable(t, "no directory that anyone can enter for a copy of the test binary: "+d)
 		}
 	}
 	bin := filepath.Join(dir, name)
@@ -287,7 +279,7 @@ func TestRealShell(t *testing.T) {
 	tr, _ := realTracker(t, Spec{Name: "s", Process: name})
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		unavailable(t, "no sh (apt-get install -y dash)")
+		nstest.Unavailable(t, "no sh (apt-get install -y dash)")
 	}
 	bin := program(t, name)
 	script := bin + " 1000 & " + bin + " 1000 & (" + bin + " 1000 &); wait"

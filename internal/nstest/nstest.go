@@ -64,9 +64,9 @@ func Root(t testing.TB) {
 	t.Helper()
 	switch {
 	case runtime.GOOS != "linux":
-		unavailable(t, "network namespaces need Linux")
+		Unavailable(t, "network namespaces need Linux")
 	case os.Geteuid() != 0:
-		unavailable(t, "network namespace tests need root")
+		Unavailable(t, "network namespace tests need root")
 	}
 }
 
@@ -124,13 +124,15 @@ func NeedTools(t testing.TB, tools ...string) []string {
 		paths[i] = p
 	}
 	if len(missing) > 0 {
-		unavailable(t, "missing "+strings.Join(missing, ", "))
+		Unavailable(t, "missing "+strings.Join(missing, ", "))
 	}
 	return paths
 }
 
-// unavailable skips t for why, or fails it when VIGIL_REQUIRE_NETNS=1.
-func unavailable(t testing.TB, why string) {
+// Unavailable skips t for why (root, a namespace or a program is
+// missing), or fails it when VIGIL_REQUIRE_NETNS=1 (as in CI), so that CI
+// never passes by skipping. Every test that cannot run here calls it.
+func Unavailable(t testing.TB, why string) {
 	t.Helper()
 	if os.Getenv("VIGIL_REQUIRE_NETNS") == "1" {
 		t.Fatalf("%s, and VIGIL_REQUIRE_NETNS=1", why)
