@@ -92,7 +92,6 @@ type instance struct {
 	cfg    InstanceConfig
 	iface  string // the interface the instance sends on (VMAC or Interface)
 	router *vrrp.Router
-	addrs  *heldAddrs
 }
 
 // NewHostOn makes a Host for cfg's instances on platform p; the Host owns
@@ -126,7 +125,7 @@ func (h *Host) addInstance(ic InstanceConfig) error {
 	if err := r.SetTimers(io.Timers); err != nil {
 		return fmt.Errorf("vigil: instance %s: %w", ic.VRRP.Name, err)
 	}
-	h.insts = append(h.insts, &instance{cfg: ic, iface: io.Interface, router: r, addrs: held})
+	h.insts = append(h.insts, &instance{cfg: ic, iface: io.Interface, router: r})
 	return nil
 }
 
