@@ -14,9 +14,6 @@ import (
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
-// ErrRan is returned by a second call of Run: a Host runs once.
-var ErrRan = errors.New("vigil: already ran")
-
 // InstanceConfig is one VRRP instance (keepalived's vrrp_instance) on a Host.
 type InstanceConfig struct {
 	// VRRP is the router's configuration: name, VRID, version, priority,
