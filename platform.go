@@ -52,6 +52,16 @@ type InstanceIO struct {
 	// Timers are the router timers the platform runs on (precise on
 	// Linux; Go timers in memory, where testing/synctest drives them).
 	Timers vrrp.Timers
+	// Reconfigure applies a new Label, Routes, Rules and GARP timing of
+	// the instance to Addrs and Announcer, for a reload that keeps the
+	// instance; nil means the platform cannot (the instance is then
+	// replaced).
+	Reconfigure func(InstanceConfig) error
+	// Release releases what Instance opened for this instance alone (its
+	// Conn, its address manager), when a reload removes it; nil means
+	// nothing to release beyond the Conn, which is closed if it is an
+	// io.Closer.
+	Release func() error
 }
 
 // Events is a subscription to a platform's events

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/vrrp"
 )
 
 // State is a snapshot of a Supervisor, ready for encoding/json.
@@ -88,4 +89,61 @@ type RealServerState struct {
 	// Err is the last failed check's error, empty when the last checks
 	// passed.
 	Err string `json:"error,omitempty"`
+}
+
+// State returns a snapshot of the Supervisor: every instance with its
+// state, priorities and trackers, the sync groups, the named trackers and
+// the virtual servers. Safe at any time, before, during and after Run.
+func (s *Supervisor) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var st State
+	for _, m := range s.insts {
+		if m.removed {
+			continue
+		}
+		rs := m.router.Status()
+		is := InstanceState{Name: m.cfg.VRRP.Name, Interface: m.iface, VRID: m.cfg.VRRP.VRID,
+			State: rs.State.String(), Priority: m.cfg.VRRP.Priority, Effective: m.prio, Since: rs.Since}
+		if rs.State == vrrp.Master || rs.State == vrrp.Backup {
+			is.Master = rs.Master
+		}
+		if m.group != nil {
+			is.Group = m.group.cfg.Name
+		}
+		for _, b := range m.binds {
+			up := true
+			if b.iface != "" {
+				v, ok := s.ifaces[b.iface]
+				up = v || (!ok && !s.synced)
+			} else {
+				up = s.trackers[b.tracker].up
+			}
+			is.Tracks = append(is.Tracks, TrackState{Source: b.source, Up: up, Weight: b.weight,
+				Delta: m.deltas[b.source], Fault: m.faults[b.source]})
+			if m.faults[b.source] {
+				is.Faults = append(is.Faults, b.source)
+			}
+		}
+		st.Instances = append(st.Instances, is)
+	}
+	for _, g := range s.groups {
+		gs := GroupState{Name: g.cfg.Name, State: g.g.State().String()}
+		for _, m := range g.members {
+			gs.Members = append(gs.Members, m.cfg.VRRP.Name)
+		}
+		st.SyncGroups = append(st.SyncGroups, gs)
+	}
+	for _, t := range s.cfg.Trackers {
+		ts := s.trackers[t.Name]
+		if ts == nil {
+			continue
+		}
+		st.Trackers = append(st.Trackers, TrackerState{Name: t.Name, Up: ts.up, Weight: ts.value,
+			WeightSet: t.File != nil || ts.value != 0, Err: ts.err, Time: ts.at})
+	}
+	if s.vs != nil {
+		st.VirtualServers = s.vs.state()
+	}
+	return st
 }

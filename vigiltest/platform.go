@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/vigil-ha/vigil"
@@ -134,7 +135,22 @@ func (p *Platform) Instance(ic vigil.InstanceConfig) (vigil.InstanceIO, error) {
 		conn.Cut()
 	}
 	p.conns[ic.VRRP.Name] = conn
-	return vigil.InstanceIO{Conn: conn, Addrs: i.addrs, Announcer: i.ann, Interface: name}, nil
+	release := func() error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for n, c := range p.conns {
+			if c == conn {
+				delete(p.conns, n)
+			}
+		}
+		parent.conns = slices.DeleteFunc(parent.conns, func(c *vrrptest.Conn) bool { return c == conn })
+		return conn.Close()
+	}
+	// The fakes hold no label, routes, rules or timing: a reload's new
+	// ones apply at once.
+	reconfigure := func(vigil.InstanceConfig) error { return nil }
+	return vigil.InstanceIO{Conn: conn, Addrs: i.addrs, Announcer: i.ann, Interface: name,
+		Reconfigure: reconfigure, Release: release}, nil
 }
 
 // Subscribe implements vigil.Platform.

@@ -1,0 +1,882 @@
+package vigil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/netlink"
+	"github.com/vigil-ha/vigil/notify"
+	"github.com/vigil-ha/vigil/process"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// A Supervisor runs a Config: keepalived's VRRP and checker processes
+// together, as one Go value. It makes a router for each instance on a
+// Platform, runs the trackers on one check.Group (a check used in several
+// places runs once) and the process trackers on the kernel's process
+// events, turns their states into the routers' priorities and faults by
+// keepalived's rules, moves sync groups together, keeps the IPVS table in
+// step with the real servers' checks through one ipvs.Balancer, and
+// reports every change on one Subscribe stream, to notify scripts (in
+// order per instance, group or server) and to notify FIFOs.
+//
+// Decisions are taken on one goroutine; each part remains the only writer
+// of what it owns (a router its VIPs, the Balancer the IPVS table).
+//
+// A Supervisor runs once: a second Run returns ErrRan. State, Subscribe
+// and Reload are safe for concurrent use.
+type Supervisor struct {
+	p       Platform
+	log     *slog.Logger
+	n       *notifier
+	group   *check.Group
+	checks  *check.Subscription[check.Change]
+	procs   *process.Tracker // nil without process trackers
+	psub    *process.Subscription
+	psubC   <-chan process.Change // psub's channel; nil once closed
+	pcancel context.CancelFunc    // ends procs' Run
+	vs      *virtualServers       // nil without virtual servers
+	events  Events
+	vips    vipTable
+	ran     atomic.Bool
+	msgs    chan any
+	quit    chan struct{}   // closed when the loop ends: forwarders stop
+	reqs    chan *reloadReq // Reload → loop
+	fwd     sync.WaitGroup  // forwarders and routers
+	bg      sync.WaitGroup  // the parts that run on their own
+	runCtx  context.Context // the routers' parent context, set by Run
+	gctx    context.Context // the process trackers' context, set by Run
+	nctx    context.Context // the notify FIFOs' context, set by Run
+	vctx    context.Context // the virtual servers' context, set by Run
+	vdone   chan struct{}   // closed when the virtual servers' run ended
+	errc    chan error      // the parts' errors
+	failed  chan struct{}   // closed when a part failed: the loop stops
+	failOn  sync.Once
+
+	mu       sync.Mutex // guards what State reads, written by the loop
+	cfg      Config
+	insts    []*member
+	groups   []*syncRun
+	trackers map[string]*trackerState
+	handles  map[*check.Handle]string // tracker checks' handles → tracker
+	ifaces   map[string]bool          // interfaces' states as reported
+	synced   bool                     // the platform's first listing is in
+	stopping bool
+	errs     []error
+}
+
+// member is one running instance.
+type member struct {
+	cfg     Instance
+	iface   string // the interface it sends on (VMAC or Interface)
+	io      InstanceIO
+	router  *vrrp.Router
+	binds   []binding
+	group   *syncRun
+	index   int // its index in its group
+	state   vrrp.State
+	prio    uint8
+	faults  map[string]bool
+	deltas  map[string]int
+	started bool
+	removed bool // a reload removed it: its Stopped is DELETED or FAULT
+	cancel  context.CancelFunc
+	done    bool
+}
+
+// syncRun is one running sync group.
+type syncRun struct {
+	cfg     SyncGroup
+	g       *vrrp.SyncGroup
+	members []*member
+	started bool
+	acts    []vrrp.SyncAction
+}
+
+// Messages to the loop.
+type (
+	routerMsg struct {
+		m  *member
+		ev vrrp.Event
+	}
+	syncMsg struct {
+		m  *member
+		st vrrp.SyncStatus
+	}
+	doneMsg struct {
+		m   *member
+		err error
+	}
+)
+
+// New makes a Supervisor for cfg on platform p (NewLinux for this host's
+// kernel, vigiltest.New in memory); the Supervisor owns p from then on.
+// It validates cfg (every problem at once, as *FieldErrors wrapping
+// ErrInvalid), checks the notify scripts as keepalived does at load
+// (notify.Script.Check with Global.ScriptSecurity: an unsafe script is
+// disabled and logged), and opens what every instance needs. On error it
+// closes p.
+func New(p Platform, cfg Config) (*Supervisor, error) {
+	s, err := newSupervisor(p, cfg)
+	if err != nil {
+		s.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
+	log := logx.OrDiscard(cfg.Logger)
+	s := &Supervisor{p: p, log: log, vips: vipTable{held: map[vipKey]int{}},
+		msgs: make(chan any, 64), quit: make(chan struct{}), failed: make(chan struct{}), reqs: make(chan *reloadReq),
+		trackers: map[string]*trackerState{}, handles: map[*check.Handle]string{}, ifaces: map[string]bool{}}
+	s.n = newNotifier(&cfg, log)
+	s.group = check.NewGroup(check.GroupConfig{MaxInFlight: cfg.Global.CheckConcurrency, Logger: log})
+	s.checks = s.group.Subscribe(4096)
+	if err := cfg.Validate(); err != nil {
+		return s, err
+	}
+	cfg = cfg.withDefaults()
+	s.checkScripts(&cfg)
+	s.cfg = cfg
+	if err := s.startTrackers(&cfg); err != nil {
+		return s, err
+	}
+	for i := range cfg.Instances {
+		m, err := s.openInstance(&cfg, i)
+		if err != nil {
+			return s, err
+		}
+		s.insts = append(s.insts, m)
+	}
+	for _, sg := range cfg.SyncGroups {
+		if err := s.addGroup(&cfg, sg); err != nil {
+			return s, err
+		}
+	}
+	if err := s.n.openFIFOs(&cfg.Global, nil); err != nil {
+		return s, err
+	}
+	if len(cfg.VirtualServers) > 0 {
+		b, err := p.IPVS()
+		if err != nil {
+			return s, fmt.Errorf("vigil: virtual servers: %w", err)
+		}
+		vs, err := newVirtualServers(s.group, b, &cfg, s.n, log)
+		if err != nil {
+			b.Close()
+			return s, err
+		}
+		s.vs = vs
+	}
+	s.events = p.Subscribe(1024)
+	return s, nil
+}
+
+// release closes what New opened, when New fails.
+func (s *Supervisor) release() {
+	s.checks.Close()
+	s.n.closeFIFOs()
+	s.n.runner.Close()
+	if s.psub != nil {
+		s.psub.Close()
+	}
+	if s.events != nil {
+		s.events.Close()
+	}
+	s.p.Close()
+}
+
+// withDefaults fills in what a zero field means.
+func (c Config) withDefaults() Config {
+	ins := make([]Instance, len(c.Instances))
+	copy(ins, c.Instances)
+	for i := range ins {
+		if ins[i].GARP == (netlink.AnnounceTiming{}) {
+			ins[i].GARP = c.Global.GARP
+		}
+	}
+	c.Instances = ins
+	return c
+}
+
+// checkScripts runs keepalived's load-time checks on every notify script
+// of cfg, disabling (setting to nil) the ones that fail.
+func (s *Supervisor) checkScripts(cfg *Config) {
+	sec := cfg.Global.ScriptSecurity
+	chk := func(where string, sp **notify.Script) {
+		if *sp == nil {
+			return
+		}
+		warn, err := (*sp).Check(sec)
+		if warn != nil {
+			s.log.Warn("vigil: notify script", "where", where, "warning", warn)
+		}
+		if err != nil {
+			s.log.Error("vigil: notify script disabled", "where", where, "err", err)
+			*sp = nil
+		}
+	}
+	for i := range cfg.Instances {
+		n := &cfg.Instances[i].Notify
+		w := "instance " + cfg.Instances[i].VRRP.Name
+		for _, sp := range []**notify.Script{&n.Master, &n.Backup, &n.Fault, &n.Stop, &n.Deleted, &n.Any} {
+			chk(w, sp)
+		}
+	}
+	groups := make([]SyncGroup, len(cfg.SyncGroups))
+	copy(groups, cfg.SyncGroups)
+	cfg.SyncGroups = groups
+	for i := range groups {
+		n := &groups[i].Notify
+		for _, sp := range []**notify.Script{&n.Master, &n.Backup, &n.Fault, &n.Stop, &n.Any} {
+			chk("sync group "+groups[i].Name, sp)
+		}
+	}
+}
+
+// startTrackers adds the Check and File trackers to the check group and
+// opens the process tracker.
+func (s *Supervisor) startTrackers(cfg *Config) error {
+	var specs []process.Spec
+	for _, t := range cfg.Trackers {
+		ts := &trackerState{cfg: t}
+		s.trackers[t.Name] = ts
+		if t.Process != nil {
+			sp := *t.Process
+			sp.Name = t.Name
+			specs = append(specs, sp)
+			continue
+		}
+		if err := s.addTrackerCheck(ts); err != nil {
+			return err
+		}
+	}
+	if len(specs) > 0 {
+		pt, err := process.New(process.Config{Specs: specs, Logger: s.log})
+		if err != nil {
+			return fmt.Errorf("vigil: process trackers: %w", err)
+		}
+		s.procs = pt
+		s.psub = pt.Subscribe(1024)
+		s.psubC = s.psub.C()
+	}
+	return nil
+}
+
+func (s *Supervisor) addTrackerCheck(ts *trackerState) error {
+	c, p := trackerPolicy(&ts.cfg)
+	h, err := s.group.Add(c, p)
+	if err != nil {
+		return fmt.Errorf("vigil: tracker %s: %w", ts.cfg.Name, err)
+	}
+	ts.handle = h
+	ts.fromStatus(h.Status())
+	s.handles[h] = ts.cfg.Name
+	return nil
+}
+
+// openInstance opens instance i of cfg on the platform and makes its
+// router.
+func (s *Supervisor) openInstance(cfg *Config, i int) (*member, error) {
+	ic := cfg.Instances[i]
+	io, err := s.p.Instance(ic.InstanceConfig)
+	if err != nil {
+		return nil, err
+	}
+	held := &heldAddrs{vipWriter: io.Addrs, link: io.Interface, table: &s.vips}
+	rc := ic.VRRP
+	if rc.Logger == nil {
+		rc.Logger = s.log
+	}
+	r, err := vrrp.NewRouter(io.Conn, held, io.Announcer, rc)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.SetTimers(io.Timers); err != nil {
+		return nil, fmt.Errorf("vigil: instance %s: %w", ic.VRRP.Name, err)
+	}
+	m := &member{cfg: ic, iface: io.Interface, io: io, router: r, prio: ic.VRRP.Priority,
+		faults: map[string]bool{}, deltas: map[string]int{}}
+	var dropped []string
+	m.binds, dropped = bindings(cfg, i)
+	if m.iface != ic.Interface && !ic.DontTrackPrimary {
+		m.binds = append(m.binds, binding{source: faultSource(m.iface), iface: m.iface})
+	}
+	for _, d := range dropped {
+		s.log.Warn("vigil: weighted tracker ignored in a sync group member (keepalived's rule; set the group's TrackingWeight to keep it)",
+			"instance", ic.VRRP.Name, "tracker", d)
+	}
+	s.applyTracks(m)
+	return m, nil
+}
+
+// addGroup makes the sync group sg over its members.
+func (s *Supervisor) addGroup(cfg *Config, sg SyncGroup) error {
+	g, err := vrrp.NewSyncGroup(syncGroupConfig(cfg, &sg))
+	if err != nil {
+		return err
+	}
+	sr := &syncRun{cfg: sg, g: g}
+	for i, name := range sg.Members {
+		m := s.instance(name)
+		m.group, m.index = sr, i
+		sr.members = append(sr.members, m)
+	}
+	s.groups = append(s.groups, sr)
+	return nil
+}
+
+// instance returns the running instance named name, or nil.
+func (s *Supervisor) instance(name string) *member {
+	for _, m := range s.insts {
+		if m.cfg.VRRP.Name == name && !m.removed {
+			return m
+		}
+	}
+	return nil
+}
+
+// Subscribe returns a subscription to the Supervisor's events, with a
+// queue of n (at least 1) that drops its oldest event when full and
+// counts it. Its channel is closed when Run returns.
+func (s *Supervisor) Subscribe(n int) *Subscription {
+	return &Subscription{s: s.n.events.Subscribe(n)}
+}
+
+// Subscription receives a Supervisor's Events; see Supervisor.Subscribe.
+type Subscription struct{ s *feed.Sub[Event] }
+
+// C carries the events; it is closed by Close and when Run returns.
+func (s *Subscription) C() <-chan Event { return s.s.C() }
+
+// Dropped counts the events lost because the queue was full.
+func (s *Subscription) Dropped() uint64 { return s.s.Dropped() }
+
+// Close ends the subscription and closes C. Calling it again does nothing.
+func (s *Subscription) Close() { s.s.Close() }
+
+// Run runs everything until ctx is done, then leaves gracefully: sync
+// groups and instances report STOP, masters send priority 0 and remove
+// their VIPs, the virtual servers leave the IPVS table (unless
+// Global.KeepIPVSOnExit), notify scripts already queued finish (for at
+// most a minute), and the platform is closed. It returns only when every
+// goroutine it started has ended, with the errors of parts that failed.
+// A Supervisor runs once: a second call returns ErrRan.
+func (s *Supervisor) Run(ctx context.Context) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return ErrRan
+	}
+	defer s.p.Close()
+	defer s.events.Close()
+	s.errc = make(chan error, 16)
+	pctx, pcancel := context.WithCancel(context.Background())
+	defer pcancel()
+	s.bg.Go(func() { s.fail("platform", s.p.Run(pctx)) })
+	gctx, gcancel := context.WithCancel(context.Background())
+	s.gctx = gctx
+	s.bg.Go(func() { s.fail("checks", s.group.Run(gctx)) })
+	if s.procs != nil {
+		s.runProcs()
+	}
+	nctx, ncancel := context.WithCancel(context.Background())
+	s.nctx = nctx
+	ndone := make(chan struct{})
+	go func() { defer close(ndone); s.fail("notify", s.n.runner.Run(nctx)) }()
+	s.n.startFIFOs(nctx)
+	vctx, vcancel := context.WithCancel(context.Background())
+	s.vctx, s.vdone = vctx, make(chan struct{})
+	if s.vs != nil {
+		s.startVirtualServers()
+	} else {
+		close(s.vdone)
+	}
+
+	rctx, rcancel := context.WithCancel(context.Background())
+	s.runCtx = rctx
+	s.loop(ctx)
+	rcancel()
+	close(s.quit)
+	s.fwd.Wait()
+
+	vcancel()
+	<-s.vdone
+	gcancel()
+	pcancel()
+	s.bg.Wait()
+	// Let the notifications queued (STOP, DELETED) run, within a bound.
+	s.n.runner.Close()
+	select {
+	case <-ndone:
+	case <-time.After(time.Minute):
+		ncancel()
+		<-ndone
+	}
+	ncancel()
+	s.n.closeFIFOs()
+	s.n.events.Close()
+	close(s.errc)
+	var errs []error
+	s.mu.Lock()
+	errs = append(errs, s.errs...)
+	s.mu.Unlock()
+	for err := range s.errc {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// runProcs runs the process tracker until gctx ends or a reload
+// replaces it.
+func (s *Supervisor) runProcs() {
+	ctx, cancel := context.WithCancel(s.gctx)
+	s.pcancel = cancel
+	pt := s.procs
+	s.bg.Go(func() { s.fail("process trackers", pt.Run(ctx)) })
+}
+
+// fail records the error of a part that ended; a cancelled part is not
+// an error.
+func (s *Supervisor) fail(what string, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	err = fmt.Errorf("vigil: %s: %w", what, err)
+	s.log.Error("vigil: part failed: stopping", "err", err)
+	select {
+	case s.errc <- err:
+	default:
+	}
+	s.failOn.Do(func() { close(s.failed) })
+}
+
+// startVirtualServers runs s.vs until s.vctx ends; s.vdone is closed
+// when it returned.
+func (s *Supervisor) startVirtualServers() {
+	vs, done := s.vs, s.vdone
+	go func() { defer close(done); s.fail("virtual servers", vs.run(s.vctx)) }()
+}
+
+// loop takes every decision until ctx is done and every router has
+// stopped.
+func (s *Supervisor) loop(ctx context.Context) {
+	s.mu.Lock()
+	s.startReady()
+	s.mu.Unlock()
+	var droppedEv, droppedChecks uint64
+	evC, checkC := s.events.C(), s.checks.C()
+	done, failed := ctx.Done(), s.failed
+	for {
+		s.mu.Lock()
+		if s.stopping && s.allDone() {
+			s.mu.Unlock()
+			return
+		}
+		psubC := s.psubC
+		s.mu.Unlock()
+		select {
+		case <-done:
+			done = nil
+			s.mu.Lock()
+			if !s.stopping {
+				s.stop()
+			}
+			s.mu.Unlock()
+		case <-failed:
+			failed = nil
+			s.mu.Lock()
+			if !s.stopping {
+				s.stop()
+			}
+			s.mu.Unlock()
+		case req := <-s.reqs:
+			s.mu.Lock()
+			if s.stopping {
+				req.reply <- reloadReply{err: ErrStopped}
+			} else {
+				ch, err := s.reload(req.cfg)
+				req.reply <- reloadReply{ch, err}
+			}
+			s.mu.Unlock()
+		case e, ok := <-evC:
+			if !ok {
+				evC = nil
+				continue
+			}
+			s.mu.Lock()
+			if d := s.events.Dropped(); d != droppedEv {
+				s.log.Warn("vigil: interface events dropped; applying the platform's current view", "dropped", d-droppedEv)
+				droppedEv = d
+				for _, x := range s.p.Snapshot() {
+					s.platformEvent(x)
+				}
+			}
+			s.platformEvent(e)
+			s.mu.Unlock()
+		case c, ok := <-checkC:
+			if !ok {
+				checkC = nil
+				continue
+			}
+			s.mu.Lock()
+			if d := s.checks.Dropped(); d != droppedChecks {
+				droppedChecks = d
+				for h := range s.handles {
+					s.checkChange(h, h.Status())
+				}
+			}
+			s.checkChange(c.Handle, c.Status)
+			s.mu.Unlock()
+		case c, ok := <-psubC:
+			s.mu.Lock()
+			if !ok {
+				if s.psubC == psubC {
+					s.psubC = nil
+				}
+			} else {
+				s.processChange(c)
+			}
+			s.mu.Unlock()
+		case msg := <-s.msgs:
+			s.mu.Lock()
+			s.handle(msg)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// allDone reports whether every started router has stopped. s.mu held.
+func (s *Supervisor) allDone() bool {
+	for _, m := range s.insts {
+		if m.started && !m.done {
+			return false
+		}
+	}
+	return true
+}
+
+// stop begins the shutdown: sync groups stop, routers resign. s.mu held.
+func (s *Supervisor) stop() {
+	s.stopping = true
+	for _, g := range s.groups {
+		if g.started {
+			s.syncActions(g, g.g.Step(vrrp.SyncInput{Kind: vrrp.SyncStop}, g.acts[:0]))
+		}
+	}
+	for _, m := range s.insts {
+		if m.started {
+			m.cancel()
+		}
+	}
+}
+
+// handle applies a message from a router. s.mu held.
+func (s *Supervisor) handle(msg any) {
+	switch msg := msg.(type) {
+	case routerMsg:
+		s.transition(msg.m, msg.ev)
+	case syncMsg:
+		if g := msg.m.group; g != nil && g.started && !msg.m.removed {
+			s.syncActions(g, g.g.Step(vrrp.SyncInput{Kind: vrrp.SyncUpdate, Member: msg.m.index, Status: msg.st}, g.acts[:0]))
+		}
+	case doneMsg:
+		msg.m.done = true
+		if msg.err != nil {
+			s.errs = append(s.errs, fmt.Errorf("vigil: instance %s: %w", msg.m.cfg.VRRP.Name, msg.err))
+			if !s.stopping {
+				s.stop()
+			}
+		}
+		if msg.m.removed {
+			s.dropMember(msg.m)
+		}
+	}
+}
+
+// transition reports a router's transition. s.mu held.
+func (s *Supervisor) transition(m *member, ev vrrp.Event) {
+	m.state = ev.To
+	s.n.emit(Event{Kind: EventInstance, Time: ev.Time, Instance: ev.Instance, From: ev.From, To: ev.To,
+		Reason: ev.Reason, Priority: ev.Priority, Master: ev.Master})
+	if ns, ok := notifyState(ev.To); ok {
+		if m.removed && ev.To == vrrp.Stopped {
+			// keepalived: DELETED with notify_deleted, else FAULT, and
+			// nothing if it already was in FAULT.
+			switch {
+			case m.cfg.Notify.Deleted != nil || m.cfg.Notify.SendDeleted:
+				s.n.instanceNotify(&m.cfg, ev.Instance, notify.Deleted, ev.Priority)
+			case ev.From != vrrp.Fault:
+				s.n.instanceNotify(&m.cfg, ev.Instance, notify.Fault, ev.Priority)
+			}
+		} else {
+			s.n.instanceNotify(&m.cfg, ev.Instance, ns, ev.Priority)
+		}
+	}
+	if s.vs != nil && (ev.From == vrrp.Master || ev.To == vrrp.Master) {
+		s.vs.setHeld(s.masterVIPs())
+	}
+}
+
+// masterVIPs lists the VIPs of the instances in MASTER. s.mu held.
+func (s *Supervisor) masterVIPs() []netip.Addr {
+	var out []netip.Addr
+	for _, m := range s.insts {
+		if m.state == vrrp.Master {
+			for _, v := range m.cfg.VRRP.VIPs {
+				out = append(out, v.Addr().Unmap())
+			}
+		}
+	}
+	return out
+}
+
+// syncActions carries out a sync group's actions. s.mu held.
+func (s *Supervisor) syncActions(g *syncRun, acts []vrrp.SyncAction) {
+	g.acts = acts
+	for _, a := range acts {
+		switch a.Kind {
+		case vrrp.SyncTell:
+			if err := g.members[a.Member].router.SyncTo(a.To, a.Seq); err != nil {
+				s.log.Error("vigil: sync group", "group", g.cfg.Name, "err", err)
+			}
+		case vrrp.SyncTransition:
+			s.n.emit(Event{Kind: EventGroup, Group: g.cfg.Name, From: a.From, To: a.To})
+			if ns, ok := notifyState(a.To); ok {
+				s.n.groupNotify(&g.cfg, ns)
+			}
+		}
+	}
+}
+
+// startReady starts the routers that can start: those whose fault
+// trackers' states are known (a process tracker's after its first scan;
+// keepalived holds an instance in INIT until then), a sync group's
+// members together. s.mu held.
+func (s *Supervisor) startReady() {
+	if s.stopping {
+		return
+	}
+	for _, g := range s.groups {
+		if g.started {
+			continue
+		}
+		ready := true
+		for _, m := range g.members {
+			ready = ready && s.ready(m)
+		}
+		if !ready {
+			continue
+		}
+		for i, m := range g.members {
+			g.g.Step(vrrp.SyncInput{Kind: vrrp.SyncUpdate, Member: i, Status: m.router.SyncStatus()}, nil)
+		}
+		g.started = true
+		s.syncActions(g, g.g.Step(vrrp.SyncInput{Kind: vrrp.SyncStart}, g.acts[:0]))
+		for _, m := range g.members {
+			s.startRouter(m)
+		}
+	}
+	for _, m := range s.insts {
+		if !m.started && m.group == nil && !m.removed && s.ready(m) {
+			s.startRouter(m)
+		}
+	}
+}
+
+// ready reports whether every fault tracker of m has a result.
+func (s *Supervisor) ready(m *member) bool {
+	for _, b := range m.binds {
+		if b.tracker != "" && (b.weight == 0 || b.file) && !s.trackers[b.tracker].known {
+			return false
+		}
+	}
+	return true
+}
+
+// startRouter runs m's router, with forwarders of its transitions and
+// sync statuses to the loop. s.mu held.
+func (s *Supervisor) startRouter(m *member) {
+	m.started = true
+	ctx, cancel := context.WithCancel(s.runCtx)
+	m.cancel = cancel
+	evs := m.router.Subscribe(64)
+	var syncs *vrrp.SyncSubscription
+	if m.group != nil {
+		syncs = m.router.SubscribeSync(1)
+	}
+	forward := func(v any) bool {
+		select {
+		case s.msgs <- v:
+			return true
+		case <-s.quit:
+			return false
+		}
+	}
+	s.fwd.Go(func() {
+		for ev := range evs.C() {
+			if !forward(routerMsg{m, ev}) {
+				return
+			}
+		}
+	})
+	if syncs != nil {
+		s.fwd.Go(func() {
+			for st := range syncs.C() {
+				if !forward(syncMsg{m, st}) {
+					return
+				}
+			}
+		})
+	}
+	s.fwd.Go(func() {
+		err := m.router.Run(ctx)
+		evs.Close()
+		if syncs != nil {
+			syncs.Close()
+		}
+		forward(doneMsg{m, err})
+	})
+}
+
+// applyTracks gives m's router the weights and faults of its sources now,
+// and reports a change of its effective priority. s.mu held.
+func (s *Supervisor) applyTracks(m *member) {
+	sum := 0
+	for _, b := range m.binds {
+		var up bool
+		var value int
+		known := true
+		if b.iface != "" {
+			st, ok := s.ifaces[b.iface]
+			up = st || (!ok && !s.synced) // unknown before the first listing: up
+		} else {
+			ts := s.trackers[b.tracker]
+			up, value, known = ts.up, ts.value, ts.known
+		}
+		delta, fault := 0, false
+		if known {
+			delta, fault = trackEffect(b.file, b.weight, b.reverse, up, value)
+		}
+		if b.weight == 0 && !b.file || fault || m.faults[b.source] {
+			if m.faults[b.source] != fault {
+				m.router.SetFault(b.source, fault)
+				if fault {
+					m.faults[b.source] = true
+				} else {
+					delete(m.faults, b.source)
+				}
+			}
+		}
+		if b.weight != 0 || b.file {
+			if m.deltas[b.source] != delta {
+				m.router.Track(b.source, delta)
+				m.deltas[b.source] = delta
+			}
+			sum += delta
+		}
+	}
+	prio := m.cfg.VRRP.Priority
+	if prio != vrrp.PriorityOwner {
+		prio = uint8(min(max(int(prio)+sum, 1), vrrp.PriorityOwner-1))
+	}
+	if prio != m.prio {
+		m.prio = prio
+		if m.started {
+			s.n.emit(Event{Kind: EventPriority, Instance: m.cfg.VRRP.Name, Priority: prio})
+		}
+	}
+}
+
+// platformEvent applies an interface or address event. s.mu held.
+func (s *Supervisor) platformEvent(e netlink.Event) {
+	switch e.Kind {
+	case netlink.Synced:
+		s.synced = true
+		for _, m := range s.insts {
+			s.applyTracks(m)
+		}
+		return
+	case netlink.InterfaceDown, netlink.InterfaceRemoved:
+		s.ifaces[e.Interface] = false
+	case netlink.InterfaceUp:
+		s.ifaces[e.Interface] = true
+	case netlink.InterfaceAdded:
+		s.ifaces[e.Interface] = e.Up
+	}
+	for _, m := range s.insts {
+		if m.removed {
+			continue
+		}
+		switch e.Kind {
+		case netlink.InterfaceDown, netlink.InterfaceRemoved, netlink.InterfaceUp, netlink.InterfaceAdded:
+			for _, b := range m.binds {
+				if b.iface == e.Interface {
+					s.applyTracks(m)
+					break
+				}
+			}
+		case netlink.AddrRemoved:
+			if e.Interface == m.cfg.Interface || e.Interface == m.iface {
+				m.router.AddrRemoved(e.Addr)
+			}
+		case netlink.AddrDADFailed:
+			if e.Interface == m.cfg.Interface || e.Interface == m.iface {
+				if _, ok := findVIP(m.cfg.VRRP.VIPs, e.Addr); ok {
+					s.log.Error("vigil: duplicate address detection failed for a virtual address: another node uses it",
+						"instance", m.cfg.VRRP.Name, "addr", e.Addr)
+				}
+			}
+		}
+	}
+}
+
+// checkChange applies a tracker check's new status. s.mu held.
+func (s *Supervisor) checkChange(h *check.Handle, st check.Status) {
+	name, ok := s.handles[h]
+	if !ok {
+		return // a real server's check
+	}
+	ts := s.trackers[name]
+	if !ts.fromStatus(st) {
+		return
+	}
+	s.trackerChanged(ts)
+}
+
+// processChange applies a process tracker's new state. s.mu held.
+func (s *Supervisor) processChange(c process.Change) {
+	ts := s.trackers[c.Name]
+	if ts == nil {
+		return
+	}
+	up := c.State == process.StateUp
+	if ts.known && ts.up == up {
+		return
+	}
+	ts.known, ts.up, ts.value, ts.at = true, up, c.Count, time.Now()
+	s.trackerChanged(ts)
+}
+
+// trackerChanged reports a tracker's change and applies it to the
+// instances that track it. s.mu held.
+func (s *Supervisor) trackerChanged(ts *trackerState) {
+	s.n.emit(Event{Kind: EventTracker, Tracker: ts.cfg.Name, Up: ts.up, Weight: ts.value, Err: ts.err})
+	for _, m := range s.insts {
+		for _, b := range m.binds {
+			if b.tracker == ts.cfg.Name {
+				s.applyTracks(m)
+				break
+			}
+		}
+	}
+	s.startReady()
+}
