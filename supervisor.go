@@ -721,7 +721,11 @@ func (s *Supervisor) startRouter(m *member) {
 			return false
 		}
 	}
-	s.fwd.Go(func() {
+	// The member's forwarders end when Run closes its subscriptions,
+	// after the events still queued: doneMsg comes after the last of
+	// them (its Stopped transition).
+	var mine sync.WaitGroup
+	mine.Go(func() {
 		for ev := range evs.C() {
 			if !forward(routerMsg{m, ev}) {
 				return
@@ -729,7 +733,7 @@ func (s *Supervisor) startRouter(m *member) {
 		}
 	})
 	if syncs != nil {
-		s.fwd.Go(func() {
+		mine.Go(func() {
 			for st := range syncs.C() {
 				if !forward(syncMsg{m, st}) {
 					return
@@ -739,10 +743,7 @@ func (s *Supervisor) startRouter(m *member) {
 	}
 	s.fwd.Go(func() {
 		err := m.router.Run(ctx)
-		evs.Close()
-		if syncs != nil {
-			syncs.Close()
-		}
+		mine.Wait()
 		forward(doneMsg{m, err})
 	})
 }

@@ -268,3 +268,14 @@ func sameEvents(got, want []string) bool {
 	// Times must be in order.
 	return true
 }
+
+func newHub() *vrrptest.Hub { return vrrptest.NewHub(1) }
+
+func newMemPlatform(t *testing.T, hub *vrrptest.Hub, i byte) *vigiltest.Platform {
+	t.Helper()
+	p, err := vigiltest.New(vigiltest.Config{Hub: hub, Addr4: netip.AddrFrom4([4]byte{192, 0, 2, i})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -103,9 +103,6 @@ func (p *Platform) Instance(ic vigil.InstanceConfig) (vigil.InstanceIO, error) {
 	if !ok {
 		return vigil.InstanceIO{}, fmt.Errorf("vigiltest: instance %s: no interface %q", ic.VRRP.Name, ic.Interface)
 	}
-	if _, ok := p.conns[ic.VRRP.Name]; ok {
-		return vigil.InstanceIO{}, fmt.Errorf("vigiltest: instance %s twice", ic.VRRP.Name)
-	}
 	src := ic.UnicastSrc
 	if !src.IsValid() {
 		src = p.cfg.Addr4
@@ -289,7 +286,8 @@ func (p *Platform) Announcer(name string) *vrrptest.Announcer {
 	return nil
 }
 
-// Conn returns the Conn of the named instance.
+// Conn returns the Conn of the named instance (the latest opened, when a
+// reload replaced it).
 func (p *Platform) Conn(instance string) *vrrptest.Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()

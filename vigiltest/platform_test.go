@@ -43,8 +43,24 @@ func TestPlatform(t *testing.T) {
 		if io.Interface != "vrrp.7" || io.Conn.LocalAddr() != netip.MustParseAddr("fe80::1") || io.Timers.Precise {
 			t.Errorf("IPv6 VMAC instance: interface %q, source %v, timers %+v", io.Interface, io.Conn.LocalAddr(), io.Timers)
 		}
-		if _, err := p.Instance(v6); err == nil {
-			t.Error("the same instance twice accepted")
+		// A reload opens an instance of the same name again, then
+		// releases the old one: Conn names the newest.
+		io2, err := p.Instance(v6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := io.Release(); err != nil {
+			t.Fatal(err)
+		}
+		if p.Conn("v6") != io2.Conn {
+			t.Error("Conn does not name the instance opened last")
+		}
+		if err := io2.Release(); err != nil || p.Conn("v6") != nil {
+			t.Errorf("after Release: %v, Conn %v", err, p.Conn("v6"))
+		}
+		io, err = p.Instance(v6)
+		if err != nil {
+			t.Fatal(err)
 		}
 		if _, err := p.Instance(vigil.InstanceConfig{Interface: "eth9", VRRP: vrrp.Config{Name: "x"}}); err == nil {
 			t.Error("an unknown interface accepted")

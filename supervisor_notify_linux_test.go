@@ -1,0 +1,105 @@
+//go:build linux
+
+package vigil_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/notify"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// TestSupervisorNotify: a sync group of one instance becomes master
+// alone, then stops: the notify FIFO gets keepalived's lines in order,
+// and the scripts run in order with keepalived's arguments (the state's
+// script, then the generic one with INSTANCE|GROUP NAME STATE PRIORITY).
+func TestSupervisorNotify(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "calls")
+	script := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sc := func(args ...string) *notify.Script { return &notify.Script{Args: append([]string{script}, args...)} }
+	fifo := filepath.Join(dir, "fifo")
+	in := supInst("VI_1", 51, 200, vipX)
+	in.VRRP.Interval = 100 * time.Millisecond
+	in.Notify = vigil.InstanceNotify{Master: sc("master"), Backup: sc("backup"), Stop: sc("stop"), Any: sc()}
+	cfg := vigil.Config{
+		Global:     vigil.Global{NotifyFIFO: &notify.FIFOConfig{Path: fifo}},
+		Instances:  []vigil.Instance{in},
+		SyncGroups: []vigil.SyncGroup{{Name: "G", Members: []string{"VI_1"}, Notify: vigil.GroupNotify{Any: sc()}}},
+	}
+	p := newMemPlatform(t, vrrptest.NewHub(1), 1)
+	s, err := vigil.New(p, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	sub := s.Subscribe(64)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	for e := range sub.C() {
+		if e.Kind == vigil.EventInstance && e.To.String() == "MASTER" {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := r.Read(buf)
+	lines := strings.Split(strings.TrimSuffix(string(buf[:n]), "\n"), "\n")
+	// The group's lines and the instance's are written as each reports;
+	// per name, their order is the order of the states.
+	wantGroup := []string{`GROUP "G" BACKUP 0`, `GROUP "G" MASTER 0`, `GROUP "G" STOP 0`}
+	wantInst := []string{`INSTANCE "VI_1" BACKUP 200`, `INSTANCE "VI_1" MASTER 200`, `INSTANCE "VI_1" STOP 200`}
+	var gotGroup, gotInst []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "GROUP") {
+			gotGroup = append(gotGroup, l)
+		} else {
+			gotInst = append(gotInst, l)
+		}
+	}
+	if !slices.Equal(gotGroup, wantGroup) || !slices.Equal(gotInst, wantInst) {
+		t.Errorf("fifo lines %q\nwant %q and %q", lines, wantGroup, wantInst)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotI, gotG []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(l, "GROUP") {
+			gotG = append(gotG, l)
+		} else {
+			gotI = append(gotI, l)
+		}
+	}
+	wantI := []string{"backup", "INSTANCE VI_1 BACKUP 200", "master", "INSTANCE VI_1 MASTER 200", "stop", "INSTANCE VI_1 STOP 200"}
+	wantG := []string{"GROUP G BACKUP 0", "GROUP G MASTER 0", "GROUP G STOP 0"}
+	if !slices.Equal(gotI, wantI) || !slices.Equal(gotG, wantG) {
+		t.Errorf("script calls %q %q\nwant %q %q", gotI, gotG, wantI, wantG)
+	}
+	if _, err := os.Stat(fifo); !os.IsNotExist(err) {
+		t.Errorf("the FIFO vigil created is still there: %v", err)
+	}
+}
