@@ -20,8 +20,56 @@
 //	watchdog        heartbeats, stall detection, sd_notify (planned)
 //	config          keepalived.conf parser (planned)
 //
-// The parts meet only here, in the root package. A Host runs VRRP
-// instances on a Platform: what a host provides (per instance a Conn, an
+// The parts meet only here, in the root package. A Supervisor runs a
+// Config: keepalived's VRRP and checker processes as one Go value, built
+// by a Go service (or by vigild from a keepalived.conf) and run in its
+// own process:
+//
+//	p, err := vigil.OpenLinux(vigil.LinuxConfig{}) // or vigiltest.New(...)
+//	s, err := vigil.New(p, cfg)
+//	sub := s.Subscribe(64)    // transitions, trackers, real servers, quorum
+//	go s.Run(ctx)             // cancel ctx to leave gracefully
+//	ch, err := s.Reload(ctx, next)
+//	st := s.State()           // JSON-ready snapshot
+//
+// What it does, and what it guarantees:
+//
+//   - Tracking follows keepalived's arithmetic (vrrp_track.c): a tracker of
+//     weight 0 puts the instance in FAULT while it fails; another weight is
+//     added to the priority while it passes (positive) or fails
+//     (negative), reversed by Reverse; a track_file adds value × weight;
+//     the effective priority is clamped to 1..254 and an address owner
+//     (255) ignores weights. Sync group members drop or zero their
+//     weighted trackers as keepalived does, unless the group has
+//     TrackingWeight. A tracker used by ten instances runs once (one
+//     check.Group for every check), and track_process follows the kernel's
+//     process events, not a polled pidof.
+//   - Sync groups move together by keepalived's rules (vrrp.SyncGroup).
+//   - Notifications keep their order per instance, per group and per
+//     server: each key's FIFO lines are written, and its scripts run, in
+//     the order of the transitions, one script at a time (keepalived forks
+//     them and lets them race: keepalived#1991, #782). A slow script delays
+//     only its own key's later scripts, never a state machine; a key with
+//     more than Global.NotifyQueue notifications waiting drops the oldest
+//     waiting one and counts it. Scripts run without a shell, in their own
+//     process group, without IFS, LD_PRELOAD and LD_LIBRARY_PATH, as their
+//     User, for at most their Timeout; keepalived's script security checks
+//     run at New and Reload, not at run time.
+//   - Reload never flaps what did not change: instances are matched by
+//     keepalived's identity and keep their state, trackers by name keep
+//     theirs, virtual and real servers keep their health and quorum, and
+//     only the difference is written to the kernel.
+//
+// Where vigil differs from keepalived, on purpose: a check tracker counts
+// as passing until its first round (which runs at once) says otherwise,
+// unless its Policy has Alpha (init_fail), where keepalived holds the
+// instance in INIT until the script ran; a track_file that cannot be read
+// is a FAULT (keepalived reads it as 0) and is read every
+// TrackerFile.Interval rather than watched with inotify; notify scripts
+// have a timeout (a minute by default).
+//
+// A Host is the smaller wiring the Supervisor grew from: VRRP
+// instances on a Platform, what a host provides (per instance a Conn, an
 // address manager and an announcer; interface and address events; an
 // IPVS backend). On Linux, NewHost opens the real platform in a network
 // namespace: one raw socket per interface and family, VIPs through

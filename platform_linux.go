@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -155,8 +156,85 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		}
 		l.announcers[akey] = ann
 	}
-	// Takeovers on time: Master_Down_Timer on a timerfd.
-	return InstanceIO{Conn: conn, Addrs: am, Announcer: ann, Interface: iface, Timers: vrrp.Timers{Precise: true}}, nil
+	sw := &swapAnnouncer{a: ann}
+	var vmac *netlink.VMAC
+	if ic.UseVMAC {
+		vmac = l.vmacs[len(l.vmacs)-1]
+	}
+	io := InstanceIO{Conn: conn, Addrs: am, Announcer: sw, Interface: iface,
+		// Takeovers on time: Master_Down_Timer on a timerfd.
+		Timers: vrrp.Timers{Precise: true}}
+	cur := ic
+	io.Reconfigure = func(nc InstanceConfig) error {
+		if nc.Label != cur.Label || !slices.Equal(nc.Routes, cur.Routes) || !slices.Equal(nc.Rules, cur.Rules) {
+			if err := l.reconfigureAddrs(am, iface, nc); err != nil {
+				return err
+			}
+			cur.Label, cur.Routes, cur.Rules = nc.Label, nc.Routes, nc.Rules
+		}
+		if nc.GARP != cur.GARP {
+			a, err := l.announcer(iface, nc.GARP)
+			if err != nil {
+				return err
+			}
+			sw.set(a)
+			cur.GARP = nc.GARP
+		}
+		return nil
+	}
+	io.Release = func() error { return l.release(conn, am, vmac) }
+	return io, nil
+}
+
+// announcer returns the announcer of iface with timing t, opening it if
+// none has that timing yet.
+func (l *Linux) announcer(iface string, t netlink.AnnounceTiming) (*netlink.Announcer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := fmt.Sprintf("%s/%+v", iface, t)
+	if a := l.announcers[key]; a != nil {
+		return a, nil
+	}
+	a, err := netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: iface, Netns: l.cfg.Netns, Timing: t, Logger: l.log})
+	if err != nil {
+		return nil, err
+	}
+	l.announcers[key] = a
+	return a, nil
+}
+
+// release closes what Instance opened for one instance: its Conn, its
+// address manager and its VMAC. The shared socket and announcers stay.
+func (l *Linux) release(conn *vrrp.SocketConn, am *netlink.AddrManager, vmac *netlink.VMAC) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	errs := []error{conn.Close(), am.Close()}
+	l.addrs = slices.DeleteFunc(l.addrs, func(x *netlink.AddrManager) bool { return x == am })
+	if vmac != nil {
+		errs = append(errs, vmac.Remove())
+		l.vmacs = slices.DeleteFunc(l.vmacs, func(x *netlink.VMAC) bool { return x == vmac })
+	}
+	return errors.Join(errs...)
+}
+
+// swapAnnouncer is an instance's announcer, which a reload may replace
+// by one with another timing.
+type swapAnnouncer struct {
+	mu sync.Mutex
+	a  vrrp.Announcer
+}
+
+func (s *swapAnnouncer) Announce(ctx context.Context, addrs []netip.Addr) error {
+	s.mu.Lock()
+	a := s.a
+	s.mu.Unlock()
+	return a.Announce(ctx, addrs)
+}
+
+func (s *swapAnnouncer) set(a vrrp.Announcer) {
+	s.mu.Lock()
+	s.a = a
+	s.mu.Unlock()
 }
 
 // Subscribe implements Platform: the watcher's events.
@@ -266,4 +344,10 @@ func (l *Linux) Close() error {
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// reconfigureAddrs applies a reload's label, routes and rules to an
+// instance's address manager.
+func (l *Linux) reconfigureAddrs(am *netlink.AddrManager, iface string, nc InstanceConfig) error {
+	return errors.New("vigil: changing an instance's label, routes or rules in place is not supported yet")
 }
