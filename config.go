@@ -260,7 +260,9 @@ type VirtualServerGroup struct {
 
 // Static are the addresses, routes and rules the Supervisor holds while
 // it runs (keepalived's static_ipaddress, static_routes, static_rules),
-// added at start, diffed on reload, removed when Run returns.
+// added at start, diffed on reload, removed when Run returns. A route
+// goes on its Interface; a route without one, and the rules, go with the
+// first static address's interface ("lo" without static addresses).
 type Static struct {
 	Addresses []StaticAddress
 	Routes    []netlink.Route

@@ -33,6 +33,9 @@ type Platform interface {
 	Snapshot() []netlink.Event
 	// IPVS returns the IPVS backend; the caller closes it.
 	IPVS() (ipvs.Backend, error)
+	// Static opens an address manager for static addresses (Config.Static)
+	// on iface with label, holding routes and rules with them.
+	Static(iface, label string, routes []netlink.Route, rules []netlink.Rule) (StaticIO, error)
 	// Run runs the platform's own work (watching the host) until ctx is
 	// done, closes the event subscriptions and returns. It runs once.
 	Run(ctx context.Context) error
@@ -73,4 +76,16 @@ type Events interface {
 	// Dropped counts events lost because the queue was full.
 	Dropped() uint64
 	Close()
+}
+
+// StaticIO is what Platform.Static opens: static addresses, routes and
+// rules on one interface, held from AddVIPs to RemoveVIPs.
+type StaticIO struct {
+	Addrs vrrp.AddrManager
+	// Reconfigure replaces the routes and rules (a reload), writing only
+	// the difference while they are held; nil means the platform cannot
+	// (the set is then removed and added again).
+	Reconfigure func(routes []netlink.Route, rules []netlink.Rule) error
+	// Release releases the manager; nil means nothing to release.
+	Release func() error
 }

@@ -351,3 +351,26 @@ func (l *Linux) Close() error {
 func (l *Linux) reconfigureAddrs(am *netlink.AddrManager, iface string, nc InstanceConfig) error {
 	return errors.New("vigil: changing an instance's label, routes or rules in place is not supported yet")
 }
+
+// Static implements Platform: an address manager on iface for static
+// addresses, routes and rules.
+func (l *Linux) Static(iface, label string, routes []netlink.Route, rules []netlink.Rule) (StaticIO, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return StaticIO{}, fmt.Errorf("vigil: static addresses on %s: platform closed", iface)
+	}
+	am, err := netlink.NewAddrManager(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: label,
+		Routes: routes, Rules: rules, Logger: l.log.With("static", true)})
+	if err != nil {
+		return StaticIO{}, fmt.Errorf("vigil: static addresses on %s: %w", iface, err)
+	}
+	l.addrs = append(l.addrs, am)
+	release := func() error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.addrs = slices.DeleteFunc(l.addrs, func(x *netlink.AddrManager) bool { return x == am })
+		return am.Close()
+	}
+	return StaticIO{Addrs: am, Release: release}, nil
+}

@@ -69,6 +69,7 @@ type Supervisor struct {
 	trackers map[string]*trackerState
 	handles  map[*check.Handle]string // tracker checks' handles → tracker
 	ifaces   map[string]bool          // interfaces' states as reported
+	static   map[staticKey]*staticSet // static addresses, routes, rules held
 	synced   bool                     // the platform's first listing is in
 	stopping bool
 	errs     []error
@@ -470,8 +471,14 @@ func (s *Supervisor) startVirtualServers() {
 // stopped.
 func (s *Supervisor) loop(ctx context.Context) {
 	s.mu.Lock()
+	s.addStatic(s.cfg.Static)
 	s.startReady()
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.removeStatic()
+		s.mu.Unlock()
+	}()
 	var droppedEv, droppedChecks uint64
 	evC, checkC := s.events.C(), s.checks.C()
 	done, failed := ctx.Done(), s.failed

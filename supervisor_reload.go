@@ -226,6 +226,7 @@ func (s *Supervisor) reload(cfg Config) (Changes, error) {
 			return ch, err
 		}
 	}
+	s.reloadStatic(cfg.Static)
 	if err := s.n.openFIFOs(&cfg.Global, s.nctx); err != nil {
 		s.log.Error("vigil: reload: notify fifo", "err", err)
 	}

@@ -130,3 +130,39 @@ func TestSupervisorReloadIdentity(t *testing.T) {
 }
 
 var _ = vrrp.Master
+
+// TestSupervisorStatic: static addresses are held while Run runs, whatever
+// the VRRP state, a reload adds and removes only the difference, and they
+// are removed when Run returns.
+func TestSupervisorStatic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s1 := netip.MustParsePrefix("198.51.100.1/24")
+		s2 := netip.MustParsePrefix("198.51.100.2/24")
+		s3 := netip.MustParsePrefix("203.0.113.3/24")
+		cfg := vigil.Config{Static: vigil.Static{Addresses: []vigil.StaticAddress{
+			{Interface: "eth0", Prefix: s1}, {Interface: "eth0", Prefix: s2}}}}
+		a := startSup(t, vrrptest.NewHub(1), 1, cfg, "eth0", "eth1")
+		ctx, cancel := context.WithCancel(t.Context())
+		a.run(ctx)
+		synctest.Wait()
+		if !a.p.Addrs("eth0").Has(s1) || !a.p.Addrs("eth0").Has(s2) {
+			t.Fatal("static addresses not added")
+		}
+		ops := len(a.p.Addrs("eth0").Ops())
+		next := vigil.Config{Static: vigil.Static{Addresses: []vigil.StaticAddress{
+			{Interface: "eth0", Prefix: s1}, {Interface: "eth1", Prefix: s3}}}}
+		if _, err := a.s.Reload(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+		if !a.p.Addrs("eth0").Has(s1) || a.p.Addrs("eth0").Has(s2) || !a.p.Addrs("eth1").Has(s3) {
+			t.Error("static addresses not reloaded")
+		}
+		if got := a.p.Addrs("eth0").Ops()[ops:]; len(got) != 1 || got[0].Add || !slices.Equal(got[0].VIPs, []netip.Prefix{s2}) {
+			t.Errorf("eth0 operations on reload %+v, want one removal of %v", got, s2)
+		}
+		stopAll(t, cancel, a)
+		if a.p.Addrs("eth0").Has(s1) || a.p.Addrs("eth1").Has(s3) {
+			t.Error("static addresses left after Run")
+		}
+	})
+}

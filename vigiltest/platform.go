@@ -183,6 +183,21 @@ func (p *Platform) snapshotLocked() []netlink.Event {
 // call).
 func (p *Platform) IPVS() (ipvs.Backend, error) { return p.table, nil }
 
+// Static implements vigil.Platform: the interface's address fake (an
+// interface it did not have is added, up). Routes and rules are not
+// modelled.
+func (p *Platform) Static(iface, label string, routes []netlink.Route, rules []netlink.Rule) (vigil.StaticIO, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := p.ifaces[iface]
+	if i == nil {
+		i = p.addIface(iface)
+		i.up = true
+	}
+	reconfigure := func([]netlink.Route, []netlink.Rule) error { return nil }
+	return vigil.StaticIO{Addrs: i.addrs, Reconfigure: reconfigure}, nil
+}
+
 // Run implements vigil.Platform: it publishes the initial listing, waits
 // for ctx and closes the subscriptions.
 func (p *Platform) Run(ctx context.Context) error {
