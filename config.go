@@ -60,6 +60,11 @@ type Global struct {
 	// use_symlink_paths: the checks made on every notify script when the
 	// Supervisor is made and reloaded.
 	ScriptSecurity notify.Security
+	// ScriptUser runs the notify scripts whose User is nil (keepalived's
+	// script_user; notify.DefaultUser finds keepalived's default); nil
+	// means this process's user. Checker programs (check.Exec) name
+	// their own user.
+	ScriptUser *notify.User
 	// NotifyFIFO receives every notify line (notify_fifo); VRRPNotifyFIFO
 	// only the instances' and groups' (vrrp_notify_fifo), LVSNotifyFIFO
 	// only the virtual and real servers' (lvs_notify_fifo). Nil means

@@ -218,6 +218,11 @@ func (s *Supervisor) checkScripts(cfg *Config) {
 		if *sp == nil {
 			return
 		}
+		c := **sp // Check sets Path: the caller's Script stays as it was
+		if c.User == nil {
+			c.User = cfg.Global.ScriptUser
+		}
+		*sp = &c
 		warn, err := (*sp).Check(sec)
 		if warn != nil {
 			s.log.Warn("vigil: notify script", "where", where, "warning", warn)
