@@ -36,24 +36,32 @@ const (
 	EventQuorumDown // quorum down
 )
 
+// MarshalText encodes k as its name ("real server up"), for JSON.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // An Event is one change the Supervisor reports to its subscriptions.
-// Kind says which fields are set.
+// Kind says which fields are set. It encodes to JSON with names for its
+// kinds and states.
 type Event struct {
-	Kind EventKind
-	Time time.Time
+	Kind EventKind `json:"kind"`
+	Time time.Time `json:"time"`
 
-	Instance string     // EventInstance, EventPriority
-	Group    string     // EventGroup
-	From, To vrrp.State // EventInstance, EventGroup
-	Reason   vrrp.Reason
-	Priority uint8 // EventInstance, EventPriority: the effective priority
-	Master   netip.Addr
+	Instance string      `json:"instance,omitempty"` // EventInstance, EventPriority
+	Group    string      `json:"group,omitempty"`    // EventGroup
+	From     vrrp.State  `json:"from,omitzero"`      // EventInstance, EventGroup (INIT is left out of JSON)
+	To       vrrp.State  `json:"to,omitzero"`
+	Reason   vrrp.Reason `json:"reason,omitzero"`
+	Priority uint8       `json:"priority,omitempty"` // EventInstance, EventPriority: the effective priority
+	Master   netip.Addr  `json:"master,omitzero"`
 
-	Tracker string // EventTracker
-	Up      bool   // EventTracker
-	Weight  int    // EventTracker: a weighted tracker's current weight
-	Err     string // EventTracker, EventServerDown: the last check error
+	Tracker string `json:"tracker,omitempty"` // EventTracker
+	Up      bool   `json:"up,omitempty"`      // EventTracker
+	Weight  int    `json:"weight,omitempty"`  // EventTracker: a weighted tracker's current weight
+	Err     string `json:"error,omitempty"`   // EventTracker, EventServerDown: the last check error
 
-	Service ipvs.ServiceKey     // EventServer*, EventQuorum*
-	Dest    ipvs.DestinationKey // EventServer*
+	Service ipvs.ServiceKey     `json:"-"` // EventServer*, EventQuorum*
+	Dest    ipvs.DestinationKey `json:"-"` // EventServer*
+	// ServiceName and DestName are Service and Dest as text, for JSON.
+	ServiceName string `json:"service,omitempty"`
+	DestName    string `json:"real_server,omitempty"`
 }

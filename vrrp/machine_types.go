@@ -19,8 +19,14 @@ const (
 	Stopped              // STOPPED
 )
 
+// MarshalText encodes s as its name (MASTER), for JSON and logs.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Reason says why a transition happened.
 type Reason uint8
+
+// MarshalText encodes r as its name (master-down), for JSON and logs.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // Transition reasons. The zero value is ReasonNone.
 const (
