@@ -1,6 +1,7 @@
 package vigil
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -38,6 +39,17 @@ const (
 
 // MarshalText encodes k as its name ("real server up"), for JSON.
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText decodes a name MarshalText wrote.
+func (k *EventKind) UnmarshalText(b []byte) error {
+	for x := EventInstance; x <= EventQuorumDown; x++ {
+		if x.String() == string(b) {
+			*k = x
+			return nil
+		}
+	}
+	return fmt.Errorf("vigil: unknown event kind %q", b)
+}
 
 // An Event is one change the Supervisor reports to its subscriptions.
 // Kind says which fields are set. It encodes to JSON with names for its

@@ -21,4 +21,11 @@ func TestEventJSON(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("%s\nwant %s", b, want)
 	}
+	var back vigil.Event
+	if err := json.Unmarshal(b, &back); err != nil || back != e {
+		t.Errorf("decoded %+v, %v; want %+v", back, err, e)
+	}
+	if err := json.Unmarshal([]byte(`{"kind":"nope"}`), &back); err == nil {
+		t.Error("an unknown kind decoded")
+	}
 }

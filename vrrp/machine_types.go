@@ -22,11 +22,31 @@ const (
 // MarshalText encodes s as its name (MASTER), for JSON and logs.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText decodes a name MarshalText wrote.
+func (s *State) UnmarshalText(b []byte) error { return unmarshalName(s, Stopped, "state", b) }
+
 // Reason says why a transition happened.
 type Reason uint8
 
 // MarshalText encodes r as its name (master-down), for JSON and logs.
 func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText decodes a name MarshalText wrote.
+func (r *Reason) UnmarshalText(b []byte) error { return unmarshalName(r, reasonLast, "reason", b) }
+
+// unmarshalName sets *v to the value in 0..last whose String is b.
+func unmarshalName[T interface {
+	~uint8
+	String() string
+}](v *T, last T, what string, b []byte) error {
+	for x := T(0); x <= last; x++ {
+		if x.String() == string(b) {
+			*v = x
+			return nil
+		}
+	}
+	return fmt.Errorf("vrrp: unknown %s %q", what, b)
+}
 
 // Transition reasons. The zero value is ReasonNone.
 const (
@@ -52,6 +72,8 @@ const (
 	ReasonShutdown // shutdown
 	// ReasonSyncGroup: the router's sync group moved it (SyncTo).
 	ReasonSyncGroup // sync-group
+
+	reasonLast = ReasonSyncGroup
 )
 
 // Timer names the one timer a virtual router runs at a time.

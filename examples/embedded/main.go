@@ -195,7 +195,7 @@ func (d *demo) await(ctx context.Context, n int, to vrrp.State) error {
 // stop stops node n gracefully.
 func (d *demo) stop(n int) error {
 	err := d.c.stop(n)
-	// Its Run returned: it is STOPPED, whether or not the event came.
+	// Its Run returned: it is STOPPED.
 	d.states[n] = vrrp.Stopped
 	return err
 }
