@@ -322,18 +322,22 @@ func lookup[T any](bl *Balancer, svc ServiceKey, f func(*Pool) (T, error)) (T, e
 	return f(p)
 }
 
-// Desired returns the table the pools want now, in pool order.
+// Desired returns the table the pools want now, in pool order, without
+// the suspended ones (PoolConfig.Suspended).
 func (bl *Balancer) Desired() []VirtualServer {
 	bl.mu.Lock()
 	defer bl.mu.Unlock()
 	return bl.desired()
 }
 
-// desired returns the pools' table; the caller holds bl.mu.
+// desired returns the pools' table, suspended pools left out; the
+// caller holds bl.mu.
 func (bl *Balancer) desired() []VirtualServer {
-	out := make([]VirtualServer, len(bl.pools))
-	for i, p := range bl.pools {
-		out[i] = p.VirtualServer()
+	out := make([]VirtualServer, 0, len(bl.pools))
+	for _, p := range bl.pools {
+		if !p.cfg.Suspended {
+			out = append(out, p.VirtualServer())
+		}
 	}
 	return out
 }

@@ -12,7 +12,8 @@ import (
 // after that, and syncs again every ResyncInterval, until ctx ends. Then,
 // unless KeepOnExit, it removes the services it owns (with a fresh context
 // bounded by ReleaseTimeout), publishes the events still pending and,
-// with Omega, the downs of every real server and quorum still up, closes
+// with Omega (BalancerConfig.Omega, or a pool's PoolConfig.Omega for that
+// pool), the downs of every real server and quorum still up, closes
 // the subscriptions' channels, and returns. It returns nil, or the error
 // of that last removal.
 //
@@ -111,13 +112,13 @@ func (bl *Balancer) stop(ctx context.Context) error {
 		}
 	}
 	_, events := bl.take()
-	if bl.cfg.Omega {
-		bl.mu.Lock()
-		for _, p := range bl.pools {
+	bl.mu.Lock()
+	for _, p := range bl.pools {
+		if bl.cfg.Omega || p.cfg.Omega {
 			events = append(events, p.downEvents()...)
 		}
-		bl.mu.Unlock()
 	}
+	bl.mu.Unlock()
 	bl.publish(events)
 	return err
 }

@@ -94,7 +94,9 @@
 // its oldest event when full and counts it, so the Balancer never waits.
 // Like keepalived, the Balancer removes its services when it stops unless
 // told to keep them (BalancerConfig.KeepOnExit, keepalived's
-// --dont-release-ipvs); with Omega it reports the servers and quorums
-// still up as down when it stops. [Balancer.Stats] is a snapshot of its
-// counters; [Balancer.ReadStats] reads the kernel's.
+// --dont-release-ipvs); with Omega (for all pools, or a pool's own) it
+// reports the servers and quorums still up as down when it stops. A
+// suspended pool (PoolConfig.Suspended, keepalived's ha_suspend) keeps its
+// state while its service is out of the table. [Balancer.Stats] is a
+// snapshot of its counters; [Balancer.ReadStats] reads the kernel's.
 package ipvs

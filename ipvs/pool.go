@@ -38,6 +38,17 @@ type PoolConfig struct {
 	// Hysteresis widens the quorum: it is gained at Quorum+Hysteresis and
 	// lost below Quorum-Hysteresis. Zero or negative means none.
 	Hysteresis int
+	// Omega makes the end of a Balancer's Run report this pool's real
+	// servers still up as down and its quorum, if up, as lost
+	// (keepalived's omega of one virtual_server); BalancerConfig.Omega
+	// does it for every pool.
+	Omega bool
+	// Suspended keeps the pool's service out of the Balancer's desired
+	// table, so that it is not in IPVS (deleted if it was), while the
+	// pool keeps its real servers' health and weights and its quorum;
+	// clearing it puts the service back as the pool wants it then.
+	// Events are reported as for any pool. A Pool alone ignores it.
+	Suspended bool
 }
 
 // Validate reports what is wrong with c: its service, its real servers and

@@ -314,3 +314,65 @@ func TestSetPoolsBeforeRun(t *testing.T) {
 		}
 	})
 }
+
+// TestSetPoolsSuspended: a suspended pool's service leaves the table and
+// comes back as the pool wants it then, its health changes kept and
+// reported, with no event for the suspension itself.
+func TestSetPoolsSuspended(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newReloadRig(t, ipvs.BalancerConfig{})
+		r.setPools(func(p []ipvs.PoolConfig) []ipvs.PoolConfig {
+			p[1].Suspended = true
+			return p
+		})
+		wantCounts(t, r.tab, map[ipvs.Op]int{ipvs.OpDeleteService: 1})
+		wantEvents(t, r.sub)
+		mustEqualTable(t, r.tab, r.bl.Desired())
+		if d := r.bl.Desired(); len(d) != 1 || d[0].ServiceKey != r.a {
+			t.Fatalf("desired %v, want only %v", d, r.a)
+		}
+
+		// Health changes while suspended are kept, and reported.
+		if err := r.bl.SetHealth(r.b, dkey(netAddr(0)), false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		wantCounts(t, r.tab, nil)
+		wantEvents(t, r.sub, "real server down 10.0.0.1:80 of tcp 192.0.2.11:80")
+
+		r.setPools(func(p []ipvs.PoolConfig) []ipvs.PoolConfig {
+			p[1].Suspended = false
+			return p
+		})
+		wantCounts(t, r.tab, map[ipvs.Op]int{ipvs.OpCreateService: 1, ipvs.OpCreateDestination: 3})
+		wantEvents(t, r.sub)
+		r.wantUp(r.b, 0, false)
+		mustEqualTable(t, r.tab, r.bl.Desired())
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestPoolOmega: a pool's own Omega reports its downs at the end of Run;
+// the other pool's are not reported.
+func TestPoolOmega(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := ipvstest.New()
+		pools := twoPools()
+		pools[1].Omega = true
+		bl := newBalancer(t, tab, pools, ipvs.BalancerConfig{})
+		sub := bl.Subscribe(16)
+		stop := runBalancer(t, bl)
+		synctest.Wait()
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		wantEvents(t, sub,
+			"real server down 10.0.0.1:80 of tcp 192.0.2.11:80",
+			"real server down 10.0.0.2:80 of tcp 192.0.2.11:80",
+			"real server down 10.0.0.3:80 of tcp 192.0.2.11:80",
+			"quorum down tcp 192.0.2.11:80",
+			"closed")
+	})
+}
