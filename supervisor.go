@@ -211,7 +211,8 @@ func (c Config) withDefaults() Config {
 }
 
 // checkScripts runs keepalived's load-time checks on every notify script
-// of cfg, disabling (setting to nil) the ones that fail.
+// of cfg (instances, sync groups, virtual and real servers), on copies,
+// disabling (setting to nil) the ones that fail.
 func (s *Supervisor) checkScripts(cfg *Config) {
 	sec := cfg.Global.ScriptSecurity
 	chk := func(where string, sp **notify.Script) {
@@ -237,6 +238,25 @@ func (s *Supervisor) checkScripts(cfg *Config) {
 		w := "instance " + cfg.Instances[i].VRRP.Name
 		for _, sp := range []**notify.Script{&n.Master, &n.Backup, &n.Fault, &n.Stop, &n.Deleted, &n.Any} {
 			chk(w, sp)
+		}
+	}
+	vss := make([]VirtualServer, len(cfg.VirtualServers))
+	copy(vss, cfg.VirtualServers)
+	cfg.VirtualServers = vss
+	for i := range vss {
+		vs := &vss[i]
+		w := "virtual server " + vs.Service.ServiceKey.String()
+		if vs.Group != "" {
+			w = "virtual server group " + vs.Group
+		}
+		chk(w, &vs.QuorumUp)
+		chk(w, &vs.QuorumDown)
+		rss := make([]RealServer, len(vs.RealServers))
+		copy(rss, vs.RealServers)
+		vs.RealServers = rss
+		for j := range rss {
+			chk(w+" real server "+rss[j].Destination.DestinationKey.String(), &rss[j].NotifyUp)
+			chk(w+" real server "+rss[j].Destination.DestinationKey.String(), &rss[j].NotifyDown)
 		}
 	}
 	groups := make([]SyncGroup, len(cfg.SyncGroups))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -46,6 +47,12 @@ func newNotifier(cfg *Config, log *slog.Logger) *notifier {
 func (n *notifier) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = n.now()
+	}
+	if e.Service != (ipvs.ServiceKey{}) {
+		e.ServiceName = e.Service.String()
+	}
+	if e.Dest.Addr.IsValid() {
+		e.DestName = e.Dest.String()
 	}
 	n.events.Publish(e)
 }
