@@ -210,6 +210,91 @@ func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 	return errors.Join(errs...)
 }
 
+// Reconfigure replaces the manager's configuration, for a reload that
+// keeps the instance: Label, Routes, Rules and Logger may change.
+// Interface and Netns may not (compared as given): changing them is a
+// *FieldError wrapping ErrInvalid, as are cfg's own problems (see
+// AddrConfig.Validate); the configuration in force then stays. After
+// Close it returns ErrClosed.
+//
+// The new Label applies to the addresses added from then on; the VIPs
+// already on the interface keep theirs (the kernel does not relabel an
+// address in place, and removing and adding one would interrupt it).
+//
+// While the manager holds VIPs (see RemoveVIPs), Reconfigure removes the
+// rules and routes no longer configured, then adds the new ones; those
+// configured before and after (equal values) are not touched, so their
+// traffic does not flap. Like AddVIPs it goes on after a failure and
+// returns every failure joined, with the new configuration in force (the
+// next AddVIPs adds what failed). While the manager holds no VIP,
+// Reconfigure changes nothing in the kernel: the next AddVIPs installs
+// the new routes and rules.
+func (m *AddrManager) Reconfigure(cfg AddrConfig) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("netlink: reconfigure address manager on %s: %w", m.iface, ErrClosed)
+	}
+	p := problems{obj: on("address manager", m.iface)}
+	if cfg.Interface != m.cfg.Interface {
+		p.add("Interface", "%q cannot change to %q while the manager exists", m.cfg.Interface, cfg.Interface)
+	}
+	if cfg.Netns != m.cfg.Netns {
+		p.add("Netns", "%q cannot change to %q while the manager exists", m.cfg.Netns, cfg.Netns)
+	}
+	if err := errors.Join(p.err(), cfg.Validate()); err != nil {
+		return err
+	}
+	old := m.cfg
+	m.cfg = cfg
+	m.cfg.Routes = slices.Clone(cfg.Routes)
+	m.cfg.Rules = slices.Clone(cfg.Rules)
+	m.log = logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface)
+	if len(m.held) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, r := range missing(old.Rules, m.cfg.Rules) {
+		if err := m.changeRule(r, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Routes through the interface need it; when it is missing (nil
+	// link) they went with it, and the others can still be changed.
+	if link, err := linkByName(m.h, m.iface); err != nil && !errors.Is(err, ErrNoInterface) {
+		errs = append(errs, fmt.Errorf("netlink: reconfigure routes: %w", err))
+	} else {
+		m.link = link
+		for _, r := range missing(old.Routes, m.cfg.Routes) {
+			if err := m.changeRoute(link, r, false); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, r := range missing(m.cfg.Routes, old.Routes) {
+			if err := m.changeRoute(link, r, true); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, r := range missing(m.cfg.Rules, old.Rules) {
+		if err := m.changeRule(r, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// missing returns the values of a that are not in b, in a's order.
+func missing[T comparable](a, b []T) []T {
+	var out []T
+	for _, v := range a {
+		if !slices.Contains(b, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // List returns the addresses on the interface, with their prefix
 // lengths, in the kernel's order.
 func (m *AddrManager) List(ctx context.Context) ([]netip.Prefix, error) {
