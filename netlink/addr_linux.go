@@ -33,6 +33,9 @@ type AddrManager struct {
 	// netlink round trip per VIP; it is refreshed when the kernel says
 	// ENODEV.
 	link vnl.Link
+	// held are the VIPs given to AddVIPs and not given to RemoveVIPs
+	// since: while there are any, the routes and rules stay.
+	held map[netip.Prefix]struct{}
 }
 
 // NewAddrManager checks cfg (see AddrConfig.Validate) and returns a
@@ -42,7 +45,8 @@ func NewAddrManager(cfg AddrConfig) (*AddrManager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &AddrManager{cfg: cfg, iface: cfg.Interface, log: logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface)}
+	m := &AddrManager{cfg: cfg, iface: cfg.Interface, log: logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface),
+		held: make(map[netip.Prefix]struct{})}
 	m.cfg.Routes = slices.Clone(cfg.Routes)
 	m.cfg.Rules = slices.Clone(cfg.Rules)
 	h, err := openHandle(cfg.Netns)
@@ -78,6 +82,10 @@ func (m *AddrManager) Close() error {
 // returns every failure joined. A missing interface is an error wrapping
 // ErrNoInterface; after Close it returns ErrClosed.
 //
+// From then on the manager holds vips (see RemoveVIPs), even if adding
+// some of them failed: it follows what the caller (the VRRP master)
+// believes it holds.
+//
 // accept=false (keepalived's no_accept) is accepted but not enforced:
 // keepalived installs firewall rules dropping traffic to the VIPs, which
 // needs nftables or iptables; this package does not do that, logs it once,
@@ -90,6 +98,9 @@ func (m *AddrManager) AddVIPs(ctx context.Context, vips []netip.Prefix, accept b
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("netlink: add VIPs on %s: %w", m.iface, err)
+	}
+	for _, p := range vips {
+		m.held[p] = struct{}{}
 	}
 	link := m.link
 	if link == nil {
@@ -138,8 +149,18 @@ func (m *AddrManager) AddVIPs(ctx context.Context, vips []netip.Prefix, accept b
 	return errors.Join(errs...)
 }
 
-// RemoveVIPs removes the rules and routes, then vips. Missing ones are not
-// an error, nor is a missing interface (its addresses went with it).
+// RemoveVIPs removes vips, which the manager then no longer holds (VIPs
+// are matched as prefixes: address and prefix length). When it holds no
+// VIP after the call, it first removes the rules and routes, as
+// keepalived does when an instance leaves MASTER; while it still holds
+// some (a reload that drops one VIP of a master), they stay. So a
+// RemoveVIPs of VIPs this manager never added, as at startup to clear a
+// previous run's leftovers, removes the routes and rules too, unless it
+// holds VIPs; and a caller that lets go of a VIP without passing it here
+// (leaving it to another holder) keeps them installed. Missing
+// addresses, routes and rules are not an error, nor is a missing
+// interface (its addresses went with it). After Close it returns
+// ErrClosed.
 func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -149,10 +170,16 @@ func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("netlink: remove VIPs on %s: %w", m.iface, err)
 	}
+	for _, p := range vips {
+		delete(m.held, p)
+	}
+	last := len(m.held) == 0
 	var errs []error
-	for _, r := range m.cfg.Rules {
-		if err := m.changeRule(r, false); err != nil {
-			errs = append(errs, err)
+	if last {
+		for _, r := range m.cfg.Rules {
+			if err := m.changeRule(r, false); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	link, err := linkByName(m.h, m.iface)
@@ -165,9 +192,11 @@ func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 		return errors.Join(append(errs, fmt.Errorf("netlink: remove VIPs: %w", err))...)
 	}
 	m.link = link
-	for _, r := range m.cfg.Routes {
-		if err := m.changeRoute(link, r, false); err != nil {
-			errs = append(errs, err)
+	if last {
+		for _, r := range m.cfg.Routes {
+			if err := m.changeRoute(link, r, false); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, p := range vips {
@@ -179,6 +208,91 @@ func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Reconfigure replaces the manager's configuration, for a reload that
+// keeps the instance: Label, Routes, Rules and Logger may change.
+// Interface and Netns may not (compared as given): changing them is a
+// *FieldError wrapping ErrInvalid, as are cfg's own problems (see
+// AddrConfig.Validate); the configuration in force then stays. After
+// Close it returns ErrClosed.
+//
+// The new Label applies to the addresses added from then on; the VIPs
+// already on the interface keep theirs (the kernel does not relabel an
+// address in place, and removing and adding one would interrupt it).
+//
+// While the manager holds VIPs (see RemoveVIPs), Reconfigure removes the
+// rules and routes no longer configured, then adds the new ones; those
+// configured before and after (equal values) are not touched, so their
+// traffic does not flap. Like AddVIPs it goes on after a failure and
+// returns every failure joined, with the new configuration in force (the
+// next AddVIPs adds what failed). While the manager holds no VIP,
+// Reconfigure changes nothing in the kernel: the next AddVIPs installs
+// the new routes and rules.
+func (m *AddrManager) Reconfigure(cfg AddrConfig) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("netlink: reconfigure address manager on %s: %w", m.iface, ErrClosed)
+	}
+	p := problems{obj: on("address manager", m.iface)}
+	if cfg.Interface != m.cfg.Interface {
+		p.add("Interface", "%q cannot change to %q while the manager exists", m.cfg.Interface, cfg.Interface)
+	}
+	if cfg.Netns != m.cfg.Netns {
+		p.add("Netns", "%q cannot change to %q while the manager exists", m.cfg.Netns, cfg.Netns)
+	}
+	if err := errors.Join(p.err(), cfg.Validate()); err != nil {
+		return err
+	}
+	old := m.cfg
+	m.cfg = cfg
+	m.cfg.Routes = slices.Clone(cfg.Routes)
+	m.cfg.Rules = slices.Clone(cfg.Rules)
+	m.log = logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface)
+	if len(m.held) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, r := range missing(old.Rules, m.cfg.Rules) {
+		if err := m.changeRule(r, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Routes through the interface need it; when it is missing (nil
+	// link) they went with it, and the others can still be changed.
+	if link, err := linkByName(m.h, m.iface); err != nil && !errors.Is(err, ErrNoInterface) {
+		errs = append(errs, fmt.Errorf("netlink: reconfigure routes: %w", err))
+	} else {
+		m.link = link
+		for _, r := range missing(old.Routes, m.cfg.Routes) {
+			if err := m.changeRoute(link, r, false); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, r := range missing(m.cfg.Routes, old.Routes) {
+			if err := m.changeRoute(link, r, true); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, r := range missing(m.cfg.Rules, old.Rules) {
+		if err := m.changeRule(r, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// missing returns the values of a that are not in b, in a's order.
+func missing[T comparable](a, b []T) []T {
+	var out []T
+	for _, v := range a {
+		if !slices.Contains(b, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // List returns the addresses on the interface, with their prefix

@@ -20,7 +20,8 @@ type AddrConfig struct {
 	// start with Interface and be at most 15 bytes. Empty: no label.
 	Label string
 	// Routes and Rules follow the VIPs: installed by AddVIPs after the
-	// addresses, removed by RemoveVIPs before them.
+	// addresses, removed by the RemoveVIPs that leaves the manager
+	// holding no VIP, before the addresses.
 	Routes []Route
 	Rules  []Rule
 	// Logger receives the manager's logs; nil discards them.

@@ -4,7 +4,8 @@
 //   - AddrManager adds and removes virtual addresses on an interface
 //     (IPv6 ones with nodad, IPv4 ones with an optional label), with the
 //     routes and policy rules that follow them (keepalived's
-//     virtual_routes and virtual_rules). It implements vrrp.AddrManager.
+//     virtual_routes and virtual_rules). It implements vrrp.AddrManager;
+//     its Reconfigure applies a reload's label, routes and rules.
 //   - Announcer sends keepalived's gratuitous ARP requests and unsolicited
 //     neighbour advertisements in bursts, with keepalived's timing knobs
 //     (AnnounceTiming). It implements vrrp.Announcer.

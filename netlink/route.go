@@ -19,7 +19,8 @@ const (
 )
 
 // Route is a route that follows the VIPs (keepalived's virtual_routes):
-// installed after the VIPs are added, removed before they are removed.
+// installed after the VIPs are added, removed before the last of them is
+// removed (see AddrManager.RemoveVIPs).
 type Route struct {
 	// Dst is the destination (required).
 	Dst netip.Prefix

@@ -9,7 +9,10 @@ import (
 )
 
 // changeRoute adds or removes r, a route that follows the VIPs, with
-// link (the manager's interface) as its default outgoing interface.
+// link (the manager's interface) as its default outgoing interface. A nil
+// link says the interface does not exist: removing a route through it is
+// then done (the route went with it), adding one an error wrapping
+// ErrNoInterface.
 func (m *AddrManager) changeRoute(link vnl.Link, r Route, add bool) error {
 	vr := &vnl.Route{Dst: ipNet(r.Dst), Table: r.Table, Priority: r.Metric}
 	switch r.Type {
@@ -21,7 +24,6 @@ func (m *AddrManager) changeRoute(link vnl.Link, r Route, add bool) error {
 		vr.Type = unix.RTN_PROHIBIT
 	default:
 		vr.Type = unix.RTN_UNICAST
-		vr.LinkIndex = link.Attrs().Index
 		if r.Interface != "" && r.Interface != m.iface {
 			l, err := linkByName(m.h, r.Interface)
 			if err != nil {
@@ -31,6 +33,13 @@ func (m *AddrManager) changeRoute(link vnl.Link, r Route, add bool) error {
 				return fmt.Errorf("netlink: route %v: %w", r, err)
 			}
 			vr.LinkIndex = l.Attrs().Index
+		} else if link == nil {
+			if !add {
+				return nil // the route went with its interface
+			}
+			return fmt.Errorf("netlink: route %v: interface %s: %w", r, m.iface, ErrNoInterface)
+		} else {
+			vr.LinkIndex = link.Attrs().Index
 		}
 		if r.Gw.IsValid() {
 			vr.Gw = r.Gw.AsSlice()
