@@ -349,7 +349,8 @@ func (l *Linux) Close() error {
 // reconfigureAddrs applies a reload's label, routes and rules to an
 // instance's address manager.
 func (l *Linux) reconfigureAddrs(am *netlink.AddrManager, iface string, nc InstanceConfig) error {
-	return errors.New("vigil: changing an instance's label, routes or rules in place is not supported yet")
+	return am.Reconfigure(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: nc.Label,
+		Routes: nc.Routes, Rules: nc.Rules, Logger: l.log.With("instance", nc.VRRP.Name)})
 }
 
 // Static implements Platform: an address manager on iface for static
@@ -372,5 +373,9 @@ func (l *Linux) Static(iface, label string, routes []netlink.Route, rules []netl
 		l.addrs = slices.DeleteFunc(l.addrs, func(x *netlink.AddrManager) bool { return x == am })
 		return am.Close()
 	}
-	return StaticIO{Addrs: am, Release: release}, nil
+	reconfigure := func(routes []netlink.Route, rules []netlink.Rule) error {
+		return am.Reconfigure(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: label,
+			Routes: routes, Rules: rules, Logger: l.log.With("static", true)})
+	}
+	return StaticIO{Addrs: am, Reconfigure: reconfigure, Release: release}, nil
 }

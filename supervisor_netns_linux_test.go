@@ -241,9 +241,6 @@ func TestSupervisorNetnsNotify(t *testing.T) {
 // STOPPED must be reported before Run returns: on Subscribe, as the
 // FIFO line and to the notify_stop script.
 func TestSupervisorNetnsStopReported(t *testing.T) {
-	t.Skip("blocked by: the Supervisor drops an instance's last transition (STOPPED) when Run ends: " +
-		"supervisor.go startRouter sends doneMsg from the Run goroutine while another goroutine still forwards " +
-		"the router's events, and the loop returns on the last doneMsg with the STOPPED routerMsg unread")
 	seg := nstest.NewSegment(t, 1)
 	h := seg.Hosts[0]
 	dir, script, calls := notifyDir(t)

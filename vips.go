@@ -3,6 +3,7 @@ package vigil
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync"
 )
 
@@ -69,7 +70,28 @@ func (a *heldAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 		}
 	}
 	a.table.change(a.link, had, -1)
-	return a.vipWriter.RemoveVIPs(ctx, a.table.unheld(a.link, vips))
+	unheld := a.table.unheld(a.link, vips)
+	if f, ok := a.vipWriter.(vipForgetter); ok && len(unheld) < len(vips) {
+		// The VIPs another instance holds stay on the interface, but
+		// this instance's manager no longer holds them (its routes and
+		// rules go when it holds none).
+		var kept []netip.Prefix
+		for _, v := range vips {
+			if !slices.Contains(unheld, v) {
+				kept = append(kept, v)
+			}
+		}
+		if err := f.ForgetVIPs(ctx, kept); err != nil {
+			return err
+		}
+	}
+	return a.vipWriter.RemoveVIPs(ctx, unheld)
+}
+
+// vipForgetter is a vipWriter that can stop holding VIPs without
+// removing them (*netlink.AddrManager).
+type vipForgetter interface {
+	ForgetVIPs(ctx context.Context, vips []netip.Prefix) error
 }
 
 func (t *vipTable) change(link string, vips []netip.Prefix, d int) {

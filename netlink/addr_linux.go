@@ -295,6 +295,29 @@ func missing[T comparable](a, b []T) []T {
 	return out
 }
 
+// ForgetVIPs stops holding vips without removing them from the
+// interface: another holder keeps them (two VRRP instances on one
+// interface sharing a VIP, one leaving MASTER). When the manager then
+// holds no VIP, it removes its rules and routes, as RemoveVIPs would.
+// After Close it returns ErrClosed.
+func (m *AddrManager) ForgetVIPs(ctx context.Context, vips []netip.Prefix) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return fmt.Errorf("netlink: forget VIPs on %s: %w", m.iface, ErrClosed)
+	}
+	had := len(m.held) > 0
+	for _, p := range vips {
+		delete(m.held, p)
+	}
+	last := had && len(m.held) == 0
+	m.mu.Unlock()
+	if !last {
+		return nil
+	}
+	return m.RemoveVIPs(ctx, nil)
+}
+
 // List returns the addresses on the interface, with their prefix
 // lengths, in the kernel's order.
 func (m *AddrManager) List(ctx context.Context) ([]netip.Prefix, error) {

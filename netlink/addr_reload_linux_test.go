@@ -388,3 +388,42 @@ func TestAddrManagerReconfigureNoInterface(t *testing.T) {
 		t.Errorf("adding a route through the missing interface: %v, want ErrNoInterface naming vip0", err)
 	}
 }
+
+// ForgetVIPs: a VIP another holder keeps stays on the interface, and the
+// manager's routes and rules go when it holds nothing more.
+func TestAddrManagerForgetVIPs(t *testing.T) {
+	seg := nstest.NewSegment(t, 1)
+	h := seg.Hosts[0]
+	m, err := netlink.NewAddrManager(netlink.AddrConfig{Interface: "eth0", Netns: nsPath(h),
+		Routes: []netlink.Route{reloadRoute}, Rules: []netlink.Rule{reloadRule}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := t.Context()
+	v1, v2 := pfx("192.0.2.100/24"), pfx("192.0.2.101/24")
+	if err := m.AddVIPs(ctx, []netip.Prefix{v1, v2}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ForgetVIPs(ctx, []netip.Prefix{v1}); err != nil {
+		t.Fatal(err)
+	}
+	routeRulePresent(t, h, "one VIP forgotten", true, reloadRouteShown, reloadRuleShown)
+	if err := m.ForgetVIPs(ctx, []netip.Prefix{v2}); err != nil {
+		t.Fatal(err)
+	}
+	routeRulePresent(t, h, "every VIP forgotten", false, reloadRouteShown, reloadRuleShown)
+	for _, v := range []netip.Prefix{v1, v2} {
+		if ok, _ := h.HasAddr(v.Addr()); !ok {
+			t.Errorf("%v left the interface: ForgetVIPs must not remove it", v)
+		}
+	}
+	// Nothing held: forgetting more writes nothing and fails nothing.
+	if err := m.ForgetVIPs(ctx, []netip.Prefix{v1}); err != nil {
+		t.Error(err)
+	}
+	m.Close()
+	if err := m.ForgetVIPs(ctx, nil); !errors.Is(err, netlink.ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
