@@ -19,6 +19,12 @@ import (
 // Names connect the parts: instances and sync groups use trackers by
 // name, sync groups list instances by name, virtual servers use virtual
 // server groups by name. Validate reports every problem at once.
+//
+// Checks (trackers' and real servers') connect from the network
+// namespace of the process, not from the Platform's: a Supervisor on
+// OpenLinux with a Netns holds its VIPs and sends its adverts there,
+// while its checkers dial from where the process runs (start the process
+// in the namespace, e.g. with `ip netns exec`, to check from there).
 type Config struct {
 	// Global holds the settings of keepalived's global_defs that the
 	// Supervisor uses.

@@ -4,6 +4,8 @@ package vigil_test
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,5 +103,81 @@ func TestSupervisorNotify(t *testing.T) {
 	}
 	if _, err := os.Stat(fifo); !os.IsNotExist(err) {
 		t.Errorf("the FIFO vigil created is still there: %v", err)
+	}
+}
+
+// TestSupervisorReloadRemovalNotifies: a reload removes two masters: one
+// reports FAULT (keepalived's default), the one with notify_deleted
+// DELETED; neither reports STOP.
+func TestSupervisorReloadRemovalNotifies(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	mk := func(name string, vrid uint8) vigil.Instance {
+		in := supInst(name, vrid, 100, netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/24", vrid)))
+		in.VRRP.Interval = 100 * time.Millisecond
+		return in
+	}
+	keep, gone, del := mk("VI_1", 11), mk("VI_2", 12), mk("VI_3", 13)
+	del.Notify.SendDeleted = true
+	cfg := vigil.Config{Global: vigil.Global{NotifyFIFO: &notify.FIFOConfig{Path: fifo}},
+		Instances: []vigil.Instance{keep, gone, del}}
+	s, err := vigil.New(newMemPlatform(t, vrrptest.NewHub(1), 1), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	sub := s.Subscribe(64)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	masters := 0
+	for e := range sub.C() {
+		if e.Kind == vigil.EventInstance && e.To.String() == "MASTER" {
+			if masters++; masters == 3 {
+				break
+			}
+		}
+	}
+	next := cfg
+	next.Instances = []vigil.Instance{keep}
+	ch, err := s.Reload(ctx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ch.InstancesRemoved, []string{"VI_2", "VI_3"}) {
+		t.Errorf("removed %q", ch.InstancesRemoved)
+	}
+	stopped := 0
+	for e := range sub.C() {
+		if e.Kind == vigil.EventInstance && e.To.String() == "STOPPED" {
+			if stopped++; stopped == 2 {
+				break
+			}
+		}
+	}
+	if st := s.State(); len(st.Instances) != 1 || st.Instances[0].Name != "VI_1" {
+		t.Errorf("instances after the reload: %+v", st.Instances)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := r.Read(buf)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(buf[:n])), "\n") {
+		if !strings.Contains(l, "BACKUP") && !strings.Contains(l, "MASTER") {
+			got = append(got, l)
+		}
+	}
+	slices.Sort(got)
+	want := []string{`INSTANCE "VI_1" STOP 100`, `INSTANCE "VI_2" FAULT 100`, `INSTANCE "VI_3" DELETED 100`}
+	if !slices.Equal(got, want) {
+		t.Errorf("fifo lines other than BACKUP and MASTER: %q, want %q", got, want)
 	}
 }

@@ -166,11 +166,15 @@ func (s *Supervisor) reload(cfg Config) (Changes, error) {
 	}
 	// Leave the sync groups first, then remove what is gone.
 	s.reloadGroupsLeave(&cfg, &ch)
+	var gone []*member // removeMember may change s.insts: list first
 	for _, m := range s.insts {
 		if !kept[m] && !m.removed {
-			ch.InstancesRemoved = append(ch.InstancesRemoved, m.cfg.VRRP.Name)
-			s.removeMember(m)
+			gone = append(gone, m)
 		}
+	}
+	for _, m := range gone {
+		ch.InstancesRemoved = append(ch.InstancesRemoved, m.cfg.VRRP.Name)
+		s.removeMember(m)
 	}
 	var opened []*member
 	for _, i := range added {
@@ -277,6 +281,7 @@ func (s *Supervisor) removeMember(m *member) {
 
 // dropMember forgets a removed member whose router ended. s.mu held.
 func (s *Supervisor) dropMember(m *member) {
+	m.done = true
 	s.closeIO(m)
 	s.insts = slices.DeleteFunc(s.insts, func(x *member) bool { return x == m })
 }
