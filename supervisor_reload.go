@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/process"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -20,9 +21,10 @@ type Changes struct {
 	// renamed (old name → new name; keepalived's identity matched).
 	InstancesAdded, InstancesRemoved, InstancesChanged []string
 	InstancesRenamed                                   map[string]string
-	// Trackers added, removed, and replaced (their definition changed:
-	// they start again). Unchanged trackers keep their state.
-	TrackersAdded, TrackersRemoved, TrackersReplaced []string
+	// Trackers added, removed, replaced (their probe changed: they start
+	// again) and changed (the same probe with a new policy or weight:
+	// their state is kept). Unchanged trackers keep their state.
+	TrackersAdded, TrackersRemoved, TrackersReplaced, TrackersChanged []string
 	// SyncGroups whose membership changed were started again.
 	SyncGroupsAdded, SyncGroupsRemoved, SyncGroupsRestarted []string
 	// VirtualServers is what changed in the IPVS table's pools.
@@ -309,6 +311,21 @@ func (s *Supervisor) reloadTrackers(cfg *Config, ch *Changes) error {
 	procsChanged := false
 	for name, ts := range s.trackers {
 		t, ok := want[name]
+		if ok && sameProbe(&ts.cfg, t) {
+			// The same probe: its state stays; a new policy applies
+			// from its next round (health kept), new weights at once.
+			if ts.handle != nil {
+				_, p := trackerPolicy(t)
+				if err := ts.handle.SetPolicy(p); err != nil {
+					s.log.Warn("vigil: reload: tracker policy", "tracker", name, "err", err)
+				}
+			}
+			if ts.cfg.Weight != t.Weight || ts.cfg.Reverse != t.Reverse || !reflect.DeepEqual(ts.cfg.Check, t.Check) {
+				ch.TrackersChanged = append(ch.TrackersChanged, name)
+			}
+			ts.cfg = *t
+			continue
+		}
 		if !ok || !reflect.DeepEqual(ts.cfg, *t) {
 			if ts.handle != nil {
 				delete(s.handles, ts.handle)
@@ -482,4 +499,26 @@ func (s *Supervisor) reloadVirtualServers(cfg *Config, ch *Changes) error {
 	ch.VirtualServers = vch
 	s.vs.setHeld(s.masterVIPs())
 	return nil
+}
+
+// sameProbe reports whether a and b probe the same thing the same way,
+// so that a reload keeps the tracker's state: the same checker (the same
+// value, or checkers with the same non-empty check.Keyer key), the same
+// file path, or the same process spec. Policies and weights may differ.
+func sameProbe(a, b *Tracker) bool {
+	switch {
+	case a.Check != nil && b.Check != nil:
+		ca, cb := a.Check.Checker, b.Check.Checker
+		if ka, ok := ca.(check.Keyer); ok {
+			if kb, ok := cb.(check.Keyer); ok && ka.Key() != "" {
+				return ka.Key() == kb.Key()
+			}
+		}
+		return reflect.DeepEqual(ca, cb)
+	case a.File != nil && b.File != nil:
+		return a.File.Path == b.File.Path
+	case a.Process != nil && b.Process != nil:
+		return reflect.DeepEqual(*a.Process, *b.Process)
+	}
+	return false
 }

@@ -166,3 +166,37 @@ func TestSupervisorStatic(t *testing.T) {
 		}
 	})
 }
+
+// TestSupervisorReloadTrackerKept: a failing tracker reloaded with the
+// same checker and a new weight and policy keeps its state (it is not
+// started again as passing): the new weight applies at once.
+func TestSupervisorReloadTrackerKept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var chk flag
+		chk.down.Store(true)
+		cfg := vigil.Config{Trackers: []vigil.Tracker{checkTracker("chk", &chk, -10)},
+			Instances: []vigil.Instance{supInst("VI_1", 51, 100, vipX)}}
+		cfg.Instances[0].Track = []vigil.Track{{Tracker: "chk"}}
+		a := startSup(t, vrrptest.NewHub(1), 1, cfg)
+		ctx, cancel := context.WithCancel(t.Context())
+		a.run(ctx)
+		time.Sleep(5 * time.Second)
+		if p := a.s.State().Instances[0].Effective; p != 90 {
+			t.Fatalf("priority %d before the reload, want 90", p)
+		}
+		next := cfg
+		next.Trackers = []vigil.Tracker{checkTracker("chk", &chk, -30)}
+		next.Trackers[0].Check.Policy.Interval = 10 * time.Second
+		ch, err := a.s.Reload(ctx, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ch.TrackersChanged, []string{"chk"}) || len(ch.TrackersReplaced) != 0 {
+			t.Errorf("changes %+v", ch)
+		}
+		if p := a.s.State().Instances[0].Effective; p != 70 {
+			t.Errorf("priority %d after the reload, want 70 (the tracker still failing)", p)
+		}
+		stopAll(t, cancel, a)
+	})
+}
