@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,6 +138,11 @@ func New(p Platform, cfg Config) (*Supervisor, error) {
 
 func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
 	log := logx.OrDiscard(cfg.Logger)
+	if id := cfg.Global.RouterID; id != "" {
+		log = log.With("router_id", id)
+	} else if h, err := os.Hostname(); err == nil {
+		log = log.With("router_id", h)
+	}
 	s := &Supervisor{p: p, log: log, vips: vipTable{held: map[vipKey]int{}},
 		msgs: make(chan any, 64), quit: make(chan struct{}), failed: make(chan struct{}), reqs: make(chan *reloadReq),
 		trackers: map[string]*trackerState{}, handles: map[*check.Handle]string{}, ifaces: map[string]bool{}}
