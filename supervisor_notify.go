@@ -186,42 +186,39 @@ func notifyState(s vrrp.State) (notify.State, bool) {
 	return 0, false
 }
 
+// stateScript picks the script for entering s among a notify block's.
+func stateScript(s notify.State, master, backup, fault, stop, deleted *notify.Script) *notify.Script {
+	switch s {
+	case notify.Master:
+		return master
+	case notify.Backup:
+		return backup
+	case notify.Fault:
+		return fault
+	case notify.Stop:
+		return stop
+	case notify.Deleted:
+		return deleted
+	}
+	return nil
+}
+
 // instanceNotify queues an instance's notification for entering s with
 // priority prio: its FIFO line, its script for s, then its generic
 // script with the four arguments.
 func (n *notifier) instanceNotify(in *Instance, name string, s notify.State, prio uint8) {
-	var specific *notify.Script
-	switch s {
-	case notify.Master:
-		specific = in.Notify.Master
-	case notify.Backup:
-		specific = in.Notify.Backup
-	case notify.Fault:
-		specific = in.Notify.Fault
-	case notify.Stop:
-		specific = in.Notify.Stop
-	case notify.Deleted:
-		specific = in.Notify.Deleted
-	}
+	c := &in.Notify
 	n.notify("instance:"+name, fifoVRRP, notify.InstanceLine(name, s, prio),
-		notify.Call{Script: specific}, notify.Call{Script: in.Notify.Any, Args: notify.InstanceArgs(name, s, prio)})
+		notify.Call{Script: stateScript(s, c.Master, c.Backup, c.Fault, c.Stop, c.Deleted)},
+		notify.Call{Script: c.Any, Args: notify.InstanceArgs(name, s, prio)})
 }
 
 // groupNotify queues a sync group's notification for entering s.
 func (n *notifier) groupNotify(g *SyncGroup, s notify.State) {
-	var specific *notify.Script
-	switch s {
-	case notify.Master:
-		specific = g.Notify.Master
-	case notify.Backup:
-		specific = g.Notify.Backup
-	case notify.Fault:
-		specific = g.Notify.Fault
-	case notify.Stop:
-		specific = g.Notify.Stop
-	}
+	c := &g.Notify
 	n.notify("group:"+g.Name, fifoVRRP, notify.GroupLine(g.Name, s),
-		notify.Call{Script: specific}, notify.Call{Script: g.Notify.Any, Args: notify.GroupArgs(g.Name, s)})
+		notify.Call{Script: stateScript(s, c.Master, c.Backup, c.Fault, c.Stop, nil)},
+		notify.Call{Script: c.Any, Args: notify.GroupArgs(g.Name, s)})
 }
 
 var _ emitter = (*notifier)(nil)
