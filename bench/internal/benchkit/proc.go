@@ -120,13 +120,7 @@ func (l *Log) Await(ctx context.Context, limit time.Duration, what string, ok fu
 }
 
 // Tail returns the last n lines of the output, for error reports.
-func (l *Log) Tail(n int) string {
-	lines := strings.Split(strings.TrimRight(l.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (l *Log) Tail(n int) string { return Tail(l.String(), n) }
 
 // Proc is a child process, in its own process group, that gets SIGKILL if
 // the bench dies. It is only ever signalled by its PID (through a pidfd).
