@@ -125,11 +125,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "failover: -intervals:", err)
 		return 2
 	}
-	if c.impls, err = parseList(*impls, allImp); err != nil {
+	if c.impls, err = benchkit.ParseList(*impls, allImp); err != nil {
 		fmt.Fprintln(stderr, "failover: -impl:", err)
 		return 2
 	}
-	if c.signals, err = parseList(*signals, []string{"kill", "term"}); err != nil {
+	if c.signals, err = benchkit.ParseList(*signals, []string{"kill", "term"}); err != nil {
 		fmt.Fprintln(stderr, "failover: -signals:", err)
 		return 2
 	}
@@ -208,20 +208,6 @@ func parseIntervals(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
-func parseList(s string, allowed []string) ([]string, error) {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allowed, f) {
-			return nil, fmt.Errorf("%q: want one of %s", f, strings.Join(allowed, ", "))
-		}
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	return out, nil
-}
-
 // version is the VRRP version used at interval ival: v2 for whole
 // seconds, v3 below.
 func version(ival time.Duration) int {
@@ -290,26 +276,6 @@ func startRouter(ctx context.Context, c *config, impl string, h *nstest.Host, st
 	return v, nil
 }
 
-// awaitAddr waits (bounded) until h holds (want) or lacks (!want) addr.
-func awaitAddr(ctx context.Context, h *nstest.Host, addr netip.Addr, want bool, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		has, err := h.HasAddr(addr)
-		if err != nil {
-			return err
-		}
-		if has == want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: has %v = %v after %v", h.Name, addr, has, limit)
-		}
-		if err := benchkit.Sleep(ctx, 10*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
 // oneRun is one failover in a fresh topology, deleted before it returns.
 func oneRun(ctx context.Context, c *config, k key, n int) (res result, err error) {
 	dir, seg, release, err := benchkit.Fresh(benchkit.Workspace{Dir: c.workDir, Keep: c.keep},
@@ -332,29 +298,9 @@ func oneRun(ctx context.Context, c *config, k key, n int) (res result, err error
 	defer mon.Stop()
 
 	var ra, rb benchkit.Router
-	defer func() {
-		// Stop B, then A (if still running), and wait for both; on
-		// failure say what the daemons said.
-		for _, r := range []benchkit.Router{rb, ra} {
-			if r != nil {
-				if serr := r.Stop(); serr != nil {
-					err = errors.Join(err, serr)
-				}
-			}
-		}
-		for i, r := range []benchkit.Router{ra, rb} {
-			name := string(rune('A' + i))
-			if r == nil {
-				continue
-			}
-			if c.keep {
-				_ = os.WriteFile(filepath.Join(dir, name+".log"), []byte(r.Output()), 0o644)
-			}
-			if err != nil {
-				err = fmt.Errorf("%w\n--- %s (%s) output:\n%s", err, name, r.Impl(), tail(r.Output(), 15))
-			}
-		}
-	}()
+	// Stop B, then A (if still running), and wait for both; on failure
+	// say what the daemons said.
+	defer func() { err = benchkit.StopRouters(err, dir, c.keep, ra, rb) }()
 
 	ra, err = startRouter(ctx, c, k.impl, A, "MASTER", prioA, k.ival, filepath.Join(dir, "a"))
 	if err != nil {
@@ -363,7 +309,7 @@ func oneRun(ctx context.Context, c *config, k key, n int) (res result, err error
 	if err = ra.AwaitStates(ctx, "MASTER", 1, masterDown(k.ival, prioA)+5*time.Second); err != nil {
 		return res, err
 	}
-	if err = awaitAddr(ctx, A, vip.Addr(), true, 2*time.Second); err != nil {
+	if err = benchkit.AwaitAddr(ctx, A, vip.Addr(), true, 2*time.Second); err != nil {
 		return res, err
 	}
 	rb, err = startRouter(ctx, c, k.impl, B, "BACKUP", prioB, k.ival, filepath.Join(dir, "b"))
@@ -482,14 +428,6 @@ func analyze(file string, k key, A, B *nstest.Host, t0, tVIP time.Time) (result,
 	res.advertOverhead = advertB.Sub(due)
 	_ = advertsA
 	return res, nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func summarize(rs []result, f func(result) time.Duration) benchkit.Summary {

@@ -74,3 +74,18 @@ func TestParseEvents(t *testing.T) {
 		t.Errorf("%+v", evs)
 	}
 }
+
+func TestLogLines(t *testing.T) {
+	var l Log
+	l.Write([]byte("one\ntw"))
+	before := time.Now()
+	l.Write([]byte("o\nthree"))
+	lines := l.Lines()
+	if len(lines) != 2 || lines[0].Text != "one" || lines[1].Text != "two" {
+		t.Fatalf("lines: %+v", lines)
+	}
+	// A line's time is that of the write that completed it.
+	if lines[0].Time.After(before) || lines[1].Time.Before(before) {
+		t.Errorf("times: %v, %v around %v", lines[0].Time, lines[1].Time, before)
+	}
+}

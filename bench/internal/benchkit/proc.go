@@ -65,22 +65,60 @@ func Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Log is an io.Writer collecting a child's output, safe for concurrent
-// readers, that wakes waiters on every write.
+// readers, that wakes waiters on every write and remembers when each line
+// arrived.
 type Log struct {
 	mu    sync.Mutex
 	b     bytes.Buffer
 	wrote chan struct{}
+	ends  []lineEnd
+}
+
+// lineEnd is where a line ends in the output and when it arrived.
+type lineEnd struct {
+	off int
+	t   time.Time
 }
 
 // Write implements io.Writer.
 func (l *Log) Write(p []byte) (int, error) {
+	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.wrote != nil {
 		close(l.wrote)
 		l.wrote = nil
 	}
+	base := l.b.Len()
+	for i, c := range p {
+		if c == '\n' {
+			l.ends = append(l.ends, lineEnd{base + i, now})
+		}
+	}
 	return l.b.Write(p)
+}
+
+// Line is one complete line of a child's output and when it arrived.
+type Line struct {
+	// Time is time.Now() in the Write that completed the line: after the
+	// child wrote it, the pipe's delivery and the reader's wake-up.
+	Time time.Time
+	Text string
+}
+
+// Lines returns the complete lines written so far, with their arrival
+// times.
+func (l *Log) Lines() []Line {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.b.Bytes()
+	out := make([]Line, 0, len(l.ends))
+	start := 0
+	for _, e := range l.ends {
+		out = append(out, Line{Time: e.t, Text: string(b[start:e.off])})
+		start = e.off + 1
+	}
+	return out
 }
 
 // String returns everything written so far.
@@ -120,13 +158,7 @@ func (l *Log) Await(ctx context.Context, limit time.Duration, what string, ok fu
 }
 
 // Tail returns the last n lines of the output, for error reports.
-func (l *Log) Tail(n int) string {
-	lines := strings.Split(strings.TrimRight(l.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (l *Log) Tail(n int) string { return Tail(l.String(), n) }
 
 // Proc is a child process, in its own process group, that gets SIGKILL if
 // the bench dies. It is only ever signalled by its PID (through a pidfd).

@@ -149,6 +149,11 @@ func (k *Keepalived) PIDs() []int { return []int{k.p.PID(), k.vrrpPID} }
 // Output implements Router.
 func (k *Keepalived) Output() string { return k.out.String() }
 
+// Lines are keepalived's log lines (parent and children, stdout and
+// stderr) with their arrival times: with -l its console lines carry
+// timestamps of one second only.
+func (k *Keepalived) Lines() []Line { return k.out.Lines() }
+
 // Vrrpd is vigil's examples/vrrpd.
 type Vrrpd struct {
 	p      *Proc
@@ -246,6 +251,10 @@ func (v *Vrrpd) PIDs() []int { return []int{v.p.PID()} }
 
 // Output implements Router.
 func (v *Vrrpd) Output() string { return v.events.String() + v.logs.String() }
+
+// Lines are the lines of vrrpd's stdout (its JSON events) with their
+// arrival times.
+func (v *Vrrpd) Lines() []Line { return v.events.Lines() }
 
 // BuildVrrpd builds examples/vrrpd of the module holding the working
 // directory into dir and returns the binary's path.
