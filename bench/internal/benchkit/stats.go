@@ -81,3 +81,34 @@ func LoadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// Floats is the minimum, median and maximum of a sample of numbers.
+type Floats struct {
+	N                int
+	Min, Median, Max float64
+}
+
+// SummarizeFloats summarizes xs (the median of an even count is the mean
+// of the two middle values).
+func SummarizeFloats(xs []float64) Floats {
+	if len(xs) == 0 {
+		return Floats{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	med := s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return Floats{N: n, Min: s[0], Median: med, Max: s[n-1]}
+}
+
+// Format formats the summary as "min / median / max", each with the
+// verb (such as "%.1f"); "-" when empty.
+func (s Floats) Format(verb string) string {
+	if s.N == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(verb+" / "+verb+" / "+verb, s.Min, s.Median, s.Max)
+}
