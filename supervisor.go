@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,6 +258,9 @@ func (s *Supervisor) checkScripts(cfg *Config) {
 		}
 		chk(w, &vs.QuorumUp)
 		chk(w, &vs.QuorumDown)
+		if !slices.ContainsFunc(vs.RealServers, func(r RealServer) bool { return r.NotifyUp != nil || r.NotifyDown != nil }) {
+			continue // nothing to check: no copy of thousands of real servers
+		}
 		rss := make([]RealServer, len(vs.RealServers))
 		copy(rss, vs.RealServers)
 		vs.RealServers = rss

@@ -492,7 +492,7 @@ func (s *Supervisor) reloadVirtualServers(cfg *Config, ch *Changes) error {
 		ch.VirtualServers = VirtualServerChanges{}
 		return nil
 	}
-	vch, err := s.vs.reload(cfg)
+	vch, err := s.vs.reloadValid(cfg)
 	if err != nil {
 		return fmt.Errorf("vigil: reload: %w", err)
 	}

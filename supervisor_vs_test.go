@@ -63,6 +63,12 @@ func TestSupervisorVirtualServers(t *testing.T) {
 		if got := dests(); !slices.Equal(got, want) {
 			t.Fatalf("IPVS table as master: %q, want %q", got, want)
 		}
+		// A reload that changes nothing keeps the virtual server as it
+		// is, checks running.
+		ch, err := a.s.Reload(ctx, cfg)
+		if err != nil || !ch.VirtualServers.Empty() {
+			t.Fatalf("unchanged reload: %+v, %v", ch.VirtualServers, err)
+		}
 		// The checks started with the service, at 3.609375 s, a round a
 		// second. From 4 s they fail: down at the third failed round,
 		// 6.609375 s.

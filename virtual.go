@@ -121,6 +121,15 @@ type rsCheck struct {
 	pol check.Policy  // cfg.Policy, Alpha set with the real server's
 	h   *check.Handle // nil while suspended
 	st  check.Status  // the latest status, frozen while suspended
+	key string        // the checker's check.Keyer key, "" if none
+}
+
+// checkerKey is c's check.Keyer key, or "".
+func checkerKey(c check.Checker) string {
+	if k, ok := c.(check.Keyer); ok {
+		return k.Key()
+	}
+	return ""
 }
 
 // svcInfo is what the events of one IPVS service need: the names and

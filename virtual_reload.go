@@ -55,6 +55,12 @@ func (v *virtualServers) reload(cfg *Config) (VirtualServerChanges, error) {
 	if errs := validateVirtualServers(cfg); len(errs) > 0 {
 		return VirtualServerChanges{}, errors.Join(errs...)
 	}
+	return v.reloadValid(cfg)
+}
+
+// reloadValid is reload of a cfg already validated (Config.Validate
+// validates the virtual servers too).
+func (v *virtualServers) reloadValid(cfg *Config) (VirtualServerChanges, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.done {
@@ -88,7 +94,15 @@ func (v *virtualServers) reload(cfg *Config) (VirtualServerChanges, error) {
 		repolicy  []*rsCheck                    // migrated with a new policy
 		newChecks = make(map[*rsCheck]bool)     // not migrated
 	)
+	reused := make(map[*vsEntry]bool) // unchanged: kept as they are
 	for i := range cfg.VirtualServers {
+		if ovs := old[matchOf(&cfg.VirtualServers[i])]; ovs != nil && !reused[ovs] &&
+			v.unchanged(ovs, &cfg.VirtualServers[i], groups) {
+			reused[ovs] = true
+			prev[ovs] = ovs
+			next = append(next, ovs)
+			continue
+		}
 		vc := cloneVirtualServer(&cfg.VirtualServers[i])
 		vs := &vsEntry{cfg: vc, object: vsObject(&vc)}
 		if vc.Group != "" {
@@ -113,10 +127,10 @@ func (v *virtualServers) reload(cfg *Config) (VirtualServerChanges, error) {
 				oldRS[rs] = ors
 			}
 			for _, cc := range rc.Checks {
-				c := &rsCheck{rs: rs, cfg: cc, pol: cc.Policy}
+				c := &rsCheck{rs: rs, cfg: cc, pol: cc.Policy, key: checkerKey(cc.Checker)}
 				c.pol.Alpha = cc.Policy.Alpha || rc.Alpha
 				c.st = check.Status{Healthy: !c.pol.Alpha}
-				if oc := findCheck(ors, cc.Checker, kept); oc != nil {
+				if oc := findCheck(ors, c, kept); oc != nil {
 					kept[oc] = true
 					migrated[c] = oc
 					c.h, c.st = oc.h, oc.st
@@ -198,6 +212,9 @@ func (v *virtualServers) reload(cfg *Config) (VirtualServerChanges, error) {
 
 	// Commit: the handles, the health of what stays, the events' names.
 	for _, ovs := range oldVSS {
+		if reused[ovs] {
+			continue
+		}
 		for _, rs := range ovs.rss {
 			for _, c := range rs.checks {
 				if !kept[c] && c.h != nil {
@@ -208,6 +225,9 @@ func (v *virtualServers) reload(cfg *Config) (VirtualServerChanges, error) {
 		}
 	}
 	for _, vs := range next {
+		if reused[vs] {
+			continue
+		}
 		for _, rs := range vs.rss {
 			for _, c := range rs.checks {
 				switch {
@@ -231,6 +251,9 @@ func (v *virtualServers) reload(cfg *Config) (VirtualServerChanges, error) {
 		}
 	}
 	for _, vs := range next {
+		if reused[vs] {
+			continue
+		}
 		for _, rs := range vs.rss {
 			// A kept real server keeps the weight its pool had in use
 			// unless the weight given changed: give it the one it has now.
@@ -244,15 +267,47 @@ func (v *virtualServers) reload(cfg *Config) (VirtualServerChanges, error) {
 			v.refresh(rs)
 		}
 	}
-	v.rename(next, prev)
-	return diffVirtualServers(oldVSS, next, prev, oldRS, migrated, repolicy), nil
+	v.rename(next, prev, reused)
+	return diffVirtualServers(oldVSS, next, prev, reused, oldRS, migrated, repolicy), nil
+}
+
+// unchanged reports whether the new configuration nc of the running
+// entry ovs changes nothing: the same services, settings, real servers
+// and checks (same checkers, same policies), the same suspension. Such
+// an entry is kept as it is by a reload, at the cost of this comparison.
+func (v *virtualServers) unchanged(ovs *vsEntry, nc *VirtualServer, groups map[string][]ipvs.ServiceKey) bool {
+	oc := &ovs.cfg
+	if oc.Group != nc.Group || oc.Service.ServiceKey != nc.Service.ServiceKey || !sameVirtualServer(oc, nc) ||
+		len(ovs.rss) != len(nc.RealServers) || ovs.suspended != (suspendable(nc) && !heldBy(nc, v.held)) {
+		return false
+	}
+	if nc.Group != "" && !slices.Equal(ovs.keys, groups[nc.Group]) {
+		return false
+	}
+	for i, ors := range ovs.rss {
+		nr := &nc.RealServers[i]
+		if ors.cfg.RealServer != nr.RealServer || len(ors.checks) != len(nr.Checks) ||
+			!sameScript(ors.cfg.NotifyUp, nr.NotifyUp) || !sameScript(ors.cfg.NotifyDown, nr.NotifyDown) {
+			return false
+		}
+		for j, c := range ors.checks {
+			nck := &nr.Checks[j]
+			if c.cfg.Policy != nck.Policy {
+				return false
+			}
+			if c.cfg.Checker != nck.Checker && (c.key == "" || c.key != checkerKey(nck.Checker)) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // rename rebuilds the names and scripts the events use: the services of
 // next, and for one more reload the services and real servers this one
 // removed; a removed service of a virtual server that stays (a group's
 // entry) no longer notifies. The caller holds v.mu.
-func (v *virtualServers) rename(next []*vsEntry, prev map[*vsEntry]*vsEntry) {
+func (v *virtualServers) rename(next []*vsEntry, prev map[*vsEntry]*vsEntry, reused map[*vsEntry]bool) {
 	stays := make(map[*vsEntry]bool, len(prev))
 	for _, o := range prev {
 		stays[o] = true
@@ -260,6 +315,11 @@ func (v *virtualServers) rename(next []*vsEntry, prev map[*vsEntry]*vsEntry) {
 	svcs := make(map[ipvs.ServiceKey]*svcInfo)
 	for _, vs := range next {
 		for i, k := range vs.keys {
+			if o := v.svcs[k]; reused[vs] && o != nil && o.valid && o.vs == vs {
+				o.gone = nil // nothing of it was removed
+				svcs[k] = o
+				continue
+			}
 			info := &svcInfo{
 				vs: vs, nsvc: notifyService(&vs.cfg, k, vs.keys), rep: i == 0, valid: true,
 				rs: make(map[ipvs.DestinationKey]*rsEntry, len(vs.rss)),
@@ -293,7 +353,7 @@ func (v *virtualServers) rename(next []*vsEntry, prev map[*vsEntry]*vsEntry) {
 }
 
 // diffVirtualServers lists what changed from the old entries to next.
-func diffVirtualServers(old, next []*vsEntry, prev map[*vsEntry]*vsEntry, oldRS map[*rsEntry]*rsEntry, migrated map[*rsCheck]*rsCheck, repolicy []*rsCheck) VirtualServerChanges {
+func diffVirtualServers(old, next []*vsEntry, prev map[*vsEntry]*vsEntry, reused map[*vsEntry]bool, oldRS map[*rsEntry]*rsEntry, migrated map[*rsCheck]*rsCheck, repolicy []*rsCheck) VirtualServerChanges {
 	var ch VirtualServerChanges
 	type svcMatch struct {
 		m vsMatch
@@ -313,6 +373,9 @@ func diffVirtualServers(old, next []*vsEntry, prev map[*vsEntry]*vsEntry, oldRS 
 		}
 	}
 	for _, vs := range next {
+		if reused[vs] {
+			continue
+		}
 		ovs := prev[vs]
 		var oldKeys map[ipvs.ServiceKey]bool
 		if ovs != nil {
@@ -386,12 +449,12 @@ func sameScript(a, b *notify.Script) bool {
 }
 
 // findCheck returns the check of rs whose checker is c, not taken yet.
-func findCheck(rs *rsEntry, c check.Checker, taken map[*rsCheck]bool) *rsCheck {
+func findCheck(rs *rsEntry, c *rsCheck, taken map[*rsCheck]bool) *rsCheck {
 	if rs == nil {
 		return nil
 	}
 	for _, oc := range rs.checks {
-		if !taken[oc] && sameChecker(oc.cfg.Checker, c) {
+		if !taken[oc] && sameChecker(oc, c) {
 			return oc
 		}
 	}
@@ -401,14 +464,13 @@ func findCheck(rs *rsEntry, c check.Checker, taken map[*rsCheck]bool) *rsCheck {
 // sameChecker reports whether a and b are the same check, as check.Group
 // deduplicates them: equal non-empty keys (check.Keyer), or the same
 // pointer.
-func sameChecker(a, b check.Checker) bool {
-	ka, okA := a.(check.Keyer)
-	kb, okB := b.(check.Keyer)
-	if okA && okB && ka.Key() != "" {
-		return ka.Key() == kb.Key()
+func sameChecker(a, b *rsCheck) bool {
+	if a.key != "" {
+		return a.key == b.key
 	}
-	ta := reflect.TypeOf(a)
-	return ta == reflect.TypeOf(b) && ta.Kind() == reflect.Pointer && a == b
+	ca, cb := a.cfg.Checker, b.cfg.Checker
+	ta := reflect.TypeOf(ca)
+	return b.key == "" && ta == reflect.TypeOf(cb) && ta.Kind() == reflect.Pointer && ca == cb
 }
 
 // samePolicy reports whether a and b run a check the same way once it

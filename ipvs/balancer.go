@@ -162,17 +162,38 @@ func validatePools(pools []PoolConfig) error {
 // Invalid pools change nothing and are reported as NewBalancer reports
 // them.
 func (bl *Balancer) SetPools(pools []PoolConfig) error {
-	if err := validatePools(pools); err != nil {
+	// A pool given as it was last given is valid and needs no change:
+	// only the others are validated and reconfigured (a reload of
+	// thousands of real servers with one weight changed costs one pool).
+	bl.mu.Lock()
+	same := make([]bool, len(pools))
+	var check []PoolConfig
+	for i, pc := range pools {
+		if p := bl.byKey[pc.Service.ServiceKey]; p != nil && p.cfg.equal(&pc) {
+			same[i] = true
+		} else {
+			check = append(check, pc)
+		}
+	}
+	bl.mu.Unlock()
+	if err := validatePools(check); err != nil {
+		return err
+	}
+	if err := validateServices(pools, func(pc PoolConfig) ServiceKey { return pc.Service.ServiceKey },
+		func(PoolConfig) error { return nil }, "duplicate pool"); err != nil {
 		return err
 	}
 	next := make([]*Pool, 0, len(pools))
 	byKey := make(map[ServiceKey]*Pool, len(pools))
 	bl.mu.Lock()
-	for _, pc := range pools {
+	for i, pc := range pools {
 		k := pc.Service.ServiceKey
 		p := bl.byKey[k]
 		if p == nil {
 			p, _ = NewPool(pc) // valid
+		} else if same[i] && p.cfg.equal(&pc) {
+			// Unchanged (and not changed meanwhile: SetPools calls are
+			// not expected to race, but Run may have run).
 		} else {
 			wasUp := p.upServers()
 			q, _ := p.Reconfigure(pc) // valid, same key

@@ -56,7 +56,7 @@ type PoolConfig struct {
 // (the sorry server may not be a real server too), a sorry server with
 // Quorum off (it would never serve). The errors are *FieldErrors, joined.
 func (c PoolConfig) Validate() error {
-	v := VirtualServer{Service: c.Service}
+	v := VirtualServer{Service: c.Service, Destinations: make([]Destination, 0, len(c.RealServers)+1)}
 	for _, rs := range c.RealServers {
 		v.Destinations = append(v.Destinations, rs.Destination)
 	}
@@ -157,6 +157,15 @@ func (p *Pool) Reconfigure(cfg PoolConfig) (QuorumChange, error) {
 
 // configure sets cfg (valid) as the configuration, keeping the health and
 // weight in use of the servers that stay.
+// equal reports whether c and d are the same configuration.
+func (c *PoolConfig) equal(d *PoolConfig) bool {
+	return c.Service == d.Service && slices.Equal(c.RealServers, d.RealServers) &&
+		(c.SorryServer == nil) == (d.SorryServer == nil) &&
+		(c.SorryServer == nil || *c.SorryServer == *d.SorryServer) &&
+		c.SorryInhibit == d.SorryInhibit && c.Quorum == d.Quorum && c.Hysteresis == d.Hysteresis &&
+		c.Omega == d.Omega && c.Suspended == d.Suspended
+}
+
 func (p *Pool) configure(cfg PoolConfig) {
 	cfg.RealServers = slices.Clone(cfg.RealServers)
 	if cfg.SorryServer != nil {
