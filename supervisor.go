@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/internal/feed"
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/process"
@@ -47,6 +48,7 @@ type Supervisor struct {
 	psubC   <-chan process.Change // psub's channel; nil once closed
 	pcancel context.CancelFunc    // ends procs' Run
 	vs      *virtualServers       // nil without virtual servers
+	ipvsB   ipvs.Backend          // what p.IPVS opened for vs; Run closes it
 	events  Events
 	vips    vipTable
 	ran     atomic.Bool
@@ -184,7 +186,7 @@ func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
 			b.Close()
 			return s, err
 		}
-		s.vs = vs
+		s.vs, s.ipvsB = vs, b
 	}
 	s.events = p.Subscribe(1024)
 	return s, nil
@@ -446,6 +448,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	vcancel()
 	<-s.vdone
+	if s.ipvsB != nil {
+		if err := s.ipvsB.Close(); err != nil {
+			s.log.Warn("vigil: closing the IPVS backend", "err", err)
+		}
+	}
 	gcancel()
 	pcancel()
 	s.bg.Wait()

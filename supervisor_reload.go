@@ -484,7 +484,7 @@ func (s *Supervisor) reloadVirtualServers(cfg *Config, ch *Changes) error {
 			b.Close()
 			return fmt.Errorf("vigil: reload: %w", err)
 		}
-		s.vs = vs
+		s.vs, s.ipvsB = vs, b
 		<-s.vdone // closed: there was no engine
 		s.vdone = make(chan struct{})
 		s.startVirtualServers()

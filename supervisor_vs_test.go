@@ -102,6 +102,9 @@ func TestSupervisorVirtualServers(t *testing.T) {
 			t.Errorf("state %+v", st.VirtualServers)
 		}
 		stopAll(t, cancel, a, b)
+		if !table.Closed() {
+			t.Error("Run returned without closing the IPVS backend it opened")
+		}
 	})
 }
 
