@@ -66,7 +66,9 @@
 // instance in INIT until the script ran; a track_file that cannot be read
 // is a FAULT (keepalived reads it as 0) and is read every
 // TrackerFile.Interval rather than watched with inotify; notify scripts
-// have a timeout (a minute by default).
+// have a timeout (a minute by default); tracker intervals may be below a
+// second (keepalived 2.2 takes whole seconds); a master whose priority
+// drops advertises it at once (keepalived waits for its next advert).
 //
 // A Host is the smaller wiring the Supervisor grew from: VRRP
 // instances on a Platform, what a host provides (per instance a Conn, an

@@ -56,6 +56,9 @@ func (k *EventKind) UnmarshalText(b []byte) error {
 // kinds and states.
 type Event struct {
 	Kind EventKind `json:"kind"`
+	// Time is when it happened: a router's transition, the end of the
+	// check that decided a tracker's change, the IPVS write that applied
+	// a real server's or quorum's.
 	Time time.Time `json:"time"`
 
 	Instance string      `json:"instance,omitempty"` // EventInstance, EventPriority

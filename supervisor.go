@@ -123,7 +123,7 @@ type (
 	}
 )
 
-// New makes a Supervisor for cfg on platform p (NewLinux for this host's
+// New makes a Supervisor for cfg on platform p (OpenLinux for this host's
 // kernel, vigiltest.New in memory); the Supervisor owns p from then on.
 // It validates cfg (every problem at once, as *FieldErrors wrapping
 // ErrInvalid), checks the notify scripts as keepalived does at load
@@ -919,7 +919,9 @@ func (s *Supervisor) processChange(c process.Change) {
 // trackerChanged reports a tracker's change and applies it to the
 // instances that track it. s.mu held.
 func (s *Supervisor) trackerChanged(ts *trackerState) {
-	s.n.emit(Event{Kind: EventTracker, Tracker: ts.cfg.Name, Up: ts.up, Weight: ts.value, Err: ts.err})
+	// Its time is when the deciding check ended (or the process count
+	// changed), not when the loop got to it.
+	s.n.emit(Event{Kind: EventTracker, Time: ts.at, Tracker: ts.cfg.Name, Up: ts.up, Weight: ts.value, Err: ts.err})
 	for _, m := range s.insts {
 		for _, b := range m.binds {
 			if b.tracker == ts.cfg.Name {
