@@ -84,6 +84,10 @@ type Balancer struct {
 	pools   []*Pool
 	byKey   map[ServiceKey]*Pool
 	pending []Event // guarded by mu: to publish after the next sync
+	// dirty are the services changed since the last take, gone those
+	// removed.
+	dirty map[ServiceKey]struct{}
+	gone  map[ServiceKey]struct{}
 }
 
 // BalancerStats counts what a Balancer did since NewBalancer.
@@ -191,6 +195,7 @@ func (bl *Balancer) SetPools(pools []PoolConfig) error {
 		p := bl.byKey[k]
 		if p == nil {
 			p, _ = NewPool(pc) // valid
+			bl.markDirty(k)
 		} else if same[i] && p.cfg.equal(&pc) {
 			// Unchanged (and not changed meanwhile: SetPools calls are
 			// not expected to race, but Run may have run).
@@ -203,6 +208,7 @@ func (bl *Balancer) SetPools(pools []PoolConfig) error {
 				}
 			}
 			bl.quorumEvent(k, q)
+			bl.markDirty(k)
 		}
 		next = append(next, p)
 		byKey[k] = p
@@ -210,6 +216,7 @@ func (bl *Balancer) SetPools(pools []PoolConfig) error {
 	for _, p := range bl.pools {
 		if byKey[p.Key()] == nil {
 			bl.pending = append(bl.pending, p.downEvents()...)
+			bl.markGone(p.Key())
 		}
 	}
 	bl.pools, bl.byKey = next, byKey
@@ -256,6 +263,7 @@ func (bl *Balancer) change(svc ServiceKey, f func(*Pool) (QuorumChange, error)) 
 	}
 	q, err := f(p)
 	bl.quorumEvent(svc, q)
+	bl.markDirty(svc)
 	bl.mu.Unlock()
 	if err != nil {
 		return err
@@ -353,6 +361,43 @@ func (bl *Balancer) Desired() []VirtualServer {
 
 // desired returns the pools' table, suspended pools left out; the
 // caller holds bl.mu.
+// markDirty records that service k changed; the caller holds bl.mu.
+func (bl *Balancer) markDirty(k ServiceKey) {
+	if bl.dirty == nil {
+		bl.dirty = map[ServiceKey]struct{}{}
+	}
+	bl.dirty[k] = struct{}{}
+	delete(bl.gone, k)
+}
+
+// markGone records that service k was removed; the caller holds bl.mu.
+func (bl *Balancer) markGone(k ServiceKey) {
+	if bl.gone == nil {
+		bl.gone = map[ServiceKey]struct{}{}
+	}
+	bl.gone[k] = struct{}{}
+	delete(bl.dirty, k)
+}
+
+// part returns the changed part of the desired table: the services
+// changed since the last call (their desired entries; a suspended one
+// counts as removed) and those removed. The caller holds bl.mu.
+func (bl *Balancer) part() (changed []VirtualServer, removed []ServiceKey) {
+	for k := range bl.dirty {
+		if p := bl.byKey[k]; p != nil && !p.cfg.Suspended {
+			changed = append(changed, p.VirtualServer())
+		} else {
+			removed = append(removed, k)
+		}
+	}
+	for k := range bl.gone {
+		removed = append(removed, k)
+	}
+	clear(bl.dirty)
+	clear(bl.gone)
+	return changed, removed
+}
+
 func (bl *Balancer) desired() []VirtualServer {
 	out := make([]VirtualServer, 0, len(bl.pools))
 	for _, p := range bl.pools {

@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,17 +36,29 @@ func (bl *Balancer) Run(ctx context.Context) error {
 		defer resync.Stop()
 	}
 	for {
-		desired, events := bl.take()
 		var err error
+		var events []Event
 		if full {
+			var desired []VirtualServer
+			desired, events = bl.take()
 			bl.counts.Syncs.Add(1)
 			_, err = bl.syncer.Sync(ctx, desired)
 			if resync != nil {
 				resync.Reset(bl.cfg.ResyncInterval)
 			}
 		} else {
+			// Only what changed since the last write: a health flip of
+			// one real server among 30,000 diffs one service.
+			var changed []VirtualServer
+			var removed []ServiceKey
+			changed, removed, events = bl.takePart()
 			bl.counts.Applies.Add(1)
-			_, err = bl.syncer.Apply(ctx, desired)
+			_, err = bl.syncer.applyPart(ctx, changed, removed)
+			if errors.Is(err, errNeedWhole) {
+				desired, more := bl.take()
+				_, err = bl.syncer.Apply(ctx, desired)
+				events = append(events, more...)
+			}
 		}
 		retry = nil
 		switch {
@@ -80,13 +93,27 @@ func (bl *Balancer) Run(ctx context.Context) error {
 	}
 }
 
-// take returns the desired table and the pending events.
+// take returns the desired table and the pending events, and forgets
+// what changed (the whole table is written).
 func (bl *Balancer) take() ([]VirtualServer, []Event) {
 	bl.mu.Lock()
 	defer bl.mu.Unlock()
 	ev := bl.pending
 	bl.pending = nil
+	clear(bl.dirty)
+	clear(bl.gone)
 	return bl.desired(), ev
+}
+
+// takePart returns what changed since the last take (see part) and the
+// pending events.
+func (bl *Balancer) takePart() ([]VirtualServer, []ServiceKey, []Event) {
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	ev := bl.pending
+	bl.pending = nil
+	changed, removed := bl.part()
+	return changed, removed, ev
 }
 
 // publish sends events to the subscriptions; it never waits.

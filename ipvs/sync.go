@@ -162,7 +162,52 @@ func (s *Syncer) Apply(ctx context.Context, desired []VirtualServer) (Result, er
 	r := &run{s: s, ctx: ctx}
 	return r.reconcile(desired, have, func(k ServiceKey) (map[DestinationKey]Destination, bool) {
 		return rec[k].dests, true
-	})
+	}, nil, nil)
+}
+
+// errNeedWhole is applyPart's answer when it cannot apply a part alone:
+// there is no record (a Sync must read the table), or a service of the
+// part is not in it (new).
+var errNeedWhole = errors.New("ipvs: apply the whole table")
+
+// applyPart is Apply for part of the table: changed are the desired
+// entries of some services, removed the services to delete; the others
+// are left as the record says, unread and undiffed. It returns
+// errNeedWhole, having done nothing, when it cannot (see there).
+func (s *Syncer) applyPart(ctx context.Context, changed []VirtualServer, removed []ServiceKey) (Result, error) {
+	if len(changed) == 0 && len(removed) == 0 {
+		return Result{}, nil
+	}
+	if err := ValidateTable(changed); err != nil {
+		return Result{}, fmt.Errorf("ipvs: apply: desired table: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.rec
+	if rec == nil {
+		return Result{}, errNeedWhole
+	}
+	scope := make(map[ServiceKey]bool, len(changed)+len(removed))
+	for _, v := range changed {
+		if _, ok := rec[v.ServiceKey]; !ok {
+			return Result{}, errNeedWhole
+		}
+		scope[v.ServiceKey] = true
+	}
+	for _, k := range removed {
+		scope[k] = true
+	}
+	have := make(map[ServiceKey]Service, len(scope))
+	for k := range scope {
+		if e, ok := rec[k]; ok {
+			have[k] = e.svc
+		}
+	}
+	s.rec = nil
+	r := &run{s: s, ctx: ctx}
+	return r.reconcile(changed, have, func(k ServiceKey) (map[DestinationKey]Destination, bool) {
+		return rec[k].dests, true
+	}, scope, rec)
 }
 
 // sync is Sync with s.mu held.
@@ -186,7 +231,7 @@ func (s *Syncer) sync(ctx context.Context, desired []VirtualServer) (Result, err
 			return nil, false
 		}
 		return dests, true
-	})
+	}, nil, nil)
 }
 
 // A run is one Sync or Apply: its counts and errors.
@@ -207,7 +252,11 @@ func (r *run) fail(op Op, svc ServiceKey, d DestinationKey, err error) {
 // services have and the destinations dests returns (false: unknown, that
 // service's destinations are left alone), hold desired; applies them; and
 // keeps the record when nothing failed. The caller holds s.mu.
-func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, dests func(ServiceKey) (map[DestinationKey]Destination, bool)) (Result, error) {
+//
+// With a scope (applyPart), desired and have are the services of the
+// scope only: services outside it are neither deleted nor recorded anew,
+// and the record of the others (base) is kept.
+func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, dests func(ServiceKey) (map[DestinationKey]Destination, bool), scope map[ServiceKey]bool, base map[ServiceKey]recEntry) (Result, error) {
 	s := r.s
 	for _, v := range desired {
 		s.owned[v.ServiceKey] = struct{}{}
@@ -271,8 +320,12 @@ func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, de
 	for _, v := range desired {
 		want[v.ServiceKey] = true
 	}
-	for _, key := range slices.SortedFunc(maps.Keys(s.owned), ServiceKey.Compare) {
-		if want[key] {
+	owned := maps.Keys(s.owned)
+	if scope != nil {
+		owned = maps.Keys(scope)
+	}
+	for _, key := range slices.SortedFunc(owned, ServiceKey.Compare) {
+		if _, ok := s.owned[key]; !ok || want[key] {
 			continue
 		}
 		if _, ok := have[key]; !ok {
@@ -286,6 +339,13 @@ func (r *run) reconcile(desired []VirtualServer, have map[ServiceKey]Service, de
 		r.errs = append(r.errs, fmt.Errorf("ipvs: sync stopped: %w", err))
 	}
 	if len(r.errs) == 0 {
+		if scope != nil {
+			for k := range scope {
+				delete(base, k)
+			}
+			maps.Copy(base, next)
+			next = base
+		}
 		s.rec = next
 	}
 	return r.res, s.finish(r.res, r.errs...)
