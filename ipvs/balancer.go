@@ -69,8 +69,9 @@ type BalancerConfig struct {
 //
 // The Balancer reports quorum changes and real servers going up and down
 // as Events to its subscriptions (Subscribe), from Run's goroutine, after
-// the Sync that applied them, never for the state a pool starts in. Its
-// methods are safe for concurrent use.
+// the write that applied them succeeded (a failed one keeps them for its
+// retry), never for the state a pool starts in. Its methods are safe for
+// concurrent use.
 type Balancer struct {
 	syncer *Syncer
 	log    *slog.Logger

@@ -1,11 +1,13 @@
 package ipvs_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/ipvs/ipvstest"
@@ -101,6 +103,33 @@ func TestBalancerAppliesParts(t *testing.T) {
 				break
 			}
 		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestBalancerEventsAfterTheWrite: a change whose write fails is not
+// reported until the write that applies it (here the retry) succeeds.
+func TestBalancerEventsAfterTheWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := ipvstest.New()
+		pools := twoPools()
+		a := pools[0].Service.ServiceKey
+		bl := newBalancer(t, tab, pools, ipvs.BalancerConfig{RetryInterval: 5 * time.Second})
+		sub := bl.Subscribe(16)
+		stop := runBalancer(t, bl)
+		synctest.Wait()
+		d := dkey(netAddr(1))
+		tab.FailOnce(ipvs.OpDeleteDestination, a, d, errors.New("boom"))
+		if err := bl.SetHealth(a, d, false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		wantEvents(t, sub) // not applied: nothing yet
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		wantEvents(t, sub, "real server down 10.0.0.2:80 of tcp 192.0.2.10:80")
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}

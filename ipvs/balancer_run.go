@@ -76,7 +76,15 @@ func (bl *Balancer) Run(ctx context.Context) error {
 			failures = 0
 		}
 		full = false
-		bl.publish(events)
+		if err != nil {
+			// Not applied: the events wait for the write that applies
+			// them (the retry, the next change or resync).
+			bl.mu.Lock()
+			bl.pending = append(events, bl.pending...)
+			bl.mu.Unlock()
+		} else {
+			bl.publish(events)
+		}
 		var tick <-chan time.Time
 		if resync != nil {
 			tick = resync.C
