@@ -31,8 +31,10 @@ type Handle struct {
 	last  time.Duration // tick of the last run (or skip), valid if fired
 	fired bool          // the first tick has come
 
-	// Guarded by s.mu. ctx is set once, before the job's first run.
-	ctx       context.Context
+	// Guarded by s.mu. cancel cancels the run in flight (nil when none):
+	// a job holds no context between runs, so 30,000 jobs cost no
+	// 30,000 contexts.
+	added     bool // its Add was applied by Run
 	cancel    context.CancelCauseFunc
 	busy      bool // a run is executing or waiting for a slot
 	removed   bool

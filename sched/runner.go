@@ -62,6 +62,7 @@ type Runner struct {
 	// counters are updated together with the gauges, so Stats reads them
 	// all under mu rather than as separate atomics.
 	mu       sync.Mutex
+	jctx     context.Context // the runs' parent, set when Run starts
 	started  bool
 	stopped  bool
 	epoch    time.Time // when Run started; due times are offsets from it
@@ -181,11 +182,14 @@ func (s *Runner) Run(ctx context.Context) error {
 	s.epoch = time.Now()
 	s.mu.Unlock()
 
-	// Jobs' contexts hang off one standard cancelCtx, whatever ctx is.
+	// Runs' contexts hang off one standard cancelCtx, whatever ctx is.
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.mu.Lock()
+	s.jctx = jctx
+	s.mu.Unlock()
 	s.log.Debug("sched: running", "max_in_flight", s.max)
-	s.loop(ctx, jctx)
+	s.loop(ctx)
 
 	s.mu.Lock()
 	s.stopped = true
@@ -202,7 +206,7 @@ func (s *Runner) Run(ctx context.Context) error {
 
 // loop is the Run goroutine's body: it applies ops, starts due runs and
 // sleeps until the next due time, a poke or ctx's end.
-func (s *Runner) loop(ctx, jctx context.Context) {
+func (s *Runner) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -212,7 +216,7 @@ func (s *Runner) loop(ctx, jctx context.Context) {
 		s.mu.Lock()
 		ops, s.ops = s.ops, ops
 		for _, o := range ops {
-			s.applyLocked(o, jctx, now)
+			s.applyLocked(o, now)
 		}
 		clear(ops)
 		ops = ops[:0]
@@ -238,14 +242,14 @@ func (s *Runner) loop(ctx, jctx context.Context) {
 }
 
 // applyLocked carries out one request from Add or a Handle method.
-func (s *Runner) applyLocked(o op, jctx context.Context, now time.Duration) {
+func (s *Runner) applyLocked(o op, now time.Duration) {
 	h := o.h
 	if h.removed && o.kind != opRemove {
 		return
 	}
 	switch o.kind {
 	case opAdd:
-		h.ctx, h.cancel = context.WithCancelCause(jctx)
+		h.added = true
 		if !h.job.LastRun.IsZero() {
 			h.fired, h.last = true, h.job.LastRun.Sub(s.epoch)
 			s.setIntervalLocked(h, h.iv, now)
@@ -263,7 +267,7 @@ func (s *Runner) applyLocked(o op, jctx context.Context, now time.Duration) {
 		}
 	case opTrigger:
 		h.triggered = false
-		if h.busy || h.ctx == nil {
+		if h.busy || !h.added {
 			return
 		}
 		s.dispatchLocked(h, max(o.at.Sub(s.epoch), 0))
@@ -406,15 +410,27 @@ func (s *Runner) worker(r runReq) {
 			stack  []byte
 			panics uint64
 		)
-		if h.ctx.Err() == nil { // not removed, runner not stopping
+		s.mu.Lock()
+		var ctx context.Context
+		if !h.removed && s.jctx.Err() == nil { // not removed, runner not stopping
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(s.jctx)
+			h.cancel = cancel
+		}
+		s.mu.Unlock()
+		if ctx != nil {
 			start = time.Now()
-			pv, stack = s.call(h)
+			pv, stack = s.call(h, ctx)
 			dur = time.Since(start)
 			ran = true
 		}
 
 		s.mu.Lock()
 		h.busy = false
+		if h.cancel != nil {
+			h.cancel(nil)
+			h.cancel = nil
+		}
 		if ran {
 			late := max(start.Sub(s.epoch)-r.due, 0)
 			h.stats.Runs++
@@ -446,8 +462,7 @@ func (s *Runner) worker(r runReq) {
 
 // call runs h's job once. If it panics, call recovers and returns the
 // panic value and the stack (never nil then).
-func (s *Runner) call(h *Handle) (pv any, stack []byte) {
-	ctx := h.ctx
+func (s *Runner) call(h *Handle, ctx context.Context) (pv any, stack []byte) {
 	if h.job.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, h.job.Timeout)
