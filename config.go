@@ -76,6 +76,9 @@ type Global struct {
 	// only the virtual and real servers' (lvs_notify_fifo). Nil means
 	// none.
 	NotifyFIFO, VRRPNotifyFIFO, LVSNotifyFIFO *notify.FIFOConfig
+	// NotifyPriorityChanges turns Instance.NotifyPriorityChanges on for
+	// every instance (vrrp_notify_priority_changes).
+	NotifyPriorityChanges bool
 	// NotifyQueue bounds the notifications waiting per instance, group or
 	// server (notify.Config.QueueLen); zero means notify.DefaultQueueLen.
 	NotifyQueue int
@@ -172,6 +175,12 @@ type Instance struct {
 	DontTrackPrimary bool
 	// Notify are its notify scripts.
 	Notify InstanceNotify
+	// NotifyPriorityChanges writes a FIFO line when the effective
+	// priority changes: INSTANCE "NAME" MASTER_PRIORITY 90 while master,
+	// BACKUP_PRIORITY otherwise (keepalived's notify_priority_changes).
+	// It is on when this, the instance's sync group's or
+	// Global.NotifyPriorityChanges is set.
+	NotifyPriorityChanges bool
 }
 
 // InstanceNotify are an instance's notify scripts; nil means none.
@@ -202,6 +211,9 @@ type SyncGroup struct {
 	TrackingWeight bool
 	// Notify are the group's scripts; Any gets "GROUP" NAME STATE 0.
 	Notify GroupNotify
+	// NotifyPriorityChanges turns Instance.NotifyPriorityChanges on for
+	// every member.
+	NotifyPriorityChanges bool
 }
 
 // GroupNotify are a sync group's notify scripts; nil means none.

@@ -842,8 +842,21 @@ func (s *Supervisor) applyTracks(m *member) {
 		m.prio = prio
 		if m.started {
 			s.n.emit(Event{Kind: EventPriority, Instance: m.cfg.VRRP.Name, Priority: prio})
+			if s.notifyPriority(m) {
+				st := notify.BackupPriority
+				if m.state == vrrp.Master {
+					st = notify.MasterPriority
+				}
+				s.n.notify("instance:"+m.cfg.VRRP.Name, fifoVRRP, notify.InstanceLine(m.cfg.VRRP.Name, st, prio))
+			}
 		}
 	}
+}
+
+// notifyPriority reports whether m's priority changes go to the FIFOs.
+func (s *Supervisor) notifyPriority(m *member) bool {
+	return m.cfg.NotifyPriorityChanges || s.cfg.Global.NotifyPriorityChanges ||
+		(m.group != nil && m.group.cfg.NotifyPriorityChanges)
 }
 
 // platformEvent applies an interface or address event. s.mu held.

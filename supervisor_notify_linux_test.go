@@ -181,3 +181,62 @@ func TestSupervisorReloadRemovalNotifies(t *testing.T) {
 		t.Errorf("fifo lines other than BACKUP and MASTER: %q, want %q", got, want)
 	}
 }
+
+// TestSupervisorNotifyPriorityChanges: with notify_priority_changes, a
+// master whose weighted tracker fails writes INSTANCE "VI_1"
+// MASTER_PRIORITY 80 to the FIFO, and the recovery MASTER_PRIORITY 100.
+func TestSupervisorNotifyPriorityChanges(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	var chk flag
+	in := supInst("VI_1", 51, 100, vipX)
+	in.VRRP.Interval = 100 * time.Millisecond
+	in.Track = []vigil.Track{{Tracker: "chk"}}
+	tr := checkTracker("chk", &chk, -20)
+	tr.Check.Policy.Interval = 50 * time.Millisecond
+	cfg := vigil.Config{Global: vigil.Global{VRRPNotifyFIFO: &notify.FIFOConfig{Path: fifo}, NotifyPriorityChanges: true},
+		Trackers: []vigil.Tracker{tr}, Instances: []vigil.Instance{in}}
+	s, err := vigil.New(newMemPlatform(t, vrrptest.NewHub(1), 1), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	sub := s.Subscribe(64)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	prios := 0
+	for e := range sub.C() {
+		switch {
+		case e.Kind == vigil.EventInstance && e.To.String() == "MASTER":
+			chk.down.Store(true)
+		case e.Kind == vigil.EventPriority:
+			if prios++; prios == 1 {
+				chk.down.Store(false)
+			}
+		}
+		if prios == 2 {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := r.Read(buf)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(buf[:n])), "\n") {
+		if strings.Contains(l, "PRIORITY") {
+			got = append(got, l)
+		}
+	}
+	want := []string{`INSTANCE "VI_1" MASTER_PRIORITY 80`, `INSTANCE "VI_1" MASTER_PRIORITY 100`}
+	if !slices.Equal(got, want) {
+		t.Errorf("priority lines %q, want %q", got, want)
+	}
+}
