@@ -4,7 +4,9 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -144,6 +146,40 @@ func (s *Supervisor) State() State {
 	}
 	if s.vs != nil {
 		st.VirtualServers = s.vs.state()
+	}
+	return st
+}
+
+// Stats are a Supervisor's counters, cheap to read at any time (each
+// part's Stats snapshot): for metrics.
+type Stats struct {
+	// Instances are the routers' counters, by instance name.
+	Instances map[string]vrrp.Stats
+	// Checks are the check group's totals (trackers' and real servers'
+	// checks, and its scheduler's).
+	Checks check.GroupStats
+	// IPVS are the Balancer's counters; zero without virtual servers.
+	IPVS ipvs.BalancerStats
+	// Notify are the notify scripts' counters.
+	Notify notify.Stats
+	// EventsDropped counts the events subscriptions lost, all together.
+	EventsDropped uint64
+}
+
+// Stats returns the counters of the Supervisor's parts.
+func (s *Supervisor) Stats() Stats {
+	st := Stats{Instances: map[string]vrrp.Stats{}, Checks: s.group.Stats(), Notify: s.n.runner.Stats(),
+		EventsDropped: s.n.events.Dropped()}
+	s.mu.Lock()
+	for _, m := range s.insts {
+		if !m.removed {
+			st.Instances[m.cfg.VRRP.Name] = m.router.Stats()
+		}
+	}
+	vs := s.vs
+	s.mu.Unlock()
+	if vs != nil {
+		st.IPVS = vs.stats()
 	}
 	return st
 }

@@ -101,6 +101,12 @@ func TestSupervisorVirtualServers(t *testing.T) {
 			st.VirtualServers[0].RealServers[1].Up || st.VirtualServers[0].RealServers[1].Err != "down" {
 			t.Errorf("state %+v", st.VirtualServers)
 		}
+		stats := a.s.Stats()
+		if stats.Instances["VI_1"].AdvertsSent == 0 || stats.Instances["VI_1"].BecameMaster != 1 ||
+			stats.IPVS.Applies == 0 || stats.Checks.Checks != 0 {
+			// Checks: 0, the service is suspended now (its checks left the group).
+			t.Errorf("stats %+v", stats)
+		}
 		stopAll(t, cancel, a, b)
 		if !table.Closed() {
 			t.Error("Run returned without closing the IPVS backend it opened")

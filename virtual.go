@@ -418,3 +418,14 @@ func poolConfig(vs *vsEntry, k ipvs.ServiceKey) ipvs.PoolConfig {
 	}
 	return pc
 }
+
+// stats returns the Balancer's counters (zero before it exists).
+func (v *virtualServers) stats() ipvs.BalancerStats {
+	v.mu.Lock()
+	bl := v.bl
+	v.mu.Unlock()
+	if bl == nil {
+		return ipvs.BalancerStats{}
+	}
+	return bl.Stats()
+}
