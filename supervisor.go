@@ -403,6 +403,22 @@ func (s *Subscription) Dropped() uint64 { return s.s.Dropped() }
 // Close ends the subscription and closes C. Calling it again does nothing.
 func (s *Subscription) Close() { s.s.Close() }
 
+// Close releases what New opened (the platform, sockets, FIFOs, the
+// IPVS backend) for a Supervisor that will not run; Run does the same
+// when it returns, so after or during Run, Close does nothing. A Run
+// after Close returns ErrRan.
+func (s *Supervisor) Close() error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.release()
+	if s.ipvsB != nil {
+		s.ipvsB.Close()
+	}
+	s.n.events.Close()
+	return nil
+}
+
 // Run runs everything until ctx is done, then leaves gracefully: sync
 // groups and instances report STOP, masters send priority 0 and remove
 // their VIPs, the virtual servers leave the IPVS table (unless

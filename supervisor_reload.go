@@ -58,7 +58,9 @@ type reloadReply struct {
 // only the difference is written to IPVS.
 //
 // An invalid cfg changes nothing and returns the errors Validate
-// returns. Reload returns ErrStopped when Run is not running, and the
+// returns. A reload that fails after validation (the platform could not
+// open a new instance, the IPVS backend refused the virtual servers)
+// keeps what it applied before the failure and says what failed. Reload returns ErrStopped when Run is not running, and the
 // context's error if ctx ends first (the reload may still happen).
 func (s *Supervisor) Reload(ctx context.Context, cfg Config) (Changes, error) {
 	if !s.ran.Load() {

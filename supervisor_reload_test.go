@@ -200,3 +200,28 @@ func TestSupervisorReloadTrackerKept(t *testing.T) {
 		stopAll(t, cancel, a)
 	})
 }
+
+// TestSupervisorClose: a Supervisor that never runs releases its
+// platform with Close; Run after Close returns ErrRan.
+func TestSupervisorClose(t *testing.T) {
+	p := newMemPlatform(t, vrrptest.NewHub(1), 1)
+	s, err := vigil.New(p, vigil.Config{Instances: []vigil.Instance{supInst("VI_1", 51, 100, vipX)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A closed Conn reads an error at once (an open one would wait).
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if _, _, err := p.Conn("VI_1").ReadAdvert(ctx, make([]byte, 64)); err == nil || ctx.Err() != nil {
+		t.Errorf("the instance's Conn is still open: %v", err)
+	}
+	if err := s.Run(t.Context()); err != vigil.ErrRan {
+		t.Errorf("Run after Close: %v, want ErrRan", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
