@@ -1,0 +1,220 @@
+package metrics_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/metrics"
+	"github.com/vigil-ha/vigil/vigiltest"
+	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden.prom")
+
+var vip = netip.MustParsePrefix("192.0.2.100/24")
+
+// switchCheck is a check whose result the test sets.
+type switchCheck struct{ down atomic.Bool }
+
+func (f *switchCheck) Check(context.Context) error {
+	if f.down.Load() {
+		return errors.New("down")
+	}
+	return nil
+}
+
+// testConfig is one instance VI_1 (priority 100) tracking chk (weight
+// -20), and a virtual server on its VIP with two real servers checked
+// every second, the second one inhibited on failure.
+func testConfig(chk, rs1, rs2 *switchCheck) vigil.Config {
+	pol := check.Policy{Interval: time.Second, Timeout: 500 * time.Millisecond, Warmup: -1}
+	rs := func(last byte, f *switchCheck) vigil.RealServer {
+		return vigil.RealServer{
+			RealServer: ipvs.RealServer{Destination: ipvs.Destination{
+				DestinationKey: ipvs.DestinationKey{Addr: netip.AddrFrom4([4]byte{198, 51, 100, last}), Port: 8080},
+				Forward:        ipvs.Masquerade, Weight: 3}},
+			Checks: []vigil.RealServerCheck{{Checker: f, Policy: pol}},
+		}
+	}
+	inhibited := rs(2, rs2)
+	inhibited.InhibitOnFailure = true
+	inst := vigil.Instance{InstanceConfig: vigil.InstanceConfig{Interface: "eth0",
+		VRRP: vrrp.Config{Name: "VI_1", VRID: 51, Version: vrrp.V3, Priority: 100, Interval: time.Second,
+			VIPs: []netip.Prefix{vip}}}}
+	inst.Track = []vigil.Track{{Tracker: "chk"}}
+	return vigil.Config{
+		Trackers:  []vigil.Tracker{{Name: "chk", Weight: -20, Check: &vigil.TrackerCheck{Checker: chk, Policy: pol}}},
+		Instances: []vigil.Instance{inst},
+		VirtualServers: []vigil.VirtualServer{{
+			Service:     ipvs.Service{ServiceKey: ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: vip.Addr(), Port: 80}, Scheduler: ipvs.WeightedRoundRobin},
+			RealServers: []vigil.RealServer{rs(1, rs1), inhibited},
+		}},
+	}
+}
+
+// newSup returns a Supervisor of testConfig alone on a segment, its
+// second real server failing, and a Collector over it with cfg.
+func newSup(t *testing.T, cfg metrics.Config) (*vigil.Supervisor, *metrics.Collector) {
+	t.Helper()
+	p, err := vigiltest.New(vigiltest.Config{Hub: vrrptest.NewHub(1), Addr4: netip.MustParseAddr("192.0.2.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chk, rs1, rs2 switchCheck
+	rs2.down.Store(true)
+	s, err := vigil.New(p, testConfig(&chk, &rs1, &rs2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, metrics.New(s, cfg)
+}
+
+// run runs s until the test's bubble ends it with the returned stop.
+func run(t *testing.T, s *vigil.Supervisor) (stop func()) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// exposition is what a registry holding only c exposes, in the text
+// format, and fails the test if the registry finds c inconsistent.
+func exposition(t *testing.T, c prometheus.Collector) []byte {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+// TestGolden: the Supervisor alone on its segment becomes master at
+// 3.609375 s (3 × 1 s + (256-100)/256 s); its tracker passes, one of its
+// two real servers fails from the start. At 5.5 s every value is exact:
+// two adverts sent (3.609375 s, 4.609375 s), six rounds of three checks,
+// the failed server down with weight 0 (inhibit_on_failure), the quorum
+// kept (the other server's weight, 3, meets the default quorum, 1).
+func TestGolden(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newSup(t, metrics.Config{})
+		stop := run(t, s)
+		defer stop()
+		time.Sleep(5500 * time.Millisecond)
+		synctest.Wait()
+		got := exposition(t, c)
+		version := buildVersion(t, got)
+		const golden = "testdata/golden.prom"
+		if *update {
+			if err := os.WriteFile(golden, bytes.ReplaceAll(got, []byte(`version="`+version+`"`), []byte(`version="VERSION"`)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = bytes.ReplaceAll(want, []byte(`version="VERSION"`), []byte(`version="`+version+`"`))
+		if err := testutil.CollectAndCompare(c, bytes.NewReader(want)); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// buildVersion returns the version label of vigil_build_info in an
+// exposition, and fails the test unless there is exactly one such
+// non-empty label with the value 1.
+func buildVersion(t *testing.T, expo []byte) string {
+	t.Helper()
+	var lines []string
+	for l := range strings.Lines(string(expo)) {
+		if strings.HasPrefix(l, "vigil_build_info{") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("vigil_build_info: %q", lines)
+	}
+	v, ok := strings.CutPrefix(lines[0], `vigil_build_info{version="`)
+	v, rest, ok2 := strings.Cut(v, `"`)
+	if !ok || !ok2 || v == "" || rest != "} 1" {
+		t.Fatalf("vigil_build_info: %q", lines[0])
+	}
+	return v
+}
+
+// TestLint: every metric passes client_golang's lint, before Run (INIT,
+// nothing counted yet) and while master with every kind of series
+// present.
+func TestLint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newSup(t, metrics.Config{})
+		lint := func(when string) {
+			problems, err := testutil.CollectAndLint(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems {
+				t.Errorf("%s: %s: %s", when, p.Metric, p.Text)
+			}
+			exposition(t, c) // the pedantic registry's checks
+		}
+		lint("before Run")
+		stop := run(t, s)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		lint("master")
+		stop()
+		lint("after Run")
+	})
+}
+
+// TestConstLabels: two Supervisors in one registry, told apart by their
+// ConstLabels.
+func TestConstLabels(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewPedanticRegistry()
+		for _, name := range []string{"a", "b"} {
+			s, c := newSup(t, metrics.Config{ConstLabels: prometheus.Labels{"supervisor": name}})
+			reg.MustRegister(c)
+			stop := run(t, s)
+			defer stop()
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		n, err := testutil.GatherAndCount(reg, "vigil_instance_became_master_total")
+		if err != nil || n != 2 {
+			t.Errorf("vigil_instance_became_master_total: %d series, %v; want 2", n, err)
+		}
+	})
+}
