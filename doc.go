@@ -17,6 +17,8 @@
 //	vigiltest       in-memory Platform (vrrptest + ipvstest) for the wiring
 //	process         keepalived's vrrp_track_process on the proc connector
 //	notify          keepalived's notify scripts and FIFO lines, in order
+//	metrics         Prometheus collector over a Supervisor (its own package:
+//	                importing vigil does not pull in client_golang)
 //	watchdog        heartbeats, stall detection, sd_notify (planned)
 //	config          keepalived.conf parser (planned)
 //
