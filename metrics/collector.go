@@ -1,7 +1,10 @@
 package metrics
 
 import (
+	"cmp"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,7 +94,8 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 		"Accepted adverts whose address list differs from the VRRP instance's.", inst)
 	c.prioZeroSent = d("instance_priority_zero_sent_total", "Priority 0 adverts (resignations) the VRRP instance sent.", inst)
 	c.prioZeroReceived = d("instance_priority_zero_received_total", "Priority 0 adverts the VRRP instance accepted.", inst)
-	c.transitions = d("instance_transitions_total", "State transitions of the VRRP instance.", inst)
+	c.transitions = d("instance_transitions_total",
+		"State transitions of the VRRP instance, by state left, state entered and reason.", inst, "from", "to", "reason")
 	c.becameMaster = d("instance_became_master_total", "Transitions of the VRRP instance to MASTER.", inst)
 	c.addrErrors = d("instance_address_errors_total",
 		"Failures of the VRRP instance to add or remove its VIPs or to announce them.", inst)
@@ -212,7 +216,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.addrMismatches, rs.AddrMismatch, n)
 		counter(c.prioZeroSent, rs.PriorityZeroTx, n)
 		counter(c.prioZeroReceived, rs.PriorityZeroRx, n)
-		counter(c.transitions, rs.Transitions, n)
+		for _, tr := range slices.SortedFunc(maps.Keys(rs.ByTransition), compareTransitions) {
+			counter(c.transitions, rs.ByTransition[tr], n, tr.From.String(), tr.To.String(), tr.Reason.String())
+		}
 		counter(c.becameMaster, rs.BecameMaster, n)
 		counter(c.addrErrors, rs.AddrErrors, n)
 		counter(c.vipsRestored, rs.VIPsRestored, n)
@@ -303,4 +309,9 @@ func moduleVersion() string {
 		return "unknown"
 	}
 	return v
+}
+
+// compareTransitions orders transitions by from, to, reason.
+func compareTransitions(a, b vrrp.Transition) int {
+	return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.Reason, b.Reason))
 }

@@ -59,7 +59,7 @@
 //	instance_address_mismatches_total        counter  accepted adverts with another address list
 //	instance_priority_zero_sent_total        counter  priority 0 adverts sent (resigning)
 //	instance_priority_zero_received_total    counter  priority 0 adverts accepted
-//	instance_transitions_total               counter  state transitions
+//	instance_transitions_total               counter  from, to, reason; state transitions
 //	instance_became_master_total             counter  transitions to MASTER
 //	instance_address_errors_total            counter  failures to add or remove VIPs or to
 //	                                                  announce them

@@ -366,6 +366,12 @@ func (lp *loop) transition(a Action, now time.Time) {
 	r := lp.r
 	m := r.machine
 	r.n.Transitions.Add(1)
+	r.n.transMu.Lock()
+	if r.n.byTrans == nil {
+		r.n.byTrans = map[Transition]uint64{}
+	}
+	r.n.byTrans[Transition{From: a.From, To: a.To, Reason: a.Reason}]++
+	r.n.transMu.Unlock()
 	if a.To == Master {
 		r.n.BecameMaster.Add(1)
 	}

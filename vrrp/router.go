@@ -3,6 +3,7 @@ package vrrp
 import (
 	"errors"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -88,6 +89,9 @@ type counters struct {
 	PriorityZeroRx, PriorityZeroTx, Transitions, BecameMaster          atomic.Uint64
 	AddrErrors, FinalApproaches, VIPsRestored                          atomic.Uint64
 	drops                                                              [numDropReasons]atomic.Uint64
+
+	transMu sync.Mutex            // guards byTransition (transitions are rare)
+	byTrans map[Transition]uint64 // Stats.ByTransition
 }
 
 // NewRouter returns a Router for cfg using conn, addrs and ann; addrs and
@@ -162,6 +166,11 @@ func (r *Router) Stats() Stats {
 			s.Drops[DropReason(d)] = v
 		}
 	}
+	r.n.transMu.Lock()
+	if len(r.n.byTrans) > 0 {
+		s.ByTransition = maps.Clone(r.n.byTrans)
+	}
+	r.n.transMu.Unlock()
 	return s
 }
 

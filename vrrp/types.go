@@ -70,8 +70,11 @@ type Stats struct {
 	PriorityZeroRx uint64
 	PriorityZeroTx uint64
 	Transitions    uint64
-	BecameMaster   uint64
-	AddrErrors     uint64 // AddrManager or Announcer failures
+	// ByTransition counts the transitions by kind; a kind that never
+	// happened is absent (nil when none).
+	ByTransition map[Transition]uint64
+	BecameMaster uint64
+	AddrErrors   uint64 // AddrManager or Announcer failures
 	// VIPsRestored counts VIPs added back while master after someone else
 	// removed them (AddrRemoved).
 	VIPsRestored  uint64
@@ -79,6 +82,12 @@ type Stats struct {
 	// FinalApproaches counts the times the router polled through the last
 	// Timers.FinalApproach before a Master_Down_Timer deadline.
 	FinalApproaches uint64
+}
+
+// Transition is a kind of state transition: from, to, and why.
+type Transition struct {
+	From, To State
+	Reason   Reason
 }
 
 // Drop returns the count for one drop reason.
