@@ -62,10 +62,16 @@ type TrackerState struct {
 	Name string `json:"name"`
 	Up   bool   `json:"up"`
 	// Weight is the value of a weighted file or check (its last weight).
-	Weight    int       `json:"weight,omitempty"`
-	WeightSet bool      `json:"weight_set,omitempty"`
-	Err       string    `json:"error,omitempty"`
-	Time      time.Time `json:"time,omitzero"`
+	Weight    int    `json:"weight,omitempty"`
+	WeightSet bool   `json:"weight_set,omitempty"`
+	Err       string `json:"error,omitempty"`
+	// Time is when its last check ended (a process tracker: when its
+	// count last changed the state).
+	Time time.Time `json:"time,omitzero"`
+	// Checks and Failures count a check or file tracker's attempts and
+	// failed ones (check.Handle.Stats); zero for a process tracker.
+	Checks   uint64 `json:"checks,omitempty"`
+	Failures uint64 `json:"failures,omitempty"`
 }
 
 // VirtualServerState is one IPVS service's state.
@@ -141,8 +147,13 @@ func (s *Supervisor) State() State {
 		if ts == nil {
 			continue
 		}
-		st.Trackers = append(st.Trackers, TrackerState{Name: t.Name, Up: ts.up, Weight: ts.value,
-			WeightSet: t.File != nil || ts.value != 0, Err: ts.err, Time: ts.at})
+		tst := TrackerState{Name: t.Name, Up: ts.up, Weight: ts.value,
+			WeightSet: t.File != nil || ts.value != 0, Err: ts.err, Time: ts.at}
+		if ts.handle != nil {
+			hs := ts.handle.Stats()
+			tst.Checks, tst.Failures = hs.Checks, hs.Failures
+		}
+		st.Trackers = append(st.Trackers, tst)
 	}
 	if s.vs != nil {
 		st.VirtualServers = s.vs.state()

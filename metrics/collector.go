@@ -49,6 +49,8 @@ type Collector struct {
 	syncGroupState *prometheus.Desc
 
 	trackerUp, trackerWeight *prometheus.Desc
+	trackerChecks            *prometheus.Desc
+	trackerFailures          *prometheus.Desc
 
 	vsQuorum, vsSuspended, vsSorry *prometheus.Desc
 	rsUp, rsWeight                 *prometheus.Desc
@@ -114,6 +116,8 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 	c.syncGroupState = d("sync_group_state", "1 for the state the sync group is in, 0 for the others.", "sync_group", "state")
 
 	c.trackerUp = d("tracker_up", "1 when the tracker passes, else 0.", "tracker")
+	c.trackerChecks = d("tracker_checks_total", "Check attempts of a check or file tracker.", "tracker")
+	c.trackerFailures = d("tracker_check_failures_total", "Failed check attempts of a check or file tracker.", "tracker")
 	c.trackerWeight = d("tracker_weight", "The weight of a weighted file or check tracker (its last value).", "tracker")
 
 	c.vsQuorum = d("virtual_server_quorum", "1 when the virtual server has quorum, else 0.", "virtual_server")
@@ -230,6 +234,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, t := range st.Trackers {
 		gauge(c.trackerUp, bit(t.Up), t.Name)
+		counter(c.trackerChecks, t.Checks, t.Name)
+		counter(c.trackerFailures, t.Failures, t.Name)
 		if t.WeightSet {
 			gauge(c.trackerWeight, float64(t.Weight), t.Name)
 		}

@@ -74,6 +74,8 @@
 //
 //	sync_group_state                     gauge  sync_group, state; 0/1
 //	tracker_up                           gauge  tracker; 0/1
+//	tracker_checks_total                 counter  tracker; check attempts (0 for a process tracker)
+//	tracker_check_failures_total         counter  tracker; failed attempts
 //	tracker_weight                       gauge  tracker; a weighted file's or check's last
 //	                                            weight (absent for other trackers)
 //	virtual_server_quorum                gauge  virtual_server; 0/1
