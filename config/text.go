@@ -1,0 +1,128 @@
+package config
+
+import "strings"
+
+// maxBuf is keepalived's MAXBUF: a physical line holds at most
+// maxBuf-2 bytes before its newline, and a line after $ substitution
+// fewer than maxBuf bytes.
+const maxBuf = 1024
+
+// A text is a line being processed, with the column each byte came from
+// on its origin line, so positions survive comment stripping and
+// substitution. Substituted text takes the column of its '$'.
+type text struct {
+	s    string
+	cols []int
+}
+
+func newText(s string) text {
+	cols := make([]int, len(s))
+	for i := range cols {
+		cols[i] = i + 1
+	}
+	return text{s, cols}
+}
+
+func (t text) slice(i, j int) text { return text{t.s[i:j], t.cols[i:j]} }
+
+func (t text) from(i int) text { return text{t.s[i:], t.cols[i:]} }
+
+// col is the column of byte i (the end of the text for i == len).
+func (t text) col(i int) int {
+	switch {
+	case i < len(t.cols):
+		return t.cols[i]
+	case len(t.cols) > 0:
+		return t.cols[len(t.cols)-1] + 1
+	}
+	return 1
+}
+
+// replace replaces bytes [i, j) with s, at column col.
+func (t text) replace(i, j int, s string, col int) text {
+	cols := make([]int, 0, len(t.cols)-(j-i)+len(s))
+	cols = append(cols, t.cols[:i]...)
+	for range len(s) {
+		cols = append(cols, col)
+	}
+	cols = append(cols, t.cols[j:]...)
+	return text{t.s[:i] + s + t.s[j:], cols}
+}
+
+// trimLeft removes leading spaces and tabs.
+func (t text) trimLeft() text {
+	return t.from(len(t.s) - len(strings.TrimLeft(t.s, " \t")))
+}
+
+// trimRight removes trailing spaces and tabs.
+func (t text) trimRight() text {
+	return t.slice(0, len(strings.TrimRight(t.s, " \t")))
+}
+
+// A line is a logical line with where it came from.
+type line struct {
+	text
+	org origin
+}
+
+// An origin is the physical line a logical line was read or generated
+// from.
+type origin struct {
+	file *fileRef
+	line int
+}
+
+// A fileRef names a file being read and the include site that opened it.
+type fileRef struct {
+	name string
+	from *Pos
+}
+
+func (o origin) pos(col int) Pos {
+	p := Pos{Line: o.line, Col: col}
+	if o.file != nil {
+		p.File, p.IncludedFrom = o.file.name, o.file.from
+	}
+	return p
+}
+
+func (l line) pos(i int) Pos { return l.org.pos(l.col(i)) }
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+// isSpace is C's isspace in the C locale.
+func isSpace(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isAlnum(c byte) bool { return isAlpha(c) || isDigit(c) }
+
+func isNameByte(c byte) bool { return isAlnum(c) || c == '_' }
+
+// at returns s[i], or 0 past the end (C's terminating NUL).
+func at(s string, i int) byte {
+	if i < len(s) {
+		return s[i]
+	}
+	return 0
+}
+
+// span is C's strspn from i: the index of the first byte of s from i
+// not in set.
+func span(s string, i int, set string) int {
+	for i < len(s) && strings.IndexByte(set, s[i]) >= 0 {
+		i++
+	}
+	return i
+}
+
+// cspan is C's strcspn from i: the index of the first byte of s from i
+// in set (len(s) if none).
+func cspan(s string, i int, set string) int {
+	for i < len(s) && strings.IndexByte(set, s[i]) < 0 {
+		i++
+	}
+	return i
+}
