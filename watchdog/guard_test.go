@@ -1,0 +1,205 @@
+package watchdog
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// A loop that panics is recovered and restarted after a backoff that
+// doubles up to MaxBackoff; each panic is an EventFailed with the stack.
+func TestGuardPanicBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatchdog(t, Config{WatchdogInterval: -1})
+		sub := w.Subscribe(64)
+		start := time.Now()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		var starts []time.Duration
+		p := Policy{Backoff: time.Second, MaxBackoff: 4 * time.Second, Failures: -1}
+		err := w.Guard(ctx, "checker", p, func(ctx context.Context, b *Beat) error {
+			starts = append(starts, time.Since(start))
+			if len(starts) == 6 {
+				cancel()
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			panic("boom")
+		})
+		if err != nil {
+			t.Fatalf("Guard returned %v after ctx was done, want nil", err)
+		}
+		want := []time.Duration{0, 1 * time.Second, 3 * time.Second, 7 * time.Second, 11 * time.Second, 15 * time.Second}
+		if !slices.Equal(starts, want) {
+			t.Fatalf("runs started at %v, want %v (backoff 1s, 2s, 4s, 4s, 4s)", starts, want)
+		}
+		s := w.Stats()
+		if s.Panics != 5 || s.Failures != 5 || s.Restarts != 5 || s.GaveUp != 0 || s.Loops != 0 {
+			t.Fatalf("stats %+v", s)
+		}
+		e := next(t, sub)
+		var pe *PanicError
+		if e.Kind != EventFailed || !errors.As(e.Err, &pe) || pe.Value != "boom" || e.Backoff != time.Second || e.Failures != 1 {
+			t.Fatalf("first event %+v", e)
+		}
+		if !strings.Contains(e.Stack, "TestGuardPanicBackoff") {
+			t.Fatalf("stack does not show the panicking function:\n%s", e.Stack)
+		}
+		if e = next(t, sub); e.Kind != EventRestarted || e.Time.Sub(start) != time.Second {
+			t.Fatalf("second event %v at %v, want restarted at 1s", e.Kind, e.Time.Sub(start))
+		}
+	})
+}
+
+// The Failures-th failure within Window makes Guard return ErrFailing,
+// wrapping the last error.
+func TestGuardBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatchdog(t, Config{WatchdogInterval: -1})
+		sub := w.Subscribe(64)
+		start := time.Now()
+		boom := errors.New("boom")
+		runs := 0
+		err := w.Guard(t.Context(), "balancer", Policy{Backoff: time.Second, Failures: 3, Window: 10 * time.Second},
+			func(context.Context, *Beat) error { runs++; return boom })
+		if !errors.Is(err, ErrFailing) || !errors.Is(err, boom) {
+			t.Fatalf("got %v, want ErrFailing wrapping boom", err)
+		}
+		if runs != 3 || time.Since(start) != 3*time.Second {
+			t.Fatalf("%d runs, returned at %v; want 3 runs, at 3s (0, 1s, 3s)", runs, time.Since(start))
+		}
+		if s := w.Stats(); s.GaveUp != 1 || s.Failures != 3 || s.Restarts != 2 || s.Panics != 0 {
+			t.Fatalf("stats %+v", s)
+		}
+		var last Event
+		for len(sub.C()) > 0 {
+			last = <-sub.C()
+		}
+		if last.Kind != EventGaveUp || last.Failures != 3 || !errors.Is(last.Err, boom) {
+			t.Fatalf("last event %+v, want gave up", last)
+		}
+	})
+}
+
+// Failures older than Window are forgotten, for the budget and the
+// backoff: a loop that fails once every 8s with a 10s window never uses
+// up a budget of 3.
+func TestGuardWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatchdog(t, Config{WatchdogInterval: -1})
+		sub := w.Subscribe(64)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		runs := 0
+		err := w.Guard(ctx, "slow", Policy{Backoff: time.Second, Failures: 3, Window: 10 * time.Second, Deadline: -1},
+			func(ctx context.Context, _ *Beat) error {
+				if runs++; runs == 6 {
+					cancel()
+					return nil
+				}
+				time.Sleep(6 * time.Second)
+				return errors.New("slow failure")
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Failures at 6s, 13s (6 is 7s old: 2 in the window), 21s (13 is 8s
+		// old, 6 is 15s old: 2), 29s, 37s.
+		var backoffs []time.Duration
+		for len(sub.C()) > 0 {
+			if e := <-sub.C(); e.Kind == EventFailed {
+				backoffs = append(backoffs, e.Backoff)
+			}
+		}
+		if want := []time.Duration{time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second}; !slices.Equal(backoffs, want) {
+			t.Fatalf("backoffs %v, want %v", backoffs, want)
+		}
+	})
+}
+
+// A guarded loop found stalled has its ctx canceled with cause
+// ErrStalled and is restarted once it returns; the failure is ErrStalled.
+func TestGuardStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatchdog(t, Config{WatchdogInterval: -1})
+		sub := w.Subscribe(64)
+		start := time.Now()
+		run(t, w)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		var starts []time.Duration
+		var cause error
+		err := w.Guard(ctx, "router", Policy{Deadline: time.Second, Backoff: 500 * time.Millisecond},
+			func(ctx context.Context, b *Beat) error {
+				starts = append(starts, time.Since(start))
+				if len(starts) == 2 {
+					cancel()
+					return nil
+				}
+				<-ctx.Done() // stuck, but it obeys its ctx
+				cause = context.Cause(ctx)
+				return ctx.Err()
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(cause, ErrStalled) {
+			t.Fatalf("cause %v, want ErrStalled", cause)
+		}
+		// Stalled at 1.25s (deadline 1s + check 250ms), restarted 500ms later.
+		if want := []time.Duration{0, 1750 * time.Millisecond}; !slices.Equal(starts, want) {
+			t.Fatalf("runs started at %v, want %v", starts, want)
+		}
+		var kinds []EventKind
+		for len(sub.C()) > 0 {
+			e := <-sub.C()
+			kinds = append(kinds, e.Kind)
+			if e.Kind == EventFailed && !errors.Is(e.Err, ErrStalled) {
+				t.Fatalf("failure %v, want ErrStalled", e.Err)
+			}
+		}
+		if want := []EventKind{EventStalled, EventFailed, EventRestarted}; !slices.Equal(kinds, want) {
+			t.Fatalf("events %v, want %v", kinds, want)
+		}
+		if s := w.Stats(); s.Stalls != 1 || s.Failures != 1 || s.Restarts != 1 || s.Stalled != 0 || s.Loops != 0 {
+			t.Fatalf("stats %+v", s)
+		}
+	})
+}
+
+// A loop that returns nil has finished: Guard returns nil, no restart.
+func TestGuardFinished(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatchdog(t, Config{WatchdogInterval: -1})
+		runs := 0
+		err := w.Guard(t.Context(), "once", Policy{}, func(context.Context, *Beat) error { runs++; return nil })
+		if err != nil || runs != 1 {
+			t.Fatalf("err %v after %d runs, want nil after 1", err, runs)
+		}
+	})
+}
+
+func TestPolicyInvalid(t *testing.T) {
+	w := newWatchdog(t, Config{WatchdogInterval: -1})
+	err := w.Guard(t.Context(), "x", Policy{MaxBackoff: time.Millisecond}, func(context.Context, *Beat) error {
+		t.Fatal("ran")
+		return nil
+	})
+	if want := `watchdog: policy of loop "x": MaxBackoff: 1ms, below Backoff 1s`; !errors.Is(err, ErrInvalid) || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	p := Policy{Backoff: time.Second, MaxBackoff: -1}.withDefaults()
+	if d := p.backoff(200); d != 1<<63-1 {
+		t.Fatalf("unbounded backoff after 200 failures: %v, want the largest duration", d)
+	}
+	if d := (Policy{Backoff: -1}).withDefaults().backoff(5); d != 0 {
+		t.Fatalf("backoff off: %v", d)
+	}
+}
