@@ -19,8 +19,10 @@
 //	notify          keepalived's notify scripts and FIFO lines, in order
 //	metrics         Prometheus collector over a Supervisor (its own package:
 //	                importing vigil does not pull in client_golang)
-//	watchdog        heartbeats, stall detection, sd_notify (planned)
-//	config          keepalived.conf parser (planned)
+//	watchdog        heartbeats, stall detection, guarded restarts,
+//	                sd_notify (not wired into the Supervisor yet)
+//	config          keepalived.conf language: includes, $params, @ids,
+//	                ~SEQ, positions (the keyword layer is next)
 //
 // The parts meet only here, in the root package. A Supervisor runs a
 // Config: keepalived's VRRP and checker processes as one Go value, built

@@ -24,11 +24,11 @@ func TestStatsByTransition(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		a.stop()
 		want := map[vrrp.Transition]uint64{
-			{From: vrrp.Init, To: vrrp.Backup, Reason: vrrp.ReasonStartup}:      1,
-			{From: vrrp.Backup, To: vrrp.Master, Reason: vrrp.ReasonMasterDown}: 2,
-			{From: vrrp.Master, To: vrrp.Fault, Reason: vrrp.ReasonFault}:       1,
+			{From: vrrp.Init, To: vrrp.Backup, Reason: vrrp.ReasonStartup}:       1,
+			{From: vrrp.Backup, To: vrrp.Master, Reason: vrrp.ReasonMasterDown}:  2,
+			{From: vrrp.Master, To: vrrp.Fault, Reason: vrrp.ReasonFault}:        1,
 			{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}: 1,
-			{From: vrrp.Master, To: vrrp.Stopped, Reason: vrrp.ReasonShutdown}:  1,
+			{From: vrrp.Master, To: vrrp.Stopped, Reason: vrrp.ReasonShutdown}:   1,
 		}
 		st := a.r.Stats()
 		if !maps.Equal(st.ByTransition, want) || st.Transitions != 6 {
