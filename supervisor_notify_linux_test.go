@@ -121,20 +121,8 @@ func TestSupervisorReloadRemovalNotifies(t *testing.T) {
 	del.Notify.SendDeleted = true
 	cfg := vigil.Config{Global: vigil.Global{NotifyFIFO: &notify.FIFOConfig{Path: fifo}},
 		Instances: []vigil.Instance{keep, gone, del}}
-	s, err := vigil.New(newMemPlatform(t, vrrptest.NewHub(1), 1), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	sub := s.Subscribe(64)
-	ctx, cancel := context.WithCancel(t.Context())
+	s, r, sub, ctx, cancel, done := runWithFIFO(t, cfg, fifo)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
 	masters := 0
 	for e := range sub.C() {
 		if e.Kind == vigil.EventInstance && e.To.String() == "MASTER" {
@@ -195,20 +183,8 @@ func TestSupervisorNotifyPriorityChanges(t *testing.T) {
 	tr.Check.Policy.Interval = 50 * time.Millisecond
 	cfg := vigil.Config{Global: vigil.Global{VRRPNotifyFIFO: &notify.FIFOConfig{Path: fifo}, NotifyPriorityChanges: true},
 		Trackers: []vigil.Tracker{tr}, Instances: []vigil.Instance{in}}
-	s, err := vigil.New(newMemPlatform(t, vrrptest.NewHub(1), 1), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	sub := s.Subscribe(64)
-	ctx, cancel := context.WithCancel(t.Context())
+	_, r, sub, _, cancel, done := runWithFIFO(t, cfg, fifo)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
 	prios := 0
 	for e := range sub.C() {
 		switch {
@@ -239,4 +215,25 @@ func TestSupervisorNotifyPriorityChanges(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("priority lines %q, want %q", got, want)
 	}
+}
+
+// runWithFIFO runs a Supervisor for cfg in memory with a non-blocking
+// reader of its notify FIFO at fifo opened before Run, and a
+// subscription to its events.
+func runWithFIFO(t *testing.T, cfg vigil.Config, fifo string) (*vigil.Supervisor, *os.File, *vigil.Subscription, context.Context, context.CancelFunc, chan error) {
+	t.Helper()
+	s, err := vigil.New(newMemPlatform(t, vrrptest.NewHub(1), 1), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	sub := s.Subscribe(64)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	return s, r, sub, ctx, cancel, done
 }
