@@ -1,0 +1,501 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/notify"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// LoadOptions change how Load maps a tree to a vigil.Config.
+type LoadOptions struct {
+	// Read are the options LoadFile reads the file with.
+	Read Options
+	// LookupUser resolves a script's "USER [[:]GROUP]" (script_user,
+	// notify_*, the FIFOs' users). Nil means notify.LookupUser.
+	LookupUser func(name, group string, supplementary bool) (*notify.User, error)
+}
+
+func (o LoadOptions) lookupUser(name, group string, supp bool) (*notify.User, error) {
+	if o.LookupUser != nil {
+		return o.LookupUser(name, group, supp)
+	}
+	return notify.LookupUser(name, group, supp)
+}
+
+// LoadFile reads the configuration file name (ReadFile with opts.Read)
+// and maps it with Load. It returns the warnings apart, and as error an
+// ErrorList of the other problems (reading, keywords and
+// vigil.Config.Validate's), or nil. The Config is what could be mapped
+// even when error is not nil.
+func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
+	t, err := ReadFile(name, opts.Read)
+	var errs ErrorList
+	if err != nil {
+		var l ErrorList
+		if !errors.As(err, &l) {
+			return vigil.Config{}, nil, err
+		}
+		errs = append(errs, l...)
+	}
+	if t == nil {
+		return vigil.Config{}, nil, errs
+	}
+	warns := append([]*Error(nil), t.Warnings...)
+	cfg, lerrs := Load(t, opts)
+	for _, e := range lerrs {
+		if e.Severity == SeverityWarning {
+			warns = append(warns, e)
+		} else {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) == 0 {
+		return cfg, warns, nil
+	}
+	return cfg, warns, errs
+}
+
+// Load maps the keywords of t to a vigil.Config, as keepalived's
+// keyword tree does (see the package doc for what is mapped), and then
+// runs cfg.Validate. It returns every problem in the order found, each
+// at its statement's position: warnings (unknown keywords, keywords
+// vigil ignores, keepalived's own warnings), errors (a wrong argument:
+// the statement is ignored, as keepalived does), fatal errors (what
+// keepalived cannot run, and what Validate rejects, placed at the
+// object's statement). t.Warnings are not repeated.
+func Load(t *Tree, opts LoadOptions) (vigil.Config, ErrorList) {
+	l := &loader{opts: opts, trackers: map[string]*trackerDef{}, objPos: map[string]Pos{}}
+	l.load(t.Statements)
+	return l.cfg, l.errs
+}
+
+type trackerKind int
+
+const (
+	kindScript trackerKind = iota + 1
+	kindFile
+	kindProcess
+)
+
+func (k trackerKind) String() string {
+	switch k {
+	case kindScript:
+		return "vrrp_script"
+	case kindFile:
+		return "track_file"
+	}
+	return "vrrp_track_process"
+}
+
+type trackerDef struct {
+	kind trackerKind
+	pos  Pos
+	t    vigil.Tracker
+	used bool
+}
+
+type loader struct {
+	opts     LoadOptions
+	cfg      vigil.Config
+	errs     ErrorList
+	trackers map[string]*trackerDef
+	order    []string
+	objPos   map[string]Pos // Validate's Object → statement
+	version  vrrp.Version   // vrrp_version
+	garpSet  bool           // a global vrrp_garp_* was given
+	supp     bool           // set_supplementary_groups
+	defIface string         // default_interface
+}
+
+func (l *loader) add(p Pos, sev Severity, format string, args ...any) {
+	l.errs = append(l.errs, &Error{Pos: p, Severity: sev, Msg: fmt.Sprintf(format, args...)})
+}
+func (l *loader) warnf(p Pos, format string, args ...any) {
+	l.add(p, SeverityWarning, format, args...)
+}
+func (l *loader) errorf(p Pos, format string, args ...any) {
+	l.add(p, SeverityError, format, args...)
+}
+func (l *loader) fatalf(p Pos, format string, args ...any) {
+	l.add(p, SeverityFatal, format, args...)
+}
+
+// handler maps one statement of a block.
+type handler func(s *Statement)
+
+// block dispatches the statements of a block to its handlers. ignored
+// are keywords known to keepalived that this layer does not map, with
+// the reason; anything else is unknown.
+func (l *loader) block(what string, stmts []Statement, hs map[string]handler, ignored map[string]string) {
+	for i := range stmts {
+		s := &stmts[i]
+		kw := s.Words[0]
+		if h, ok := hs[kw]; ok {
+			h(s)
+			continue
+		}
+		if why, ok := ignored[kw]; ok {
+			l.warnf(s.Pos, "%s: %s ignored: %s", what, kw, why)
+			continue
+		}
+		msg := fmt.Sprintf("%s: unknown keyword %q ignored", what, kw)
+		if s.HasBlock {
+			msg += " with its block"
+		}
+		names := make([]string, 0, len(hs)+len(ignored))
+		for k := range hs {
+			names = append(names, k)
+		}
+		for k := range ignored {
+			names = append(names, k)
+		}
+		if m := closest(kw, names); m != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", m)
+		}
+		l.warnf(s.Pos, "%s", msg)
+	}
+}
+
+// closest returns the name within edit distance 2 of w, if any.
+func closest(w string, names []string) string {
+	sort.Strings(names)
+	best, bd := "", 3
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(w), n); d < bd {
+			best, bd = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// args checks that s has between lo and hi arguments (hi < 0: any) and
+// no block: a missing argument is fatal (keepalived exits), extra ones
+// an error (ignored), a block an error (ignored).
+func (l *loader) args(s *Statement, lo, hi int) bool {
+	if s.HasBlock {
+		l.errorf(s.Open, "%s takes no block: block ignored", s.Words[0])
+	}
+	n := len(s.Words) - 1
+	if n < lo {
+		l.fatalf(s.Pos, "%s: missing argument", s.Words[0])
+		return false
+	}
+	if hi >= 0 && n > hi {
+		l.errorf(s.WordPos(hi+1), "%s: extra argument %q ignored", s.Words[0], s.Words[hi+1])
+	}
+	return true
+}
+
+// needBlock checks that s has a block (and lo..hi arguments).
+func (l *loader) needBlock(s *Statement, lo, hi int) bool {
+	n := len(s.Words) - 1
+	if n < lo {
+		l.fatalf(s.Pos, "%s: missing argument", s.Words[0])
+		return false
+	}
+	if hi >= 0 && n > hi {
+		l.errorf(s.WordPos(hi+1), "%s: extra argument %q ignored", s.Words[0], s.Words[hi+1])
+	}
+	if !s.HasBlock {
+		l.errorf(s.Pos, "%s: missing '{'", s.Words[0])
+		return false
+	}
+	return true
+}
+
+// intArg parses word i of s as an integer in lo..hi.
+func (l *loader) intArg(s *Statement, i, lo, hi int) (int, bool) {
+	n, err := strconv.Atoi(s.Words[i])
+	if err != nil || n < lo || n > hi {
+		l.errorf(s.WordPos(i), "%s: invalid number %q (%d..%d): ignored", s.Words[0], s.Words[i], lo, hi)
+		return 0, false
+	}
+	return n, true
+}
+
+// secsArg parses word i of s as seconds (decimals allowed) in lo..hi,
+// rounded to res.
+func (l *loader) secsArg(s *Statement, i int, lo, hi float64, res time.Duration) (time.Duration, bool) {
+	f, err := strconv.ParseFloat(s.Words[i], 64)
+	if err != nil || math.IsNaN(f) || f < lo || f > hi {
+		l.errorf(s.WordPos(i), "%s: invalid time %q (%g..%g seconds): ignored", s.Words[0], s.Words[i], lo, hi)
+		return 0, false
+	}
+	d := time.Duration(math.Round(f * float64(time.Second) / float64(res)))
+	return d * res, true
+}
+
+// boolArg parses keepalived's optional [BOOL]: none is true.
+func (l *loader) boolArg(s *Statement) (bool, bool) {
+	if !l.args(s, 0, 1) {
+		return false, false
+	}
+	if len(s.Words) == 1 {
+		return true, true
+	}
+	switch strings.ToLower(s.Words[1]) {
+	case "true", "on", "yes":
+		return true, true
+	case "false", "off", "no":
+		return false, true
+	}
+	l.errorf(s.WordPos(1), "%s: %q is not true/on/yes or false/off/no: ignored", s.Words[0], s.Words[1])
+	return false, false
+}
+
+// addr parses word i of s as an IP address.
+func (l *loader) addr(s *Statement, i int) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s.Words[i])
+	if err != nil || a.Zone() != "" {
+		l.errorf(s.WordPos(i), "%s: invalid IP address %q: ignored", s.Words[0], s.Words[i])
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// prefix parses word i of s as IP[/PREFIX] (a whole address by default).
+func (l *loader) prefix(s *Statement, i int) (netip.Prefix, bool) {
+	w := s.Words[i]
+	if !strings.Contains(w, "/") {
+		a, err := netip.ParseAddr(w)
+		if err == nil && a.Zone() == "" {
+			a = a.Unmap()
+			return netip.PrefixFrom(a, a.BitLen()), true
+		}
+	} else if p, err := netip.ParsePrefix(w); err == nil {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()), true
+	}
+	l.errorf(s.WordPos(i), "invalid address %q: ignored", w)
+	return netip.Prefix{}, false
+}
+
+// user resolves "USER [[:]GROUP]" from words.
+func (l *loader) user(p Pos, words []string) (*notify.User, bool) {
+	group := ""
+	if len(words) > 1 {
+		group = words[1]
+	}
+	u, err := l.opts.lookupUser(words[0], group, l.supp)
+	if err != nil {
+		l.errorf(p, "user %s: %v", strings.Join(words, " "), err)
+		return nil, false
+	}
+	return u, true
+}
+
+// script maps a script keyword: "KEYWORD COMMAND [USER [[:]GROUP]]",
+// COMMAND split again into the program and its arguments, both with
+// SplitQuoted as keepalived does.
+func (l *loader) script(s *Statement) (*notify.Script, bool) {
+	if s.HasBlock {
+		l.errorf(s.Open, "%s takes no block: block ignored", s.Words[0])
+	}
+	w, err := SplitQuoted(s.Line, false)
+	if err != nil {
+		l.errorf(s.Pos, "%s: %v: ignored", s.Words[0], unwrapMsg(err))
+		return nil, false
+	}
+	if len(w) < 2 {
+		l.fatalf(s.Pos, "%s: missing script", s.Words[0])
+		return nil, false
+	}
+	argv, err := SplitQuoted(w[1], true)
+	if err != nil || len(argv) == 0 {
+		l.errorf(s.WordPos(1), "%s: invalid script %q: ignored", s.Words[0], w[1])
+		return nil, false
+	}
+	sc := &notify.Script{Args: argv}
+	if len(w) > 2 {
+		if len(w) > 4 {
+			l.errorf(s.Pos, "%s: extra words after USER GROUP: %q ignored", s.Words[0], w[4:])
+			w = w[:4]
+		}
+		u, ok := l.user(s.Pos, w[2:])
+		if !ok {
+			return nil, false
+		}
+		sc.User = u
+	}
+	return sc, true
+}
+
+func unwrapMsg(err error) string {
+	return strings.TrimPrefix(err.Error(), "config: ")
+}
+
+// load walks the top level.
+func (l *loader) load(stmts []Statement) {
+	l.version = vrrp.V2
+	l.defIface = "eth0"
+	// global_defs first: keepalived reads it before the rest matters
+	// (vrrp_version, script_user).
+	for i := range stmts {
+		if stmts[i].Words[0] == "global_defs" {
+			l.globalDefs(&stmts[i])
+		}
+	}
+	var groups []*Statement
+	top := map[string]handler{
+		"global_defs":        func(*Statement) {},
+		"vrrp_script":        l.vrrpScript,
+		"track_file":         l.trackFile,
+		"vrrp_track_file":    l.trackFile,
+		"vrrp_track_process": l.trackProcess,
+		"vrrp_instance":      l.instance,
+		"vrrp_sync_group":    func(s *Statement) { groups = append(groups, s) },
+		"static_ipaddress":   l.staticAddresses,
+		"virtual_server": func(s *Statement) {
+			l.warnf(s.Pos, "virtual_server %s: not mapped yet: ignored", strings.Join(s.Words[1:], " "))
+		},
+		"virtual_server_group": func(s *Statement) {
+			l.warnf(s.Pos, "virtual_server_group %s: not mapped yet: ignored", strings.Join(s.Words[1:], " "))
+		},
+	}
+	l.block("top level", stmts, top, map[string]string{
+		"net_namespace":            "not mapped yet (run vigild in the namespace)",
+		"net_namespace_ipvs":       "not supported",
+		"namespace_with_ipsets":    "not supported",
+		"use_pid_dir":              "not mapped yet",
+		"instance":                 "not mapped yet",
+		"child_wait_time":          "not supported (one process)",
+		"linkbeat_use_polling":     "not supported",
+		"linkbeat_interfaces":      "not supported",
+		"interface_up_down_delays": "not mapped yet",
+		"track_group":              "not supported",
+		"static_routes":            "not mapped yet",
+		"static_rules":             "not mapped yet",
+		"bfd_instance":             "not supported",
+		"garp_group":               "not supported",
+		"SSL":                      "not mapped yet",
+	})
+	// Sync groups name instances defined anywhere (keepalived resolves
+	// them after parsing).
+	for _, s := range groups {
+		l.syncGroup(s)
+	}
+	// keepalived drops a vrrp_script nothing tracks.
+	for _, name := range l.order {
+		d := l.trackers[name]
+		if d.kind == kindScript && !d.used {
+			l.warnf(d.pos, "vrrp_script %s is not used: ignored", name)
+			continue
+		}
+		l.cfg.Trackers = append(l.cfg.Trackers, d.t)
+	}
+	l.validate()
+}
+
+// validate runs vigil.Config.Validate and places its errors at the
+// statement of the object they name.
+func (l *loader) validate() {
+	err := l.cfg.Validate()
+	if err == nil {
+		return
+	}
+	for _, e := range flattenErr(err) {
+		var fe *vigil.FieldError
+		p := Pos{}
+		if errors.As(e, &fe) {
+			p = l.objPos[fe.Object]
+		}
+		l.fatalf(p, "%s", strings.TrimPrefix(e.Error(), "vigil: "))
+	}
+}
+
+func flattenErr(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flattenErr(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// staticAddresses maps static_ipaddress: "IP[/P] [dev IF] [label L]".
+func (l *loader) staticAddresses(s *Statement) {
+	if !l.needBlock(s, 0, 0) {
+		return
+	}
+	for i := range s.Block {
+		e := &s.Block[i]
+		p, ok := l.prefix(e, 0)
+		if !ok {
+			continue
+		}
+		a := vigil.StaticAddress{Interface: l.defIface, Prefix: p}
+		for j := 1; j < len(e.Words); j++ {
+			switch w := e.Words[j]; w {
+			case "dev", "label":
+				if j+1 >= len(e.Words) {
+					l.errorf(e.WordPos(j), "%s: missing argument", w)
+					continue
+				}
+				j++
+				if w == "dev" {
+					a.Interface = e.Words[j]
+				} else {
+					a.Label = e.Words[j]
+				}
+			default:
+				j = l.ipOption(e, j)
+			}
+		}
+		l.cfg.Static.Addresses = append(l.cfg.Static.Addresses, a)
+	}
+}
+
+// addrOptions are the address options vigil does not map, with whether
+// they take an argument.
+var addrOptions = map[string]bool{
+	"scope": true, "brd": true, "broadcast": true, "peer": true,
+	"preferred_lft": true, "track_group": true,
+	"home": false, "-nodad": false, "mngtmpaddr": false, "noprefixroute": false,
+	"autojoin": false, "no_track": false, "use_vmac": false,
+}
+
+// ipOption reports an unmapped address option at word j of e and
+// returns the index of its last word.
+func (l *loader) ipOption(e *Statement, j int) int {
+	w := e.Words[j]
+	arg, ok := addrOptions[w]
+	if !ok {
+		l.errorf(e.WordPos(j), "unknown address option %q ignored", w)
+		return j
+	}
+	l.warnf(e.WordPos(j), "address option %s not supported: ignored", w)
+	if arg && j+1 < len(e.Words) {
+		return j + 1
+	}
+	return j
+}
