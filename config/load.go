@@ -138,6 +138,9 @@ type handler func(s *Statement)
 func (l *loader) block(what string, stmts []Statement, hs map[string]handler, ignored map[string]string) {
 	for i := range stmts {
 		s := &stmts[i]
+		if len(s.Words) == 0 {
+			continue
+		}
 		kw := s.Words[0]
 		if h, ok := hs[kw]; ok {
 			h(s)
@@ -316,6 +319,12 @@ func (l *loader) user(p Pos, words []string) (*notify.User, bool) {
 // COMMAND split again into the program and its arguments, both with
 // SplitQuoted as keepalived does.
 func (l *loader) script(s *Statement) (*notify.Script, bool) {
+	return l.scriptWords(s, true)
+}
+
+// scriptWords is script; without withUser, the words after COMMAND
+// are ignored with a warning (vrrp_script's script).
+func (l *loader) scriptWords(s *Statement, withUser bool) (*notify.Script, bool) {
 	if s.HasBlock {
 		l.errorf(s.Open, "%s takes no block: block ignored", s.Words[0])
 	}
@@ -334,7 +343,9 @@ func (l *loader) script(s *Statement) (*notify.Script, bool) {
 		return nil, false
 	}
 	sc := &notify.Script{Args: argv}
-	if len(w) > 2 {
+	if len(w) > 2 && !withUser {
+		l.warnf(s.Pos, "%s: words after the command are ignored: %q", s.Words[0], w[2:])
+	} else if len(w) > 2 {
 		if len(w) > 4 {
 			l.errorf(s.Pos, "%s: extra words after USER GROUP: %q ignored", s.Words[0], w[4:])
 			w = w[:4]

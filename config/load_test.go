@@ -448,3 +448,30 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadSampleLocalcheck(t *testing.T) {
+	cfg, _ := loadSample(t, "keepalived.conf.vrrp.localcheck", Options{})
+	byName := map[string]vigil.Tracker{}
+	for _, tr := range cfg.Trackers {
+		byName[tr.Name] = tr
+	}
+	tr, ok := byName["chk_http_port"]
+	if !ok {
+		t.Fatalf("no chk_http_port in %+v", cfg.Trackers)
+	}
+	ex := tr.Check.Checker.(*check.Exec)
+	if ex.Path != "/bin/sh" || !slices.Equal(ex.Args, []string{"-c", "</dev/tcp/127.0.0.1/80"}) || tr.Weight != -2 ||
+		tr.Check.Policy.Interval != time.Second || tr.Check.Policy.Timeout != time.Second {
+		t.Errorf("chk_http_port = %+v %+v", tr, ex)
+	}
+	if in := cfg.Instances[0]; len(in.Track) != 5 || in.Track[1] != (vigil.Track{Tracker: "chk_haproxy", Weight: 2, WeightSet: true}) {
+		t.Errorf("%s tracks %+v", in.VRRP.Name, in.Track)
+	}
+	for _, in := range cfg.Instances {
+		for _, tk := range in.Track {
+			if _, ok := byName[tk.Tracker]; !ok {
+				t.Errorf("instance %s tracks missing %s", in.VRRP.Name, tk.Tracker)
+			}
+		}
+	}
+}

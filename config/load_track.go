@@ -184,13 +184,14 @@ func (l *loader) vrrpScript(s *Statement) {
 	hasScript := false
 	l.block("vrrp_script "+t.Name, s.Block, map[string]handler{
 		"script": func(s *Statement) {
-			sc, ok := l.script(s)
-			if ok {
-				ex.Path, ex.Args, hasScript = sc.Args[0], sc.Args[1:], true
-				if strings.HasPrefix(ex.Path, "<") {
-					l.errorf(s.WordPos(1), "script: %q: a shell redirection is not supported: ignored", ex.Path)
-					hasScript = false
-				}
+			sc, ok := l.scriptWords(s, false)
+			if !ok {
+				return
+			}
+			ex.Path, ex.Args, hasScript = sc.Args[0], sc.Args[1:], true
+			if w, _ := SplitQuoted(s.Line, false); strings.HasPrefix(w[1], "</") {
+				// keepalived runs "</dev/tcp/HOST/PORT" with system().
+				ex.Path, ex.Args = "/bin/sh", []string{"-c", w[1]}
 			}
 		},
 		"interval": func(s *Statement) {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,6 +140,7 @@ func (l *loader) instance(s *Statement) {
 		garpSet                                bool
 		garp                                   netlink.AnnounceTiming
 		labelAt                                *Statement
+		devs                                   []vipDev
 	)
 	hs := l.trackHandlers(&in.Track, &in.TrackInterfaces)
 	l.notifyHandlers(hs, map[string]**notify.Script{
@@ -223,7 +226,6 @@ func (l *loader) instance(s *Statement) {
 			if !ok {
 				continue
 			}
-			keep := true
 			for j := 1; j < len(e.Words); j++ {
 				switch w := e.Words[j]; w {
 				case "dev", "label":
@@ -233,10 +235,8 @@ func (l *loader) instance(s *Statement) {
 					}
 					j++
 					if w == "dev" {
-						if in.Interface == "" || e.Words[j] != in.Interface {
-							l.warnf(e.WordPos(j-1), "%s: virtual address %s on another interface (dev %s) not supported: ignored", obj, p, e.Words[j])
-							keep = false
-						}
+						// Checked once the interface is known.
+						devs = append(devs, vipDev{p, e.Words[j], e.WordPos(j - 1)})
 						continue
 					}
 					if in.Label != "" && in.Label != e.Words[j] {
@@ -246,9 +246,6 @@ func (l *loader) instance(s *Statement) {
 				default:
 					j = l.ipOption(e, j)
 				}
-			}
-			if !keep {
-				continue
 			}
 			dup := false
 			for _, q := range v.VIPs {
@@ -368,8 +365,19 @@ func (l *loader) instance(s *Statement) {
 		}
 	}
 	l.block(obj, s.Block, hs, instanceIgnored)
+	if v.AuthType == vrrp.AuthNone && v.AuthPass != "" {
+		l.warnf(s.Pos, "%s: auth_pass without auth_type PASS: ignored", obj)
+		v.AuthPass = ""
+	}
 
 	// What keepalived decides once the block is read (vrrp_complete_instance).
+	for _, d := range devs {
+		if d.dev == in.Interface {
+			continue
+		}
+		l.warnf(d.pos, "%s: virtual address %s on another interface (dev %s) not supported: ignored", obj, d.p, d.dev)
+		v.VIPs = slices.DeleteFunc(v.VIPs, func(q netip.Prefix) bool { return q == d.p })
+	}
 	if !vridSet {
 		l.fatalf(s.Pos, "%s: virtual_router_id missing: instance ignored", obj)
 		return
@@ -428,6 +436,13 @@ func (l *loader) instance(s *Statement) {
 	}
 	l.objPos["instance "+v.Name] = s.Pos
 	l.cfg.Instances = append(l.cfg.Instances, in)
+}
+
+// vipDev is a virtual address's "dev IF".
+type vipDev struct {
+	p   netip.Prefix
+	dev string
+	pos Pos
 }
 
 // mergeGARP returns the global timing g with the fields the instance set
