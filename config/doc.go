@@ -60,19 +60,57 @@
 //   - ${_ENV} without a name is empty (keepalived crashes); the values
 //     of ${_RANDOM} come from Options.Rand.
 //
-// # The keyword layer (next)
+// # The keyword layer
 //
-// The keyword layer will walk the tree with a table of keywords per
-// block, as keepalived's install_keyword tree does: each entry names the
-// keyword (and its aliases: lb_algo for lvs_sched, ...), whether it
-// takes a block, a list block (virtual_ipaddress: every statement an
-// entry) or none, its arguments, its vigil priority (M/S/L/N) and a
-// handler that sets a field of a vigil.Config. It reports, at the
-// statement's position: unknown keywords (with a "did you mean"), a
-// block where none belongs ("unknown keyword with a block", where
-// keepalived would close the parent early), a missing '{', extra or
-// missing arguments (keepalived exits; vigil goes on), and "ignored: not
-// supported" for L and N keywords. Script keywords re-split
-// Statement.Line with SplitQuoted. Positions come from Statement.Pos and
-// WordPos; the include chain from Pos.IncludedFrom.
+// Load (and LoadFile, which reads first) maps a Tree to a vigil.Config,
+// block by block as keepalived's install_keyword tree does, and ends
+// with vigil.Config.Validate. Every problem is an *Error at its
+// statement's position (or at its word's), in the order found:
+//
+//   - SeverityWarning: an unknown keyword (with a "did you mean" within
+//     two edits) or one vigil does not map ("ignored: not supported",
+//     "ignored: not mapped yet"), and keepalived's own warnings (a
+//     vrrp_script nothing tracks is dropped, a duplicate virtual
+//     address, a sync group of one);
+//   - SeverityError: a wrong argument (a bad number, address, state,
+//     weight, a block where none belongs, an extra argument, a tracker
+//     not defined before its use): the statement is ignored and Load
+//     goes on, as keepalived does;
+//   - SeverityFatal: what keepalived will not run (a keyword without its
+//     argument, an instance without virtual_router_id, without interface
+//     and not unicast, VRRPv3 without virtual addresses) and what
+//     Validate rejects, placed at the object's statement.
+//
+// Mapped: global_defs' router_id, script_user, set_supplementary_groups,
+// enable_script_security, use_symlink_paths, default_interface,
+// vrrp_version, vrrp_notify_priority_changes, vrrp_garp_master_delay,
+// _repeat, _refresh, _refresh_repeat, vrrp_garp_interval,
+// vrrp_gna_interval, vrrp_min_garp, notify_fifo, vrrp_notify_fifo,
+// lvs_notify_fifo and their _script; vrrp_script, track_file (and
+// vrrp_track_file), vrrp_track_process; vrrp_instance's state,
+// interface, virtual_router_id, priority, advert_int, version,
+// virtual_ipaddress (IP[/P], dev, label), nopreempt, preempt,
+// preempt_delay, accept, no_accept, unicast_src_ip, unicast_peer,
+// authentication, track_interface, track_script, track_file,
+// track_process, notify_master, _backup, _fault, _stop, _deleted,
+// notify, notify_priority_changes, use_vmac, garp_master_*,
+// dont_track_primary; vrrp_sync_group's group, track_*, notify_*,
+// notify_priority_changes, sync_group_tracking_weight (and
+// global_tracking); static_ipaddress (IP[/P], dev, label). Script
+// keywords re-split Statement.Line with SplitQuoted: "KEYWORD COMMAND
+// [USER [[:]GROUP]]", then COMMAND into the program and its arguments,
+// escapes decoded; users are resolved with LoadOptions.LookupUser.
+//
+// Defaults are keepalived's: priority 100, or 255 with state MASTER and
+// no priority (and priority 255 means state MASTER); state BACKUP;
+// advert_int 1 s, rounded to whole seconds for VRRPv2; version
+// vrrp_version (2), 3 for IPv6; vrrp_script interval 1 s, timeout the
+// interval, weight 0; track_file weight 1; vrrp_track_process quorum 1,
+// weight 0; an instance's garp_master_* start from the global ones.
+//
+// Not mapped yet (a warning each): virtual_server and
+// virtual_server_group, static_routes, static_rules, virtual_routes,
+// virtual_rules, virtual_ipaddress_excluded, a virtual address on
+// another interface than the instance's, the other global_defs
+// keywords, and the instance keywords listed in the warnings.
 package config

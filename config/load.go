@@ -420,6 +420,7 @@ func (l *loader) load(stmts []Statement) {
 			l.warnf(d.pos, "vrrp_script %s is not used: ignored", name)
 			continue
 		}
+		l.objPos[fmt.Sprintf("tracker #%d", len(l.cfg.Trackers))] = d.pos
 		l.cfg.Trackers = append(l.cfg.Trackers, d.t)
 	}
 	l.validate()
@@ -482,6 +483,7 @@ func (l *loader) staticAddresses(s *Statement) {
 				j = l.ipOption(e, j)
 			}
 		}
+		l.objPos[fmt.Sprintf("static address #%d", len(l.cfg.Static.Addresses))] = e.Pos
 		l.cfg.Static.Addresses = append(l.cfg.Static.Addresses, a)
 	}
 }

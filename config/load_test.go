@@ -475,3 +475,11 @@ func TestLoadSampleLocalcheck(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadValidateUnnamed(t *testing.T) {
+	_, errs := loadString(t, "global_defs {\n default_interface \"\"\n}\nstatic_ipaddress {\n 192.0.2.1\n}\n")
+	e := hasMsg(errs, "static address #0: Interface: empty")
+	if e == nil || e.Pos.Line != 5 || e.Severity != SeverityFatal {
+		t.Errorf("got %v in %v", e, errs)
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -435,6 +436,7 @@ func (l *loader) instance(s *Statement) {
 		return
 	}
 	l.objPos["instance "+v.Name] = s.Pos
+	l.objPos[fmt.Sprintf("instance #%d", len(l.cfg.Instances))] = s.Pos
 	l.cfg.Instances = append(l.cfg.Instances, in)
 }
 
@@ -519,5 +521,6 @@ func (l *loader) syncGroup(s *Statement) {
 		l.warnf(s.Pos, "%s: only one member", obj)
 	}
 	l.objPos["sync group "+g.Name] = s.Pos
+	l.objPos[fmt.Sprintf("sync group #%d", len(l.cfg.SyncGroups))] = s.Pos
 	l.cfg.SyncGroups = append(l.cfg.SyncGroups, g)
 }

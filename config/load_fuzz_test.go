@@ -1,0 +1,39 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+)
+
+// FuzzLoad maps arbitrary input with Load and checks that it never
+// panics and places every problem in the file, Validate's included
+// (their objects come from statements).
+func FuzzLoad(f *testing.F) {
+	names, _ := filepath.Glob("testdata/samples/keepalived.conf.*")
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		"vrrp_instance {\n}\nvrrp_instance A\nvrrp_instance A {\n priority\n virtual_ipaddress\n track_script {\n x weight\n }\n}\n",
+		"vrrp_script s {\n script \"\"\n}\nvrrp_script s {\n script \"a 'b\" c d e f\n}\n",
+		"vrrp_sync_group G {\n group {\n }\n}\nvrrp_sync_group {\n}\n",
+		"global_defs {\n script_user\n notify_fifo_script x\n vrrp_garp_interval 0\n}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, _ := Read(fstest.MapFS{"k.conf": {Data: data}}, "k.conf", Options{MaxWork: 5000})
+		_, errs := Load(tr, LoadOptions{LookupUser: fakeUsers})
+		for _, e := range errs {
+			if e.Pos.File != "k.conf" || e.Pos.Line < 1 {
+				t.Errorf("error without a position: %v", e)
+			}
+		}
+	})
+}
