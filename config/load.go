@@ -207,6 +207,11 @@ func (l *loader) args(s *Statement, lo, hi int) bool {
 	if s.HasBlock {
 		l.errorf(s.Open, "%s takes no block: block ignored", s.Words[0])
 	}
+	return l.count(s, lo, hi)
+}
+
+// count checks that s has between lo and hi arguments (hi < 0: any).
+func (l *loader) count(s *Statement, lo, hi int) bool {
 	n := len(s.Words) - 1
 	if n < lo {
 		l.fatalf(s.Pos, "%s: missing argument", s.Words[0])
@@ -220,13 +225,8 @@ func (l *loader) args(s *Statement, lo, hi int) bool {
 
 // needBlock checks that s has a block (and lo..hi arguments).
 func (l *loader) needBlock(s *Statement, lo, hi int) bool {
-	n := len(s.Words) - 1
-	if n < lo {
-		l.fatalf(s.Pos, "%s: missing argument", s.Words[0])
+	if !l.count(s, lo, hi) {
 		return false
-	}
-	if hi >= 0 && n > hi {
-		l.errorf(s.WordPos(hi+1), "%s: extra argument %q ignored", s.Words[0], s.Words[hi+1])
 	}
 	if !s.HasBlock {
 		l.errorf(s.Pos, "%s: missing '{'", s.Words[0])
@@ -466,31 +466,40 @@ func (l *loader) staticAddresses(s *Statement) {
 			continue
 		}
 		a := vigil.StaticAddress{Interface: l.defIface, Prefix: p}
-		for j := 1; j < len(e.Words); j++ {
-			switch w := e.Words[j]; w {
-			case "dev", "label":
-				if j+1 >= len(e.Words) {
-					l.errorf(e.WordPos(j), "%s: missing argument", w)
-					continue
-				}
-				j++
-				if w == "dev" {
-					a.Interface = e.Words[j]
-				} else {
-					a.Label = e.Words[j]
-				}
-			default:
-				j = l.ipOption(e, j)
+		l.addrOptions(e, func(opt string, j int) {
+			if opt == "dev" {
+				a.Interface = e.Words[j]
+			} else {
+				a.Label = e.Words[j]
 			}
-		}
+		})
 		l.objPos[fmt.Sprintf("static address #%d", len(l.cfg.Static.Addresses))] = e.Pos
 		l.cfg.Static.Addresses = append(l.cfg.Static.Addresses, a)
 	}
 }
 
-// addrOptions are the address options vigil does not map, with whether
+// addrOptions reads the options of an address entry e: set is called
+// with "dev" or "label" and the index of its argument; the other
+// options are reported as not supported.
+func (l *loader) addrOptions(e *Statement, set func(opt string, j int)) {
+	for j := 1; j < len(e.Words); j++ {
+		switch w := e.Words[j]; w {
+		case "dev", "label":
+			if j+1 >= len(e.Words) {
+				l.errorf(e.WordPos(j), "%s: missing argument", w)
+				continue
+			}
+			j++
+			set(w, j)
+		default:
+			j = l.ipOption(e, j)
+		}
+	}
+}
+
+// unmappedAddrOptions are the address options vigil does not map, with whether
 // they take an argument.
-var addrOptions = map[string]bool{
+var unmappedAddrOptions = map[string]bool{
 	"scope": true, "brd": true, "broadcast": true, "peer": true,
 	"preferred_lft": true, "track_group": true,
 	"home": false, "-nodad": false, "mngtmpaddr": false, "noprefixroute": false,
@@ -501,7 +510,7 @@ var addrOptions = map[string]bool{
 // returns the index of its last word.
 func (l *loader) ipOption(e *Statement, j int) int {
 	w := e.Words[j]
-	arg, ok := addrOptions[w]
+	arg, ok := unmappedAddrOptions[w]
 	if !ok {
 		l.errorf(e.WordPos(j), "unknown address option %q ignored", w)
 		return j

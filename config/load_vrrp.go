@@ -227,27 +227,17 @@ func (l *loader) instance(s *Statement) {
 			if !ok {
 				continue
 			}
-			for j := 1; j < len(e.Words); j++ {
-				switch w := e.Words[j]; w {
-				case "dev", "label":
-					if j+1 >= len(e.Words) {
-						l.errorf(e.WordPos(j), "%s: missing argument", w)
-						continue
-					}
-					j++
-					if w == "dev" {
-						// Checked once the interface is known.
-						devs = append(devs, vipDev{p, e.Words[j], e.WordPos(j - 1)})
-						continue
-					}
-					if in.Label != "" && in.Label != e.Words[j] {
-						l.warnf(e.WordPos(j-1), "%s: vigil has one label per instance: %q replaces %q (set at %s)", obj, e.Words[j], in.Label, labelAt.Pos)
-					}
-					in.Label, labelAt = e.Words[j], e
-				default:
-					j = l.ipOption(e, j)
+			l.addrOptions(e, func(opt string, j int) {
+				if opt == "dev" {
+					// Checked once the interface is known.
+					devs = append(devs, vipDev{p, e.Words[j], e.WordPos(j - 1)})
+					return
 				}
-			}
+				if in.Label != "" && in.Label != e.Words[j] {
+					l.warnf(e.WordPos(j-1), "%s: vigil has one label per instance: %q replaces %q (set at %s)", obj, e.Words[j], in.Label, labelAt.Pos)
+				}
+				in.Label, labelAt = e.Words[j], e
+			})
 			dup := false
 			for _, q := range v.VIPs {
 				dup = dup || q.Addr() == p.Addr()
