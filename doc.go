@@ -21,8 +21,9 @@
 //	                importing vigil does not pull in client_golang)
 //	watchdog        heartbeats, stall detection, guarded restarts,
 //	                sd_notify (not wired into the Supervisor yet)
-//	config          keepalived.conf language: includes, $params, @ids,
-//	                ~SEQ, positions (the keyword layer is next)
+//	config          keepalived.conf → vigil.Config: the language (includes,
+//	                $params, @ids, ~SEQ, positions) and the VRRP keywords
+//	                (virtual servers next)
 //
 // The parts meet only here, in the root package. A Supervisor runs a
 // Config: keepalived's VRRP and checker processes as one Go value, built
