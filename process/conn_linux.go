@@ -133,7 +133,9 @@ func (c *kernelConn) listen() error {
 			}
 			return fmt.Errorf("%w: the kernel did not answer the listen request in %v: not in the initial user and PID namespaces, or kernel without CONFIG_PROC_EVENTS", ErrUnsupported, ackTimeout)
 		}
-		b, err := c.read()
+		// From the socket, not c.pending: what is kept there was read
+		// already (reading it back would spin on the same message).
+		b, err := c.readSocket()
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			continue
@@ -167,6 +169,11 @@ func (c *kernelConn) read() ([]byte, error) {
 		c.pending = c.pending[1:]
 		return b, nil
 	}
+	return c.readSocket()
+}
+
+// readSocket reads the next message from the socket.
+func (c *kernelConn) readSocket() ([]byte, error) {
 	for {
 		if err := c.rc.Read(c.recv); err != nil {
 			return nil, err

@@ -371,3 +371,48 @@ func TestRealMapErr(t *testing.T) {
 		t.Errorf("ENOMEM: %v", err)
 	}
 }
+
+// TestRealListenWhileBusy: trackers are made while other processes start
+// and exit all the time, so process events (and other listeners' acks)
+// reach a new socket before the kernel's answer to its listen request;
+// New must still find its answer at once. (It once read the first such
+// message back from its own queue forever and gave up after 2 s.)
+func TestRealListenWhileBusy(t *testing.T) {
+	needRoot(t)
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		nstest.Unavailable(t, "no true program (apt-get install -y coreutils)")
+	}
+	stop := make(chan struct{})
+	busy := make(chan struct{})
+	go func() {
+		defer close(busy)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			exec.Command(truePath).Run()
+		}
+	}()
+	defer func() { close(stop); <-busy }()
+	// A listener already there makes the kernel send events to every
+	// socket of the group, a new one too, from its bind on.
+	bg, err := New(Config{Specs: []Spec{{Name: "x", Process: "none-such"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bg.first.close()
+	for i := range 10 {
+		start := time.Now()
+		tr, err := New(Config{Specs: []Spec{{Name: "x", Process: "none-such"}}})
+		if err != nil {
+			t.Fatalf("tracker %d: %v", i, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("tracker %d: New took %v", i, d)
+		}
+		tr.first.close()
+	}
+}
