@@ -105,7 +105,7 @@ func (c *Config) Validate() error {
 			add(obj, "Interface", "empty")
 		}
 		if err := in.VRRP.Validate(); err != nil {
-			for _, e := range flatten(err) {
+			for _, e := range leaves(err) {
 				var fe *vrrp.FieldError
 				if errors.As(e, &fe) {
 					add(obj, "VRRP."+fe.Field, "%s", fe.Reason)
@@ -160,16 +160,4 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, validateVirtualServers(c)...)
 	return errors.Join(errs...)
-}
-
-// flatten lists the errors joined in err.
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }

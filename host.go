@@ -194,14 +194,7 @@ func (h *Host) follow(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if d := h.events.Dropped(); d != dropped {
-				h.log.Warn("vigil: interface events dropped; applying the platform's current view", "dropped", d-dropped)
-				dropped = d
-				for _, s := range h.p.Snapshot() {
-					h.apply(s)
-				}
-			}
-			h.apply(e)
+			applyEvent(h.p, h.events, &dropped, h.log, e, h.apply)
 		}
 	}
 }
@@ -222,15 +215,38 @@ func (h *Host) apply(e netlink.Event) {
 			in.router.SetFault(faultSource(e.Interface), false)
 		case netlink.InterfaceAdded:
 			in.router.SetFault(faultSource(e.Interface), !e.Up)
-		case netlink.AddrRemoved:
-			// The router, the only writer of its VIPs, puts back one of
-			// them if it is master, on its own goroutine.
-			in.router.AddrRemoved(e.Addr)
-		case netlink.AddrDADFailed:
-			if _, ok := findVIP(in.cfg.VRRP.VIPs, e.Addr); ok {
-				h.log.Error("vigil: duplicate address detection failed for a virtual address: another node uses it",
-					"instance", in.cfg.VRRP.Name, "addr", e.Addr)
-			}
+		case netlink.AddrRemoved, netlink.AddrDADFailed:
+			addrEvent(h.log, e, &in.cfg.VRRP, in.router)
+		}
+	}
+}
+
+// applyEvent applies e with apply; when the subscription ev dropped
+// events since *dropped was counted, it applies the platform's current
+// view (Snapshot) first.
+func applyEvent(p Platform, ev Events, dropped *uint64, log *slog.Logger, e netlink.Event, apply func(netlink.Event)) {
+	if d := ev.Dropped(); d != *dropped {
+		log.Warn("vigil: interface events dropped; applying the platform's current view", "dropped", d-*dropped)
+		*dropped = d
+		for _, x := range p.Snapshot() {
+			apply(x)
+		}
+	}
+	apply(e)
+}
+
+// addrEvent applies an address event of an instance's interface to its
+// router: a removed address is the router's to put back if it is a VIP
+// and the router is master (it is the only writer of its VIPs, on its own
+// goroutine); a VIP failing duplicate address detection is logged.
+func addrEvent(log *slog.Logger, e netlink.Event, cfg *vrrp.Config, r *vrrp.Router) {
+	switch e.Kind {
+	case netlink.AddrRemoved:
+		r.AddrRemoved(e.Addr)
+	case netlink.AddrDADFailed:
+		if _, ok := findVIP(cfg.VIPs, e.Addr); ok {
+			log.Error("vigil: duplicate address detection failed for a virtual address: another node uses it",
+				"instance", cfg.Name, "addr", e.Addr)
 		}
 	}
 }

@@ -578,14 +578,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 				continue
 			}
 			s.mu.Lock()
-			if d := s.events.Dropped(); d != droppedEv {
-				s.log.Warn("vigil: interface events dropped; applying the platform's current view", "dropped", d-droppedEv)
-				droppedEv = d
-				for _, x := range s.p.Snapshot() {
-					s.platformEvent(x)
-				}
-			}
-			s.platformEvent(e)
+			applyEvent(s.p, s.events, &droppedEv, s.log, e, s.platformEvent)
 			s.mu.Unlock()
 		case c, ok := <-checkC:
 			if !ok {
@@ -903,16 +896,9 @@ func (s *Supervisor) platformEvent(e netlink.Event) {
 					break
 				}
 			}
-		case netlink.AddrRemoved:
+		case netlink.AddrRemoved, netlink.AddrDADFailed:
 			if e.Interface == m.cfg.Interface || e.Interface == m.iface {
-				m.router.AddrRemoved(e.Addr)
-			}
-		case netlink.AddrDADFailed:
-			if e.Interface == m.cfg.Interface || e.Interface == m.iface {
-				if _, ok := findVIP(m.cfg.VRRP.VIPs, e.Addr); ok {
-					s.log.Error("vigil: duplicate address detection failed for a virtual address: another node uses it",
-						"instance", m.cfg.VRRP.Name, "addr", e.Addr)
-				}
+				addrEvent(s.log, e, &m.cfg.VRRP, m.router)
 			}
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"slices"
 
-	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/process"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -511,10 +510,8 @@ func sameProbe(a, b *Tracker) bool {
 	switch {
 	case a.Check != nil && b.Check != nil:
 		ca, cb := a.Check.Checker, b.Check.Checker
-		if ka, ok := ca.(check.Keyer); ok {
-			if kb, ok := cb.(check.Keyer); ok && ka.Key() != "" {
-				return ka.Key() == kb.Key()
-			}
+		if k := checkerKey(ca); k != "" {
+			return k == checkerKey(cb)
 		}
 		return reflect.DeepEqual(ca, cb)
 	case a.File != nil && b.File != nil:
