@@ -43,20 +43,8 @@ func TestSupervisorNotify(t *testing.T) {
 		Instances:  []vigil.Instance{in},
 		SyncGroups: []vigil.SyncGroup{{Name: "G", Members: []string{"VI_1"}, Notify: vigil.GroupNotify{Any: sc()}}},
 	}
-	p := newMemPlatform(t, vrrptest.NewHub(1), 1)
-	s, err := vigil.New(p, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	sub := s.Subscribe(64)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	_, r, sub, _, cancel, done := runWithFIFO(t, cfg, fifo)
+	defer cancel()
 	for e := range sub.C() {
 		if e.Kind == vigil.EventInstance && e.To.String() == "MASTER" {
 			break
@@ -66,9 +54,7 @@ func TestSupervisorNotify(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 4096)
-	n, _ := r.Read(buf)
-	lines := strings.Split(strings.TrimSuffix(string(buf[:n]), "\n"), "\n")
+	lines := fifoLines(r)
 	// The group's lines and the instance's are written as each reports;
 	// per name, their order is the order of the states.
 	wantGroup := []string{`GROUP "G" BACKUP 0`, `GROUP "G" MASTER 0`, `GROUP "G" STOP 0`}
@@ -155,10 +141,8 @@ func TestSupervisorReloadRemovalNotifies(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 4096)
-	n, _ := r.Read(buf)
 	var got []string
-	for _, l := range strings.Split(strings.TrimSpace(string(buf[:n])), "\n") {
+	for _, l := range fifoLines(r) {
 		if !strings.Contains(l, "BACKUP") && !strings.Contains(l, "MASTER") {
 			got = append(got, l)
 		}
@@ -203,10 +187,8 @@ func TestSupervisorNotifyPriorityChanges(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 4096)
-	n, _ := r.Read(buf)
 	var got []string
-	for _, l := range strings.Split(strings.TrimSpace(string(buf[:n])), "\n") {
+	for _, l := range fifoLines(r) {
 		if strings.Contains(l, "PRIORITY") {
 			got = append(got, l)
 		}
@@ -236,4 +218,11 @@ func runWithFIFO(t *testing.T, cfg vigil.Config, fifo string) (*vigil.Supervisor
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	return s, r, sub, ctx, cancel, done
+}
+
+// fifoLines reads what the FIFO holds now (r is non-blocking), as lines.
+func fifoLines(r *os.File) []string {
+	buf := make([]byte, 4096)
+	n, _ := r.Read(buf)
+	return strings.Split(strings.TrimSuffix(string(buf[:n]), "\n"), "\n")
 }

@@ -12,14 +12,7 @@ import (
 // (the same input) to include, and checks that Read never panics, stays
 // within its budget and gives every error a position.
 func FuzzRead(f *testing.F) {
-	names, _ := filepath.Glob("testdata/samples/keepalived.conf.*")
-	for _, n := range names {
-		b, err := os.ReadFile(n)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addSamples(f)
 	for _, s := range []string{
 		"$A=$A\nx $A\n",
 		"$A=${B}${B}\n$B=${A}\nx $A\n",
@@ -64,4 +57,16 @@ func FuzzRead(f *testing.F) {
 		}
 		walk(tr.Statements)
 	})
+}
+
+// addSamples seeds f with keepalived's sample configurations.
+func addSamples(f *testing.F) {
+	names, _ := filepath.Glob("testdata/samples/keepalived.conf.*")
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 }

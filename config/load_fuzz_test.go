@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"testing/fstest"
 )
@@ -11,14 +9,7 @@ import (
 // panics and places every problem in the file, Validate's included
 // (their objects come from statements).
 func FuzzLoad(f *testing.F) {
-	names, _ := filepath.Glob("testdata/samples/keepalived.conf.*")
-	for _, n := range names {
-		b, err := os.ReadFile(n)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addSamples(f)
 	for _, s := range []string{
 		"vrrp_instance {\n}\nvrrp_instance A\nvrrp_instance A {\n priority\n virtual_ipaddress\n track_script {\n x weight\n }\n}\n",
 		"vrrp_script s {\n script \"\"\n}\nvrrp_script s {\n script \"a 'b\" c d e f\n}\n",
