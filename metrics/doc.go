@@ -30,6 +30,10 @@
 //	virtual_server  service as text: "tcp 192.0.2.100:80", "fwmark 7"
 //	real_server     real server address and port: "198.51.100.1:8080"
 //
+// A Grafana dashboard over these metrics is in grafana/vigil.json (import
+// it and pick the Prometheus data source); a test checks every query's
+// metric and label names against what the Collector describes.
+//
 // Config.ConstLabels adds constant labels to every metric, to register the
 // collectors of several Supervisors with one registry.
 //
