@@ -450,6 +450,7 @@ func TestLoadErrors(t *testing.T) {
 		{"sync group unknown member", inst + "}\nvrrp_sync_group G {\n group {\n A\n B\n }\n}\n", 11, 2, SeverityError, "no vrrp_instance B"},
 		{"Validate at the instance", inst + "}\nvrrp_instance B {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n", 8, 1, SeverityFatal, "instance B: VRRP.VRID: VRID 1 on eth0"},
 		{"v3 without VIPs", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n}\n", 1, 1, SeverityFatal, "no virtual_ipaddress with VRRP version 3"},
+		{"vrrp_garp_interval 0", "global_defs {\n vrrp_garp_interval 0\n}\n", 2, 21, SeverityError, "vrrp_garp_interval 0: keepalived rejects it too"},
 		{"block where none belongs", inst + " priority 10 {\n }\n}\n", 7, 14, SeverityError, "priority takes no block"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,11 @@ func garpKeywords(at func() *netlink.AnnounceTiming, l *loader) map[string]func(
 		}),
 		"garp_interval": func(s *Statement) bool {
 			if !l.args(s, 1, 1) {
+				return false
+			}
+			if f, err := strconv.ParseFloat(s.Words[1], 64); err == nil && f == 0 {
+				// A common line of distributions' configurations.
+				l.errorf(s.WordPos(1), "%s 0: keepalived rejects it too (its minimum is 0.000001): ignored, packets go back to back", s.Words[0])
 				return false
 			}
 			d, ok := l.secsArg(s, 1, 0.000001, 1<<31, time.Microsecond)
