@@ -108,9 +108,18 @@
 // interval, weight 0; track_file weight 1; vrrp_track_process quorum 1,
 // weight 0; an instance's garp_master_* start from the global ones.
 //
-// Not mapped yet (a warning each): virtual_server and
-// virtual_server_group, static_routes, static_rules, virtual_routes,
-// virtual_rules, virtual_ipaddress_excluded, a virtual address on
-// another interface than the instance's, the other global_defs
-// keywords, and the instance keywords listed in the warnings.
+// Also mapped: static_routes, static_rules, virtual_routes and
+// virtual_rules (every word of keepalived's alloc_route and alloc_rule
+// is read; a rule selector vigil cannot express drops the rule),
+// virtual_ipaddress_excluded (joins the VIPs of its family, with a
+// warning), no_virtual_ipaddress, vrrp_strict and strict_mode (the
+// configuration rules of strict mode). Every other keyword of
+// global_defs, vrrp_instance, vrrp_sync_group and the top level is
+// either mapped with a warning "behaves differently: HOW" or ignored
+// with a warning "ignored: not supported: WHY"; docs/keepalived.md's
+// keyword table, generated from the loader by TestKeywordDoc, lists
+// them all.
+//
+// Not mapped yet (a warning each): virtual_server,
+// virtual_server_group and SSL.
 package config

@@ -73,9 +73,13 @@ func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
 // keepalived cannot run, and what Validate rejects, placed at the
 // object's statement). t.Warnings are not repeated.
 func Load(t *Tree, opts LoadOptions) (vigil.Config, ErrorList) {
-	l := &loader{opts: opts, trackers: map[string]*trackerDef{}, objPos: map[string]Pos{}}
+	l := newLoader(opts)
 	l.load(t.Statements)
 	return l.cfg, l.errs
+}
+
+func newLoader(opts LoadOptions) *loader {
+	return &loader{opts: opts, trackers: map[string]*trackerDef{}, objPos: map[string]Pos{}}
 }
 
 type trackerKind int
@@ -114,6 +118,11 @@ type loader struct {
 	garpSet  bool           // a global vrrp_garp_* was given
 	supp     bool           // set_supplementary_groups
 	defIface string         // default_interface
+	x        extState       // see load_global.go
+	// seen, set by tests only, is told the status of every keyword
+	// read: block is its blockPath.
+	seen func(block, keyword string, status kwStatus, reason string)
+	cur  kwNote // the status of the statement being handled
 }
 
 func (l *loader) add(p Pos, sev Severity, format string, args ...any) {
@@ -136,6 +145,7 @@ type handler func(s *Statement)
 // are keywords known to keepalived that this layer does not map, with
 // the reason; anything else is unknown.
 func (l *loader) block(what string, stmts []Statement, hs map[string]handler, ignored map[string]string) {
+	path := blockPath(what)
 	for i := range stmts {
 		s := &stmts[i]
 		if len(s.Words) == 0 {
@@ -143,13 +153,19 @@ func (l *loader) block(what string, stmts []Statement, hs map[string]handler, ig
 		}
 		kw := s.Words[0]
 		if h, ok := hs[kw]; ok {
+			prev := l.cur
+			l.cur = kwNote{st: kwSupported}
 			h(s)
+			l.note(path, kw, l.cur.st, l.cur.why)
+			l.cur = prev
 			continue
 		}
 		if why, ok := ignored[kw]; ok {
 			l.warnf(s.Pos, "%s: %s ignored: %s", what, kw, why)
+			l.note(path, kw, kwIgnored, why)
 			continue
 		}
+		l.note(path, kw, kwUnknown, "")
 		msg := fmt.Sprintf("%s: unknown keyword %q ignored", what, kw)
 		if s.HasBlock {
 			msg += " with its block"
@@ -386,28 +402,18 @@ func (l *loader) load(stmts []Statement) {
 		"static_ipaddress":   l.staticAddresses,
 		"virtual_server": func(s *Statement) {
 			l.warnf(s.Pos, "virtual_server %s: not mapped yet: ignored", strings.Join(s.Words[1:], " "))
+			l.cur = kwNote{kwIgnored, "not mapped yet"}
 		},
 		"virtual_server_group": func(s *Statement) {
 			l.warnf(s.Pos, "virtual_server_group %s: not mapped yet: ignored", strings.Join(s.Words[1:], " "))
+			l.cur = kwNote{kwIgnored, "not mapped yet"}
 		},
 	}
-	l.block("top level", stmts, top, map[string]string{
-		"net_namespace":            "not mapped yet (run vigild in the namespace)",
-		"net_namespace_ipvs":       "not supported",
-		"namespace_with_ipsets":    "not supported",
-		"use_pid_dir":              "not mapped yet",
-		"instance":                 "not mapped yet",
-		"child_wait_time":          "not supported (one process)",
-		"linkbeat_use_polling":     "not supported",
-		"linkbeat_interfaces":      "not supported",
-		"interface_up_down_delays": "not mapped yet",
-		"track_group":              "not supported",
-		"static_routes":            "not mapped yet",
-		"static_rules":             "not mapped yet",
-		"bfd_instance":             "not supported",
-		"garp_group":               "not supported",
-		"SSL":                      "not mapped yet",
-	})
+	ign := map[string]string{
+		"SSL": "not mapped yet",
+	}
+	l.topExtra(top, ign)
+	l.block("top level", stmts, top, ign)
 	// Sync groups name instances defined anywhere (keepalived resolves
 	// them after parsing).
 	for _, s := range groups {
@@ -466,7 +472,7 @@ func (l *loader) staticAddresses(s *Statement) {
 			continue
 		}
 		a := vigil.StaticAddress{Interface: l.defIface, Prefix: p}
-		l.addrOptions(e, func(opt string, j int) {
+		l.addrOptions(e, "static_ipaddress", func(opt string, j int) {
 			if opt == "dev" {
 				a.Interface = e.Words[j]
 			} else {
@@ -478,13 +484,14 @@ func (l *loader) staticAddresses(s *Statement) {
 	}
 }
 
-// addrOptions reads the options of an address entry e: set is called
-// with "dev" or "label" and the index of its argument; the other
-// options are reported as not supported.
-func (l *loader) addrOptions(e *Statement, set func(opt string, j int)) {
+// addrOptions reads the options of an address entry e of the block at
+// path: set is called with "dev" or "label" and the index of its
+// argument; the other options are reported as not supported.
+func (l *loader) addrOptions(e *Statement, path string, set func(opt string, j int)) {
 	for j := 1; j < len(e.Words); j++ {
 		switch w := e.Words[j]; w {
 		case "dev", "label":
+			l.note(path, w, kwSupported, "")
 			if j+1 >= len(e.Words) {
 				l.errorf(e.WordPos(j), "%s: missing argument", w)
 				continue
@@ -492,32 +499,7 @@ func (l *loader) addrOptions(e *Statement, set func(opt string, j int)) {
 			j++
 			set(w, j)
 		default:
-			j = l.ipOption(e, j)
+			j = l.ipOption(e, path, j)
 		}
 	}
-}
-
-// unmappedAddrOptions are the address options vigil does not map, with whether
-// they take an argument.
-var unmappedAddrOptions = map[string]bool{
-	"scope": true, "brd": true, "broadcast": true, "peer": true,
-	"preferred_lft": true, "track_group": true,
-	"home": false, "-nodad": false, "mngtmpaddr": false, "noprefixroute": false,
-	"autojoin": false, "no_track": false, "use_vmac": false,
-}
-
-// ipOption reports an unmapped address option at word j of e and
-// returns the index of its last word.
-func (l *loader) ipOption(e *Statement, j int) int {
-	w := e.Words[j]
-	arg, ok := unmappedAddrOptions[w]
-	if !ok {
-		l.errorf(e.WordPos(j), "unknown address option %q ignored", w)
-		return j
-	}
-	l.warnf(e.WordPos(j), "address option %s not supported: ignored", w)
-	if arg && j+1 < len(e.Words) {
-		return j + 1
-	}
-	return j
 }

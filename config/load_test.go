@@ -165,10 +165,26 @@ func TestLoadSampleTrackInterface(t *testing.T) {
 	if !slices.Equal(vi1.VRRP.VIPs, prefixes("192.168.200.16/32")) {
 		t.Errorf("VIPs %v", vi1.VRRP.VIPs)
 	}
-	for _, sub := range []string{"dev eth1) not supported", "static_routes ignored: not mapped yet", "virtual_routes ignored: not mapped yet"} {
-		if hasMsg(warns, sub) == nil {
-			t.Errorf("no warning %q in %v", sub, warns)
-		}
+	if hasMsg(warns, "dev eth1) not supported") == nil {
+		t.Errorf("no dev warning in %v", warns)
+	}
+	gw := netip.MustParseAddr("192.168.200.254")
+	wantStatic := []netlink.Route{
+		{Dst: netip.MustParsePrefix("192.168.210.0/24"), Gw: gw, Interface: "eth0"},
+		{Dst: netip.MustParsePrefix("192.168.211.0/24"), Gw: gw, Interface: "eth0"},
+		{Dst: netip.MustParsePrefix("192.168.212.0/24"), Interface: "eth3"},
+		{Dst: netip.MustParsePrefix("192.168.213.0/24"), Interface: "eth1"},
+	}
+	if !slices.Equal(cfg.Static.Routes, wantStatic) {
+		t.Errorf("static routes %v, want %v", cfg.Static.Routes, wantStatic)
+	}
+	wantVirtual := []netlink.Route{
+		{Dst: netip.MustParsePrefix("192.168.110.0/24"), Gw: gw, Interface: "eth1"},
+		{Dst: netip.MustParsePrefix("192.168.111.0/24"), Interface: "eth2"},
+		{Dst: netip.MustParsePrefix("192.168.112.0/24"), Gw: netip.MustParseAddr("192.168.100.254")},
+	}
+	if !slices.Equal(vi1.Routes, wantVirtual) {
+		t.Errorf("virtual routes %v, want %v", vi1.Routes, wantVirtual)
 	}
 }
 
@@ -182,7 +198,7 @@ func TestLoadSampleStatic(t *testing.T) {
 	if !slices.Equal(cfg.Static.Addresses, want) {
 		t.Errorf("static %+v, want %+v", cfg.Static.Addresses, want)
 	}
-	if hasMsg(warns, "scope not supported") == nil {
+	if hasMsg(warns, "scope: behaves differently") == nil {
 		t.Errorf("no scope warning in %v", warns)
 	}
 	if vi1 := instance(t, cfg, "VI_1"); !slices.Equal(vi1.VRRP.VIPs, prefixes("192.168.200.20/32")) {
@@ -424,7 +440,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown keyword with block", inst + " foo {\n bar\n }\n}\n", 7, 2, SeverityWarning, `unknown keyword "foo" ignored with its block`},
 		{"no VRID", "vrrp_instance A {\n interface eth0\n}\n", 1, 1, SeverityFatal, "virtual_router_id missing"},
 		{"bad VIP", inst + " virtual_ipaddress {\n 192.0.2.300\n }\n}\n", 8, 2, SeverityError, `invalid address "192.0.2.300"`},
-		{"VIP option", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1 scope link\n }\n}\n", 5, 12, SeverityWarning, "scope not supported"},
+		{"VIP option", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1 scope link\n }\n}\n", 5, 12, SeverityWarning, "scope: behaves differently"},
 		{"bad state", inst + " state SLAVE\n}\n", 7, 8, SeverityError, `"SLAVE" is not MASTER or BACKUP`},
 		{"undefined script", inst + " track_script {\n nope\n }\n}\n", 8, 2, SeverityError, "vrrp_script nope is not defined"},
 		{"script weight range", "vrrp_script s {\n script /bin/s\n weight 300\n}\n" + inst + " track_script {\n s\n }\n}\n", 3, 9, SeverityError, `invalid number "300" (-253..253)`},
@@ -434,6 +450,7 @@ func TestLoadErrors(t *testing.T) {
 		{"sync group unknown member", inst + "}\nvrrp_sync_group G {\n group {\n A\n B\n }\n}\n", 11, 2, SeverityError, "no vrrp_instance B"},
 		{"Validate at the instance", inst + "}\nvrrp_instance B {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n", 8, 1, SeverityFatal, "instance B: VRRP.VRID: VRID 1 on eth0"},
 		{"v3 without VIPs", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n}\n", 1, 1, SeverityFatal, "no virtual_ipaddress with VRRP version 3"},
+		{"vrrp_garp_interval 0", "global_defs {\n vrrp_garp_interval 0\n}\n", 2, 21, SeverityError, "vrrp_garp_interval 0: keepalived rejects it too"},
 		{"block where none belongs", inst + " priority 10 {\n }\n}\n", 7, 14, SeverityError, "priority takes no block"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -116,7 +116,8 @@ func (l *loader) globalDefs(s *Statement) {
 		hs["vrrp_"+kw] = garp(f)
 	}
 	hs["vrrp_gna_interval"] = hs["vrrp_garp_interval"]
-	l.block("global_defs", s.Block, hs, nil)
+	l.globalExtra(hs)
+	l.block("global_defs", s.Block, hs, globalIgnored)
 	if scriptUser != nil {
 		if u, ok := l.user(scriptUser.Pos, scriptUser.Words[1:]); ok {
 			g.ScriptUser = u
@@ -274,7 +275,8 @@ func (l *loader) trackFile(s *Statement) {
 				t.Weight, t.Reverse = w, rev
 			}
 		},
-	}, map[string]string{"init_file": "not mapped yet"})
+		"init_file": l.hDiffers(0, 2, "the file is not created: create it before vigild starts"),
+	}, nil)
 	if t.File.Path == "" {
 		l.errorf(s.Pos, "track_file %s: no file: ignored", t.Name)
 		return

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +61,11 @@ func garpKeywords(at func() *netlink.AnnounceTiming, l *loader) map[string]func(
 			if !l.args(s, 1, 1) {
 				return false
 			}
+			if f, err := strconv.ParseFloat(s.Words[1], 64); err == nil && f == 0 {
+				// A common line of distributions' configurations.
+				l.errorf(s.WordPos(1), "%s 0: keepalived rejects it too (its minimum is 0.000001): ignored, packets go back to back", s.Words[0])
+				return false
+			}
 			d, ok := l.secsArg(s, 1, 0.000001, 1<<31, time.Microsecond)
 			if ok {
 				t := at()
@@ -75,44 +81,24 @@ func garpKeywords(at func() *netlink.AnnounceTiming, l *loader) map[string]func(
 
 // instanceIgnored are the instance keywords vigil does not map, and why.
 var instanceIgnored = map[string]string{
-	"virtual_ipaddress_excluded": "not mapped yet",
-	"no_virtual_ipaddress":       "not mapped yet",
-	"virtual_routes":             "not mapped yet",
-	"virtual_rules":              "not mapped yet",
-	"promote_secondaries":        "not mapped yet",
-	"mcast_src_ip":               "not mapped yet",
-	"unicast_ttl":                "not mapped yet",
-	"unicast_fault_no_peer":      "not mapped yet",
-	"check_unicast_src":          "not mapped yet",
-	"mcast_dst_ip":               "not supported",
-	"track_src_ip":               "not mapped yet",
-	"track_bfd":                  "not supported",
-	"strict_mode":                "not mapped yet",
-	"skip_check_adv_addr":        "not mapped yet",
-	"use_vmac_addr":              "not supported",
-	"vmac_xmit_base":             "not mapped yet",
-	"use_ipvlan":                 "not supported",
-	"vrf":                        "not supported",
-	"native_ipv6":                "not supported (deprecated)",
-	"v3_checksum_as_v2":          "not mapped yet",
-	"old_unicast_checksum":       "not supported",
-	"garp_lower_prio_delay":      "not mapped yet",
-	"garp_lower_prio_repeat":     "not mapped yet",
-	"garp_extra_if":              "not supported",
-	"vmac_garp_intvl":            "not supported",
-	"down_timer_adverts":         "not mapped yet",
-	"lower_prio_no_advert":       "not mapped yet",
-	"higher_prio_send_advert":    "not mapped yet",
-	"owner_ignore_adverts":       "not supported",
-	"timer_expired_backup":       "not supported",
-	"thread_timer_expired":       "not supported",
-	"notify_master_rx_lower_pri": "not mapped yet",
-	"smtp_alert":                 "not supported (no SMTP)",
-	"debug":                      "not supported",
-	"kernel_rx_buf_size":         "not supported",
-	"linkbeat_use_polling":       "not supported",
-	"lvs_sync_daemon_interface":  "not supported",
-	"auth_hmac":                  "not supported",
+	"mcast_dst_ip":              "not supported: adverts go to 224.0.0.18 / ff02::12",
+	"track_bfd":                 whyNoBFD,
+	"use_vmac_addr":             "not supported: no per-address VMACs",
+	"use_ipvlan":                "not supported: no ipvlan (use_vmac makes a macvlan)",
+	"vrf":                       "not supported: no VRFs",
+	"native_ipv6":               "not supported: deprecated; an IPv6 virtual address makes an IPv6 instance",
+	"old_unicast_checksum":      "not supported: for peers older than keepalived 1.3.6",
+	"garp_extra_if":             whyNoExtraIf,
+	"vmac_garp_intvl":           whyNoExtraIf,
+	"owner_ignore_adverts":      "not supported: an address owner handles adverts as any master",
+	"timer_expired_backup":      "not supported: vigil's timers do not run late the way keepalived's do (timerfd)",
+	"thread_timer_expired":      "not supported: vigil's timers do not run late the way keepalived's do (timerfd)",
+	"smtp_alert":                whyNoSMTP,
+	"debug":                     "not supported: keepalived does not implement it either",
+	"kernel_rx_buf_size":        whyRcvBuf,
+	"linkbeat_use_polling":      "not supported: vigil follows links through netlink",
+	"lvs_sync_daemon_interface": "not supported: deprecated (lvs_sync_daemon in global_defs)",
+	"auth_hmac":                 "not supported: no HMAC authentication (keepalived-specific)",
 }
 
 // notifyHandlers map the notify_* keywords onto the scripts given.
@@ -227,7 +213,7 @@ func (l *loader) instance(s *Statement) {
 			if !ok {
 				continue
 			}
-			l.addrOptions(e, func(opt string, j int) {
+			l.addrOptions(e, "vrrp_instance/virtual_ipaddress", func(opt string, j int) {
 				if opt == "dev" {
 					// Checked once the interface is known.
 					devs = append(devs, vipDev{p, e.Words[j], e.WordPos(j - 1)})
@@ -355,7 +341,9 @@ func (l *loader) instance(s *Statement) {
 			in.NotifyPriorityChanges = b
 		}
 	}
+	ix := l.instanceExtra(&in, hs, obj, &devs)
 	l.block(obj, s.Block, hs, instanceIgnored)
+	l.excludedVIPs(&in, ix, obj)
 	if v.AuthType == vrrp.AuthNone && v.AuthPass != "" {
 		l.warnf(s.Pos, "%s: auth_pass without auth_type PASS: ignored", obj)
 		v.AuthPass = ""
@@ -387,7 +375,7 @@ func (l *loader) instance(s *Statement) {
 	case !versionSet:
 		v.Version = l.version
 	}
-	if len(v.VIPs) == 0 && v.Version == vrrp.V3 {
+	if len(v.VIPs) == 0 && v.Version == vrrp.V3 && !ix.noVIPs {
 		l.fatalf(s.Pos, "%s: no virtual_ipaddress with VRRP version 3", obj)
 	}
 	switch {
@@ -405,6 +393,7 @@ func (l *loader) instance(s *Statement) {
 	if !stateSet && v.Priority != 255 {
 		v.InitialState = vrrp.Backup
 	}
+	l.strictInstance(s, &in, ix, obj)
 	if v.Version == vrrp.V2 && v.Interval%time.Second != 0 {
 		d := max(v.Interval.Round(time.Second), time.Second)
 		l.warnf(advert.Pos, "%s: advert_int %s with VRRP version 2: %v used", obj, advert.Words[1], d)
@@ -500,8 +489,8 @@ func (l *loader) syncGroup(s *Statement) {
 		tw(s)
 	}
 	l.block(obj, s.Block, hs, map[string]string{
-		"track_bfd":  "not supported",
-		"smtp_alert": "not supported (no SMTP)",
+		"track_bfd":  whyNoBFD,
+		"smtp_alert": whyNoSMTP,
 	})
 	switch len(g.Members) {
 	case 0:

@@ -1,0 +1,282 @@
+package config
+
+import (
+	"net/netip"
+)
+
+// extState is what the keywords of load_global.go, load_routes.go and
+// load_instance.go remember across blocks.
+type extState struct {
+	strict bool // vrrp_strict
+}
+
+// Reasons shared by several keywords.
+const (
+	whyNoSNMP    = "not supported: no SNMP (use the Go API, metrics or vigild's state dump)"
+	whyNoDBus    = "not supported: no D-Bus (use the Go API or vigild's state dump)"
+	whyOneProc   = "not supported: vigil is one process"
+	whyNoSMTP    = "not supported: no SMTP alerts (use notify scripts or the FIFO)"
+	whyNoBFD     = "not supported: no BFD"
+	whySched     = "not supported: vigil does not change its scheduling, memory locking or CPU affinity (use the service manager: CPUSchedulingPolicy=, LimitMEMLOCK=, CPUAffinity=)"
+	whyRcvBuf    = "not supported: vigil sizes its sockets' buffers itself"
+	whyFirewall  = "not supported: vigil installs no firewall rules (no_accept is not enforced by a firewall)"
+	whyNoExtraIf = "not supported: vigil announces on the instance's interface only"
+)
+
+// globalIgnored are the global_defs keywords vigil does not map, and
+// why.
+var globalIgnored = map[string]string{
+	"process_names":                       whyOneProc,
+	"process_name":                        whyOneProc,
+	"vrrp_process_name":                   whyOneProc,
+	"checker_process_name":                whyOneProc,
+	"lvs_process_name":                    whyOneProc,
+	"bfd_process_name":                    whyOneProc,
+	"notification_email":                  whyNoSMTP,
+	"notification_email_from":             whyNoSMTP,
+	"smtp_server":                         whyNoSMTP,
+	"smtp_helo_name":                      whyNoSMTP,
+	"smtp_connect_timeout":                whyNoSMTP,
+	"smtp_alert":                          whyNoSMTP,
+	"smtp_alert_vrrp":                     whyNoSMTP,
+	"smtp_alert_checker":                  whyNoSMTP,
+	"no_email_faults":                     whyNoSMTP,
+	"no_checker_emails":                   whyNoSMTP,
+	"max_auto_priority":                   whySched,
+	"min_auto_priority_delay":             whySched,
+	"vrrp_priority":                       whySched,
+	"checker_priority":                    whySched,
+	"bfd_priority":                        whySched,
+	"vrrp_no_swap":                        whySched,
+	"checker_no_swap":                     whySched,
+	"bfd_no_swap":                         whySched,
+	"vrrp_rt_priority":                    whySched,
+	"checker_rt_priority":                 whySched,
+	"bfd_rt_priority":                     whySched,
+	"vrrp_cpu_affinity":                   whySched,
+	"checker_cpu_affinity":                whySched,
+	"bfd_cpu_affinity":                    whySched,
+	"vrrp_rlimit_rttime":                  whySched,
+	"checker_rlimit_rttime":               whySched,
+	"bfd_rlimit_rttime":                   whySched,
+	"vrrp_rlimit_rtime":                   whySched,
+	"checker_rlimit_rtime":                whySched,
+	"bfd_rlimit_rtime":                    whySched,
+	"disable_local_igmp":                  "not supported: set net.ipv4.igmp_link_local_mcast_reports=0 yourself",
+	"vrrp_garp_extra_if":                  whyNoExtraIf,
+	"vrrp_vmac_garp_intvl":                whyNoExtraIf,
+	"vrrp_owner_ignore_adverts":           "not supported: an address owner handles adverts as any master",
+	"vrrp_iptables":                       whyFirewall,
+	"vrrp_ipsets":                         whyFirewall,
+	"nftables":                            whyFirewall,
+	"nftables_priority":                   whyFirewall,
+	"nftables_ifindex":                    whyFirewall,
+	"nftables_counters":                   whyFirewall,
+	"nftables_ipvs":                       "not supported: virtual server groups are one IPVS service per entry",
+	"nftables_ipvs_priority":              "not supported: virtual server groups are one IPVS service per entry",
+	"nftables_ipvs_start_fwmark":          "not supported: virtual server groups are one IPVS service per entry",
+	"log_unknown_vrids":                   "not supported: adverts for other VRIDs are counted in the router's stats, not logged",
+	"vmac_addr_prefix":                    "not supported: no per-VIP VMACs (use_vmac_addr)",
+	"vrrp_rx_bufs_policy":                 whyRcvBuf,
+	"vrrp_rx_bufs_multiplier":             whyRcvBuf,
+	"vrrp_netlink_cmd_rcv_bufs":           whyRcvBuf,
+	"vrrp_netlink_cmd_rcv_bufs_force":     whyRcvBuf,
+	"vrrp_netlink_monitor_rcv_bufs":       whyRcvBuf,
+	"vrrp_netlink_monitor_rcv_bufs_force": whyRcvBuf,
+	"lvs_netlink_cmd_rcv_bufs":            whyRcvBuf,
+	"lvs_netlink_cmd_rcv_bufs_force":      whyRcvBuf,
+	"lvs_netlink_monitor_rcv_bufs":        whyRcvBuf,
+	"lvs_netlink_monitor_rcv_bufs_force":  whyRcvBuf,
+	"process_monitor_rcv_bufs":            whyRcvBuf,
+	"process_monitor_rcv_bufs_force":      whyRcvBuf,
+	"snmp_socket":                         whyNoSNMP,
+	"enable_snmp_vrrp":                    whyNoSNMP,
+	"enable_snmp_keepalived":              whyNoSNMP,
+	"enable_snmp_checker":                 whyNoSNMP,
+	"enable_snmp_rfc":                     whyNoSNMP,
+	"enable_snmp_rfcv2":                   whyNoSNMP,
+	"enable_snmp_rfcv3":                   whyNoSNMP,
+	"enable_traps":                        whyNoSNMP,
+	"snmp_vs_stats_update_interval":       whyNoSNMP,
+	"snmp_rs_stats_update_interval":       whyNoSNMP,
+	"enable_dbus":                         whyNoDBus,
+	"dbus_service_name":                   whyNoDBus,
+	"dbus_no_interface_name":              whyNoDBus,
+	"umask":                               "not supported: vigild keeps the umask it is started with (systemd UMask=)",
+	"reload_time_file":                    "not supported: send SIGHUP at the time you want (a systemd timer)",
+	"reload_repeat":                       "not supported: send SIGHUP at the time you want (a systemd timer)",
+	"reload_file":                         "not supported: vigild writes no reload marker file",
+	"config_save_dir":                     "not supported: vigild does not save configurations",
+	"tmp_config_directory":                whyOneProc + " (no configuration copy for child processes)",
+	"data_use_instance":                   "not supported: vigild names its dump files itself",
+	"state_dump_file":                     "not supported: vigild names its dump files itself",
+	"stats_dump_file":                     "not supported: vigild names its dump files itself",
+	"json_dump_file":                      "not supported: vigild names its dump files itself",
+	"iproute_usr_dir":                     "not supported: route tables, realms and protocols are given as numbers (or main, local, default)",
+	"iproute_etc_dir":                     "not supported: route tables, realms and protocols are given as numbers (or main, local, default)",
+}
+
+// globalExtra adds to hs the global_defs keywords of this file: those
+// vigil maps with keepalived's meaning and those it maps with a
+// different behaviour (a warning each).
+func (l *loader) globalExtra(hs map[string]handler) {
+	differs, defaultOr, boolOff := l.hDiffers, l.hDefaultOr, l.hBoolOff
+	mcast := func(def string) func(s *Statement) bool {
+		return func(s *Statement) bool {
+			if !l.args(s, 1, 1) {
+				return true
+			}
+			a, ok := l.addr(s, 1)
+			return !ok || a == netip.MustParseAddr(def)
+		}
+	}
+	const noScript = "not run by vigil: run it from the service manager (ExecStartPre=, ExecStopPost=)"
+	hs["checker_log_all_failures"] = boolOff("not applied: failed checks are not logged one by one")
+	hs["startup_script"] = differs(1, -1, noScript)
+	hs["startup_script_timeout"] = differs(1, 1, noScript)
+	hs["shutdown_script"] = differs(1, -1, noScript)
+	hs["shutdown_script_timeout"] = differs(1, 1, noScript)
+	hs["dynamic_interfaces"] = differs(0, 1, "vigil follows interfaces by name through netlink whether or not they exist at start")
+	hs["vrrp_mcast_group4"] = defaultOr(mcast("224.0.0.18"), "vigil always sends IPv4 adverts to 224.0.0.18")
+	hs["vrrp_mcast_group6"] = defaultOr(mcast("ff02::12"), "vigil always sends IPv6 adverts to ff02::12")
+	l.advertHandlers(hs, "vrrp_")
+	hs["vrrp_strict"] = func(s *Statement) {
+		if v, ok := l.boolArg(s); ok {
+			l.x.strict = v
+			l.cur.why = whyStrict
+		}
+	}
+	const lvsOwn = "vigil changes only the virtual servers it configures"
+	hs["lvs_timeouts"] = differs(1, -1, "not set: use ipvsadm --set")
+	hs["lvs_flush"] = differs(0, 0, lvsOwn+": other IPVS services stay")
+	lvsStop := func(s *Statement) {
+		if !l.args(s, 0, 1) {
+			return
+		}
+		if len(s.Words) == 2 && s.Words[1] == "VS" {
+			l.cur.why = "vigil removes its own virtual servers when it stops (Global.KeepIPVSOnExit keeps them)"
+			return
+		}
+		l.differs(s, lvsOwn+": they are removed when it stops, other IPVS services stay")
+	}
+	hs["lvs_flush_on_stop"] = lvsStop
+	hs["lvs_flush_onstop"] = lvsStop
+	hs["lvs_sync_daemon"] = differs(1, -1, "not started: run ipvsadm --start-daemon")
+	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
+	hs["rs_init_notifies"] = boolOff("real server notify scripts run on changes only, not for the initial state")
+	hs["vrrp_startup_delay"] = differs(1, 1, "not applied: instances start at once")
+	hs["vrrp_delay_after_boot"] = differs(1, 1, "not applied: instances start at once")
+	hs["vmac_prefix"] = defaultOr(func(s *Statement) bool {
+		return !l.args(s, 1, 1) || s.Words[1] == "vrrp"
+	}, "VMACs are always named vrrp.VRID")
+	hs["random_seed"] = differs(1, 1, "${_RANDOM} draws from the reader's Options.Rand, seeded by vigild")
+	hs["reload_check_config"] = func(s *Statement) {
+		if l.args(s, 0, 1) {
+			l.cur.why = "vigild always validates a new configuration before it applies it; LOGFILE is not written"
+		}
+	}
+	hs["include_check"] = func(*Statement) {
+		l.cur.why = "applied by Read, as the file is read"
+	}
+	hs["json_version"] = differs(1, 1, "vigild's state dump has a JSON format of its own (Supervisor.State)")
+}
+
+// whyStrict is what vrrp_strict and strict_mode do in vigil.
+const whyStrict = "instances get no_accept unless priority 255; unicast peers, authentication and preempt_delay are errors; " +
+	"VRRPv3 instances need virtual addresses (vigil's adverts already follow the RFC)"
+
+// topExtra adds to top the top-level keywords of this file and removes
+// them from ign.
+func (l *loader) topExtra(top map[string]handler, ign map[string]string) {
+	add := func(kw string, h handler) {
+		top[kw] = h
+		delete(ign, kw)
+	}
+	differs := func(why string) handler {
+		return func(s *Statement) {
+			if l.args(s, 0, -1) {
+				l.differs(s, why)
+			}
+		}
+	}
+	add("net_namespace", differs("not applied from the file: start vigild with --namespace NAME"))
+	add("use_pid_dir", differs("vigild writes the pid file -p names"))
+	add("instance", differs("vigild writes the pid file -p names"))
+	add("interface_up_down_delays", func(s *Statement) {
+		if l.needBlock(s, 0, 0) {
+			l.differs(s, "not applied: a link going down or up acts at once")
+		}
+	})
+	add("static_routes", l.staticRoutes)
+	add("static_rules", l.staticRules)
+	for kw, why := range map[string]string{
+		"net_namespace_ipvs":    "not supported: IPVS is in vigild's namespace",
+		"namespace_with_ipsets": "not supported: for kernels before 3.13",
+		"child_wait_time":       whyOneProc,
+		"linkbeat_use_polling":  "not supported: vigil follows links through netlink",
+		"linkbeat_interfaces":   "not supported: vigil follows links through netlink",
+		"track_group":           "not supported: no track groups (static addresses, routes and rules do not fault instances)",
+		"bfd_instance":          whyNoBFD,
+		"garp_group":            "not supported: one vrrp_garp_interval for every interface",
+	} {
+		ign[kw] = why
+	}
+}
+
+// hDiffers is a handler for a keyword of lo..hi arguments that vigil
+// maps with a different behaviour.
+func (l *loader) hDiffers(lo, hi int, why string) handler {
+	return func(s *Statement) {
+		if l.args(s, lo, hi) {
+			l.differs(s, why)
+		}
+	}
+}
+
+// hDefaultOr is a handler for a keyword whose keepalived default is
+// vigil's behaviour (def reports whether s says that, or is wrong);
+// another value behaves differently.
+func (l *loader) hDefaultOr(def func(s *Statement) bool, why string) handler {
+	return func(s *Statement) {
+		if !def(s) {
+			l.differs(s, why)
+		}
+	}
+}
+
+// hBoolOff is hDefaultOr for a [BOOL] keyword off by default.
+func (l *loader) hBoolOff(why string) handler {
+	return l.hDefaultOr(func(s *Statement) bool {
+		v, ok := l.boolArg(s)
+		return !ok || !v
+	}, why)
+}
+
+// advertHandlers adds to hs the keywords on adverts that global_defs
+// (with prefix "vrrp_") and vrrp_instance share.
+func (l *loader) advertHandlers(hs map[string]handler, prefix string) {
+	differs, boolOff := l.hDiffers, l.hBoolOff
+	hs["v3_checksum_as_v2"] = boolOff("vigil always computes the VRRPv3 checksum with the pseudo-header (RFC 5798)")
+	lowerPrio := "a master that receives a lower-priority advert advertises and announces its addresses at once, with the garp_master timing"
+	hs[prefix+"garp_lower_prio_delay"] = differs(1, 1, lowerPrio)
+	hs[prefix+"garp_lower_prio_repeat"] = differs(1, 1, lowerPrio)
+	hs[prefix+"down_timer_adverts"] = l.hDefaultOr(func(s *Statement) bool {
+		if !l.args(s, 1, 1) {
+			return true
+		}
+		n, ok := l.intArg(s, 1, 1, 100)
+		return !ok || n == 3
+	}, "vigil's master-down timer is 3 adverts (RFC 5798)")
+	hs[prefix+"lower_prio_no_advert"] = boolOff("a master always answers a lower-priority advert with its own")
+	hs[prefix+"higher_prio_send_advert"] = boolOff("a master yields to a higher priority without a last advert")
+	hs[prefix+"check_unicast_src"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			l.cur.why = "always on: unicast adverts are accepted from the configured peers only"
+		}
+	}
+	hs[prefix+"skip_check_adv_addr"] = func(s *Statement) {
+		if _, ok := l.boolArg(s); ok {
+			l.cur.why = "always on: vigil never compares an advert's addresses with its own"
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package config
+
+import (
+	"net/netip"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// instExtra is what the keywords of this file remember of an instance.
+type instExtra struct {
+	noVIPs    bool // no_virtual_ipaddress
+	strict    bool // strict_mode, else vrrp_strict
+	accept    *Statement
+	preDelay  *Statement
+	auth      *Statement
+	excluded  []netip.Prefix // virtual_ipaddress_excluded
+	exclAt    []Pos
+	exclBlock *Statement
+}
+
+// instanceExtra adds to hs the vrrp_instance keywords of this file.
+func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj string, devs *[]vipDev) *instExtra {
+	ix := &instExtra{strict: l.x.strict}
+	differs := l.hDiffers
+	hs["virtual_ipaddress_excluded"] = func(s *Statement) {
+		if !l.needBlock(s, 0, 0) {
+			return
+		}
+		ix.exclBlock = s
+		for i := range s.Block {
+			e := &s.Block[i]
+			p, ok := l.prefix(e, 0)
+			if !ok {
+				continue
+			}
+			l.addrOptions(e, "vrrp_instance/virtual_ipaddress_excluded", func(opt string, j int) {
+				if opt == "dev" {
+					*devs = append(*devs, vipDev{p, e.Words[j], e.WordPos(j - 1)})
+					return
+				}
+				l.warnf(e.WordPos(j-1), "%s: label on an excluded address: the instance's label (of virtual_ipaddress) is used", obj)
+			})
+			ix.excluded = append(ix.excluded, p)
+			ix.exclAt = append(ix.exclAt, e.Pos)
+		}
+		if len(ix.excluded) > 0 {
+			l.differs(s, "excluded addresses of the family of the virtual addresses are added to them, so they are advertised "+
+				"(a keepalived peer without skip_check_adv_addr discards the adverts); the other family's are not supported")
+		}
+	}
+	hs["no_virtual_ipaddress"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			ix.noVIPs = true
+		}
+	}
+	l.routesAndRules(hs, &in.Routes, &in.Rules)
+	hs["promote_secondaries"] = differs(0, 0, "not set: set net.ipv4.conf.IF.promote_secondaries=1 yourself")
+	hs["mcast_src_ip"] = differs(1, 1, "multicast adverts are sent from the interface's primary address")
+	hs["unicast_ttl"] = differs(1, 1, "unicast adverts are sent with TTL 255")
+	hs["unicast_fault_no_peer"] = differs(0, 0, "not applied: a unicast instance without peers is not put in FAULT")
+	hs["track_src_ip"] = differs(0, 0, "not applied: losing the source address does not put the instance in FAULT")
+	hs["strict_mode"] = func(s *Statement) {
+		if v, ok := l.boolArg(s); ok {
+			ix.strict = v
+			l.cur.why = whyStrict
+		}
+	}
+	hs["vmac_xmit_base"] = differs(0, 0, "adverts are sent and received on the VMAC")
+	l.advertHandlers(hs, "")
+	hs["notify_master_rx_lower_pri"] = func(s *Statement) {
+		if _, ok := l.script(s); ok {
+			l.differs(s, "not run: vigil has no notification for a lower-priority advert (the router counts them)")
+		}
+	}
+	wrap := func(kw string, dst **Statement) {
+		h := hs[kw]
+		hs[kw] = func(s *Statement) {
+			h(s)
+			*dst = s
+		}
+	}
+	wrap("accept", &ix.accept)
+	wrap("preempt_delay", &ix.preDelay)
+	wrap("authentication", &ix.auth)
+	return ix
+}
+
+// excludedVIPs adds the excluded addresses of the instance's family to
+// its VIPs (see instanceExtra).
+func (l *loader) excludedVIPs(in *vigil.Instance, ix *instExtra, obj string) {
+	v := &in.VRRP
+	for i, p := range ix.excluded {
+		fam := p.Addr()
+		if len(v.VIPs) > 0 {
+			fam = v.VIPs[0].Addr()
+		}
+		dup := false
+		for _, q := range v.VIPs {
+			dup = dup || q.Addr() == p.Addr()
+		}
+		switch {
+		case dup:
+			l.warnf(ix.exclAt[i], "%s: excluded address %s is also a virtual address: ignored", obj, p.Addr())
+		case fam.Is4() != p.Addr().Is4():
+			l.errorf(ix.exclAt[i], "%s: excluded address %s: not supported: vigil has one address family per instance: ignored", obj, p)
+		default:
+			v.VIPs = append(v.VIPs, p)
+		}
+	}
+}
+
+// strictInstance applies vrrp_strict / strict_mode to a complete
+// instance, as far as vigil can: see whyStrict.
+func (l *loader) strictInstance(s *Statement, in *vigil.Instance, ix *instExtra, obj string) {
+	if !ix.strict {
+		return
+	}
+	v := &in.VRRP
+	if v.Priority != vrrp.PriorityOwner {
+		if ix.accept != nil {
+			l.warnf(ix.accept.Pos, "%s: accept with strict mode and priority below 255: no_accept used", obj)
+		}
+		v.NoAccept = true
+	}
+	if len(v.Peers) > 0 {
+		l.errorf(s.Pos, "%s: strict mode: unicast peers are not allowed: multicast used", obj)
+		v.Peers = nil
+	}
+	if ix.auth != nil {
+		l.errorf(ix.auth.Pos, "%s: strict mode: authentication is not allowed: ignored", obj)
+		v.AuthType, v.AuthPass = vrrp.AuthNone, ""
+	}
+	if ix.preDelay != nil && v.PreemptDelay != 0 {
+		l.errorf(ix.preDelay.Pos, "%s: strict mode: preempt_delay is not allowed: ignored", obj)
+		v.PreemptDelay = 0
+	}
+	if len(v.VIPs) == 0 && !ix.noVIPs {
+		l.fatalf(s.Pos, "%s: strict mode needs virtual_ipaddress", obj)
+	}
+}
