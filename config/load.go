@@ -375,6 +375,7 @@ func (l *loader) load(stmts []Statement) {
 		}
 	}
 	var groups []*Statement
+	vl := newVSLoader(l)
 	top := map[string]handler{
 		"global_defs":        func(*Statement) {},
 		"vrrp_script":        l.vrrpScript,
@@ -384,12 +385,11 @@ func (l *loader) load(stmts []Statement) {
 		"vrrp_instance":      l.instance,
 		"vrrp_sync_group":    func(s *Statement) { groups = append(groups, s) },
 		"static_ipaddress":   l.staticAddresses,
-		"virtual_server": func(s *Statement) {
-			l.warnf(s.Pos, "virtual_server %s: not mapped yet: ignored", strings.Join(s.Words[1:], " "))
-		},
-		"virtual_server_group": func(s *Statement) {
-			l.warnf(s.Pos, "virtual_server_group %s: not mapped yet: ignored", strings.Join(s.Words[1:], " "))
-		},
+
+		// The check side (load_vs.go).
+		"virtual_server":       vl.virtualServer,
+		"virtual_server_group": vl.group,
+		"SSL":                  vl.sslBlock,
 	}
 	l.block("top level", stmts, top, map[string]string{
 		"net_namespace":            "not mapped yet (run vigild in the namespace)",
@@ -406,7 +406,6 @@ func (l *loader) load(stmts []Statement) {
 		"static_rules":             "not mapped yet",
 		"bfd_instance":             "not supported",
 		"garp_group":               "not supported",
-		"SSL":                      "not mapped yet",
 	})
 	// Sync groups name instances defined anywhere (keepalived resolves
 	// them after parsing).
