@@ -119,7 +119,60 @@
 // with a warning "ignored: not supported: WHY"; docs/keepalived.md's
 // keyword table, generated from the loader by TestKeywordDoc, lists
 // them all.
+
+// The check side is mapped too: virtual_server (IP [PORT], fwmark N,
+// group NAME) with lvs_sched/lb_algo, lvs_method/lb_kind (TUN with type,
+// port, csum), protocol, persistence_timeout, persistence_granularity,
+// ops, sh-/mh-port, sh-/mh-fallback, flag-1, flag-2, ip_family,
+// delay_loop, connect_timeout, retry, delay_before_retry, warmup, alpha,
+// omega, inhibit_on_failure, quorum, hysteresis, quorum_up/_down,
+// weight, virtualhost, ha_suspend, sorry_server, sorry_server_inhibit,
+// sorry_server_lvs_method; virtual_server_group (IP [PORT], A.B.C.D-E,
+// A-B, A/N ranges, fwmark N [inet|inet6]); real_server's weight,
+// lvs_method, uthreshold, lthreshold, inhibit_on_failure, alpha,
+// notify_up/_down, virtualhost and the timing keywords; the checkers
+// TCP_CHECK, HTTP_GET and SSL_GET (url path, digest, status_code,
+// virtualhost, regex; virtualhost, enable_sni, sni_name, nb_get_retry),
+// MISC_CHECK (misc_path, misc_timeout, misc_dynamic, user), SMTP_CHECK
+// (helo_name, host), DNS_CHECK (type, name), PING_CHECK, UDP_CHECK
+// (payload, require_reply), FILE_CHECK (track_file, weight) with the
+// common connect_ip, connect_port, bindto, connect_timeout, retry,
+// delay_before_retry, warmup, delay_loop, alpha; and the SSL block's
+// certificate and key (the client certificate of SSL_GET).
 //
-// Not mapped yet (a warning each): virtual_server,
-// virtual_server_group and SSL.
+// Its defaults are keepalived's (validate_check_config): protocol UDP,
+// scheduler wlc and forwarding NAT, each with keepalived's warning;
+// persistence 360 s for a bare persistence_timeout, a granularity or a
+// port 0; real server weight the virtual server's weight (1); a NAT real
+// server without port takes the service's, a DR or TUN one is given it
+// (no port on fwmark services); quorum 1, lowered to the sum of the
+// weights and hysteresis below quorum, with warnings; checkers target
+// the real server (connect_ip, connect_port), every 60 s (delay_loop),
+// timeout 5 s, retry 1 (DNS_CHECK 3, MISC_CHECK 0), delay_before_retry
+// 1 s (HTTP_GET and SSL_GET 3 s, DNS_CHECK the delay_loop), warmup
+// spread over the delay_loop, each inherited checker ← real server ←
+// virtual server; HTTP status 200-299; SMTP HELO
+// smtpchecker.keepalived.org; DNS query SOA for "."; misc_timeout the
+// virtual server's delay_loop. Each url of HTTP_GET is a check of its
+// own (all must pass), as is each SMTP_CHECK host.
+//
+// Where the check side differs from keepalived: a checker without a port
+// to check (the real server of a fwmark or group service has none and no
+// connect_port is given) is an error and dropped, where keepalived
+// connects to port 0; SSL_GET does not verify the server (as keepalived)
+// and the SSL block's ca and password are ignored (encrypted keys are
+// not supported); SSL_GET sends the virtualhost as SNI even without
+// enable_sni when it is a host name (Go's TLS); regex is a Go (RE2)
+// expression; a real server that is also the sorry server is an error;
+// a group is expanded to one service per address (at most 65536 an
+// entry) and takes the protocol of the first virtual server that uses
+// it (UDP if none), two protocols being an error; MISC_CHECK without
+// user runs as vigil's user, not script_user; FILE_CHECK reads the file
+// every second (keepalived watches it); weights are at most 65535.
+// Ignored with a warning: persistence_engine, flag-3, hashed,
+// smtp_alert, snmp_name, bind_port, bind_if, fwmark (of a checker),
+// log_all_failures, http_protocol, fast_recovery, tls_compliant,
+// regex_no_match, regex_options, regex_min_offset, regex_max_offset,
+// regex_stack, min_reply_length, max_reply_length, 'X' wildcards of
+// require_reply (an error), BFD_CHECK.
 package config

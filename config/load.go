@@ -391,6 +391,7 @@ func (l *loader) load(stmts []Statement) {
 		}
 	}
 	var groups []*Statement
+	vl := newVSLoader(l)
 	top := map[string]handler{
 		"global_defs":        func(*Statement) {},
 		"vrrp_script":        l.vrrpScript,
@@ -400,18 +401,12 @@ func (l *loader) load(stmts []Statement) {
 		"vrrp_instance":      l.instance,
 		"vrrp_sync_group":    func(s *Statement) { groups = append(groups, s) },
 		"static_ipaddress":   l.staticAddresses,
-		"virtual_server": func(s *Statement) {
-			l.warnf(s.Pos, "virtual_server %s: not mapped yet: ignored", strings.Join(s.Words[1:], " "))
-			l.cur = kwNote{kwIgnored, "not mapped yet"}
-		},
-		"virtual_server_group": func(s *Statement) {
-			l.warnf(s.Pos, "virtual_server_group %s: not mapped yet: ignored", strings.Join(s.Words[1:], " "))
-			l.cur = kwNote{kwIgnored, "not mapped yet"}
-		},
+		// The check side (load_vs.go).
+		"virtual_server":       vl.virtualServer,
+		"virtual_server_group": vl.group,
+		"SSL":                  vl.sslBlock,
 	}
-	ign := map[string]string{
-		"SSL": "not mapped yet",
-	}
+	ign := map[string]string{}
 	l.topExtra(top, ign)
 	l.block("top level", stmts, top, ign)
 	// Sync groups name instances defined anywhere (keepalived resolves

@@ -207,14 +207,14 @@ func TestLoadSampleStatic(t *testing.T) {
 }
 
 func TestLoadSampleIPv6(t *testing.T) {
-	cfg, warns := loadSample(t, "keepalived.conf.IPv6", Options{})
-	if len(cfg.Instances) != 0 || len(cfg.VirtualServers) != 0 {
-		t.Errorf("instances %v, virtual servers %v", cfg.Instances, cfg.VirtualServers)
+	cfg, _ := loadSample(t, "keepalived.conf.IPv6", Options{})
+	if len(cfg.Instances) != 0 || len(cfg.VirtualServers) != 1 || len(cfg.VirtualServerGroups) != 1 {
+		t.Fatalf("instances %v, virtual servers %v, groups %v", cfg.Instances, cfg.VirtualServers, cfg.VirtualServerGroups)
 	}
-	for _, sub := range []string{"virtual_server_group IPv6_group: not mapped yet", "virtual_server ae00::1 80: not mapped yet"} {
-		if hasMsg(warns, sub) == nil {
-			t.Errorf("no warning %q in %v", sub, warns)
-		}
+	// The virtual server is checked with the other samples' in
+	// TestLoadVSSamples; the group is used by none.
+	if g := cfg.VirtualServerGroups[0]; g.Name != "IPv6_group" || len(g.Services) != 9 {
+		t.Errorf("group %+v", g)
 	}
 }
 
@@ -446,7 +446,7 @@ func TestLoadErrors(t *testing.T) {
 		{"script weight range", "vrrp_script s {\n script /bin/s\n weight 300\n}\n" + inst + " track_script {\n s\n }\n}\n", 3, 9, SeverityError, `invalid number "300" (-253..253)`},
 		{"unused script", "vrrp_script s {\n script /bin/s\n}\n", 1, 1, SeverityWarning, "vrrp_script s is not used"},
 		{"unmatched quote in a script", inst + " notify_master \"/bin/x 'a\"\n}\n", 7, 16, SeverityError, "notify_master: invalid script"},
-		{"virtual_server", "virtual_server 192.0.2.1 80 {\n delay_loop 6\n}\n", 1, 1, SeverityWarning, "virtual_server 192.0.2.1 80: not mapped yet"},
+		{"virtual_server", "virtual_server 192.0.2.1 80 {\n delay_loop 6\n}\n", 1, 1, SeverityWarning, "virtual_server 192.0.2.1 80 has no real servers: ignored"},
 		{"sync group unknown member", inst + "}\nvrrp_sync_group G {\n group {\n A\n B\n }\n}\n", 11, 2, SeverityError, "no vrrp_instance B"},
 		{"Validate at the instance", inst + "}\nvrrp_instance B {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n", 8, 1, SeverityFatal, "instance B: VRRP.VRID: VRID 1 on eth0"},
 		{"v3 without VIPs", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n}\n", 1, 1, SeverityFatal, "no virtual_ipaddress with VRRP version 3"},
