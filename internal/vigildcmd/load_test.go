@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/vigil-ha/vigil"
-	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/notify"
 )
 
@@ -110,7 +109,6 @@ func TestFilter(t *testing.T) {
 	if c.Instances != nil || c.SyncGroups != nil || c.Trackers != nil || c.Static.Addresses != nil || len(c.VirtualServers) != 1 || !c.Global.KeepIPVSOnExit {
 		t.Errorf("-C -I: %+v", c)
 	}
-	_ = ipvs.ServiceKey{}
 }
 
 // TestPidFiles: keepalived's rules, and #1527 (a stale pid reused by
