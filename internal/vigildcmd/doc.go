@@ -1,0 +1,48 @@
+// Package vigildcmd is vigild, keepalived's drop-in daemon: cmd/vigild
+// calls Main. It reads a keepalived.conf with package config, runs it on
+// a vigil.Supervisor, and takes keepalived's command line, signals, pid
+// files and exit statuses.
+//
+// Where vigild differs from keepalived, and why:
+//
+//   - One process, never forking: -n is accepted and changes nothing;
+//     -l, -S, -G, -R, -B and --all are accepted too. It logs with
+//     log/slog to stderr (the journal under systemd), keepalived's
+//     wording in the message ("(VI_1) Entering MASTER STATE", "Removing
+//     service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80",
+//     "Reloading", "Stopping"). -D twice logs at debug level.
+//   - Pid files: -p, and -r and -c for the VRRP and checker sides, all
+//     hold vigild's pid (scripts and units that signal either reach the
+//     one process); -r is written unless -C, -c unless -P. A pid file
+//     naming a live vigild or keepalived (or locked by one) refuses the
+//     start with exit 1 (keepalived exits 0); a dead or reused pid
+//     (keepalived#1527) is overwritten.
+//   - -P drops the virtual servers, -C the instances, sync groups,
+//     trackers and static addresses: the other side is not run.
+//   - Start: a missing file exits 6, a fatal problem 2; errors keepalived
+//     runs with are logged and vigild runs. Reload (SIGHUP, vigild
+//     reload) applies a file only without errors, as keepalived's
+//     reload_check_config: otherwise every error is logged with its
+//     position and the running configuration stays.
+//   - --namespace NAME (-s) runs the VRRP instances, VIPs and IPVS in
+//     /run/netns/NAME through the platform; checks connect from the
+//     namespace vigild started in (start it with `ip netns exec NAME` to
+//     check from inside).
+//   - SIGUSR1 writes keepalived.data (for people; not keepalived's exact
+//     text) and vigild.json (vigil.State), SIGUSR2 keepalived.stats in
+//     keepalived's layout; keepalived's JSON signal (SIGRTMIN+2) writes
+//     vigild.json, not keepalived.json's format (use --metrics-address).
+//     They go to $TMPDIR or /tmp; a failed write is logged.
+//   - -t does not run the scripts' permission checks (the Supervisor does
+//     at start and reload, and logs them).
+//   - Options vigild cannot honour (-X, -V, -g, -u, SNMP, core dumps,
+//     genhash, ...) are refused, "not supported by vigild: ..." and exit
+//     1, as keepalived treats a bad option.
+//
+// vigild's own: --metrics-address serves /metrics (package metrics, Go
+// and process collectors) and /state (State as JSON); --control-socket
+// (default /run/vigild/control.sock, mode 0600 in a 0700 directory,
+// clients checked to be root or vigild's user by SO_PEERCRED) answers one
+// JSON Request per connection with a Response: vigild status [--json],
+// vigild reload and vigild dump use it.
+package vigildcmd

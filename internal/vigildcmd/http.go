@@ -1,0 +1,49 @@
+package vigildcmd
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// serveHTTP serves /metrics (the Supervisor's collector, Go's and the
+// process's) and /state (State as JSON) on ln until the returned func is
+// called; that func closes the server and waits for it.
+func (d *daemon) serveHTTP(ln net.Listener) func() {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(d.sup.Collector(), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogAdapter{d}}))
+	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(d.sup.State())
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("metrics server", "err", err)
+		}
+	})
+	return func() {
+		srv.Close()
+		wg.Wait()
+	}
+}
+
+// slogAdapter gives promhttp the daemon's logger.
+type slogAdapter struct{ d *daemon }
+
+func (a slogAdapter) Println(v ...any) {
+	a.d.log.Error("metrics", "err", v)
+}

@@ -1,0 +1,85 @@
+package vigildcmd
+
+import (
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/vigiltest"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// TestDaemonInMemory runs vigild's real Supervisor (On) on vigiltest's
+// in-memory platform: the instance becomes master, a SIGHUP reload
+// changes it in place, and SIGTERM stops it.
+func TestDaemonInMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sup Supervisor
+		build := func(cfg vigil.Config, o BuildOptions) (Supervisor, error) {
+			p, err := vigiltest.New(vigiltest.Config{Hub: vrrptest.NewHub(1), Addr4: netip.MustParseAddr("192.0.2.1")})
+			if err != nil {
+				return nil, err
+			}
+			sup, err = On(p, cfg)
+			return sup, err
+		}
+		h := startDaemon(t, build)
+		time.Sleep(5 * time.Second) // virtual: the Master_Down_Timer runs out
+		synctest.Wait()
+		st := sup.State()
+		if len(st.Instances) != 1 || st.Instances[0].State != "MASTER" {
+			t.Fatalf("state %+v", st.Instances)
+		}
+		if n := testutil.CollectAndCount(sup.Collector(), "vigil_instance_state"); n == 0 {
+			t.Error("no vigil_instance_state from the collector")
+		}
+		h.install("small2.conf")
+		h.sigs <- syscall.SIGHUP
+		h.wantNote("RELOADING=1\nMONOTONIC_USEC=12345\nSTATUS=reloading")
+		h.wantNote("READY=1\nSTATUS=running")
+		if st := sup.State(); st.Instances[0].Priority != 120 || st.Instances[0].State != "MASTER" {
+			t.Errorf("after the reload: %+v", st.Instances)
+		}
+		if c := h.stop(); c != ExitOK {
+			t.Errorf("exit %d", c)
+		}
+		log := h.stderr.String()
+		for _, w := range []string{"(VI_1) Entering BACKUP STATE", "(VI_1) Entering MASTER STATE", `msg="Reload finished" changes="instances changed VI_1"`, "(VI_1) Entering STOP STATE"} {
+			if !strings.Contains(log, w) {
+				t.Errorf("log lacks %q:\n%s", w, log)
+			}
+		}
+	})
+}
+
+// TestBinaryConfigTest builds cmd/vigild and runs -t on samples, as an
+// operator would (any user).
+func TestBinaryConfigTest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "vigild")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/vigild").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for file, want := range map[string]int{"good.conf": 0, "errors.conf": 5, "fatal.conf": 4, "missing.conf": 4} {
+		cmd := exec.Command(bin, "-t", "-f", filepath.Join("testdata", file))
+		out, err := cmd.CombinedOutput()
+		code := cmd.ProcessState.ExitCode()
+		if code != want {
+			t.Errorf("vigild -t -f %s: exit %d (%v), want %d\n%s", file, code, err, want, out)
+		}
+	}
+	out, _ := exec.Command(bin, "--release-vips").CombinedOutput()
+	if !strings.Contains(string(out), "not supported by vigild: -X/--release-vips") {
+		t.Errorf("--release-vips: %s", out)
+	}
+}
