@@ -74,6 +74,8 @@ type Conn struct {
 	block   bool          // BlockNextWrite
 	unblock chan struct{} // closed by UnblockWrites
 	stuck   int           // writes blocked now
+	panics  int           // PanicWrites: writes left to panic
+	panicV  any
 }
 
 var _ vrrp.Conn = (*Conn)(nil)
@@ -99,6 +101,12 @@ func (c *Conn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
 	h := c.hub
 	dst = dst.Unmap()
 	h.mu.Lock()
+	if c.panics > 0 {
+		c.panics--
+		v := c.panicV
+		h.mu.Unlock()
+		panic(v)
+	}
 	if c.block && !c.isClose {
 		c.block = false
 		c.stuck++
@@ -164,6 +172,14 @@ func (c *Conn) BlockNextWrite() {
 	if c.unblock == nil {
 		c.unblock = make(chan struct{})
 	}
+}
+
+// PanicWrites makes the next n WriteAdvert calls panic with v, as a bug
+// in the sender would.
+func (c *Conn) PanicWrites(n int, v any) {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	c.panics, c.panicV = n, v
 }
 
 // UnblockWrites releases the writes BlockNextWrite blocked.
