@@ -49,6 +49,10 @@ type Config struct {
 	// runs, whatever the VRRP states (static_ipaddress, static_routes,
 	// static_rules).
 	Static Static
+	// Watchdog says how the Supervisor watches and restarts its loops
+	// and notifies systemd's watchdog; the zero value is the defaults.
+	// Reload ignores it.
+	Watchdog Watchdog
 	// Logger receives all logs; nil discards them. Reload ignores it.
 	Logger *slog.Logger
 }

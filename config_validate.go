@@ -16,7 +16,7 @@ import (
 // family, interface), invalid routers, trackers, checkers and virtual
 // servers (their packages' rules, named by the object here).
 func (c *Config) Validate() error {
-	var errs []error
+	errs := c.Watchdog.validate()
 	add := func(object, field, format string, args ...any) {
 		errs = append(errs, invalid(object, field, format, args...))
 	}

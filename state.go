@@ -175,12 +175,15 @@ type Stats struct {
 	Notify notify.Stats
 	// EventsDropped counts the events subscriptions lost, all together.
 	EventsDropped uint64
+	// Watchdog are the watchdog's counters: stalls, panics, restarts,
+	// abandoned routers, systemd notifications (see Config.Watchdog).
+	Watchdog WatchdogStats
 }
 
 // Stats returns the counters of the Supervisor's parts.
 func (s *Supervisor) Stats() Stats {
 	st := Stats{Instances: map[string]vrrp.Stats{}, Checks: s.group.Stats(), Notify: s.n.runner.Stats(),
-		EventsDropped: s.n.events.Dropped()}
+		EventsDropped: s.n.events.Dropped(), Watchdog: s.wdc.stats(s.wd)}
 	s.mu.Lock()
 	for _, m := range s.insts {
 		if !m.removed {

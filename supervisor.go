@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/process"
 	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // A Supervisor runs a Config: keepalived's VRRP and checker processes
@@ -65,6 +66,9 @@ type Supervisor struct {
 	errc    chan error      // the parts' errors
 	failed  chan struct{}   // closed when a part failed: the loop stops
 	failOn  sync.Once
+	wd      *watchdog.Watchdog
+	wdp     watchdog.Policy // Config.Watchdog.Restart, as New had it
+	wdc     wdCounts
 
 	mu       sync.Mutex // guards what State reads, written by the loop
 	cfg      Config
@@ -84,7 +88,9 @@ type member struct {
 	cfg     Instance
 	iface   string // the interface it sends on (VMAC or Interface)
 	io      InstanceIO
-	router  *vrrp.Router
+	held    *heldAddrs   // its address manager, shared by its routers
+	router  *vrrp.Router // the current one: a restart replaces it
+	fence   *fence       // router's
 	binds   []binding
 	group   *syncRun
 	index   int // its index in its group
@@ -96,6 +102,10 @@ type member struct {
 	removed bool // a reload removed it: its Stopped is DELETED or FAULT
 	cancel  context.CancelFunc
 	done    bool
+	// syncState and syncSeq are the last SyncTo given, for a restarted
+	// router.
+	syncState vrrp.State
+	syncSeq   uint64
 }
 
 // syncRun is one running sync group.
@@ -109,12 +119,16 @@ type syncRun struct {
 
 // Messages to the loop.
 type (
+	// routerMsg and syncMsg come from router r of member m; once r was
+	// replaced by a restart, they are stale and ignored.
 	routerMsg struct {
 		m  *member
+		r  *vrrp.Router
 		ev vrrp.Event
 	}
 	syncMsg struct {
 		m  *member
+		r  *vrrp.Router
 		st vrrp.SyncStatus
 	}
 	doneMsg struct {
@@ -155,6 +169,11 @@ func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
 	if err := cfg.Validate(); err != nil {
 		return s, err
 	}
+	wd, err := newWatchdog(&cfg.Watchdog, s)
+	if err != nil {
+		return s, fmt.Errorf("vigil: watchdog: %w", err)
+	}
+	s.wd, s.wdp = wd, cfg.Watchdog.Restart
 	cfg = cfg.withDefaults()
 	s.checkScripts(&cfg)
 	s.cfg = cfg
@@ -332,19 +351,13 @@ func (s *Supervisor) openInstance(cfg *Config, i int) (*member, error) {
 		return nil, err
 	}
 	held := &heldAddrs{vipWriter: io.Addrs, link: io.Interface, table: &s.vips}
-	rc := ic.VRRP
-	if rc.Logger == nil {
-		rc.Logger = s.log
-	}
-	r, err := vrrp.NewRouter(io.Conn, held, io.Announcer, rc)
+	m := &member{cfg: ic, iface: io.Interface, io: io, held: held, prio: ic.VRRP.Priority,
+		faults: map[string]bool{}, deltas: map[string]int{}}
+	r, f, err := s.newRouter(m)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.SetTimers(io.Timers); err != nil {
-		return nil, fmt.Errorf("vigil: instance %s: %w", ic.VRRP.Name, err)
-	}
-	m := &member{cfg: ic, iface: io.Interface, io: io, router: r, prio: ic.VRRP.Priority,
-		faults: map[string]bool{}, deltas: map[string]int{}}
+	m.router, m.fence = r, f
 	var dropped []string
 	m.binds, dropped = bindings(cfg, i)
 	if m.iface != ic.Interface && !ic.DontTrackPrimary {
@@ -433,12 +446,19 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer s.p.Close()
 	defer s.events.Close()
 	s.errc = make(chan error, 16)
+	wctx, wcancel := context.WithCancel(context.Background())
+	wsub := s.wd.Subscribe(256)
+	var wwg sync.WaitGroup
+	wwg.Go(func() { s.wd.Run(wctx) })
+	wwg.Go(func() { s.wdc.count(wsub) })
+	defer wwg.Wait()
+	defer wcancel()
 	pctx, pcancel := context.WithCancel(context.Background())
 	defer pcancel()
-	s.bg.Go(func() { s.fail("platform", s.p.Run(pctx)) })
+	s.bg.Go(func() { s.fail("platform", s.once(pctx, LoopPlatform, s.p.Run)) })
 	gctx, gcancel := context.WithCancel(context.Background())
 	s.gctx = gctx
-	s.bg.Go(func() { s.fail("checks", s.group.Run(gctx)) })
+	s.bg.Go(func() { s.fail("checks", s.once(gctx, LoopChecks, s.group.Run)) })
 	if s.procs != nil {
 		s.runProcs()
 	}
@@ -522,12 +542,20 @@ func (s *Supervisor) fail(what string, err error) {
 // when it returned.
 func (s *Supervisor) startVirtualServers() {
 	vs, done := s.vs, s.vdone
-	go func() { defer close(done); s.fail("virtual servers", vs.run(s.vctx)) }()
+	go func() { defer close(done); s.fail("virtual servers", s.once(s.vctx, LoopIPVS, vs.run)) }()
 }
 
 // loop takes every decision until ctx is done and every router has
 // stopped.
 func (s *Supervisor) loop(ctx context.Context) {
+	beat := s.wd.Register(LoopSupervisor, 0)
+	defer beat.Done()
+	var tick <-chan time.Time // wakes the loop to beat while nothing happens
+	if p := beat.Period(); p > 0 {
+		t := time.NewTicker(p)
+		defer t.Stop()
+		tick = t.C
+	}
 	s.mu.Lock()
 	s.addStatic(s.cfg.Static)
 	s.startReady()
@@ -541,6 +569,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 	evC, checkC := s.events.C(), s.checks.C()
 	done, failed := ctx.Done(), s.failed
 	for {
+		beat.Beat()
 		s.mu.Lock()
 		if s.stopping && s.allDone() {
 			s.mu.Unlock()
@@ -549,6 +578,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 		psubC := s.psubC
 		s.mu.Unlock()
 		select {
+		case <-tick:
 		case <-done:
 			done = nil
 			s.mu.Lock()
@@ -641,9 +671,11 @@ func (s *Supervisor) stop() {
 func (s *Supervisor) handle(msg any) {
 	switch msg := msg.(type) {
 	case routerMsg:
-		s.transition(msg.m, msg.ev)
+		if msg.r == msg.m.router {
+			s.transition(msg.m, msg.ev)
+		}
 	case syncMsg:
-		if g := msg.m.group; g != nil && g.started && !msg.m.removed {
+		if g := msg.m.group; g != nil && g.started && !msg.m.removed && msg.r == msg.m.router {
 			s.syncActions(g, g.g.Step(vrrp.SyncInput{Kind: vrrp.SyncUpdate, Member: msg.m.index, Status: msg.st}, g.acts[:0]))
 		}
 	case doneMsg:
@@ -665,6 +697,9 @@ func (s *Supervisor) transition(m *member, ev vrrp.Event) {
 	m.state = ev.To
 	s.n.emit(Event{Kind: EventInstance, Time: ev.Time, Instance: ev.Instance, From: ev.From, To: ev.To,
 		Reason: ev.Reason, Priority: ev.Priority, Master: ev.Master})
+	if ev.Reason == vrrp.ReasonResumed {
+		return // a restarted router still master: nothing changed outside
+	}
 	if ns, ok := notifyState(ev.To); ok {
 		if m.removed && ev.To == vrrp.Stopped {
 			// keepalived: DELETED with notify_deleted, else FAULT, and
@@ -703,7 +738,7 @@ func (s *Supervisor) syncActions(g *syncRun, acts []vrrp.SyncAction) {
 	for _, a := range acts {
 		switch a.Kind {
 		case vrrp.SyncTell:
-			if err := g.members[a.Member].router.SyncTo(a.To, a.Seq); err != nil {
+			if err := g.members[a.Member].syncTo(a.To, a.Seq); err != nil {
 				s.log.Error("vigil: sync group", "group", g.cfg.Name, "err", err)
 			}
 		case vrrp.SyncTransition:
@@ -713,6 +748,13 @@ func (s *Supervisor) syncActions(g *syncRun, acts []vrrp.SyncAction) {
 			}
 		}
 	}
+}
+
+// syncTo tells m's router its group's state, and remembers it for a
+// restarted router. s.mu held.
+func (m *member) syncTo(group vrrp.State, seq uint64) error {
+	m.syncState, m.syncSeq = group, seq
+	return m.router.SyncTo(group, seq)
 }
 
 // startReady starts the routers that can start: those whose fault
@@ -760,49 +802,25 @@ func (s *Supervisor) ready(m *member) bool {
 	return true
 }
 
-// startRouter runs m's router, with forwarders of its transitions and
-// sync statuses to the loop. s.mu held.
+// startRouter runs m's router under the watchdog, which restarts it
+// (runRouter) when it stalls, panics or fails. s.mu held.
 func (s *Supervisor) startRouter(m *member) {
 	m.started = true
 	ctx, cancel := context.WithCancel(s.runCtx)
 	m.cancel = cancel
-	evs := m.router.Subscribe(64)
-	var syncs *vrrp.SyncSubscription
-	if m.group != nil {
-		syncs = m.router.SubscribeSync(1)
-	}
-	forward := func(v any) bool {
-		select {
-		case s.msgs <- v:
-			return true
-		case <-s.quit:
-			return false
-		}
-	}
-	// The member's forwarders end when Run closes its subscriptions,
-	// after the events still queued: doneMsg comes after the last of
-	// them (its Stopped transition).
-	var mine sync.WaitGroup
-	mine.Go(func() {
-		for ev := range evs.C() {
-			if !forward(routerMsg{m, ev}) {
-				return
-			}
-		}
-	})
-	if syncs != nil {
-		mine.Go(func() {
-			for st := range syncs.C() {
-				if !forward(syncMsg{m, st}) {
-					return
-				}
-			}
-		})
-	}
+	first := true
+	p := s.wdp
+	p.Deadline = 0
+	name := LoopVRRP + " " + m.cfg.VRRP.Name
 	s.fwd.Go(func() {
-		err := m.router.Run(ctx)
-		mine.Wait()
-		forward(doneMsg{m, err})
+		err := s.wd.Guard(ctx, name, p, func(ctx context.Context, b *watchdog.Beat) error {
+			return s.runRouter(ctx, m, b, &first)
+		})
+		if err != nil {
+			s.giveUp(m)
+		}
+		// After the last event of the last router.
+		s.forward(doneMsg{m, err})
 	})
 }
 

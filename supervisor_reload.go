@@ -412,7 +412,7 @@ func (s *Supervisor) reloadGroupsLeave(cfg *Config, ch *Changes) {
 		for _, m := range g.members {
 			m.group = nil
 			if m.started && !m.removed {
-				m.router.SyncTo(vrrp.Init, 0)
+				m.syncTo(vrrp.Init, 0)
 			}
 		}
 	}

@@ -65,6 +65,9 @@ type Collector struct {
 	notifyStartErrors, notifyDropped, notifyCanceled         *prometheus.Desc
 	notifyWaiting, notifyRunning                             *prometheus.Desc
 
+	wdStalls, wdRestarts, wdPanics, wdAbandoned *prometheus.Desc
+	wdStuck, wdHealthy                          *prometheus.Desc
+
 	eventsDropped, buildInfo *prometheus.Desc
 }
 
@@ -157,6 +160,16 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 	c.notifyCanceled = d("notify_canceled_total", "Notifications never started because the Supervisor stopped.")
 	c.notifyWaiting = d("notify_waiting", "Notifications waiting now.")
 	c.notifyRunning = d("notify_running", "Notify scripts running now.")
+
+	// Loops by kind (vrrp, supervisor, checks, ipvs, platform), not by
+	// instance: five series whatever the configuration; the instance is
+	// in the logs.
+	c.wdStalls = d("watchdog_stalls_total", "Loops the watchdog found stalled, by kind of loop.", "loop")
+	c.wdRestarts = d("watchdog_restarts_total", "Loops restarted after a stall, a panic or an error, by kind of loop.", "loop")
+	c.wdPanics = d("watchdog_panics_total", "Panics recovered in watched loops.")
+	c.wdAbandoned = d("watchdog_abandoned_total", "Stalled loops abandoned, their goroutine left behind.")
+	c.wdStuck = d("watchdog_stuck", "Abandoned loops whose goroutine has not returned, now.")
+	c.wdHealthy = d("watchdog_healthy", "1 while every watched loop beats within its deadline (what systemd's WATCHDOG=1 waits for).")
 
 	c.eventsDropped = d("events_dropped_total", "Supervisor events lost by full subscriptions, all together.")
 	c.buildInfo = d("build_info", "The vigil module's version; always 1.", "version")
@@ -279,6 +292,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.notifyCanceled, nt.Canceled)
 	gauge(c.notifyWaiting, float64(nt.Waiting))
 	gauge(c.notifyRunning, float64(nt.Running))
+
+	wd := stats.Watchdog
+	for _, k := range slices.Sorted(maps.Keys(wd.StallsByLoop)) {
+		counter(c.wdStalls, wd.StallsByLoop[k], k)
+		counter(c.wdRestarts, wd.RestartsByLoop[k], k)
+	}
+	counter(c.wdPanics, wd.Panics)
+	counter(c.wdAbandoned, wd.Abandoned)
+	gauge(c.wdStuck, float64(wd.Stuck))
+	gauge(c.wdHealthy, bit(c.sup.Healthy()))
 
 	counter(c.eventsDropped, stats.EventsDropped)
 	gauge(c.buildInfo, 1, c.version)

@@ -124,6 +124,15 @@
 //	                                     Supervisor stopping
 //	notify_waiting              gauge    notifications waiting now
 //	notify_running              gauge    scripts running now
+//	watchdog_stalls_total       counter  loops found stalled, by "loop": its kind
+//	                                     (vrrp, supervisor, checks, ipvs,
+//	                                     platform), not its instance, so five
+//	                                     series whatever the configuration
+//	watchdog_restarts_total     counter  loops restarted, by "loop" (its kind)
+//	watchdog_panics_total       counter  panics recovered in watched loops
+//	watchdog_abandoned_total    counter  stalled loops abandoned, left behind
+//	watchdog_stuck              gauge    abandoned loops not returned, now
+//	watchdog_healthy            gauge    1 while every loop beats in time
 //	events_dropped_total        counter  Supervisor events lost by full
 //	                                     subscriptions, all together
 //	build_info                  gauge    version; always 1: vigil's module version

@@ -40,11 +40,12 @@ func _() {
 	_ = x[ReasonFaultCleared-7]
 	_ = x[ReasonShutdown-8]
 	_ = x[ReasonSyncGroup-9]
+	_ = x[ReasonResumed-10]
 }
 
-const _Reason_name = "nonestartupmaster-downmaster-resignedpreempthigher-priorityfaultfault-clearedshutdownsync-group"
+const _Reason_name = "nonestartupmaster-downmaster-resignedpreempthigher-priorityfaultfault-clearedshutdownsync-groupresumed"
 
-var _Reason_index = [...]uint8{0, 4, 11, 22, 37, 44, 59, 64, 77, 85, 95}
+var _Reason_index = [...]uint8{0, 4, 11, 22, 37, 44, 59, 64, 77, 85, 95, 102}
 
 func (i Reason) String() string {
 	idx := int(i) - 0
@@ -84,11 +85,12 @@ func _() {
 	_ = x[InputPriority-5]
 	_ = x[InputFault-6]
 	_ = x[InputFaultCleared-7]
+	_ = x[InputResume-8]
 }
 
-const _InputKind_name = "startupadverttimershutdownpriorityfaultfault-cleared"
+const _InputKind_name = "startupadverttimershutdownpriorityfaultfault-clearedresume"
 
-var _InputKind_index = [...]uint8{0, 7, 13, 18, 26, 34, 39, 52}
+var _InputKind_index = [...]uint8{0, 7, 13, 18, 26, 34, 39, 52, 58}
 
 func (i InputKind) String() string {
 	idx := int(i) - 1

@@ -14,11 +14,11 @@ func TestDropReasonInputKindStrings(t *testing.T) {
 	for d := DropNone; int(d) <= numDropReasons; d++ {
 		fmt.Fprint(&b, d, " ")
 	}
-	for k := InputKind(0); k <= InputFaultCleared+1; k++ {
+	for k := InputKind(0); k <= InputResume+1; k++ {
 		fmt.Fprint(&b, k, " ")
 	}
 	want := "none ttl malformed version checksum vrid auth interval own peer DropReason(10) " +
-		"InputKind(0) startup advert timer shutdown priority fault fault-cleared InputKind(8) "
+		"InputKind(0) startup advert timer shutdown priority fault fault-cleared resume InputKind(9) "
 	if b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
 	}

@@ -68,12 +68,18 @@ func (s *sim) start(cfg vrrp.Config, conn *vrrptest.Conn) *node {
 		s.t.Fatal(err)
 	}
 	n.r = r
-	sub := r.Subscribe(64)
+	runNode(s.t, n)
+	return n
+}
+
+// runNode runs n's router and records its events until Run returns.
+func runNode(t *testing.T, n *node) {
+	sub := n.r.Subscribe(64)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() {
-		if err := r.Run(ctx); err != nil {
-			s.t.Errorf("%s: Run: %v", cfg.Name, err)
+		if err := n.r.Run(ctx); err != nil {
+			t.Errorf("%s: Run: %v", n.name, err)
 		}
 	}()
 	go func() {
@@ -82,7 +88,6 @@ func (s *sim) start(cfg vrrp.Config, conn *vrrptest.Conn) *node {
 			n.record(e)
 		}
 	}()
-	return n
 }
 
 func (n *node) record(e vrrp.Event) {

@@ -37,13 +37,20 @@ func (r *Router) Run(ctx context.Context) error {
 	readErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() { readErr <- r.readLoop(rctx, rx) })
-	defer wg.Wait()
+	// The reader ends before Run returns, also when the loop panics.
+	defer func() { cancel(); wg.Wait() }()
 
 	lp := loop{r: r, timer: newGoTimer()}
 	lp.fine = lp.timer
 	r.ctlMu.Lock()
-	timers := r.timers
+	timers, beat, resume := r.timers, r.beat, r.resume
 	r.ctlMu.Unlock()
+	var tick <-chan time.Time // wakes the loop to beat while nothing happens
+	if p := beat.Period(); p > 0 {
+		t := time.NewTicker(p)
+		defer t.Stop()
+		tick = t.C
+	}
 	if timers.Precise {
 		t, err := newPreciseTimer()
 		if err != nil {
@@ -60,9 +67,15 @@ func (r *Router) Run(ctx context.Context) error {
 	defer lp.timer.Close()
 	defer lp.endMastership()
 	r.applyControl(&lp, ctx)
-	lp.step(ctx, Input{Kind: InputStartup})
+	start := InputStartup
+	if resume {
+		start = InputResume
+	}
+	lp.step(ctx, Input{Kind: start})
 	for {
+		beat.Beat()
 		select {
+		case <-tick:
 		case <-ctx.Done():
 			lp.shutdown(ctx)
 			return nil

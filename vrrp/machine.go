@@ -260,6 +260,11 @@ func (m *Machine) Step(in Input, now time.Time, dst []Action) []Action {
 			return m.enterFault(dst, ReasonStartup)
 		}
 		return m.start(dst, now, ReasonStartup)
+	case InputResume:
+		if m.state != Init && m.state != Stopped {
+			return dst
+		}
+		return m.resume(dst, now)
 	case InputShutdown:
 		return m.shutdown(dst)
 	case InputTimer:
@@ -334,6 +339,26 @@ func (m *Machine) becomeMaster(dst []Action, now time.Time, why Reason) []Action
 		Action{Kind: ActAnnounce})
 	dst = m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
 	return m.transition(dst, Master, why)
+}
+
+// resume is InputResume: the addresses of the master this machine
+// replaces are present, and the segment takes us for its master. We are
+// master again at once: the addresses are added (idempotent: they stay,
+// with our accept mode), an advert goes out so the backups' timers
+// restart, and the segment is told again. A machine that may not be
+// master (a fault, its sync group's state) leaves as a master does:
+// priority 0 and the addresses removed for a fault; the addresses removed
+// and Backup for its group.
+func (m *Machine) resume(dst []Action, now time.Time) []Action {
+	switch {
+	case m.down():
+		dst = append(dst, Action{Kind: ActSend, Priority: PriorityStop}, Action{Kind: ActRemoveVIPs})
+		return m.enterFault(dst, ReasonStartup)
+	case !m.mayMaster():
+		dst = append(dst, Action{Kind: ActRemoveVIPs})
+		return m.start(dst, now, ReasonStartup)
+	}
+	return m.becomeMaster(dst, now, ReasonResumed)
 }
 
 func (m *Machine) enterFault(dst []Action, why Reason) []Action {

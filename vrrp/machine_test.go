@@ -114,6 +114,18 @@ func TestMachine(t *testing.T) {
 		{"RFC5798_6.4.1_startup_owner_goes_master", v2cfg(255),
 			[]step{startup(0)},
 			"add-vips send(prio 255) announce arm(adver at 00:00:01.000000) INIT->MASTER(startup)", Master},
+		{"resume_master_keeps_vips_and_advertises_at_once", v2cfg(100),
+			[]step{input(InputResume, 0, 0)},
+			"add-vips send(prio 100) announce arm(adver at 00:00:01.000000) INIT->MASTER(resumed)", Master},
+		{"resume_master_then_higher_priority_backs_off", v2cfg(100),
+			[]step{input(InputResume, 0, 0), advert(200, higher, time.Second, 500*ms)},
+			"stop-timer remove-vips arm(master-down at 00:00:04.109375) MASTER->BACKUP(higher-priority)", Backup},
+		{"resume_master_in_fault_resigns", v2cfg(100),
+			[]step{input(InputFault, 0, 0), input(InputResume, 0, 0)},
+			"send(prio 0) remove-vips INIT->FAULT(startup)", Fault},
+		{"resume_ignored_once_started", v2cfg(100),
+			[]step{startup(0), input(InputResume, 0, time.Second)},
+			"", Backup},
 		{"keepalived_state_MASTER_hint_starts_backup", func() MachineConfig { c := v2cfg(150); c.InitialState = Master; return c }(),
 			[]step{startup(0)},
 			"remove-vips arm(master-down at 00:00:03.414062) INIT->BACKUP(startup)", Backup},
@@ -410,7 +422,7 @@ func TestMachineEnumStrings(t *testing.T) {
 	for s := Init; s <= Stopped+1; s++ {
 		fmt.Fprint(&b, s, " ")
 	}
-	for r := ReasonNone; r <= ReasonSyncGroup+1; r++ {
+	for r := ReasonNone; r <= ReasonResumed+1; r++ {
 		fmt.Fprint(&b, r, " ")
 	}
 	for tm := NoTimer; tm <= AdverTimer+1; tm++ {
@@ -419,7 +431,7 @@ func TestMachineEnumStrings(t *testing.T) {
 	for k := ActSend; k <= ActTransition+1; k++ {
 		fmt.Fprint(&b, k, " ")
 	}
-	want := "INIT BACKUP MASTER FAULT STOPPED State(5) none startup master-down master-resigned preempt higher-priority fault fault-cleared shutdown sync-group Reason(10) none master-down adver Timer(3) send arm-timer stop-timer add-vips remove-vips announce transition ActionKind(8) "
+	want := "INIT BACKUP MASTER FAULT STOPPED State(5) none startup master-down master-resigned preempt higher-priority fault fault-cleared shutdown sync-group resumed Reason(11) none master-down adver Timer(3) send arm-timer stop-timer add-vips remove-vips announce transition ActionKind(8) "
 	if b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
 	}

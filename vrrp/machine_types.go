@@ -72,8 +72,11 @@ const (
 	ReasonShutdown // shutdown
 	// ReasonSyncGroup: the router's sync group moved it (SyncTo).
 	ReasonSyncGroup // sync-group
+	// ReasonResumed: a router restarted while master resumed its
+	// mastership (InputResume).
+	ReasonResumed // resumed
 
-	reasonLast = ReasonSyncGroup
+	reasonLast = ReasonResumed
 )
 
 // Timer names the one timer a virtual router runs at a time.
@@ -108,6 +111,10 @@ const (
 	InputFault // fault
 	// InputFaultCleared: all faults cleared.
 	InputFaultCleared // fault-cleared
+	// InputResume starts the router as Master with its virtual addresses
+	// already held: instead of InputStartup, when the runner of a master
+	// is restarted (vigil's watchdog) and the addresses must not flap.
+	InputResume // resume
 )
 
 // Input is one event for Machine.Step.

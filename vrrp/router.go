@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/counter"
 	"github.com/vigil-ha/vigil/internal/feed"
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // Router runs one virtual router: one VRID on one interface, one family.
@@ -37,6 +38,8 @@ type Router struct {
 	// record here and poke the loop.
 	ctlMu   sync.Mutex
 	timers  Timers
+	beat    *watchdog.Beat // SetBeat's, read by Run
+	resume  bool           // ResumeMaster's, read by Run
 	track   tracking
 	pending *Config      // Reconfigure's latest, not yet applied
 	removed []netip.Addr // AddrRemoved's, not yet looked at
@@ -184,6 +187,44 @@ func (r *Router) SetTimers(t Timers) error {
 		return ErrRan
 	}
 	r.timers = t
+	return nil
+}
+
+// SetBeat makes Run beat b (see package watchdog) on every turn of its
+// loop, and at least every b.Period() while nothing happens, so that a
+// loop stuck in a call (a blocked write, a deadlock) is found stalled.
+// The reader goroutine, which waits for adverts, does not beat. Call it
+// before Run: once Run was called, it changes nothing and returns ErrRan.
+func (r *Router) SetBeat(b *watchdog.Beat) error {
+	r.ctlMu.Lock()
+	defer r.ctlMu.Unlock()
+	if r.ran.Load() {
+		return ErrRan
+	}
+	r.beat = b
+	return nil
+}
+
+// ResumeMaster makes Run start the router as MASTER, holding its
+// addresses, instead of electing: for a router that replaces one that was
+// master, on the same addresses, whose runner was restarted (vigil's
+// watchdog restarts a stalled or panicked router so, as keepalived's VRRP
+// child comes back). The addresses are not removed: they are added again
+// (a no-op for those present), an advert goes out at once and the
+// addresses are announced, so the backups, which took the old router for
+// their master, see no gap longer than the restart. The election then
+// goes on as usual: a higher priority backup that preempts takes over. A
+// router with a fault at start resigns instead (priority 0, the
+// addresses removed, FAULT). The transition is INIT → MASTER with
+// ReasonResumed. Call it before Run: once Run was called, it changes
+// nothing and returns ErrRan.
+func (r *Router) ResumeMaster() error {
+	r.ctlMu.Lock()
+	defer r.ctlMu.Unlock()
+	if r.ran.Load() {
+		return ErrRan
+	}
+	r.resume = true
 	return nil
 }
 

@@ -24,6 +24,9 @@
 // with a bounded exponential backoff, and returns an error wrapping
 // [ErrFailing] when the loop fails [Policy].Failures times within
 // Policy.Window, so that a daemon exits non-zero and systemd restarts it.
+// A goroutine cannot be killed: a stalled run that does not return once
+// its ctx is canceled (and its owner closed what it blocks on) is
+// abandoned after Policy.Abandon, counted, and the loop restarted.
 //
 // Under systemd with WatchdogSec= set, Run sends WATCHDOG=1 (through
 // github.com/coreos/go-systemd/v22/daemon, honouring WATCHDOG_USEC,

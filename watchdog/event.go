@@ -26,6 +26,11 @@ const (
 	// EventGaveUp: a guarded loop used up its failure budget; Guard
 	// returns an error wrapping ErrFailing (Name, Err, Failures).
 	EventGaveUp // gave up
+	// EventAbandoned: a stalled guarded run did not return within
+	// Policy.Abandon after its ctx was canceled; Guard left its goroutine
+	// behind and goes on (Name, Stalled: the wait). An EventFailed
+	// follows.
+	EventAbandoned // abandoned
 )
 
 // An Event is one change the Watchdog reports to its subscriptions. Kind

@@ -13,11 +13,12 @@ func _() {
 	_ = x[EventFailed-3]
 	_ = x[EventRestarted-4]
 	_ = x[EventGaveUp-5]
+	_ = x[EventAbandoned-6]
 }
 
-const _EventKind_name = "stalledrecoveredfailedrestartedgave up"
+const _EventKind_name = "stalledrecoveredfailedrestartedgave upabandoned"
 
-var _EventKind_index = [...]uint8{0, 7, 16, 22, 31, 38}
+var _EventKind_index = [...]uint8{0, 7, 16, 22, 31, 38, 47}
 
 func (i EventKind) String() string {
 	idx := int(i) - 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/sleep"
@@ -15,6 +16,7 @@ const (
 	DefaultMaxBackoff = 30 * time.Second
 	DefaultFailures   = 5
 	DefaultWindow     = time.Minute
+	DefaultAbandon    = time.Second
 )
 
 // A Policy says how Guard watches and restarts a loop. The zero value is
@@ -38,6 +40,14 @@ type Policy struct {
 	// Window is how long a failure counts, for the budget and the
 	// backoff. Zero means DefaultWindow, a negative value forever.
 	Window time.Duration
+	// Abandon is how long Guard waits for a stalled run to return after
+	// canceling its ctx. A run still running then is abandoned: Guard
+	// stops waiting, unregisters it and restarts the loop, leaving its
+	// goroutine behind (counted in Stats.Abandoned and Stats.Stuck until
+	// it returns, if ever). Zero means DefaultAbandon, a negative value
+	// that Guard waits for ever (the run stays registered and stalled,
+	// so Run withholds WATCHDOG=1 and systemd kills the process).
+	Abandon time.Duration
 }
 
 // withDefaults returns p with its zero fields set to their defaults.
@@ -53,6 +63,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.Window == 0 {
 		p.Window = DefaultWindow
+	}
+	if p.Abandon == 0 {
+		p.Abandon = DefaultAbandon
 	}
 	return p
 }
@@ -105,13 +118,25 @@ func (p Policy) backoff(n int) time.Duration {
 // EventGaveUp and an error wrapping ErrFailing and the last failure's
 // error.
 //
-// Guard returns nil when ctx is done (after fn returns) or when fn returns
-// nil: a loop that has finished is not restarted. It returns an error
-// wrapping ErrInvalid, without running fn, if p is invalid. It returns
-// only after fn has returned: a run stalled in a call that never returns
-// keeps Guard waiting, and stays registered and stalled, so Run withholds
-// WATCHDOG=1 and systemd kills the process. Panics are recovered whether
-// or not Run runs; stalls are found only while it does.
+// A goroutine cannot be killed: a run stalled in a call that ignores its
+// ctx (a blocked syscall, a deadlock) returns only if what it waits on is
+// closed. fn's owner closes it when fn's ctx is canceled with cause
+// ErrStalled (closing a socket unblocks a read or write on it). If the
+// run has still not returned p.Abandon after the cancel, Guard abandons
+// it (EventAbandoned, Stats.Abandoned): it unregisters the run and
+// restarts the loop, and the run's goroutine is left behind, counted in
+// Stats.Stuck until it returns. fn must then leave nothing behind that a
+// later run cannot take over, since the abandoned run may still act when
+// it wakes: its owner fences it off (its resources refuse it) before the
+// restart. With a negative p.Abandon, Guard waits for ever instead: the
+// run stays registered and stalled, so Run withholds WATCHDOG=1 and
+// systemd kills the process.
+//
+// Guard returns nil when ctx is done (after fn returns, or is abandoned)
+// or when fn returns nil: a loop that has finished is not restarted. It
+// returns an error wrapping ErrInvalid, without running fn, if p is
+// invalid. Panics are recovered whether or not Run runs; stalls are found
+// only while it does.
 func (w *Watchdog) Guard(ctx context.Context, name string, p Policy, fn func(ctx context.Context, b *Beat) error) error {
 	if err := p.Validate(); err != nil {
 		if fe, ok := err.(*FieldError); ok {
@@ -122,7 +147,7 @@ func (w *Watchdog) Guard(ctx context.Context, name string, p Policy, fn func(ctx
 	p = p.withDefaults()
 	var recent []time.Time // failures within the window, oldest first
 	for {
-		err, stalled := w.runOnce(ctx, name, p.Deadline, fn)
+		err, stalled := w.runOnce(ctx, name, p, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -176,26 +201,60 @@ func (w *Watchdog) Guard(ctx context.Context, name string, p Policy, fn func(ctx
 }
 
 // runOnce runs fn once, registered, and returns what it returned (a
-// *PanicError if it panicked) and whether it was found stalled.
-func (w *Watchdog) runOnce(ctx context.Context, name string, deadline time.Duration, fn func(context.Context, *Beat) error) (err error, stalled bool) {
-	b := w.Register(name, deadline)
+// *PanicError if it panicked) and whether it was found stalled. A stalled
+// run that does not return within p.Abandon is abandoned: runOnce
+// returns without it.
+func (w *Watchdog) runOnce(ctx context.Context, name string, p Policy, fn func(context.Context, *Beat) error) (err error, stalled bool) {
+	b := w.Register(name, p.Deadline)
 	defer b.Done()
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	res := make(chan error, 1)
+	var state atomic.Int32 // runRunning, runReturned, runAbandoned
 	go func() {
 		var err error
-		defer func() { res <- err }() // also if fn calls runtime.Goexit
+		defer func() {
+			res <- err // also if fn calls runtime.Goexit
+			if !state.CompareAndSwap(runRunning, runReturned) {
+				w.stuck.Add(-1)
+				w.log.Warn("watchdog: abandoned loop returned", "loop", name, "err", err)
+			}
+		}()
 		err = w.call(rctx, b, fn)
 	}()
 	select {
 	case err = <-res:
 		return err, false
 	case <-b.Stalled():
-		cancel(ErrStalled)
+	}
+	cancel(ErrStalled)
+	if p.Abandon < 0 {
 		return <-res, true
 	}
+	t := time.NewTimer(p.Abandon)
+	defer t.Stop()
+	select {
+	case err = <-res:
+		return err, true
+	case <-t.C:
+	}
+	if !state.CompareAndSwap(runRunning, runAbandoned) {
+		return <-res, true // it returned just now
+	}
+	w.stuck.Add(1)
+	w.counters.Abandoned.Add(1)
+	w.log.Error("watchdog: stalled loop abandoned: its goroutine is left behind", "loop", name,
+		"waited", p.Abandon, "stuck", w.stuck.Load())
+	w.feed.Publish(Event{Kind: EventAbandoned, Name: name, Time: time.Now(), Stalled: p.Abandon})
+	return nil, true
 }
+
+// The states of a guarded run's goroutine.
+const (
+	runRunning int32 = iota
+	runReturned
+	runAbandoned
+)
 
 // call runs fn, turning a panic into a *PanicError.
 func (w *Watchdog) call(ctx context.Context, b *Beat, fn func(context.Context, *Beat) error) (err error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -202,4 +203,80 @@ func TestBackoff(t *testing.T) {
 	if d := (Policy{Backoff: -1}).withDefaults().backoff(5); d != 0 {
 		t.Fatalf("backoff off: %v", d)
 	}
+}
+
+// A stalled run stuck in a call that ignores its ctx is abandoned
+// Policy.Abandon after the cancel: Guard unregisters it (WATCHDOG=1 may
+// go again), restarts the loop, and counts the goroutine left behind as
+// stuck until it returns.
+func TestGuardAbandon(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatchdog(t, Config{WatchdogInterval: -1})
+		sub := w.Subscribe(64)
+		start := time.Now()
+		run(t, w)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		release := make(chan struct{})
+		var (
+			mu     sync.Mutex // the abandoned run and the next overlap
+			starts []time.Duration
+		)
+		done := make(chan error)
+		go func() {
+			done <- w.Guard(ctx, "router", Policy{Deadline: time.Second, Backoff: 500 * time.Millisecond, Abandon: 2 * time.Second},
+				func(ctx context.Context, b *Beat) error {
+					mu.Lock()
+					starts = append(starts, time.Since(start))
+					first := len(starts) == 1
+					mu.Unlock()
+					if first {
+						<-release // a blocked syscall: ignores ctx
+						return errors.New("woke up")
+					}
+					for {
+						b.Beat()
+						select {
+						case <-ctx.Done():
+							return nil
+						case <-time.After(100 * time.Millisecond):
+						}
+					}
+				})
+		}()
+		// Stalled at 1.25s, abandoned at 3.25s, restarted at 3.75s.
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if want := []time.Duration{0, 3750 * time.Millisecond}; !slices.Equal(starts, want) {
+			t.Fatalf("runs started at %v, want %v", starts, want)
+		}
+		if s := w.Stats(); s.Abandoned != 1 || s.Stuck != 1 || s.Loops != 1 || s.Stalled != 0 || s.Restarts != 1 {
+			t.Fatalf("stats %+v, want 1 abandoned and stuck, the new run registered and beating", s)
+		}
+		if !w.Healthy() {
+			t.Fatal("not healthy once the stuck run was abandoned")
+		}
+		var kinds []EventKind
+		for len(sub.C()) > 0 {
+			e := <-sub.C()
+			kinds = append(kinds, e.Kind)
+			if e.Kind == EventAbandoned && (e.Time.Sub(start) != 3250*time.Millisecond || e.Stalled != 2*time.Second) {
+				t.Fatalf("abandoned at %v after %v, want at 3.25s after 2s", e.Time.Sub(start), e.Stalled)
+			}
+		}
+		if want := []EventKind{EventStalled, EventAbandoned, EventFailed, EventRestarted}; !slices.Equal(kinds, want) {
+			t.Fatalf("events %v, want %v", kinds, want)
+		}
+		close(release) // the stuck goroutine returns: no longer stuck
+		synctest.Wait()
+		if s := w.Stats(); s.Stuck != 0 || s.Restarts != 1 {
+			t.Fatalf("stats %+v, want none stuck and no further restart", s)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -99,7 +99,8 @@ func TestNotifyWatchdog(t *testing.T) {
 }
 
 // A guarded loop stuck in a call that ignores its ctx keeps Guard
-// waiting and WATCHDOG=1 withheld, so that systemd kills the process.
+// waiting, with Abandon negative, and WATCHDOG=1 withheld, so that
+// systemd kills the process.
 func TestNotifyStuckGuard(t *testing.T) {
 	sock := listenNotify(t)
 	synctest.Test(t, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestNotifyStuckGuard(t *testing.T) {
 		release := make(chan struct{})
 		done := make(chan error)
 		go func() {
-			done <- w.Guard(t.Context(), "checker", Policy{Deadline: time.Second}, func(context.Context, *Beat) error {
+			done <- w.Guard(t.Context(), "checker", Policy{Deadline: time.Second, Abandon: -1}, func(context.Context, *Beat) error {
 				<-release // a blocked syscall
 				return nil
 			})

@@ -163,9 +163,12 @@ func allStacks(n int) string {
 	return string(buf[:runtime.Stack(buf, true)])
 }
 
-// healthy reports whether every registered loop has beaten within its
-// deadline.
-func (w *Watchdog) healthy() bool {
+// Healthy reports whether every registered loop has beaten within its
+// deadline: what Run checks before each WATCHDOG=1, for a caller that
+// notifies systemd itself. A loop abandoned by
+// Guard is no longer registered and does not count. It is safe for
+// concurrent use, whether or not Run runs.
+func (w *Watchdog) Healthy() bool {
 	now := time.Since(w.epoch)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -179,7 +182,7 @@ func (w *Watchdog) healthy() bool {
 
 // ping sends WATCHDOG=1 if every loop is beating.
 func (w *Watchdog) ping() {
-	if !w.healthy() {
+	if !w.Healthy() {
 		if n := w.counters.Withheld.Add(1); logx.Sampled(n) {
 			w.log.Warn("watchdog: WATCHDOG=1 withheld: a loop is stalled", "withheld", n)
 		}

@@ -77,6 +77,8 @@ type Stats struct {
 	Panics       uint64 // guarded loops that panicked (counted in Failures too)
 	Failures     uint64 // guarded loops that panicked, stalled or returned an error
 	Restarts     uint64 // guarded loops started again after a failure
+	Abandoned    uint64 // stalled guarded runs Guard stopped waiting for
+	Stuck        int    // abandoned runs whose goroutine has not returned, now
 	GaveUp       uint64 // Guard calls that returned ErrFailing
 	Pings        uint64 // WATCHDOG=1 notifications sent
 	Withheld     uint64 // WATCHDOG=1 notifications not sent because a loop was stalled
@@ -85,7 +87,7 @@ type Stats struct {
 
 type counters struct {
 	Stalls, Recoveries, Panics, Failures, Restarts, GaveUp atomic.Uint64
-	Pings, Withheld, NotifyErrors                          atomic.Uint64
+	Pings, Withheld, NotifyErrors, Abandoned               atomic.Uint64
 }
 
 // A Watchdog watches registered loops for stalls and, under systemd,
@@ -104,6 +106,7 @@ type Watchdog struct {
 	feed     feed.Feed[Event]
 	wake     chan struct{} // capacity 1: the registered loops changed
 	counters counters
+	stuck    atomic.Int64 // Stats.Stuck
 	ran      atomic.Bool
 
 	mu    sync.Mutex
@@ -196,8 +199,25 @@ func (w *Watchdog) poke() {
 
 // Beat records that the loop is alive. It is one atomic store of a
 // monotonic time: no lock, no allocation, cheap enough for every turn of
-// a hot loop. Beating after Done does nothing useful and no harm.
-func (b *Beat) Beat() { b.last.Store(int64(time.Since(b.w.epoch))) }
+// a hot loop. Beating after Done does nothing useful and no harm; a nil
+// *Beat does nothing, so a part can hold one that is set only when it is
+// watched.
+func (b *Beat) Beat() {
+	if b == nil {
+		return
+	}
+	b.last.Store(int64(time.Since(b.w.epoch)))
+}
+
+// Period returns how often a loop that waits for events should wake to
+// beat when nothing else wakes it: a quarter of its deadline. It returns
+// zero for a nil *Beat and for a loop that is never found stalled.
+func (b *Beat) Period() time.Duration {
+	if b == nil || b.deadline <= 0 {
+		return 0
+	}
+	return max(b.deadline/4, MinCheck)
+}
 
 // Done stops watching the loop; a stall it was in ends without an
 // EventRecovered. Calling it again does nothing.
@@ -233,6 +253,7 @@ func (w *Watchdog) Subscribe(n int) *Subscription {
 // Stats returns a snapshot of the Watchdog's gauges and totals.
 func (w *Watchdog) Stats() Stats {
 	s := counter.Snapshot[Stats](&w.counters)
+	s.Stuck = int(w.stuck.Load())
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s.Loops = len(w.loops)

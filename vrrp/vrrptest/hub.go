@@ -71,6 +71,11 @@ type Conn struct {
 	isClose bool
 	sent    uint64
 	dropped uint64
+	block   bool          // BlockNextWrite
+	unblock chan struct{} // closed by UnblockWrites
+	stuck   int           // writes blocked now
+	panics  int           // PanicWrites: writes left to panic
+	panicV  any
 }
 
 var _ vrrp.Conn = (*Conn)(nil)
@@ -96,6 +101,24 @@ func (c *Conn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
 	h := c.hub
 	dst = dst.Unmap()
 	h.mu.Lock()
+	if c.panics > 0 {
+		c.panics--
+		v := c.panicV
+		h.mu.Unlock()
+		panic(v)
+	}
+	if c.block && !c.isClose {
+		c.block = false
+		c.stuck++
+		unblock := c.unblock
+		h.mu.Unlock()
+		select {
+		case <-unblock:
+		case <-c.closed:
+		}
+		h.mu.Lock()
+		c.stuck--
+	}
 	if c.isClose {
 		h.mu.Unlock()
 		return net.ErrClosed
@@ -137,6 +160,41 @@ func (c *Conn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
 	}
 	return nil
 }
+
+// BlockNextWrite makes the next WriteAdvert call block, as a send stuck
+// in the kernel does: it ignores its ctx and returns only after
+// UnblockWrites or Close (net.ErrClosed); then it sends as usual. Later
+// calls do not block.
+func (c *Conn) BlockNextWrite() {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	c.block = true
+	if c.unblock == nil {
+		c.unblock = make(chan struct{})
+	}
+}
+
+// PanicWrites makes the next n WriteAdvert calls panic with v, as a bug
+// in the sender would.
+func (c *Conn) PanicWrites(n int, v any) {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	c.panics, c.panicV = n, v
+}
+
+// UnblockWrites releases the writes BlockNextWrite blocked.
+func (c *Conn) UnblockWrites() {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	c.block = false
+	if c.unblock != nil {
+		close(c.unblock)
+		c.unblock = nil
+	}
+}
+
+// Stuck counts the WriteAdvert calls blocked now (BlockNextWrite).
+func (c *Conn) Stuck() int { c.hub.mu.Lock(); defer c.hub.mu.Unlock(); return c.stuck }
 
 // Inject delivers b to c as if it had arrived with info (for testing
 // receive-side validation with forged TTLs, checksums, sources).

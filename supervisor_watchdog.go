@@ -1,0 +1,424 @@
+package vigil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/watchdog"
+)
+
+// ErrFailing is wrapped by the error Supervisor.Run returns when a loop
+// failed (stalled, panicked or returned an error) Watchdog.Restart.Failures
+// times within Watchdog.Restart.Window, or when a loop the Supervisor
+// cannot restart failed once: the Supervisor stopped, so that a daemon
+// exits non-zero and systemd restarts it. It is watchdog.ErrFailing.
+var ErrFailing = watchdog.ErrFailing
+
+// Watchdog configures how the Supervisor watches its long-running loops
+// (Config.Watchdog). The zero value is the defaults.
+//
+// Each router's loop, the Supervisor's own loop, the check scheduler, the
+// IPVS Balancer and the platform's watcher beat a package watchdog Beat.
+// A loop silent for longer than Deadline is stalled; a stall, and a panic
+// in a loop, is logged with the loop's name, how long, and the stacks,
+// counted (Stats.Watchdog) and reported to the loop's owner:
+//
+//   - A router is restarted by the Supervisor with Restart's backoff. The
+//     old router is fenced off first: its Conn, address manager and
+//     announcer refuse it from then on, so nothing it does when it wakes
+//     (its shutdown's priority 0 and address removal) reaches the network
+//     or the host. A router that was MASTER comes back as MASTER
+//     (vrrp.Router.ResumeMaster): its VIPs are never removed, and it
+//     advertises at once. Its priority sources, faults and sync group
+//     state are given to the new router; its counters start from zero.
+//   - A goroutine cannot be killed: a router stuck in a call that ignores
+//     its context (a blocked send) is abandoned after Restart.Abandon,
+//     counted in Stats.Watchdog.Abandoned and Stuck, and left behind,
+//     fenced; Run does not wait for it.
+//   - The Supervisor's own loop, the check scheduler, the Balancer and the
+//     platform hold state other parts depend on and run once: the
+//     Supervisor does not restart them. A panic in one of them stops the
+//     Supervisor, and Run returns an error wrapping ErrFailing; a stall is
+//     logged and counted, and withholds systemd's WATCHDOG=1, so systemd
+//     kills a process that stays wedged.
+//
+// The Restart.Failures-th failure of a router within Restart.Window stops
+// the Supervisor too: Run returns an error wrapping ErrFailing.
+type Watchdog struct {
+	// Deadline is how long a loop may go without beating; zero means
+	// watchdog.DefaultDeadline (10s), a negative value that no stall is
+	// looked for (panics are still recovered).
+	Deadline time.Duration
+	// Restart is the routers' restart policy: backoff, failure budget and
+	// window, and how long to wait for a stalled router before abandoning
+	// it. Its Deadline is ignored (Deadline above applies). Zero fields
+	// are package watchdog's defaults.
+	Restart watchdog.Policy
+	// Systemd is systemd's watchdog interval (WatchdogSec=): Run sends
+	// WATCHDOG=1 every half of it while every loop beats (see Healthy).
+	// Zero means the interval systemd gives in WATCHDOG_USEC (none when
+	// unset); a negative value never sends it, for a daemon that notifies
+	// systemd itself from Supervisor.Healthy.
+	Systemd time.Duration
+	// NotifySocket is systemd's notification socket; empty means
+	// NOTIFY_SOCKET.
+	NotifySocket string
+}
+
+// validate reports Watchdog's invalid fields.
+func (w *Watchdog) validate() []error {
+	var errs []error
+	if err := w.Restart.Validate(); err != nil {
+		errs = append(errs, invalid("watchdog", "Restart", "%v", err))
+	}
+	if w.Systemd > 0 && w.Systemd < watchdog.MinWatchdogInterval {
+		errs = append(errs, invalid("watchdog", "Systemd", "%v, want at least %v", w.Systemd, watchdog.MinWatchdogInterval))
+	}
+	return errs
+}
+
+// The kinds of loops the Supervisor watches, as named to the watchdog
+// ("vrrp VI_1" is of kind "vrrp"), and as Stats.Watchdog counts them.
+const (
+	LoopSupervisor = "supervisor"
+	LoopVRRP       = "vrrp"
+	LoopChecks     = "checks"
+	LoopIPVS       = "ipvs"
+	LoopPlatform   = "platform"
+)
+
+var loopKinds = [...]string{LoopSupervisor, LoopVRRP, LoopChecks, LoopIPVS, LoopPlatform}
+
+// WatchdogStats are the watchdog's totals (package watchdog's Stats) and
+// its stalls and restarts by kind of loop (LoopVRRP, ...): one entry per
+// kind, whatever the number of instances.
+type WatchdogStats struct {
+	watchdog.Stats
+	// StallsByLoop and RestartsByLoop count by kind of loop; every kind is
+	// present.
+	StallsByLoop   map[string]uint64
+	RestartsByLoop map[string]uint64
+}
+
+// wdCounts counts the watchdog's events by kind of loop.
+type wdCounts struct {
+	stalls, restarts [len(loopKinds)]atomic.Uint64
+}
+
+// loopKind returns the index in loopKinds of the loop named name.
+func loopKind(name string) int {
+	k, _, _ := strings.Cut(name, " ")
+	for i, n := range loopKinds {
+		if n == k {
+			return i
+		}
+	}
+	return 0
+}
+
+// count follows the watchdog's events until its Run closes sub.
+func (c *wdCounts) count(sub *watchdog.Subscription) {
+	for e := range sub.C() {
+		switch e.Kind {
+		case watchdog.EventStalled:
+			c.stalls[loopKind(e.Name)].Add(1)
+		case watchdog.EventRestarted:
+			c.restarts[loopKind(e.Name)].Add(1)
+		}
+	}
+}
+
+func (c *wdCounts) stats(w *watchdog.Watchdog) WatchdogStats {
+	st := WatchdogStats{Stats: w.Stats(), StallsByLoop: map[string]uint64{}, RestartsByLoop: map[string]uint64{}}
+	for i, n := range loopKinds {
+		st.StallsByLoop[n] = c.stalls[i].Load()
+		st.RestartsByLoop[n] = c.restarts[i].Load()
+	}
+	return st
+}
+
+// newWatchdog makes the Supervisor's watchdog for cfg.
+func newWatchdog(cfg *Watchdog, s *Supervisor) (*watchdog.Watchdog, error) {
+	return watchdog.New(watchdog.Config{Deadline: cfg.Deadline, WatchdogInterval: cfg.Systemd,
+		NotifySocket: cfg.NotifySocket, Logger: s.log})
+}
+
+// Healthy reports whether every loop of the Supervisor has beaten within
+// its deadline (Config.Watchdog.Deadline): what Run checks before each
+// systemd WATCHDOG=1. A daemon that notifies systemd itself (Systemd
+// negative) sends WATCHDOG=1 only while it is true. A router abandoned
+// after a stall no longer counts; its restarted successor does. It is
+// safe for concurrent use, before, during and after Run.
+func (s *Supervisor) Healthy() bool { return s.wd.Healthy() }
+
+// errFenced is what a fenced router's I/O returns.
+var errFenced = errors.New("vigil: router replaced by a restart")
+
+// fence cuts one router off from its instance's I/O: once closed, its
+// Conn, address manager and announcer refuse every call, and the
+// context of its calls in flight is canceled.
+type fence struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newFence() *fence {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &fence{ctx, cancel}
+}
+
+func (f *fence) close()       { f.cancel() }
+func (f *fence) closed() bool { return f.ctx.Err() != nil }
+
+// callCtx returns ctx, also canceled when f closes, for one call.
+func (f *fence) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(f.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// fencedConn is a router's Conn behind its fence.
+type fencedConn struct {
+	c vrrp.Conn
+	f *fence
+}
+
+func (c fencedConn) ReadAdvert(ctx context.Context, b []byte) (int, vrrp.PacketInfo, error) {
+	if c.f.closed() {
+		return 0, vrrp.PacketInfo{}, net.ErrClosed
+	}
+	ctx, done := c.f.callCtx(ctx)
+	defer done()
+	n, info, err := c.c.ReadAdvert(ctx, b)
+	if err != nil && c.f.closed() {
+		return 0, vrrp.PacketInfo{}, net.ErrClosed
+	}
+	return n, info, err
+}
+
+func (c fencedConn) WriteAdvert(ctx context.Context, b []byte, dst netip.Addr) error {
+	if c.f.closed() {
+		return errFenced
+	}
+	ctx, done := c.f.callCtx(ctx)
+	defer done()
+	return c.c.WriteAdvert(ctx, b, dst)
+}
+
+func (c fencedConn) LocalAddr() netip.Addr { return c.c.LocalAddr() }
+
+// SetPeers passes new peers to a Conn that filters by peer; for one
+// that does not, the router checks every sender itself.
+func (c fencedConn) SetPeers(peers []netip.Addr) error {
+	if ps, ok := c.c.(vrrp.PeerSetter); ok && !c.f.closed() {
+		return ps.SetPeers(peers)
+	}
+	return nil
+}
+
+// fencedAddrs is a router's address manager behind its fence.
+type fencedAddrs struct {
+	a vrrp.AddrManager
+	f *fence
+}
+
+func (a fencedAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
+	if a.f.closed() {
+		return errFenced
+	}
+	ctx, done := a.f.callCtx(ctx)
+	defer done()
+	return a.a.AddVIPs(ctx, vips, accept)
+}
+
+func (a fencedAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
+	if a.f.closed() {
+		return errFenced
+	}
+	ctx, done := a.f.callCtx(ctx)
+	defer done()
+	return a.a.RemoveVIPs(ctx, vips)
+}
+
+// fencedAnnouncer is a router's announcer behind its fence: its
+// announcements stop when the fence closes.
+type fencedAnnouncer struct {
+	a vrrp.Announcer
+	f *fence
+}
+
+func (a fencedAnnouncer) Announce(ctx context.Context, addrs []netip.Addr) error {
+	if a.f.closed() {
+		return errFenced
+	}
+	ctx, _ = a.f.callCtx(ctx) // lives as long as the announcement: ctx's end or the fence's
+	return a.a.Announce(ctx, addrs)
+}
+
+// newRouter makes a router for m over its I/O behind a new fence, with
+// m's configuration, timers and beat. s.mu held (or m not yet shared).
+func (s *Supervisor) newRouter(m *member) (*vrrp.Router, *fence, error) {
+	f := newFence()
+	var ann vrrp.Announcer
+	if m.io.Announcer != nil {
+		ann = fencedAnnouncer{m.io.Announcer, f}
+	}
+	rc := m.cfg.VRRP
+	if rc.Logger == nil {
+		rc.Logger = s.log
+	}
+	r, err := vrrp.NewRouter(fencedConn{m.io.Conn, f}, fencedAddrs{m.held, f}, ann, rc)
+	if err != nil {
+		f.close()
+		return nil, nil, err
+	}
+	if err := r.SetTimers(m.io.Timers); err != nil {
+		f.close()
+		return nil, nil, fmt.Errorf("vigil: instance %s: %w", m.cfg.VRRP.Name, err)
+	}
+	return r, f, nil
+}
+
+// restartRouter replaces m's router, which failed, by a new one over the
+// same I/O: the old one is fenced off, the new one gets m's priority
+// sources, faults and sync group state, and resumes as MASTER if the old
+// one was. s.mu held.
+func (s *Supervisor) restartRouter(m *member) error {
+	old := m.router
+	m.fence.close()
+	wasMaster := old.Status().State == vrrp.Master
+	r, f, err := s.newRouter(m)
+	if err != nil {
+		return err
+	}
+	if wasMaster {
+		if err := r.ResumeMaster(); err != nil {
+			return err
+		}
+	}
+	for src, d := range m.deltas {
+		r.Track(src, d)
+	}
+	for src := range m.faults {
+		r.SetFault(src, true)
+	}
+	if m.group != nil {
+		if err := r.SyncTo(m.syncState, m.syncSeq); err != nil {
+			return err
+		}
+	}
+	m.router, m.fence = r, f
+	s.log.Warn("vigil: router restarted", "instance", m.cfg.VRRP.Name, "resumed_master", wasMaster)
+	return nil
+}
+
+// giveUp fences off m's last router, which failed for good, and removes
+// the VIPs it held (those no other instance on the interface holds), as
+// its own shutdown would have: the Supervisor is about to stop.
+func (s *Supervisor) giveUp(m *member) {
+	s.mu.Lock()
+	m.fence.close()
+	held, vips, name := m.held, m.cfg.VRRP.VIPs, m.cfg.VRRP.Name
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := held.RemoveVIPs(ctx, vips); err != nil {
+		s.log.Error("vigil: removing the VIPs of a router that keeps failing", "instance", name, "err", err)
+	}
+}
+
+// runRouter is one run of m's router under the watchdog (Guard's fn):
+// the first run takes the router New made, each later one a new router
+// (restartRouter). It forwards the router's transitions and sync
+// statuses to the loop, tagged with the router, until Run returns. When
+// the watchdog finds it stalled, its fence closes before its context is
+// canceled, so its shutdown reaches nothing.
+func (s *Supervisor) runRouter(ctx context.Context, m *member, b *watchdog.Beat, first *bool) error {
+	s.mu.Lock()
+	if !*first {
+		if err := s.restartRouter(m); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	*first = false
+	r, f := m.router, m.fence
+	if err := r.SetBeat(b); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	evs := r.Subscribe(64)
+	var syncs *vrrp.SyncSubscription
+	if m.group != nil {
+		syncs = r.SubscribeSync(1)
+	}
+	s.mu.Unlock()
+
+	// The forwarders end when Run closes the subscriptions, after the
+	// events still queued.
+	var mine sync.WaitGroup
+	mine.Go(func() {
+		for ev := range evs.C() {
+			if !s.forward(routerMsg{m, r, ev}) {
+				return
+			}
+		}
+	})
+	if syncs != nil {
+		mine.Go(func() {
+			for st := range syncs.C() {
+				if !s.forward(syncMsg{m, r, st}) {
+					return
+				}
+			}
+		})
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(context.Cause(ctx), watchdog.ErrStalled) {
+			f.close()
+		}
+		cancel()
+	})
+	defer stop()
+	err := r.Run(rctx)
+	mine.Wait()
+	return err
+}
+
+// forward hands v to the loop; false once the loop has ended.
+func (s *Supervisor) forward(v any) bool {
+	select {
+	case s.msgs <- v:
+		return true
+	case <-s.quit:
+		return false
+	}
+}
+
+// once runs the part run as the loop name under the watchdog, not
+// restarted: run's error is returned as it is; a panic (recovered) or a
+// stall is returned as an error wrapping ErrFailing. For the parts the
+// Supervisor cannot restart. Their loops do not beat: a stall is found
+// only in a part that takes a Beat.
+func (s *Supervisor) once(ctx context.Context, name string, run func(context.Context) error) error {
+	p := s.wdp
+	p.Deadline, p.Failures = -1, 1
+	var err error
+	if gerr := s.wd.Guard(ctx, name, p, func(ctx context.Context, _ *watchdog.Beat) error {
+		err = run(ctx)
+		return nil
+	}); gerr != nil {
+		return gerr
+	}
+	return err
+}
