@@ -258,12 +258,17 @@ func (l *lexer) readFileLine() (line, bool) {
 // decomment does. It also says whether a '"' was left open.
 func decomment(t text) (text, bool) {
 	t = t.trimLeft()
+	if !strings.ContainsAny(t.s, "\"\\#!") {
+		// Nothing to strip or unescape: the same bytes, same columns.
+		return t.trimRight(), false
+	}
 	quote, cont := false, false
 	var b strings.Builder
+	tc := t.columns()
 	cols := make([]int, 0, len(t.s))
 	put := func(i int) {
 		b.WriteByte(t.s[i])
-		cols = append(cols, t.cols[i])
+		cols = append(cols, tc[i])
 	}
 	contCol := 0
 loop:
@@ -275,7 +280,7 @@ loop:
 			i++
 		case c == '\\':
 			if i+1 == len(t.s) {
-				cont, contCol = true, t.cols[i]
+				cont, contCol = true, tc[i]
 				break loop
 			}
 			if !quote && (t.s[i+1] == '#' || t.s[i+1] == '!') {
@@ -292,9 +297,9 @@ loop:
 			i++
 		}
 	}
-	out := text{b.String(), cols}.trimRight()
+	out := text{s: b.String(), cols: cols}.trimRight()
 	if cont {
-		out = text{out.s + "\\", append(out.cols, contCol)}
+		out = text{s: out.s + "\\", cols: append(out.columns(), contCol)}
 	}
 	return out, quote
 }

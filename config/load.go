@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,21 +39,28 @@ func (o LoadOptions) lookupUser(name, group string, supp bool) (*notify.User, er
 // vigil.Config.Validate's), or nil. The Config is what could be mapped
 // even when error is not nil.
 func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
-	t, err := ReadFile(name, opts.Read)
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return vigil.Config{}, nil, &Error{Pos: Pos{File: name}, Severity: SeverityFatal, Msg: err.Error()}
+	}
+	// Each top-level statement is mapped as soon as Read completes it, so
+	// the whole tree is never held: a file of 30,000 real servers peaks
+	// at the Config, not at the Config and its tree.
+	l := newLoader(opts)
+	tl := l.startTop()
+	t := &Tree{}
+	_, err = readStream(os.DirFS("/"), true, cleanPath(".", filepath.ToSlash(abs)), opts.Read, t, tl.statement)
 	var errs ErrorList
 	if err != nil {
-		var l ErrorList
-		if !errors.As(err, &l) {
+		var rl ErrorList
+		if !errors.As(err, &rl) {
 			return vigil.Config{}, nil, err
 		}
-		errs = append(errs, l...)
+		errs = append(errs, rl...)
 	}
-	if t == nil {
-		return vigil.Config{}, nil, errs
-	}
+	tl.finish()
 	warns := append([]*Error(nil), t.Warnings...)
-	cfg, lerrs := Load(t, opts)
-	for _, e := range lerrs {
+	for _, e := range l.errs {
 		if e.Severity == SeverityWarning {
 			warns = append(warns, e)
 		} else {
@@ -59,9 +68,9 @@ func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
 		}
 	}
 	if len(errs) == 0 {
-		return cfg, warns, nil
+		return l.cfg, warns, nil
 	}
-	return cfg, warns, errs
+	return l.cfg, warns, errs
 }
 
 // Load maps the keywords of t to a vigil.Config, as keepalived's
@@ -147,41 +156,46 @@ type handler func(s *Statement)
 func (l *loader) block(what string, stmts []Statement, hs map[string]handler, ignored map[string]string) {
 	path := blockPath(what)
 	for i := range stmts {
-		s := &stmts[i]
-		if len(s.Words) == 0 {
-			continue
-		}
-		kw := s.Words[0]
-		if h, ok := hs[kw]; ok {
-			prev := l.cur
-			l.cur = kwNote{st: kwSupported}
-			h(s)
-			l.note(path, kw, l.cur.st, l.cur.why)
-			l.cur = prev
-			continue
-		}
-		if why, ok := ignored[kw]; ok {
-			l.warnf(s.Pos, "%s: %s ignored: %s", what, kw, why)
-			l.note(path, kw, kwIgnored, why)
-			continue
-		}
-		l.note(path, kw, kwUnknown, "")
-		msg := fmt.Sprintf("%s: unknown keyword %q ignored", what, kw)
-		if s.HasBlock {
-			msg += " with its block"
-		}
-		names := make([]string, 0, len(hs)+len(ignored))
-		for k := range hs {
-			names = append(names, k)
-		}
-		for k := range ignored {
-			names = append(names, k)
-		}
-		if m := closest(kw, names); m != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", m)
-		}
-		l.warnf(s.Pos, "%s", msg)
+		l.statement(what, path, &stmts[i], hs, ignored)
 	}
+}
+
+// statement dispatches s, a statement of the block what (whose keyword
+// path is path), as block does.
+func (l *loader) statement(what, path string, s *Statement, hs map[string]handler, ignored map[string]string) {
+	if len(s.Words) == 0 {
+		return
+	}
+	kw := s.Words[0]
+	if h, ok := hs[kw]; ok {
+		prev := l.cur
+		l.cur = kwNote{st: kwSupported}
+		h(s)
+		l.note(path, kw, l.cur.st, l.cur.why)
+		l.cur = prev
+		return
+	}
+	if why, ok := ignored[kw]; ok {
+		l.warnf(s.Pos, "%s: %s ignored: %s", what, kw, why)
+		l.note(path, kw, kwIgnored, why)
+		return
+	}
+	l.note(path, kw, kwUnknown, "")
+	msg := fmt.Sprintf("%s: unknown keyword %q ignored", what, kw)
+	if s.HasBlock {
+		msg += " with its block"
+	}
+	names := make([]string, 0, len(hs)+len(ignored))
+	for k := range hs {
+		names = append(names, k)
+	}
+	for k := range ignored {
+		names = append(names, k)
+	}
+	if m := closest(kw, names); m != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	l.warnf(s.Pos, "%s", msg)
 }
 
 // closest returns the name within edit distance 2 of w, if any.
@@ -381,37 +395,87 @@ func unwrapMsg(err error) string {
 
 // load walks the top level.
 func (l *loader) load(stmts []Statement) {
+	tl := l.startTop()
+	for i := range stmts {
+		tl.statement(&stmts[i])
+	}
+	tl.finish()
+}
+
+// topLoader maps the top level one statement at a time, so that LoadFile
+// can map statements as Read completes them (readStream) and never hold
+// the whole tree.
+type topLoader struct {
+	l      *loader
+	top    map[string]handler
+	ign    map[string]string
+	global bool         // a global_defs was seen
+	early  []*Statement // statements before the first global_defs
+	groups []*Statement // vrrp_sync_groups, mapped at the end
+}
+
+func (l *loader) startTop() *topLoader {
 	l.version = vrrp.V2
 	l.defIface = "eth0"
-	// global_defs first: keepalived reads it before the rest matters
-	// (vrrp_version, script_user).
-	for i := range stmts {
-		if stmts[i].Words[0] == "global_defs" {
-			l.globalDefs(&stmts[i])
-		}
-	}
-	var groups []*Statement
+	tl := &topLoader{l: l}
 	vl := newVSLoader(l)
-	top := map[string]handler{
+	tl.top = map[string]handler{
 		"global_defs":        func(*Statement) {},
 		"vrrp_script":        l.vrrpScript,
 		"track_file":         l.trackFile,
 		"vrrp_track_file":    l.trackFile,
 		"vrrp_track_process": l.trackProcess,
 		"vrrp_instance":      l.instance,
-		"vrrp_sync_group":    func(s *Statement) { groups = append(groups, s) },
+		"vrrp_sync_group":    func(s *Statement) { tl.groups = append(tl.groups, s) },
 		"static_ipaddress":   l.staticAddresses,
 		// The check side (load_vs.go).
 		"virtual_server":       vl.virtualServer,
 		"virtual_server_group": vl.group,
 		"SSL":                  vl.sslBlock,
 	}
-	ign := map[string]string{}
-	l.topExtra(top, ign)
-	l.block("top level", stmts, top, ign)
+	tl.ign = map[string]string{}
+	l.topExtra(tl.top, tl.ign)
+	return tl
+}
+
+// statement maps one top-level statement. global_defs goes first, as
+// keepalived reads it before the rest matters (vrrp_version,
+// script_user): what comes before the first global_defs waits for it
+// (or for the end); a later global_defs applies from where it is.
+func (tl *topLoader) statement(s *Statement) {
+	l := tl.l
+	if len(s.Words) > 0 && s.Words[0] == "global_defs" {
+		l.globalDefs(s)
+		tl.global = true
+		tl.one(s)
+		for _, e := range tl.early {
+			tl.one(e)
+		}
+		tl.early = nil
+		return
+	}
+	if !tl.global {
+		tl.early = append(tl.early, s)
+		return
+	}
+	tl.one(s)
+}
+
+func (tl *topLoader) one(s *Statement) {
+	tl.l.statement("top level", "top", s, tl.top, tl.ign)
+}
+
+// finish maps what waited and ends the mapping: sync groups, unused
+// vrrp_scripts, Validate.
+func (tl *topLoader) finish() {
+	l := tl.l
+	for _, e := range tl.early {
+		tl.one(e)
+	}
+	tl.early = nil
 	// Sync groups name instances defined anywhere (keepalived resolves
 	// them after parsing).
-	for _, s := range groups {
+	for _, s := range tl.groups {
 		l.syncGroup(s)
 	}
 	// keepalived drops a vrrp_script nothing tracks.

@@ -126,13 +126,21 @@ func ReadFile(name string, opts Options) (*Tree, error) {
 }
 
 func read(fsys fs.FS, rooted bool, name string, opts Options) (*Tree, error) {
+	t := &Tree{}
+	return readStream(fsys, rooted, name, opts, t, nil)
+}
+
+// readStream is read; with emit set, each top-level statement goes to
+// emit, with its block, as soon as it is complete, instead of into
+// t.Statements, so that a caller mapping statements one by one never
+// holds the whole tree. t receives the warnings.
+func readStream(fsys fs.FS, rooted bool, name string, opts Options, t *Tree, emit func(*Statement)) (*Tree, error) {
 	l := newLexer(fsys, rooted, opts)
 	l.openGlob(name, IncludeRead|IncludeMatch|IncludeWildcardMatch, nil)
 	if len(l.globs) == 0 && !l.stopped {
 		l.errorf(Pos{File: l.displayName(name)}, SeverityFatal, "Failed to open configuration file")
 	}
-	b := builder{lx: l}
-	t := &Tree{}
+	b := builder{lx: l, emit: emit}
 	t.Statements, _, _ = b.block(0, "", Pos{})
 	l.stop()
 	var errs ErrorList
@@ -156,6 +164,9 @@ const maxBlockDepth = 64
 // A builder makes the tree from the lexer's logical lines.
 type builder struct {
 	lx *lexer
+	// emit, if set, takes each top-level statement once complete (see
+	// readStream); block then returns no top-level statements.
+	emit func(*Statement)
 }
 
 // block reads statements up to the '}' that closes the block opened at
@@ -168,6 +179,10 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 	for {
 		ln, ok := b.lx.next()
 		if !ok {
+			if depth == 0 && b.emit != nil && len(stmts) > 0 {
+				b.emit(&stmts[0])
+				stmts = nil
+			}
 			if depth > 0 {
 				b.lx.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
 			}
@@ -215,6 +230,12 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			cols := make([]int, len(words))
 			for i, x := range idx {
 				cols[i] = ln.col(x)
+			}
+			if depth == 0 && b.emit != nil && len(stmts) > 0 {
+				// The previous statement is complete: no '{' can follow
+				// it any more. A new array keeps the emitted one intact.
+				b.emit(&stmts[0])
+				stmts = nil
 			}
 			stmts = append(stmts, Statement{Pos: ln.pos(idx[0]), Words: words, Cols: cols, Line: ln.s})
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {

@@ -10,26 +10,34 @@ const maxBuf = 1024
 // A text is a line being processed, with the column each byte came from
 // on its origin line, so positions survive comment stripping and
 // substitution. Substituted text takes the column of its '$'.
+//
+// Most lines keep their bytes where they were: then cols is nil and byte
+// i is at column base+i, so a plain line costs no column table.
 type text struct {
 	s    string
-	cols []int
+	cols []int // nil: byte i is at column base+i
+	base int
 }
 
-func newText(s string) text {
-	cols := make([]int, len(s))
-	for i := range cols {
-		cols[i] = i + 1
+func newText(s string) text { return text{s: s, base: 1} }
+
+func (t text) slice(i, j int) text {
+	if t.cols == nil {
+		return text{s: t.s[i:j], base: t.base + i}
 	}
-	return text{s, cols}
+	return text{s: t.s[i:j], cols: t.cols[i:j]}
 }
 
-func (t text) slice(i, j int) text { return text{t.s[i:j], t.cols[i:j]} }
-
-func (t text) from(i int) text { return text{t.s[i:], t.cols[i:]} }
+func (t text) from(i int) text { return t.slice(i, len(t.s)) }
 
 // col is the column of byte i (the end of the text for i == len).
 func (t text) col(i int) int {
 	switch {
+	case t.cols == nil:
+		if t.base == 0 {
+			return 1 + i
+		}
+		return t.base + i
 	case i < len(t.cols):
 		return t.cols[i]
 	case len(t.cols) > 0:
@@ -38,15 +46,28 @@ func (t text) col(i int) int {
 	return 1
 }
 
+// columns returns the column of every byte.
+func (t text) columns() []int {
+	if t.cols != nil {
+		return t.cols
+	}
+	cols := make([]int, len(t.s))
+	for i := range cols {
+		cols[i] = t.col(i)
+	}
+	return cols
+}
+
 // replace replaces bytes [i, j) with s, at column col.
 func (t text) replace(i, j int, s string, col int) text {
-	cols := make([]int, 0, len(t.cols)-(j-i)+len(s))
-	cols = append(cols, t.cols[:i]...)
+	tc := t.columns()
+	cols := make([]int, 0, len(tc)-(j-i)+len(s))
+	cols = append(cols, tc[:i]...)
 	for range len(s) {
 		cols = append(cols, col)
 	}
-	cols = append(cols, t.cols[j:]...)
-	return text{t.s[:i] + s + t.s[j:], cols}
+	cols = append(cols, tc[j:]...)
+	return text{s: t.s[:i] + s + t.s[j:], cols: cols}
 }
 
 // trimLeft removes leading spaces and tabs.

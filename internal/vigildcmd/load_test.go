@@ -30,7 +30,7 @@ func TestConfigTest(t *testing.T) {
 		code  int
 		lines []string // what stderr must hold, each on a line matching diag
 	}{
-		{"good.conf", ExitOK, []string{`good.conf:4:4: warning: global_defs: unknown keyword "notification_email"`}},
+		{"good.conf", ExitOK, []string{`good.conf:4:4: warning: global_defs: notification_email ignored: not supported`}},
 		{"errors.conf", ExitTestErrors, []string{`errors.conf:5:16: error: advert_int: invalid time "abc"`}},
 		{"fatal.conf", ExitTestCannotRun, []string{`fatal.conf:1:1: fatal: vrrp_instance VI_1: virtual_router_id missing`}},
 		{"scripts.conf", ExitTestSecurity, nil},
