@@ -8,6 +8,8 @@ import (
 // load_instance.go remember across blocks.
 type extState struct {
 	strict bool // vrrp_strict
+	// group4, group6: vrrp_mcast_group4 / vrrp_mcast_group6.
+	group4, group6 netip.Addr
 }
 
 // Reasons shared by several keywords.
@@ -121,15 +123,6 @@ var globalIgnored = map[string]string{
 // different behaviour (a warning each).
 func (l *loader) globalExtra(hs map[string]handler) {
 	differs, defaultOr, boolOff := l.hDiffers, l.hDefaultOr, l.hBoolOff
-	mcast := func(def string) func(s *Statement) bool {
-		return func(s *Statement) bool {
-			if !l.args(s, 1, 1) {
-				return true
-			}
-			a, ok := l.addr(s, 1)
-			return !ok || a == netip.MustParseAddr(def)
-		}
-	}
 	const noScript = "not run by vigil: run it from the service manager (ExecStartPre=, ExecStopPost=)"
 	hs["checker_log_all_failures"] = boolOff("not applied: failed checks are not logged one by one")
 	hs["startup_script"] = differs(1, -1, noScript)
@@ -137,8 +130,8 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["shutdown_script"] = differs(1, -1, noScript)
 	hs["shutdown_script_timeout"] = differs(1, 1, noScript)
 	hs["dynamic_interfaces"] = differs(0, 1, "vigil follows interfaces by name through netlink whether or not they exist at start")
-	hs["vrrp_mcast_group4"] = defaultOr(mcast("224.0.0.18"), "vigil always sends IPv4 adverts to 224.0.0.18")
-	hs["vrrp_mcast_group6"] = defaultOr(mcast("ff02::12"), "vigil always sends IPv6 adverts to ff02::12")
+	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
+	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
 	l.advertHandlers(hs, "vrrp_")
 	hs["vrrp_strict"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {

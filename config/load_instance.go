@@ -56,8 +56,6 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	}
 	l.routesAndRules(hs, &in.Routes, &in.Rules)
 	hs["promote_secondaries"] = differs(0, 0, "not set: set net.ipv4.conf.IF.promote_secondaries=1 yourself")
-	hs["mcast_src_ip"] = differs(1, 1, "multicast adverts are sent from the interface's primary address")
-	hs["unicast_ttl"] = differs(1, 1, "unicast adverts are sent with TTL 255")
 	hs["unicast_fault_no_peer"] = differs(0, 0, "not applied: a unicast instance without peers is not put in FAULT")
 	hs["track_src_ip"] = differs(0, 0, "not applied: losing the source address does not put the instance in FAULT")
 	hs["strict_mode"] = func(s *Statement) {
