@@ -77,6 +77,7 @@ type Supervisor struct {
 	synced   bool                     // the platform's first listing is in
 	stopping bool
 	errs     []error
+	delaying bool // Global.StartupDelay is not over (supervisor_startup.go)
 }
 
 // member is one running instance.
@@ -530,6 +531,7 @@ func (s *Supervisor) startVirtualServers() {
 func (s *Supervisor) loop(ctx context.Context) {
 	s.mu.Lock()
 	s.addStatic(s.cfg.Static)
+	s.delayStart()
 	s.startReady()
 	s.mu.Unlock()
 	defer func() {
@@ -657,6 +659,8 @@ func (s *Supervisor) handle(msg any) {
 		if msg.m.removed {
 			s.dropMember(msg.m)
 		}
+	case startupDone:
+		s.endDelay()
 	}
 }
 
@@ -721,6 +725,9 @@ func (s *Supervisor) syncActions(g *syncRun, acts []vrrp.SyncAction) {
 // members together. s.mu held.
 func (s *Supervisor) startReady() {
 	if s.stopping {
+		return
+	}
+	if s.delaying {
 		return
 	}
 	for _, g := range s.groups {

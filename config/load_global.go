@@ -157,8 +157,8 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["lvs_sync_daemon"] = differs(1, -1, "not started: run ipvsadm --start-daemon")
 	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
 	hs["rs_init_notifies"] = boolOff("real server notify scripts run on changes only, not for the initial state")
-	hs["vrrp_startup_delay"] = differs(1, 1, "not applied: instances start at once")
-	hs["vrrp_delay_after_boot"] = differs(1, 1, "not applied: instances start at once")
+	hs["vrrp_startup_delay"] = l.startupDelay(false)
+	hs["vrrp_delay_after_boot"] = l.startupDelay(true)
 	hs["vmac_prefix"] = defaultOr(func(s *Statement) bool {
 		return !l.args(s, 1, 1) || s.Words[1] == "vrrp"
 	}, "VMACs are always named vrrp.VRID")
