@@ -10,6 +10,7 @@ type extState struct {
 	strict bool // vrrp_strict
 	// group4, group6: vrrp_mcast_group4 / vrrp_mcast_group6.
 	group4, group6 netip.Addr
+	adv            advertSet // vrrp_down_timer_adverts, ... (load_advert.go)
 }
 
 // Reasons shared by several keywords.
@@ -133,6 +134,7 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
 	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
 	l.advertHandlers(hs, "vrrp_")
+	l.advertOptions(hs, "vrrp_", &l.x.adv)
 	hs["vrrp_strict"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
 			l.x.strict = v
@@ -176,7 +178,8 @@ func (l *loader) globalExtra(hs map[string]handler) {
 
 // whyStrict is what vrrp_strict and strict_mode do in vigil.
 const whyStrict = "instances get no_accept unless priority 255; unicast peers, authentication and preempt_delay are errors; " +
-	"VRRPv3 instances need virtual addresses (vigil's adverts already follow the RFC)"
+	"VRRPv3 instances need virtual addresses, lower_prio_no_advert is on, higher_prio_send_advert off and down_timer_adverts 3 " +
+	"(vigil's adverts already follow the RFC)"
 
 // topExtra adds to top the top-level keywords of this file and removes
 // them from ign.
@@ -253,15 +256,6 @@ func (l *loader) advertHandlers(hs map[string]handler, prefix string) {
 	lowerPrio := "a master that receives a lower-priority advert advertises and announces its addresses at once, with the garp_master timing"
 	hs[prefix+"garp_lower_prio_delay"] = differs(1, 1, lowerPrio)
 	hs[prefix+"garp_lower_prio_repeat"] = differs(1, 1, lowerPrio)
-	hs[prefix+"down_timer_adverts"] = l.hDefaultOr(func(s *Statement) bool {
-		if !l.args(s, 1, 1) {
-			return true
-		}
-		n, ok := l.intArg(s, 1, 1, 100)
-		return !ok || n == 3
-	}, "vigil's master-down timer is 3 adverts (RFC 5798)")
-	hs[prefix+"lower_prio_no_advert"] = boolOff("a master always answers a lower-priority advert with its own")
-	hs[prefix+"higher_prio_send_advert"] = boolOff("a master yields to a higher priority without a last advert")
 	hs[prefix+"check_unicast_src"] = func(s *Statement) {
 		if l.args(s, 0, 0) {
 			l.cur.why = "always on: unicast adverts are accepted from the configured peers only"

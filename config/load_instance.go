@@ -17,6 +17,7 @@ type instExtra struct {
 	excluded  []netip.Prefix // virtual_ipaddress_excluded
 	exclAt    []Pos
 	exclBlock *Statement
+	adv       advertSet // down_timer_adverts, ... (load_advert.go)
 }
 
 // instanceExtra adds to hs the vrrp_instance keywords of this file.
@@ -66,6 +67,7 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	}
 	hs["vmac_xmit_base"] = differs(0, 0, "adverts are sent and received on the VMAC")
 	l.advertHandlers(hs, "")
+	l.advertOptions(hs, "", &ix.adv)
 	hs["notify_master_rx_lower_pri"] = func(s *Statement) {
 		if _, ok := l.script(s); ok {
 			l.differs(s, "not run: vigil has no notification for a lower-priority advert (the router counts them)")

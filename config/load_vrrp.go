@@ -395,6 +395,7 @@ func (l *loader) instance(s *Statement) {
 	}
 	l.strictInstance(s, &in, ix, obj)
 	l.wireInstance(&in, wx, obj)
+	l.advertInstance(&in, ix, obj)
 	if v.Version == vrrp.V2 && v.Interval%time.Second != 0 {
 		d := max(v.Interval.Round(time.Second), time.Second)
 		l.warnf(advert.Pos, "%s: advert_int %s with VRRP version 2: %v used", obj, advert.Words[1], d)

@@ -40,6 +40,8 @@ type Config struct {
 	PreemptDelay time.Duration
 	NoAccept     bool
 	InitialState State
+	// AdvertOptions: see MachineConfig.
+	AdvertOptions
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -57,7 +59,8 @@ func (c *Config) object() string {
 // address.
 func (c *Config) machineConfig(primary netip.Addr) MachineConfig {
 	return MachineConfig{Version: c.Version, Priority: c.Priority, Interval: c.Interval, Primary: primary,
-		NoPreempt: c.NoPreempt, PreemptDelay: c.PreemptDelay, NoAccept: c.NoAccept, InitialState: c.InitialState}
+		NoPreempt: c.NoPreempt, PreemptDelay: c.PreemptDelay, NoAccept: c.NoAccept, InitialState: c.InitialState,
+		AdvertOptions: c.AdvertOptions}
 }
 
 // Validate reports every problem of c at once, as *FieldErrors naming the
