@@ -94,6 +94,11 @@ type Global struct {
 	// checks) running at once (check.GroupConfig.MaxInFlight): zero means
 	// the default (1024), negative no bound.
 	CheckConcurrency int
+	// StartupDelay holds the instances in INIT for this long after Run
+	// starts (vrrp_startup_delay, vrrp_delay_after_boot): they send and
+	// read no adverts, then start as they would have at once. A reload
+	// does not change a delay under way. 0 and negative mean no delay.
+	StartupDelay time.Duration
 }
 
 // A Tracker is a named source of health that instances and sync groups

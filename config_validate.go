@@ -116,6 +116,12 @@ func (c *Config) Validate() error {
 		}
 		id := identityOf(&in.InstanceConfig)
 		id.unicast, id.src = false, netip.Addr{}
+		id.ttl, id.group = 0, netip.Addr{}
+		if in.UnicastTTL < 0 || in.UnicastTTL > 255 {
+			add(obj, "UnicastTTL", "%d, want 1..255 (0: 255)", in.UnicastTTL)
+		} else if in.UnicastTTL != 0 && len(in.VRRP.Peers) == 0 {
+			add(obj, "UnicastTTL", "needs unicast peers")
+		}
 		if other, ok := ids[id]; ok {
 			add(obj, "VRRP.VRID", "VRID %d on %s (IPv6 %v) is also instance %s's", in.VRRP.VRID, in.Interface, id.v6, other)
 		}

@@ -21,9 +21,14 @@ type InstanceConfig struct {
 	VRRP vrrp.Config
 	// Interface is the interface the instance runs on.
 	Interface string
-	// UnicastSrc is the source of unicast adverts (keepalived
-	// unicast_src_ip); the default is the interface's primary address.
+	// UnicastSrc is the source of adverts, unicast or multicast
+	// (keepalived unicast_src_ip, mcast_src_ip); the default is the
+	// interface's primary address.
 	UnicastSrc netip.Addr
+	// UnicastTTL is the TTL / hop limit of unicast adverts (keepalived
+	// unicast_ttl), 1..255; 0 means 255. Only with VRRP.Peers. A unicast
+	// instance accepts its peers' adverts whatever their TTL.
+	UnicastTTL int
 	// UseVMAC runs the instance on a macvlan carrying the virtual MAC
 	// 00:00:5e:00:01:{VRID} (…:02:… for IPv6), as keepalived's use_vmac.
 	UseVMAC bool

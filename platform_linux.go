@@ -137,7 +137,8 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		}
 		l.sockets[key] = sock
 	}
-	conn, err := sock.Conn(ic.VRRP.VRID, vrrp.ConnConfig{Source: ic.UnicastSrc, Peers: ic.VRRP.Peers})
+	conn, err := sock.Conn(ic.VRRP.VRID, vrrp.ConnConfig{Source: ic.UnicastSrc, Peers: ic.VRRP.Peers,
+		Group: ic.VRRP.Group, TTL: ic.UnicastTTL})
 	if err != nil {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}

@@ -81,6 +81,7 @@ type Supervisor struct {
 	synced   bool                     // the platform's first listing is in
 	stopping bool
 	errs     []error
+	delaying bool // Global.StartupDelay is not over (supervisor_startup.go)
 }
 
 // member is one running instance.
@@ -558,6 +559,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 	}
 	s.mu.Lock()
 	s.addStatic(s.cfg.Static)
+	s.delayStart()
 	s.startReady()
 	s.mu.Unlock()
 	defer func() {
@@ -689,6 +691,8 @@ func (s *Supervisor) handle(msg any) {
 		if msg.m.removed {
 			s.dropMember(msg.m)
 		}
+	case startupDone:
+		s.endDelay()
 	}
 }
 
@@ -763,6 +767,9 @@ func (m *member) syncTo(group vrrp.State, seq uint64) error {
 // members together. s.mu held.
 func (s *Supervisor) startReady() {
 	if s.stopping {
+		return
+	}
+	if s.delaying {
 		return
 	}
 	for _, g := range s.groups {

@@ -90,13 +90,16 @@ type identity struct {
 	unicast bool
 	src     netip.Addr
 	vmac    bool
+	// ttl and group: the Conn's unicast TTL and multicast group.
+	ttl   int
+	group netip.Addr
 }
 
 func identityOf(ic *InstanceConfig) identity {
 	id := identity{vrid: ic.VRRP.VRID, v6: ic.IPv6(), iface: ic.Interface, unicast: len(ic.VRRP.Peers) > 0, vmac: ic.UseVMAC}
-	if id.unicast {
-		id.src = ic.UnicastSrc
-	}
+	// The source counts for multicast too (mcast_src_ip): the Conn is
+	// opened with it.
+	id.src, id.ttl, id.group = ic.UnicastSrc, ic.UnicastTTL, ic.VRRP.Group
 	return id
 }
 

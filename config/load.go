@@ -24,6 +24,9 @@ type LoadOptions struct {
 	// LookupUser resolves a script's "USER [[:]GROUP]" (script_user,
 	// notify_*, the FIFOs' users). Nil means notify.LookupUser.
 	LookupUser func(name, group string, supplementary bool) (*notify.User, error)
+	// Uptime returns the system's uptime, for vrrp_delay_after_boot. Nil
+	// reads /proc/uptime.
+	Uptime func() (time.Duration, error)
 }
 
 func (o LoadOptions) lookupUser(name, group string, supp bool) (*notify.User, error) {

@@ -8,6 +8,9 @@ import (
 // load_instance.go remember across blocks.
 type extState struct {
 	strict bool // vrrp_strict
+	// group4, group6: vrrp_mcast_group4 / vrrp_mcast_group6.
+	group4, group6 netip.Addr
+	adv            advertSet // vrrp_down_timer_adverts, ... (load_advert.go)
 }
 
 // Reasons shared by several keywords.
@@ -121,15 +124,6 @@ var globalIgnored = map[string]string{
 // different behaviour (a warning each).
 func (l *loader) globalExtra(hs map[string]handler) {
 	differs, defaultOr, boolOff := l.hDiffers, l.hDefaultOr, l.hBoolOff
-	mcast := func(def string) func(s *Statement) bool {
-		return func(s *Statement) bool {
-			if !l.args(s, 1, 1) {
-				return true
-			}
-			a, ok := l.addr(s, 1)
-			return !ok || a == netip.MustParseAddr(def)
-		}
-	}
 	const noScript = "not run by vigil: run it from the service manager (ExecStartPre=, ExecStopPost=)"
 	hs["checker_log_all_failures"] = boolOff("not applied: failed checks are not logged one by one")
 	hs["startup_script"] = differs(1, -1, noScript)
@@ -137,9 +131,10 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["shutdown_script"] = differs(1, -1, noScript)
 	hs["shutdown_script_timeout"] = differs(1, 1, noScript)
 	hs["dynamic_interfaces"] = differs(0, 1, "vigil follows interfaces by name through netlink whether or not they exist at start")
-	hs["vrrp_mcast_group4"] = defaultOr(mcast("224.0.0.18"), "vigil always sends IPv4 adverts to 224.0.0.18")
-	hs["vrrp_mcast_group6"] = defaultOr(mcast("ff02::12"), "vigil always sends IPv6 adverts to ff02::12")
+	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
+	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
 	l.advertHandlers(hs, "vrrp_")
+	l.advertOptions(hs, "vrrp_", &l.x.adv)
 	hs["vrrp_strict"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
 			l.x.strict = v
@@ -164,8 +159,8 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["lvs_sync_daemon"] = differs(1, -1, "not started: run ipvsadm --start-daemon")
 	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
 	hs["rs_init_notifies"] = boolOff("real server notify scripts run on changes only, not for the initial state")
-	hs["vrrp_startup_delay"] = differs(1, 1, "not applied: instances start at once")
-	hs["vrrp_delay_after_boot"] = differs(1, 1, "not applied: instances start at once")
+	hs["vrrp_startup_delay"] = l.startupDelay(false)
+	hs["vrrp_delay_after_boot"] = l.startupDelay(true)
 	hs["vmac_prefix"] = defaultOr(func(s *Statement) bool {
 		return !l.args(s, 1, 1) || s.Words[1] == "vrrp"
 	}, "VMACs are always named vrrp.VRID")
@@ -183,7 +178,8 @@ func (l *loader) globalExtra(hs map[string]handler) {
 
 // whyStrict is what vrrp_strict and strict_mode do in vigil.
 const whyStrict = "instances get no_accept unless priority 255; unicast peers, authentication and preempt_delay are errors; " +
-	"VRRPv3 instances need virtual addresses (vigil's adverts already follow the RFC)"
+	"VRRPv3 instances need virtual addresses, lower_prio_no_advert is on, higher_prio_send_advert off and down_timer_adverts 3 " +
+	"(vigil's adverts already follow the RFC)"
 
 // topExtra adds to top the top-level keywords of this file and removes
 // them from ign.
@@ -260,15 +256,6 @@ func (l *loader) advertHandlers(hs map[string]handler, prefix string) {
 	lowerPrio := "a master that receives a lower-priority advert advertises and announces its addresses at once, with the garp_master timing"
 	hs[prefix+"garp_lower_prio_delay"] = differs(1, 1, lowerPrio)
 	hs[prefix+"garp_lower_prio_repeat"] = differs(1, 1, lowerPrio)
-	hs[prefix+"down_timer_adverts"] = l.hDefaultOr(func(s *Statement) bool {
-		if !l.args(s, 1, 1) {
-			return true
-		}
-		n, ok := l.intArg(s, 1, 1, 100)
-		return !ok || n == 3
-	}, "vigil's master-down timer is 3 adverts (RFC 5798)")
-	hs[prefix+"lower_prio_no_advert"] = boolOff("a master always answers a lower-priority advert with its own")
-	hs[prefix+"higher_prio_send_advert"] = boolOff("a master yields to a higher priority without a last advert")
 	hs[prefix+"check_unicast_src"] = func(s *Statement) {
 		if l.args(s, 0, 0) {
 			l.cur.why = "always on: unicast adverts are accepted from the configured peers only"

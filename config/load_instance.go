@@ -17,6 +17,7 @@ type instExtra struct {
 	excluded  []netip.Prefix // virtual_ipaddress_excluded
 	exclAt    []Pos
 	exclBlock *Statement
+	adv       advertSet // down_timer_adverts, ... (load_advert.go)
 }
 
 // instanceExtra adds to hs the vrrp_instance keywords of this file.
@@ -56,8 +57,6 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	}
 	l.routesAndRules(hs, &in.Routes, &in.Rules)
 	hs["promote_secondaries"] = differs(0, 0, "not set: set net.ipv4.conf.IF.promote_secondaries=1 yourself")
-	hs["mcast_src_ip"] = differs(1, 1, "multicast adverts are sent from the interface's primary address")
-	hs["unicast_ttl"] = differs(1, 1, "unicast adverts are sent with TTL 255")
 	hs["unicast_fault_no_peer"] = differs(0, 0, "not applied: a unicast instance without peers is not put in FAULT")
 	hs["track_src_ip"] = differs(0, 0, "not applied: losing the source address does not put the instance in FAULT")
 	hs["strict_mode"] = func(s *Statement) {
@@ -68,6 +67,7 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	}
 	hs["vmac_xmit_base"] = differs(0, 0, "adverts are sent and received on the VMAC")
 	l.advertHandlers(hs, "")
+	l.advertOptions(hs, "", &ix.adv)
 	hs["notify_master_rx_lower_pri"] = func(s *Statement) {
 		if _, ok := l.script(s); ok {
 			l.differs(s, "not run: vigil has no notification for a lower-priority advert (the router counts them)")

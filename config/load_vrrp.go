@@ -81,7 +81,6 @@ func garpKeywords(at func() *netlink.AnnounceTiming, l *loader) map[string]func(
 
 // instanceIgnored are the instance keywords vigil does not map, and why.
 var instanceIgnored = map[string]string{
-	"mcast_dst_ip":              "not supported: adverts go to 224.0.0.18 / ff02::12",
 	"track_bfd":                 whyNoBFD,
 	"use_vmac_addr":             "not supported: no per-address VMACs",
 	"use_ipvlan":                "not supported: no ipvlan (use_vmac makes a macvlan)",
@@ -342,6 +341,7 @@ func (l *loader) instance(s *Statement) {
 		}
 	}
 	ix := l.instanceExtra(&in, hs, obj, &devs)
+	wx := l.instanceWire(&in, hs)
 	l.block(obj, s.Block, hs, instanceIgnored)
 	l.excludedVIPs(&in, ix, obj)
 	if v.AuthType == vrrp.AuthNone && v.AuthPass != "" {
@@ -394,6 +394,8 @@ func (l *loader) instance(s *Statement) {
 		v.InitialState = vrrp.Backup
 	}
 	l.strictInstance(s, &in, ix, obj)
+	l.wireInstance(&in, wx, obj)
+	l.advertInstance(&in, ix, obj)
 	if v.Version == vrrp.V2 && v.Interval%time.Second != 0 {
 		d := max(v.Interval.Round(time.Second), time.Second)
 		l.warnf(advert.Pos, "%s: advert_int %s with VRRP version 2: %v used", obj, advert.Words[1], d)

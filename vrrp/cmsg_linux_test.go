@@ -379,7 +379,7 @@ func TestParseControlKernel(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.dst.IsMulticast() {
-				if err := s.join(); err != nil {
+				if err := s.join(tc.dst); err != nil {
 					t.Fatal(err)
 				}
 			}

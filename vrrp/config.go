@@ -25,6 +25,11 @@ type Config struct {
 	// Peers switches to unicast: adverts go to each peer and are accepted
 	// only from them. Empty means multicast (224.0.0.18 / ff02::12).
 	Peers []netip.Addr
+	// Group is the multicast group adverts go to when Peers is empty
+	// (keepalived's vrrp_mcast_group4 / vrrp_mcast_group6, mcast_dst_ip):
+	// a multicast address of the instance's family. The zero value means
+	// GroupV4 / GroupV6. The Conn must receive on it (ConnConfig.Group).
+	Group netip.Addr
 	// AuthType and AuthPass configure V2 authentication (keepalived
 	// auth_type PASS / auth_pass; only the first 8 bytes count).
 	AuthType AuthType
@@ -35,6 +40,8 @@ type Config struct {
 	PreemptDelay time.Duration
 	NoAccept     bool
 	InitialState State
+	// AdvertOptions: see MachineConfig.
+	AdvertOptions
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -52,7 +59,8 @@ func (c *Config) object() string {
 // address.
 func (c *Config) machineConfig(primary netip.Addr) MachineConfig {
 	return MachineConfig{Version: c.Version, Priority: c.Priority, Interval: c.Interval, Primary: primary,
-		NoPreempt: c.NoPreempt, PreemptDelay: c.PreemptDelay, NoAccept: c.NoAccept, InitialState: c.InitialState}
+		NoPreempt: c.NoPreempt, PreemptDelay: c.PreemptDelay, NoAccept: c.NoAccept, InitialState: c.InitialState,
+		AdvertOptions: c.AdvertOptions}
 }
 
 // Validate reports every problem of c at once, as *FieldErrors naming the
@@ -93,6 +101,13 @@ func (c *Config) Validate() error {
 	}
 	for _, p := range c.Peers {
 		sameFamily("Peers", p)
+	}
+	if c.Group.IsValid() {
+		if !c.Group.Unmap().IsMulticast() {
+			errs = append(errs, invalid(obj, "Group", "%v is not a multicast address", c.Group))
+		} else {
+			sameFamily("Group", c.Group.Unmap())
+		}
 	}
 	switch c.AuthType {
 	case AuthNone:

@@ -35,6 +35,8 @@ type MachineConfig struct {
 	// non-owner starts as Backup and wins by priority, as keepalived 2.x does.
 	// NoPreempt is only valid with Backup.
 	InitialState State
+	// Advert options from keepalived: see AdvertOptions.
+	AdvertOptions
 }
 
 // Validate reports every problem of c at once, as *FieldErrors (object
@@ -69,6 +71,7 @@ func (c *MachineConfig) problems(object string) []error {
 	if c.Priority == 0 {
 		errs = append(errs, invalid(object, "Priority", "0 is reserved for a resigning master"))
 	}
+	errs = append(errs, c.AdvertOptions.problems(object)...)
 	switch c.InitialState {
 	case Init, Backup:
 	case Master:
@@ -234,9 +237,10 @@ func (m *Machine) SkewTime() time.Duration {
 	return time.Duration(256-int64(m.priority)) * unit / 256
 }
 
-// MasterDownInterval is 3 × Master_Adver_Interval + Skew_Time.
+// MasterDownInterval is 3 × Master_Adver_Interval + Skew_Time (3, or
+// MachineConfig.DownTimerAdverts).
 func (m *Machine) MasterDownInterval() time.Duration {
-	return 3*m.masterAdver + m.SkewTime()
+	return time.Duration(m.cfg.downTimerAdverts())*m.masterAdver + m.SkewTime()
 }
 
 // Step applies one input at time now and appends the resulting actions to
@@ -453,6 +457,9 @@ func (m *Machine) masterAdvert(dst []Action, in Input, now time.Time) []Action {
 		return m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
 	}
 	if in.Priority > m.priority || (in.Priority == m.priority && addrGreater(in.Src, m.cfg.Primary)) {
+		if m.cfg.HigherPrioSendAdvert {
+			dst = append(dst, Action{Kind: ActSend, Priority: m.priority})
+		}
 		dst = m.stopTimer(dst)
 		if m.cfg.Version == V3 {
 			m.masterAdver = in.Interval
@@ -465,6 +472,9 @@ func (m *Machine) masterAdvert(dst []Action, in Input, now time.Time) []Action {
 	// A lower priority master (e.g. after a partition heals): keepalived
 	// forces a new election by advertising at once, and re-announces the
 	// addresses the other master may have drawn to itself.
+	if m.cfg.LowerPrioNoAdvert {
+		return append(dst, Action{Kind: ActAnnounce})
+	}
 	dst = append(dst, Action{Kind: ActSend, Priority: m.priority}, Action{Kind: ActAnnounce})
 	return m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
 }

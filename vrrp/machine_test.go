@@ -310,28 +310,7 @@ func TestMachine(t *testing.T) {
 			"add-vips send(prio 255) announce arm(adver at 00:00:04.000000) FAULT->MASTER(fault-cleared)", Master},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			m, err := NewMachine(c.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []Action
-			for _, s := range c.steps {
-				if s.cfg != nil {
-					if got, err = m.Reconfigure(*s.cfg, at(s.off), got[:0]); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				got = m.Step(s.in, at(s.off), got[:0])
-			}
-			if s := fmtActions(got); s != c.want {
-				t.Errorf("actions:\n got %s\nwant %s", s, c.want)
-			}
-			if m.State() != c.state {
-				t.Errorf("state %v, want %v", m.State(), c.state)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { runSteps(t, c.cfg, c.steps, c.want, c.state) })
 	}
 }
 

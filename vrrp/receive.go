@@ -71,7 +71,10 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 // but accepted, as keepalived does.
 func (r *Router) validate(b []byte, info PacketInfo, a *Advertisement) DropReason {
 	v := r.view.Load()
-	if info.TTL != TTL {
+	// RFC 5798 §7.1's TTL check is for multicast: a unicast advert may
+	// cross routers (unicast_ttl), and keepalived accepts it from a
+	// configured peer whatever its TTL.
+	if info.TTL != TTL && !r.unicast {
 		return DropTTL
 	}
 	if err := a.Unmarshal(b, info.Src.Unmap(), info.Dst.Unmap()); err != nil {

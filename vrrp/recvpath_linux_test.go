@@ -24,7 +24,8 @@ func testSocket(v6 bool) *Socket {
 		primary = netip.MustParseAddr("fe80::ff:fe00:102")
 	}
 	return &Socket{cfg: SocketConfig{Interface: "eth0", IPv6: v6}, ifi: &net.Interface{Index: 2, Name: "eth0"},
-		primary: primary, done: make(chan struct{}), conns: map[uint8]*SocketConn{}, joined: true}
+		primary: primary, done: make(chan struct{}), conns: map[uint8]*SocketConn{},
+		joined: []netip.Addr{mcastGroup(netip.Addr{}, v6)}}
 }
 
 // received is one message as recvmsg returns it: the payload (with the

@@ -74,10 +74,7 @@ func newView(cfg Config, local netip.Addr) *view {
 		v.groups = append(v.groups, p.Unmap())
 	}
 	if len(v.groups) == 0 {
-		v.groups = []netip.Addr{GroupV4}
-		if is6(local) {
-			v.groups = []netip.Addr{GroupV6}
-		}
+		v.groups = []netip.Addr{mcastGroup(cfg.Group, is6(local))}
 	}
 	if cfg.AuthType == AuthSimple {
 		v.auth = AuthPassword(cfg.AuthPass)

@@ -93,6 +93,10 @@ func TestRouterValidation(t *testing.T) {
 			vrrp.PacketInfo{Src: peerAddr, Dst: ourAddr, TTL: 255}, true, vrrp.DropPeer, false},
 		{"unicast_from_peer", func(t *testing.T) []byte { return marshal(t, good, netip.MustParseAddr("192.0.2.3"), ourAddr) },
 			vrrp.PacketInfo{Src: netip.MustParseAddr("192.0.2.3"), Dst: ourAddr, TTL: 255}, true, vrrp.DropNone, false},
+		// keepalived: unicast adverts from a peer are accepted whatever
+		// their TTL (unicast_ttl, routed peers).
+		{"unicast_from_peer_ttl_3", func(t *testing.T) []byte { return marshal(t, good, netip.MustParseAddr("192.0.2.3"), ourAddr) },
+			vrrp.PacketInfo{Src: netip.MustParseAddr("192.0.2.3"), Dst: ourAddr, TTL: 3}, true, vrrp.DropNone, false},
 		{"address_list_mismatch_accepted", func(t *testing.T) []byte {
 			return marshal(t, mut(func(a *vrrp.Advertisement) { a.Addrs = []netip.Addr{netip.MustParseAddr("192.0.2.77")} }), peerAddr, vrrp.GroupV4)
 		}, in, false, vrrp.DropNone, true},

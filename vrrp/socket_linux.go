@@ -103,7 +103,7 @@ type Socket struct {
 
 	mu     sync.Mutex
 	conns  map[uint8]*SocketConn
-	joined bool
+	joined []netip.Addr // multicast groups joined
 
 	n socketCounters
 }
@@ -341,8 +341,8 @@ func (s *Socket) Rebind() error {
 		return fmt.Errorf("vrrp: rebind the %s socket on %s: multicast interface: %w", s.family(), name, err)
 	}
 	s.index.Store(int32(idx))
-	if s.joined {
-		if err := s.join(); err != nil {
+	for _, g := range s.joined {
+		if err := s.join(g); err != nil {
 			return err
 		}
 	}
@@ -372,18 +372,18 @@ func family(v6 bool) string {
 	return "IPv4"
 }
 
-// join joins the VRRP group on the interface's current index. The caller
-// holds s.mu.
-func (s *Socket) join() error {
+// join joins multicast group g on the interface's current index. The
+// caller holds s.mu.
+func (s *Socket) join(g netip.Addr) error {
 	var err error
 	ifi := &net.Interface{Index: int(s.index.Load()), Name: s.ifi.Name}
 	if s.cfg.IPv6 {
-		err = s.v6.JoinGroup(ifi, &net.IPAddr{IP: GroupV6.AsSlice()})
+		err = s.v6.JoinGroup(ifi, &net.IPAddr{IP: g.AsSlice()})
 	} else {
-		err = s.v4.JoinGroup(ifi, &net.IPAddr{IP: GroupV4.AsSlice()})
+		err = s.v4.JoinGroup(ifi, &net.IPAddr{IP: g.AsSlice()})
 	}
 	if err != nil {
-		return fmt.Errorf("vrrp: join VRRP group on %s: %w", s.ifi.Name, err)
+		return fmt.Errorf("vrrp: join VRRP group %v on %s: %w", g, s.ifi.Name, err)
 	}
 	return nil
 }

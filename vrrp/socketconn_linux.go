@@ -25,6 +25,15 @@ type ConnConfig struct {
 	// Peers switches the Conn to unicast: messages are accepted only from
 	// these addresses. (The Router sends to them.)
 	Peers []netip.Addr
+	// Group is the multicast group a multicast Conn receives on
+	// (vrrp.Config.Group): the socket joins it. The zero value means
+	// GroupV4 / GroupV6. Ignored with Peers.
+	Group netip.Addr
+	// TTL is the IPv4 TTL / IPv6 hop limit of the adverts of a unicast
+	// Conn (keepalived's unicast_ttl), 1..255. 0 means TTL (255); it must
+	// be 0 without Peers. Whatever it is, a unicast Conn's Router accepts
+	// adverts of any TTL from its peers, as keepalived does.
+	TTL int
 	// Queue is how many received messages may wait for the router to
 	// read them (the rest are counted in SocketStats.QueueFull). 0 means
 	// DefaultQueue; negative means no queue: a message is delivered only
@@ -40,6 +49,7 @@ type SocketConn struct {
 	s      *Socket
 	vrid   uint8
 	src    netip.Addr
+	ttl    int          // 0: the socket's (TTL)
 	peers  []netip.Addr // guarded by s.mu; replaced whole (SetPeers)
 	q      chan rawMsg
 	free   chan *[]byte // buffers of messages read from q, for dispatch to reuse
@@ -63,7 +73,8 @@ const maxReuse = 4096
 var _ Conn = (*SocketConn)(nil)
 
 // Conn registers a virtual router with VRID vrid on the socket. A
-// multicast Conn makes the socket join 224.0.0.18 / ff02::12. A bad vrid
+// multicast Conn makes the socket join its group (ConnConfig.Group,
+// 224.0.0.18 / ff02::12 by default). A bad vrid
 // or cfg, or a vrid already registered, is a *FieldError (object "socket
 // eth0/IPv4") wrapping ErrInvalid; after the Socket's Close it returns
 // ErrClosed.
@@ -84,6 +95,9 @@ func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
 			return nil, invalid(obj, "Peers", "%v on an %s socket", p, s.family())
 		}
 	}
+	if err := connOptions(obj, &cfg, s.cfg.IPv6); err != nil {
+		return nil, err
+	}
 	q := cfg.Queue
 	switch {
 	case q == 0:
@@ -93,7 +107,7 @@ func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
 	}
 	// Buffers are outside the free list while in the queue, or held by
 	// dispatch or a reader: cap(q) + 2 with one reader (the Router).
-	c := &SocketConn{s: s, vrid: vrid, src: src, q: make(chan rawMsg, q), free: make(chan *[]byte, q+2),
+	c := &SocketConn{s: s, vrid: vrid, src: src, ttl: cfg.TTL, q: make(chan rawMsg, q), free: make(chan *[]byte, q+2),
 		closed: make(chan struct{})}
 	for _, p := range cfg.Peers {
 		c.peers = append(c.peers, p.Unmap())
@@ -108,11 +122,11 @@ func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
 	if _, ok := s.conns[vrid]; ok {
 		return nil, invalid(obj, "vrid", "VRID %d is already registered", vrid)
 	}
-	if len(c.peers) == 0 && !s.joined {
-		if err := s.join(); err != nil {
+	if g := mcastGroup(cfg.Group, s.cfg.IPv6); len(c.peers) == 0 && !slices.Contains(s.joined, g) {
+		if err := s.join(g); err != nil {
 			return nil, err
 		}
-		s.joined = true
+		s.joined = append(s.joined, g)
 	}
 	s.conns[vrid] = c
 	return c, nil
@@ -222,7 +236,7 @@ func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo,
 }
 
 // WriteAdvert implements Conn: b goes to dst from our source address,
-// with TTL / hop limit 255 (set on the socket). A failed send is tried
+// with TTL / hop limit 255 (set on the socket) or ConnConfig.TTL. A failed send is tried
 // once more at once: the failure may be an error the socket kept from
 // the past (an ICMP error the reader did not take first), which the
 // failed call consumed. If the interface the socket was bound to is gone,
@@ -261,9 +275,16 @@ func (c *SocketConn) write(b []byte, dst netip.Addr) error {
 	var err error
 	to := &net.IPAddr{IP: dst.AsSlice()}
 	idx := int(c.s.index.Load())
-	if c.s.cfg.IPv6 {
-		_, err = c.s.v6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx, HopLimit: TTL}, to)
-	} else {
+	switch {
+	case c.s.cfg.IPv6:
+		hl := TTL
+		if c.ttl > 0 {
+			hl = c.ttl
+		}
+		_, err = c.s.v6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx, HopLimit: hl}, to)
+	case c.ttl > 0:
+		err = c.writeTTL4(b, to, idx)
+	default:
 		_, err = c.s.v4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx}, to)
 	}
 	return err
