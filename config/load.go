@@ -145,7 +145,30 @@ type handler func(s *Statement)
 // are keywords known to keepalived that this layer does not map, with
 // the reason; anything else is unknown.
 func (l *loader) block(what string, stmts []Statement, hs map[string]handler, ignored map[string]string) {
-	path := blockPath(what)
+	blockWith(l, func() string { return what }, stmts, hs, ignored, func(h handler, s *Statement) { h(s) })
+}
+
+// kwFunc maps one statement of a block into d, the definition the
+// block is read into.
+type kwFunc[D any] func(l *loader, d D, s *Statement)
+
+// kwTable are the handlers of a block's keywords, built once (see
+// load_vs.go): unlike handler closures, they cost nothing per block.
+type kwTable[D any] map[string]kwFunc[D]
+
+// readBlock is block with a kwTable: it reads stmts into d. what
+// describes the block as block's what does, and is called only for a
+// diagnostic.
+func readBlock[D any](l *loader, what func() string, stmts []Statement, hs kwTable[D], d D, ignored map[string]string) {
+	blockWith(l, what, stmts, hs, ignored, func(h kwFunc[D], s *Statement) { h(l, d, s) })
+}
+
+// blockWith is block for handlers of type H, which call runs.
+func blockWith[H any](l *loader, what func() string, stmts []Statement, hs map[string]H, ignored map[string]string, call func(H, *Statement)) {
+	path := ""
+	if l.seen != nil {
+		path = blockPath(what())
+	}
 	for i := range stmts {
 		s := &stmts[i]
 		if len(s.Words) == 0 {
@@ -155,18 +178,18 @@ func (l *loader) block(what string, stmts []Statement, hs map[string]handler, ig
 		if h, ok := hs[kw]; ok {
 			prev := l.cur
 			l.cur = kwNote{st: kwSupported}
-			h(s)
+			call(h, s)
 			l.note(path, kw, l.cur.st, l.cur.why)
 			l.cur = prev
 			continue
 		}
 		if why, ok := ignored[kw]; ok {
-			l.warnf(s.Pos, "%s: %s ignored: %s", what, kw, why)
+			l.warnf(s.Pos, "%s: %s ignored: %s", what(), kw, why)
 			l.note(path, kw, kwIgnored, why)
 			continue
 		}
 		l.note(path, kw, kwUnknown, "")
-		msg := fmt.Sprintf("%s: unknown keyword %q ignored", what, kw)
+		msg := fmt.Sprintf("%s: unknown keyword %q ignored", what(), kw)
 		if s.HasBlock {
 			msg += " with its block"
 		}

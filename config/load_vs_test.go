@@ -614,9 +614,9 @@ func TestLoadVSSampleStatusCode(t *testing.T) {
 	}
 }
 
-// BenchmarkLoadVirtualServers loads 300 virtual servers of 100 real
-// servers with TCP_CHECK each.
-func BenchmarkLoadVirtualServers(b *testing.B) {
+// vsBenchConf is 300 virtual servers of 100 real servers with
+// TCP_CHECK each.
+func vsBenchConf() fstest.MapFS {
 	var sb strings.Builder
 	for v := range 300 {
 		fmt.Fprintf(&sb, "virtual_server 192.0.%d.%d 80 {\n delay_loop 6\n lb_algo wrr\n lb_kind DR\n protocol TCP\n", v/250, v%250+1)
@@ -625,13 +625,34 @@ func BenchmarkLoadVirtualServers(b *testing.B) {
 		}
 		sb.WriteString("}\n")
 	}
-	fsys := fstest.MapFS{"k.conf": {Data: []byte(sb.String())}}
+	return fstest.MapFS{"k.conf": {Data: []byte(sb.String())}}
+}
+
+// BenchmarkLoadVirtualServers reads and loads vsBenchConf.
+func BenchmarkLoadVirtualServers(b *testing.B) {
+	fsys := vsBenchConf()
 	b.ReportAllocs()
 	for b.Loop() {
 		tr, err := Read(fsys, "k.conf", Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
+		cfg, errs := Load(tr, LoadOptions{LookupUser: fakeUsers})
+		if len(errs) != 0 || len(cfg.VirtualServers) != 300 {
+			b.Fatalf("%d virtual servers, %v", len(cfg.VirtualServers), errs)
+		}
+	}
+}
+
+// BenchmarkLoadOnlyVirtualServers loads vsBenchConf read once: Load
+// (with Validate) alone.
+func BenchmarkLoadOnlyVirtualServers(b *testing.B) {
+	tr, err := Read(vsBenchConf(), "k.conf", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
 		cfg, errs := Load(tr, LoadOptions{LookupUser: fakeUsers})
 		if len(errs) != 0 || len(cfg.VirtualServers) != 300 {
 			b.Fatalf("%d virtual servers, %v", len(cfg.VirtualServers), errs)
