@@ -427,54 +427,6 @@ func (v *vsLoader) joinGroup(vs *vigil.VirtualServer, p Pos) {
 	def.noFamily = nil
 }
 
-// sslFiles is the SSL block.
-type sslFiles struct {
-	cert, key string
-}
-
-// sslBlock maps "SSL { certificate F key F ca F password P }".
-func (v *vsLoader) sslBlock(s *Statement) {
-	l := v.l
-	if !l.needBlock(s, 0, 0) {
-		return
-	}
-	if v.ssl.cert != "" || v.ssl.key != "" {
-		l.errorf(s.Pos, "SSL context already specified: replacing")
-	}
-	*v.ssl = sslFiles{}
-	readBlock(l, func() string { return "SSL" }, s.Block, sslKeys, v.ssl, map[string]string{
-		"ca":       "not supported: keepalived loads it but does not verify the server's certificate, and vigil does not either",
-		"password": "not supported: vigil reads only unencrypted keys",
-	})
-	if (v.ssl.cert == "") != (v.ssl.key == "") {
-		l.errorf(s.Pos, "SSL: certificate and key go together: ignored")
-		*v.ssl = sslFiles{}
-	}
-}
-
-// tlsConfig returns the TLS configuration of SSL_GET checks that send
-// sni (empty: none given): keepalived does not verify the server, and
-// presents the SSL block's certificate.
-func (v *vsLoader) tlsConfig(sni string) *tls.Config {
-	if c, ok := v.tls[sni]; ok {
-		return c
-	}
-	ssl := v.ssl
-	c := &tls.Config{
-		ServerName:         sni,
-		InsecureSkipVerify: true, // keepalived's SSL_GET: SSL_VERIFY_NONE
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if ssl.cert == "" {
-				return &tls.Certificate{}, nil
-			}
-			c, err := tls.LoadX509KeyPair(ssl.cert, ssl.key)
-			return &c, err
-		},
-	}
-	v.tls[sni] = c
-	return c
-}
-
 // vsDef is a virtual_server while its block is read.
 type vsDef struct {
 	v        *vsLoader
@@ -584,10 +536,7 @@ func init() {
 	vsKeys = vsTable()
 	rsKeys = rsTable()
 	urlKeys = urlTable()
-	sslKeys = kwTable[*sslFiles]{
-		"certificate": wordKey(func(f *sslFiles, w string) { f.cert = w }),
-		"key":         wordKey(func(f *sslFiles, w string) { f.key = w }),
-	}
+	sslKeys = sslTable()
 }
 
 // vsIgnored are the keywords of a virtual server vigil does not map.
@@ -605,6 +554,18 @@ func flagKey[D any](set func(l *loader, d D)) kwFunc[D] {
 	return func(l *loader, d D, s *Statement) {
 		if l.args(s, 0, 0) {
 			set(l, d)
+		}
+	}
+}
+
+// intKey is the handler of a keyword of one integer in lo..hi that
+// calls set.
+func intKey[D any](lo, hi int, set func(d D, n int)) kwFunc[D] {
+	return func(l *loader, d D, s *Statement) {
+		if l.args(s, 1, 1) {
+			if n, ok := l.intArg(s, 1, lo, hi); ok {
+				set(d, n)
+			}
 		}
 	}
 }
@@ -726,29 +687,11 @@ func vsTable() kwTable[*vsDef] {
 				d.vs.HASuspend = true
 			}
 		},
-		"quorum": func(l *loader, d *vsDef, s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 1, math.MaxUint32); ok {
-					d.vs.Quorum = n
-				}
-			}
-		},
-		"hysteresis": func(l *loader, d *vsDef, s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
-					d.vs.Hysteresis = n
-				}
-			}
-		},
+		"quorum":      intKey(1, math.MaxUint32, func(d *vsDef, n int) { d.vs.Quorum = n }),
+		"hysteresis":  intKey(0, math.MaxUint32, func(d *vsDef, n int) { d.vs.Hysteresis = n }),
 		"quorum_up":   scriptKey(func(d *vsDef) **notify.Script { return &d.vs.QuorumUp }),
 		"quorum_down": scriptKey(func(d *vsDef) **notify.Script { return &d.vs.QuorumDown }),
-		"weight": func(l *loader, d *vsDef, s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 1, ipvs.MaxWeight); ok {
-					d.weight = n
-				}
-			}
-		},
+		"weight":      intKey(1, ipvs.MaxWeight, func(d *vsDef, n int) { d.weight = n }),
 		"virtualhost": wordKey(func(d *vsDef, w string) { d.vhost.put(w) }),
 		"sorry_server": func(l *loader, d *vsDef, s *Statement) {
 			if !l.args(s, 1, 2) {
@@ -876,30 +819,15 @@ var rsIgnored = map[string]string{
 }
 
 func rsTable() kwTable[*rsDef] {
-	threshold := func(dst func(r *rsDef) *uint32) kwFunc[*rsDef] {
-		return func(l *loader, r *rsDef, s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
-					*dst(r) = uint32(n)
-				}
-			}
-		}
-	}
 	hs := kwTable[*rsDef]{
-		"weight": func(l *loader, r *rsDef, s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 0, ipvs.MaxWeight); ok {
-					r.weight.put(n)
-				}
-			}
-		},
+		"weight": intKey(0, ipvs.MaxWeight, func(r *rsDef, n int) { r.weight.put(n) }),
 		"lvs_method": func(l *loader, r *rsDef, s *Statement) {
 			if f, ok := l.lvsMethod(s); ok {
 				r.fwd.put(f)
 			}
 		},
-		"uthreshold": threshold(func(r *rsDef) *uint32 { return &r.rs.UpperThreshold }),
-		"lthreshold": threshold(func(r *rsDef) *uint32 { return &r.rs.LowerThreshold }),
+		"uthreshold": intKey(0, math.MaxUint32, func(r *rsDef, n int) { r.rs.UpperThreshold = uint32(n) }),
+		"lthreshold": intKey(0, math.MaxUint32, func(r *rsDef, n int) { r.rs.LowerThreshold = uint32(n) }),
 		"inhibit_on_failure": func(l *loader, r *rsDef, s *Statement) {
 			if b, ok := l.boolArg(s); ok {
 				r.inhibit.put(b)

@@ -37,6 +37,7 @@ type connOpts struct {
 	ip      opt[netip.Addr]
 	port    opt[uint16]
 	bind    netip.Addr
+	iface   string // bind_if
 	timeout opt[time.Duration]
 	set     bool // any of them given
 }
@@ -57,6 +58,7 @@ type chkDef struct {
 	// retryDelay is the interval (DNS_CHECK).
 	retries    int
 	retryDelay time.Duration
+	logAll     bool // log_all_failures
 	// misc is set for MISC_CHECK: its timeout is misc_timeout, or the
 	// virtual server's delay_loop.
 	misc        bool
@@ -84,9 +86,9 @@ type checkKind struct {
 	// it after its block and reports whether it is valid.
 	start  func(c *chkDef)
 	finish func(l *loader, c *chkDef) bool
-	// build appends the checks of one target to out (dst is invalid
-	// without a target).
-	build func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, bind netip.Addr, vhost string) []vigil.RealServerCheck
+	// build appends the checks of one target to out: dst and co are
+	// zero without a target.
+	build func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, vhost string) []vigil.RealServerCheck
 }
 
 // readCheck reads checker block s of real server r.
@@ -142,6 +144,16 @@ func connKeys() kwTable[*connOpts] {
 				}
 			}
 		},
+		"bind_if": func(l *loader, c *connOpts, s *Statement) {
+			if l.args(s, 1, 1) {
+				if len(s.Words[1]) > maxInterfaceName {
+					l.errorf(s.WordPos(1), "bind_if: interface name %q is too long (%d bytes at most): ignored", s.Words[1], maxInterfaceName)
+					return
+				}
+				c.iface = s.Words[1]
+				c.set = true
+			}
+		},
 		"connect_timeout": func(l *loader, c *connOpts, s *Statement) {
 			if l.args(s, 1, 1) {
 				if d, ok := l.secsArg(s, 1, 1e-6, maxTimer, time.Microsecond); ok {
@@ -153,12 +165,13 @@ func connKeys() kwTable[*connOpts] {
 	}
 }
 
+// maxInterfaceName is the longest interface name (IFNAMSIZ - 1).
+const maxInterfaceName = 15
+
 // connIgnored are the connection keywords vigil does not map.
 var connIgnored = map[string]string{
-	"bind_port":        "not supported (the kernel chooses the source port)",
-	"bind_if":          "not supported (checks bind to no interface)",
-	"fwmark":           "not supported (checks set no SO_MARK)",
-	"log_all_failures": "not supported (vigil logs each change of health)",
+	"bind_port": "not supported (the kernel chooses the source port)",
+	"fwmark":    "not supported (checks set no SO_MARK)",
 }
 
 // checkTable returns the checker types by keyword.
@@ -173,12 +186,17 @@ func checkTable() map[string]*checkKind {
 				hs[kw] = func(l *loader, c *chkDef, s *Statement) { h(l, &c.conn, s) }
 			}
 		}
+		hs["log_all_failures"] = func(l *loader, c *chkDef, s *Statement) {
+			if b, ok := l.boolArg(s); ok {
+				c.logAll = b
+			}
+		}
 		return merge(hs, timingKeys(func(c *chkDef) *timing { return &c.t }, 0, false))
 	}
 	// ignored are the ignored keywords of a checker: own and the
 	// connection ones with conn.
 	ignored := func(own map[string]string, withConn bool) map[string]string {
-		ign := map[string]string{"log_all_failures": connIgnored["log_all_failures"]}
+		ign := map[string]string{}
 		if withConn {
 			ign = maps.Clone(connIgnored)
 		}
@@ -199,15 +217,13 @@ func checkTable() map[string]*checkKind {
 		finish: finishHTTP,
 		build:  buildHTTP,
 	}, map[string]string{
-		"http_protocol": "not supported (vigil sends HTTP/1.1 with Connection: close)",
-		"fast_recovery": "not supported",
 		"tls_compliant": "not supported (vigil always ends TLS with close_notify)",
 	})
 	return map[string]*checkKind{
 		"TCP_CHECK": kind(&checkKind{
 			conn: true,
-			build: func(_ *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, bind netip.Addr, _ string) []vigil.RealServerCheck {
-				return one(out, &check.TCP{Addr: dst, Bind: bind}, pol)
+			build: func(_ *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
+				return one(out, &check.TCP{Addr: dst, Bind: co.bind, Interface: co.iface}, pol)
 			},
 		}, nil),
 		"HTTP_GET": http,
@@ -223,7 +239,7 @@ func checkTable() map[string]*checkKind {
 				c.misc, c.retries = true, 0
 				return true
 			},
-			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, _ netip.AddrPort, _ netip.Addr, _ string) []vigil.RealServerCheck {
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, _ netip.AddrPort, _ *connOpts, _ string) []vigil.RealServerCheck {
 				return one(out, c.exec, pol)
 			},
 		}, nil),
@@ -237,9 +253,9 @@ func checkTable() map[string]*checkKind {
 				}
 				return true
 			},
-			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, bind netip.Addr, _ string) []vigil.RealServerCheck {
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
 				m := *c.smtp
-				m.Addr, m.Bind = dst, bind
+				m.Addr, m.Bind, m.Interface = dst, co.bind, co.iface
 				return one(out, &m, pol)
 			},
 		}, nil),
@@ -251,9 +267,9 @@ func checkTable() map[string]*checkKind {
 				c.retries, c.retryDelay = 3, 0
 				return true
 			},
-			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, bind netip.Addr, _ string) []vigil.RealServerCheck {
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
 				q := *c.dns
-				q.Server, q.Bind = dst, bind
+				q.Server, q.Bind, q.Interface = dst, co.bind, co.iface
 				return one(out, &q, pol)
 			},
 		}, nil),
@@ -263,23 +279,26 @@ func checkTable() map[string]*checkKind {
 				c.needPort = false
 				return true
 			},
-			build: func(_ *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, bind netip.Addr, _ string) []vigil.RealServerCheck {
-				return one(out, &check.ICMP{Addr: dst.Addr(), Bind: bind}, pol)
+			build: func(_ *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
+				return one(out, &check.ICMP{Addr: dst.Addr(), Bind: co.bind, Interface: co.iface}, pol)
 			},
 		}, nil),
 		"UDP_CHECK": kind(&checkKind{
 			keys:  udpKeys(),
 			conn:  true,
 			start: func(c *chkDef) { c.udp = &check.UDP{} },
-			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, bind netip.Addr, _ string) []vigil.RealServerCheck {
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
 				q := *c.udp
-				q.Addr, q.Bind = dst, bind
+				q.Addr, q.Bind, q.Interface = dst, co.bind, co.iface
 				return one(out, &q, pol)
 			},
-		}, map[string]string{
-			"min_reply_length": "not supported (any reply length passes)",
-			"max_reply_length": "not supported (any reply length passes)",
-		}),
+			finish: func(l *loader, c *chkDef) bool {
+				if u := c.udp; u.MaxReply > 0 && u.MinReply > u.MaxReply {
+					l.warnf(c.s.Pos, "UDP_CHECK: min_reply_length %d > max_reply_length %d: will always fail", u.MinReply, u.MaxReply)
+				}
+				return true
+			},
+		}, nil),
 		"FILE_CHECK": kind(&checkKind{
 			keys:  fileKeys(),
 			start: func(c *chkDef) { c.file = &fileDef{} },
@@ -292,7 +311,7 @@ func checkTable() map[string]*checkKind {
 				c.interval.put(fileCheckInterval)
 				return true
 			},
-			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, _ netip.AddrPort, _ netip.Addr, _ string) []vigil.RealServerCheck {
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, _ netip.AddrPort, _ *connOpts, _ string) []vigil.RealServerCheck {
 				q := c.file.f
 				return one(out, &q, pol)
 			},
@@ -375,6 +394,10 @@ func udpKeys() kwTable[*chkDef] {
 				}
 			}
 		},
+		"min_reply_length": intKey(0, math.MaxUint16, func(c *chkDef, n int) { c.udp.MinReply = n }),
+		// check.UDP's MaxReply 0 is no bound: keepalived's 0 (only an
+		// empty reply) is refused.
+		"max_reply_length": intKey(1, math.MaxUint16, func(c *chkDef, n int) { c.udp.MaxReply = n }),
 		"require_reply": func(l *loader, c *chkDef, s *Statement) {
 			if !l.args(s, 0, -1) {
 				return
@@ -468,6 +491,13 @@ type httpDef struct {
 	urls       []*urlDef
 	vhost, sni opt[string]
 	enableSNI  bool
+	version    check.HTTPVersion
+	fast       bool // fast_recovery
+}
+
+// httpVersions are http_protocol's versions.
+var httpVersions = map[string]check.HTTPVersion{
+	"1.0": check.HTTP10, "1.0C": check.HTTP10Close, "1.0c": check.HTTP10Close, "1.1": check.HTTP11,
 }
 
 func httpKeys() kwTable[*chkDef] {
@@ -484,6 +514,22 @@ func httpKeys() kwTable[*chkDef] {
 				if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
 					c.t.retries.put(n)
 				}
+			}
+		},
+		"http_protocol": func(l *loader, c *chkDef, s *Statement) {
+			if !l.args(s, 1, 1) {
+				return
+			}
+			v, ok := httpVersions[s.Words[1]]
+			if !ok {
+				l.errorf(s.WordPos(1), "http_protocol: unknown version %q (1.0, 1.0C or 1.1): ignored", s.Words[1])
+				return
+			}
+			c.http.version = v
+		},
+		"fast_recovery": func(l *loader, c *chkDef, s *Statement) {
+			if b, ok := l.boolArg(s); ok {
+				c.http.fast = b
 			}
 		},
 		"enable_sni": func(l *loader, c *chkDef, s *Statement) {
@@ -513,10 +559,10 @@ func finishHTTP(l *loader, c *chkDef) bool {
 }
 
 // buildHTTP appends the checks of HTTP_GET or SSL_GET c: one per url.
-func buildHTTP(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, bind netip.Addr, vsHost string) []vigil.RealServerCheck {
+func buildHTTP(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, vsHost string) []vigil.RealServerCheck {
 	hd := c.http
 	for _, u := range hd.urls {
-		h := &check.HTTP{Addr: dst, Bind: bind, Path: u.path, Status: u.status, Digest: u.digest, Regexp: u.re}
+		h := &check.HTTP{Addr: dst, Bind: co.bind, Interface: co.iface, Path: u.path, Status: u.status, Digest: u.digest, Regexp: u.re, Version: hd.version}
 		h.Host = pick(vsHost, u.vhost, hd.vhost)
 		if hd.ssl {
 			name := ""
@@ -622,10 +668,11 @@ func (v *vsLoader) finishCheck(d *vsDef, r *rsDef, c *chkDef) {
 	l := v.l
 	interval := pick(check.DefaultInterval, c.interval, c.t.interval, r.t.interval, d.t.interval)
 	pol := check.Policy{
-		Interval:   interval,
-		Retries:    pick(c.retries, c.t.retries, r.t.retries, d.t.retries),
-		RetryDelay: pick(cmp.Or(c.retryDelay, interval), c.t.retryDelay, r.t.retryDelay, d.t.retryDelay),
-		Alpha:      pick(r.rs.Alpha, c.t.alpha),
+		Interval:    interval,
+		Retries:     pick(c.retries, c.t.retries, r.t.retries, d.t.retries),
+		RetryDelay:  pick(cmp.Or(c.retryDelay, interval), c.t.retryDelay, r.t.retryDelay, d.t.retryDelay),
+		Alpha:       pick(r.rs.Alpha, c.t.alpha),
+		LogFailures: c.logAll,
 	}
 	if pol.RetryDelay == 0 {
 		pol.RetryDelay = -1
@@ -639,13 +686,18 @@ func (v *vsLoader) finishCheck(d *vsDef, r *rsDef, c *chkDef) {
 			break
 		}
 	}
+	// keepalived's fast_recovery checks the urls of a new checker one
+	// after the other without waiting: the first rounds are not spread.
+	if c.http != nil && c.http.fast && pol.Warmup == 0 {
+		pol.Warmup = -1
+	}
 	vhost := pick("", r.vhost, d.vhost)
 	if !c.kind.conn {
 		pol.Timeout = pick(check.DefaultTimeout, r.t.timeout, d.t.timeout)
 		if c.misc {
 			pol.Timeout = pick(pick(check.DefaultInterval, d.t.interval), c.miscTimeout)
 		}
-		r.rs.Checks = c.kind.build(c, r.rs.Checks, pol, netip.AddrPort{}, netip.Addr{}, vhost)
+		r.rs.Checks = c.kind.build(c, r.rs.Checks, pol, netip.AddrPort{}, nil, vhost)
 		return
 	}
 	target := func(co *connOpts) {
@@ -660,7 +712,7 @@ func (v *vsLoader) finishCheck(d *vsDef, r *rsDef, c *chkDef) {
 			l.errorf(co.s.Pos, "%s: bindto %v does not match the family of %v: ignored", c.s.Words[0], co.bind, dst.Addr())
 			return
 		}
-		r.rs.Checks = c.kind.build(c, r.rs.Checks, p, dst, co.bind, vhost)
+		r.rs.Checks = c.kind.build(c, r.rs.Checks, p, dst, co, vhost)
 	}
 	if len(c.hosts) == 0 || c.conn.set {
 		target(&c.conn)
