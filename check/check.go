@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -78,22 +79,23 @@ func validate(c Checker) error {
 // maxRead bounds what a checker reads from a target that streams forever.
 const maxRead = 4 << 10
 
-// dialTCP validates checker c and connects to addr from bind (if valid),
-// with errors that name c.
-func dialTCP(ctx context.Context, c config, addr netip.AddrPort, bind netip.Addr) (net.Conn, error) {
+// dialTCP validates checker c and connects to addr from bind (if valid)
+// and through interface iface (if not empty), with errors that name c.
+func dialTCP(ctx context.Context, c config, addr netip.AddrPort, bind netip.Addr, iface string) (net.Conn, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	conn, err := dialer("tcp", bind).DialContext(ctx, "tcp", addr.String())
+	conn, err := dialer("tcp", bind, iface).DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("check: %s: connect: %w", c, ctxErr(ctx, err))
 	}
 	return conn, nil
 }
 
-// dialer returns a net.Dialer bound to bind, if valid.
-func dialer(network string, bind netip.Addr) *net.Dialer {
-	d := &net.Dialer{KeepAlive: -1}
+// dialer returns a net.Dialer bound to bind, if valid, and to interface
+// iface, if not empty.
+func dialer(network string, bind netip.Addr, iface string) *net.Dialer {
+	d := &net.Dialer{KeepAlive: -1, Control: bindDevice(iface)}
 	if bind.IsValid() {
 		switch network {
 		case "udp", "udp4", "udp6":
@@ -161,6 +163,19 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// checkInterface returns a *FieldError for field Interface if iface is
+// not an interface name the kernel takes (at most 15 bytes, no '/', no
+// white space).
+func checkInterface(c interface{ String() string }, iface string) error {
+	if len(iface) > maxInterfaceName || strings.ContainsAny(iface, "/ \t\n\x00") {
+		return invalid(c, "Interface", fmt.Sprintf("%q is not an interface name", iface))
+	}
+	return nil
+}
+
+// maxInterfaceName is the longest interface name (IFNAMSIZ - 1).
+const maxInterfaceName = 15
 
 // checkTarget returns a *FieldError for field of c unless ap is a usable
 // target address.

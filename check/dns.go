@@ -18,6 +18,9 @@ type DNS struct {
 	Server netip.AddrPort
 	// Bind is the local source address (bind_to); zero lets the kernel choose.
 	Bind netip.Addr
+	// Interface, when not empty, binds the socket to that network
+	// interface (bind_if; SO_BINDTODEVICE, Linux only).
+	Interface string
 	// Name is the name queried; empty means the root ".", as in keepalived.
 	Name string
 	// Type is the query type, such as dns.TypeA; zero means SOA, as in
@@ -49,13 +52,14 @@ func (c *DNS) String() string {
 // Key identifies the probe for Group's deduplication.
 func (c *DNS) Key() string {
 	name, typ, network := c.query()
-	return fmt.Sprintf("dns|%s|%s|%s|%s|%d|%t", c.Server, c.Bind, network, strings.ToLower(name), typ, c.RequireAnswer)
+	return fmt.Sprintf("dns|%s|%s|%s|%s|%s|%d|%t", c.Server, c.Bind, c.Interface, network, strings.ToLower(name), typ, c.RequireAnswer)
 }
 
 // Validate reports every problem of c's configuration: Server not a
-// server address, Name not a domain name. Each is a *FieldError.
+// server address, Interface not an interface name, Name not a domain
+// name. Each is a *FieldError.
 func (c *DNS) Validate() error {
-	errs := []error{checkTarget(c, "Server", c.Server)}
+	errs := []error{checkTarget(c, "Server", c.Server), checkInterface(c, c.Interface)}
 	if name, _, _ := c.query(); !validName(name) {
 		errs = append(errs, invalid(c, "Name", fmt.Sprintf("%q is not a domain name", c.Name)))
 	}
@@ -73,7 +77,7 @@ func (c *DNS) Check(ctx context.Context) error {
 		return err
 	}
 	name, typ, network := c.query()
-	conn, err := dialer(network, c.Bind).DialContext(ctx, network, c.Server.String())
+	conn, err := dialer(network, c.Bind, c.Interface).DialContext(ctx, network, c.Server.String())
 	if err != nil {
 		return fmt.Errorf("check: %s: connect: %w", c, ctxErr(ctx, err))
 	}

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -28,6 +29,9 @@ type HTTP struct {
 	Addr netip.AddrPort
 	// Bind is the local source address (bind_to); zero lets the kernel choose.
 	Bind netip.Addr
+	// Interface, when not empty, binds the socket to that network
+	// interface (bind_if; SO_BINDTODEVICE, Linux only).
+	Interface string
 	// Path is the request's path and query (url path); empty means "/".
 	Path string
 	// Host is the Host header (virtualhost); empty means Addr.
@@ -48,11 +52,31 @@ type HTTP struct {
 	MaxBody int64
 	// FollowRedirects makes the check follow up to 10 redirects and judge
 	// the last response; by default a redirect is itself the response.
+	// It needs Version HTTP11.
 	FollowRedirects bool
+	// Version is the request's HTTP version and Connection header
+	// (http_protocol); zero is HTTP11.
+	Version HTTPVersion
 
 	once   sync.Once
 	client *http.Client
 }
+
+//go:generate go tool stringer -type=HTTPVersion -linecomment
+
+// HTTPVersion is the version of an HTTP check's request, with
+// keepalived's names.
+type HTTPVersion int
+
+// HTTP versions: HTTP11 (String "1.1", the default) sends HTTP/1.1 with
+// "Connection: close"; HTTP10 ("1.0", keepalived's default) HTTP/1.0
+// without a Connection header; HTTP10Close ("1.0C") HTTP/1.0 with
+// "Connection: close".
+const (
+	HTTP11      HTTPVersion = iota // 1.1
+	HTTP10                         // 1.0
+	HTTP10Close                    // 1.0C
+)
 
 // StatusRange is an inclusive range of HTTP status codes.
 type StatusRange struct{ Min, Max int }
@@ -77,9 +101,9 @@ func (c *HTTP) String() string {
 
 // Key identifies the probe for Group's deduplication.
 func (c *HTTP) Key() string {
-	return fmt.Sprintf("http|%s|%s|%s|%q|%s|%v|%x|%s|%d|%t",
-		c.Addr, c.Bind, c.url(c.Host), c.Host, tlsKey(c.TLS), c.Status, c.Digest,
-		c.Regexp, c.MaxBody, c.FollowRedirects)
+	return fmt.Sprintf("http|%s|%s|%s|%s|%q|%s|%v|%x|%s|%d|%t|%s",
+		c.Addr, c.Bind, c.Interface, c.url(c.Host), c.Host, tlsKey(c.TLS), c.Status, c.Digest,
+		c.Regexp, c.MaxBody, c.FollowRedirects, c.Version)
 }
 
 func (c *HTTP) url(host string) string {
@@ -99,20 +123,13 @@ func (c *HTTP) url(host string) string {
 func (c *HTTP) init() {
 	tr := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            dialer("tcp", c.Bind).DialContext,
+		DialContext:            dialer("tcp", c.Bind, c.Interface).DialContext,
 		DisableKeepAlives:      true,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
 	if c.TLS != nil {
-		name := c.Addr.Addr().String()
-		if c.Host != "" {
-			name = c.Host
-			if h, _, err := net.SplitHostPort(c.Host); err == nil {
-				name = h
-			}
-		}
-		tr.TLSClientConfig = serverName(c.TLS, name)
+		tr.TLSClientConfig = c.tlsConfig()
 	}
 	c.client = &http.Client{Transport: tr}
 	if !c.FollowRedirects {
@@ -122,16 +139,37 @@ func (c *HTTP) init() {
 	}
 }
 
+// tlsConfig returns TLS with its server name: Host's (without port),
+// or else Addr's address.
+func (c *HTTP) tlsConfig() *tls.Config {
+	name := c.Addr.Addr().String()
+	if c.Host != "" {
+		name = c.Host
+		if h, _, err := net.SplitHostPort(c.Host); err == nil {
+			name = h
+		}
+	}
+	return serverName(c.TLS, name)
+}
+
 // Validate reports every problem of c's configuration: Addr not a target
-// address, a Digest that is not an MD5 sum, a Path that makes no URL. Each
+// address, Interface not an interface name, a Digest that is not an MD5 sum, a Path that makes no URL. Each
 // is a *FieldError.
 func (c *HTTP) Validate() error {
-	errs := []error{checkTarget(c, "Addr", c.Addr)}
+	errs := []error{checkTarget(c, "Addr", c.Addr), checkInterface(c, c.Interface)}
 	if c.Digest != nil && len(c.Digest) != md5.Size {
 		errs = append(errs, invalid(c, "Digest", fmt.Sprintf("%d bytes, want %d", len(c.Digest), md5.Size)))
 	}
 	if _, err := url.Parse(c.url("localhost")); err != nil { // the path's part of the URL
 		errs = append(errs, invalid(c, "Path", err.Error()))
+	} else if c.Version != HTTP11 && strings.ContainsAny(c.Path, " \r\n") {
+		errs = append(errs, invalid(c, "Path", fmt.Sprintf("%q has white space", c.Path)))
+	}
+	switch {
+	case c.Version < HTTP11 || c.Version > HTTP10Close:
+		errs = append(errs, invalid(c, "Version", fmt.Sprintf("unknown version %d", int(c.Version))))
+	case c.Version != HTTP11 && c.FollowRedirects:
+		errs = append(errs, invalid(c, "FollowRedirects", "needs Version HTTP11"))
 	}
 	return errors.Join(errs...)
 }
@@ -141,14 +179,25 @@ func (c *HTTP) Check(ctx context.Context) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	c.once.Do(c.init)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(c.Addr.String()), nil)
 	if err != nil {
 		return invalid(c, "Path", err.Error())
 	}
 	req.Host = c.Host
-	req.Header.Set("User-Agent", "vigil-check")
-	resp, err := c.client.Do(req)
+	req.Header.Set("User-Agent", userAgent)
+	var resp *http.Response
+	if c.Version == HTTP11 {
+		c.once.Do(c.init)
+		resp, err = c.client.Do(req)
+	} else {
+		var conn net.Conn
+		if conn, err = c.dial10(ctx); err == nil {
+			defer conn.Close()
+			stop := watchConn(ctx, conn)
+			defer stop()
+			resp, err = c.get10(conn, req)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("check: %s: %w", c, ctxErr(ctx, err))
 	}
@@ -179,6 +228,45 @@ func (c *HTTP) Check(ctx context.Context) error {
 		return fmt.Errorf("check: %s: body does not match %q: %w", c, c.Regexp, ErrUnexpected)
 	}
 	return nil
+}
+
+// userAgent is the User-Agent header of the requests.
+const userAgent = "vigil-check"
+
+// dial10 connects for an HTTP/1.0 request, with TLS if set.
+func (c *HTTP) dial10(ctx context.Context) (net.Conn, error) {
+	conn, err := dialer("tcp", c.Bind, c.Interface).DialContext(ctx, "tcp", c.Addr.String())
+	if err != nil || c.TLS == nil {
+		return conn, err
+	}
+	tc := tls.Client(conn, c.tlsConfig())
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// get10 sends req on conn as keepalived's HTTP/1.0 request, with
+// "Connection: close" for HTTP10Close, and reads the response.
+func (c *HTTP) get10(conn net.Conn, req *http.Request) (*http.Response, error) {
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	hdr := ""
+	if c.Version == HTTP10Close {
+		hdr = "Connection: close\r\n"
+	}
+	msg := "GET " + req.URL.RequestURI() + " HTTP/1.0\r\nUser-Agent: " + userAgent + "\r\n" + hdr + "Host: " + host + "\r\n\r\n"
+	if _, err := io.WriteString(conn, msg); err != nil {
+		return nil, fmt.Errorf("send: %w", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(io.LimitReader(conn, 64<<10+max(c.MaxBody, defaultMaxBody)+1)), req)
+	if err != nil {
+		return nil, fmt.Errorf("reading the response: %w", err)
+	}
+	return resp, nil
 }
 
 func (c *HTTP) statusOK(code int) bool {

@@ -25,6 +25,9 @@ type ICMP struct {
 	Addr netip.Addr
 	// Bind is the local source address; zero lets the kernel choose.
 	Bind netip.Addr
+	// Interface, when not empty, binds the socket to that network
+	// interface (bind_if; SO_BINDTODEVICE, Linux only).
+	Interface string
 	// Privileged selects a raw socket, which needs root or CAP_NET_RAW.
 	// Otherwise the check uses an unprivileged datagram ("ping") socket,
 	// which Linux allows only to groups in net.ipv4.ping_group_range.
@@ -47,15 +50,17 @@ func (c *ICMP) String() string {
 
 // Key identifies the probe for Group's deduplication.
 func (c *ICMP) Key() string {
-	return fmt.Sprintf("icmp|%s|%s|%t|%d|%d", c.Addr, c.Bind, c.Privileged, c.ID, c.Size)
+	return fmt.Sprintf("icmp|%s|%s|%s|%t|%d|%d", c.Addr, c.Bind, c.Interface, c.Privileged, c.ID, c.Size)
 }
 
-// Validate returns a *FieldError if Addr is not an address.
+// Validate reports every problem of c's configuration: Addr not an
+// address, Interface not an interface name. Each is a *FieldError.
 func (c *ICMP) Validate() error {
+	var err error
 	if !c.Addr.IsValid() {
-		return invalid(c, "Addr", "no target address")
+		err = invalid(c, "Addr", "no target address")
 	}
-	return nil
+	return errors.Join(err, checkInterface(c, c.Interface))
 }
 
 // Check sends one echo request and waits for its reply until ctx ends.
@@ -77,7 +82,7 @@ func (c *ICMP) Check(ctx context.Context) error {
 	if c.Bind.IsValid() {
 		listen = c.Bind.String()
 	}
-	conn, err := icmp.ListenPacket(network, listen)
+	conn, err := listenICMP(network, listen, c.Interface)
 	if err != nil {
 		if !c.Privileged && errors.Is(err, os.ErrPermission) {
 			return fmt.Errorf("check: %s: opening a ping socket (is this group in net.ipv4.ping_group_range?): %w", c, err)

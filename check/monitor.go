@@ -56,7 +56,8 @@ type MonitorConfig struct {
 	// Name names the monitor in logs; empty means the checker's String, if
 	// it has one.
 	Name string
-	// Logger receives health changes at level Info; nil discards them.
+	// Logger receives health changes (and, with Policy.LogFailures, failed
+	// attempts) at level Info; nil discards them.
 	Logger *slog.Logger
 	// Rand draws the warmup delay; nil means a randomly seeded source.
 	Rand *rand.Rand
@@ -250,6 +251,7 @@ func (m *Monitor) record(w int, wok bool, err error, d time.Duration, at time.Ti
 		m.counters.Failures.Add(1)
 	}
 	m.mu.Lock()
+	logFailure := err != nil && m.p.LogFailures && m.tracker.Healthy()
 	out := m.tracker.Observe(err == nil)
 	old := m.status
 	st := Status{Healthy: m.tracker.Healthy(), Weight: old.Weight, WeightSet: old.WeightSet, Err: err, Duration: d, Time: at}
@@ -259,6 +261,9 @@ func (m *Monitor) record(w int, wok bool, err error, d time.Duration, at time.Ti
 	m.status = st
 	m.mu.Unlock()
 
+	if logFailure {
+		m.log.Info("check: attempt failed", "check", m.name, "err", err, "duration", d, "outcome", out)
+	}
 	if out == Up || out == Down {
 		m.counters.Transitions.Add(1)
 		m.log.Info("check: health changed", "check", m.name, "healthy", st.Healthy, "err", err, "duration", d)

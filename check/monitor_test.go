@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -463,3 +464,49 @@ func TestMonitorSetPolicyOneRound(t *testing.T) {
 		equalTimes(t, "attempts", clk.get(), durations(0, 6, 9))
 	})
 }
+
+// TestMonitorLogFailures checks that LogFailures logs each failed attempt
+// of a healthy target, retries included, and nothing else but the change
+// of health; without it, only the change.
+func TestMonitorLogFailures(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			var mu sync.Mutex
+			var logged []string
+			log := slog.New(recordHandler(func(r slog.Record) {
+				mu.Lock()
+				defer mu.Unlock()
+				if strings.HasPrefix(r.Message, "check: ") { // not the scheduler's
+					logged = append(logged, r.Message)
+				}
+			}))
+			fails := 0
+			c := CheckerFunc(func(context.Context) error {
+				fails++
+				return errDown
+			})
+			m, err := NewMonitor(c, Policy{Interval: time.Second, Retries: 1, RetryDelay: time.Second, LogFailures: on}, MonitorConfig{Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runMonitor(t, m, 2500*time.Millisecond) // fails at 0, at 1s (the retry: down), then down
+			mu.Lock()
+			defer mu.Unlock()
+			want := "check: health changed"
+			if on {
+				want = "check: attempt failed,check: attempt failed,check: health changed"
+			}
+			if got := strings.Join(logged, ","); fails < 3 || got != want {
+				t.Errorf("LogFailures %t: %d attempts, logged %q, want %q", on, fails, got, want)
+			}
+		})
+	}
+}
+
+// recordHandler is a slog.Handler that calls f with each record.
+type recordHandler func(slog.Record)
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool      { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error { h(r); return nil }
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler            { return h }
+func (h recordHandler) WithGroup(string) slog.Handler                 { return h }

@@ -38,6 +38,10 @@ type Policy struct {
 	// Alpha makes the target start unhealthy (alpha), so that it needs Rise
 	// passed rounds before it is used.
 	Alpha bool
+	// LogFailures makes the monitor log, at level Info, each failed
+	// attempt while the target is healthy, retries included
+	// (log_all_failures); by default only changes of health are logged.
+	LogFailures bool
 	// Warmup delays the first round by a random time in [0, Warmup)
 	// (warmup). Zero means none for a Monitor, and in a Group first rounds
 	// spread over Interval; a negative value means none, in a Group too.

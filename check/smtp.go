@@ -17,6 +17,9 @@ type SMTP struct {
 	Addr netip.AddrPort
 	// Bind is the local source address (bind_to); zero lets the kernel choose.
 	Bind netip.Addr
+	// Interface, when not empty, binds the socket to that network
+	// interface (bind_if; SO_BINDTODEVICE, Linux only).
+	Interface string
 	// HELO is the name sent with HELO (helo_name); empty means "localhost".
 	HELO string
 }
@@ -25,7 +28,9 @@ type SMTP struct {
 func (c *SMTP) String() string { return "smtp " + c.Addr.String() }
 
 // Key identifies the probe for Group's deduplication.
-func (c *SMTP) Key() string { return fmt.Sprintf("smtp|%s|%s|%q", c.Addr, c.Bind, c.HELO) }
+func (c *SMTP) Key() string {
+	return fmt.Sprintf("smtp|%s|%s|%s|%q", c.Addr, c.Bind, c.Interface, c.HELO)
+}
 
 // helo returns the name sent with HELO.
 func (c *SMTP) helo() string {
@@ -36,9 +41,10 @@ func (c *SMTP) helo() string {
 }
 
 // Validate reports every problem of c's configuration: Addr not a target
-// address, a HELO name with white space. Each is a *FieldError.
+// address, Interface not an interface name, a HELO name with white
+// space. Each is a *FieldError.
 func (c *SMTP) Validate() error {
-	errs := []error{checkTarget(c, "Addr", c.Addr)}
+	errs := []error{checkTarget(c, "Addr", c.Addr), checkInterface(c, c.Interface)}
 	if strings.ContainsAny(c.helo(), " \t\r\n") {
 		errs = append(errs, invalid(c, "HELO", fmt.Sprintf("%q has white space", c.HELO)))
 	}
@@ -47,7 +53,7 @@ func (c *SMTP) Validate() error {
 
 // Check runs the SMTP dialogue.
 func (c *SMTP) Check(ctx context.Context) error {
-	conn, err := dialTCP(ctx, c, c.Addr, c.Bind)
+	conn, err := dialTCP(ctx, c, c.Addr, c.Bind, c.Interface)
 	if err != nil {
 		return err
 	}

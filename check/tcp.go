@@ -19,6 +19,9 @@ type TCP struct {
 	Addr netip.AddrPort
 	// Bind is the local source address (bind_to); zero lets the kernel choose.
 	Bind netip.Addr
+	// Interface, when not empty, binds the socket to that network
+	// interface (bind_if; SO_BINDTODEVICE, Linux only).
+	Interface string
 	// TLS, when non-nil, makes the check complete a TLS handshake. An empty
 	// ServerName is set to Addr's address.
 	TLS *tls.Config
@@ -39,16 +42,19 @@ func (c *TCP) String() string {
 // Key identifies the probe for Group's deduplication.
 func (c *TCP) Key() string {
 	// Not fmt.Sprintf: a reload of 30,000 real servers compares keys.
-	return "tcp|" + c.Addr.String() + "|" + c.Bind.String() + "|" + tlsKey(c.TLS) + "|" +
+	return "tcp|" + c.Addr.String() + "|" + c.Bind.String() + "|" + c.Interface + "|" + tlsKey(c.TLS) + "|" +
 		hex.EncodeToString(c.Send) + "|" + hex.EncodeToString(c.Expect)
 }
 
-// Validate returns a *FieldError if Addr is not a target address.
-func (c *TCP) Validate() error { return checkTarget(c, "Addr", c.Addr) }
+// Validate reports every problem of c's configuration: Addr not a target
+// address, Interface not an interface name. Each is a *FieldError.
+func (c *TCP) Validate() error {
+	return errors.Join(checkTarget(c, "Addr", c.Addr), checkInterface(c, c.Interface))
+}
 
 // Check connects and, if configured, handshakes, sends and expects.
 func (c *TCP) Check(ctx context.Context) error {
-	conn, err := dialTCP(ctx, c, c.Addr, c.Bind)
+	conn, err := dialTCP(ctx, c, c.Addr, c.Bind, c.Interface)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,11 @@ func TestUDP(t *testing.T) {
 		{"reply optional", &UDP{Addr: echo, Payload: []byte("hi")}, nil},
 		{"port unreachable", &UDP{Addr: closed, Wait: time.Second}, syscall.ECONNREFUSED},
 		{"port unreachable, reply required", &UDP{Addr: closed, RequireReply: true}, syscall.ECONNREFUSED},
+		// "echo:hi" is 7 bytes.
+		{"reply length in bounds", &UDP{Addr: echo, Payload: []byte("hi"), Expect: []byte("echo"), MinReply: 7, MaxReply: 7}, nil},
+		{"reply too short", &UDP{Addr: echo, Payload: []byte("hi"), Expect: []byte("echo"), MinReply: 8}, ErrUnexpected},
+		{"reply too long", &UDP{Addr: echo, Payload: []byte("hi"), Expect: []byte("echo"), MaxReply: 6}, ErrUnexpected},
+		{"reply length without Expect", &UDP{Addr: echo, Payload: []byte("hi"), RequireReply: true, MaxReply: 1}, nil},
 		{"no address", &UDP{}, ErrInvalid},
 	}
 	for _, tt := range tests {

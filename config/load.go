@@ -157,15 +157,42 @@ type handler func(s *Statement)
 // are keywords known to keepalived that this layer does not map, with
 // the reason; anything else is unknown.
 func (l *loader) block(what string, stmts []Statement, hs map[string]handler, ignored map[string]string) {
-	path := blockPath(what)
+	blockWith(l, func() string { return what }, stmts, hs, ignored, callHandler)
+}
+
+func callHandler(h handler, s *Statement) { h(s) }
+
+func topLevel() string { return "top level" }
+
+// kwFunc maps one statement of a block into d, the definition the
+// block is read into.
+type kwFunc[D any] func(l *loader, d D, s *Statement)
+
+// kwTable are the handlers of a block's keywords, built once (see
+// load_vs.go): unlike handler closures, they cost nothing per block.
+type kwTable[D any] map[string]kwFunc[D]
+
+// readBlock is block with a kwTable: it reads stmts into d. what
+// describes the block as block's what does, and is called only for a
+// diagnostic.
+func readBlock[D any](l *loader, what func() string, stmts []Statement, hs kwTable[D], d D, ignored map[string]string) {
+	blockWith(l, what, stmts, hs, ignored, func(h kwFunc[D], s *Statement) { h(l, d, s) })
+}
+
+// blockWith is block for handlers of type H, which call runs.
+func blockWith[H any](l *loader, what func() string, stmts []Statement, hs map[string]H, ignored map[string]string, call func(H, *Statement)) {
+	path := ""
+	if l.seen != nil {
+		path = blockPath(what())
+	}
 	for i := range stmts {
-		l.statement(what, path, &stmts[i], hs, ignored)
+		statementWith(l, what, path, &stmts[i], hs, ignored, call)
 	}
 }
 
-// statement dispatches s, a statement of the block what (whose keyword
-// path is path), as block does.
-func (l *loader) statement(what, path string, s *Statement, hs map[string]handler, ignored map[string]string) {
+// statementWith dispatches s, a statement of the block what (whose
+// keyword path is path, "" without the seen hook), as blockWith does.
+func statementWith[H any](l *loader, what func() string, path string, s *Statement, hs map[string]H, ignored map[string]string, call func(H, *Statement)) {
 	if len(s.Words) == 0 {
 		return
 	}
@@ -173,18 +200,18 @@ func (l *loader) statement(what, path string, s *Statement, hs map[string]handle
 	if h, ok := hs[kw]; ok {
 		prev := l.cur
 		l.cur = kwNote{st: kwSupported}
-		h(s)
+		call(h, s)
 		l.note(path, kw, l.cur.st, l.cur.why)
 		l.cur = prev
 		return
 	}
 	if why, ok := ignored[kw]; ok {
-		l.warnf(s.Pos, "%s: %s ignored: %s", what, kw, why)
+		l.warnf(s.Pos, "%s: %s ignored: %s", what(), kw, why)
 		l.note(path, kw, kwIgnored, why)
 		return
 	}
 	l.note(path, kw, kwUnknown, "")
-	msg := fmt.Sprintf("%s: unknown keyword %q ignored", what, kw)
+	msg := fmt.Sprintf("%s: unknown keyword %q ignored", what(), kw)
 	if s.HasBlock {
 		msg += " with its block"
 	}
@@ -465,7 +492,7 @@ func (tl *topLoader) statement(s *Statement) {
 }
 
 func (tl *topLoader) one(s *Statement) {
-	tl.l.statement("top level", "top", s, tl.top, tl.ign)
+	statementWith(tl.l, topLevel, "top", s, tl.top, tl.ign, callHandler)
 }
 
 // finish maps what waited and ends the mapping: sync groups, unused

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"net/netip"
@@ -56,37 +57,51 @@ type timing struct {
 	alpha                                 opt[bool]
 }
 
-// timingHandlers adds the handlers of t's keywords to hs; retry takes
-// minRetry.. (1 on virtual and real servers, 0 in checkers), and
-// connect_timeout is left out without conn (MISC_CHECK).
-func (l *loader) timingHandlers(t *timing, hs map[string]handler, minRetry int, conn bool) {
-	timer := func(o *opt[time.Duration], lo float64) handler {
-		return func(s *Statement) {
+// timingKeys are the handlers of the keywords of the timing t returns
+// for a definition of type D; retry takes minRetry.. (1 on virtual and
+// real servers, 0 in checkers), and connect_timeout is left out without
+// conn (MISC_CHECK).
+func timingKeys[D any](t func(D) *timing, minRetry int, conn bool) kwTable[D] {
+	timer := func(o func(*timing) *opt[time.Duration], lo float64) kwFunc[D] {
+		return func(l *loader, d D, s *Statement) {
 			if l.args(s, 1, 1) {
-				if d, ok := l.secsArg(s, 1, lo, maxTimer, time.Microsecond); ok {
-					o.put(d)
+				if v, ok := l.secsArg(s, 1, lo, maxTimer, time.Microsecond); ok {
+					o(t(d)).put(v)
 				}
 			}
 		}
 	}
-	hs["delay_loop"] = timer(&t.interval, 1e-6)
-	if conn {
-		hs["connect_timeout"] = timer(&t.timeout, 1e-6)
-	}
-	hs["delay_before_retry"] = timer(&t.retryDelay, 0)
-	hs["warmup"] = timer(&t.warmup, 0)
-	hs["retry"] = func(s *Statement) {
-		if l.args(s, 1, 1) {
-			if n, ok := l.intArg(s, 1, minRetry, math.MaxUint32); ok {
-				t.retries.put(n)
+	hs := kwTable[D]{
+		"delay_loop":         timer(func(t *timing) *opt[time.Duration] { return &t.interval }, 1e-6),
+		"delay_before_retry": timer(func(t *timing) *opt[time.Duration] { return &t.retryDelay }, 0),
+		"warmup":             timer(func(t *timing) *opt[time.Duration] { return &t.warmup }, 0),
+		"retry": func(l *loader, d D, s *Statement) {
+			if l.args(s, 1, 1) {
+				if n, ok := l.intArg(s, 1, minRetry, math.MaxUint32); ok {
+					t(d).retries.put(n)
+				}
 			}
-		}
+		},
+		"alpha": func(l *loader, d D, s *Statement) {
+			if b, ok := l.boolArg(s); ok {
+				t(d).alpha.put(b)
+			}
+		},
 	}
-	hs["alpha"] = func(s *Statement) {
-		if b, ok := l.boolArg(s); ok {
-			t.alpha.put(b)
-		}
+	if conn {
+		hs["connect_timeout"] = timer(func(t *timing) *opt[time.Duration] { return &t.timeout }, 1e-6)
 	}
+	return hs
+}
+
+// merge returns the union of tables, a later table's handler replacing
+// an earlier one's.
+func merge[D any](tables ...kwTable[D]) kwTable[D] {
+	out := kwTable[D]{}
+	for _, t := range tables {
+		maps.Copy(out, t)
+	}
+	return out
 }
 
 // forwarding is an lvs_method: the method and its tunnel settings.
@@ -412,59 +427,9 @@ func (v *vsLoader) joinGroup(vs *vigil.VirtualServer, p Pos) {
 	def.noFamily = nil
 }
 
-// sslFiles is the SSL block.
-type sslFiles struct {
-	cert, key string
-}
-
-// sslBlock maps "SSL { certificate F key F ca F password P }".
-func (v *vsLoader) sslBlock(s *Statement) {
-	l := v.l
-	if !l.needBlock(s, 0, 0) {
-		return
-	}
-	if v.ssl.cert != "" || v.ssl.key != "" {
-		l.errorf(s.Pos, "SSL context already specified: replacing")
-	}
-	*v.ssl = sslFiles{}
-	l.block("SSL", s.Block, map[string]handler{
-		"certificate": l.word(func(w string) { v.ssl.cert = w }),
-		"key":         l.word(func(w string) { v.ssl.key = w }),
-	}, map[string]string{
-		"ca":       "not supported: keepalived loads it but does not verify the server's certificate, and vigil does not either",
-		"password": "not supported: vigil reads only unencrypted keys",
-	})
-	if (v.ssl.cert == "") != (v.ssl.key == "") {
-		l.errorf(s.Pos, "SSL: certificate and key go together: ignored")
-		*v.ssl = sslFiles{}
-	}
-}
-
-// tlsConfig returns the TLS configuration of SSL_GET checks that send
-// sni (empty: none given): keepalived does not verify the server, and
-// presents the SSL block's certificate.
-func (v *vsLoader) tlsConfig(sni string) *tls.Config {
-	if c, ok := v.tls[sni]; ok {
-		return c
-	}
-	ssl := v.ssl
-	c := &tls.Config{
-		ServerName:         sni,
-		InsecureSkipVerify: true, // keepalived's SSL_GET: SSL_VERIFY_NONE
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if ssl.cert == "" {
-				return &tls.Certificate{}, nil
-			}
-			c, err := tls.LoadX509KeyPair(ssl.cert, ssl.key)
-			return &c, err
-		},
-	}
-	v.tls[sni] = c
-	return c
-}
-
 // vsDef is a virtual_server while its block is read.
 type vsDef struct {
+	v        *vsLoader
 	s        *Statement
 	vs       vigil.VirtualServer
 	t        timing
@@ -489,8 +454,8 @@ type sorryDef struct {
 
 // rsDef is a real_server while its virtual server is read.
 type rsDef struct {
+	vs      *vsDef
 	s       *Statement
-	what    string // the block's description for diagnostics
 	rs      vigil.RealServer
 	t       timing
 	fwd     opt[forwarding]
@@ -506,7 +471,7 @@ func (v *vsLoader) virtualServer(s *Statement) {
 	if !l.needBlock(s, 1, 2) {
 		return
 	}
-	d := &vsDef{s: s, weight: 1}
+	d := &vsDef{v: v, s: s, weight: 1}
 	svc := &d.vs.Service
 	switch s.Words[1] {
 	case "group":
@@ -545,48 +510,113 @@ func (v *vsLoader) virtualServer(s *Statement) {
 
 // vsBlock reads the statements of a virtual server's block.
 func (v *vsLoader) vsBlock(d *vsDef) {
-	l := v.l
-	svc := &d.vs.Service
-	flag := func(set func()) handler {
-		return func(s *Statement) {
-			if l.args(s, 0, 0) {
-				set()
+	readBlock(v.l, d.what, d.s.Block, vsKeys, d, vsIgnored)
+}
+
+// what describes d's block in diagnostics.
+func (d *vsDef) what() string { return vsName(d.s) }
+
+// what describes r's block in diagnostics.
+func (r *rsDef) what() string {
+	return vsName(r.vs.s) + ": real_server " + strings.Join(r.s.Words[1:], " ")
+}
+
+// The handlers of the check side's blocks, built once by init.
+var (
+	vsKeys  kwTable[*vsDef]
+	rsKeys  kwTable[*rsDef]
+	urlKeys kwTable[*urlDef]
+	sslKeys kwTable[*sslFiles]
+	// checkKinds are the checkers by keyword.
+	checkKinds map[string]*checkKind
+)
+
+func init() {
+	checkKinds = checkTable()
+	vsKeys = vsTable()
+	rsKeys = rsTable()
+	urlKeys = urlTable()
+	sslKeys = sslTable()
+}
+
+// vsIgnored are the keywords of a virtual server vigil does not map.
+var vsIgnored = map[string]string{
+	"persistence_engine": "not supported (IPVS persistence engines)",
+	"flag-3":             "not supported (no scheduler uses it)",
+	"hashed":             "legacy keyword, no effect",
+	"smtp_alert":         "not supported (vigil sends no mail)",
+	"snmp_name":          "not supported (no SNMP)",
+	"nb_sock_retry":      "not supported (keepalived 1.x; use retry)",
+}
+
+// flagKey is the handler of a keyword without argument that calls set.
+func flagKey[D any](set func(l *loader, d D)) kwFunc[D] {
+	return func(l *loader, d D, s *Statement) {
+		if l.args(s, 0, 0) {
+			set(l, d)
+		}
+	}
+}
+
+// intKey is the handler of a keyword of one integer in lo..hi that
+// calls set.
+func intKey[D any](lo, hi int, set func(d D, n int)) kwFunc[D] {
+	return func(l *loader, d D, s *Statement) {
+		if l.args(s, 1, 1) {
+			if n, ok := l.intArg(s, 1, lo, hi); ok {
+				set(d, n)
 			}
 		}
 	}
-	schedFlag := func(f ipvs.SchedFlags, sched ...ipvs.Scheduler) handler {
-		return func(s *Statement) {
+}
+
+// wordKey is the handler of a keyword of one word that calls set.
+func wordKey[D any](set func(d D, w string)) kwFunc[D] {
+	return func(l *loader, d D, s *Statement) {
+		if l.args(s, 1, 1) {
+			set(d, s.Words[1])
+		}
+	}
+}
+
+func vsTable() kwTable[*vsDef] {
+	schedFlag := func(f ipvs.SchedFlags, sched ...ipvs.Scheduler) kwFunc[*vsDef] {
+		return func(l *loader, d *vsDef, s *Statement) {
 			if !l.args(s, 0, 0) {
 				return
 			}
 			cur := pick(0, d.sched)
 			for _, sc := range sched {
 				if cur == sc {
-					svc.SchedFlags |= f
+					d.vs.Service.SchedFlags |= f
 					return
 				}
 			}
 			l.errorf(s.Pos, "%s only applies to the %v scheduler, which must come first (lvs_sched): ignored", s.Words[0], sched[0])
 		}
 	}
-	hs := map[string]handler{
-		"lvs_sched": func(s *Statement) {
-			if !l.args(s, 1, 1) {
-				return
-			}
-			sc, err := ipvs.ParseScheduler(s.Words[1])
-			if err != nil {
-				l.errorf(s.WordPos(1), "%s: invalid scheduler %q: ignored", s.Words[0], s.Words[1])
-				return
-			}
-			d.sched.put(sc)
-		},
-		"lvs_method": func(s *Statement) {
-			if f, ok := l.lvsMethod(s); ok {
-				d.fwd.put(f)
-			}
-		},
-		"protocol": func(s *Statement) {
+	lvsSched := func(l *loader, d *vsDef, s *Statement) {
+		if !l.args(s, 1, 1) {
+			return
+		}
+		sc, err := ipvs.ParseScheduler(s.Words[1])
+		if err != nil {
+			l.errorf(s.WordPos(1), "%s: invalid scheduler %q: ignored", s.Words[0], s.Words[1])
+			return
+		}
+		d.sched.put(sc)
+	}
+	lvsMethod := func(l *loader, d *vsDef, s *Statement) {
+		if f, ok := l.lvsMethod(s); ok {
+			d.fwd.put(f)
+		}
+	}
+	hs := kwTable[*vsDef]{
+		"lvs_sched":  lvsSched,
+		"lb_algo":    lvsSched,
+		"lvs_method": lvsMethod,
+		"lb_kind":    lvsMethod,
+		"protocol": func(l *loader, d *vsDef, s *Statement) {
 			if !l.args(s, 1, 1) {
 				return
 			}
@@ -601,30 +631,31 @@ func (v *vsLoader) vsBlock(d *vsDef) {
 				l.errorf(s.WordPos(1), "protocol: unknown protocol %q (TCP, UDP or SCTP): ignored", s.Words[1])
 			}
 		},
-		"persistence_timeout": func(s *Statement) {
+		"persistence_timeout": func(l *loader, d *vsDef, s *Statement) {
 			if !l.args(s, 0, 1) {
 				return
 			}
 			if len(s.Words) == 1 {
-				svc.Persistence = defaultPersistence
+				d.vs.Service.Persistence = defaultPersistence
 				return
 			}
 			if n, ok := l.intArg(s, 1, 1, maxPersistence); ok {
-				svc.Persistence = time.Duration(n) * time.Second
+				d.vs.Service.Persistence = time.Duration(n) * time.Second
 			}
 		},
-		"persistence_granularity": func(s *Statement) {
+		"persistence_granularity": func(l *loader, d *vsDef, s *Statement) {
 			if !l.args(s, 1, 1) {
 				return
 			}
 			if bits, ok := l.granularity(s, d); ok {
+				svc := &d.vs.Service
 				svc.PersistenceMask = bits
 				if svc.Persistence == 0 {
 					svc.Persistence = defaultPersistence
 				}
 			}
 		},
-		"ops":         flag(func() { svc.OnePacket = true }),
+		"ops":         flagKey(func(_ *loader, d *vsDef) { d.vs.Service.OnePacket = true }),
 		"sh-port":     schedFlag(ipvs.FlagPort, ipvs.SourceHashing),
 		"sh-fallback": schedFlag(ipvs.FlagFallback, ipvs.SourceHashing),
 		"mh-port":     schedFlag(ipvs.FlagPort, ipvs.MaglevHashing),
@@ -632,14 +663,14 @@ func (v *vsLoader) vsBlock(d *vsDef) {
 		// flag-1 and flag-2 are the kernel's names of the same bits.
 		"flag-1": schedFlag(ipvs.FlagFallback, ipvs.SourceHashing, ipvs.MaglevHashing),
 		"flag-2": schedFlag(ipvs.FlagPort, ipvs.SourceHashing, ipvs.MaglevHashing),
-		"ip_family": func(s *Statement) {
+		"ip_family": func(l *loader, d *vsDef, s *Statement) {
 			if !l.args(s, 1, 1) {
 				return
 			}
 			switch s.Words[1] {
 			case "inet", "inet6":
 				six := s.Words[1] == "inet6"
-				if svc.Addr.IsValid() && svc.Addr.Is6() != six {
+				if a := d.vs.Service.Addr; a.IsValid() && a.Is6() != six {
 					l.errorf(s.WordPos(1), "ip_family %s conflicts with the virtual server's address: ignored", s.Words[1])
 					return
 				}
@@ -648,34 +679,21 @@ func (v *vsLoader) vsBlock(d *vsDef) {
 				l.errorf(s.WordPos(1), "ip_family: unknown family %q (inet or inet6): ignored", s.Words[1])
 			}
 		},
-		"inhibit_on_failure": flag(func() { d.inhibit = true }),
-		"omega":              flag(func() { d.vs.Omega = true }),
-		"ha_suspend":         func(s *Statement) { d.hasSuspP = s.Pos; flag(func() { d.vs.HASuspend = true })(s) },
-		"quorum": func(s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 1, math.MaxUint32); ok {
-					d.vs.Quorum = n
-				}
+		"inhibit_on_failure": flagKey(func(_ *loader, d *vsDef) { d.inhibit = true }),
+		"omega":              flagKey(func(_ *loader, d *vsDef) { d.vs.Omega = true }),
+		"ha_suspend": func(l *loader, d *vsDef, s *Statement) {
+			d.hasSuspP = s.Pos
+			if l.args(s, 0, 0) {
+				d.vs.HASuspend = true
 			}
 		},
-		"hysteresis": func(s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
-					d.vs.Hysteresis = n
-				}
-			}
-		},
-		"quorum_up":   l.scriptOnce(&d.vs.QuorumUp),
-		"quorum_down": l.scriptOnce(&d.vs.QuorumDown),
-		"weight": func(s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 1, ipvs.MaxWeight); ok {
-					d.weight = n
-				}
-			}
-		},
-		"virtualhost": l.word(d.vhost.put),
-		"sorry_server": func(s *Statement) {
+		"quorum":      intKey(1, math.MaxUint32, func(d *vsDef, n int) { d.vs.Quorum = n }),
+		"hysteresis":  intKey(0, math.MaxUint32, func(d *vsDef, n int) { d.vs.Hysteresis = n }),
+		"quorum_up":   scriptKey(func(d *vsDef) **notify.Script { return &d.vs.QuorumUp }),
+		"quorum_down": scriptKey(func(d *vsDef) **notify.Script { return &d.vs.QuorumDown }),
+		"weight":      intKey(1, ipvs.MaxWeight, func(d *vsDef, n int) { d.weight = n }),
+		"virtualhost": wordKey(func(d *vsDef, w string) { d.vhost.put(w) }),
+		"sorry_server": func(l *loader, d *vsDef, s *Statement) {
 			if !l.args(s, 1, 2) {
 				return
 			}
@@ -685,14 +703,14 @@ func (v *vsLoader) vsBlock(d *vsDef) {
 			}
 			d.sorry = &sorryDef{s: s, d: dst}
 		},
-		"sorry_server_inhibit": flag(func() {
+		"sorry_server_inhibit": flagKey(func(l *loader, d *vsDef) {
 			if d.sorry == nil {
 				l.errorf(d.s.Pos, "sorry_server_inhibit used before or without sorry_server: ignored")
 				return
 			}
 			d.sorry.inhibit = true
 		}),
-		"sorry_server_lvs_method": func(s *Statement) {
+		"sorry_server_lvs_method": func(l *loader, d *vsDef, s *Statement) {
 			if d.sorry == nil {
 				l.errorf(s.Pos, "sorry_server_lvs_method used before or without sorry_server: ignored")
 				return
@@ -701,43 +719,26 @@ func (v *vsLoader) vsBlock(d *vsDef) {
 				d.sorry.fwd.put(f)
 			}
 		},
-		"real_server": func(s *Statement) {
-			if r := v.realServer(vsName(d.s), s); r != nil {
+		"real_server": func(l *loader, d *vsDef, s *Statement) {
+			if r := d.v.realServer(d, s); r != nil {
 				d.rss = append(d.rss, r)
 			}
 		},
 	}
-	hs["lb_algo"] = hs["lvs_sched"]
-	hs["lb_kind"] = hs["lvs_method"]
-	l.timingHandlers(&d.t, hs, 1, true)
+	hs = merge(hs, timingKeys(func(d *vsDef) *timing { return &d.t }, 1, true))
 	// keepalived's virtual server alpha takes no argument.
-	hs["alpha"] = flag(func() { d.t.alpha.put(true) })
-	l.block(vsName(d.s), d.s.Block, hs, map[string]string{
-		"persistence_engine": "not supported (IPVS persistence engines)",
-		"flag-3":             "not supported (no scheduler uses it)",
-		"hashed":             "legacy keyword, no effect",
-		"smtp_alert":         "not supported (vigil sends no mail)",
-		"snmp_name":          "not supported (no SNMP)",
-		"nb_sock_retry":      "not supported (keepalived 1.x; use retry)",
-	})
+	hs["alpha"] = flagKey(func(_ *loader, d *vsDef) { d.t.alpha.put(true) })
+	return hs
 }
 
-// scriptOnce maps a script keyword to *dst, given once.
-func (l *loader) scriptOnce(dst **notify.Script) handler {
-	return func(s *Statement) {
-		if *dst != nil {
+// scriptKey is the handler of a script keyword given once into the
+// script dst returns.
+func scriptKey[D any](dst func(D) **notify.Script) kwFunc[D] {
+	return func(l *loader, d D, s *Statement) {
+		if p := dst(d); *p != nil {
 			l.errorf(s.Pos, "%s: script already specified: ignored", s.Words[0])
 		} else if sc, ok := l.script(s); ok {
-			*dst = sc
-		}
-	}
-}
-
-// word maps a keyword of one word to set.
-func (l *loader) word(set func(string)) handler {
-	return func(s *Statement) {
-		if l.args(s, 1, 1) {
-			set(s.Words[1])
+			*p = sc
 		}
 	}
 }
@@ -794,8 +795,8 @@ func (l *loader) server(s *Statement) (ipvs.Destination, bool) {
 	return d, true
 }
 
-// realServer reads "real_server IP [PORT] { ... }".
-func (v *vsLoader) realServer(parent string, s *Statement) *rsDef {
+// realServer reads "real_server IP [PORT] { ... }" of d.
+func (v *vsLoader) realServer(d *vsDef, s *Statement) *rsDef {
 	l := v.l
 	if !l.count(s, 1, 2) {
 		return nil
@@ -804,52 +805,43 @@ func (v *vsLoader) realServer(parent string, s *Statement) *rsDef {
 	if !ok {
 		return nil
 	}
-	r := &rsDef{s: s, what: parent + ": real_server " + strings.Join(s.Words[1:], " ")}
+	r := &rsDef{vs: d, s: s}
 	r.rs.Destination = dst
-	hs := map[string]handler{
-		"weight": func(s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 0, ipvs.MaxWeight); ok {
-					r.weight.put(n)
-				}
-			}
-		},
-		"lvs_method": func(s *Statement) {
+	readBlock(l, r.what, s.Block, rsKeys, r, rsIgnored)
+	return r
+}
+
+// rsIgnored are the keywords of a real server vigil does not map.
+var rsIgnored = map[string]string{
+	"smtp_alert": "not supported (vigil sends no mail)",
+	"snmp_name":  "not supported (no SNMP)",
+	"BFD_CHECK":  "not supported (no BFD)",
+}
+
+func rsTable() kwTable[*rsDef] {
+	hs := kwTable[*rsDef]{
+		"weight": intKey(0, ipvs.MaxWeight, func(r *rsDef, n int) { r.weight.put(n) }),
+		"lvs_method": func(l *loader, r *rsDef, s *Statement) {
 			if f, ok := l.lvsMethod(s); ok {
 				r.fwd.put(f)
 			}
 		},
-		"uthreshold": func(s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
-					r.rs.UpperThreshold = uint32(n)
-				}
-			}
-		},
-		"lthreshold": func(s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
-					r.rs.LowerThreshold = uint32(n)
-				}
-			}
-		},
-		"inhibit_on_failure": func(s *Statement) {
+		"uthreshold": intKey(0, math.MaxUint32, func(r *rsDef, n int) { r.rs.UpperThreshold = uint32(n) }),
+		"lthreshold": intKey(0, math.MaxUint32, func(r *rsDef, n int) { r.rs.LowerThreshold = uint32(n) }),
+		"inhibit_on_failure": func(l *loader, r *rsDef, s *Statement) {
 			if b, ok := l.boolArg(s); ok {
 				r.inhibit.put(b)
 			}
 		},
-		"notify_up":   l.scriptOnce(&r.rs.NotifyUp),
-		"notify_down": l.scriptOnce(&r.rs.NotifyDown),
-		"virtualhost": l.word(r.vhost.put),
+		"notify_up":   scriptKey(func(r *rsDef) **notify.Script { return &r.rs.NotifyUp }),
+		"notify_down": scriptKey(func(r *rsDef) **notify.Script { return &r.rs.NotifyDown }),
+		"virtualhost": wordKey(func(r *rsDef, w string) { r.vhost.put(w) }),
 	}
-	l.timingHandlers(&r.t, hs, 1, true)
-	v.checkerHandlers(r, hs)
-	l.block(r.what, s.Block, hs, map[string]string{
-		"smtp_alert": "not supported (vigil sends no mail)",
-		"snmp_name":  "not supported (no SNMP)",
-		"BFD_CHECK":  "not supported (no BFD)",
-	})
-	return r
+	hs = merge(hs, timingKeys(func(r *rsDef) *timing { return &r.t }, 1, true))
+	for kw := range checkKinds {
+		hs[kw] = readCheck
+	}
+	return hs
 }
 
 // finishVS applies keepalived's defaults and corrections
@@ -928,7 +920,8 @@ func (v *vsLoader) finishVS(d *vsDef) {
 			vs.SorryInhibit = d.sorry.inhibit
 		}
 	}
-	seen := map[ipvs.DestinationKey]bool{}
+	seen := make(map[ipvs.DestinationKey]bool, len(d.rss))
+	vs.RealServers = make([]vigil.RealServer, 0, len(d.rss))
 	weightSum := 0
 	for _, r := range d.rss {
 		f := pick(forwarding{}, r.fwd)
@@ -953,7 +946,7 @@ func (v *vsLoader) finishVS(d *vsDef) {
 			l.errorf(r.s.Pos, "%s: real server %v is also the sorry server: not supported", name, r.rs.DestinationKey)
 		}
 		for _, c := range r.checks {
-			r.rs.Checks = append(r.rs.Checks, v.finishCheck(d, r, c)...)
+			v.finishCheck(d, r, c)
 		}
 		vs.RealServers = append(vs.RealServers, r.rs)
 	}

@@ -37,6 +37,7 @@ type connOpts struct {
 	ip      opt[netip.Addr]
 	port    opt[uint16]
 	bind    netip.Addr
+	iface   string // bind_if
 	timeout opt[time.Duration]
 	set     bool // any of them given
 }
@@ -44,305 +45,404 @@ type connOpts struct {
 // chkDef is a checker while its virtual server is read: the checkers are
 // made when the real server's port and the inherited settings are known.
 type chkDef struct {
-	s     *Statement
-	what  string // the block's description for diagnostics
-	t     timing
-	conns []*connOpts // the targets; none for MISC_CHECK and FILE_CHECK
+	r    *rsDef
+	s    *Statement
+	kind *checkKind
+	t    timing
+	// conn is the target of a checker that connects (kind.conn), hosts
+	// SMTP_CHECK's host blocks: the targets are conn unless only hosts
+	// are given, and the hosts.
+	conn  connOpts
+	hosts []*connOpts
 	// retries and retryDelay are the checker type's defaults; a zero
 	// retryDelay is the interval (DNS_CHECK).
 	retries    int
 	retryDelay time.Duration
+	logAll     bool // log_all_failures
 	// misc is set for MISC_CHECK: its timeout is misc_timeout, or the
 	// virtual server's delay_loop.
 	misc        bool
 	miscTimeout opt[time.Duration]
 	interval    opt[time.Duration] // FILE_CHECK: fixed
 	needPort    bool
-	// build makes the checkers of one target (several for the urls of
-	// HTTP_GET); dst is invalid without a target.
-	build func(dst netip.AddrPort, bind netip.Addr, vhost string) []check.Checker
+	// The settings of the checker types but TCP_CHECK and PING_CHECK.
+	http *httpDef
+	exec *check.Exec
+	smtp *check.SMTP
+	dns  *check.DNS
+	udp  *check.UDP
+	file *fileDef
 }
 
-// connHandlers adds the connection keywords of c to hs.
-func (l *loader) connHandlers(c *connOpts, hs map[string]handler) {
-	hs["connect_ip"] = func(s *Statement) {
-		if l.args(s, 1, 1) {
-			if a, ok := l.addr(s, 1); ok {
-				if c.bind.IsValid() && c.bind.Is6() != a.Is6() {
-					l.errorf(s.WordPos(1), "connect_ip %v does not match the family of bindto %v: ignored", a, c.bind)
-					return
-				}
-				c.ip.put(a)
-				c.set = true
-			}
-		}
+// what describes c's block in diagnostics.
+func (c *chkDef) what() string { return c.r.what() + ": " + c.s.Words[0] }
+
+// checkKind is a type of checker.
+type checkKind struct {
+	keys    kwTable[*chkDef]
+	ignored map[string]string
+	conn    bool // the checker connects to a target
+	// start gives a new checker its type's defaults; finish completes
+	// it after its block and reports whether it is valid.
+	start  func(c *chkDef)
+	finish func(l *loader, c *chkDef) bool
+	// build appends the checks of one target to out: dst and co are
+	// zero without a target.
+	build func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, vhost string) []vigil.RealServerCheck
+}
+
+// readCheck reads checker block s of real server r.
+func readCheck(l *loader, r *rsDef, s *Statement) {
+	k := checkKinds[s.Words[0]]
+	c := &chkDef{r: r, s: s, kind: k, retries: defaultCheckRetries, retryDelay: check.DefaultRetryDelay}
+	if k.conn {
+		c.conn.s = s
+		c.needPort = true
 	}
-	hs["connect_port"] = func(s *Statement) {
-		if l.args(s, 1, 1) {
-			if n, ok := l.intArg(s, 1, 1, 65535); ok {
-				c.port.put(uint16(n))
-				c.set = true
-			}
-		}
+	if k.start != nil {
+		k.start(c)
 	}
-	hs["bindto"] = func(s *Statement) {
-		if l.args(s, 1, 1) {
-			if a, ok := l.addr(s, 1); ok {
-				if c.ip.set && c.ip.v.Is6() != a.Is6() {
-					l.errorf(s.WordPos(1), "bindto %v does not match the family of connect_ip %v: ignored", a, c.ip.v)
-					return
-				}
-				c.bind = a
-				c.set = true
-			}
-		}
-	}
-	hs["connect_timeout"] = func(s *Statement) {
-		if l.args(s, 1, 1) {
-			if d, ok := l.secsArg(s, 1, 1e-6, maxTimer, time.Microsecond); ok {
-				c.timeout.put(d)
-				c.set = true
-			}
-		}
+	l.count(s, 0, 0)
+	readBlock(l, c.what, s.Block, k.keys, c, k.ignored)
+	if k.finish == nil || k.finish(l, c) {
+		r.checks = append(r.checks, c)
 	}
 }
+
+// connKeys are the handlers of the connection keywords.
+func connKeys() kwTable[*connOpts] {
+	return kwTable[*connOpts]{
+		"connect_ip": func(l *loader, c *connOpts, s *Statement) {
+			if l.args(s, 1, 1) {
+				if a, ok := l.addr(s, 1); ok {
+					if c.bind.IsValid() && c.bind.Is6() != a.Is6() {
+						l.errorf(s.WordPos(1), "connect_ip %v does not match the family of bindto %v: ignored", a, c.bind)
+						return
+					}
+					c.ip.put(a)
+					c.set = true
+				}
+			}
+		},
+		"connect_port": func(l *loader, c *connOpts, s *Statement) {
+			if l.args(s, 1, 1) {
+				if n, ok := l.intArg(s, 1, 1, 65535); ok {
+					c.port.put(uint16(n))
+					c.set = true
+				}
+			}
+		},
+		"bindto": func(l *loader, c *connOpts, s *Statement) {
+			if l.args(s, 1, 1) {
+				if a, ok := l.addr(s, 1); ok {
+					if c.ip.set && c.ip.v.Is6() != a.Is6() {
+						l.errorf(s.WordPos(1), "bindto %v does not match the family of connect_ip %v: ignored", a, c.ip.v)
+						return
+					}
+					c.bind = a
+					c.set = true
+				}
+			}
+		},
+		"bind_if": func(l *loader, c *connOpts, s *Statement) {
+			if l.args(s, 1, 1) {
+				if len(s.Words[1]) > maxInterfaceName {
+					l.errorf(s.WordPos(1), "bind_if: interface name %q is too long (%d bytes at most): ignored", s.Words[1], maxInterfaceName)
+					return
+				}
+				c.iface = s.Words[1]
+				c.set = true
+			}
+		},
+		"connect_timeout": func(l *loader, c *connOpts, s *Statement) {
+			if l.args(s, 1, 1) {
+				if d, ok := l.secsArg(s, 1, 1e-6, maxTimer, time.Microsecond); ok {
+					c.timeout.put(d)
+					c.set = true
+				}
+			}
+		},
+	}
+}
+
+// maxInterfaceName is the longest interface name (IFNAMSIZ - 1).
+const maxInterfaceName = 15
 
 // connIgnored are the connection keywords vigil does not map.
 var connIgnored = map[string]string{
-	"bind_port":        "not supported (the kernel chooses the source port)",
-	"bind_if":          "not supported (checks bind to no interface)",
-	"fwmark":           "not supported (checks set no SO_MARK)",
-	"log_all_failures": "not supported (vigil logs each change of health)",
+	"bind_port": "not supported (the kernel chooses the source port)",
+	"fwmark":    "not supported (checks set no SO_MARK)",
 }
 
-// checkerHandlers adds the checker blocks of real server r to hs.
-func (v *vsLoader) checkerHandlers(r *rsDef, hs map[string]handler) {
-	l := v.l
-	// newCheck starts a checker of block s; read reads its block: the
-	// common keywords plus own.
-	newCheck := func(s *Statement, conn bool) *chkDef {
-		c := &chkDef{s: s, what: r.what + ": " + s.Words[0], retries: defaultCheckRetries, retryDelay: check.DefaultRetryDelay}
-		if conn {
-			c.conns = []*connOpts{{s: s}}
-			c.needPort = true
-		}
-		return c
-	}
-	read := func(c *chkDef, own map[string]handler, ignored map[string]string) {
-		if own == nil {
-			own = map[string]handler{}
-		}
-		ign := map[string]string{"log_all_failures": connIgnored["log_all_failures"]}
-		if len(c.conns) > 0 {
-			l.connHandlers(c.conns[0], own)
-			ign = maps.Clone(connIgnored)
-		}
-		maps.Copy(ign, ignored)
-		l.timingHandlers(&c.t, own, 0, false)
-		l.count(c.s, 0, 0)
-		l.block(c.what, c.s.Block, own, ign)
-	}
-	add := func(c *chkDef) { r.checks = append(r.checks, c) }
-
-	hs["TCP_CHECK"] = func(s *Statement) {
-		c := newCheck(s, true)
-		read(c, nil, nil)
-		c.build = func(dst netip.AddrPort, bind netip.Addr, _ string) []check.Checker {
-			return []check.Checker{&check.TCP{Addr: dst, Bind: bind}}
-		}
-		add(c)
-	}
-	hs["HTTP_GET"] = func(s *Statement) {
-		if c := newCheck(s, true); v.httpCheck(c, read) {
-			add(c)
-		}
-	}
-	hs["SSL_GET"] = hs["HTTP_GET"]
-	hs["MISC_CHECK"] = func(s *Statement) {
-		ex := &check.Exec{}
-		c := newCheck(s, false)
-		read(c, map[string]handler{
-			"misc_path": func(s *Statement) {
-				if sc, ok := l.scriptWords(s, false); ok {
-					ex.Path, ex.Args = sc.Args[0], sc.Args[1:]
-				}
-			},
-			"misc_timeout": func(s *Statement) {
-				if l.args(s, 1, 1) {
-					if n, ok := l.intArg(s, 1, 0, maxMiscTimeout); ok && n > 0 {
-						c.miscTimeout.put(time.Duration(n) * time.Second)
-					}
-				}
-			},
-			"misc_dynamic": func(s *Statement) {
-				if l.args(s, 0, 0) {
-					ex.Dynamic = true
-				}
-			},
-			"user": func(s *Statement) {
-				if l.args(s, 1, 2) {
-					ex.User = s.Words[1]
-					if len(s.Words) > 2 {
-						ex.Group = strings.TrimPrefix(s.Words[2], ":")
-					}
-				}
-			},
-		}, nil)
-		if ex.Path == "" {
-			l.errorf(s.Pos, "MISC_CHECK: no misc_path: ignored")
-			return
-		}
-		c.misc, c.retries = true, 0
-		c.build = func(netip.AddrPort, netip.Addr, string) []check.Checker { return []check.Checker{ex} }
-		add(c)
-	}
-	hs["SMTP_CHECK"] = func(s *Statement) {
-		sm := check.SMTP{HELO: smtpDefaultHELO}
-		var hosts []*connOpts
-		c := newCheck(s, true)
-		read(c, map[string]handler{
-			"helo_name": l.word(func(w string) { sm.HELO = w }),
-			"host": func(s *Statement) {
-				if !l.needBlock(s, 0, 0) {
-					return
-				}
-				h := &connOpts{s: s}
-				hs := map[string]handler{}
-				l.connHandlers(h, hs)
-				l.block(c.what+": host", s.Block, hs, connIgnored)
-				hosts = append(hosts, h)
-			},
-		}, nil)
-		if len(hosts) > 0 {
-			l.warnf(s.Pos, "SMTP_CHECK: the host block is deprecated: define more checkers")
-			if c.conns[0].set {
-				c.conns = append(c.conns, hosts...)
-			} else {
-				c.conns = hosts
+// checkTable returns the checker types by keyword.
+func checkTable() map[string]*checkKind {
+	conn := connKeys()
+	// keys are the handlers of a checker's keywords: own, the connection
+	// keywords on the checker's target with conn, and the timing ones.
+	keys := func(own kwTable[*chkDef], withConn bool) kwTable[*chkDef] {
+		hs := merge(own)
+		if withConn {
+			for kw, h := range conn {
+				hs[kw] = func(l *loader, c *chkDef, s *Statement) { h(l, &c.conn, s) }
 			}
 		}
-		c.build = func(dst netip.AddrPort, bind netip.Addr, _ string) []check.Checker {
-			m := sm
-			m.Addr, m.Bind = dst, bind
-			return []check.Checker{&m}
+		hs["log_all_failures"] = func(l *loader, c *chkDef, s *Statement) {
+			if b, ok := l.boolArg(s); ok {
+				c.logAll = b
+			}
 		}
-		add(c)
+		return merge(hs, timingKeys(func(c *chkDef) *timing { return &c.t }, 0, false))
 	}
-	hs["DNS_CHECK"] = func(s *Statement) {
-		d := check.DNS{Type: dns.TypeSOA}
-		c := newCheck(s, true)
-		read(c, map[string]handler{
-			"type": func(s *Statement) {
-				if l.args(s, 1, 1) {
-					t, ok := dnsTypes[strings.ToUpper(s.Words[1])]
-					if !ok {
-						l.errorf(s.WordPos(1), "type: unknown DNS type %q: ignored", s.Words[1])
-						return
-					}
-					d.Type = t
-				}
-			},
-			"name": func(s *Statement) {
-				if !l.args(s, 1, 1) {
-					return
-				}
-				n := s.Words[1]
-				if (n[0] == '.' && n != ".") || strings.Contains(n, "..") {
-					l.errorf(s.WordPos(1), "name: %q has an empty label: ignored", n)
-					return
-				}
-				d.Name = n
-			},
-		}, nil)
-		c.retries, c.retryDelay = 3, 0
-		c.build = func(dst netip.AddrPort, bind netip.Addr, _ string) []check.Checker {
-			q := d
-			q.Server, q.Bind = dst, bind
-			return []check.Checker{&q}
+	// ignored are the ignored keywords of a checker: own and the
+	// connection ones with conn.
+	ignored := func(own map[string]string, withConn bool) map[string]string {
+		ign := map[string]string{}
+		if withConn {
+			ign = maps.Clone(connIgnored)
 		}
-		add(c)
+		maps.Copy(ign, own)
+		return ign
 	}
-	hs["PING_CHECK"] = func(s *Statement) {
-		c := newCheck(s, true)
-		read(c, nil, nil)
-		c.needPort = false
-		c.build = func(dst netip.AddrPort, bind netip.Addr, _ string) []check.Checker {
-			return []check.Checker{&check.ICMP{Addr: dst.Addr(), Bind: bind}}
-		}
-		add(c)
+	kind := func(k *checkKind, own map[string]string) *checkKind {
+		k.keys, k.ignored = keys(k.keys, k.conn), ignored(own, k.conn)
+		return k
 	}
-	hs["UDP_CHECK"] = func(s *Statement) {
-		u := check.UDP{}
-		c := newCheck(s, true)
-		read(c, map[string]handler{
-			"payload": func(s *Statement) {
-				if l.args(s, 1, -1) {
-					if b, ok := l.hexArg(s, false); ok {
-						u.Payload = b
-					}
-				}
-			},
-			"require_reply": func(s *Statement) {
-				if !l.args(s, 0, -1) {
-					return
-				}
-				if len(s.Words) == 1 {
-					u.RequireReply = true
-					return
-				}
-				if b, ok := l.hexArg(s, true); ok {
-					u.RequireReply, u.Expect = true, b
-				}
-			},
-		}, map[string]string{
-			"min_reply_length": "not supported (any reply length passes)",
-			"max_reply_length": "not supported (any reply length passes)",
-		})
-		c.build = func(dst netip.AddrPort, bind netip.Addr, _ string) []check.Checker {
-			q := u
-			q.Addr, q.Bind = dst, bind
-			return []check.Checker{&q}
-		}
-		add(c)
+	one := func(out []vigil.RealServerCheck, ch check.Checker, pol check.Policy) []vigil.RealServerCheck {
+		return append(out, vigil.RealServerCheck{Checker: ch, Policy: pol})
 	}
-	hs["FILE_CHECK"] = func(s *Statement) {
-		f := check.File{}
-		var def *trackerDef
-		c := newCheck(s, false)
-		read(c, map[string]handler{
-			"track_file": func(s *Statement) {
-				if !l.args(s, 1, 1) {
-					return
-				}
-				d, ok := l.trackers[s.Words[1]]
-				if !ok || d.kind != kindFile {
-					l.errorf(s.WordPos(1), "track_file: no track_file %s defined before: ignored", s.Words[1])
-					return
-				}
-				def = d
-				f.Path, f.Weight, f.Reverse = d.t.File.Path, d.t.Weight, d.t.Reverse
+	http := kind(&checkKind{
+		keys:   httpKeys(),
+		conn:   true,
+		start:  func(c *chkDef) { c.http = &httpDef{ssl: c.s.Words[0] == "SSL_GET"} },
+		finish: finishHTTP,
+		build:  buildHTTP,
+	}, map[string]string{
+		"tls_compliant": "not supported (vigil always ends TLS with close_notify)",
+	})
+	return map[string]*checkKind{
+		"TCP_CHECK": kind(&checkKind{
+			conn: true,
+			build: func(_ *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
+				return one(out, &check.TCP{Addr: dst, Bind: co.bind, Interface: co.iface}, pol)
 			},
-			"weight": func(s *Statement) {
-				if def == nil {
-					l.errorf(s.Pos, "weight: before or without track_file: ignored")
+		}, nil),
+		"HTTP_GET": http,
+		"SSL_GET":  http,
+		"MISC_CHECK": kind(&checkKind{
+			keys:  miscKeys(),
+			start: func(c *chkDef) { c.exec = &check.Exec{} },
+			finish: func(l *loader, c *chkDef) bool {
+				if c.exec.Path == "" {
+					l.errorf(c.s.Pos, "MISC_CHECK: no misc_path: ignored")
+					return false
+				}
+				c.misc, c.retries = true, 0
+				return true
+			},
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, _ netip.AddrPort, _ *connOpts, _ string) []vigil.RealServerCheck {
+				return one(out, c.exec, pol)
+			},
+		}, nil),
+		"SMTP_CHECK": kind(&checkKind{
+			keys:  smtpKeys(conn),
+			conn:  true,
+			start: func(c *chkDef) { c.smtp = &check.SMTP{HELO: smtpDefaultHELO} },
+			finish: func(l *loader, c *chkDef) bool {
+				if len(c.hosts) > 0 {
+					l.warnf(c.s.Pos, "SMTP_CHECK: the host block is deprecated: define more checkers")
+				}
+				return true
+			},
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
+				m := *c.smtp
+				m.Addr, m.Bind, m.Interface = dst, co.bind, co.iface
+				return one(out, &m, pol)
+			},
+		}, nil),
+		"DNS_CHECK": kind(&checkKind{
+			keys:  dnsKeys(),
+			conn:  true,
+			start: func(c *chkDef) { c.dns = &check.DNS{Type: dns.TypeSOA} },
+			finish: func(_ *loader, c *chkDef) bool {
+				c.retries, c.retryDelay = 3, 0
+				return true
+			},
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
+				q := *c.dns
+				q.Server, q.Bind, q.Interface = dst, co.bind, co.iface
+				return one(out, &q, pol)
+			},
+		}, nil),
+		"PING_CHECK": kind(&checkKind{
+			conn: true,
+			finish: func(_ *loader, c *chkDef) bool {
+				c.needPort = false
+				return true
+			},
+			build: func(_ *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
+				return one(out, &check.ICMP{Addr: dst.Addr(), Bind: co.bind, Interface: co.iface}, pol)
+			},
+		}, nil),
+		"UDP_CHECK": kind(&checkKind{
+			keys:  udpKeys(),
+			conn:  true,
+			start: func(c *chkDef) { c.udp = &check.UDP{} },
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, _ string) []vigil.RealServerCheck {
+				q := *c.udp
+				q.Addr, q.Bind, q.Interface = dst, co.bind, co.iface
+				return one(out, &q, pol)
+			},
+			finish: func(l *loader, c *chkDef) bool {
+				if u := c.udp; u.MaxReply > 0 && u.MinReply > u.MaxReply {
+					l.warnf(c.s.Pos, "UDP_CHECK: min_reply_length %d > max_reply_length %d: will always fail", u.MinReply, u.MaxReply)
+				}
+				return true
+			},
+		}, nil),
+		"FILE_CHECK": kind(&checkKind{
+			keys:  fileKeys(),
+			start: func(c *chkDef) { c.file = &fileDef{} },
+			finish: func(l *loader, c *chkDef) bool {
+				if c.file.def == nil {
+					l.errorf(c.s.Pos, "FILE_CHECK: no track_file: ignored")
+					return false
+				}
+				c.file.def.used = true
+				c.interval.put(fileCheckInterval)
+				return true
+			},
+			build: func(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, _ netip.AddrPort, _ *connOpts, _ string) []vigil.RealServerCheck {
+				q := c.file.f
+				return one(out, &q, pol)
+			},
+		}, nil),
+	}
+}
+
+func miscKeys() kwTable[*chkDef] {
+	return kwTable[*chkDef]{
+		"misc_path": func(l *loader, c *chkDef, s *Statement) {
+			if sc, ok := l.scriptWords(s, false); ok {
+				c.exec.Path, c.exec.Args = sc.Args[0], sc.Args[1:]
+			}
+		},
+		"misc_timeout": func(l *loader, c *chkDef, s *Statement) {
+			if l.args(s, 1, 1) {
+				if n, ok := l.intArg(s, 1, 0, maxMiscTimeout); ok && n > 0 {
+					c.miscTimeout.put(time.Duration(n) * time.Second)
+				}
+			}
+		},
+		"misc_dynamic": flagKey(func(_ *loader, c *chkDef) { c.exec.Dynamic = true }),
+		"user": func(l *loader, c *chkDef, s *Statement) {
+			if l.args(s, 1, 2) {
+				c.exec.User = s.Words[1]
+				if len(s.Words) > 2 {
+					c.exec.Group = strings.TrimPrefix(s.Words[2], ":")
+				}
+			}
+		},
+	}
+}
+
+func smtpKeys(conn kwTable[*connOpts]) kwTable[*chkDef] {
+	return kwTable[*chkDef]{
+		"helo_name": wordKey(func(c *chkDef, w string) { c.smtp.HELO = w }),
+		"host": func(l *loader, c *chkDef, s *Statement) {
+			if !l.needBlock(s, 0, 0) {
+				return
+			}
+			h := &connOpts{s: s}
+			readBlock(l, func() string { return c.what() + ": host" }, s.Block, conn, h, connIgnored)
+			c.hosts = append(c.hosts, h)
+		},
+	}
+}
+
+func dnsKeys() kwTable[*chkDef] {
+	return kwTable[*chkDef]{
+		"type": func(l *loader, c *chkDef, s *Statement) {
+			if l.args(s, 1, 1) {
+				t, ok := dnsTypes[strings.ToUpper(s.Words[1])]
+				if !ok {
+					l.errorf(s.WordPos(1), "type: unknown DNS type %q: ignored", s.Words[1])
 					return
 				}
-				if w, rev, ok := l.weightArgs(s, 0, math.MaxInt32); ok {
-					f.Weight, f.Reverse = w, rev
+				c.dns.Type = t
+			}
+		},
+		"name": func(l *loader, c *chkDef, s *Statement) {
+			if !l.args(s, 1, 1) {
+				return
+			}
+			n := s.Words[1]
+			if (n[0] == '.' && n != ".") || strings.Contains(n, "..") {
+				l.errorf(s.WordPos(1), "name: %q has an empty label: ignored", n)
+				return
+			}
+			c.dns.Name = n
+		},
+	}
+}
+
+func udpKeys() kwTable[*chkDef] {
+	return kwTable[*chkDef]{
+		"payload": func(l *loader, c *chkDef, s *Statement) {
+			if l.args(s, 1, -1) {
+				if b, ok := l.hexArg(s, false); ok {
+					c.udp.Payload = b
 				}
-			},
-		}, nil)
-		if def == nil {
-			l.errorf(s.Pos, "FILE_CHECK: no track_file: ignored")
-			return
-		}
-		def.used = true
-		c.interval.put(fileCheckInterval)
-		c.build = func(netip.AddrPort, netip.Addr, string) []check.Checker {
-			q := f
-			return []check.Checker{&q}
-		}
-		add(c)
+			}
+		},
+		"min_reply_length": intKey(0, math.MaxUint16, func(c *chkDef, n int) { c.udp.MinReply = n }),
+		// check.UDP's MaxReply 0 is no bound: keepalived's 0 (only an
+		// empty reply) is refused.
+		"max_reply_length": intKey(1, math.MaxUint16, func(c *chkDef, n int) { c.udp.MaxReply = n }),
+		"require_reply": func(l *loader, c *chkDef, s *Statement) {
+			if !l.args(s, 0, -1) {
+				return
+			}
+			if len(s.Words) == 1 {
+				c.udp.RequireReply = true
+				return
+			}
+			if b, ok := l.hexArg(s, true); ok {
+				c.udp.RequireReply, c.udp.Expect = true, b
+			}
+		},
+	}
+}
+
+// fileDef is a FILE_CHECK's settings.
+type fileDef struct {
+	f   check.File
+	def *trackerDef
+}
+
+func fileKeys() kwTable[*chkDef] {
+	return kwTable[*chkDef]{
+		"track_file": func(l *loader, c *chkDef, s *Statement) {
+			if !l.args(s, 1, 1) {
+				return
+			}
+			d, ok := l.trackers[s.Words[1]]
+			if !ok || d.kind != kindFile {
+				l.errorf(s.WordPos(1), "track_file: no track_file %s defined before: ignored", s.Words[1])
+				return
+			}
+			f := c.file
+			f.def = d
+			f.f.Path, f.f.Weight, f.f.Reverse = d.t.File.Path, d.t.Weight, d.t.Reverse
+		},
+		"weight": func(l *loader, c *chkDef, s *Statement) {
+			if c.file.def == nil {
+				l.errorf(s.Pos, "weight: before or without track_file: ignored")
+				return
+			}
+			if w, rev, ok := l.weightArgs(s, 0, math.MaxInt32); ok {
+				c.file.f.Weight, c.file.f.Reverse = w, rev
+			}
+		},
 	}
 }
 
@@ -385,23 +485,30 @@ type urlDef struct {
 	re     *regexp.Regexp
 }
 
-// httpCheck reads HTTP_GET and SSL_GET c with read: one check.HTTP per
-// url. It reports whether c is valid.
-func (v *vsLoader) httpCheck(c *chkDef, read func(*chkDef, map[string]handler, map[string]string)) bool {
-	l := v.l
-	s := c.s
-	ssl := s.Words[0] == "SSL_GET"
-	var urls []*urlDef
-	var vhost, sni opt[string]
-	enableSNI := false
-	read(c, map[string]handler{
-		"url": func(s *Statement) {
-			if u, ok := v.url(c.what, s, ssl); ok {
-				urls = append(urls, u)
+// httpDef is the settings of an HTTP_GET or SSL_GET.
+type httpDef struct {
+	ssl        bool
+	urls       []*urlDef
+	vhost, sni opt[string]
+	enableSNI  bool
+	version    check.HTTPVersion
+	fast       bool // fast_recovery
+}
+
+// httpVersions are http_protocol's versions.
+var httpVersions = map[string]check.HTTPVersion{
+	"1.0": check.HTTP10, "1.0C": check.HTTP10Close, "1.0c": check.HTTP10Close, "1.1": check.HTTP11,
+}
+
+func httpKeys() kwTable[*chkDef] {
+	return kwTable[*chkDef]{
+		"url": func(l *loader, c *chkDef, s *Statement) {
+			if u, ok := l.url(c.what, s, c.http.ssl); ok {
+				c.http.urls = append(c.http.urls, u)
 			}
 		},
-		"virtualhost": l.word(vhost.put),
-		"nb_get_retry": func(s *Statement) {
+		"virtualhost": wordKey(func(c *chkDef, w string) { c.http.vhost.put(w) }),
+		"nb_get_retry": func(l *loader, c *chkDef, s *Statement) {
 			l.warnf(s.Pos, "nb_get_retry is deprecated: use retry")
 			if l.args(s, 1, 1) {
 				if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
@@ -409,68 +516,103 @@ func (v *vsLoader) httpCheck(c *chkDef, read func(*chkDef, map[string]handler, m
 				}
 			}
 		},
-		"enable_sni": func(s *Statement) {
+		"http_protocol": func(l *loader, c *chkDef, s *Statement) {
+			if !l.args(s, 1, 1) {
+				return
+			}
+			v, ok := httpVersions[s.Words[1]]
+			if !ok {
+				l.errorf(s.WordPos(1), "http_protocol: unknown version %q (1.0, 1.0C or 1.1): ignored", s.Words[1])
+				return
+			}
+			c.http.version = v
+		},
+		"fast_recovery": func(l *loader, c *chkDef, s *Statement) {
 			if b, ok := l.boolArg(s); ok {
-				enableSNI = b
+				c.http.fast = b
 			}
 		},
-		"sni_name": func(s *Statement) {
+		"enable_sni": func(l *loader, c *chkDef, s *Statement) {
+			if b, ok := l.boolArg(s); ok {
+				c.http.enableSNI = b
+			}
+		},
+		"sni_name": func(l *loader, c *chkDef, s *Statement) {
 			if l.args(s, 0, 1) {
 				if len(s.Words) > 1 {
-					sni.put(s.Words[1])
+					c.http.sni.put(s.Words[1])
 				}
-				enableSNI = true
+				c.http.enableSNI = true
 			}
 		},
-	}, map[string]string{
-		"http_protocol": "not supported (vigil sends HTTP/1.1 with Connection: close)",
-		"fast_recovery": "not supported",
-		"tls_compliant": "not supported (vigil always ends TLS with close_notify)",
-	})
-	if len(urls) == 0 {
-		l.errorf(s.Pos, "%s: no url: ignored", s.Words[0])
+	}
+}
+
+// finishHTTP checks HTTP_GET or SSL_GET c: one check.HTTP per url.
+func finishHTTP(l *loader, c *chkDef) bool {
+	if len(c.http.urls) == 0 {
+		l.errorf(c.s.Pos, "%s: no url: ignored", c.s.Words[0])
 		return false
 	}
 	c.retryDelay = httpRetryDelay
-	c.build = func(dst netip.AddrPort, bind netip.Addr, vsHost string) []check.Checker {
-		out := make([]check.Checker, 0, len(urls))
-		for _, u := range urls {
-			h := &check.HTTP{Addr: dst, Bind: bind, Path: u.path, Status: u.status, Digest: u.digest, Regexp: u.re}
-			h.Host = pick(vsHost, u.vhost, vhost)
-			if ssl {
-				name := ""
-				if enableSNI {
-					name = pick(h.Host, sni)
-				}
-				h.TLS = v.tlsConfig(name)
-			}
-			out = append(out, h)
-		}
-		return out
-	}
 	return true
 }
 
-// url reads a url block.
-func (v *vsLoader) url(parent string, s *Statement, ssl bool) (*urlDef, bool) {
-	l := v.l
+// buildHTTP appends the checks of HTTP_GET or SSL_GET c: one per url.
+func buildHTTP(c *chkDef, out []vigil.RealServerCheck, pol check.Policy, dst netip.AddrPort, co *connOpts, vsHost string) []vigil.RealServerCheck {
+	hd := c.http
+	for _, u := range hd.urls {
+		h := &check.HTTP{Addr: dst, Bind: co.bind, Interface: co.iface, Path: u.path, Status: u.status, Digest: u.digest, Regexp: u.re, Version: hd.version}
+		h.Host = pick(vsHost, u.vhost, hd.vhost)
+		if hd.ssl {
+			name := ""
+			if hd.enableSNI {
+				name = pick(h.Host, hd.sni)
+			}
+			h.TLS = c.r.vs.v.tlsConfig(name)
+		}
+		out = append(out, vigil.RealServerCheck{Checker: h, Policy: pol})
+	}
+	return out
+}
+
+// urlIgnored are the keywords of a url block vigil does not map;
+// sslURLIgnored SSL_GET's.
+var urlIgnored = map[string]string{
+	"regex_no_match":   "not supported",
+	"regex_options":    "not supported (Go regular expressions take (?flags) in the pattern)",
+	"regex_min_offset": "not supported (the whole body is matched)",
+	"regex_max_offset": "not supported (the whole body is matched)",
+	"regex_stack":      "not supported (no PCRE2 JIT)",
+}
+var sslURLIgnored = func() map[string]string {
+	m := maps.Clone(urlIgnored)
+	m["tls_compliant"] = "not supported (vigil always ends TLS with close_notify)"
+	return m
+}()
+
+// url reads a url block of the checker parent describes.
+func (l *loader) url(parent func() string, s *Statement, ssl bool) (*urlDef, bool) {
 	if !l.needBlock(s, 0, 0) {
 		return nil, false
 	}
 	u := &urlDef{}
-	ignored := map[string]string{
-		"regex_no_match":   "not supported",
-		"regex_options":    "not supported (Go regular expressions take (?flags) in the pattern)",
-		"regex_min_offset": "not supported (the whole body is matched)",
-		"regex_max_offset": "not supported (the whole body is matched)",
-		"regex_stack":      "not supported (no PCRE2 JIT)",
-	}
+	ignored := urlIgnored
 	if ssl {
-		ignored["tls_compliant"] = "not supported (vigil always ends TLS with close_notify)"
+		ignored = sslURLIgnored
 	}
-	l.block(parent+": url", s.Block, map[string]handler{
-		"path": l.word(func(w string) { u.path = w }),
-		"digest": func(s *Statement) {
+	readBlock(l, func() string { return parent() + ": url" }, s.Block, urlKeys, u, ignored)
+	if u.path == "" {
+		l.errorf(s.Pos, "url: no path: ignored")
+		return nil, false
+	}
+	return u, true
+}
+
+func urlTable() kwTable[*urlDef] {
+	return kwTable[*urlDef]{
+		"path": wordKey(func(u *urlDef, w string) { u.path = w }),
+		"digest": func(l *loader, u *urlDef, s *Statement) {
 			if !l.args(s, 1, 1) {
 				return
 			}
@@ -485,7 +627,7 @@ func (v *vsLoader) url(parent string, s *Statement, ssl bool) (*urlDef, bool) {
 			}
 			u.digest = b
 		},
-		"status_code": func(s *Statement) {
+		"status_code": func(l *loader, u *urlDef, s *Statement) {
 			if !l.args(s, 1, -1) {
 				return
 			}
@@ -503,8 +645,8 @@ func (v *vsLoader) url(parent string, s *Statement, ssl bool) (*urlDef, bool) {
 				u.status = append(u.status, check.StatusRange{Min: a, Max: b})
 			}
 		},
-		"virtualhost": l.word(u.vhost.put),
-		"regex": func(s *Statement) {
+		"virtualhost": wordKey(func(u *urlDef, w string) { u.vhost.put(w) }),
+		"regex": func(l *loader, u *urlDef, s *Statement) {
 			w, err := SplitQuoted(s.Line, true)
 			if err != nil || len(w) != 2 {
 				l.errorf(s.Pos, "regex: missing or too many fields: ignored")
@@ -517,29 +659,25 @@ func (v *vsLoader) url(parent string, s *Statement, ssl bool) (*urlDef, bool) {
 			}
 			u.re = re
 		},
-	}, ignored)
-	if u.path == "" {
-		l.errorf(s.Pos, "url: no path: ignored")
-		return nil, false
 	}
-	return u, true
 }
 
-// finishCheck makes the checks of c, a checker of real server r of d,
-// with the settings inherited from r and d.
-func (v *vsLoader) finishCheck(d *vsDef, r *rsDef, c *chkDef) []vigil.RealServerCheck {
+// finishCheck appends the checks of c, a checker of real server r of
+// d, with the settings inherited from r and d, to r.rs.Checks.
+func (v *vsLoader) finishCheck(d *vsDef, r *rsDef, c *chkDef) {
 	l := v.l
 	interval := pick(check.DefaultInterval, c.interval, c.t.interval, r.t.interval, d.t.interval)
 	pol := check.Policy{
-		Interval:   interval,
-		Retries:    pick(c.retries, c.t.retries, r.t.retries, d.t.retries),
-		RetryDelay: pick(cmp.Or(c.retryDelay, interval), c.t.retryDelay, r.t.retryDelay, d.t.retryDelay),
-		Alpha:      pick(r.rs.Alpha, c.t.alpha),
+		Interval:    interval,
+		Retries:     pick(c.retries, c.t.retries, r.t.retries, d.t.retries),
+		RetryDelay:  pick(cmp.Or(c.retryDelay, interval), c.t.retryDelay, r.t.retryDelay, d.t.retryDelay),
+		Alpha:       pick(r.rs.Alpha, c.t.alpha),
+		LogFailures: c.logAll,
 	}
 	if pol.RetryDelay == 0 {
 		pol.RetryDelay = -1
 	}
-	for _, w := range []opt[time.Duration]{c.t.warmup, r.t.warmup, d.t.warmup} {
+	for _, w := range [...]opt[time.Duration]{c.t.warmup, r.t.warmup, d.t.warmup} {
 		if w.set {
 			pol.Warmup = w.v
 			if w.v == 0 {
@@ -548,33 +686,38 @@ func (v *vsLoader) finishCheck(d *vsDef, r *rsDef, c *chkDef) []vigil.RealServer
 			break
 		}
 	}
+	// keepalived's fast_recovery checks the urls of a new checker one
+	// after the other without waiting: the first rounds are not spread.
+	if c.http != nil && c.http.fast && pol.Warmup == 0 {
+		pol.Warmup = -1
+	}
 	vhost := pick("", r.vhost, d.vhost)
-	var out []vigil.RealServerCheck
-	if len(c.conns) == 0 {
+	if !c.kind.conn {
 		pol.Timeout = pick(check.DefaultTimeout, r.t.timeout, d.t.timeout)
 		if c.misc {
 			pol.Timeout = pick(pick(check.DefaultInterval, d.t.interval), c.miscTimeout)
 		}
-		for _, ch := range c.build(netip.AddrPort{}, netip.Addr{}, vhost) {
-			out = append(out, vigil.RealServerCheck{Checker: ch, Policy: pol})
-		}
-		return out
+		r.rs.Checks = c.kind.build(c, r.rs.Checks, pol, netip.AddrPort{}, nil, vhost)
+		return
 	}
-	for _, co := range c.conns {
+	target := func(co *connOpts) {
 		p := pol
 		p.Timeout = pick(check.DefaultTimeout, co.timeout, r.t.timeout, d.t.timeout)
 		dst := netip.AddrPortFrom(pick(r.rs.Addr, co.ip), pick(r.rs.Port, co.port))
 		if c.needPort && dst.Port() == 0 {
 			l.errorf(co.s.Pos, "%s: no port to check (the real server has none): set connect_port: ignored", c.s.Words[0])
-			continue
+			return
 		}
 		if co.bind.IsValid() && co.bind.Is6() != dst.Addr().Is6() {
 			l.errorf(co.s.Pos, "%s: bindto %v does not match the family of %v: ignored", c.s.Words[0], co.bind, dst.Addr())
-			continue
+			return
 		}
-		for _, ch := range c.build(dst, co.bind, vhost) {
-			out = append(out, vigil.RealServerCheck{Checker: ch, Policy: p})
-		}
+		r.rs.Checks = c.kind.build(c, r.rs.Checks, p, dst, co, vhost)
 	}
-	return out
+	if len(c.hosts) == 0 || c.conn.set {
+		target(&c.conn)
+	}
+	for _, h := range c.hosts {
+		target(h)
+	}
 }

@@ -324,6 +324,67 @@ func TestLoadVSKeywords(t *testing.T) {
 				t.Errorf("%+v", u)
 			}
 		}},
+		{"UDP_CHECK reply lengths", vsConf("", " UDP_CHECK {\n require_reply 4f4b\n min_reply_length 2\n max_reply_length 300\n }\n"), func(t *testing.T, cfg vigil.Config) {
+			if u := checker[*check.UDP](t, cfg); u.MinReply != 2 || u.MaxReply != 300 {
+				t.Errorf("%+v", u)
+			}
+		}},
+		// bind_if on every checker that connects.
+		{"bind_if", vsConf("", " TCP_CHECK {\n bind_if eth1\n }\n HTTP_GET {\n bind_if eth1\n url {\n path /\n }\n }\n"+
+			" SSL_GET {\n bind_if eth1\n url {\n path /\n }\n }\n SMTP_CHECK {\n bind_if eth1\n }\n DNS_CHECK {\n bind_if eth1\n }\n"+
+			" PING_CHECK {\n bind_if eth1\n }\n UDP_CHECK {\n bind_if eth1\n }\n"), func(t *testing.T, cfg vigil.Config) {
+			checks := firstRS(t, cfg).Checks
+			if len(checks) != 7 {
+				t.Fatalf("%d checks, want 7", len(checks))
+			}
+			for _, c := range checks {
+				var iface string
+				switch ch := c.Checker.(type) {
+				case *check.TCP:
+					iface = ch.Interface
+				case *check.HTTP:
+					iface = ch.Interface
+				case *check.SMTP:
+					iface = ch.Interface
+				case *check.DNS:
+					iface = ch.Interface
+				case *check.ICMP:
+					iface = ch.Interface
+				case *check.UDP:
+					iface = ch.Interface
+				}
+				if iface != "eth1" {
+					t.Errorf("%T: Interface %q, want eth1", c.Checker, iface)
+				}
+			}
+		}},
+		{"SMTP_CHECK host bind_if", vsConf("", " SMTP_CHECK {\n host {\n connect_ip 10.0.0.9\n bind_if eth2\n }\n }\n"), func(t *testing.T, cfg vigil.Config) {
+			if m := checker[*check.SMTP](t, cfg); m.Interface != "eth2" || m.Addr.Addr() != a("10.0.0.9") {
+				t.Errorf("%+v", m)
+			}
+		}},
+		{"log_all_failures", vsConf("", " TCP_CHECK {\n log_all_failures\n }\n MISC_CHECK {\n misc_path /bin/true\n log_all_failures yes\n }\n TCP_CHECK {\n log_all_failures off\n }\n TCP_CHECK {\n }\n"), func(t *testing.T, cfg vigil.Config) {
+			checks := firstRS(t, cfg).Checks
+			if len(checks) != 4 || !checks[0].Policy.LogFailures || !checks[1].Policy.LogFailures || checks[2].Policy.LogFailures || checks[3].Policy.LogFailures {
+				t.Errorf("%+v", checks)
+			}
+		}},
+		{"http_protocol", vsConf("", " HTTP_GET {\n url {\n path /\n }\n }\n HTTP_GET {\n http_protocol 1.0\n url {\n path /\n }\n }\n"+
+			" SSL_GET {\n http_protocol 1.0C\n url {\n path /\n }\n }\n HTTP_GET {\n http_protocol 1.0c\n url {\n path /\n }\n }\n HTTP_GET {\n http_protocol 1.1\n url {\n path /\n }\n }\n"), func(t *testing.T, cfg vigil.Config) {
+			var got []check.HTTPVersion
+			for _, c := range firstRS(t, cfg).Checks {
+				got = append(got, c.Checker.(*check.HTTP).Version)
+			}
+			if want := []check.HTTPVersion{check.HTTP11, check.HTTP10, check.HTTP10Close, check.HTTP10Close, check.HTTP11}; !slices.Equal(got, want) {
+				t.Errorf("versions %v, want %v", got, want)
+			}
+		}},
+		{"fast_recovery", vsConf("", " HTTP_GET {\n fast_recovery\n url {\n path /\n }\n }\n HTTP_GET {\n fast_recovery\n warmup 2\n url {\n path /\n }\n }\n HTTP_GET {\n url {\n path /\n }\n }\n"), func(t *testing.T, cfg vigil.Config) {
+			checks := firstRS(t, cfg).Checks
+			if len(checks) != 3 || checks[0].Policy.Warmup != -1 || checks[1].Policy.Warmup != 2*time.Second || checks[2].Policy.Warmup != 0 {
+				t.Errorf("%+v", checks)
+			}
+		}},
 		{"FILE_CHECK", "track_file f {\n file /run/w\n weight 2\n}\n" + vsConf("", " FILE_CHECK {\n track_file f\n }\n FILE_CHECK {\n track_file f\n weight -3 reverse\n }\n"), func(t *testing.T, cfg vigil.Config) {
 			rs := firstRS(t, cfg)
 			f1, f2 := rs.Checks[0].Checker.(*check.File), rs.Checks[1].Checker.(*check.File)
@@ -402,7 +463,7 @@ func TestLoadVSErrors(t *testing.T) {
 		{"hysteresis", vsConf(" quorum 1\n hysteresis 1\n", ""), 1, 1, SeverityWarning, "hysteresis 1 >= quorum 1: setting hysteresis to 0"},
 		{"fwmark protocol", "virtual_server fwmark 1 {\n protocol TCP\n real_server 10.0.0.1 {\n }\n}\n", 1, 1, SeverityWarning, "protocol specified for fwmark: ignored"},
 		{"ignored keyword", vsConf(" smtp_alert\n", ""), 5, 2, SeverityWarning, "smtp_alert ignored: not supported"},
-		{"ignored checker keyword", vsConf("", " TCP_CHECK {\n bind_if eth0\n }\n"), 7, 2, SeverityWarning, "bind_if ignored: not supported"},
+		{"ignored checker keyword", vsConf("", " TCP_CHECK {\n bind_port 1000\n }\n"), 7, 2, SeverityWarning, "bind_port ignored: not supported"},
 		{"unknown keyword", vsConf(" lb_algoo rr\n", ""), 5, 2, SeverityWarning, `unknown keyword "lb_algoo" ignored (did you mean "lb_algo"?)`},
 		{"nb_get_retry deprecated", vsConf("", " HTTP_GET {\n nb_get_retry 2\n url {\n path /\n }\n }\n"), 7, 2, SeverityWarning, "nb_get_retry is deprecated"},
 		// Bad arguments.
@@ -444,7 +505,10 @@ func TestLoadVSErrors(t *testing.T) {
 		{"huge group range", "virtual_server_group G {\n 10.0.0.0/8 80\n}\n", 2, 2, SeverityError, "range of more than 65536 addresses not supported"},
 		{"empty group", "virtual_server_group G {\n}\n", 1, 1, SeverityWarning, "has no entries"},
 		{"SSL half", "SSL {\n certificate /c\n}\n", 1, 1, SeverityError, "certificate and key go together"},
-		{"SSL password", "SSL {\n password x\n}\n", 2, 2, SeverityWarning, "password ignored: not supported"},
+		{"bind_if too long", vsConf("", " TCP_CHECK {\n bind_if sixteen-letters0\n }\n"), 7, 10, SeverityError, `interface name "sixteen-letters0" is too long`},
+		{"http_protocol unknown", vsConf("", " HTTP_GET {\n http_protocol 0.9\n url {\n path /\n }\n }\n"), 7, 16, SeverityError, `http_protocol: unknown version "0.9"`},
+		{"max_reply_length 0", vsConf("", " UDP_CHECK {\n max_reply_length 0\n }\n"), 7, 19, SeverityError, "max_reply_length: invalid number"},
+		{"min > max reply length", vsConf("", " UDP_CHECK {\n min_reply_length 9\n max_reply_length 8\n }\n"), 6, 2, SeverityWarning, "min_reply_length 9 > max_reply_length 8"},
 		{"ha_suspend on fwmark", "virtual_server fwmark 1 {\n ha_suspend\n real_server 10.0.0.1 80 {\n }\n}\n", 2, 2, SeverityError, "cannot use ha_suspend with fwmarks"},
 		{"Validate at the virtual server", vsConf("", "") + vsConf("", ""), 8, 1, SeverityFatal, "virtual server tcp 192.0.2.1:80: Service: service tcp 192.0.2.1:80 is also a service"},
 	} {
@@ -614,9 +678,9 @@ func TestLoadVSSampleStatusCode(t *testing.T) {
 	}
 }
 
-// BenchmarkLoadVirtualServers loads 300 virtual servers of 100 real
-// servers with TCP_CHECK each.
-func BenchmarkLoadVirtualServers(b *testing.B) {
+// vsBenchConf is 300 virtual servers of 100 real servers with
+// TCP_CHECK each.
+func vsBenchConf() fstest.MapFS {
 	var sb strings.Builder
 	for v := range 300 {
 		fmt.Fprintf(&sb, "virtual_server 192.0.%d.%d 80 {\n delay_loop 6\n lb_algo wrr\n lb_kind DR\n protocol TCP\n", v/250, v%250+1)
@@ -625,13 +689,34 @@ func BenchmarkLoadVirtualServers(b *testing.B) {
 		}
 		sb.WriteString("}\n")
 	}
-	fsys := fstest.MapFS{"k.conf": {Data: []byte(sb.String())}}
+	return fstest.MapFS{"k.conf": {Data: []byte(sb.String())}}
+}
+
+// BenchmarkLoadVirtualServers reads and loads vsBenchConf.
+func BenchmarkLoadVirtualServers(b *testing.B) {
+	fsys := vsBenchConf()
 	b.ReportAllocs()
 	for b.Loop() {
 		tr, err := Read(fsys, "k.conf", Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
+		cfg, errs := Load(tr, LoadOptions{LookupUser: fakeUsers})
+		if len(errs) != 0 || len(cfg.VirtualServers) != 300 {
+			b.Fatalf("%d virtual servers, %v", len(cfg.VirtualServers), errs)
+		}
+	}
+}
+
+// BenchmarkLoadOnlyVirtualServers loads vsBenchConf read once: Load
+// (with Validate) alone.
+func BenchmarkLoadOnlyVirtualServers(b *testing.B) {
+	tr, err := Read(vsBenchConf(), "k.conf", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
 		cfg, errs := Load(tr, LoadOptions{LookupUser: fakeUsers})
 		if len(errs) != 0 || len(cfg.VirtualServers) != 300 {
 			b.Fatalf("%d virtual servers, %v", len(cfg.VirtualServers), errs)
