@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,8 @@ type lexer struct {
 
 	check    IncludeCheck // keepalived's include_check
 	globs    []*globFile  // include stack, innermost last
-	residue  *line        // the rest of a line after a '{' or '}'
+	residue  line         // the rest of a line after a '{' or '}'
+	hasRes   bool         // residue is set
 	seqs     []*seq       // active generators, innermost last
 	seqBase  int          // keepalived's multiline_seq_depth
 	ml       *mlCursor    // the rest of a multi-line definition being expanded
@@ -157,9 +159,9 @@ func (l *lexer) next() (line, bool) {
 		}
 		var buf line
 		switch {
-		case l.residue != nil:
+		case l.hasRes:
 			// Residues count too: substitution in each can make another.
-			buf, l.residue = *l.residue, nil
+			buf, l.residue, l.hasRes = l.residue, line{}, false
 			if !l.spend(buf.pos(0)) {
 				return line{}, false
 			}
@@ -226,17 +228,22 @@ func (l *lexer) readFileLine() (line, bool) {
 		if !l.spend(org.pos(1)) {
 			return line{}, false
 		}
-		s := strings.TrimSuffix(string(raw), "\n")
+		raw = bytes.TrimSuffix(raw, []byte("\n"))
 		switch {
-		case tooLong || len(s) > maxBuf-2:
+		case tooLong || len(raw) > maxBuf-2:
 			// keepalived reads the rest of the line as a line of its own.
 			l.errorf(org.pos(1), SeverityError, "line too long - ignoring")
 			continue
-		case strings.IndexByte(s, 0) >= 0:
+		case bytes.IndexByte(raw, 0) >= 0:
 			l.errorf(org.pos(1), SeverityError, "configuration appears to have embedded NULs - ignoring line")
 			continue
 		}
-		s = strings.TrimRight(s, "\r\n")
+		// Without any CR or LF left at its end; one allocation for the
+		// text.
+		for len(raw) > 0 && (raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
+			raw = raw[:len(raw)-1]
+		}
+		s := string(raw)
 		if s == "" {
 			// A blank line ends a multi-line definition.
 			l.endDefinition()
@@ -410,8 +417,7 @@ func (l *lexer) splitBraces(buf line) line {
 			skip = span(s, 1, " \t")
 		}
 		if p+skip < len(s) {
-			r := line{buf.from(p + skip).trimRight(), buf.org}
-			l.residue = &r
+			l.residue, l.hasRes = line{buf.from(p + skip).trimRight(), buf.org}, true
 			buf = line{buf.slice(0, p+skip), buf.org}
 		}
 	}

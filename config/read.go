@@ -166,7 +166,8 @@ type builder struct {
 	lx *lexer
 	// emit, if set, takes each top-level statement once complete (see
 	// readStream); block then returns no top-level statements.
-	emit func(*Statement)
+	emit  func(*Statement)
+	stack []Statement // see block
 }
 
 // block reads statements up to the '}' that closes the block opened at
@@ -174,24 +175,47 @@ type builder struct {
 // keyword owning the block. It returns the statements, the position of
 // the '}', and whether it was found.
 func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bool) {
-	var stmts []Statement
+	// The statements of the blocks being read are a stack in b.stack:
+	// this block's from base on, an inner block's above them while it is
+	// read. Each block's are copied out, at its end, into a slice of their
+	// exact number, so a block of a hundred statements costs one
+	// allocation, not eight grown ones.
+	base := len(b.stack)
+	out := func() []Statement {
+		n := len(b.stack) - base
+		if n == 0 {
+			return nil
+		}
+		ss := make([]Statement, n)
+		copy(ss, b.stack[base:])
+		clear(b.stack[base:]) // no references kept from the stack
+		b.stack = b.stack[:base]
+		return ss
+	}
+	// emitPending hands a finished top-level statement to emit.
+	emitPending := func() {
+		if depth == 0 && b.emit != nil && len(b.stack) > base {
+			s := new(Statement)
+			*s = b.stack[base]
+			b.stack[base] = Statement{}
+			b.stack = b.stack[:base]
+			b.emit(s)
+		}
+	}
 	ignored := 0 // '{'s that opened no block, whose '}' must be skipped
 	for {
 		ln, ok := b.lx.next()
 		if !ok {
-			if depth == 0 && b.emit != nil && len(stmts) > 0 {
-				b.emit(&stmts[0])
-				stmts = nil
-			}
+			emitPending()
 			if depth > 0 {
 				b.lx.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
 			}
-			return stmts, Pos{}, false
+			return out(), Pos{}, false
 		}
 		switch ln.s {
 		case "{":
-			n := len(stmts)
-			if n == 0 || stmts[n-1].HasBlock || depth >= maxBlockDepth {
+			n := len(b.stack) - base
+			if n == 0 || b.stack[len(b.stack)-1].HasBlock || depth >= maxBlockDepth {
 				msg := "Unexpected '{' - ignoring"
 				if depth >= maxBlockDepth {
 					msg = "blocks nested too deep - ignoring '{'"
@@ -200,15 +224,17 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 				ignored++
 				continue
 			}
-			s := &stmts[n-1]
-			s.HasBlock, s.Open = true, ln.pos(0)
-			var closed bool
-			s.Block, s.Close, closed = b.block(depth+1, s.Words[0], s.Open)
+			// An index, not a pointer: the inner block grows the stack.
+			i := len(b.stack) - 1
+			b.stack[i].HasBlock, b.stack[i].Open = true, ln.pos(0)
+			block, closePos, closed := b.block(depth+1, b.stack[i].Words[0], b.stack[i].Open)
+			b.stack[i].Block, b.stack[i].Close = block, closePos
 			if !closed {
 				if depth > 0 {
 					b.lx.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
 				}
-				return stmts, Pos{}, false
+				emitPending()
+				return out(), Pos{}, false
 			}
 		case "}":
 			switch {
@@ -217,29 +243,22 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			case depth == 0:
 				b.lx.errorf(ln.pos(0), SeverityError, "Extra '}' found")
 			default:
-				return stmts, ln.pos(0), true
+				return out(), ln.pos(0), true
 			}
 		default:
-			words, idx, unmatched := fields(ln.s)
+			words, cols, unmatched := fields(ln)
 			if unmatched >= 0 && (len(words) < 2 || !quotedKeywords[words[0]]) {
 				b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
 			}
 			if len(words) == 0 {
 				continue
 			}
-			cols := make([]int, len(words))
-			for i, x := range idx {
-				cols[i] = ln.col(x)
-			}
-			if depth == 0 && b.emit != nil && len(stmts) > 0 {
-				// The previous statement is complete: no '{' can follow
-				// it any more. A new array keeps the emitted one intact.
-				b.emit(&stmts[0])
-				stmts = nil
-			}
-			stmts = append(stmts, Statement{Pos: ln.pos(idx[0]), Words: words, Cols: cols, Line: ln.s})
+			// The previous statement is complete: no '{' can follow it
+			// any more.
+			emitPending()
+			b.stack = append(b.stack, Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s})
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {
-				b.lx.includeCheck(stmts[len(stmts)-1])
+				b.lx.includeCheck(b.stack[len(b.stack)-1])
 			}
 		}
 	}

@@ -72,12 +72,20 @@ func (t text) replace(i, j int, s string, col int) text {
 
 // trimLeft removes leading spaces and tabs.
 func (t text) trimLeft() text {
-	return t.from(len(t.s) - len(strings.TrimLeft(t.s, " \t")))
+	i := 0
+	for i < len(t.s) && isBlank(t.s[i]) {
+		i++
+	}
+	return t.from(i)
 }
 
 // trimRight removes trailing spaces and tabs.
 func (t text) trimRight() text {
-	return t.slice(0, len(strings.TrimRight(t.s, " \t")))
+	j := len(t.s)
+	for j > 0 && isBlank(t.s[j-1]) {
+		j--
+	}
+	return t.slice(0, j)
 }
 
 // A line is a logical line with where it came from.

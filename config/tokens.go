@@ -23,27 +23,54 @@ var quotedKeywords = map[string]bool{
 // fields splits a logical line into words as keepalived's alloc_strvec_r
 // does: words are separated by white space; a word starting with '"'
 // runs to the next '"' (the quotes removed, nothing escaped); a '"'
-// inside a word ends it. It returns the words, the index in s of each,
-// and the index of an unmatched '"' (-1 if none), where splitting
-// stopped.
-func fields(s string) (words []string, idx []int, unmatched int) {
+// inside a word ends it. It returns the words, the column of each on
+// the line's origin, and the index in ln.s of an unmatched '"' (-1 if
+// none), where splitting stopped. The words are counted first, so that
+// words and columns are allocated once at their size.
+func fields(ln line) (words []string, cols []int, unmatched int) {
+	n, unmatched := splitFields(ln.s, nil)
+	if n == 0 {
+		return nil, nil, unmatched
+	}
+	words, cols = make([]string, 0, n), make([]int, 0, n)
+	splitFields(ln.s, func(w string, i int) {
+		words, cols = append(words, w), append(cols, ln.col(i))
+	})
+	return words, cols, unmatched
+}
+
+// splitFields is fields' scan of s: it calls put (if not nil) with each
+// word and its index in s, and returns the number of words and the index
+// of an unmatched '"' (-1 if none).
+func splitFields(s string, put func(w string, i int)) (n, unmatched int) {
 	p := 0
 	for {
-		p = span(s, p, whiteSpace)
+		for p < len(s) && isSpace(s[p]) { // whiteSpace
+			p++
+		}
 		if p == len(s) {
-			return words, idx, -1
+			return n, -1
 		}
 		if s[p] == '"' {
 			end := strings.IndexByte(s[p+1:], '"')
 			if end < 0 {
-				return words, idx, p
+				return n, p
 			}
-			words, idx = append(words, s[p+1:p+1+end]), append(idx, p)
+			if put != nil {
+				put(s[p+1:p+1+end], p)
+			}
+			n++
 			p += end + 2
 			continue
 		}
-		end := cspan(s, p, whiteSpace+`"`)
-		words, idx = append(words, s[p:end]), append(idx, p)
+		end := p
+		for end < len(s) && !isSpace(s[end]) && s[end] != '"' {
+			end++
+		}
+		if put != nil {
+			put(s[p:end], p)
+		}
+		n++
 		p = end
 	}
 }
