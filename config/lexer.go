@@ -265,7 +265,7 @@ func (l *lexer) readFileLine() (line, bool) {
 // decomment does. It also says whether a '"' was left open.
 func decomment(t text) (text, bool) {
 	t = t.trimLeft()
-	if !strings.ContainsAny(t.s, "\"\\#!") {
+	if !hasCommentSyntax(t.s) {
 		// Nothing to strip or unescape: the same bytes, same columns.
 		return t.trimRight(), false
 	}
@@ -309,6 +309,18 @@ loop:
 		out = text{s: out.s + "\\", cols: append(out.columns(), contCol)}
 	}
 	return out, quote
+}
+
+// hasCommentSyntax reports whether s holds a byte decomment acts on:
+// '"', '\\', '#' or '!'.
+func hasCommentSyntax(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"', '\\', '#', '!':
+			return true
+		}
+	}
+	return false
 }
 
 // process applies, in keepalived's order, the @ conditional, a $NAME=

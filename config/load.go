@@ -52,7 +52,20 @@ func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
 	l := newLoader(opts)
 	tl := l.startTop()
 	t := &Tree{}
-	_, err = readStream(os.DirFS("/"), true, cleanPath(".", filepath.ToSlash(abs)), opts.Read, t, tl.statement)
+	// Reading and mapping overlap: the loader maps one top-level
+	// statement on its own goroutine while Read builds the next (they
+	// share nothing but the statements handed over).
+	stmts := make(chan *Statement, 16)
+	mapped := make(chan struct{})
+	go func() {
+		defer close(mapped)
+		for s := range stmts {
+			tl.statement(s)
+		}
+	}()
+	_, err = readStream(os.DirFS("/"), true, cleanPath(".", filepath.ToSlash(abs)), opts.Read, t, func(s *Statement) { stmts <- s })
+	close(stmts)
+	<-mapped
 	var errs ErrorList
 	if err != nil {
 		var rl ErrorList
