@@ -1,10 +1,12 @@
 package vigildcmd
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -188,7 +190,13 @@ func reportTest(w io.Writer, o *Options, l *loaded) int {
 		fmt.Fprintf(w, "%s: fatal: configuration file missing: %v\n", o.ConfigFile, l.missing)
 		return ExitTestCannotRun
 	}
-	for _, e := range l.diags {
+	// In file order: the loader finds some problems late (sync groups
+	// are resolved at the end, Validate runs last).
+	diags := slices.Clone(l.diags)
+	slices.SortStableFunc(diags, func(a, b *config.Error) int {
+		return cmp.Or(strings.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
+	})
+	for _, e := range diags {
 		fmt.Fprintln(w, formatDiag(e))
 	}
 	switch {

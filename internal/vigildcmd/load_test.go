@@ -203,3 +203,29 @@ func TestProcByPid(t *testing.T) {
 	}
 	removePidFiles(pfs, slog.New(slog.DiscardHandler))
 }
+
+// TestConfigTestFileOrder: -t prints problems in file order, though the
+// loader finds a sync group's (line 1) after the instances'.
+func TestConfigTestFileOrder(t *testing.T) {
+	var out, errb bytes.Buffer
+	Main([]string{"-t", "-f", filepath.Join("testdata", "order.conf")}, testEnv(&out, &errb))
+	re := regexp.MustCompile(`order\.conf:(\d+):(\d+): `)
+	var last [2]int
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		line, _ := strconv.Atoi(m[1])
+		col, _ := strconv.Atoi(m[2])
+		if line < last[0] || line == last[0] && col < last[1] {
+			t.Errorf("%q comes after line %d col %d:\n%s", l, last[0], last[1], errb.String())
+		}
+		last = [2]int{line, col}
+		n++
+	}
+	if n < 3 || !strings.Contains(errb.String(), "order.conf:1:") {
+		t.Errorf("want the sync group's problem (line 1) and the others:\n%s", errb.String())
+	}
+}
