@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,31 +25,9 @@ import (
 // machine.
 const dropinWait = 20 * time.Second
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
 // vigildBinary builds this command once per test binary.
 func vigildBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vigild-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "vigild")
-		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
+	return nstest.GoBuild(t, "github.com/vigil-ha/vigil/cmd/vigild")
 }
 
 // dropinConf is one keepalived.conf for both routers: "@h1" lines are
