@@ -99,6 +99,16 @@ type Global struct {
 	// read no adverts, then start as they would have at once. A reload
 	// does not change a delay under way. 0 and negative mean no delay.
 	StartupDelay time.Duration
+	// StartupScript runs when Run starts, before anything else
+	// (keepalived's startup_script), and ShutdownScript when Run has
+	// stopped everything, just before it returns (shutdown_script). Run
+	// waits for each to end, whatever its exit status, for at most its
+	// Timeout (package config sets keepalived's startup_script_timeout
+	// and shutdown_script_timeout, 10 s by default). They run as
+	// ScriptUser when their User is nil and are checked as the notify
+	// scripts are (an unsafe one is disabled and logged). Nil means none.
+	// A reload replaces ShutdownScript; StartupScript has already run.
+	StartupScript, ShutdownScript *notify.Script
 }
 
 // A Tracker is a named source of health that instances and sync groups

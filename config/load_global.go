@@ -124,12 +124,7 @@ var globalIgnored = map[string]string{
 // different behaviour (a warning each).
 func (l *loader) globalExtra(hs map[string]handler) {
 	differs, defaultOr, boolOff := l.hDiffers, l.hDefaultOr, l.hBoolOff
-	const noScript = "not run by vigil: run it from the service manager (ExecStartPre=, ExecStopPost=)"
 	hs["checker_log_all_failures"] = boolOff("not applied: failed checks are not logged one by one")
-	hs["startup_script"] = differs(1, -1, noScript)
-	hs["startup_script_timeout"] = differs(1, 1, noScript)
-	hs["shutdown_script"] = differs(1, -1, noScript)
-	hs["shutdown_script_timeout"] = differs(1, 1, noScript)
 	hs["dynamic_interfaces"] = differs(0, 1, "vigil follows interfaces by name through netlink whether or not they exist at start")
 	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
 	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
@@ -174,6 +169,7 @@ func (l *loader) globalExtra(hs map[string]handler) {
 		l.cur.why = "applied by Read, as the file is read"
 	}
 	hs["json_version"] = differs(1, 1, "vigild's state dump has a JSON format of its own (Supervisor.State)")
+	l.daemonGlobals(hs) // load_daemon.go
 }
 
 // whyStrict is what vrrp_strict and strict_mode do in vigil.
