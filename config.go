@@ -157,6 +157,9 @@ type TrackerFile struct {
 	// Interval is how often the file is read: zero means one second,
 	// negative is invalid. (keepalived watches it with inotify.)
 	Interval time.Duration
+	// Init, when not nil, writes the file when Run starts (keepalived's
+	// init_file); nil leaves it as it is.
+	Init *FileInit
 }
 
 // Track uses a named tracker in an instance or a sync group.

@@ -449,6 +449,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer s.p.Close()
 	defer s.events.Close()
 	s.runGlobalScript(ctx, "startup", s.cfg.Global.StartupScript)
+	s.initTrackFiles()
 	s.errc = make(chan error, 16)
 	wctx, wcancel := context.WithCancel(context.Background())
 	wsub := s.wd.Subscribe(256)

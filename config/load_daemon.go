@@ -1,8 +1,10 @@
 package config
 
 import (
+	"strconv"
 	"time"
 
+	"github.com/vigil-ha/vigil"
 	"github.com/vigil-ha/vigil/notify"
 )
 
@@ -65,5 +67,36 @@ func (l *loader) startStopTimeout(dst **notify.Script, to *time.Duration) handle
 		if *dst != nil {
 			(*dst).Timeout = *to
 		}
+	}
+}
+
+// initFile maps a track_file's "init_file [VALUE] [overwrite]", in
+// either order, VALUE 0 by default, as keepalived's
+// track_file_init_handler: an invalid VALUE is an error and 0 is used,
+// one outside -254..254 an error but used.
+func (l *loader) initFile(dst **vigil.FileInit) handler {
+	return func(s *Statement) {
+		if !l.args(s, 0, -1) {
+			return
+		}
+		in := &vigil.FileInit{}
+		for i, w := range s.Words[1:] {
+			switch {
+			case w == "overwrite":
+				in.Overwrite = true
+			case w != "" && (w[0] == '-' || (w[0] >= '0' && w[0] <= '9')):
+				n, err := strconv.Atoi(w)
+				if err != nil {
+					l.errorf(s.WordPos(i+1), "init_file: invalid value %q: 0 used", w)
+					n = 0
+				} else if n < -254 || n > 254 {
+					l.errorf(s.WordPos(i+1), "init_file: value %d outside -254..254", n)
+				}
+				in.Value = n
+			default:
+				l.errorf(s.WordPos(i+1), "init_file: unknown option %q ignored", w)
+			}
+		}
+		*dst = in
 	}
 }

@@ -28,6 +28,20 @@ func TestLoadDaemon(t *testing.T) {
 			return ""
 		})
 	}
+	// tf is a track_file with line 3 given.
+	tf := func(line string) string { return "track_file F {\n file /f\n" + line + "\n}\n" }
+	initFile := func(want *vigil.FileInit) func(c *vigil.Config) string {
+		return func(c *vigil.Config) string {
+			if len(c.Trackers) != 1 || c.Trackers[0].File == nil {
+				return fmt.Sprintf("trackers %+v", c.Trackers)
+			}
+			got := c.Trackers[0].File.Init
+			if (got == nil) != (want == nil) || got != nil && *got != *want {
+				return fmt.Sprintf("Init %+v, want %+v", got, want)
+			}
+			return ""
+		}
+	}
 	for _, tc := range []struct {
 		name, text string
 		want       func(c *vigil.Config) string // "" if right
@@ -52,6 +66,14 @@ func TestLoadDaemon(t *testing.T) {
 		}), nil},
 		{"shutdown_script_timeout: x", "global_defs {\n shutdown_script_timeout x\n}\n", nil, []wantErr{{"invalid number", 2, 26}}},
 		{"shutdown_script: missing", "global_defs {\n shutdown_script\n}\n", nil, []wantErr{{"missing", 2, 2}}},
+		{"init_file", tf(" init_file"), initFile(&vigil.FileInit{}), nil},
+		{"init_file VALUE overwrite", tf(" init_file -7 overwrite"), initFile(&vigil.FileInit{Value: -7, Overwrite: true}), nil},
+		{"init_file overwrite VALUE", tf(" init_file overwrite 254"), initFile(&vigil.FileInit{Value: 254, Overwrite: true}), nil},
+		{"init_file: none", tf(""), initFile(nil), nil},
+		{"init_file: bad value", tf(" init_file 5x"), initFile(&vigil.FileInit{}), []wantErr{{"invalid value", 3, 12}}},
+		{"init_file: out of range", tf(" init_file 255"), initFile(&vigil.FileInit{Value: 255}), []wantErr{{"outside -254..254", 3, 12}}},
+		{"init_file: unknown option", tf(" init_file 1 always"), initFile(&vigil.FileInit{Value: 1}), []wantErr{{"unknown option", 3, 14}}},
+		{"init_file: the last value wins", tf(" init_file 1 overwrite 2"), initFile(&vigil.FileInit{Value: 2, Overwrite: true}), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte(tc.text)}}, "k.conf", Options{})
