@@ -19,16 +19,25 @@ type daemonState struct {
 	// startTO, stopTO: startup_script_timeout, shutdown_script_timeout
 	// (zero: not given).
 	startTO, stopTO time.Duration
+	// logAll: checker_log_all_failures, on for every checker mapped
+	// after it (keepalived ORs it with each checker's log_all_failures).
+	logAll bool
 }
 
 // daemonGlobals adds to hs the global_defs keywords on the daemon
 // around the Supervisor: the startup and shutdown scripts, ...
+// and the defaults of other blocks (checker_log_all_failures).
 func (l *loader) daemonGlobals(hs map[string]handler) {
 	g := &l.cfg.Global
 	hs["startup_script"] = l.startStopScript(&g.StartupScript, &l.d.startTO, "startup")
 	hs["startup_script_timeout"] = l.startStopTimeout(&g.StartupScript, &l.d.startTO)
 	hs["shutdown_script"] = l.startStopScript(&g.ShutdownScript, &l.d.stopTO, "shutdown")
 	hs["shutdown_script_timeout"] = l.startStopTimeout(&g.ShutdownScript, &l.d.stopTO)
+	hs["checker_log_all_failures"] = func(s *Statement) {
+		if v, ok := l.boolArg(s); ok {
+			l.d.logAll = v
+		}
+	}
 }
 
 // startStopScript maps startup_script or shutdown_script: "SCRIPT [USER

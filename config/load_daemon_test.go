@@ -42,6 +42,23 @@ func TestLoadDaemon(t *testing.T) {
 			return ""
 		}
 	}
+	// logVS has a checker with log_all_failures, one with it off.
+	logVS := vsConf("", " TCP_CHECK {\n log_all_failures\n }\n TCP_CHECK {\n log_all_failures off\n }\n")
+	logAll := func(want ...bool) func(c *vigil.Config) string {
+		return func(c *vigil.Config) string {
+			if len(c.VirtualServers) != 1 || len(c.VirtualServers[0].RealServers) != 1 {
+				return "want one real server"
+			}
+			var got []bool
+			for _, ch := range c.VirtualServers[0].RealServers[0].Checks {
+				got = append(got, ch.Policy.LogFailures)
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Sprintf("LogFailures %v, want %v", got, want)
+			}
+			return ""
+		}
+	}
 	for _, tc := range []struct {
 		name, text string
 		want       func(c *vigil.Config) string // "" if right
@@ -74,6 +91,11 @@ func TestLoadDaemon(t *testing.T) {
 		{"init_file: out of range", tf(" init_file 255"), initFile(&vigil.FileInit{Value: 255}), []wantErr{{"outside -254..254", 3, 12}}},
 		{"init_file: unknown option", tf(" init_file 1 always"), initFile(&vigil.FileInit{Value: 1}), []wantErr{{"unknown option", 3, 14}}},
 		{"init_file: the last value wins", tf(" init_file 1 overwrite 2"), initFile(&vigil.FileInit{Value: 2, Overwrite: true}), nil},
+		{"checker_log_all_failures", "global_defs {\n checker_log_all_failures\n}\n" + logVS, logAll(true, true), nil},
+		{"checker_log_all_failures off", "global_defs {\n checker_log_all_failures off\n}\n" + logVS, logAll(true, false), nil},
+		{"checker_log_all_failures: none", logVS, logAll(true, false), nil},
+		{"checker_log_all_failures: bad", "global_defs {\n checker_log_all_failures maybe\n}\n" + logVS, logAll(true, false),
+			[]wantErr{{"is not true/on/yes", 2, 27}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte(tc.text)}}, "k.conf", Options{})
