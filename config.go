@@ -109,6 +109,10 @@ type Global struct {
 	// scripts are (an unsafe one is disabled and logged). Nil means none.
 	// A reload replaces ShutdownScript; StartupScript has already run.
 	StartupScript, ShutdownScript *notify.Script
+	// RSInitNotifies reports each real server that is up when the
+	// virtual servers start as coming up: its EventServerUp, FIFO line
+	// and NotifyUp (rs_init_notifies). By default only changes notify.
+	RSInitNotifies bool
 }
 
 // A Tracker is a named source of health that instances and sync groups

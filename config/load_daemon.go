@@ -33,6 +33,11 @@ func (l *loader) daemonGlobals(hs map[string]handler) {
 	hs["startup_script_timeout"] = l.startStopTimeout(&g.StartupScript, &l.d.startTO)
 	hs["shutdown_script"] = l.startStopScript(&g.ShutdownScript, &l.d.stopTO, "shutdown")
 	hs["shutdown_script_timeout"] = l.startStopTimeout(&g.ShutdownScript, &l.d.stopTO)
+	hs["rs_init_notifies"] = func(s *Statement) {
+		if v, ok := l.boolArg(s); ok {
+			g.RSInitNotifies = v
+		}
+	}
 	hs["checker_log_all_failures"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
 			l.d.logAll = v

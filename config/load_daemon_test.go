@@ -96,6 +96,9 @@ func TestLoadDaemon(t *testing.T) {
 		{"checker_log_all_failures: none", logVS, logAll(true, false), nil},
 		{"checker_log_all_failures: bad", "global_defs {\n checker_log_all_failures maybe\n}\n" + logVS, logAll(true, false),
 			[]wantErr{{"is not true/on/yes", 2, 27}}},
+		{"rs_init_notifies", "global_defs {\n rs_init_notifies\n}\n", script(func(g *vigil.Global) string { return wantEq(g.RSInitNotifies, true) }), nil},
+		{"rs_init_notifies no", "global_defs {\n rs_init_notifies no\n}\n", script(func(g *vigil.Global) string { return wantEq(g.RSInitNotifies, false) }), nil},
+		{"rs_init_notifies: bad", "global_defs {\n rs_init_notifies 2\n}\n", nil, []wantErr{{"is not true/on/yes", 2, 19}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte(tc.text)}}, "k.conf", Options{})

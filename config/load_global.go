@@ -123,7 +123,7 @@ var globalIgnored = map[string]string{
 // vigil maps with keepalived's meaning and those it maps with a
 // different behaviour (a warning each).
 func (l *loader) globalExtra(hs map[string]handler) {
-	differs, defaultOr, boolOff := l.hDiffers, l.hDefaultOr, l.hBoolOff
+	differs, defaultOr := l.hDiffers, l.hDefaultOr
 	hs["dynamic_interfaces"] = differs(0, 1, "vigil follows interfaces by name through netlink whether or not they exist at start")
 	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
 	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
@@ -152,7 +152,6 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["lvs_flush_onstop"] = lvsStop
 	hs["lvs_sync_daemon"] = differs(1, -1, "not started: run ipvsadm --start-daemon")
 	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
-	hs["rs_init_notifies"] = boolOff("real server notify scripts run on changes only, not for the initial state")
 	hs["vrrp_startup_delay"] = l.startupDelay(false)
 	hs["vrrp_delay_after_boot"] = l.startupDelay(true)
 	hs["vmac_prefix"] = defaultOr(func(s *Statement) bool {
