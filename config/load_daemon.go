@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -36,6 +37,12 @@ func (l *loader) daemonGlobals(hs map[string]handler) {
 	hs["rs_init_notifies"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
 			g.RSInitNotifies = v
+		}
+	}
+	hs["random_seed"] = func(s *Statement) {
+		if l.args(s, 1, 1) {
+			// Applied by Read as the file is read (define.go).
+			l.intArg(s, 1, 0, math.MaxUint32)
 		}
 	}
 	hs["checker_log_all_failures"] = func(s *Statement) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"testing/fstest"
@@ -114,4 +115,30 @@ func TestLoadDaemon(t *testing.T) {
 			checkErrs(t, errs, tc.errs)
 		})
 	}
+}
+
+// TestRandomSeed: random_seed seeds the ${_RANDOM} read after it, in
+// global_defs and below, whatever Options.Rand; the ones before it draw
+// from Options.Rand.
+func TestRandomSeed(t *testing.T) {
+	const text = "global_defs {\n router_id ${_RANDOM 0 1000000}\n random_seed 42\n vmac_prefix ${_RANDOM 0 1000000}\n}\nvrrp_instance ${_RANDOM 0 1000000} {\n}\n"
+	read := func(seed uint64) (before, after1, after2 string) {
+		tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte(text)}}, "k.conf", Options{Rand: rand.New(rand.NewPCG(seed, seed))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := tr.Statements[0].Block
+		return g[0].Words[1], g[2].Words[1], tr.Statements[1].Words[1]
+	}
+	b1, a1, c1 := read(1)
+	b2, a2, c2 := read(2)
+	if a1 != a2 || c1 != c2 {
+		t.Errorf("after random_seed 42: %s %s and %s %s, want the same", a1, c1, a2, c2)
+	}
+	if b1 == b2 {
+		t.Errorf("before random_seed: %s both times, want Options.Rand's", b1)
+	}
+	tr, _ := Read(fstest.MapFS{"k.conf": {Data: []byte("global_defs {\n random_seed -1\n}\n")}}, "k.conf", Options{})
+	_, errs := Load(tr, LoadOptions{})
+	checkErrs(t, errs, []wantErr{{"invalid number", 2, 14}})
 }

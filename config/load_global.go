@@ -157,7 +157,6 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["vmac_prefix"] = defaultOr(func(s *Statement) bool {
 		return !l.args(s, 1, 1) || s.Words[1] == "vrrp"
 	}, "VMACs are always named vrrp.VRID")
-	hs["random_seed"] = differs(1, 1, "${_RANDOM} draws from the reader's Options.Rand, seeded by vigild")
 	hs["reload_check_config"] = func(s *Statement) {
 		if l.args(s, 0, 1) {
 			l.cur.why = "vigild always validates a new configuration before it applies it; LOGFILE is not written"

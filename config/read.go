@@ -241,6 +241,9 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {
 				b.lx.includeCheck(stmts[len(stmts)-1])
 			}
+			if owner == "global_defs" && depth == 1 && words[0] == "random_seed" {
+				b.lx.randomSeed(stmts[len(stmts)-1]) // define.go
+			}
 		}
 	}
 }
