@@ -45,6 +45,16 @@ func (l *loader) daemonGlobals(hs map[string]handler) {
 			l.intArg(s, 1, 0, math.MaxUint32)
 		}
 	}
+	hs["dynamic_interfaces"] = func(s *Statement) {
+		if !l.args(s, 0, 1) {
+			return
+		}
+		if len(s.Words) == 2 && s.Words[1] != "allow_if_changes" {
+			l.errorf(s.WordPos(1), "dynamic_interfaces: unknown option %q ignored", s.Words[1])
+		}
+		l.cur.why = "always on, with allow_if_changes: vigil follows interfaces by name through netlink, " +
+			"whether or not they exist at start and whatever their index"
+	}
 	hs["checker_log_all_failures"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
 			l.d.logAll = v

@@ -100,6 +100,8 @@ func TestLoadDaemon(t *testing.T) {
 		{"rs_init_notifies", "global_defs {\n rs_init_notifies\n}\n", script(func(g *vigil.Global) string { return wantEq(g.RSInitNotifies, true) }), nil},
 		{"rs_init_notifies no", "global_defs {\n rs_init_notifies no\n}\n", script(func(g *vigil.Global) string { return wantEq(g.RSInitNotifies, false) }), nil},
 		{"rs_init_notifies: bad", "global_defs {\n rs_init_notifies 2\n}\n", nil, []wantErr{{"is not true/on/yes", 2, 19}}},
+		{"dynamic_interfaces", "global_defs {\n dynamic_interfaces\n dynamic_interfaces allow_if_changes\n}\n", nil, nil},
+		{"dynamic_interfaces: bad", "global_defs {\n dynamic_interfaces sometimes\n}\n", nil, []wantErr{{"unknown option", 2, 21}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte(tc.text)}}, "k.conf", Options{})

@@ -124,7 +124,6 @@ var globalIgnored = map[string]string{
 // different behaviour (a warning each).
 func (l *loader) globalExtra(hs map[string]handler) {
 	differs, defaultOr := l.hDiffers, l.hDefaultOr
-	hs["dynamic_interfaces"] = differs(0, 1, "vigil follows interfaces by name through netlink whether or not they exist at start")
 	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
 	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
 	l.advertHandlers(hs, "vrrp_")
