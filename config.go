@@ -99,6 +99,20 @@ type Global struct {
 	// read no adverts, then start as they would have at once. A reload
 	// does not change a delay under way. 0 and negative mean no delay.
 	StartupDelay time.Duration
+	// StartupScript runs when Run starts, before anything else
+	// (keepalived's startup_script), and ShutdownScript when Run has
+	// stopped everything, just before it returns (shutdown_script). Run
+	// waits for each to end, whatever its exit status, for at most its
+	// Timeout (package config sets keepalived's startup_script_timeout
+	// and shutdown_script_timeout, 10 s by default). They run as
+	// ScriptUser when their User is nil and are checked as the notify
+	// scripts are (an unsafe one is disabled and logged). Nil means none.
+	// A reload replaces ShutdownScript; StartupScript has already run.
+	StartupScript, ShutdownScript *notify.Script
+	// RSInitNotifies reports each real server that is up when the
+	// virtual servers start as coming up: its EventServerUp, FIFO line
+	// and NotifyUp (rs_init_notifies). By default only changes notify.
+	RSInitNotifies bool
 }
 
 // A Tracker is a named source of health that instances and sync groups
@@ -147,6 +161,9 @@ type TrackerFile struct {
 	// Interval is how often the file is read: zero means one second,
 	// negative is invalid. (keepalived watches it with inotify.)
 	Interval time.Duration
+	// Init, when not nil, writes the file when Run starts (keepalived's
+	// init_file); nil leaves it as it is.
+	Init *FileInit
 }
 
 // Track uses a named tracker in an instance or a sync group.

@@ -262,6 +262,8 @@ func (s *Supervisor) checkScripts(cfg *Config) {
 			*sp = nil
 		}
 	}
+	chk("startup script", &cfg.Global.StartupScript)
+	chk("shutdown script", &cfg.Global.ShutdownScript)
 	for i := range cfg.Instances {
 		n := &cfg.Instances[i].Notify
 		w := "instance " + cfg.Instances[i].VRRP.Name
@@ -446,6 +448,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	defer s.p.Close()
 	defer s.events.Close()
+	s.runGlobalScript(ctx, "startup", s.cfg.Global.StartupScript)
+	s.initTrackFiles()
 	s.errc = make(chan error, 16)
 	wctx, wcancel := context.WithCancel(context.Background())
 	wsub := s.wd.Subscribe(256)
@@ -508,10 +512,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	var errs []error
 	s.mu.Lock()
 	errs = append(errs, s.errs...)
+	shutdown := s.cfg.Global.ShutdownScript
 	s.mu.Unlock()
 	for err := range s.errc {
 		errs = append(errs, err)
 	}
+	s.runGlobalScript(context.Background(), "shutdown", shutdown)
 	return errors.Join(errs...)
 }
 

@@ -94,6 +94,7 @@ type virtualServers struct {
 	byHandle map[*check.Handle]*rsCheck
 	svcs     map[ipvs.ServiceKey]*svcInfo
 	held     map[netip.Addr]bool // the addresses masters hold (setHeld)
+	rsInit   bool                // Global.RSInitNotifies (virtual_init_notify.go)
 }
 
 // vsEntry is one configured VirtualServer.

@@ -198,6 +198,7 @@ func (v *virtualServers) reloadValid(cfg *Config) (VirtualServerChanges, error) 
 			return VirtualServerChanges{}, err
 		}
 		v.bl, v.bsub = bl, bl.Subscribe(queueLen(2*countPoolServers(pools)))
+		v.rsInit = cfg.Global.RSInitNotifies
 		select {
 		case v.startc <- struct{}{}:
 		default:

@@ -66,6 +66,7 @@ func (v *virtualServers) run(ctx context.Context) error {
 		wg.Go(func() { berr = bl.Run(ctx) })
 		wg.Go(func() { v.forward(bsub) })
 		wg.Go(func() { v.follow(ctx, csub) })
+		v.initNotifies()
 	}
 	start()
 	for !started && ctx.Err() == nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 )
@@ -39,6 +40,21 @@ func (l *lexer) random(p []string) (string, bool) {
 		v += l.rand.Uint64N(span)
 	}
 	return strconv.FormatUint(v, 10), true
+}
+
+// randomSeed applies global_defs' random_seed UINT: the ${_RANDOM}
+// read after it draw from a source seeded with UINT, so the
+// configuration is the same every time. A bad seed is left to the
+// loader to report.
+func (l *lexer) randomSeed(s Statement) {
+	if len(s.Words) != 2 {
+		return
+	}
+	n, err := strconv.ParseUint(s.Words[1], 10, 32)
+	if err != nil {
+		return
+	}
+	l.rand = rand.New(rand.NewPCG(n, 0))
 }
 
 func strtoul(s string) uint64 {

@@ -144,6 +144,7 @@ type loader struct {
 	supp     bool           // set_supplementary_groups
 	defIface string         // default_interface
 	x        extState       // see load_global.go
+	d        daemonState    // see load_daemon.go
 	// seen, set by tests only, is told the status of every keyword
 	// read: block is its blockPath.
 	seen func(block, keyword string, status kwStatus, reason string)

@@ -123,14 +123,7 @@ var globalIgnored = map[string]string{
 // vigil maps with keepalived's meaning and those it maps with a
 // different behaviour (a warning each).
 func (l *loader) globalExtra(hs map[string]handler) {
-	differs, defaultOr, boolOff := l.hDiffers, l.hDefaultOr, l.hBoolOff
-	const noScript = "not run by vigil: run it from the service manager (ExecStartPre=, ExecStopPost=)"
-	hs["checker_log_all_failures"] = boolOff("not applied: failed checks are not logged one by one")
-	hs["startup_script"] = differs(1, -1, noScript)
-	hs["startup_script_timeout"] = differs(1, 1, noScript)
-	hs["shutdown_script"] = differs(1, -1, noScript)
-	hs["shutdown_script_timeout"] = differs(1, 1, noScript)
-	hs["dynamic_interfaces"] = differs(0, 1, "vigil follows interfaces by name through netlink whether or not they exist at start")
+	differs, defaultOr := l.hDiffers, l.hDefaultOr
 	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
 	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
 	l.advertHandlers(hs, "vrrp_")
@@ -158,13 +151,11 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["lvs_flush_onstop"] = lvsStop
 	hs["lvs_sync_daemon"] = differs(1, -1, "not started: run ipvsadm --start-daemon")
 	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
-	hs["rs_init_notifies"] = boolOff("real server notify scripts run on changes only, not for the initial state")
 	hs["vrrp_startup_delay"] = l.startupDelay(false)
 	hs["vrrp_delay_after_boot"] = l.startupDelay(true)
 	hs["vmac_prefix"] = defaultOr(func(s *Statement) bool {
 		return !l.args(s, 1, 1) || s.Words[1] == "vrrp"
 	}, "VMACs are always named vrrp.VRID")
-	hs["random_seed"] = differs(1, 1, "${_RANDOM} draws from the reader's Options.Rand, seeded by vigild")
 	hs["reload_check_config"] = func(s *Statement) {
 		if l.args(s, 0, 1) {
 			l.cur.why = "vigild always validates a new configuration before it applies it; LOGFILE is not written"
@@ -174,6 +165,7 @@ func (l *loader) globalExtra(hs map[string]handler) {
 		l.cur.why = "applied by Read, as the file is read"
 	}
 	hs["json_version"] = differs(1, 1, "vigild's state dump has a JSON format of its own (Supervisor.State)")
+	l.daemonGlobals(hs) // load_daemon.go
 }
 
 // whyStrict is what vrrp_strict and strict_mode do in vigil.

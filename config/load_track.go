@@ -275,7 +275,7 @@ func (l *loader) trackFile(s *Statement) {
 				t.Weight, t.Reverse = w, rev
 			}
 		},
-		"init_file": l.hDiffers(0, 2, "the file is not created: create it before vigild starts"),
+		"init_file": l.initFile(&t.File.Init), // load_daemon.go
 	}, nil)
 	if t.File.Path == "" {
 		l.errorf(s.Pos, "track_file %s: no file: ignored", t.Name)

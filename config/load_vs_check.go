@@ -672,7 +672,7 @@ func (v *vsLoader) finishCheck(d *vsDef, r *rsDef, c *chkDef) {
 		Retries:     pick(c.retries, c.t.retries, r.t.retries, d.t.retries),
 		RetryDelay:  pick(cmp.Or(c.retryDelay, interval), c.t.retryDelay, r.t.retryDelay, d.t.retryDelay),
 		Alpha:       pick(r.rs.Alpha, c.t.alpha),
-		LogFailures: c.logAll,
+		LogFailures: c.logAll || l.d.logAll, // load_daemon.go
 	}
 	if pol.RetryDelay == 0 {
 		pol.RetryDelay = -1

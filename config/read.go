@@ -260,6 +260,9 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {
 				b.lx.includeCheck(b.stack[len(b.stack)-1])
 			}
+			if owner == "global_defs" && depth == 1 && words[0] == "random_seed" {
+				b.lx.randomSeed(b.stack[len(b.stack)-1]) // define.go
+			}
 		}
 	}
 }

@@ -122,6 +122,9 @@ func hasScripts(cfg *vigil.Config) bool {
 			return true
 		}
 	}
+	if scripts(cfg.Global.StartupScript, cfg.Global.ShutdownScript) {
+		return true
+	}
 	for _, t := range cfg.Trackers {
 		if t.Check != nil && isExec(t.Check.Checker) {
 			return true

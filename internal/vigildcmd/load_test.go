@@ -34,6 +34,7 @@ func TestConfigTest(t *testing.T) {
 		{"errors.conf", ExitTestErrors, []string{`errors.conf:5:16: error: advert_int: invalid time "abc"`}},
 		{"fatal.conf", ExitTestCannotRun, []string{`fatal.conf:1:1: fatal: vrrp_instance VI_1: virtual_router_id missing`}},
 		{"scripts.conf", ExitTestSecurity, nil},
+		{"startscript.conf", ExitTestSecurity, nil},
 		{"missing.conf", ExitTestCannotRun, nil},
 	}
 	for _, tt := range tests {
@@ -52,8 +53,8 @@ func TestConfigTest(t *testing.T) {
 				t.Errorf("-t %s: line %q is not file:line:col: severity: message", tt.file, l)
 			}
 		}
-		if tt.file == "scripts.conf" && !strings.Contains(errb.String(), securityViolation) {
-			t.Errorf("-t scripts.conf: no security violation in %q", errb.String())
+		if tt.code == ExitTestSecurity && !strings.Contains(errb.String(), securityViolation) {
+			t.Errorf("-t %s: no security violation in %q", tt.file, errb.String())
 		}
 		if tt.file == "missing.conf" && !strings.Contains(errb.String(), "configuration file missing") {
 			t.Errorf("-t missing.conf: %q", errb.String())
