@@ -99,6 +99,10 @@ type Global struct {
 	// read no adverts, then start as they would have at once. A reload
 	// does not change a delay under way. 0 and negative mean no delay.
 	StartupDelay time.Duration
+	// SyncDaemon runs the kernel's IPVS connection-synchronisation
+	// daemons by a VRRP instance's state (lvs_sync_daemon); nil means
+	// none are started.
+	SyncDaemon *SyncDaemon
 }
 
 // A Tracker is a named source of health that instances and sync groups
