@@ -113,6 +113,10 @@ type Global struct {
 	// virtual servers start as coming up: its EventServerUp, FIFO line
 	// and NotifyUp (rs_init_notifies). By default only changes notify.
 	RSInitNotifies bool
+	// SyncDaemon runs the kernel's IPVS connection-synchronisation
+	// daemons by a VRRP instance's state (lvs_sync_daemon); nil means
+	// none are started.
+	SyncDaemon *SyncDaemon
 }
 
 // A Tracker is a named source of health that instances and sync groups

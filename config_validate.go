@@ -165,5 +165,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, validateVirtualServers(c)...)
+	errs = append(errs, validateSyncDaemon(c)...)
 	return errors.Join(errs...)
 }

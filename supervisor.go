@@ -50,6 +50,8 @@ type Supervisor struct {
 	pcancel context.CancelFunc    // ends procs' Run
 	vs      *virtualServers       // nil without virtual servers
 	ipvsB   ipvs.Backend          // what p.IPVS opened for vs; Run closes it
+	syncd   *syncDaemons          // nil without Global.SyncDaemon (supervisor_syncd.go)
+	syncB   ipvs.Backend          // what p.IPVS opened for syncd; Run closes it
 	events  Events
 	vips    vipTable
 	ran     atomic.Bool
@@ -207,6 +209,9 @@ func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
 			return s, err
 		}
 		s.vs, s.ipvsB = vs, b
+	}
+	if err := s.openSyncDaemons(&cfg); err != nil {
+		return s, err
 	}
 	s.events = p.Subscribe(1024)
 	return s, nil
@@ -431,6 +436,7 @@ func (s *Supervisor) Close() error {
 	if s.ipvsB != nil {
 		s.ipvsB.Close()
 	}
+	s.closeSyncBackend()
 	s.n.events.Close()
 	return nil
 }
@@ -482,10 +488,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	rctx, rcancel := context.WithCancel(context.Background())
 	s.runCtx = rctx
+	s.mu.Lock()
+	s.startSyncDaemons()
+	s.mu.Unlock()
 	s.loop(ctx)
 	rcancel()
 	close(s.quit)
 	s.fwd.Wait()
+	s.stopSyncDaemons()
 
 	vcancel()
 	<-s.vdone
@@ -494,6 +504,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.log.Warn("vigil: closing the IPVS backend", "err", err)
 		}
 	}
+	s.closeSyncBackend()
 	gcancel()
 	pcancel()
 	s.bg.Wait()
@@ -726,6 +737,9 @@ func (s *Supervisor) transition(m *member, ev vrrp.Event) {
 	}
 	if s.vs != nil && (ev.From == vrrp.Master || ev.To == vrrp.Master) {
 		s.vs.setHeld(s.masterVIPs())
+	}
+	if d := s.cfg.Global.SyncDaemon; d != nil && d.Instance == m.cfg.VRRP.Name {
+		s.syncTransition()
 	}
 }
 

@@ -240,7 +240,15 @@ func (s *Supervisor) reload(cfg Config) (Changes, error) {
 	if err := s.n.openFIFOs(&cfg.Global, s.nctx); err != nil {
 		s.log.Error("vigil: reload: notify fifo", "err", err)
 	}
+	startSyncd := s.syncd == nil
+	if err := s.openSyncDaemons(&cfg); err != nil {
+		s.log.Error("vigil: reload", "err", err)
+	}
 	s.cfg = cfg
+	if startSyncd {
+		s.startSyncDaemons()
+	}
+	s.syncTransition()
 	s.startReady()
 	return ch, nil
 }

@@ -532,6 +532,7 @@ func (tl *topLoader) finish() {
 		l.objPos[fmt.Sprintf("tracker #%d", len(l.cfg.Trackers))] = d.pos
 		l.cfg.Trackers = append(l.cfg.Trackers, d.t)
 	}
+	l.resolveSyncDaemon()
 	l.validate()
 }
 

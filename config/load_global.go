@@ -11,6 +11,7 @@ type extState struct {
 	// group4, group6: vrrp_mcast_group4 / vrrp_mcast_group6.
 	group4, group6 netip.Addr
 	adv            advertSet // vrrp_down_timer_adverts, ... (load_advert.go)
+	syncd          *syncdDef // lvs_sync_daemon (load_syncd.go)
 }
 
 // Reasons shared by several keywords.
@@ -149,7 +150,7 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	}
 	hs["lvs_flush_on_stop"] = lvsStop
 	hs["lvs_flush_onstop"] = lvsStop
-	hs["lvs_sync_daemon"] = differs(1, -1, "not started: run ipvsadm --start-daemon")
+	hs["lvs_sync_daemon"] = l.lvsSyncDaemon
 	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
 	hs["vrrp_startup_delay"] = l.startupDelay(false)
 	hs["vrrp_delay_after_boot"] = l.startupDelay(true)

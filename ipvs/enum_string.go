@@ -106,11 +106,14 @@ func _() {
 	_ = x[OpDeleteDestination-6]
 	_ = x[OpListServices-7]
 	_ = x[OpListDestinations-8]
+	_ = x[OpStartDaemon-9]
+	_ = x[OpStopDaemon-10]
+	_ = x[OpListDaemons-11]
 }
 
-const _Op_name = "create serviceupdate servicedelete servicecreate destinationupdate destinationdelete destinationlist serviceslist destinations"
+const _Op_name = "create serviceupdate servicedelete servicecreate destinationupdate destinationdelete destinationlist serviceslist destinationsstart sync daemonstop sync daemonlist sync daemons"
 
-var _Op_index = [...]uint8{0, 14, 28, 42, 60, 78, 96, 109, 126}
+var _Op_index = [...]uint8{0, 14, 28, 42, 60, 78, 96, 109, 126, 143, 159, 176}
 
 func (i Op) String() string {
 	idx := int(i) - 1

@@ -57,3 +57,12 @@ func (*Kernel) Apply(_ context.Context, changes []Change) []error {
 
 // Close does nothing.
 func (*Kernel) Close() error { return nil }
+
+// StartDaemon returns ErrUnsupported.
+func (*Kernel) StartDaemon(context.Context, SyncDaemon) error { return errNoKernel }
+
+// StopDaemon returns ErrUnsupported.
+func (*Kernel) StopDaemon(context.Context, SyncState) error { return errNoKernel }
+
+// Daemons returns ErrUnsupported.
+func (*Kernel) Daemons(context.Context) ([]SyncDaemon, error) { return nil, errNoKernel }

@@ -216,9 +216,11 @@ type DestinationState struct {
 }
 
 // Backend is an IPVS table: the kernel's (Open) or an in-memory one
-// (ipvstest). Implementations report a missing service or destination with
+// (ipvstest), with the namespace's sync daemons (Daemons).
+// Implementations report a missing service or destination with
 // ErrNotFound and a duplicate with ErrExists, wrapped.
 type Backend interface {
+	Daemons
 	Services(ctx context.Context) ([]ServiceState, error)
 	Destinations(ctx context.Context, svc ServiceKey) ([]DestinationState, error)
 	CreateService(ctx context.Context, svc Service) error

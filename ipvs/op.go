@@ -8,7 +8,8 @@ type Op uint8
 // Backend calls, as Sync reports them in SyncError and ipvstest counts
 // them; String says them in words ("create destination"). The writes
 // come first; OpListServices is Backend.Services and OpListDestinations
-// Backend.Destinations.
+// Backend.Destinations; the sync daemons' calls (Daemons) come last and
+// are not table writes (IsWrite is false).
 const (
 	OpCreateService     Op = iota + 1 // create service
 	OpUpdateService                   // update service
@@ -18,6 +19,9 @@ const (
 	OpDeleteDestination               // delete destination
 	OpListServices                    // list services
 	OpListDestinations                // list destinations
+	OpStartDaemon                     // start sync daemon
+	OpStopDaemon                      // stop sync daemon
+	OpListDaemons                     // list sync daemons
 )
 
 // IsWrite reports whether o changes the table.

@@ -24,16 +24,26 @@ type FieldError struct {
 	// Dest is the destination, when HasDest is set.
 	Dest    DestinationKey
 	HasDest bool
-	Field   string // the Go name of the field: "Scheduler", "Weight"
-	Reason  string
+	// Daemon says the error is of a sync daemon (SyncDaemon.Validate)
+	// of role State, not of Service.
+	Daemon bool
+	State  SyncState
+	Field  string // the Go name of the field: "Scheduler", "Weight"
+	Reason string
 }
 
 // Error formats e as "ipvs: service tcp 192.0.2.10:80: destination
-// 10.0.0.1:80: Weight: 70000 out of range 0..65535".
+// 10.0.0.1:80: Weight: 70000 out of range 0..65535", or a sync daemon's
+// as "ipvs: sync daemon backup: Interface: empty".
 func (e *FieldError) Error() string {
 	var b strings.Builder
-	b.WriteString("ipvs: service ")
-	b.WriteString(e.Service.String())
+	if e.Daemon {
+		b.WriteString("ipvs: sync daemon ")
+		b.WriteString(e.State.String())
+	} else {
+		b.WriteString("ipvs: service ")
+		b.WriteString(e.Service.String())
+	}
 	if e.HasDest {
 		b.WriteString(": destination ")
 		b.WriteString(e.Dest.String())

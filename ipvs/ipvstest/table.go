@@ -19,12 +19,15 @@ type Call struct {
 	Op      ipvs.Op
 	Service ipvs.ServiceKey
 	Dest    ipvs.DestinationKey // destination operations only
+	Daemon  ipvs.SyncState      // OpStartDaemon and OpStopDaemon only
 }
 
 func (c Call) String() string {
 	switch c.Op {
-	case ipvs.OpListServices:
+	case ipvs.OpListServices, ipvs.OpListDaemons:
 		return c.Op.String()
+	case ipvs.OpStartDaemon, ipvs.OpStopDaemon:
+		return fmt.Sprintf("%v %v", c.Op, c.Daemon)
 	case ipvs.OpCreateDestination, ipvs.OpUpdateDestination, ipvs.OpDeleteDestination:
 		return fmt.Sprintf("%v %v of %v", c.Op, c.Dest, c.Service)
 	}
@@ -40,7 +43,9 @@ type Fault func(Call) error
 // (ipvs.ErrExists), and the update or delete of what it does not hold, or a
 // destination of a missing service (ipvs.ErrNotFound); deleting a service
 // deletes its destinations; it holds services and destinations in their
-// Normalize form. It is safe for concurrent use; the zero Table is not
+// Normalize form. Its sync daemons (StartDaemon) are records of what was
+// started, with the kernel's defaults filled in (for an interface with an
+// MTU of 1500): nothing is sent. It is safe for concurrent use; the zero Table is not
 // usable, make one with New.
 type Table struct {
 	mu        sync.Mutex
@@ -50,6 +55,7 @@ type Table struct {
 	interrupt int
 	batches   int
 	closed    bool
+	daemons   [3]*ipvs.SyncDaemon // by SyncState; [0] unused
 }
 
 type entry struct {
