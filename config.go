@@ -327,4 +327,8 @@ type StaticAddress struct {
 	Interface string
 	Prefix    netip.Prefix
 	Label     string
+	// Options are the address's scope, broadcast, ...; the zero value is
+	// the defaults. A removed static address is not put back, with or
+	// without Options.NoTrack.
+	Options netlink.AddrOptions
 }

@@ -40,6 +40,16 @@ type InstanceConfig struct {
 	// Routes and Rules follow the VIPs (virtual_routes, virtual_rules).
 	Routes []netlink.Route
 	Rules  []netlink.Rule
+	// ExcludedVIPs are addresses held with the VIPs but not advertised
+	// (keepalived's virtual_ipaddress_excluded): added when the router
+	// adds its VIPs, removed when it removes the last of them; either
+	// family. Each needs VRRP.VIPs (an instance without VIPs adds none)
+	// and differs from them; none means none.
+	ExcludedVIPs []netip.Prefix
+	// AddrOptions are the options (scope, broadcast, ...) of the VIPs and
+	// ExcludedVIPs, by prefix; an address without an entry has the zero
+	// options. A removed address with NoTrack is not put back.
+	AddrOptions map[netip.Prefix]netlink.AddrOptions
 }
 
 // IPv6 reports whether the instance is an IPv6 one: its first VIP, or
@@ -94,6 +104,7 @@ type instance struct {
 	cfg    InstanceConfig
 	iface  string // the interface the instance sends on (VMAC or Interface)
 	router *vrrp.Router
+	held   *heldAddrs
 }
 
 // NewHostOn makes a Host for cfg's instances on platform p; the Host owns
@@ -115,7 +126,7 @@ func (h *Host) addInstance(ic InstanceConfig) error {
 	if err != nil {
 		return err
 	}
-	held := &heldAddrs{vipWriter: io.Addrs, link: io.Interface, table: &h.vips}
+	held := newHeld(io, &h.vips, &ic)
 	rc := ic.VRRP
 	if rc.Logger == nil {
 		rc.Logger = h.log
@@ -127,7 +138,7 @@ func (h *Host) addInstance(ic InstanceConfig) error {
 	if err := r.SetTimers(io.Timers); err != nil {
 		return fmt.Errorf("vigil: instance %s: %w", ic.VRRP.Name, err)
 	}
-	h.insts = append(h.insts, &instance{cfg: ic, iface: io.Interface, router: r})
+	h.insts = append(h.insts, &instance{cfg: ic, iface: io.Interface, router: r, held: held})
 	return nil
 }
 
@@ -221,7 +232,7 @@ func (h *Host) apply(e netlink.Event) {
 		case netlink.InterfaceAdded:
 			in.router.SetFault(faultSource(e.Interface), !e.Up)
 		case netlink.AddrRemoved, netlink.AddrDADFailed:
-			addrEvent(h.log, e, &in.cfg.VRRP, in.router)
+			addrEvent(h.log, e, &in.cfg, in.router, in.held)
 		}
 	}
 }
@@ -243,10 +254,16 @@ func applyEvent(p Platform, ev Events, dropped *uint64, log *slog.Logger, e netl
 // addrEvent applies an address event of an instance's interface to its
 // router: a removed address is the router's to put back if it is a VIP
 // and the router is master (it is the only writer of its VIPs, on its own
-// goroutine); a VIP failing duplicate address detection is logged.
-func addrEvent(log *slog.Logger, e netlink.Event, cfg *vrrp.Config, r *vrrp.Router) {
+// goroutine), held's if it is an excluded VIP, and no one's if its
+// options say NoTrack; a VIP failing duplicate address detection is
+// logged.
+func addrEvent(log *slog.Logger, e netlink.Event, ic *InstanceConfig, r *vrrp.Router, held *heldAddrs) {
+	cfg := &ic.VRRP
 	switch e.Kind {
 	case netlink.AddrRemoved:
+		if removedUntracked(log, e, ic, held) {
+			return
+		}
 		r.AddrRemoved(e.Addr)
 	case netlink.AddrDADFailed:
 		if _, ok := findVIP(cfg.VIPs, e.Addr); ok {

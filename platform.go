@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/netlink"
@@ -34,8 +35,9 @@ type Platform interface {
 	// IPVS returns the IPVS backend; the caller closes it.
 	IPVS() (ipvs.Backend, error)
 	// Static opens an address manager for static addresses (Config.Static)
-	// on iface with label, holding routes and rules with them.
-	Static(iface, label string, routes []netlink.Route, rules []netlink.Rule) (StaticIO, error)
+	// on iface with label, holding routes and rules with them; opts are
+	// the addresses' options, by prefix.
+	Static(iface, label string, routes []netlink.Route, rules []netlink.Rule, opts map[netip.Prefix]netlink.AddrOptions) (StaticIO, error)
 	// Run runs the platform's own work (watching the host) until ctx is
 	// done, closes the event subscriptions and returns. It runs once.
 	Run(ctx context.Context) error
@@ -82,10 +84,12 @@ type Events interface {
 // rules on one interface, held from AddVIPs to RemoveVIPs.
 type StaticIO struct {
 	Addrs vrrp.AddrManager
-	// Reconfigure replaces the routes and rules (a reload), writing only
-	// the difference while they are held; nil means the platform cannot
-	// (the set is then removed and added again).
-	Reconfigure func(routes []netlink.Route, rules []netlink.Rule) error
+	// Reconfigure replaces the routes, rules and address options (a
+	// reload), writing only the difference of routes and rules while they
+	// are held (new options apply to the addresses added from then on);
+	// nil means the platform cannot (the set is then removed and added
+	// again).
+	Reconfigure func(routes []netlink.Route, rules []netlink.Rule, opts map[netip.Prefix]netlink.AddrOptions) error
 	// Release releases the manager; nil means nothing to release.
 	Release func() error
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -143,7 +144,7 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
 	am, err := netlink.NewAddrManager(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: ic.Label,
-		Routes: ic.Routes, Rules: ic.Rules, Logger: l.log.With("instance", name)})
+		Routes: ic.Routes, Rules: ic.Rules, Options: ic.AddrOptions, Logger: l.log.With("instance", name)})
 	if err != nil {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
@@ -167,11 +168,12 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		Timers: vrrp.Timers{Precise: true}}
 	cur := ic
 	io.Reconfigure = func(nc InstanceConfig) error {
-		if nc.Label != cur.Label || !slices.Equal(nc.Routes, cur.Routes) || !slices.Equal(nc.Rules, cur.Rules) {
+		if nc.Label != cur.Label || !slices.EqualFunc(nc.Routes, cur.Routes, netlink.Route.Equal) ||
+			!slices.Equal(nc.Rules, cur.Rules) || !maps.Equal(nc.AddrOptions, cur.AddrOptions) {
 			if err := l.reconfigureAddrs(am, iface, nc); err != nil {
 				return err
 			}
-			cur.Label, cur.Routes, cur.Rules = nc.Label, nc.Routes, nc.Rules
+			cur.Label, cur.Routes, cur.Rules, cur.AddrOptions = nc.Label, nc.Routes, nc.Rules, nc.AddrOptions
 		}
 		if nc.GARP != cur.GARP {
 			a, err := l.announcer(iface, nc.GARP)
@@ -351,19 +353,19 @@ func (l *Linux) Close() error {
 // instance's address manager.
 func (l *Linux) reconfigureAddrs(am *netlink.AddrManager, iface string, nc InstanceConfig) error {
 	return am.Reconfigure(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: nc.Label,
-		Routes: nc.Routes, Rules: nc.Rules, Logger: l.log.With("instance", nc.VRRP.Name)})
+		Routes: nc.Routes, Rules: nc.Rules, Options: nc.AddrOptions, Logger: l.log.With("instance", nc.VRRP.Name)})
 }
 
 // Static implements Platform: an address manager on iface for static
 // addresses, routes and rules.
-func (l *Linux) Static(iface, label string, routes []netlink.Route, rules []netlink.Rule) (StaticIO, error) {
+func (l *Linux) Static(iface, label string, routes []netlink.Route, rules []netlink.Rule, opts map[netip.Prefix]netlink.AddrOptions) (StaticIO, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return StaticIO{}, fmt.Errorf("vigil: static addresses on %s: platform closed", iface)
 	}
 	am, err := netlink.NewAddrManager(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: label,
-		Routes: routes, Rules: rules, Logger: l.log.With("static", true)})
+		Routes: routes, Rules: rules, Options: opts, Logger: l.log.With("static", true)})
 	if err != nil {
 		return StaticIO{}, fmt.Errorf("vigil: static addresses on %s: %w", iface, err)
 	}
@@ -374,9 +376,9 @@ func (l *Linux) Static(iface, label string, routes []netlink.Route, rules []netl
 		l.addrs = slices.DeleteFunc(l.addrs, func(x *netlink.AddrManager) bool { return x == am })
 		return am.Close()
 	}
-	reconfigure := func(routes []netlink.Route, rules []netlink.Rule) error {
+	reconfigure := func(routes []netlink.Route, rules []netlink.Rule, opts map[netip.Prefix]netlink.AddrOptions) error {
 		return am.Reconfigure(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: label,
-			Routes: routes, Rules: rules, Logger: l.log.With("static", true)})
+			Routes: routes, Rules: rules, Options: opts, Logger: l.log.With("static", true)})
 	}
 	return StaticIO{Addrs: am, Reconfigure: reconfigure, Release: release}, nil
 }

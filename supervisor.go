@@ -358,7 +358,7 @@ func (s *Supervisor) openInstance(cfg *Config, i int) (*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	held := &heldAddrs{vipWriter: io.Addrs, link: io.Interface, table: &s.vips}
+	held := newHeld(io, &s.vips, &ic.InstanceConfig)
 	m := &member{cfg: ic, iface: io.Interface, io: io, held: held, prio: ic.VRRP.Priority,
 		faults: map[string]bool{}, deltas: map[string]int{}}
 	r, f, err := s.newRouter(m)
@@ -943,7 +943,7 @@ func (s *Supervisor) platformEvent(e netlink.Event) {
 			}
 		case netlink.AddrRemoved, netlink.AddrDADFailed:
 			if e.Interface == m.cfg.Interface || e.Interface == m.iface {
-				addrEvent(s.log, e, &m.cfg.VRRP, m.router)
+				addrEvent(s.log, e, &m.cfg.InstanceConfig, m.router, m.held)
 			}
 		}
 	}

@@ -106,7 +106,8 @@ func identityOf(ic *InstanceConfig) identity {
 // platformFields are the fields of an instance its platform I/O was
 // opened with, besides its identity.
 func platformFields(ic *InstanceConfig) InstanceConfig {
-	return InstanceConfig{GARP: ic.GARP, Label: ic.Label, Routes: ic.Routes, Rules: ic.Rules}
+	return InstanceConfig{GARP: ic.GARP, Label: ic.Label, Routes: ic.Routes, Rules: ic.Rules,
+		AddrOptions: ic.AddrOptions}
 }
 
 // reload applies cfg. s.mu held, on the loop.
@@ -150,6 +151,7 @@ func (s *Supervisor) reload(cfg Config) (Changes, error) {
 			continue
 		}
 		kept[m] = true
+		s.reloadExcluded(m, &ic.InstanceConfig)
 		oldName := m.cfg.VRRP.Name
 		if !reflect.DeepEqual(m.cfg, *ic) {
 			rc := ic.VRRP

@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -19,6 +20,7 @@ type staticSet struct {
 	addrs  []netip.Prefix
 	routes []netlink.Route
 	rules  []netlink.Rule
+	opts   map[netip.Prefix]netlink.AddrOptions
 	io     StaticIO
 }
 
@@ -39,6 +41,12 @@ func staticSets(st Static) (map[staticKey]*staticSet, []staticKey) {
 	for _, a := range st.Addresses {
 		s := get(staticKey{a.Interface, a.Label})
 		s.addrs = append(s.addrs, a.Prefix)
+		if a.Options != (netlink.AddrOptions{}) {
+			if s.opts == nil {
+				s.opts = map[netip.Prefix]netlink.AddrOptions{}
+			}
+			s.opts[a.Prefix] = a.Options
+		}
 	}
 	first := staticKey{iface: "lo"}
 	if len(order) > 0 {
@@ -72,7 +80,7 @@ func (s *Supervisor) addStatic(st Static) {
 }
 
 func (s *Supervisor) openStatic(k staticKey, set *staticSet) {
-	io, err := s.p.Static(k.iface, k.label, set.routes, set.rules)
+	io, err := s.p.Static(k.iface, k.label, set.routes, set.rules, set.opts)
 	if err != nil {
 		s.log.Error("vigil: static addresses", "interface", k.iface, "err", err)
 		return
@@ -125,25 +133,28 @@ func (s *Supervisor) reloadStatic(st Static) {
 			s.openStatic(k, want)
 			continue
 		}
-		if !reflect.DeepEqual(want.routes, have.routes) || !reflect.DeepEqual(want.rules, have.rules) {
-			if have.io.Reconfigure == nil || have.io.Reconfigure(want.routes, want.rules) != nil {
+		if !reflect.DeepEqual(want.routes, have.routes) || !reflect.DeepEqual(want.rules, have.rules) || !maps.Equal(want.opts, have.opts) {
+			if have.io.Reconfigure == nil || have.io.Reconfigure(want.routes, want.rules, want.opts) != nil {
 				s.dropStatic(k)
 				s.openStatic(k, want)
 				continue
 			}
 			have.routes, have.rules = want.routes, want.rules
 		}
+		// An address whose options changed is removed and added again
+		// with them.
 		var gone, added []netip.Prefix
 		for _, a := range have.addrs {
-			if !slices.Contains(want.addrs, a) {
+			if !slices.Contains(want.addrs, a) || want.opts[a] != have.opts[a] {
 				gone = append(gone, a)
 			}
 		}
 		for _, a := range want.addrs {
-			if !slices.Contains(have.addrs, a) {
+			if !slices.Contains(have.addrs, a) || want.opts[a] != have.opts[a] {
 				added = append(added, a)
 			}
 		}
+		have.opts = want.opts
 		ctx, cancel := context.WithTimeout(context.Background(), staticTimeout)
 		if len(gone) > 0 {
 			if err := have.io.Addrs.RemoveVIPs(ctx, gone); err != nil {

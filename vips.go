@@ -2,9 +2,15 @@ package vigil
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/vigil-ha/vigil/netlink"
 )
 
 // heldAddrs is the router's AddrManager, remembering which VIPs the
@@ -12,12 +18,30 @@ import (
 // reload adds and removes some). Instances on one interface share a
 // vipTable: a VIP configured in several of them is removed only when none
 // of them holds it.
+//
+// It holds the instance's excluded VIPs (InstanceConfig.ExcludedVIPs)
+// with the router's: added by the AddVIPs that makes the router hold a
+// VIP, removed by the RemoveVIPs that leaves it holding none. The router
+// never sees them, so they are not in its adverts.
 type heldAddrs struct {
 	vipWriter
 	link  string
 	table *vipTable
 	mu    sync.Mutex
-	held  map[netip.Addr]bool
+	held  map[netip.Addr]bool // written: the router's and the excluded
+	own   map[netip.Addr]bool // the router's
+	// excluded are the excluded VIPs, opts their options (NoTrack), and
+	// accept the last AddVIPs's accept.
+	excluded []netip.Prefix
+	opts     map[netip.Prefix]netlink.AddrOptions
+	accept   bool
+}
+
+// newHeld returns the AddrManager of the router of ic, writing through
+// io.Addrs.
+func newHeld(io InstanceIO, table *vipTable, ic *InstanceConfig) *heldAddrs {
+	return &heldAddrs{vipWriter: io.Addrs, link: io.Interface, table: table,
+		excluded: slices.Clone(ic.ExcludedVIPs), opts: ic.AddrOptions}
 }
 
 // vipWriter is what heldAddrs writes through: a *netlink.AddrManager.
@@ -41,6 +65,21 @@ type vipKey struct {
 func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.own == nil {
+		a.own = map[netip.Addr]bool{}
+	}
+	for _, v := range vips {
+		a.own[v.Addr().Unmap()] = true
+	}
+	a.accept = accept
+	if len(a.own) > 0 {
+		vips = append(slices.Clip(vips), a.excluded...)
+	}
+	return a.addLocked(ctx, vips, accept)
+}
+
+// addLocked writes vips and marks them held. a.mu held.
+func (a *heldAddrs) addLocked(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	if a.held == nil {
 		a.held = map[netip.Addr]bool{}
 	}
@@ -59,9 +98,23 @@ func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept boo
 // holds. At start (the router is not master) it removes them whoever put
 // them there; while another instance on the interface is master with the
 // same VIP, that VIP stays.
+//
+// The RemoveVIPs that leaves the router holding no VIP removes the
+// excluded VIPs too.
 func (a *heldAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for _, v := range vips {
+		delete(a.own, v.Addr().Unmap())
+	}
+	if len(a.own) == 0 {
+		vips = append(slices.Clip(vips), a.excluded...)
+	}
+	return a.removeLocked(ctx, vips)
+}
+
+// removeLocked removes vips as RemoveVIPs says. a.mu held.
+func (a *heldAddrs) removeLocked(ctx context.Context, vips []netip.Prefix) error {
 	var had []netip.Prefix
 	for _, v := range vips {
 		if k := v.Addr().Unmap(); a.held[k] {
@@ -116,4 +169,92 @@ func (t *vipTable) unheld(link string, vips []netip.Prefix) []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// setExcluded replaces the excluded VIPs (a reload): while the router
+// holds VIPs, the new ones are added and the ones no longer configured
+// removed.
+func (a *heldAddrs) setExcluded(ctx context.Context, excluded []netip.Prefix, opts map[netip.Prefix]netlink.AddrOptions) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.excluded
+	a.excluded, a.opts = slices.Clone(excluded), opts
+	if len(a.own) == 0 {
+		return nil
+	}
+	var gone, added []netip.Prefix
+	for _, p := range old {
+		if !slices.Contains(excluded, p) {
+			gone = append(gone, p)
+		}
+	}
+	for _, p := range excluded {
+		if !slices.Contains(old, p) {
+			added = append(added, p)
+		}
+	}
+	var errs []error
+	if len(gone) > 0 {
+		errs = append(errs, a.removeLocked(ctx, gone))
+	}
+	if len(added) > 0 {
+		errs = append(errs, a.addLocked(ctx, added, a.accept))
+	}
+	return errors.Join(errs...)
+}
+
+// restoreExcluded puts back p if it is an excluded VIP held (the router
+// holds VIPs) and tracked (not NoTrack), after someone else removed it,
+// and reports whether it did.
+func (a *heldAddrs) restoreExcluded(ctx context.Context, p netip.Prefix) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.own) == 0 {
+		return false, nil
+	}
+	for _, x := range a.excluded {
+		if x.Addr() == p.Addr().Unmap() && !a.opts[x].NoTrack {
+			return true, a.vipWriter.AddVIPs(ctx, []netip.Prefix{x}, a.accept)
+		}
+	}
+	return false, nil
+}
+
+// excludedTimeout bounds putting back or changing excluded VIPs.
+const excludedTimeout = 10 * time.Second
+
+// removedUntracked handles the removal of address e.Addr from an
+// instance's interface when the router does not: an address whose
+// options say NoTrack stays removed, an excluded VIP is put back while
+// held. It reports whether it handled it.
+func removedUntracked(log *slog.Logger, e netlink.Event, ic *InstanceConfig, held *heldAddrs) bool {
+	a := e.Addr.Addr().Unmap()
+	for p, o := range ic.AddrOptions {
+		if o.NoTrack && p.Addr() == a {
+			log.Info("vigil: address removed; not put back (no_track)", "instance", ic.VRRP.Name, "addr", e.Addr)
+			return true
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), excludedTimeout)
+	defer cancel()
+	ok, err := held.restoreExcluded(ctx, e.Addr)
+	if err != nil {
+		log.Error("vigil: putting back an excluded address failed", "instance", ic.VRRP.Name, "addr", e.Addr, "err", err)
+	} else if ok {
+		log.Info("vigil: excluded address removed by someone else; put back", "instance", ic.VRRP.Name, "addr", e.Addr)
+	}
+	return ok
+}
+
+// reloadExcluded applies a reload's excluded VIPs to kept member m.
+// s.mu held.
+func (s *Supervisor) reloadExcluded(m *member, ic *InstanceConfig) {
+	if slices.Equal(m.cfg.ExcludedVIPs, ic.ExcludedVIPs) && maps.Equal(m.cfg.AddrOptions, ic.AddrOptions) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), excludedTimeout)
+	defer cancel()
+	if err := m.held.setExcluded(ctx, ic.ExcludedVIPs, ic.AddrOptions); err != nil {
+		s.log.Error("vigil: reload: excluded addresses", "instance", ic.VRRP.Name, "err", err)
+	}
 }

@@ -111,8 +111,10 @@
 // Also mapped: static_routes, static_rules, virtual_routes and
 // virtual_rules (every word of keepalived's alloc_route and alloc_rule
 // is read; a rule selector vigil cannot express drops the rule),
-// virtual_ipaddress_excluded (joins the VIPs of its family, with a
-// warning), no_virtual_ipaddress, vrrp_strict and strict_mode (the
+// virtual_ipaddress_excluded (vigil.InstanceConfig.ExcludedVIPs, held
+// with the VIPs, not advertised), the address options (scope, brd,
+// noprefixroute, preferred_lft, no_track: netlink.AddrOptions),
+// no_virtual_ipaddress, vrrp_strict and strict_mode (the
 // configuration rules of strict mode). Every other keyword of
 // global_defs, vrrp_instance, vrrp_sync_group and the top level is
 // either mapped with a warning "behaves differently: HOW" or ignored

@@ -133,10 +133,7 @@ func keywordStatus(t *testing.T, rows []kwRow) (map[kwRow]kwResult, string) {
 
 // kwExceptions are the M and S keywords vigil does not map, and why.
 // A block (or block/keyword) here covers what is under it.
-var kwExceptions = map[string]string{
-	"static_rules/not":                "vigil's rules cannot be inverted: the rule is dropped rather than widened",
-	"vrrp_instance/virtual_rules/not": "vigil's rules cannot be inverted: the rule is dropped rather than widened",
-}
+var kwExceptions = map[string]string{}
 
 func exception(r kwRow) (string, bool) {
 	p := r.block + "/" + r.keyword

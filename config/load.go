@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -576,7 +577,7 @@ func (l *loader) staticAddresses(s *Statement) {
 			continue
 		}
 		a := vigil.StaticAddress{Interface: l.defIface, Prefix: p}
-		l.addrOptions(e, "static_ipaddress", func(opt string, j int) {
+		a.Options = l.addrOptions(e, "static_ipaddress", func(opt string, j int) {
 			if opt == "dev" {
 				a.Interface = e.Words[j]
 			} else {
@@ -590,8 +591,14 @@ func (l *loader) staticAddresses(s *Statement) {
 
 // addrOptions reads the options of an address entry e of the block at
 // path: set is called with "dev" or "label" and the index of its
-// argument; the other options are reported as not supported.
-func (l *loader) addrOptions(e *Statement, path string, set func(opt string, j int)) {
+// argument; the other options are returned (see ipOption).
+func (l *loader) addrOptions(e *Statement, path string, set func(opt string, j int)) netlink.AddrOptions {
+	var o netlink.AddrOptions
+	p, _ := netip.ParsePrefix(e.Words[0])
+	if a, err := netip.ParseAddr(e.Words[0]); err == nil {
+		p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+	}
+	p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits())
 	for j := 1; j < len(e.Words); j++ {
 		switch w := e.Words[j]; w {
 		case "dev", "label":
@@ -603,7 +610,8 @@ func (l *loader) addrOptions(e *Statement, path string, set func(opt string, j i
 			j++
 			set(w, j)
 		default:
-			j = l.ipOption(e, path, j)
+			j = l.ipOption(e, path, j, p, &o)
 		}
 	}
+	return o
 }

@@ -2,8 +2,10 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -15,6 +17,7 @@ type instExtra struct {
 	preDelay  *Statement
 	auth      *Statement
 	excluded  []netip.Prefix // virtual_ipaddress_excluded
+	exclOpts  []netlink.AddrOptions
 	exclAt    []Pos
 	exclBlock *Statement
 	adv       advertSet // down_timer_adverts, ... (load_advert.go)
@@ -35,7 +38,7 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 			if !ok {
 				continue
 			}
-			l.addrOptions(e, "vrrp_instance/virtual_ipaddress_excluded", func(opt string, j int) {
+			o := l.addrOptions(e, "vrrp_instance/virtual_ipaddress_excluded", func(opt string, j int) {
 				if opt == "dev" {
 					*devs = append(*devs, vipDev{p, e.Words[j], e.WordPos(j - 1)})
 					return
@@ -43,11 +46,8 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 				l.warnf(e.WordPos(j-1), "%s: label on an excluded address: the instance's label (of virtual_ipaddress) is used", obj)
 			})
 			ix.excluded = append(ix.excluded, p)
+			ix.exclOpts = append(ix.exclOpts, o)
 			ix.exclAt = append(ix.exclAt, e.Pos)
-		}
-		if len(ix.excluded) > 0 {
-			l.differs(s, "excluded addresses of the family of the virtual addresses are added to them, so they are advertised "+
-				"(a keepalived peer without skip_check_adv_addr discards the adverts); the other family's are not supported")
 		}
 	}
 	hs["no_virtual_ipaddress"] = func(s *Statement) {
@@ -86,28 +86,38 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	return ix
 }
 
-// excludedVIPs adds the excluded addresses of the instance's family to
-// its VIPs (see instanceExtra).
+// excludedVIPs sets the excluded addresses of the instance (see
+// instanceExtra): held with its VIPs, not advertised, of either family.
 func (l *loader) excludedVIPs(in *vigil.Instance, ix *instExtra, obj string) {
 	v := &in.VRRP
+	if len(ix.excluded) > 0 && len(v.VIPs) == 0 {
+		l.errorf(ix.exclBlock.Pos, "%s: virtual_ipaddress_excluded without virtual_ipaddress: not supported: "+
+			"vigil adds the excluded addresses with the virtual ones: ignored", obj)
+		return
+	}
 	for i, p := range ix.excluded {
-		fam := p.Addr()
-		if len(v.VIPs) > 0 {
-			fam = v.VIPs[0].Addr()
-		}
 		dup := false
-		for _, q := range v.VIPs {
+		for _, q := range slices.Concat(v.VIPs, in.ExcludedVIPs) {
 			dup = dup || q.Addr() == p.Addr()
 		}
-		switch {
-		case dup:
-			l.warnf(ix.exclAt[i], "%s: excluded address %s is also a virtual address: ignored", obj, p.Addr())
-		case fam.Is4() != p.Addr().Is4():
-			l.errorf(ix.exclAt[i], "%s: excluded address %s: not supported: vigil has one address family per instance: ignored", obj, p)
-		default:
-			v.VIPs = append(v.VIPs, p)
+		if dup {
+			l.warnf(ix.exclAt[i], "%s: excluded address %s is also a virtual or excluded address: ignored", obj, p.Addr())
+			continue
 		}
+		in.ExcludedVIPs = append(in.ExcludedVIPs, p)
+		setAddrOptions(&in.InstanceConfig, p, ix.exclOpts[i])
 	}
+}
+
+// setAddrOptions records the options o of address p of ic, if any.
+func setAddrOptions(ic *vigil.InstanceConfig, p netip.Prefix, o netlink.AddrOptions) {
+	if o == (netlink.AddrOptions{}) {
+		return
+	}
+	if ic.AddrOptions == nil {
+		ic.AddrOptions = map[netip.Prefix]netlink.AddrOptions{}
+	}
+	ic.AddrOptions[p] = o
 }
 
 // strictInstance applies vrrp_strict / strict_mode to a complete

@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/vigil-ha/vigil/netlink"
 )
@@ -17,7 +18,8 @@ type optKind struct {
 const (
 	whyRouteAttr = "not supported: vigil's routes have destination, gateway, source, interface, table, metric and type only"
 	whyMPLS      = "not supported: no MPLS or lightweight tunnels"
-	whyNoTrack   = "vigil does not watch its routes and rules: one removed by someone else stays removed until the next change or reload"
+	whyNoTrack   = "vigil watches no route or rule: every one behaves as with no_track (without it keepalived puts back a removed static one " +
+		"and takes the instance of a removed virtual one out of MASTER; vigil leaves it removed until the next change or reload)"
 )
 
 // routeOpts are keepalived's route option words (vrrp_iproute.c:
@@ -34,18 +36,18 @@ var routeOpts = map[string]optKind{
 	"metric":             {1, kwSupported, ""},
 	"priority":           {1, kwSupported, ""},
 	"preference":         {1, kwSupported, ""},
-	"add":                {0, kwSupported, ""},
+	"add":                {0, kwSupported, "vigil's default (keepalived's is prepend): an existing route to the destination stays and this one is not added"},
 	"from":               {1, kwRejected, "not supported: no source-specific routes"},
 	"encap":              {-1, kwRejected, whyMPLS},
 	"as":                 {-1, kwRejected, whyMPLS},
 	"vrf":                {1, kwRejected, "not supported: give the VRF's table with table"},
-	"scope":              {1, kwDiffers, "vigil chooses the scope: link for a route without a gateway, universe otherwise"},
-	"onlink":             {0, kwDiffers, "not set: the gateway must be reachable"},
-	"prepend":            {0, kwDiffers, "vigil adds routes as ip route add does: an existing route to the destination stays and this one is not added"},
-	"append":             {0, kwDiffers, "vigil adds routes as ip route add does: an existing route to the destination stays and this one is not added"},
-	"or":                 {1, kwDiffers, "no multipath: the route uses its via gateway only"},
-	"nexthop":            {-1, kwDiffers, "no multipath: the route uses the first nexthop's via and dev only"},
-	"no_track":           {0, kwDiffers, whyNoTrack},
+	"scope":              {1, kwSupported, "without it: link for a route without a gateway, universe otherwise"},
+	"onlink":             {0, kwSupported, ""},
+	"prepend":            {0, kwSupported, ""},
+	"append":             {0, kwSupported, ""},
+	"or":                 {1, kwSupported, "deprecated: nexthop"},
+	"nexthop":            {-1, kwSupported, "via, dev, weight and onlink (encap, realms and as reject the route)"},
+	"no_track":           {0, kwSupported, whyNoTrack},
 	"track_group":        {1, kwIgnored, "not supported: no track groups"},
 	"protocol":           {1, kwIgnored, whyRouteAttr},
 	"tos":                {1, kwRejected, "not supported: no TOS routes"},
@@ -266,22 +268,44 @@ func (l *loader) route(e *Statement, path string, static bool) (netlink.Route, b
 				return r, false
 			}
 			r.Metric, j = n, j+1
+		case "scope":
+			if !arg(j + 1) {
+				return r, false
+			}
+			sc, err := netlink.ParseScope(e.Words[j+1])
+			if err != nil {
+				l.errorf(e.WordPos(j+1), "route: invalid scope %q (global, site, link, host, nowhere): route ignored", e.Words[j+1])
+				return r, false
+			}
+			r.Scope, j = sc, j+1
+		case "onlink":
+			r.OnLink = true
+		case "add":
+			r.Mode = netlink.RouteAdd
+		case "prepend":
+			r.Mode = netlink.RoutePrepend
+		case "append":
+			r.Mode = netlink.RouteAppend
+		case "or":
+			if len(r.MultiPath) > 0 {
+				l.warnf(e.WordPos(j), "route: or given again: ignored, as keepalived")
+				j++
+				continue
+			}
+			a, ok := addrAt(j + 1)
+			if !ok {
+				return r, false
+			}
+			r.MultiPath = []netlink.Nexthop{{Gw: r.Gw}, {Gw: a}}
+			r.Gw, j = netip.Addr{}, j+1
 		case "nexthop":
-			// The first nexthop's via and dev; the rest is multipath.
-			for j++; j < len(e.Words) && e.Words[j] != "nexthop"; j++ {
-				switch e.Words[j] {
-				case "via":
-					a, ok := addrAt(j + 1)
-					if !ok {
-						return r, false
-					}
-					r.Gw, j = a, j+1
-				case "dev":
-					if !arg(j + 1) {
-						return r, false
-					}
-					r.Interface, j = e.Words[j+1], j+1
-				}
+			if len(r.MultiPath) > 0 {
+				l.errorf(e.WordPos(j), "route: nexthop with or: route ignored")
+				return r, false
+			}
+			var ok bool
+			if r.MultiPath, ok = l.nexthops(e, j, addrAt, arg); !ok {
+				return r, false
 			}
 			j = len(e.Words)
 		default:
@@ -300,7 +324,56 @@ func (l *loader) route(e *Statement, path string, static bool) (netlink.Route, b
 		l.errorf(e.Pos, "route: no destination: route ignored")
 		return r, false
 	}
+	if len(r.MultiPath) > 0 && r.Gw.IsValid() {
+		l.errorf(e.Pos, "route: via with nexthop: route ignored")
+		return r, false
+	}
 	return r, true
+}
+
+// nexthops reads the "nexthop [via [inet|inet6] GW] [dev IF] [weight N]
+// [onlink] ..." words of e from word j to its end.
+func (l *loader) nexthops(e *Statement, j int, addrAt func(int) (netip.Addr, bool), arg func(int) bool) ([]netlink.Nexthop, bool) {
+	var hs []netlink.Nexthop
+	for ; j < len(e.Words); j++ {
+		w := e.Words[j]
+		if w == "nexthop" {
+			hs = append(hs, netlink.Nexthop{})
+			continue
+		}
+		h := &hs[len(hs)-1]
+		switch w {
+		case "via":
+			if j+1 < len(e.Words) && (e.Words[j+1] == "inet" || e.Words[j+1] == "inet6") {
+				j++
+			}
+			a, ok := addrAt(j + 1)
+			if !ok {
+				return nil, false
+			}
+			h.Gw, j = a, j+1
+		case "dev":
+			if !arg(j + 1) {
+				return nil, false
+			}
+			h.Interface, j = e.Words[j+1], j+1
+		case "weight":
+			if !arg(j + 1) {
+				return nil, false
+			}
+			n, ok := l.intArg(e, j+1, 1, 256)
+			if !ok {
+				return nil, false
+			}
+			h.Weight, j = n, j+1
+		case "onlink":
+			h.OnLink = true
+		default:
+			l.errorf(e.WordPos(j), "route: nexthop option %q not supported (via, dev, weight, onlink): route ignored", w)
+			return nil, false
+		}
+	}
+	return hs, true
 }
 
 // ruleOpts are keepalived's rule option words (vrrp_iprule.c:
@@ -320,10 +393,10 @@ var ruleOpts = map[string]optKind{
 	"iif":                   {1, kwSupported, ""},
 	"dev":                   {1, kwSupported, ""},
 	"oif":                   {1, kwSupported, ""},
-	"no_track":              {0, kwDiffers, whyNoTrack},
+	"no_track":              {0, kwSupported, whyNoTrack},
 	"track_group":           {1, kwIgnored, "not supported: no track groups"},
 	"protocol":              {1, kwIgnored, "not supported: vigil's rules have no protocol"},
-	"not":                   {0, kwRejected, "not supported: no inverted rules"},
+	"not":                   {0, kwSupported, ""},
 	"tos":                   {1, kwRejected, "not supported: no TOS selector"},
 	"dsfield":               {1, kwRejected, "not supported: no TOS selector"},
 	"realms":                {1, kwRejected, "not supported: no realms"},
@@ -416,6 +489,8 @@ func (l *loader) rule(e *Statement, path string, static bool) (netlink.Rule, boo
 			r.IifName = e.Words[j+1]
 		case "oif":
 			r.OifName = e.Words[j+1]
+		case "not":
+			r.Invert = true
 		}
 		if !good {
 			return r, false
@@ -450,12 +525,12 @@ func (l *loader) routesAndRules(hs map[string]handler, routes *[]netlink.Route, 
 // addrOpts are the address options (vrrp_ipaddress.c) other than dev
 // and label.
 var addrOpts = map[string]optKind{
-	"scope":         {1, kwDiffers, "the kernel chooses the scope (global, host for loopback addresses)"},
-	"brd":           {1, kwDiffers, "no broadcast address is set"},
-	"broadcast":     {1, kwDiffers, "no broadcast address is set"},
-	"noprefixroute": {0, kwDiffers, "the kernel adds the prefix route"},
-	"no_track":      {0, kwDiffers, "vigil never leaves MASTER because an address was removed: a master puts its virtual addresses back"},
-	"preferred_lft": {1, kwDiffers, "the kernel's default lifetime (forever)"},
+	"scope":         {1, kwSupported, "IPv4 only, as keepalived"},
+	"brd":           {1, kwSupported, "an address, + or -; IPv4 only"},
+	"broadcast":     {1, kwSupported, "an address, + or -; IPv4 only"},
+	"noprefixroute": {0, kwSupported, ""},
+	"no_track":      {0, kwSupported, whyAddrNoTrack},
+	"preferred_lft": {1, kwSupported, "seconds or forever; IPv6 only, as keepalived (which, without it, gives an IPv6 /128 0 s: vigil gives forever)"},
 	"peer":          {1, kwIgnored, "not supported: no point-to-point addresses"},
 	"home":          {0, kwIgnored, "not supported: no address flags"},
 	"-nodad":        {0, kwIgnored, "not supported: no address flags"},
@@ -465,9 +540,14 @@ var addrOpts = map[string]optKind{
 	"use_vmac":      {0, kwIgnored, "not supported: no per-address VMAC"},
 }
 
-// ipOption reports an address option other than dev and label at word
-// j of e, in the block at path, and returns the index of its last word.
-func (l *loader) ipOption(e *Statement, path string, j int) int {
+// whyAddrNoTrack says what no_track does on an address.
+const whyAddrNoTrack = "a removed virtual address with no_track stays removed and the instance stays MASTER; " +
+	"one without it is put back by the master (keepalived: the instance leaves MASTER); static addresses are never put back"
+
+// ipOption reads an address option other than dev and label at word j
+// of e, in the block at path, into o, and returns the index of its last
+// word.
+func (l *loader) ipOption(e *Statement, path string, j int, p netip.Prefix, o *netlink.AddrOptions) int {
 	w := e.Words[j]
 	k, ok := addrOpts[w]
 	static := path == "static_ipaddress"
@@ -477,8 +557,81 @@ func (l *loader) ipOption(e *Statement, path string, j int) int {
 		return j
 	}
 	l.optWord(e, path, "address", j, k)
-	if k.args > 0 && j+1 < len(e.Words) {
+	if k.args > 0 && j+1 >= len(e.Words) {
+		l.errorf(e.WordPos(j), "address option %s: missing argument", w)
+		return j
+	}
+	is4 := p.Addr().Is4()
+	switch w {
+	case "scope":
+		sc, err := netlink.ParseScope(e.Words[j+1])
+		switch {
+		case err != nil:
+			l.errorf(e.WordPos(j+1), "address option scope: invalid scope %q (global, site, link, host, nowhere): ignored", e.Words[j+1])
+		case !is4:
+			l.warnf(e.WordPos(j), "address option scope on IPv6 address %s: ignored, as keepalived", p)
+		default:
+			o.Scope = sc
+		}
+	case "brd", "broadcast":
+		o.Broadcast = l.broadcast(e, j+1, p)
+	case "noprefixroute":
+		o.NoPrefixRoute = true
+	case "no_track":
+		o.NoTrack = true
+	case "preferred_lft":
+		a := e.Words[j+1]
+		var d time.Duration
+		if a != "forever" {
+			n, err := strconv.ParseUint(a, 10, 32)
+			if err != nil || n == 1<<32-1 {
+				l.errorf(e.WordPos(j+1), "address option preferred_lft: %q is not a number of seconds (0..4294967294) nor forever: ignored", a)
+				return j + 1
+			}
+			d = time.Duration(n) * time.Second
+			if n == 0 {
+				d = -1
+			}
+		}
+		if !is4 {
+			o.PreferredLifetime = d
+		} else {
+			l.warnf(e.WordPos(j), "address option preferred_lft on IPv4 address %s: ignored, as keepalived", p)
+		}
+	}
+	if k.args > 0 {
 		return j + 1
 	}
 	return j
+}
+
+// broadcast reads the brd argument at word j for address p: an IPv4
+// address, + (the prefix's last address) or - (its first), as
+// keepalived.
+func (l *loader) broadcast(e *Statement, j int, p netip.Prefix) netip.Addr {
+	w := e.Words[j]
+	if !p.Addr().Is4() {
+		l.errorf(e.WordPos(j-1), "address option %s on IPv6 address %s: ignored", e.Words[j-1], p)
+		return netip.Addr{}
+	}
+	if w == "+" || w == "-" {
+		if p.Bits() > 30 {
+			l.errorf(e.WordPos(j), "address option %s %s: prefix /%d too long for a broadcast address: ignored", e.Words[j-1], w, p.Bits())
+			return netip.Addr{}
+		}
+		first := p.Masked().Addr()
+		if w == "-" {
+			return first
+		}
+		b := first.As4()
+		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		v |= 1<<(32-p.Bits()) - 1
+		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	}
+	a, err := netip.ParseAddr(w)
+	if err != nil || !a.Is4() {
+		l.errorf(e.WordPos(j), "address option %s: %q is not an IPv4 address, + or -: ignored", e.Words[j-1], w)
+		return netip.Addr{}
+	}
+	return a
 }

@@ -22,7 +22,14 @@ func TestLoadRoutes(t *testing.T) {
 		{"to unreachable 2001:db8::/32 priority 7", netlink.Route{Dst: p("2001:db8::/32"), Type: netlink.RouteUnreachable, Metric: 7}},
 		{"inet6 2001:db8::/64 via inet6 fe80::1 dev eth0", netlink.Route{Dst: p("2001:db8::/64"), Gw: a("fe80::1"), Interface: "eth0"}},
 		{"192.0.2.0/24 mtu lock 1400 protocol 4 add", netlink.Route{Dst: p("192.0.2.0/24")}},
-		{"192.0.2.0/24 nexthop via 198.51.100.1 dev eth1 weight 1 nexthop via 198.51.100.2", netlink.Route{Dst: p("192.0.2.0/24"), Gw: a("198.51.100.1"), Interface: "eth1"}},
+		{"192.0.2.0/24 nexthop via 198.51.100.1 dev eth1 weight 3 onlink nexthop via inet 198.51.100.2", netlink.Route{Dst: p("192.0.2.0/24"),
+			MultiPath: []netlink.Nexthop{{Gw: a("198.51.100.1"), Interface: "eth1", Weight: 3, OnLink: true}, {Gw: a("198.51.100.2")}}}},
+		{"192.0.2.0/24 via 198.51.100.1 or 198.51.100.2 dev eth1", netlink.Route{Dst: p("192.0.2.0/24"), Interface: "eth1",
+			MultiPath: []netlink.Nexthop{{Gw: a("198.51.100.1")}, {Gw: a("198.51.100.2")}}}},
+		{"192.0.2.0/24 via 198.51.100.1 onlink scope global prepend", netlink.Route{Dst: p("192.0.2.0/24"), Gw: a("198.51.100.1"),
+			OnLink: true, Scope: netlink.ScopeGlobal, Mode: netlink.RoutePrepend}},
+		{"192.0.2.0/24 dev eth1 scope 253 append no_track", netlink.Route{Dst: p("192.0.2.0/24"), Interface: "eth1", Scope: netlink.ScopeLink, Mode: netlink.RouteAppend}},
+		{"192.0.2.0/24 append add", netlink.Route{Dst: p("192.0.2.0/24")}},
 	} {
 		t.Run(tc.entry, func(t *testing.T) {
 			for _, text := range []string{"static_routes {\n" + tc.entry + "\n}\n",
@@ -37,7 +44,7 @@ func TestLoadRoutes(t *testing.T) {
 				if len(cfg.Instances) > 0 {
 					got = cfg.Instances[0].Routes
 				}
-				if !slices.Equal(got, []netlink.Route{tc.want}) {
+				if !slices.EqualFunc(got, []netlink.Route{tc.want}, netlink.Route.Equal) {
 					t.Errorf("%q: %v, want %v", text, got, tc.want)
 				}
 			}
@@ -54,6 +61,7 @@ func TestLoadRules(t *testing.T) {
 		{"from 192.0.2.0/24 table 100 preference 10", netlink.Rule{From: p("192.0.2.0/24"), Table: 100, Priority: 10}},
 		{"to 192.0.2.1 lookup main order 3 iif eth0 oif eth1", netlink.Rule{To: p("192.0.2.1/32"), Table: 254, Priority: 3, IifName: "eth0", OifName: "eth1"}},
 		{"inet6 from 2001:db8::/64 fwmark 0x10 dev eth0 table 7 priority 9", netlink.Rule{From: p("2001:db8::/64"), Mark: 16, IifName: "eth0", Table: 7, Priority: 9}},
+		{"not from 192.0.2.0/24 table 100 preference 10 no_track", netlink.Rule{From: p("192.0.2.0/24"), Table: 100, Priority: 10, Invert: true}},
 	} {
 		t.Run(tc.entry, func(t *testing.T) {
 			cfg, errs := loadString(t, "static_rules {\n"+tc.entry+"\n}\n")
@@ -84,9 +92,13 @@ func TestLoadRouteErrors(t *testing.T) {
 		{"static_routes", "192.0.2.300/24 dev eth0", 1, SeverityError, `"192.0.2.300/24" is not a destination`},
 		{"static_routes", "192.0.2.0/24 via", 14, SeverityError, "via: missing argument"},
 		{"static_routes", "via 192.0.2.1", 1, SeverityError, "no destination"},
-		{"static_routes", "192.0.2.0/24 scope link", 14, SeverityWarning, "route option scope: behaves differently"},
+		{"static_routes", "192.0.2.0/24 scope bogus", 20, SeverityError, `invalid scope "bogus"`},
+		{"static_routes", "192.0.2.0/24 nexthop via 198.51.100.1 weight 0", 46, SeverityError, `invalid number "0" (1..256)`},
+		{"static_routes", "192.0.2.0/24 nexthop via 198.51.100.1 realms 2", 39, SeverityError, `nexthop option "realms" not supported`},
+		{"static_routes", "192.0.2.0/24 nexthop via 2001:db8::1", 26, SeverityError, "mixes IPv4 and IPv6"},
+		{"static_routes", "192.0.2.0/24 via 198.51.100.1 nexthop via 198.51.100.2", 1, SeverityError, "via with nexthop"},
+		{"static_routes", "192.0.2.0/24 or", 14, SeverityError, "or: missing argument"},
 		{"static_routes", "192.0.2.0/24 realms 3", 14, SeverityWarning, "route option realms ignored: not supported"},
-		{"static_rules", "from 192.0.2.0/24 not table 1", 19, SeverityError, "rule option not: not supported: no inverted rules: rule ignored"},
 		{"static_rules", "from 192.0.2.0/24 table 1 sport 80", 27, SeverityError, "rule option sport: not supported"},
 		{"static_rules", "from 192.0.2.0/24 fwmark 1/0xff table 1", 26, SeverityError, "a /MASK is not supported"},
 		{"static_rules", "from all table 1 priority 4", 1, SeverityError, "vigil needs from or to"},
@@ -122,18 +134,6 @@ func TestLoadInstanceExtra(t *testing.T) {
 		name, text string
 		check      func(t *testing.T, cfg vrrp.Config, errs ErrorList)
 	}{
-		{"excluded addresses join the VIPs", head + " virtual_ipaddress {\n 192.0.2.1\n }\n virtual_ipaddress_excluded {\n 192.0.2.2/24 dev eth0\n 2001:db8::1\n 192.0.2.1\n }\n}\n",
-			func(t *testing.T, v vrrp.Config, errs ErrorList) {
-				if !slices.Equal(v.VIPs, prefixes("192.0.2.1/32", "192.0.2.2/24")) {
-					t.Errorf("VIPs %v", v.VIPs)
-				}
-				if e := hasMsg(errs, "excluded address 2001:db8::1/128: not supported"); e == nil || e.Pos.Line != 9 || e.Severity != SeverityError {
-					t.Errorf("family error %v", e)
-				}
-				if e := hasMsg(errs, "virtual_ipaddress_excluded: behaves differently"); e == nil || e.Pos.Line != 7 {
-					t.Errorf("differs warning %v", e)
-				}
-			}},
 		{"no_virtual_ipaddress with version 3", head + " version 3\n no_virtual_ipaddress\n}\n",
 			func(t *testing.T, v vrrp.Config, errs ErrorList) {
 				if hasMsg(errs, "no virtual_ipaddress") != nil {

@@ -175,7 +175,7 @@ func TestLoadSampleTrackInterface(t *testing.T) {
 		{Dst: netip.MustParsePrefix("192.168.212.0/24"), Interface: "eth3"},
 		{Dst: netip.MustParsePrefix("192.168.213.0/24"), Interface: "eth1"},
 	}
-	if !slices.Equal(cfg.Static.Routes, wantStatic) {
+	if !slices.EqualFunc(cfg.Static.Routes, wantStatic, netlink.Route.Equal) {
 		t.Errorf("static routes %v, want %v", cfg.Static.Routes, wantStatic)
 	}
 	wantVirtual := []netlink.Route{
@@ -183,23 +183,24 @@ func TestLoadSampleTrackInterface(t *testing.T) {
 		{Dst: netip.MustParsePrefix("192.168.111.0/24"), Interface: "eth2"},
 		{Dst: netip.MustParsePrefix("192.168.112.0/24"), Gw: netip.MustParseAddr("192.168.100.254")},
 	}
-	if !slices.Equal(vi1.Routes, wantVirtual) {
+	if !slices.EqualFunc(vi1.Routes, wantVirtual, netlink.Route.Equal) {
 		t.Errorf("virtual routes %v, want %v", vi1.Routes, wantVirtual)
 	}
 }
 
 func TestLoadSampleStatic(t *testing.T) {
 	cfg, warns := loadSample(t, "keepalived.conf.vrrp.static_ipaddress", Options{})
+	link := netlink.AddrOptions{Scope: netlink.ScopeLink}
 	want := []vigil.StaticAddress{
-		{Interface: "eth0", Prefix: netip.MustParsePrefix("192.168.200.16/32")},
-		{Interface: "eth1", Prefix: netip.MustParsePrefix("192.168.200.17/32")},
+		{Interface: "eth0", Prefix: netip.MustParsePrefix("192.168.200.16/32"), Options: link},
+		{Interface: "eth1", Prefix: netip.MustParsePrefix("192.168.200.17/32"), Options: link},
 		{Interface: "eth2", Prefix: netip.MustParsePrefix("192.168.200.18/32")},
 	}
 	if !slices.Equal(cfg.Static.Addresses, want) {
 		t.Errorf("static %+v, want %+v", cfg.Static.Addresses, want)
 	}
-	if hasMsg(warns, "scope: behaves differently") == nil {
-		t.Errorf("no scope warning in %v", warns)
+	if e := hasMsg(warns, "scope"); e != nil {
+		t.Errorf("scope warning %v", e)
 	}
 	if vi1 := instance(t, cfg, "VI_1"); !slices.Equal(vi1.VRRP.VIPs, prefixes("192.168.200.20/32")) {
 		t.Errorf("VIPs %v", vi1.VRRP.VIPs)
@@ -440,7 +441,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown keyword with block", inst + " foo {\n bar\n }\n}\n", 7, 2, SeverityWarning, `unknown keyword "foo" ignored with its block`},
 		{"no VRID", "vrrp_instance A {\n interface eth0\n}\n", 1, 1, SeverityFatal, "virtual_router_id missing"},
 		{"bad VIP", inst + " virtual_ipaddress {\n 192.0.2.300\n }\n}\n", 8, 2, SeverityError, `invalid address "192.0.2.300"`},
-		{"VIP option", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1 scope link\n }\n}\n", 5, 12, SeverityWarning, "scope: behaves differently"},
+		{"VIP option", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1 scope lnk\n }\n}\n", 5, 18, SeverityError, `invalid scope "lnk"`},
 		{"bad state", inst + " state SLAVE\n}\n", 7, 8, SeverityError, `"SLAVE" is not MASTER or BACKUP`},
 		{"undefined script", inst + " track_script {\n nope\n }\n}\n", 8, 2, SeverityError, "vrrp_script nope is not defined"},
 		{"script weight range", "vrrp_script s {\n script /bin/s\n weight 300\n}\n" + inst + " track_script {\n s\n }\n}\n", 3, 9, SeverityError, `invalid number "300" (-253..253)`},

@@ -212,7 +212,7 @@ func (l *loader) instance(s *Statement) {
 			if !ok {
 				continue
 			}
-			l.addrOptions(e, "vrrp_instance/virtual_ipaddress", func(opt string, j int) {
+			opts := l.addrOptions(e, "vrrp_instance/virtual_ipaddress", func(opt string, j int) {
 				if opt == "dev" {
 					// Checked once the interface is known.
 					devs = append(devs, vipDev{p, e.Words[j], e.WordPos(j - 1)})
@@ -234,6 +234,7 @@ func (l *loader) instance(s *Statement) {
 				l.errorf(e.Pos, "%s: virtual address %s is not of the family of %s: ignored", obj, p, v.VIPs[0])
 			default:
 				v.VIPs = append(v.VIPs, p)
+				setAddrOptions(&in.InstanceConfig, p, opts)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -47,8 +48,9 @@ func NewAddrManager(cfg AddrConfig) (*AddrManager, error) {
 	}
 	m := &AddrManager{cfg: cfg, iface: cfg.Interface, log: logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface),
 		held: make(map[netip.Prefix]struct{})}
-	m.cfg.Routes = slices.Clone(cfg.Routes)
+	m.cfg.Routes = cloneRoutes(cfg.Routes)
 	m.cfg.Rules = slices.Clone(cfg.Rules)
+	m.cfg.Options = maps.Clone(cfg.Options)
 	h, err := openHandle(cfg.Netns)
 	if err != nil {
 		return nil, fmt.Errorf("netlink: address manager on %s: %w", cfg.Interface, err)
@@ -211,15 +213,17 @@ func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 }
 
 // Reconfigure replaces the manager's configuration, for a reload that
-// keeps the instance: Label, Routes, Rules and Logger may change.
+// keeps the instance: Label, Routes, Rules, Options and Logger may
+// change.
 // Interface and Netns may not (compared as given): changing them is a
 // *FieldError wrapping ErrInvalid, as are cfg's own problems (see
 // AddrConfig.Validate); the configuration in force then stays. After
 // Close it returns ErrClosed.
 //
-// The new Label applies to the addresses added from then on; the VIPs
-// already on the interface keep theirs (the kernel does not relabel an
-// address in place, and removing and adding one would interrupt it).
+// The new Label and Options apply to the addresses added from then on;
+// the VIPs already on the interface keep theirs (the kernel does not
+// relabel an address in place, and removing and adding one would
+// interrupt it).
 //
 // While the manager holds VIPs (see RemoveVIPs), Reconfigure removes the
 // rules and routes no longer configured, then adds the new ones; those
@@ -247,14 +251,15 @@ func (m *AddrManager) Reconfigure(cfg AddrConfig) error {
 	}
 	old := m.cfg
 	m.cfg = cfg
-	m.cfg.Routes = slices.Clone(cfg.Routes)
+	m.cfg.Routes = cloneRoutes(cfg.Routes)
 	m.cfg.Rules = slices.Clone(cfg.Rules)
+	m.cfg.Options = maps.Clone(cfg.Options)
 	m.log = logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface)
 	if len(m.held) == 0 {
 		return nil
 	}
 	var errs []error
-	for _, r := range missing(old.Rules, m.cfg.Rules) {
+	for _, r := range missing(old.Rules, m.cfg.Rules, Rule.equal) {
 		if err := m.changeRule(r, false); err != nil {
 			errs = append(errs, err)
 		}
@@ -265,18 +270,18 @@ func (m *AddrManager) Reconfigure(cfg AddrConfig) error {
 		errs = append(errs, fmt.Errorf("netlink: reconfigure routes: %w", err))
 	} else {
 		m.link = link
-		for _, r := range missing(old.Routes, m.cfg.Routes) {
+		for _, r := range missing(old.Routes, m.cfg.Routes, Route.Equal) {
 			if err := m.changeRoute(link, r, false); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		for _, r := range missing(m.cfg.Routes, old.Routes) {
+		for _, r := range missing(m.cfg.Routes, old.Routes, Route.Equal) {
 			if err := m.changeRoute(link, r, true); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	for _, r := range missing(m.cfg.Rules, old.Rules) {
+	for _, r := range missing(m.cfg.Rules, old.Rules, Rule.equal) {
 		if err := m.changeRule(r, true); err != nil {
 			errs = append(errs, err)
 		}
@@ -285,10 +290,10 @@ func (m *AddrManager) Reconfigure(cfg AddrConfig) error {
 }
 
 // missing returns the values of a that are not in b, in a's order.
-func missing[T comparable](a, b []T) []T {
+func missing[T any](a, b []T, eq func(T, T) bool) []T {
 	var out []T
 	for _, v := range a {
-		if !slices.Contains(b, v) {
+		if !slices.ContainsFunc(b, func(w T) bool { return eq(v, w) }) {
 			out = append(out, v)
 		}
 	}
@@ -383,6 +388,9 @@ func (m *AddrManager) vnlAddr(p netip.Prefix, label bool) (*vnl.Addr, error) {
 		}
 	} else {
 		a.Flags = unix.IFA_F_NODAD
+	}
+	if label { // adding: the options apply
+		setOptions(a, m.cfg.Options[p])
 	}
 	return a, nil
 }

@@ -3,6 +3,7 @@ package netlink
 import (
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -24,6 +25,10 @@ type AddrConfig struct {
 	// holding no VIP, before the addresses.
 	Routes []Route
 	Rules  []Rule
+	// Options are the attributes of the addresses given to AddVIPs, by
+	// address and prefix length; an address without an entry has the
+	// zero AddrOptions.
+	Options map[netip.Prefix]AddrOptions
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
 }

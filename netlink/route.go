@@ -3,6 +3,7 @@ package netlink
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // RouteType is a route's kernel type. The zero value is RouteUnicast.
@@ -37,6 +38,25 @@ type Route struct {
 	// is invalid.
 	Metric int
 	Type   RouteType
+	// Scope is the route's scope; ScopeDefault means link for a unicast
+	// route without a gateway, global otherwise.
+	Scope Scope
+	// OnLink says the gateway is on the link even if no prefix of the
+	// interface covers it (RTNH_F_ONLINK).
+	OnLink bool
+	// Mode is how the route is added next to an existing route to its
+	// destination; the zero value is RouteAdd.
+	Mode RouteMode
+	// MultiPath are the paths of a multipath route (keepalived's nexthop
+	// and or); with them Gw must be invalid. Empty: a single path.
+	MultiPath []Nexthop
+}
+
+// Equal reports whether r and o are the same route, paths included.
+func (r Route) Equal(o Route) bool {
+	return r.Dst == o.Dst && r.Gw == o.Gw && r.Src == o.Src && r.Interface == o.Interface &&
+		r.Table == o.Table && r.Metric == o.Metric && r.Type == o.Type && r.Scope == o.Scope &&
+		r.OnLink == o.OnLink && r.Mode == o.Mode && slices.Equal(r.MultiPath, o.MultiPath)
 }
 
 // String formats r as ip-route(8) shows it.
@@ -60,6 +80,18 @@ func (r Route) String() string {
 	if r.Metric != 0 {
 		s += fmt.Sprintf(" metric %d", r.Metric)
 	}
+	if r.Scope != ScopeDefault {
+		s += " scope " + r.Scope.String()
+	}
+	if r.OnLink {
+		s += " onlink"
+	}
+	for _, h := range r.MultiPath {
+		s += " " + h.String()
+	}
+	if r.Mode != RouteAdd {
+		s = r.Mode.String() + " " + s
+	}
 	return s
 }
 
@@ -77,11 +109,17 @@ type Rule struct {
 	IifName, OifName string
 	// Mark matches the firewall mark, if not 0.
 	Mark uint32
+	// Invert makes the rule match the packets the selectors do not
+	// (ip rule not ...).
+	Invert bool
 }
 
 // String formats r as ip-rule(8) shows it.
 func (r Rule) String() string {
 	s := "from "
+	if r.Invert {
+		s = "not from "
+	}
 	if r.From.IsValid() {
 		s += r.From.String()
 	} else {
@@ -112,4 +150,16 @@ func (r Rule) is4() bool {
 		return r.From.Addr().Is4()
 	}
 	return r.To.Addr().Is4()
+}
+
+// equal reports r == o (for missing).
+func (r Rule) equal(o Rule) bool { return r == o }
+
+// cloneRoutes copies rs, paths included.
+func cloneRoutes(rs []Route) []Route {
+	out := slices.Clone(rs)
+	for i := range out {
+		out[i].MultiPath = slices.Clone(out[i].MultiPath)
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package netlink
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -43,9 +44,18 @@ func (m *AddrManager) changeRoute(link vnl.Link, r Route, add bool) error {
 		}
 		if r.Gw.IsValid() {
 			vr.Gw = r.Gw.AsSlice()
-		} else {
+		} else if len(r.MultiPath) == 0 {
 			vr.Scope = vnl.SCOPE_LINK
 		}
+		if r.OnLink {
+			vr.Flags |= unix.RTNH_F_ONLINK
+		}
+		if err := m.multiPath(vr, r, add); err != nil {
+			return err
+		}
+	}
+	if sc, ok := r.Scope.kernel(); ok {
+		vr.Scope = vnl.Scope(sc)
 	}
 	if r.Src.IsValid() {
 		vr.Src = r.Src.AsSlice()
@@ -56,7 +66,7 @@ func (m *AddrManager) changeRoute(link vnl.Link, r Route, add bool) error {
 		vr.Family = vnl.FAMILY_V6
 	}
 	if add {
-		if err := m.h.RouteAdd(vr); err != nil {
+		if err := m.routeAdd(r.Mode, vr); err != nil {
 			if errors.Is(err, unix.EEXIST) {
 				return nil
 			}
@@ -95,6 +105,7 @@ func (m *AddrManager) changeRule(r Rule, add bool) error {
 	vr.Table = r.Table
 	vr.IifName, vr.OifName = r.IifName, r.OifName
 	vr.Mark = r.Mark
+	vr.Invert = r.Invert
 	if add {
 		if err := m.h.RuleAdd(vr); err != nil {
 			if errors.Is(err, unix.EEXIST) {
@@ -113,4 +124,67 @@ func (m *AddrManager) changeRule(r Rule, add bool) error {
 	}
 	m.log.Info("netlink: rule removed", "rule", r.String())
 	return nil
+}
+
+// routeAdd adds vr as mode says.
+func (m *AddrManager) routeAdd(mode RouteMode, vr *vnl.Route) error {
+	switch mode {
+	case RoutePrepend:
+		return m.h.RouteAddEcmp(vr) // NLM_F_CREATE alone: ip route prepend
+	case RouteAppend:
+		return m.h.RouteAppend(vr)
+	}
+	return m.h.RouteAdd(vr)
+}
+
+// multiPath sets vr's paths from r's MultiPath. A path without an
+// interface uses r's, else vr's (the manager's interface).
+func (m *AddrManager) multiPath(vr *vnl.Route, r Route, add bool) error {
+	for _, h := range r.MultiPath {
+		nh := &vnl.NexthopInfo{LinkIndex: vr.LinkIndex}
+		if h.Interface != "" {
+			l, err := linkByName(m.h, h.Interface)
+			if err != nil {
+				if !add && errors.Is(err, ErrNoInterface) {
+					continue // that path went with its interface
+				}
+				return fmt.Errorf("netlink: route %v: %w", r, err)
+			}
+			nh.LinkIndex = l.Attrs().Index
+		}
+		if h.Gw.IsValid() {
+			nh.Gw = h.Gw.AsSlice()
+		}
+		if h.Weight > 1 {
+			nh.Hops = h.Weight - 1
+		}
+		if h.OnLink {
+			nh.Flags |= unix.RTNH_F_ONLINK
+		}
+		vr.MultiPath = append(vr.MultiPath, nh)
+	}
+	if len(vr.MultiPath) > 0 {
+		vr.LinkIndex = 0
+	}
+	return nil
+}
+
+// setOptions applies o to a, an address being added.
+func setOptions(a *vnl.Addr, o AddrOptions) {
+	is4 := a.IP.To4() != nil
+	if sc, ok := o.Scope.kernel(); ok && is4 {
+		a.Scope = int(sc)
+	}
+	if o.Broadcast.IsValid() && is4 {
+		a.Broadcast = o.Broadcast.AsSlice()
+	}
+	if o.NoPrefixRoute {
+		a.Flags |= unix.IFA_F_NOPREFIXROUTE
+	}
+	if o.PreferredLifetime != 0 && !is4 {
+		a.ValidLft = 0xFFFFFFFF // forever
+		if o.PreferredLifetime > 0 {
+			a.PreferedLft = int(o.PreferredLifetime / time.Second)
+		}
+	}
 }

@@ -54,6 +54,9 @@ func (c AddrConfig) Validate() error {
 	for _, r := range c.Rules {
 		p.errs = append(p.errs, r.validate(p.obj+": rule "+r.String())...)
 	}
+	for a, o := range c.Options {
+		p.errs = append(p.errs, o.validate(p.obj+": address "+a.String(), a)...)
+	}
 	return p.err()
 }
 
@@ -124,6 +127,7 @@ func (r Route) validate(obj string) []error {
 	if r.Metric < 0 {
 		p.add("Metric", "%d is negative", r.Metric)
 	}
+	p.errs = append(p.errs, r.validatePaths(obj)...)
 	return p.errs
 }
 

@@ -184,9 +184,9 @@ func (p *Platform) snapshotLocked() []netlink.Event {
 func (p *Platform) IPVS() (ipvs.Backend, error) { return p.table, nil }
 
 // Static implements vigil.Platform: the interface's address fake (an
-// interface it did not have is added, up). Routes and rules are not
-// modelled.
-func (p *Platform) Static(iface, label string, routes []netlink.Route, rules []netlink.Rule) (vigil.StaticIO, error) {
+// interface it did not have is added, up). Routes, rules and address
+// options are not modelled.
+func (p *Platform) Static(iface, label string, routes []netlink.Route, rules []netlink.Rule, _ map[netip.Prefix]netlink.AddrOptions) (vigil.StaticIO, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	i := p.ifaces[iface]
@@ -194,7 +194,7 @@ func (p *Platform) Static(iface, label string, routes []netlink.Route, rules []n
 		i = p.addIface(iface)
 		i.up = true
 	}
-	reconfigure := func([]netlink.Route, []netlink.Rule) error { return nil }
+	reconfigure := func([]netlink.Route, []netlink.Rule, map[netip.Prefix]netlink.AddrOptions) error { return nil }
 	return vigil.StaticIO{Addrs: i.addrs, Reconfigure: reconfigure}, nil
 }
 
