@@ -272,7 +272,7 @@ func (lp *loop) do(ctx context.Context, actions []Action, now time.Time) {
 			lp.endMastership()
 			lp.removeVIPs(ctx, v.cfg.VIPs)
 		case ActAnnounce:
-			lp.announce(ctx, v.vips)
+			lp.announceAs(ctx, v.vips, a.LowerPrio)
 		case ActTransition:
 			if a.From == Master {
 				lp.endMastership()
@@ -317,6 +317,12 @@ func (lp *loop) removeVIPs(ctx context.Context, vips []netip.Prefix) {
 // announce announces addrs through the Announcer, if any, for as long as
 // we are Master.
 func (lp *loop) announce(ctx context.Context, addrs []netip.Addr) {
+	lp.announceAs(ctx, addrs, false)
+}
+
+// announceAs is announce, through LowerPrioAnnouncer if lowerPrio and the
+// Announcer has it.
+func (lp *loop) announceAs(ctx context.Context, addrs []netip.Addr, lowerPrio bool) {
 	r := lp.r
 	if r.ann == nil || len(addrs) == 0 {
 		return
@@ -325,7 +331,11 @@ func (lp *loop) announce(ctx context.Context, addrs []netip.Addr) {
 		lp.masterCtx, lp.masterCancel = context.WithCancel(ctx)
 	}
 	actx, cancel := context.WithCancel(lp.masterCtx)
-	if err := r.ann.Announce(actx, addrs); err != nil {
+	f := r.ann.Announce
+	if lowerPrio {
+		f = func(ctx context.Context, addrs []netip.Addr) error { return AnnounceLowerPrio(ctx, r.ann, addrs) }
+	}
+	if err := f(actx, addrs); err != nil {
 		cancel()
 		r.n.AddrErrors.Add(1)
 		r.view.Load().log.Error("vrrp: announcing virtual addresses failed", "addrs", fmt.Sprint(addrs), "err", err)
