@@ -200,6 +200,11 @@ type Instance struct {
 // SendDeleted, else Fault (FAULT), as keepalived's notify_deleted.
 type InstanceNotify struct {
 	Master, Backup, Fault, Stop, Deleted, Any *notify.Script
+	// MasterRxLowerPri runs, with its own arguments, each time the
+	// instance, master, receives an advert from a lower priority master
+	// (keepalived's notify_master_rx_lower_pri); the VRRP FIFOs get
+	// INSTANCE "NAME" MASTER_RX_LOWER_PRI PRIORITY then, script or not.
+	MasterRxLowerPri *notify.Script
 	// SendDeleted reports DELETED rather than FAULT on removal
 	// (keepalived's notify_deleted without a script).
 	SendDeleted bool

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -68,11 +69,7 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	hs["vmac_xmit_base"] = differs(0, 0, "adverts are sent and received on the VMAC")
 	l.advertHandlers(hs, "")
 	l.advertOptions(hs, "", &ix.adv)
-	hs["notify_master_rx_lower_pri"] = func(s *Statement) {
-		if _, ok := l.script(s); ok {
-			l.differs(s, "not run: vigil has no notification for a lower-priority advert (the router counts them)")
-		}
-	}
+	l.notifyHandlers(hs, map[string]**notify.Script{"notify_master_rx_lower_pri": &in.Notify.MasterRxLowerPri})
 	wrap := func(kw string, dst **Statement) {
 		h := hs[kw]
 		hs[kw] = func(s *Statement) {

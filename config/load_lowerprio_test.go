@@ -50,3 +50,13 @@ func TestLoadGARPLowerPrio(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadNotifyMasterRxLowerPri(t *testing.T) {
+	cfg, errs := loadString(t, instText("", " notify_master_rx_lower_pri \"/bin/lower x\"\n"))
+	checkErrs(t, errs, nil)
+	if sc := cfg.Instances[0].Notify.MasterRxLowerPri; sc == nil || len(sc.Args) != 2 || sc.Args[0] != "/bin/lower" || sc.Args[1] != "x" {
+		t.Errorf("script %+v", sc)
+	}
+	_, errs = loadString(t, instText("", " notify_master_rx_lower_pri\n"))
+	checkErrs(t, errs, []wantErr{{"notify_master_rx_lower_pri", 7, 2}})
+}

@@ -31,6 +31,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	defer r.events.Close()
 	defer r.sync.feed.Close()
+	defer r.lower.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rx := make(chan rxAdvert, 16)
@@ -229,6 +230,7 @@ func (lp *loop) step(ctx context.Context, in Input) { lp.stepAt(ctx, in, time.No
 func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 	lp.actions = lp.r.machine.Step(in, now, lp.actions[:0])
 	lp.do(ctx, lp.actions, now)
+	lp.reportLowerPrio(in, lp.actions, now)
 }
 
 // do carries out the machine's actions and updates the status.
