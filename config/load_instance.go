@@ -58,7 +58,11 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	}
 	l.routesAndRules(hs, &in.Routes, &in.Rules)
 	hs["promote_secondaries"] = differs(0, 0, "not set: set net.ipv4.conf.IF.promote_secondaries=1 yourself")
-	hs["unicast_fault_no_peer"] = differs(0, 0, "not applied: a unicast instance without peers is not put in FAULT")
+	hs["unicast_fault_no_peer"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			in.VRRP.UnicastFaultNoPeer = true
+		}
+	}
 	hs["track_src_ip"] = differs(0, 0, "not applied: losing the source address does not put the instance in FAULT")
 	hs["strict_mode"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {

@@ -120,7 +120,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 		lp.reconfigure(ctx, *cfg)
 	}
 	r.ctlMu.Lock()
-	prio, faulted := r.track.priority(r.view.Load().cfg.Priority), r.track.faulted()
+	prio, faulted := r.track.priority(r.view.Load().cfg.Priority), r.track.faulted() || r.view.Load().cfg.noPeerFault()
 	removed := r.removed
 	r.removed = nil
 	r.ctlMu.Unlock()
