@@ -182,6 +182,11 @@ type Instance struct {
 	// DontTrackPrimary.
 	TrackInterfaces  []TrackInterface
 	DontTrackPrimary bool
+	// TrackSrcIP puts the instance in FAULT while its source address
+	// (the Conn's local address: UnicastSrc or the interface's primary
+	// address) is removed from its interface, until it is added back
+	// (keepalived's track_src_ip).
+	TrackSrcIP bool
 	// Notify are its notify scripts.
 	Notify InstanceNotify
 	// NotifyPriorityChanges writes a FIFO line when the effective

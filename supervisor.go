@@ -929,6 +929,9 @@ func (s *Supervisor) platformEvent(e netlink.Event) {
 			if e.Interface == m.cfg.Interface || e.Interface == m.iface {
 				addrEvent(s.log, e, &m.cfg.VRRP, m.router)
 			}
+			s.srcAddrEvent(m, e)
+		case netlink.AddrAdded:
+			s.srcAddrEvent(m, e)
 		}
 	}
 }

@@ -63,7 +63,11 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 			in.VRRP.UnicastFaultNoPeer = true
 		}
 	}
-	hs["track_src_ip"] = differs(0, 0, "not applied: losing the source address does not put the instance in FAULT")
+	hs["track_src_ip"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			in.TrackSrcIP = true
+		}
+	}
 	hs["strict_mode"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
 			ix.strict = v
