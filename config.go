@@ -203,6 +203,11 @@ type Instance struct {
 	// DontTrackPrimary.
 	TrackInterfaces  []TrackInterface
 	DontTrackPrimary bool
+	// TrackSrcIP puts the instance in FAULT while its source address
+	// (the Conn's local address: UnicastSrc or the interface's primary
+	// address) is removed from its interface, until it is added back
+	// (keepalived's track_src_ip).
+	TrackSrcIP bool
 	// Notify are its notify scripts.
 	Notify InstanceNotify
 	// NotifyPriorityChanges writes a FIFO line when the effective
@@ -221,6 +226,11 @@ type Instance struct {
 // SendDeleted, else Fault (FAULT), as keepalived's notify_deleted.
 type InstanceNotify struct {
 	Master, Backup, Fault, Stop, Deleted, Any *notify.Script
+	// MasterRxLowerPri runs, with its own arguments, each time the
+	// instance, master, receives an advert from a lower priority master
+	// (keepalived's notify_master_rx_lower_pri); the VRRP FIFOs get
+	// INSTANCE "NAME" MASTER_RX_LOWER_PRI PRIORITY then, script or not.
+	MasterRxLowerPri *notify.Script
 	// SendDeleted reports DELETED rather than FAULT on removal
 	// (keepalived's notify_deleted without a script).
 	SendDeleted bool

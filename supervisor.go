@@ -693,6 +693,10 @@ func (s *Supervisor) handle(msg any) {
 		if msg.r == msg.m.router {
 			s.transition(msg.m, msg.ev)
 		}
+	case lowerPrioMsg:
+		if msg.r == msg.m.router {
+			s.lowerPrio(msg.m, msg.ev)
+		}
 	case syncMsg:
 		if g := msg.m.group; g != nil && g.started && !msg.m.removed && msg.r == msg.m.router {
 			s.syncActions(g, g.g.Step(vrrp.SyncInput{Kind: vrrp.SyncUpdate, Member: msg.m.index, Status: msg.st}, g.acts[:0]))
@@ -945,6 +949,9 @@ func (s *Supervisor) platformEvent(e netlink.Event) {
 			if e.Interface == m.cfg.Interface || e.Interface == m.iface {
 				addrEvent(s.log, e, &m.cfg.InstanceConfig, m.router, m.held)
 			}
+			s.srcAddrEvent(m, e)
+		case netlink.AddrAdded:
+			s.srcAddrEvent(m, e)
 		}
 	}
 }

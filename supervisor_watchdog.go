@@ -372,6 +372,14 @@ func (s *Supervisor) runRouter(ctx context.Context, m *member, b *watchdog.Beat,
 			}
 		}
 	})
+	lowers := r.SubscribeLowerPrio(64)
+	mine.Go(func() {
+		for ev := range lowers.C() {
+			if !s.forward(lowerPrioMsg{m, r, ev}) {
+				return
+			}
+		}
+	})
 	if syncs != nil {
 		mine.Go(func() {
 			for st := range syncs.C() {

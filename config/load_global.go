@@ -244,11 +244,8 @@ func (l *loader) hBoolOff(why string) handler {
 // advertHandlers adds to hs the keywords on adverts that global_defs
 // (with prefix "vrrp_") and vrrp_instance share.
 func (l *loader) advertHandlers(hs map[string]handler, prefix string) {
-	differs, boolOff := l.hDiffers, l.hBoolOff
+	boolOff := l.hBoolOff
 	hs["v3_checksum_as_v2"] = boolOff("vigil always computes the VRRPv3 checksum with the pseudo-header (RFC 5798)")
-	lowerPrio := "a master that receives a lower-priority advert advertises and announces its addresses at once, with the garp_master timing"
-	hs[prefix+"garp_lower_prio_delay"] = differs(1, 1, lowerPrio)
-	hs[prefix+"garp_lower_prio_repeat"] = differs(1, 1, lowerPrio)
 	hs[prefix+"check_unicast_src"] = func(s *Statement) {
 		if l.args(s, 0, 0) {
 			l.cur.why = "always on: unicast adverts are accepted from the configured peers only"

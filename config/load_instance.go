@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-ha/vigil"
 	"github.com/vigil-ha/vigil/netlink"
+	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -57,8 +58,16 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	}
 	l.routesAndRules(hs, &in.Routes, &in.Rules)
 	hs["promote_secondaries"] = differs(0, 0, "not set: set net.ipv4.conf.IF.promote_secondaries=1 yourself")
-	hs["unicast_fault_no_peer"] = differs(0, 0, "not applied: a unicast instance without peers is not put in FAULT")
-	hs["track_src_ip"] = differs(0, 0, "not applied: losing the source address does not put the instance in FAULT")
+	hs["unicast_fault_no_peer"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			in.VRRP.UnicastFaultNoPeer = true
+		}
+	}
+	hs["track_src_ip"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			in.TrackSrcIP = true
+		}
+	}
 	hs["strict_mode"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
 			ix.strict = v
@@ -68,11 +77,7 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	hs["vmac_xmit_base"] = differs(0, 0, "adverts are sent and received on the VMAC")
 	l.advertHandlers(hs, "")
 	l.advertOptions(hs, "", &ix.adv)
-	hs["notify_master_rx_lower_pri"] = func(s *Statement) {
-		if _, ok := l.script(s); ok {
-			l.differs(s, "not run: vigil has no notification for a lower-priority advert (the router counts them)")
-		}
-	}
+	l.notifyHandlers(hs, map[string]**notify.Script{"notify_master_rx_lower_pri": &in.Notify.MasterRxLowerPri})
 	wrap := func(kw string, dst **Statement) {
 		h := hs[kw]
 		hs[kw] = func(s *Statement) {

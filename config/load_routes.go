@@ -237,6 +237,9 @@ func (l *loader) route(e *Statement, path string, static bool) (netlink.Route, b
 			}
 			r.Src, j = a, j+1
 		case "via", "gw":
+			if e.Words[j] == "gw" {
+				l.warnf(e.WordPos(j), `route: "gw" is deprecated: use "via" (as keepalived says)`)
+			}
 			if j+1 < len(e.Words) && (e.Words[j+1] == "inet" || e.Words[j+1] == "inet6") {
 				j++
 			}
@@ -287,6 +290,7 @@ func (l *loader) route(e *Statement, path string, static bool) (netlink.Route, b
 		case "append":
 			r.Mode = netlink.RouteAppend
 		case "or":
+			l.warnf(e.WordPos(j), `route: "or" is deprecated: use "nexthop" (as keepalived says)`)
 			if len(r.MultiPath) > 0 {
 				l.warnf(e.WordPos(j), "route: or given again: ignored, as keepalived")
 				j++

@@ -57,6 +57,18 @@ func garpKeywords(at func() *netlink.AnnounceTiming, l *loader) map[string]func(
 		"garp_master_refresh_repeat": count(func(t *netlink.AnnounceTiming, n int) {
 			t.RefreshRepeat = max(n, 1)
 		}),
+		"garp_lower_prio_delay": secs(func(t *netlink.AnnounceTiming, d time.Duration) {
+			t.LowerPrioDelay = d
+			if d == 0 {
+				t.LowerPrioDelay = -1 // 0: no second burst
+			}
+		}),
+		"garp_lower_prio_repeat": count(func(t *netlink.AnnounceTiming, n int) {
+			t.LowerPrioRepeat = n
+			if n == 0 {
+				t.LowerPrioRepeat = -1 // 0: none
+			}
+		}),
 		"garp_interval": func(s *Statement) bool {
 			if !l.args(s, 1, 1) {
 				return false
@@ -413,6 +425,9 @@ func (l *loader) instance(s *Statement) {
 		// An instance's timing replaces the global one whole: start from it.
 		in.GARP = mergeGARP(l.cfg.Global.GARP, garp)
 	}
+	if ix.strict {
+		l.strictLowerPrio(s, &in, garp)
+	}
 	if _, dup := l.objPos["instance "+v.Name]; dup {
 		l.errorf(s.Pos, "%s: defined twice: ignored", obj)
 		return
@@ -433,6 +448,7 @@ type vipDev struct {
 // in t.
 func mergeGARP(g, t netlink.AnnounceTiming) netlink.AnnounceTiming {
 	var zero netlink.AnnounceTiming
+	g = lowerPrioDefaults(g, t)
 	if t.SecondDelay != zero.SecondDelay {
 		g.SecondDelay = t.SecondDelay
 	}

@@ -16,10 +16,10 @@ import (
 // statement, which the row says), with a word of its message.
 var keepalivedComplaints = []struct {
 	sample, config string // file; -i config-id
-	kaLine             int    // keepalived's line
-	kaSays             string // keepalived's message (for the reader)
-	line               int    // vigil's line
-	says               string // in vigil's message
+	kaLine         int    // keepalived's line
+	kaSays         string // keepalived's message (for the reader)
+	line           int    // vigil's line
+	says           string // in vigil's message
 }{
 	// keepalived reports a vrrp_script without script at the block's
 	// end (its '}' on line 13 with -i none: both script lines dropped);
@@ -30,7 +30,8 @@ var keepalivedComplaints = []struct {
 	{"keepalived.conf.vrrp.lvs_syncd", "", 4, "Unknown keyword 'VI_2'", 4, `unknown keyword "VI_2"`},
 	{"keepalived.conf.vrrp.lvs_syncd", "", 5, "Unknown keyword 'VI_3'", 5, `unknown keyword "VI_3"`},
 	{"keepalived.conf.vrrp.lvs_syncd", "", 11, "Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", 11, "lvs_sync_daemon_interface"},
-	{"keepalived.conf.vrrp.routes", "", 30, `"or" for routes is deprecated. Please use "nexthop"`, 30, "or"},
+	{"keepalived.conf.vrrp.routes", "", 30, `"or" for routes is deprecated. Please use "nexthop"`, 30, `"or" is deprecated`},
+	{"keepalived.conf.vrrp.routes", "", 32, `"gw" for routes is deprecated. Please use "via"`, 32, `"gw" is deprecated`},
 	{"keepalived.conf.vrrp.rules", "", 10, "Rule has no preference specified - setting to 16384.", 10, "no preference"},
 	{"keepalived.conf.vrrp.rules", "", 11, "VRRP parsed invalid IP 192.168.100./24. skipping IP...", 11, `invalid address "192.168.100./24"`},
 	{"keepalived.conf.vrrp.rules", "", 25, "Rule has no preference specified - setting to 16383.", 25, "no preference"},

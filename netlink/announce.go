@@ -45,6 +45,27 @@ func (t AnnounceTiming) resolved() AnnounceTiming {
 	return t
 }
 
+// lowerPrio returns the timing of an AnnounceLowerPrio call from the
+// resolved timing t: its own repeat and second delay, sent at once, no
+// refresh (keepalived's vrrp_send_link_update and
+// vrrp_lower_prio_gratuitous_arp_thread).
+func (t AnnounceTiming) lowerPrio() AnnounceTiming {
+	switch {
+	case t.LowerPrioRepeat > 0:
+		t.Repeat = t.LowerPrioRepeat
+	case t.LowerPrioRepeat < 0:
+		t.Repeat = 0
+	}
+	switch {
+	case t.LowerPrioDelay > 0:
+		t.SecondDelay = t.LowerPrioDelay
+	case t.LowerPrioDelay < 0:
+		t.SecondDelay = 0
+	}
+	t.InitialDelay, t.RefreshInterval, t.RefreshRepeat = 0, 0, 0
+	return t
+}
+
 // AnnouncerStats are an Announcer's counters since it was created: a
 // snapshot, see Announcer.Stats.
 type AnnouncerStats struct {
@@ -130,6 +151,21 @@ type frame struct {
 }
 
 func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
+	return a.announceWith(ctx, addrs, a.timing)
+}
+
+// announceLowerPrio is announce with the timing of lowerPrio; with no
+// packets to send (LowerPrioRepeat negative) it does nothing.
+func (a *announcer) announceLowerPrio(ctx context.Context, addrs []netip.Addr) error {
+	t := a.timing.lowerPrio()
+	if t.Repeat <= 0 {
+		return nil
+	}
+	return a.announceWith(ctx, addrs, t)
+}
+
+// announceWith is announce with timing t (resolved).
+func (a *announcer) announceWith(ctx context.Context, addrs []netip.Addr, t AnnounceTiming) error {
 	frames := make([]frame, 0, len(addrs))
 	mac := a.currentMAC()
 	for _, ip := range addrs {
@@ -158,7 +194,7 @@ func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 	ctx, cancel := context.WithCancel(ctx)
 	unhook := context.AfterFunc(a.stopped, cancel)
 	sent := 0
-	if a.timing.InitialDelay <= 0 && a.timing.Repeat > 0 && ctx.Err() == nil {
+	if t.InitialDelay <= 0 && t.Repeat > 0 && ctx.Err() == nil {
 		// The first frame goes out before Announce returns: the segment
 		// learns of the new master without waiting for a goroutine to be
 		// scheduled. The rest of the burst follows from run.
@@ -169,15 +205,14 @@ func (a *announcer) announce(ctx context.Context, addrs []netip.Addr) error {
 		defer a.done()
 		defer cancel()
 		defer unhook()
-		a.run(ctx, frames, sent)
+		a.run(ctx, t, frames, sent)
 	}()
 	return nil
 }
 
 // run sends the bursts for one announcement until its schedule ends or
 // ctx (which ends when the announcer is closed) is done.
-func (a *announcer) run(ctx context.Context, frames []frame, sent int) {
-	t := a.timing
+func (a *announcer) run(ctx context.Context, t AnnounceTiming, frames []frame, sent int) {
 	if !sleep.For(ctx, t.InitialDelay) {
 		return
 	}

@@ -66,6 +66,14 @@ func (an *Announcer) Announce(ctx context.Context, addrs []netip.Addr) error {
 	return an.a.announce(ctx, addrs)
 }
 
+// AnnounceLowerPrio is Announce for a master that heard a lower priority
+// master (vrrp.LowerPrioAnnouncer): bursts of Timing.LowerPrioRepeat
+// packets per address, the first at once and the second
+// Timing.LowerPrioDelay later, without refreshes.
+func (an *Announcer) AnnounceLowerPrio(ctx context.Context, addrs []netip.Addr) error {
+	return an.a.announceLowerPrio(ctx, addrs)
+}
+
 // MAC returns the sender MAC of the frames.
 func (an *Announcer) MAC() net.HardwareAddr { return bytes.Clone(an.a.currentMAC()) }
 

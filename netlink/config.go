@@ -81,6 +81,15 @@ type AnnounceTiming struct {
 	// (garp_master_refresh_repeat); 0 means 1, negative means no
 	// refresh.
 	RefreshRepeat int
+	// LowerPrioRepeat is the packets per address in each burst of an
+	// AnnounceLowerPrio call, made when a master hears a lower priority
+	// master (garp_lower_prio_repeat); 0 means Repeat, negative sends
+	// none.
+	LowerPrioRepeat int
+	// LowerPrioDelay is when the second burst of an AnnounceLowerPrio
+	// call starts, counted from the first (garp_lower_prio_delay); 0
+	// means SecondDelay, negative means no second burst.
+	LowerPrioDelay time.Duration
 }
 
 // Keepalived's defaults for AnnounceTiming.

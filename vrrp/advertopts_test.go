@@ -36,10 +36,10 @@ func TestMachineAdvertOptions(t *testing.T) {
 		// The default answers a lower priority master with an advert.
 		{"lower_prio_default_advertises", opts(255, AdvertOptions{}),
 			[]step{startup(0), advert(50, higher, time.Second, 500*time.Millisecond)},
-			"send(prio 255) announce arm(adver at 00:00:01.500000)", Master},
+			"send(prio 255) announce(lower-prio) arm(adver at 00:00:01.500000)", Master},
 		{"lower_prio_no_advert_only_announces", opts(255, AdvertOptions{LowerPrioNoAdvert: true}),
 			[]step{startup(0), advert(50, higher, time.Second, 500*time.Millisecond)},
-			"announce", Master},
+			"announce(lower-prio)", Master},
 		{"lower_prio_no_advert_keeps_adver_timer", opts(255, AdvertOptions{LowerPrioNoAdvert: true}),
 			[]step{startup(0), advert(50, higher, time.Second, 500*time.Millisecond), expire(AdverTimer, time.Second)},
 			"send(prio 255) arm(adver at 00:00:02.000000)", Master},

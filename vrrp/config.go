@@ -42,6 +42,11 @@ type Config struct {
 	InitialState State
 	// AdvertOptions: see MachineConfig.
 	AdvertOptions
+	// UnicastFaultNoPeer keeps the router in FAULT while Peers is empty,
+	// rather than falling back to multicast (keepalived
+	// unicast_fault_no_peer); a Reconfigure that gives it peers clears
+	// the fault.
+	UnicastFaultNoPeer bool
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
 }

@@ -55,6 +55,16 @@ type Announcer interface {
 	Announce(ctx context.Context, addrs []netip.Addr) error
 }
 
+// LowerPrioAnnouncer is implemented by an Announcer that announces with
+// a timing of its own when a master hears a lower priority master
+// (keepalived garp_lower_prio_delay / garp_lower_prio_repeat;
+// netlink.Announcer). The Router calls AnnounceLowerPrio then, instead of
+// Announce, on an Announcer that has it.
+type LowerPrioAnnouncer interface {
+	// AnnounceLowerPrio is Announce with the lower-priority timing.
+	AnnounceLowerPrio(ctx context.Context, addrs []netip.Addr) error
+}
+
 // PeerSetter is implemented by a Conn that filters received messages by
 // unicast peer itself (SocketConn, vrrptest.Conn). Router.Reconfigure
 // gives it the new peers when they change; a Conn that does not filter

@@ -31,6 +31,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	defer r.events.Close()
 	defer r.sync.feed.Close()
+	defer r.lower.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rx := make(chan rxAdvert, 16)
@@ -119,7 +120,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 		lp.reconfigure(ctx, *cfg)
 	}
 	r.ctlMu.Lock()
-	prio, faulted := r.track.priority(r.view.Load().cfg.Priority), r.track.faulted()
+	prio, faulted := r.track.priority(r.view.Load().cfg.Priority), r.track.faulted() || r.view.Load().cfg.noPeerFault()
 	removed := r.removed
 	r.removed = nil
 	r.ctlMu.Unlock()
@@ -229,6 +230,7 @@ func (lp *loop) step(ctx context.Context, in Input) { lp.stepAt(ctx, in, time.No
 func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 	lp.actions = lp.r.machine.Step(in, now, lp.actions[:0])
 	lp.do(ctx, lp.actions, now)
+	lp.reportLowerPrio(in, lp.actions, now)
 }
 
 // do carries out the machine's actions and updates the status.
@@ -272,7 +274,7 @@ func (lp *loop) do(ctx context.Context, actions []Action, now time.Time) {
 			lp.endMastership()
 			lp.removeVIPs(ctx, v.cfg.VIPs)
 		case ActAnnounce:
-			lp.announce(ctx, v.vips)
+			lp.announceAs(ctx, v.vips, a.LowerPrio)
 		case ActTransition:
 			if a.From == Master {
 				lp.endMastership()
@@ -317,6 +319,12 @@ func (lp *loop) removeVIPs(ctx context.Context, vips []netip.Prefix) {
 // announce announces addrs through the Announcer, if any, for as long as
 // we are Master.
 func (lp *loop) announce(ctx context.Context, addrs []netip.Addr) {
+	lp.announceAs(ctx, addrs, false)
+}
+
+// announceAs is announce, through LowerPrioAnnouncer if lowerPrio and the
+// Announcer has it.
+func (lp *loop) announceAs(ctx context.Context, addrs []netip.Addr, lowerPrio bool) {
 	r := lp.r
 	if r.ann == nil || len(addrs) == 0 {
 		return
@@ -325,7 +333,11 @@ func (lp *loop) announce(ctx context.Context, addrs []netip.Addr) {
 		lp.masterCtx, lp.masterCancel = context.WithCancel(ctx)
 	}
 	actx, cancel := context.WithCancel(lp.masterCtx)
-	if err := r.ann.Announce(actx, addrs); err != nil {
+	f := r.ann.Announce
+	if lowerPrio {
+		f = func(ctx context.Context, addrs []netip.Addr) error { return AnnounceLowerPrio(ctx, r.ann, addrs) }
+	}
+	if err := f(actx, addrs); err != nil {
 		cancel()
 		r.n.AddrErrors.Add(1)
 		r.view.Load().log.Error("vrrp: announcing virtual addresses failed", "addrs", fmt.Sprint(addrs), "err", err)

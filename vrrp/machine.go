@@ -473,9 +473,9 @@ func (m *Machine) masterAdvert(dst []Action, in Input, now time.Time) []Action {
 	// forces a new election by advertising at once, and re-announces the
 	// addresses the other master may have drawn to itself.
 	if m.cfg.LowerPrioNoAdvert {
-		return append(dst, Action{Kind: ActAnnounce})
+		return append(dst, Action{Kind: ActAnnounce, LowerPrio: true})
 	}
-	dst = append(dst, Action{Kind: ActSend, Priority: m.priority}, Action{Kind: ActAnnounce})
+	dst = append(dst, Action{Kind: ActSend, Priority: m.priority}, Action{Kind: ActAnnounce, LowerPrio: true})
 	return m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
 }
 

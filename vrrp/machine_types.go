@@ -167,6 +167,10 @@ type Action struct {
 	// addressed to the virtual addresses: always for the address owner,
 	// otherwise unless MachineConfig.NoAccept (RFC 5798 Accept_Mode).
 	Accept bool
+	// LowerPrio is set on the ActAnnounce of a master that heard a lower
+	// priority master: the runner announces with the lower-priority
+	// timing (keepalived garp_lower_prio_*, LowerPrioAnnouncer).
+	LowerPrio bool
 }
 
 func (a Action) String() string {
@@ -177,6 +181,10 @@ func (a Action) String() string {
 		return fmt.Sprintf("arm(%v at %s)", a.Timer, a.At.Format("15:04:05.000000"))
 	case ActTransition:
 		return fmt.Sprintf("%v->%v(%v)", a.From, a.To, a.Reason)
+	case ActAnnounce:
+		if a.LowerPrio {
+			return "announce(lower-prio)"
+		}
 	}
 	return a.Kind.String()
 }

@@ -49,7 +49,8 @@ type Router struct {
 	status   Status
 
 	events feed.Feed[Event]
-	sync   routerSync // its part in a sync group (syncmember.go)
+	lower  feed.Feed[LowerPrioAdvert] // SubscribeLowerPrio's
+	sync   routerSync                 // its part in a sync group (syncmember.go)
 
 	n counters
 }

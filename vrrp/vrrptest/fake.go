@@ -98,7 +98,9 @@ func (a *Addrs) Ops() []AddrOp { a.mu.Lock(); defer a.mu.Unlock(); return slices
 type Announcement struct {
 	Time  time.Time
 	Addrs []netip.Addr
-	ctx   context.Context
+	// LowerPrio: the call was AnnounceLowerPrio.
+	LowerPrio bool
+	ctx       context.Context
 }
 
 // Active reports whether the announcement's context is still live (the
@@ -118,6 +120,16 @@ func (n *Announcer) Announce(ctx context.Context, addrs []netip.Addr) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.all = append(n.all, Announcement{Time: time.Now(), Addrs: slices.Clone(addrs), ctx: ctx})
+	return nil
+}
+
+var _ vrrp.LowerPrioAnnouncer = (*Announcer)(nil)
+
+// AnnounceLowerPrio implements vrrp.LowerPrioAnnouncer.
+func (n *Announcer) AnnounceLowerPrio(ctx context.Context, addrs []netip.Addr) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.all = append(n.all, Announcement{Time: time.Now(), Addrs: slices.Clone(addrs), LowerPrio: true, ctx: ctx})
 	return nil
 }
 
