@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bufio"
 	"io/fs"
 	"strings"
 )
@@ -157,7 +156,7 @@ func (l *lexer) openNext(g *globFile) bool {
 			l.errorf(pos, sev, "Configuration file '%s' open problem (%v) - skipping", name, err)
 			continue
 		}
-		g.f, g.r = f, bufio.NewReaderSize(f, 4*maxBuf)
+		g.f, g.r = f, newLineReader(f)
 		g.ref = &fileRef{name: name, from: g.from}
 		g.dir = cleanPath(p, "..")
 		g.lineNo = 0

@@ -1,11 +1,7 @@
 package config
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -59,7 +55,7 @@ type globFile struct {
 	ref    *fileRef
 	dir    string // fs directory of the file
 	f      fs.File
-	r      *bufio.Reader
+	r      *lineReader
 	lineNo int
 }
 
@@ -207,18 +203,10 @@ func (l *lexer) next() (line, bool) {
 func (l *lexer) readFileLine() (line, bool) {
 	for len(l.globs) > 0 {
 		g := l.globs[len(l.globs)-1]
-		raw, err := g.r.ReadSlice('\n')
-		tooLong := false
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// Skip the rest of an over-long physical line.
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = g.r.ReadSlice('\n')
-			}
-			raw, tooLong = nil, true
-		}
-		if len(raw) == 0 && !tooLong {
-			if err != nil && err != io.EOF {
-				l.errorf(origin{g.ref, g.lineNo + 1}.pos(1), SeverityError, "reading %s: %v", g.ref.name, err)
+		raw, tooLong, ok := g.r.next(4 * maxBuf)
+		if !ok {
+			if g.r.err != nil {
+				l.errorf(origin{g.ref, g.lineNo + 1}.pos(1), SeverityError, "reading %s: %v", g.ref.name, g.r.err)
 			}
 			l.nextFile()
 			continue
@@ -228,22 +216,21 @@ func (l *lexer) readFileLine() (line, bool) {
 		if !l.spend(org.pos(1)) {
 			return line{}, false
 		}
-		raw = bytes.TrimSuffix(raw, []byte("\n"))
+		raw = strings.TrimSuffix(raw, "\n")
 		switch {
 		case tooLong || len(raw) > maxBuf-2:
 			// keepalived reads the rest of the line as a line of its own.
 			l.errorf(org.pos(1), SeverityError, "line too long - ignoring")
 			continue
-		case bytes.IndexByte(raw, 0) >= 0:
+		case strings.IndexByte(raw, 0) >= 0:
 			l.errorf(org.pos(1), SeverityError, "configuration appears to have embedded NULs - ignoring line")
 			continue
 		}
-		// Without any CR or LF left at its end; one allocation for the
-		// text.
+		// Without any CR or LF left at its end.
 		for len(raw) > 0 && (raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
 			raw = raw[:len(raw)-1]
 		}
-		s := string(raw)
+		s := raw
 		if s == "" {
 			// A blank line ends a multi-line definition.
 			l.endDefinition()

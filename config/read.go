@@ -168,6 +168,7 @@ type builder struct {
 	// readStream); block then returns no top-level statements.
 	emit  func(*Statement)
 	stack []Statement // see block
+	arena fieldArena
 }
 
 // block reads statements up to the '}' that closes the block opened at
@@ -246,7 +247,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 				return out(), ln.pos(0), true
 			}
 		default:
-			words, cols, unmatched := fields(ln)
+			words, cols, unmatched := b.arena.fields(ln)
 			if unmatched >= 0 && (len(words) < 2 || !quotedKeywords[words[0]]) {
 				b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
 			}

@@ -20,23 +20,38 @@ var quotedKeywords = map[string]bool{
 	"notify_up": true, "notify_down": true,
 }
 
+// fieldArena hands out the words and columns of many lines from shared
+// arrays, a few hundred lines an allocation.
+type fieldArena struct {
+	words []string
+	cols  []int
+}
+
+const fieldArenaSize = 512
+
 // fields splits a logical line into words as keepalived's alloc_strvec_r
 // does: words are separated by white space; a word starting with '"'
 // runs to the next '"' (the quotes removed, nothing escaped); a '"'
 // inside a word ends it. It returns the words, the column of each on
 // the line's origin, and the index in ln.s of an unmatched '"' (-1 if
-// none), where splitting stopped. The words are counted first, so that
-// words and columns are allocated once at their size.
-func fields(ln line) (words []string, cols []int, unmatched int) {
+// none), where splitting stopped. The words are counted first; words and columns
+// are carved from a's arrays, each slice capped at its length, so that
+// appending to one never reaches another line's.
+func (a *fieldArena) fields(ln line) (words []string, cols []int, unmatched int) {
 	n, unmatched := splitFields(ln.s, nil)
 	if n == 0 {
 		return nil, nil, unmatched
 	}
-	words, cols = make([]string, 0, n), make([]int, 0, n)
+	if len(a.words)+n > cap(a.words) {
+		a.words = make([]string, 0, max(fieldArenaSize, n))
+		a.cols = make([]int, 0, max(fieldArenaSize, n))
+	}
+	start := len(a.words)
 	splitFields(ln.s, func(w string, i int) {
-		words, cols = append(words, w), append(cols, ln.col(i))
+		a.words, a.cols = append(a.words, w), append(a.cols, ln.col(i))
 	})
-	return words, cols, unmatched
+	end := len(a.words)
+	return a.words[start:end:end], a.cols[start:end:end], unmatched
 }
 
 // splitFields is fields' scan of s: it calls put (if not nil) with each
