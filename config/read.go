@@ -166,9 +166,9 @@ type builder struct {
 	lx *lexer
 	// emit, if set, takes each top-level statement once complete (see
 	// readStream); block then returns no top-level statements.
-	emit  func(*Statement)
-	stack []Statement // see block
-	arena fieldArena
+	emit   func(*Statement)
+	levels [][]Statement // see block
+	arena  fieldArena
 }
 
 // block reads statements up to the '}' that closes the block opened at
@@ -176,30 +176,40 @@ type builder struct {
 // keyword owning the block. It returns the statements, the position of
 // the '}', and whether it was found.
 func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bool) {
-	// The statements of the blocks being read are a stack in b.stack:
-	// this block's from base on, an inner block's above them while it is
-	// read. Each block's are copied out, at its end, into a slice of their
-	// exact number, so a block of a hundred statements costs one
-	// allocation, not eight grown ones.
-	base := len(b.stack)
+	// The statements of the block being read at each depth are
+	// b.levels[depth]: a run of a shared array with room after it, which
+	// the next block at that depth continues. A finished block is that
+	// run, capped at its length, so a block of a hundred statements is
+	// neither grown step by step nor copied out.
+	for len(b.levels) <= depth {
+		b.levels = append(b.levels, nil)
+	}
+	b.levels[depth] = b.levels[depth][:0]
+	cur := func() []Statement { return b.levels[depth] }
 	out := func() []Statement {
-		n := len(b.stack) - base
+		ss := b.levels[depth]
+		n := len(ss)
 		if n == 0 {
 			return nil
 		}
-		ss := make([]Statement, n)
-		copy(ss, b.stack[base:])
-		clear(b.stack[base:]) // no references kept from the stack
-		b.stack = b.stack[:base]
-		return ss
+		b.levels[depth] = ss[n:n]
+		return ss[:n:n]
+	}
+	push := func(st Statement) {
+		ss := b.levels[depth]
+		if len(ss) == cap(ss) {
+			grown := make([]Statement, len(ss), max(2*len(ss), 64))
+			copy(grown, ss)
+			ss = grown
+		}
+		b.levels[depth] = append(ss, st)
 	}
 	// emitPending hands a finished top-level statement to emit.
 	emitPending := func() {
-		if depth == 0 && b.emit != nil && len(b.stack) > base {
+		if depth == 0 && b.emit != nil && len(cur()) > 0 {
 			s := new(Statement)
-			*s = b.stack[base]
-			b.stack[base] = Statement{}
-			b.stack = b.stack[:base]
+			*s = cur()[0]
+			b.levels[0] = b.levels[0][:0]
 			b.emit(s)
 		}
 	}
@@ -215,8 +225,8 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 		}
 		switch ln.s {
 		case "{":
-			n := len(b.stack) - base
-			if n == 0 || b.stack[len(b.stack)-1].HasBlock || depth >= maxBlockDepth {
+			ss := cur()
+			if len(ss) == 0 || ss[len(ss)-1].HasBlock || depth >= maxBlockDepth {
 				msg := "Unexpected '{' - ignoring"
 				if depth >= maxBlockDepth {
 					msg = "blocks nested too deep - ignoring '{'"
@@ -225,11 +235,11 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 				ignored++
 				continue
 			}
-			// An index, not a pointer: the inner block grows the stack.
-			i := len(b.stack) - 1
-			b.stack[i].HasBlock, b.stack[i].Open = true, ln.pos(0)
-			block, closePos, closed := b.block(depth+1, b.stack[i].Words[0], b.stack[i].Open)
-			b.stack[i].Block, b.stack[i].Close = block, closePos
+			// The inner block uses the next level: this one stays put.
+			st := &ss[len(ss)-1]
+			st.HasBlock, st.Open = true, ln.pos(0)
+			var closed bool
+			st.Block, st.Close, closed = b.block(depth+1, st.Words[0], st.Open)
 			if !closed {
 				if depth > 0 {
 					b.lx.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
@@ -257,12 +267,12 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			// The previous statement is complete: no '{' can follow it
 			// any more.
 			emitPending()
-			b.stack = append(b.stack, Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s})
+			push(Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s})
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {
-				b.lx.includeCheck(b.stack[len(b.stack)-1])
+				b.lx.includeCheck(cur()[len(cur())-1])
 			}
 			if owner == "global_defs" && depth == 1 && words[0] == "random_seed" {
-				b.lx.randomSeed(b.stack[len(b.stack)-1]) // define.go
+				b.lx.randomSeed(cur()[len(cur())-1]) // define.go
 			}
 		}
 	}
