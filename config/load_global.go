@@ -233,19 +233,9 @@ func (l *loader) hDefaultOr(def func(s *Statement) bool, why string) handler {
 	}
 }
 
-// hBoolOff is hDefaultOr for a [BOOL] keyword off by default.
-func (l *loader) hBoolOff(why string) handler {
-	return l.hDefaultOr(func(s *Statement) bool {
-		v, ok := l.boolArg(s)
-		return !ok || !v
-	}, why)
-}
-
 // advertHandlers adds to hs the keywords on adverts that global_defs
 // (with prefix "vrrp_") and vrrp_instance share.
 func (l *loader) advertHandlers(hs map[string]handler, prefix string) {
-	boolOff := l.hBoolOff
-	hs["v3_checksum_as_v2"] = boolOff("vigil always computes the VRRPv3 checksum with the pseudo-header (RFC 5798)")
 	hs[prefix+"check_unicast_src"] = func(s *Statement) {
 		if l.args(s, 0, 0) {
 			l.cur.why = "always on: unicast adverts are accepted from the configured peers only"
