@@ -111,7 +111,8 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		}); err != nil {
 			return InstanceIO{}, err
 		}
-		vm, err := netlink.CreateVMAC(netlink.VMACConfig{Parent: ic.Interface, VRID: ic.VRRP.VRID, IPv6: v6, Netns: l.cfg.Netns})
+		vm, err := netlink.CreateVMAC(netlink.VMACConfig{Parent: ic.Interface, VRID: ic.VRRP.VRID, IPv6: v6,
+			Name: ic.VMACName(), Netns: l.cfg.Netns})
 		if err != nil {
 			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 		}

@@ -27,6 +27,9 @@ type instExtra struct {
 // instanceExtra adds to hs the vrrp_instance keywords of this file.
 func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj string, devs *[]vipDev) *instExtra {
 	ix := &instExtra{strict: l.x.strict}
+	if l.x.vmacPrefix != nil {
+		in.VMACPrefix = l.x.vmacPrefix.Words[1]
+	}
 	differs := l.hDiffers
 	hs["virtual_ipaddress_excluded"] = func(s *Statement) {
 		if !l.needBlock(s, 0, 0) {
