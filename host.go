@@ -37,6 +37,10 @@ type InstanceConfig struct {
 	// vmac_prefix. Empty means "vrrp". It may not contain '/', ':' or
 	// white space.
 	VMACPrefix string
+	// VMACXmitBase, with UseVMAC, sends and receives the adverts on
+	// Interface, from its own MAC, rather than on the VMAC (keepalived's
+	// vmac_xmit_base); the VIPs and their announcements stay on the VMAC.
+	VMACXmitBase bool
 	// GARP is when gratuitous ARPs / unsolicited NAs are sent after
 	// becoming master; the zero value is keepalived's defaults.
 	GARP netlink.AnnounceTiming

@@ -95,6 +95,7 @@ type identity struct {
 	group netip.Addr
 	// vmacName is the VMAC's name, if any.
 	vmacName string
+	xmitBase bool // VMACXmitBase
 }
 
 func identityOf(ic *InstanceConfig) identity {
@@ -103,7 +104,7 @@ func identityOf(ic *InstanceConfig) identity {
 	// opened with it.
 	id.src, id.ttl, id.group = ic.UnicastSrc, ic.UnicastTTL, ic.VRRP.Group
 	if ic.UseVMAC {
-		id.vmacName = ic.VMACName()
+		id.vmacName, id.xmitBase = ic.VMACName(), ic.VMACXmitBase
 	}
 	return id
 }

@@ -29,8 +29,12 @@ func (ic *InstanceConfig) VMACName() string {
 // validateVMAC returns the problems of ic's VMAC fields as *FieldErrors
 // of obj.
 func (ic *InstanceConfig) validateVMAC(obj string) []error {
+	var errs []error
 	if strings.ContainsAny(ic.VMACPrefix, "/: \t\n") {
-		return []error{invalid(obj, "VMACPrefix", "%q: an interface name has no '/', ':' or white space", ic.VMACPrefix)}
+		errs = append(errs, invalid(obj, "VMACPrefix", "%q: an interface name has no '/', ':' or white space", ic.VMACPrefix))
 	}
-	return nil
+	if ic.VMACXmitBase && !ic.UseVMAC {
+		errs = append(errs, invalid(obj, "VMACXmitBase", "set without UseVMAC"))
+	}
+	return errs
 }

@@ -39,3 +39,17 @@ func TestVMACPrefixValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestVMACXmitBaseValidate(t *testing.T) {
+	in := supInst("VI_1", 51, 100, vipX)
+	in.VMACXmitBase = true
+	err := (&vigil.Config{Instances: []vigil.Instance{in}}).Validate()
+	var fe *vigil.FieldError
+	if !errors.As(err, &fe) || fe.Field != "VMACXmitBase" {
+		t.Errorf("VMACXmitBase without UseVMAC: %v", err)
+	}
+	in.UseVMAC = true
+	if err := (&vigil.Config{Instances: []vigil.Instance{in}}).Validate(); err != nil {
+		t.Errorf("with UseVMAC: %v", err)
+	}
+}

@@ -26,3 +26,28 @@ func TestLoadVMACPrefix(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadVMACXmitBase(t *testing.T) {
+	for _, tc := range []struct {
+		name, global, body string
+		want               bool
+		errs               []wantErr
+	}{
+		{"none", "", " use_vmac\n", false, nil},
+		{"set", "", " use_vmac\n vmac_xmit_base\n", true, nil},
+		{"without use_vmac", "", " vmac_xmit_base\n", false, []wantErr{{"only valid with use_vmac", 7, 2}}},
+		{"strict", " vrrp_strict", " use_vmac\n vmac_xmit_base\n", false, []wantErr{{"incompatible with strict mode", 8, 2}}},
+		{"argument", "", " use_vmac\n vmac_xmit_base yes\n", true, []wantErr{{"extra argument", 8, 17}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, errs := loadString(t, instText(tc.global, tc.body))
+			if len(cfg.Instances) != 1 {
+				t.Fatalf("%d instances: %v", len(cfg.Instances), errs)
+			}
+			if got := cfg.Instances[0].VMACXmitBase; got != tc.want {
+				t.Errorf("VMACXmitBase %v, want %v", got, tc.want)
+			}
+			checkErrs(t, errs, tc.errs)
+		})
+	}
+}
