@@ -118,6 +118,7 @@ func (c *Config) Validate() error {
 		id.unicast, id.src = false, netip.Addr{}
 		id.ttl, id.group = 0, netip.Addr{}
 		errs = append(errs, in.validateAddrs(obj)...)
+		errs = append(errs, in.validateVMAC(obj)...)
 		if in.UnicastTTL < 0 || in.UnicastTTL > 255 {
 			add(obj, "UnicastTTL", "%d, want 1..255 (0: 255)", in.UnicastTTL)
 		} else if in.UnicastTTL != 0 && len(in.VRRP.Peers) == 0 {

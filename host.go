@@ -32,6 +32,15 @@ type InstanceConfig struct {
 	// UseVMAC runs the instance on a macvlan carrying the virtual MAC
 	// 00:00:5e:00:01:{VRID} (…:02:… for IPv6), as keepalived's use_vmac.
 	UseVMAC bool
+	// VMACPrefix names the VMAC of a UseVMAC instance: PREFIX.VRID, the
+	// prefix cut so that the name fits in 15 bytes, as keepalived's
+	// vmac_prefix. Empty means "vrrp". It may not contain '/', ':' or
+	// white space.
+	VMACPrefix string
+	// VMACXmitBase, with UseVMAC, sends and receives the adverts on
+	// Interface, from its own MAC, rather than on the VMAC (keepalived's
+	// vmac_xmit_base); the VIPs and their announcements stay on the VMAC.
+	VMACXmitBase bool
 	// GARP is when gratuitous ARPs / unsolicited NAs are sent after
 	// becoming master; the zero value is keepalived's defaults.
 	GARP netlink.AnnounceTiming

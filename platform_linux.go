@@ -111,7 +111,8 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		}); err != nil {
 			return InstanceIO{}, err
 		}
-		vm, err := netlink.CreateVMAC(netlink.VMACConfig{Parent: ic.Interface, VRID: ic.VRRP.VRID, IPv6: v6, Netns: l.cfg.Netns})
+		vm, err := netlink.CreateVMAC(netlink.VMACConfig{Parent: ic.Interface, VRID: ic.VRRP.VRID, IPv6: v6,
+			Name: ic.VMACName(), Netns: l.cfg.Netns})
 		if err != nil {
 			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 		}
@@ -128,11 +129,15 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 			}
 		}
 	}
-	key := fmt.Sprintf("%s/%v", iface, v6)
+	sockIface := iface
+	if ic.UseVMAC && ic.VMACXmitBase {
+		sockIface = ic.Interface
+	}
+	key := fmt.Sprintf("%s/%v", sockIface, v6)
 	sock := l.sockets[key]
 	if sock == nil {
 		var err error
-		sock, err = vrrp.Listen(vrrp.SocketConfig{Interface: iface, Netns: l.cfg.Netns, IPv6: v6, Primary: primary, Logger: l.log})
+		sock, err = vrrp.Listen(vrrp.SocketConfig{Interface: sockIface, Netns: l.cfg.Netns, IPv6: v6, Primary: primary, Logger: l.log})
 		if err != nil {
 			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 		}

@@ -93,6 +93,9 @@ type identity struct {
 	// ttl and group: the Conn's unicast TTL and multicast group.
 	ttl   int
 	group netip.Addr
+	// vmacName is the VMAC's name, if any.
+	vmacName string
+	xmitBase bool // VMACXmitBase
 }
 
 func identityOf(ic *InstanceConfig) identity {
@@ -100,6 +103,9 @@ func identityOf(ic *InstanceConfig) identity {
 	// The source counts for multicast too (mcast_src_ip): the Conn is
 	// opened with it.
 	id.src, id.ttl, id.group = ic.UnicastSrc, ic.UnicastTTL, ic.VRRP.Group
+	if ic.UseVMAC {
+		id.vmacName, id.xmitBase = ic.VMACName(), ic.VMACXmitBase
+	}
 	return id
 }
 

@@ -10,6 +10,7 @@ import (
 type advertSet struct {
 	o                   vrrp.AdvertOptions
 	down, lower, higher *Statement
+	csumAsV2            *bool // v3_checksum_as_v2 (nil: not set)
 }
 
 // advertOptions adds to hs the keywords of vrrp.AdvertOptions, with
@@ -33,6 +34,12 @@ func (l *loader) advertOptions(hs map[string]handler, prefix string, set *advert
 			set.o.HigherPrioSendAdvert, set.higher = v, s
 		}
 	}
+	hs["v3_checksum_as_v2"] = func(s *Statement) {
+		if v, ok := l.boolArg(s); ok {
+			set.csumAsV2 = &v
+			l.cur.why = "adverts are accepted with either checksum; one of neither form is dropped (keepalived checks none)"
+		}
+	}
 }
 
 // advertInstance gives a read instance its advert options: its own, else
@@ -52,6 +59,11 @@ func (l *loader) advertInstance(in *vigil.Instance, ix *instExtra, obj string) {
 	}
 	if own.higher != nil {
 		o.HigherPrioSendAdvert, higher = own.o.HigherPrioSendAdvert, own.higher
+	}
+	for _, v := range []*bool{g.csumAsV2, own.csumAsV2} {
+		if v != nil {
+			in.VRRP.V3ChecksumAsV2 = *v
+		}
 	}
 	if !ix.strict {
 		return

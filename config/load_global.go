@@ -12,6 +12,8 @@ type extState struct {
 	group4, group6 netip.Addr
 	adv            advertSet // vrrp_down_timer_adverts, ... (load_advert.go)
 	syncd          *syncdDef // lvs_sync_daemon (load_syncd.go)
+
+	vmacPrefix *Statement // vmac_prefix (load_vmac.go)
 }
 
 // Reasons shared by several keywords.
@@ -124,7 +126,7 @@ var globalIgnored = map[string]string{
 // vigil maps with keepalived's meaning and those it maps with a
 // different behaviour (a warning each).
 func (l *loader) globalExtra(hs map[string]handler) {
-	differs, defaultOr := l.hDiffers, l.hDefaultOr
+	differs := l.hDiffers
 	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
 	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
 	l.advertHandlers(hs, "vrrp_")
@@ -154,9 +156,7 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
 	hs["vrrp_startup_delay"] = l.startupDelay(false)
 	hs["vrrp_delay_after_boot"] = l.startupDelay(true)
-	hs["vmac_prefix"] = defaultOr(func(s *Statement) bool {
-		return !l.args(s, 1, 1) || s.Words[1] == "vrrp"
-	}, "VMACs are always named vrrp.VRID")
+	hs["vmac_prefix"] = l.vmacPrefix
 	hs["reload_check_config"] = func(s *Statement) {
 		if l.args(s, 0, 1) {
 			l.cur.why = "vigild always validates a new configuration before it applies it; LOGFILE is not written"
@@ -222,30 +222,9 @@ func (l *loader) hDiffers(lo, hi int, why string) handler {
 	}
 }
 
-// hDefaultOr is a handler for a keyword whose keepalived default is
-// vigil's behaviour (def reports whether s says that, or is wrong);
-// another value behaves differently.
-func (l *loader) hDefaultOr(def func(s *Statement) bool, why string) handler {
-	return func(s *Statement) {
-		if !def(s) {
-			l.differs(s, why)
-		}
-	}
-}
-
-// hBoolOff is hDefaultOr for a [BOOL] keyword off by default.
-func (l *loader) hBoolOff(why string) handler {
-	return l.hDefaultOr(func(s *Statement) bool {
-		v, ok := l.boolArg(s)
-		return !ok || !v
-	}, why)
-}
-
 // advertHandlers adds to hs the keywords on adverts that global_defs
 // (with prefix "vrrp_") and vrrp_instance share.
 func (l *loader) advertHandlers(hs map[string]handler, prefix string) {
-	boolOff := l.hBoolOff
-	hs["v3_checksum_as_v2"] = boolOff("vigil always computes the VRRPv3 checksum with the pseudo-header (RFC 5798)")
 	hs[prefix+"check_unicast_src"] = func(s *Statement) {
 		if l.args(s, 0, 0) {
 			l.cur.why = "always on: unicast adverts are accepted from the configured peers only"

@@ -22,11 +22,16 @@ type instExtra struct {
 	exclAt    []Pos
 	exclBlock *Statement
 	adv       advertSet // down_timer_adverts, ... (load_advert.go)
+
+	xmitBase *Statement // vmac_xmit_base (load_vmac.go)
 }
 
 // instanceExtra adds to hs the vrrp_instance keywords of this file.
 func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj string, devs *[]vipDev) *instExtra {
 	ix := &instExtra{strict: l.x.strict}
+	if l.x.vmacPrefix != nil {
+		in.VMACPrefix = l.x.vmacPrefix.Words[1]
+	}
 	differs := l.hDiffers
 	hs["virtual_ipaddress_excluded"] = func(s *Statement) {
 		if !l.needBlock(s, 0, 0) {
@@ -74,7 +79,11 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 			l.cur.why = whyStrict
 		}
 	}
-	hs["vmac_xmit_base"] = differs(0, 0, "adverts are sent and received on the VMAC")
+	hs["vmac_xmit_base"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			in.VMACXmitBase, ix.xmitBase = true, s
+		}
+	}
 	l.advertHandlers(hs, "")
 	l.advertOptions(hs, "", &ix.adv)
 	l.notifyHandlers(hs, map[string]**notify.Script{"notify_master_rx_lower_pri": &in.Notify.MasterRxLowerPri})

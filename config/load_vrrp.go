@@ -407,6 +407,7 @@ func (l *loader) instance(s *Statement) {
 		v.InitialState = vrrp.Backup
 	}
 	l.strictInstance(s, &in, ix, obj)
+	l.vmacInstance(&in, ix, obj)
 	l.wireInstance(&in, wx, obj)
 	l.advertInstance(&in, ix, obj)
 	if v.Version == vrrp.V2 && v.Interval%time.Second != 0 {

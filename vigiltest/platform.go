@@ -95,7 +95,7 @@ func (p *Platform) addIface(name string) *iface {
 // Instance implements vigil.Platform: a Conn on the Hub from the host's
 // address of the instance's family (or UnicastSrc), with the instance's
 // unicast peers; the interface's address manager and announcer. A VMAC
-// instance gets an interface "vrrp.VRID" that follows its parent's state.
+// instance gets an interface ic.VMACName() that follows its parent's state.
 func (p *Platform) Instance(ic vigil.InstanceConfig) (vigil.InstanceIO, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -121,7 +121,7 @@ func (p *Platform) Instance(ic vigil.InstanceConfig) (vigil.InstanceIO, error) {
 	}
 	name, i := ic.Interface, parent
 	if ic.UseVMAC {
-		name = fmt.Sprintf("vrrp.%d", ic.VRRP.VRID)
+		name = ic.VMACName()
 		if i = p.ifaces[name]; i == nil {
 			i = p.addIface(name)
 			i.parent, i.up = ic.Interface, parent.up

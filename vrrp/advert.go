@@ -98,6 +98,23 @@ type Advertisement struct {
 	Auth     [8]byte
 	// Checksum is the checksum field as received; Marshal computes its own.
 	Checksum uint16
+	// ChecksumAsV2, for VRRPv3 over IPv4, is a checksum over the message
+	// alone, as VRRPv2 computes it, without the IPv4 pseudo-header
+	// (keepalived v3_checksum_as_v2, for peers that read RFC 5798 §5.2.8
+	// so). AppendMarshal computes the checksum so when it is set;
+	// UnmarshalWith sets it when the message's checksum is of that form.
+	// Ignored for V2 and IPv6.
+	ChecksumAsV2 bool
+}
+
+// ParseOptions relax what UnmarshalWith accepts. The zero value is
+// Unmarshal's strict RFC 5798 parsing.
+type ParseOptions struct {
+	// V3ChecksumAsV2 also accepts a VRRPv3 IPv4 message whose checksum
+	// leaves out the pseudo-header (Advertisement.ChecksumAsV2); one with
+	// the pseudo-header is accepted too, and a checksum of neither form
+	// is still ErrChecksum.
+	V3ChecksumAsV2 bool
 }
 
 // Parse decodes a VRRP message (the IP payload) received from src to dst.
@@ -119,6 +136,11 @@ func is6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
 // valid, or it returns one of the Err* values and leaves a in an unspecified
 // state.
 func (a *Advertisement) Unmarshal(b []byte, src, dst netip.Addr) error {
+	return a.UnmarshalWith(b, src, dst, ParseOptions{})
+}
+
+// UnmarshalWith is Unmarshal with the relaxations of o.
+func (a *Advertisement) UnmarshalWith(b []byte, src, dst netip.Addr, o ParseOptions) error {
 	if len(b) < headerLen {
 		return ErrShort
 	}
@@ -156,9 +178,15 @@ func (a *Advertisement) Unmarshal(b []byte, src, dst netip.Addr) error {
 	if ver == V3 {
 		sum = pseudoSum(src, dst, len(b))
 	}
+	asV2 := false
 	if fold(sumBytes(sum, b)) != 0xffff {
-		return ErrChecksum
+		// Only VRRPv3 over IPv4 has a second form (sum is then non-zero).
+		if !o.V3ChecksumAsV2 || ver != V3 || v6 || fold(sumBytes(0, b)) != 0xffff {
+			return ErrChecksum
+		}
+		asV2 = true
 	}
+	a.ChecksumAsV2 = asV2
 	a.Version = ver
 	a.VRID = b[1]
 	a.Priority = b[2]
@@ -213,9 +241,9 @@ func (a *Advertisement) Marshal(src, dst netip.Addr) ([]byte, error) {
 	return a.AppendMarshal(make([]byte, 0, a.MarshalLen()), src, dst)
 }
 
-// AppendMarshal appends the encoding of a to b. The checksum is computed;
-// a.Checksum is ignored. It fails on values that cannot be encoded: an
-// unknown version, more than 255 addresses, mixed families, an interval out
+// AppendMarshal appends the encoding of a to b. The checksum is computed
+// (as a.ChecksumAsV2 says); a.Checksum is ignored. It fails on values
+// that cannot be encoded: an unknown version, more than 255 addresses, mixed families, an interval out
 // of range or not a whole number of the version's unit, IPv6 with V2, or
 // (V3) a src/dst of a family other than the addresses'.
 func (a *Advertisement) AppendMarshal(b []byte, src, dst netip.Addr) ([]byte, error) {
@@ -282,7 +310,7 @@ func (a *Advertisement) AppendMarshal(b []byte, src, dst netip.Addr) ([]byte, er
 	}
 	msg := b[start:]
 	var sum uint32
-	if a.Version == V3 {
+	if a.Version == V3 && (v6 || !a.ChecksumAsV2) {
 		sum = pseudoSum(src, dst, len(msg))
 	}
 	binary.BigEndian.PutUint16(msg[6:8], ^fold(sumBytes(sum, msg)))

@@ -47,6 +47,13 @@ type Config struct {
 	// unicast_fault_no_peer); a Reconfigure that gives it peers clears
 	// the fault.
 	UnicastFaultNoPeer bool
+	// V3ChecksumAsV2: VRRPv3 over IPv4 adverts are sent with the checksum
+	// VRRPv2 computes, over the message alone, without the pseudo-header,
+	// for peers (older routers of other makes) that compute it so
+	// (keepalived v3_checksum_as_v2); adverts are accepted with either
+	// checksum. Ignored for V2 and IPv6. Off: RFC 5798's checksum, sent
+	// and required.
+	V3ChecksumAsV2 bool
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
 }

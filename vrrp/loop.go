@@ -414,7 +414,7 @@ func (lp *loop) send(ctx context.Context, prio uint8) {
 	r := lp.r
 	v := r.view.Load()
 	lp.adv = Advertisement{Version: r.version, VRID: r.vrid, Priority: prio, Interval: v.cfg.Interval,
-		Addrs: v.vips, AuthType: v.cfg.AuthType, Auth: v.auth}
+		Addrs: v.vips, AuthType: v.cfg.AuthType, Auth: v.auth, ChecksumAsV2: v.cfg.V3ChecksumAsV2}
 	if prio == PriorityStop {
 		r.n.PriorityZeroTx.Add(1)
 	}

@@ -77,7 +77,7 @@ func (r *Router) validate(b []byte, info PacketInfo, a *Advertisement) DropReaso
 	if info.TTL != TTL && !r.unicast {
 		return DropTTL
 	}
-	if err := a.Unmarshal(b, info.Src.Unmap(), info.Dst.Unmap()); err != nil {
+	if err := a.UnmarshalWith(b, info.Src.Unmap(), info.Dst.Unmap(), ParseOptions{V3ChecksumAsV2: v.cfg.V3ChecksumAsV2}); err != nil {
 		switch {
 		case errors.Is(err, ErrVersion):
 			return DropVersion
