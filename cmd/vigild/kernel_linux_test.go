@@ -21,7 +21,8 @@ import (
 //	tools/ipvsvm/run --pkg ./cmd/vigild --run Kernel --bin keepalived --go-bin ./cmd/vigild
 
 // kernelConf has NAT and DR services, a persistent one, a firewall mark,
-// a virtual_server_group with a range, a sorry server behind a quorum,
+// a virtual_server_group with a range, a sorry server behind a quorum of
+// 2 that one live real server of weight 1 does not meet,
 // checked and unchecked real servers, inhibit_on_failure, and defaults
 // (protocol, scheduler, forwarding) left to keepalived's. The real
 // servers up are 192.0.2.10:8080 and 192.0.2.50:8080 (listeners on lo);
@@ -101,8 +102,15 @@ virtual_server 192.0.2.3 80 {
   lb_algo wlc
   lb_kind NAT
   protocol TCP
+  quorum 2
   sorry_server 192.0.2.60 8080
   real_server 192.0.2.61 8080 {
+    weight 1
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+  real_server 192.0.2.10 8080 {
     weight 1
     TCP_CHECK {
       connect_timeout 1
