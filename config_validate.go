@@ -116,7 +116,7 @@ func (c *Config) Validate() error {
 		}
 		id := identityOf(&in.InstanceConfig)
 		id.unicast, id.src = false, netip.Addr{}
-		id.ttl, id.group = 0, netip.Addr{}
+		id.ttl, id.group, id.promote = 0, netip.Addr{}, false
 		errs = append(errs, in.validateAddrs(obj)...)
 		errs = append(errs, in.validateVMAC(obj)...)
 		if in.UnicastTTL < 0 || in.UnicastTTL > 255 {
