@@ -16,7 +16,7 @@ import (
 // family, interface), invalid routers, trackers, checkers and virtual
 // servers (their packages' rules, named by the object here).
 func (c *Config) Validate() error {
-	errs := c.Watchdog.validate()
+	errs := append(c.Watchdog.validate(), validateInterfaceDelays(c.InterfaceDelays)...)
 	add := func(object, field, format string, args ...any) {
 		errs = append(errs, invalid(object, field, format, args...))
 	}
