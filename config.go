@@ -49,6 +49,10 @@ type Config struct {
 	// runs, whatever the VRRP states (static_ipaddress, static_routes,
 	// static_rules).
 	Static Static
+	// InterfaceDelays hold back the effect of interfaces going down or
+	// up on the instances that track them (interface_up_down_delays);
+	// none means every change acts at once.
+	InterfaceDelays []InterfaceDelay
 	// Watchdog says how the Supervisor watches and restarts its loops
 	// and notifies systemd's watchdog; the zero value is the defaults.
 	// Reload ignores it.

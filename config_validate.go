@@ -16,7 +16,7 @@ import (
 // family, interface), invalid routers, trackers, checkers and virtual
 // servers (their packages' rules, named by the object here).
 func (c *Config) Validate() error {
-	errs := c.Watchdog.validate()
+	errs := append(c.Watchdog.validate(), validateInterfaceDelays(c.InterfaceDelays)...)
 	add := func(object, field, format string, args ...any) {
 		errs = append(errs, invalid(object, field, format, args...))
 	}
@@ -116,7 +116,7 @@ func (c *Config) Validate() error {
 		}
 		id := identityOf(&in.InstanceConfig)
 		id.unicast, id.src = false, netip.Addr{}
-		id.ttl, id.group = 0, netip.Addr{}
+		id.ttl, id.group, id.promote = 0, netip.Addr{}, false
 		errs = append(errs, in.validateAddrs(obj)...)
 		errs = append(errs, in.validateVMAC(obj)...)
 		if in.UnicastTTL < 0 || in.UnicastTTL > 255 {

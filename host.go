@@ -41,6 +41,14 @@ type InstanceConfig struct {
 	// Interface, from its own MAC, rather than on the VMAC (keepalived's
 	// vmac_xmit_base); the VIPs and their announcements stay on the VMAC.
 	VMACXmitBase bool
+	// PromoteSecondaries sets net.ipv4.conf.Interface.promote_secondaries
+	// to 1 while the platform is open, as keepalived's
+	// promote_secondaries: removing the interface's primary IPv4 address
+	// (a VIP of the same subnet, say) then keeps its secondaries. The old
+	// value is restored when the platform closes; an interface that has
+	// 1 already is left alone. Not with UseVMAC: a VMAC (IPv4) has it set
+	// always. False leaves the sysctl as it is.
+	PromoteSecondaries bool
 	// GARP is when gratuitous ARPs / unsolicited NAs are sent after
 	// becoming master; the zero value is keepalived's defaults.
 	GARP netlink.AnnounceTiming

@@ -127,6 +127,15 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 					return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 				}
 			}
+			// As keepalived's set_interface_parameters.
+			if err := l.promoteSecondaries(iface); err != nil {
+				return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
+			}
+		}
+	}
+	if ic.PromoteSecondaries && !ic.UseVMAC {
+		if err := l.promoteSecondaries(iface); err != nil {
+			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 		}
 	}
 	sockIface := iface

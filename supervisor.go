@@ -83,7 +83,8 @@ type Supervisor struct {
 	synced   bool                     // the platform's first listing is in
 	stopping bool
 	errs     []error
-	delaying bool // Global.StartupDelay is not over (supervisor_startup.go)
+	delaying bool     // Global.StartupDelay is not over (supervisor_startup.go)
+	ifd      ifDelays // Config.InterfaceDelays at work (supervisor_ifdelay.go)
 }
 
 // member is one running instance.
@@ -714,6 +715,8 @@ func (s *Supervisor) handle(msg any) {
 		}
 	case startupDone:
 		s.endDelay()
+	case ifDelayDone:
+		s.ifDelayDone(msg)
 	}
 }
 
@@ -919,6 +922,9 @@ func (s *Supervisor) notifyPriority(m *member) bool {
 
 // platformEvent applies an interface or address event. s.mu held.
 func (s *Supervisor) platformEvent(e netlink.Event) {
+	if s.holdIface(e) {
+		return
+	}
 	switch e.Kind {
 	case netlink.Synced:
 		s.synced = true

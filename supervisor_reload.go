@@ -96,6 +96,7 @@ type identity struct {
 	// vmacName is the VMAC's name, if any.
 	vmacName string
 	xmitBase bool // VMACXmitBase
+	promote  bool // PromoteSecondaries: set as the platform opens the instance
 }
 
 func identityOf(ic *InstanceConfig) identity {
@@ -103,6 +104,7 @@ func identityOf(ic *InstanceConfig) identity {
 	// The source counts for multicast too (mcast_src_ip): the Conn is
 	// opened with it.
 	id.src, id.ttl, id.group = ic.UnicastSrc, ic.UnicastTTL, ic.VRRP.Group
+	id.promote = ic.PromoteSecondaries
 	if ic.UseVMAC {
 		id.vmacName, id.xmitBase = ic.VMACName(), ic.VMACXmitBase
 	}

@@ -36,5 +36,8 @@ func (ic *InstanceConfig) validateVMAC(obj string) []error {
 	if ic.VMACXmitBase && !ic.UseVMAC {
 		errs = append(errs, invalid(obj, "VMACXmitBase", "set without UseVMAC"))
 	}
+	if ic.PromoteSecondaries && ic.UseVMAC {
+		errs = append(errs, invalid(obj, "PromoteSecondaries", "set with UseVMAC: a VMAC has it set always"))
+	}
 	return errs
 }

@@ -191,11 +191,7 @@ func (l *loader) topExtra(top map[string]handler, ign map[string]string) {
 	add("net_namespace", differs("not applied from the file: start vigild with --namespace NAME"))
 	add("use_pid_dir", differs("vigild writes the pid file -p names"))
 	add("instance", differs("vigild writes the pid file -p names"))
-	add("interface_up_down_delays", func(s *Statement) {
-		if l.needBlock(s, 0, 0) {
-			l.differs(s, "not applied: a link going down or up acts at once")
-		}
-	})
+	add("interface_up_down_delays", l.ifUpDownDelays) // load_ifdelay.go
 	add("static_routes", l.staticRoutes)
 	add("static_rules", l.staticRules)
 	for kw, why := range map[string]string{

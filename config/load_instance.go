@@ -24,6 +24,7 @@ type instExtra struct {
 	adv       advertSet // down_timer_adverts, ... (load_advert.go)
 
 	xmitBase *Statement // vmac_xmit_base (load_vmac.go)
+	promote  *Statement // promote_secondaries (load_vmac.go)
 }
 
 // instanceExtra adds to hs the vrrp_instance keywords of this file.
@@ -32,7 +33,6 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 	if l.x.vmacPrefix != nil {
 		in.VMACPrefix = l.x.vmacPrefix.Words[1]
 	}
-	differs := l.hDiffers
 	hs["virtual_ipaddress_excluded"] = func(s *Statement) {
 		if !l.needBlock(s, 0, 0) {
 			return
@@ -62,7 +62,11 @@ func (l *loader) instanceExtra(in *vigil.Instance, hs map[string]handler, obj st
 		}
 	}
 	l.routesAndRules(hs, &in.Routes, &in.Rules)
-	hs["promote_secondaries"] = differs(0, 0, "not set: set net.ipv4.conf.IF.promote_secondaries=1 yourself")
+	hs["promote_secondaries"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			in.PromoteSecondaries, ix.promote = true, s
+		}
+	}
 	hs["unicast_fault_no_peer"] = func(s *Statement) {
 		if l.args(s, 0, 0) {
 			in.VRRP.UnicastFaultNoPeer = true

@@ -24,9 +24,10 @@ func (l *loader) vmacPrefix(s *Statement) {
 	}
 }
 
-// vmacInstance checks vmac_xmit_base against the complete instance, as
-// keepalived's vrrp_complete_instance: it needs use_vmac, and strict
-// mode clears it.
+// vmacInstance checks vmac_xmit_base and promote_secondaries against
+// the complete instance, as keepalived's vrrp_complete_instance:
+// vmac_xmit_base needs use_vmac, and strict mode clears it;
+// promote_secondaries is refused with use_vmac (a VMAC has it set).
 func (l *loader) vmacInstance(in *vigil.Instance, ix *instExtra, obj string) {
 	switch {
 	case ix.xmitBase == nil:
@@ -36,5 +37,9 @@ func (l *loader) vmacInstance(in *vigil.Instance, ix *instExtra, obj string) {
 	case ix.strict:
 		l.errorf(ix.xmitBase.Pos, "%s: vmac_xmit_base is incompatible with strict mode: ignored", obj)
 		in.VMACXmitBase = false
+	}
+	if ix.promote != nil && in.UseVMAC {
+		l.errorf(ix.promote.Pos, "%s: promote_secondaries is automatically set for vmacs: ignored", obj)
+		in.PromoteSecondaries = false
 	}
 }

@@ -51,3 +51,27 @@ func TestLoadVMACXmitBase(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadPromoteSecondaries(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       bool
+		errs       []wantErr
+	}{
+		{"none", "", false, nil},
+		{"set", " promote_secondaries\n", true, nil},
+		{"vmac", " use_vmac\n promote_secondaries\n", false, []wantErr{{"automatically set for vmacs", 8, 2}}},
+		{"argument", " promote_secondaries yes\n", true, []wantErr{{"extra argument", 7, 22}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, errs := loadString(t, instText("", tc.body))
+			if len(cfg.Instances) != 1 {
+				t.Fatalf("%d instances: %v", len(cfg.Instances), errs)
+			}
+			if got := cfg.Instances[0].PromoteSecondaries; got != tc.want {
+				t.Errorf("PromoteSecondaries %v, want %v", got, tc.want)
+			}
+			checkErrs(t, errs, tc.errs)
+		})
+	}
+}

@@ -59,6 +59,9 @@ type iface struct {
 	addrs  *vrrptest.Addrs
 	ann    *vrrptest.Announcer
 	conns  []*vrrptest.Conn
+	// promote is net.ipv4.conf.IF.promote_secondaries, 0 at the start
+	// (see PromoteSecondaries).
+	promote bool
 }
 
 var _ vigil.Platform = (*Platform)(nil)
@@ -127,6 +130,7 @@ func (p *Platform) Instance(ic vigil.InstanceConfig) (vigil.InstanceIO, error) {
 			i.parent, i.up = ic.Interface, parent.up
 		}
 	}
+	promoteSecondaries(ic, parent, i)
 	parent.conns = append(parent.conns, conn)
 	if !parent.up {
 		conn.Cut()
@@ -216,7 +220,8 @@ func (p *Platform) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close implements vigil.Platform: it closes the instances' Conns.
+// Close implements vigil.Platform: it closes the instances' Conns and
+// restores the interfaces' promote_secondaries.
 func (p *Platform) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -226,6 +231,9 @@ func (p *Platform) Close() error {
 	p.closed = true
 	for _, c := range p.conns {
 		c.Close()
+	}
+	for _, i := range p.ifaces {
+		i.promote = false
 	}
 	p.feed.Close()
 	return nil
