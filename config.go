@@ -117,6 +117,9 @@ type Global struct {
 	// daemons by a VRRP instance's state (lvs_sync_daemon); nil means
 	// none are started.
 	SyncDaemon *SyncDaemon
+	// Daemon is for the process around the Supervisor (vigild); the
+	// Supervisor ignores it.
+	Daemon Daemon
 }
 
 // A Tracker is a named source of health that instances and sync groups

@@ -181,16 +181,7 @@ func (l *loader) topExtra(top map[string]handler, ign map[string]string) {
 		top[kw] = h
 		delete(ign, kw)
 	}
-	differs := func(why string) handler {
-		return func(s *Statement) {
-			if l.args(s, 0, -1) {
-				l.differs(s, why)
-			}
-		}
-	}
-	add("net_namespace", differs("not applied from the file: start vigild with --namespace NAME"))
-	add("use_pid_dir", differs("vigild writes the pid file -p names"))
-	add("instance", differs("vigild writes the pid file -p names"))
+	l.daemonTop(add) // load_daemon.go
 	add("interface_up_down_delays", func(s *Statement) {
 		if l.needBlock(s, 0, 0) {
 			l.differs(s, "not applied: a link going down or up acts at once")
