@@ -56,6 +56,11 @@ func (l *loader) daemonGlobals(hs map[string]handler) {
 		l.cur.why = "always on, with allow_if_changes: vigil follows interfaces by name through netlink, " +
 			"whether or not they exist at start and whatever their index"
 	}
+	hs["fifo_write_vrrp_states_on_reload"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			g.FIFOStatesOnReload = true
+		}
+	}
 	hs["checker_log_all_failures"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
 			l.d.logAll = v

@@ -117,6 +117,12 @@ func TestLoadDaemon(t *testing.T) {
 		{"instance: extra", "instance a b\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.Instance, "a") }),
 			[]wantErr{{"extra argument", 1, 12}}},
 		{"use_pid_dir: extra", "use_pid_dir yes\n", nil, []wantErr{{"extra argument", 1, 13}}},
+		{"fifo_write_vrrp_states_on_reload", "global_defs {\n fifo_write_vrrp_states_on_reload\n}\n", script(func(g *vigil.Global) string {
+			return wantEq(g.FIFOStatesOnReload, true)
+		}), nil},
+		{"fifo_write_vrrp_states_on_reload: none", "global_defs {\n}\n", script(func(g *vigil.Global) string { return wantEq(g.FIFOStatesOnReload, false) }), nil},
+		{"fifo_write_vrrp_states_on_reload: extra", "global_defs {\n fifo_write_vrrp_states_on_reload yes\n}\n", nil,
+			[]wantErr{{"extra argument", 2, 35}}},
 		{"dynamic_interfaces: bad", "global_defs {\n dynamic_interfaces sometimes\n}\n", nil, []wantErr{{"unknown option", 2, 21}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

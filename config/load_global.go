@@ -151,7 +151,6 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["lvs_flush_on_stop"] = lvsStop
 	hs["lvs_flush_onstop"] = lvsStop
 	hs["lvs_sync_daemon"] = l.lvsSyncDaemon
-	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
 	hs["vrrp_startup_delay"] = l.startupDelay(false)
 	hs["vrrp_delay_after_boot"] = l.startupDelay(true)
 	hs["vmac_prefix"] = defaultOr(func(s *Statement) bool {
