@@ -121,6 +121,16 @@ type Global struct {
 	// daemons by a VRRP instance's state (lvs_sync_daemon); nil means
 	// none are started.
 	SyncDaemon *SyncDaemon
+	// FIFOStatesOnReload writes, after each successful Reload, the
+	// state of every sync group and instance the reload kept to the
+	// notify FIFOs (fifo_write_vrrp_states_on_reload), for their
+	// readers to start again from; by default only changes are
+	// written. (keepalived's code leaves out the instances that stay
+	// MASTER; vigil writes them too.)
+	FIFOStatesOnReload bool
+	// Daemon is for the process around the Supervisor (vigild); the
+	// Supervisor ignores it.
+	Daemon Daemon
 }
 
 // A Tracker is a named source of health that instances and sync groups

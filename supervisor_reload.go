@@ -260,6 +260,9 @@ func (s *Supervisor) reload(cfg Config) (Changes, error) {
 	}
 	s.syncTransition()
 	s.startReady()
+	if cfg.Global.FIFOStatesOnReload {
+		s.writeFIFOStates()
+	}
 	return ch, nil
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigil-ha/vigil"
@@ -54,6 +55,11 @@ func (l *loader) daemonGlobals(hs map[string]handler) {
 		}
 		l.cur.why = "always on, with allow_if_changes: vigil follows interfaces by name through netlink, " +
 			"whether or not they exist at start and whatever their index"
+	}
+	hs["fifo_write_vrrp_states_on_reload"] = func(s *Statement) {
+		if l.args(s, 0, 0) {
+			g.FIFOStatesOnReload = true
+		}
 	}
 	hs["checker_log_all_failures"] = func(s *Statement) {
 		if v, ok := l.boolArg(s); ok {
@@ -130,4 +136,37 @@ func (l *loader) initFile(dst **vigil.FileInit) handler {
 		}
 		*dst = in
 	}
+}
+
+// daemonTop adds, with add, the top-level keywords on the process that
+// runs the Supervisor (vigil.Global.Daemon): net_namespace, instance
+// and use_pid_dir, as keepalived's global_parser.c (a second
+// net_namespace or instance is an error and ignored).
+func (l *loader) daemonTop(add func(kw string, h handler)) {
+	d := &l.cfg.Global.Daemon
+	name := func(dst *string, what, why string) handler {
+		return func(s *Statement) {
+			if !l.args(s, 1, 1) {
+				return
+			}
+			l.cur.why = why
+			switch w := s.Words[1]; {
+			case *dst != "":
+				l.errorf(s.WordPos(1), "%s: duplicate %s definition %q ignored", s.Words[0], what, w)
+			case w == "." || w == ".." || strings.Contains(w, "/"):
+				l.errorf(s.WordPos(1), "%s: invalid %s %q ignored: a name without '/'", s.Words[0], what, w)
+			default:
+				*dst = w
+			}
+		}
+	}
+	add("net_namespace", name(&d.NetNamespace, "namespace", "as vigild's -s/--namespace NAME, which wins: instances, VIPs and IPVS in /run/netns/NAME, "+
+		"pid files in /run/keepalived/NAME; health checks connect from vigild's own namespace"))
+	add("instance", name(&d.Instance, "instance", "pid files /run/keepalived/keepalived_NAME.pid, vrrp_NAME.pid, checkers_NAME.pid"))
+	add("use_pid_dir", func(s *Statement) {
+		if l.args(s, 0, 0) {
+			d.UsePidDir = true
+			l.cur.why = "pid files in /run/keepalived"
+		}
+	})
 }

@@ -101,6 +101,28 @@ func TestLoadDaemon(t *testing.T) {
 		{"rs_init_notifies no", "global_defs {\n rs_init_notifies no\n}\n", script(func(g *vigil.Global) string { return wantEq(g.RSInitNotifies, false) }), nil},
 		{"rs_init_notifies: bad", "global_defs {\n rs_init_notifies 2\n}\n", nil, []wantErr{{"is not true/on/yes", 2, 19}}},
 		{"dynamic_interfaces", "global_defs {\n dynamic_interfaces\n dynamic_interfaces allow_if_changes\n}\n", nil, nil},
+		{"net_namespace instance use_pid_dir", "net_namespace blue\ninstance i1\nuse_pid_dir\n", script(func(g *vigil.Global) string {
+			return wantEq(g.Daemon, vigil.Daemon{NetNamespace: "blue", Instance: "i1", UsePidDir: true})
+		}), nil},
+		{"use_pid_dir: none", "global_defs {\n router_id r\n}\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon, vigil.Daemon{}) }), nil},
+		{"net_namespace: twice", "net_namespace blue\nnet_namespace red\n", script(func(g *vigil.Global) string {
+			return wantEq(g.Daemon.NetNamespace, "blue")
+		}), []wantErr{{"duplicate namespace definition", 2, 15}}},
+		{"net_namespace: missing", "net_namespace\n", nil, []wantErr{{"missing", 1, 1}}},
+		{"net_namespace: a path", "net_namespace /run/netns/x\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.NetNamespace, "") }),
+			[]wantErr{{"without '/'", 1, 15}}},
+		{"instance: twice", "instance a\ninstance b\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.Instance, "a") }),
+			[]wantErr{{"duplicate instance definition", 2, 10}}},
+		{"instance: ..", "instance ..\n", nil, []wantErr{{"without '/'", 1, 10}}},
+		{"instance: extra", "instance a b\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.Instance, "a") }),
+			[]wantErr{{"extra argument", 1, 12}}},
+		{"use_pid_dir: extra", "use_pid_dir yes\n", nil, []wantErr{{"extra argument", 1, 13}}},
+		{"fifo_write_vrrp_states_on_reload", "global_defs {\n fifo_write_vrrp_states_on_reload\n}\n", script(func(g *vigil.Global) string {
+			return wantEq(g.FIFOStatesOnReload, true)
+		}), nil},
+		{"fifo_write_vrrp_states_on_reload: none", "global_defs {\n}\n", script(func(g *vigil.Global) string { return wantEq(g.FIFOStatesOnReload, false) }), nil},
+		{"fifo_write_vrrp_states_on_reload: extra", "global_defs {\n fifo_write_vrrp_states_on_reload yes\n}\n", nil,
+			[]wantErr{{"extra argument", 2, 35}}},
 		{"dynamic_interfaces: bad", "global_defs {\n dynamic_interfaces sometimes\n}\n", nil, []wantErr{{"unknown option", 2, 21}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

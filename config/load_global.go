@@ -153,7 +153,6 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["lvs_flush_on_stop"] = lvsStop
 	hs["lvs_flush_onstop"] = lvsStop
 	hs["lvs_sync_daemon"] = l.lvsSyncDaemon
-	hs["fifo_write_vrrp_states_on_reload"] = differs(0, 0, "after a reload, FIFO lines are written for changes only")
 	hs["vrrp_startup_delay"] = l.startupDelay(false)
 	hs["vrrp_delay_after_boot"] = l.startupDelay(true)
 	hs["vmac_prefix"] = l.vmacPrefix
@@ -181,16 +180,7 @@ func (l *loader) topExtra(top map[string]handler, ign map[string]string) {
 		top[kw] = h
 		delete(ign, kw)
 	}
-	differs := func(why string) handler {
-		return func(s *Statement) {
-			if l.args(s, 0, -1) {
-				l.differs(s, why)
-			}
-		}
-	}
-	add("net_namespace", differs("not applied from the file: start vigild with --namespace NAME"))
-	add("use_pid_dir", differs("vigild writes the pid file -p names"))
-	add("instance", differs("vigild writes the pid file -p names"))
+	l.daemonTop(add)                                  // load_daemon.go
 	add("interface_up_down_delays", l.ifUpDownDelays) // load_ifdelay.go
 	add("static_routes", l.staticRoutes)
 	add("static_rules", l.staticRules)

@@ -69,12 +69,13 @@ func runDaemon(o *Options, env *Env) int {
 		dumpConfig(log, &cfg)
 	}
 
-	pidPaths := []string{o.PidFile}
+	pp := pidFiles(o, &cfg.Global.Daemon, env.RunDir)
+	pidPaths := []string{pp.main}
 	if !o.CheckOnly {
-		pidPaths = append(pidPaths, o.VRRPPidFile)
+		pidPaths = append(pidPaths, pp.vrrp)
 	}
 	if !o.VRRPOnly {
-		pidPaths = append(pidPaths, o.CheckersPidFile)
+		pidPaths = append(pidPaths, pp.checkers)
 	}
 	pids, err := writePidFiles(pidPaths, env.Pid, env.Proc, log)
 	if err != nil {
@@ -83,7 +84,10 @@ func runDaemon(o *Options, env *Env) int {
 	}
 	defer removePidFiles(pids, log)
 
-	sup, err := env.Build(cfg, BuildOptions{Netns: netnsPath(o.Namespace), Logger: log})
+	if o.Namespace != "" && cfg.Global.Daemon.NetNamespace != "" {
+		log.Info("Overriding config net_namespace with the command line's", "net_namespace", cfg.Global.Daemon.NetNamespace, "namespace", o.Namespace)
+	}
+	sup, err := env.Build(cfg, BuildOptions{Netns: netnsPath(namespace(o, &cfg.Global.Daemon)), Logger: log})
 	if err != nil {
 		log.Error("Cannot start", "err", err)
 		return ExitFatal
@@ -195,6 +199,13 @@ func (d *daemon) reload(ctx context.Context) reloadResult {
 	}
 	cfg := filter(l.cfg, d.o)
 	cfg.Logger = d.log
+	cur := d.config()
+	if why := daemonChange(d.o, &cur.Global.Daemon, &cfg.Global.Daemon); why != "" {
+		res.Problems = append(res.Problems, why)
+		res.Err = "new config cannot be applied; the running configuration is kept"
+		d.log.Error(why+"; keeping the running configuration", "config", d.o.ConfigFile)
+		return res
+	}
 	ch, err := d.sup.Reload(ctx, cfg)
 	res.Summary = summarize(ch)
 	if err != nil {

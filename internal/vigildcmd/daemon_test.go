@@ -139,8 +139,11 @@ func startDaemonEnv(t *testing.T, build Builder, mod func(*Env), args ...string)
 	if mod != nil {
 		mod(&env)
 	}
-	args = append([]string{"-f", h.conf, "-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"), "--control-socket", "none"}, args...)
+	pids := []string{"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"), "-c", filepath.Join(dir, "checkers.pid")}
+	if env.RunDir != "" {
+		pids = nil // the test looks at the default pid files
+	}
+	args = append(append([]string{"-f", h.conf, "--control-socket", "none"}, pids...), args...)
 	go func() { h.code <- Main(args, env) }()
 	h.wantNote("READY=1\nSTATUS=running")
 	return h

@@ -36,6 +36,9 @@ type Env struct {
 	// DumpDir is where SIGUSR1 and SIGUSR2 write; empty means $TMPDIR,
 	// or /tmp, as keepalived.
 	DumpDir string
+	// RunDir is where the pid files are by default (keepalived's
+	// RUNSTATEDIR); empty means /run.
+	RunDir string
 	// Pid is vigild's pid for the pid files; zero means os.Getpid().
 	Pid int
 	// Proc looks processes up for the pid files; nil means /proc.
@@ -77,6 +80,9 @@ func (e Env) withDefaults() Env {
 		if e.DumpDir == "" {
 			e.DumpDir = "/tmp"
 		}
+	}
+	if e.RunDir == "" {
+		e.RunDir = "/run"
 	}
 	if e.Pid == 0 {
 		e.Pid = os.Getpid()
@@ -203,7 +209,8 @@ keepalived's options (keepalived(8)):
   -e, --all-config             every included file must exist
   -I, --dont-release-ipvs      leave the virtual servers in IPVS on exit
   -d, --dump-conf              log the configuration at start
-  -p, --pid=FILE               pid file (default ` + DefaultPidFile + `)
+  -p, --pid=FILE               pid file (default ` + DefaultPidFile + `; use_pid_dir,
+                               instance and net_namespace name them as keepalived)
   -r, --vrrp_pid=FILE          VRRP pid file, vigild's pid (default ` + DefaultVRRPPidFile + `)
   -c, --checkers_pid=FILE      checkers pid file, vigild's pid (default ` + DefaultCheckPidFile + `)
   -t, --config-test[=FILE]     check the configuration and exit: 0 good,

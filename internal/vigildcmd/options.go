@@ -33,19 +33,20 @@ type Options struct {
 	LogFacility         string // -S: accepted and checked; no syslog
 	DontFork            bool   // -n: accepted; vigild never forks
 	DumpConf            bool   // -d
-	PidFile             string // -p
-	VRRPPidFile         string // -r
-	CheckersPidFile     string // -c
-	ConfigTest          bool   // -t
-	ConfigTestFile      string // -t FILE / --config-test=FILE
-	Namespace           string // -s, --namespace
-	ConfigID            string // -i; default the host name to its first '.'
-	ConfigIDSet         bool
-	AllConfig           bool // -e: every include must match
-	DontReleaseIPVS     bool // -I
-	IgnoreSIGINT        bool // --ignore-sigint
-	Version, Help       bool
-	Signum              string // --signum: print a signal's number and exit
+	// PidFile (-p), VRRPPidFile (-r), CheckersPidFile (-c): empty
+	// means keepalived's default, which the configuration's
+	// use_pid_dir, net_namespace and instance change (pidFiles).
+	PidFile, VRRPPidFile, CheckersPidFile string
+	ConfigTest                            bool   // -t
+	ConfigTestFile                        string // -t FILE / --config-test=FILE
+	Namespace                             string // -s, --namespace
+	ConfigID                              string // -i; default the host name to its first '.'
+	ConfigIDSet                           bool
+	AllConfig                             bool // -e: every include must match
+	DontReleaseIPVS                       bool // -I
+	IgnoreSIGINT                          bool // --ignore-sigint
+	Version, Help                         bool
+	Signum                                string // --signum: print a signal's number and exit
 
 	// vigild's own.
 	MetricsAddress string // --metrics-address: "" for none
@@ -250,24 +251,7 @@ func Parse(args []string) (Options, error) {
 	if len(problems) > 0 {
 		return o, &UsageError{Problems: problems}
 	}
-	o.fillPidFiles()
 	return o, nil
-}
-
-// fillPidFiles gives the pid files keepalived's defaults.
-func (o *Options) fillPidFiles() {
-	if o.Command != "" {
-		return
-	}
-	if o.PidFile == "" {
-		o.PidFile = DefaultPidFile
-	}
-	if o.VRRPPidFile == "" {
-		o.VRRPPidFile = DefaultVRRPPidFile
-	}
-	if o.CheckersPidFile == "" {
-		o.CheckersPidFile = DefaultCheckPidFile
-	}
 }
 
 func apply(o *Options, opt *option, val string, problems []string) []string {

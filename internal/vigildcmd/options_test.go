@@ -14,8 +14,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParse(t *testing.T) {
 	def := func(f func(o *Options)) Options {
-		o := Options{ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket,
-			PidFile: DefaultPidFile, VRRPPidFile: DefaultVRRPPidFile, CheckersPidFile: DefaultCheckPidFile}
+		o := Options{ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket}
 		if f != nil {
 			f(&o)
 		}

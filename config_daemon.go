@@ -1,0 +1,21 @@
+package vigil
+
+// Daemon is what a configuration file says of the process that runs the
+// Supervisor: keepalived's top-level net_namespace, instance and
+// use_pid_dir. The Supervisor ignores it; vigild applies it. A reload
+// cannot change NetNamespace or Instance (vigild refuses such a reload,
+// as keepalived does).
+type Daemon struct {
+	// NetNamespace is the network namespace (/run/netns/NAME) the
+	// daemon runs in when its command line names none (net_namespace);
+	// empty means the daemon's own.
+	NetNamespace string
+	// Instance names this daemon among several on one host (instance):
+	// its pid files are keepalived_NAME.pid, vrrp_NAME.pid and
+	// checkers_NAME.pid in /run/keepalived. Empty means none.
+	Instance string
+	// UsePidDir puts the pid files in /run/keepalived (use_pid_dir);
+	// a namespace or an Instance does so too. By default they are in
+	// /run.
+	UsePidDir bool
+}
