@@ -121,6 +121,23 @@ type Global struct {
 	// daemons by a VRRP instance's state (lvs_sync_daemon); nil means
 	// none are started.
 	SyncDaemon *SyncDaemon
+	// LVSFlush empties the whole IPVS table, services of other programs
+	// included, when Run starts, before the virtual servers are added
+	// (lvs_flush); a reload does not flush. By default other services
+	// stay.
+	LVSFlush bool
+	// LVSFlushOnStop empties the whole IPVS table when Run returns, if
+	// there are virtual servers and KeepIPVSOnExit is off
+	// (lvs_flush_on_stop); by default only the virtual servers vigil
+	// configured are removed (lvs_flush_on_stop VS).
+	LVSFlushOnStop bool
+	// LVSTimeouts sets the namespace's IPVS connection timeouts
+	// (lvs_timeouts) when Run starts and at each Reload; a zero field
+	// keeps the value the kernel had before the first change. The
+	// Supervisor reads those original timeouts once, before its first
+	// change, and restores them when a reload sets none and when Run
+	// returns. Zero means the timeouts are not touched.
+	LVSTimeouts ipvs.Timeouts
 	// FIFOStatesOnReload writes, after each successful Reload, the
 	// state of every sync group and instance the reload kept to the
 	// notify FIFOs (fifo_write_vrrp_states_on_reload), for their

@@ -168,5 +168,6 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, validateVirtualServers(c)...)
 	errs = append(errs, validateSyncDaemon(c)...)
+	errs = append(errs, validateLVSTimeouts(c)...)
 	return errors.Join(errs...)
 }

@@ -52,6 +52,7 @@ type Supervisor struct {
 	ipvsB   ipvs.Backend          // what p.IPVS opened for vs; Run closes it
 	syncd   *syncDaemons          // nil without Global.SyncDaemon (supervisor_syncd.go)
 	syncB   ipvs.Backend          // what p.IPVS opened for syncd; Run closes it
+	lvs     lvsAdmin              // LVSFlush, LVSFlushOnStop, LVSTimeouts (supervisor_lvsadmin.go)
 	events  Events
 	vips    vipTable
 	ran     atomic.Bool
@@ -212,6 +213,9 @@ func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
 		s.vs, s.ipvsB = vs, b
 	}
 	if err := s.openSyncDaemons(&cfg); err != nil {
+		return s, err
+	}
+	if err := s.lvs.open(p, &cfg.Global, log); err != nil {
 		return s, err
 	}
 	s.events = p.Subscribe(1024)
@@ -438,6 +442,7 @@ func (s *Supervisor) Close() error {
 		s.ipvsB.Close()
 	}
 	s.closeSyncBackend()
+	s.lvs.close()
 	s.n.events.Close()
 	return nil
 }
@@ -445,7 +450,9 @@ func (s *Supervisor) Close() error {
 // Run runs everything until ctx is done, then leaves gracefully: sync
 // groups and instances report STOP, masters send priority 0 and remove
 // their VIPs, the virtual servers leave the IPVS table (unless
-// Global.KeepIPVSOnExit), notify scripts already queued finish (for at
+// Global.KeepIPVSOnExit; the whole table is flushed with
+// Global.LVSFlushOnStop), the original IPVS timeouts come back (after
+// Global.LVSTimeouts), notify scripts already queued finish (for at
 // most a minute), and the platform is closed. It returns only when every
 // goroutine it started has ended, with the errors of parts that failed.
 // A Supervisor runs once: a second call returns ErrRan.
@@ -479,6 +486,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	ndone := make(chan struct{})
 	go func() { defer close(ndone); s.fail("notify", s.n.runner.Run(nctx)) }()
 	s.n.startFIFOs(nctx)
+	s.lvs.start(s.cfg.Global)
 	vctx, vcancel := context.WithCancel(context.Background())
 	s.vctx, s.vdone = vctx, make(chan struct{})
 	if s.vs != nil {
@@ -500,12 +508,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	vcancel()
 	<-s.vdone
+	s.lvs.stop(s.cfg.Global, s.vs != nil)
 	if s.ipvsB != nil {
 		if err := s.ipvsB.Close(); err != nil {
 			s.log.Warn("vigil: closing the IPVS backend", "err", err)
 		}
 	}
 	s.closeSyncBackend()
+	s.lvs.close()
 	gcancel()
 	pcancel()
 	s.bg.Wait()

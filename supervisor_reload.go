@@ -254,6 +254,7 @@ func (s *Supervisor) reload(cfg Config) (Changes, error) {
 	if err := s.openSyncDaemons(&cfg); err != nil {
 		s.log.Error("vigil: reload", "err", err)
 	}
+	s.lvs.reload(s.p, cfg.Global)
 	s.cfg = cfg
 	if startSyncd {
 		s.startSyncDaemons()

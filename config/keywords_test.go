@@ -241,7 +241,7 @@ func keywordTable(rows []kwRow, status map[kwRow]kwResult) string {
 // TestKeywordSeen checks the hook on a small configuration: a handled,
 // a differently behaving, an ignored and an unknown keyword.
 func TestKeywordSeen(t *testing.T) {
-	tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte("global_defs {\n router_id r\n lvs_flush\n enable_dbus\n bogus\n}\n")}}, "k.conf", Options{})
+	tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte("global_defs {\n router_id r\n json_version 1\n enable_dbus\n bogus\n}\n")}}, "k.conf", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestKeywordSeen(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %v", block, kw, st))
 	}
 	l.load(tr.Statements)
-	want := []string{"global_defs router_id supported", "global_defs lvs_flush behaves differently",
+	want := []string{"global_defs router_id supported", "global_defs json_version behaves differently",
 		"global_defs enable_dbus ignored", "global_defs bogus unknown", "top global_defs supported"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("seen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

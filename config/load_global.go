@@ -137,21 +137,7 @@ func (l *loader) globalExtra(hs map[string]handler) {
 			l.cur.why = whyStrict
 		}
 	}
-	const lvsOwn = "vigil changes only the virtual servers it configures"
-	hs["lvs_timeouts"] = differs(1, -1, "not set: use ipvsadm --set")
-	hs["lvs_flush"] = differs(0, 0, lvsOwn+": other IPVS services stay")
-	lvsStop := func(s *Statement) {
-		if !l.args(s, 0, 1) {
-			return
-		}
-		if len(s.Words) == 2 && s.Words[1] == "VS" {
-			l.cur.why = "vigil removes its own virtual servers when it stops (Global.KeepIPVSOnExit keeps them)"
-			return
-		}
-		l.differs(s, lvsOwn+": they are removed when it stops, other IPVS services stay")
-	}
-	hs["lvs_flush_on_stop"] = lvsStop
-	hs["lvs_flush_onstop"] = lvsStop
+	l.lvsAdminGlobals(hs) // load_lvsadmin.go
 	hs["lvs_sync_daemon"] = l.lvsSyncDaemon
 	hs["vrrp_startup_delay"] = l.startupDelay(false)
 	hs["vrrp_delay_after_boot"] = l.startupDelay(true)

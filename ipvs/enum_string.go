@@ -109,11 +109,14 @@ func _() {
 	_ = x[OpStartDaemon-9]
 	_ = x[OpStopDaemon-10]
 	_ = x[OpListDaemons-11]
+	_ = x[OpFlush-12]
+	_ = x[OpReadTimeouts-13]
+	_ = x[OpSetTimeouts-14]
 }
 
-const _Op_name = "create serviceupdate servicedelete servicecreate destinationupdate destinationdelete destinationlist serviceslist destinationsstart sync daemonstop sync daemonlist sync daemons"
+const _Op_name = "create serviceupdate servicedelete servicecreate destinationupdate destinationdelete destinationlist serviceslist destinationsstart sync daemonstop sync daemonlist sync daemonsflushread timeoutsset timeouts"
 
-var _Op_index = [...]uint8{0, 14, 28, 42, 60, 78, 96, 109, 126, 143, 159, 176}
+var _Op_index = [...]uint8{0, 14, 28, 42, 60, 78, 96, 109, 126, 143, 159, 176, 181, 194, 206}
 
 func (i Op) String() string {
 	idx := int(i) - 1

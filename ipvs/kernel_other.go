@@ -66,3 +66,12 @@ func (*Kernel) StopDaemon(context.Context, SyncState) error { return errNoKernel
 
 // Daemons returns ErrUnsupported.
 func (*Kernel) Daemons(context.Context) ([]SyncDaemon, error) { return nil, errNoKernel }
+
+// Flush returns ErrUnsupported.
+func (*Kernel) Flush(context.Context) error { return errNoKernel }
+
+// Timeouts returns ErrUnsupported.
+func (*Kernel) Timeouts(context.Context) (Timeouts, error) { return Timeouts{}, errNoKernel }
+
+// SetTimeouts returns ErrUnsupported.
+func (*Kernel) SetTimeouts(context.Context, Timeouts) error { return errNoKernel }

@@ -9,7 +9,8 @@ type Op uint8
 // them; String says them in words ("create destination"). The writes
 // come first; OpListServices is Backend.Services and OpListDestinations
 // Backend.Destinations; the sync daemons' calls (Daemons) come last and
-// are not table writes (IsWrite is false).
+// are not table writes (IsWrite is false), then Admin's: OpFlush (a
+// write) and the timeouts' (not writes).
 const (
 	OpCreateService     Op = iota + 1 // create service
 	OpUpdateService                   // update service
@@ -22,10 +23,13 @@ const (
 	OpStartDaemon                     // start sync daemon
 	OpStopDaemon                      // stop sync daemon
 	OpListDaemons                     // list sync daemons
+	OpFlush                           // flush
+	OpReadTimeouts                    // read timeouts
+	OpSetTimeouts                     // set timeouts
 )
 
 // IsWrite reports whether o changes the table.
-func (o Op) IsWrite() bool { return o >= OpCreateService && o <= OpDeleteDestination }
+func (o Op) IsWrite() bool { return o >= OpCreateService && o <= OpDeleteDestination || o == OpFlush }
 
 // A SyncError is the failure of one operation of Sync on one object.
 type SyncError struct {

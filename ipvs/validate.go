@@ -28,16 +28,22 @@ type FieldError struct {
 	// of role State, not of Service.
 	Daemon bool
 	State  SyncState
-	Field  string // the Go name of the field: "Scheduler", "Weight"
-	Reason string
+	// Timeouts says the error is of the connection timeouts
+	// (Timeouts.Validate), not of Service.
+	Timeouts bool
+	Field    string // the Go name of the field: "Scheduler", "Weight"
+	Reason   string
 }
 
 // Error formats e as "ipvs: service tcp 192.0.2.10:80: destination
 // 10.0.0.1:80: Weight: 70000 out of range 0..65535", or a sync daemon's
-// as "ipvs: sync daemon backup: Interface: empty".
+// as "ipvs: sync daemon backup: Interface: empty", the timeouts' as
+// "ipvs: timeouts: UDP: -1s out of range 0..744h0m0s".
 func (e *FieldError) Error() string {
 	var b strings.Builder
-	if e.Daemon {
+	if e.Timeouts {
+		b.WriteString("ipvs: timeouts")
+	} else if e.Daemon {
 		b.WriteString("ipvs: sync daemon ")
 		b.WriteString(e.State.String())
 	} else {

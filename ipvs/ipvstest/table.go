@@ -24,7 +24,7 @@ type Call struct {
 
 func (c Call) String() string {
 	switch c.Op {
-	case ipvs.OpListServices, ipvs.OpListDaemons:
+	case ipvs.OpListServices, ipvs.OpListDaemons, ipvs.OpFlush, ipvs.OpReadTimeouts, ipvs.OpSetTimeouts:
 		return c.Op.String()
 	case ipvs.OpStartDaemon, ipvs.OpStopDaemon:
 		return fmt.Sprintf("%v %v", c.Op, c.Daemon)
@@ -45,7 +45,8 @@ type Fault func(Call) error
 // deletes its destinations; it holds services and destinations in their
 // Normalize form. Its sync daemons (StartDaemon) are records of what was
 // started, with the kernel's defaults filled in (for an interface with an
-// MTU of 1500): nothing is sent. It is safe for concurrent use; the zero Table is not
+// MTU of 1500): nothing is sent. It implements ipvs.Admin: its
+// timeouts start as ipvs.DefaultTimeouts. It is safe for concurrent use; the zero Table is not
 // usable, make one with New.
 type Table struct {
 	mu        sync.Mutex
@@ -56,6 +57,7 @@ type Table struct {
 	batches   int
 	closed    bool
 	daemons   [3]*ipvs.SyncDaemon // by SyncState; [0] unused
+	timeouts  ipvs.Timeouts
 }
 
 type entry struct {
@@ -64,13 +66,14 @@ type entry struct {
 }
 
 var (
+	_ ipvs.Admin   = (*Table)(nil)
 	_ ipvs.Backend = (*Table)(nil)
 	_ ipvs.Batcher = (*Table)(nil)
 )
 
 // New returns an empty table.
 func New() *Table {
-	return &Table{svcs: make(map[ipvs.ServiceKey]*entry), counts: make(map[ipvs.Op]int)}
+	return &Table{svcs: make(map[ipvs.ServiceKey]*entry), counts: make(map[ipvs.Op]int), timeouts: ipvs.DefaultTimeouts}
 }
 
 // SetFault makes f decide, from now on, whether each call fails; nil
