@@ -146,6 +146,7 @@ type loader struct {
 	defIface string         // default_interface
 	x        extState       // see load_global.go
 	d        daemonState    // see load_daemon.go
+	free     vsFree         // see load_vs_free.go
 	// seen, set by tests only, is told the status of every keyword
 	// read: block is its blockPath.
 	seen func(block, keyword string, status kwStatus, reason string)

@@ -506,6 +506,7 @@ func (v *vsLoader) virtualServer(s *Statement) {
 	}
 	v.vsBlock(d)
 	v.finishVS(d)
+	l.free.release(d)
 }
 
 // vsBlock reads the statements of a virtual server's block.
@@ -805,7 +806,8 @@ func (v *vsLoader) realServer(d *vsDef, s *Statement) *rsDef {
 	if !ok {
 		return nil
 	}
-	r := &rsDef{vs: d, s: s}
+	r := l.free.rs()
+	r.vs, r.s = d, s
 	r.rs.Destination = dst
 	readBlock(l, r.what, s.Block, rsKeys, r, rsIgnored)
 	return r

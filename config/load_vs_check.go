@@ -94,7 +94,8 @@ type checkKind struct {
 // readCheck reads checker block s of real server r.
 func readCheck(l *loader, r *rsDef, s *Statement) {
 	k := checkKinds[s.Words[0]]
-	c := &chkDef{r: r, s: s, kind: k, retries: defaultCheckRetries, retryDelay: check.DefaultRetryDelay}
+	c := l.free.chk()
+	c.r, c.s, c.kind, c.retries, c.retryDelay = r, s, k, defaultCheckRetries, check.DefaultRetryDelay
 	if k.conn {
 		c.conn.s = s
 		c.needPort = true
