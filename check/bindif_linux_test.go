@@ -14,7 +14,8 @@ import (
 
 // TestInterfaceReachesSocket checks that every connecting checker binds
 // its socket to Interface: an interface that does not exist fails the
-// check at setsockopt, whoever runs the test.
+// check at setsockopt, whoever runs the test (but ICMP's raw socket,
+// which needs root).
 func TestInterfaceReachesSocket(t *testing.T) {
 	noLeaks(t)
 	tcp := tcpServer(t, func(net.Conn) {})
@@ -31,6 +32,10 @@ func TestInterfaceReachesSocket(t *testing.T) {
 		&ICMP{Addr: netip.MustParseAddr("127.0.0.1"), Interface: none, Privileged: true},
 	} {
 		t.Run(checkerName(c), func(t *testing.T) {
+			if i, ok := c.(*ICMP); ok && i.Privileged {
+				// The raw socket is refused before the bind is tried.
+				nstest.Root(t)
+			}
 			err := c.Check(testCtx(t, 5*time.Second))
 			if err == nil || !strings.Contains(err.Error(), "SO_BINDTODEVICE "+none) {
 				t.Errorf("%T with Interface %s: %v, want a SO_BINDTODEVICE error", c, none, err)
