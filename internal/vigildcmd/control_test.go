@@ -187,6 +187,7 @@ func TestMetricsAddressInUse(t *testing.T) {
 	env.Signals = make(chan os.Signal)
 	env.Notify = func(string) error { return nil }
 	dir := t.TempDir()
+	env.RunDir = dir // -r and -c's defaults: not /run
 	code := Main([]string{"-f", "testdata/small.conf", "-p", filepath.Join(dir, "k.pid"), "--control-socket", "none",
 		"--metrics-address", ln.Addr().String()}, env)
 	if code != ExitFatal || !strings.Contains(out.String(), "metrics address") {
