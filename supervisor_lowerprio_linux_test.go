@@ -23,15 +23,7 @@ import (
 // priority advert runs notify_master_rx_lower_pri with its own arguments
 // and writes keepalived's FIFO line, once per advert.
 func TestSupervisorNotifyMasterRxLowerPri(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "calls")
-	script := filepath.Join(dir, "notify.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+out+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, script, out := scriptDir(t, "")
 	fifo := filepath.Join(dir, "fifo")
 	in := supInst("VI_1", 51, 200, vipX)
 	in.VRRP.Interval = 100 * time.Millisecond

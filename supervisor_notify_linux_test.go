@@ -19,20 +19,33 @@ import (
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
+// scriptDir makes a directory scripts may run from (0755: script
+// security) holding a script that appends its arguments, a line a call,
+// to the file out; body, if not empty, is the script's own text instead,
+// with OUTFILE standing for out.
+func scriptDir(t *testing.T, body string) (dir, script, out string) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out = filepath.Join(dir, "calls")
+	script = filepath.Join(dir, "notify.sh")
+	if body == "" {
+		body = "#!/bin/sh\necho \"$@\" >> OUTFILE\n"
+	}
+	if err := os.WriteFile(script, []byte(strings.ReplaceAll(body, "OUTFILE", out)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, script, out
+}
+
 // TestSupervisorNotify: a sync group of one instance becomes master
 // alone, then stops: the notify FIFO gets keepalived's lines in order,
 // and the scripts run in order with keepalived's arguments (the state's
 // script, then the generic one with INSTANCE|GROUP NAME STATE PRIORITY).
 func TestSupervisorNotify(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "calls")
-	script := filepath.Join(dir, "notify.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+out+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, script, out := scriptDir(t, "")
 	sc := func(args ...string) *notify.Script { return &notify.Script{Args: append([]string{script}, args...)} }
 	fifo := filepath.Join(dir, "fifo")
 	in := supInst("VI_1", 51, 200, vipX)

@@ -5,7 +5,6 @@ package vigil_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,18 +20,9 @@ import (
 // the instance's STOP script, when everything has stopped. A startup
 // script that outlives its Timeout is stopped and Run goes on.
 func TestSupervisorStartupShutdownScripts(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "calls")
-	script := filepath.Join(dir, "log.sh")
 	// The startup script sleeps first: were Run not waiting, the
 	// instance's BACKUP script would come first.
-	body := "#!/bin/sh\n[ \"$1\" = startup ] && sleep 0.3\n[ \"$1\" = hang ] && exec sleep 10\necho \"$@\" >> " + out + "\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	_, script, out := scriptDir(t, "#!/bin/sh\n[ \"$1\" = startup ] && sleep 0.3\n[ \"$1\" = hang ] && exec sleep 10\necho \"$@\" >> OUTFILE\n")
 	sc := func(args ...string) *notify.Script { return &notify.Script{Args: append([]string{script}, args...)} }
 	in := supInst("VI_1", 51, 200, vipX)
 	in.VRRP.Interval = 100 * time.Millisecond
