@@ -2,7 +2,7 @@ package vigil
 
 // Daemon is what a configuration file says of the process that runs the
 // Supervisor: keepalived's top-level net_namespace, instance and
-// use_pid_dir. The Supervisor ignores it; vigild applies it. A reload
+// use_pid_dir, and global_defs json_version. The Supervisor ignores it; vigild applies it. A reload
 // cannot change NetNamespace or Instance (vigild refuses such a reload,
 // as keepalived does).
 type Daemon struct {
@@ -18,4 +18,8 @@ type Daemon struct {
 	// a namespace or an Instance does so too. By default they are in
 	// /run.
 	UsePidDir bool
+	// JSONVersion is the format of keepalived.json, written on the JSON
+	// signal (json_version): 1, a list of the instances, or 2, an object
+	// with them under "vrrp". 0 means 1.
+	JSONVersion int
 }

@@ -239,9 +239,10 @@ func keywordTable(rows []kwRow, status map[kwRow]kwResult) string {
 }
 
 // TestKeywordSeen checks the hook on a small configuration: a handled,
-// a differently behaving, an ignored and an unknown keyword.
+// an ignored and an unknown keyword (no keyword behaves differently
+// now; TestKeywordDiffers checks that mark).
 func TestKeywordSeen(t *testing.T) {
-	tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte("global_defs {\n router_id r\n json_version 1\n enable_dbus\n bogus\n}\n")}}, "k.conf", Options{})
+	tr, err := Read(fstest.MapFS{"k.conf": {Data: []byte("global_defs {\n router_id r\n enable_dbus\n bogus\n}\n")}}, "k.conf", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,9 +252,22 @@ func TestKeywordSeen(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %v", block, kw, st))
 	}
 	l.load(tr.Statements)
-	want := []string{"global_defs router_id supported", "global_defs json_version behaves differently",
+	want := []string{"global_defs router_id supported",
 		"global_defs enable_dbus ignored", "global_defs bogus unknown", "top global_defs supported"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("seen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestKeywordDiffers checks the mark a handler gives a keyword vigil
+// maps with a different behaviour: the status, the why and a warning.
+func TestKeywordDiffers(t *testing.T) {
+	l := newLoader(LoadOptions{LookupUser: fakeUsers})
+	l.differs(&Statement{Words: []string{"kw", "1"}}, "because")
+	if l.cur != (kwNote{kwDiffers, "because"}) {
+		t.Errorf("cur = %+v", l.cur)
+	}
+	if len(l.errs) != 1 || l.errs[0].Severity != SeverityWarning || !strings.Contains(l.errs[0].Msg, "kw: behaves differently: because") {
+		t.Errorf("errors = %v", l.errs)
 	}
 }

@@ -56,6 +56,16 @@ func (l *loader) daemonGlobals(hs map[string]handler) {
 		l.cur.why = "always on, with allow_if_changes: vigil follows interfaces by name through netlink, " +
 			"whether or not they exist at start and whatever their index"
 	}
+	hs["json_version"] = func(s *Statement) {
+		// keepalived's json_version_handler: 1 or 2, else an error and
+		// the version stays.
+		if l.args(s, 1, 1) {
+			if n, ok := l.intArg(s, 1, 1, 2); ok {
+				g.Daemon.JSONVersion = n
+			}
+			l.cur.why = "keepalived.json in keepalived's format; vigild.json too"
+		}
+	}
 	hs["fifo_write_vrrp_states_on_reload"] = func(s *Statement) {
 		if l.args(s, 0, 0) {
 			g.FIFOStatesOnReload = true

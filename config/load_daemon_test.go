@@ -116,6 +116,14 @@ func TestLoadDaemon(t *testing.T) {
 		{"instance: ..", "instance ..\n", nil, []wantErr{{"without '/'", 1, 10}}},
 		{"instance: extra", "instance a b\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.Instance, "a") }),
 			[]wantErr{{"extra argument", 1, 12}}},
+		{"json_version 2", "global_defs {\n json_version 2\n}\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.JSONVersion, 2) }), nil},
+		{"json_version 1", "global_defs {\n json_version 1\n}\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.JSONVersion, 1) }), nil},
+		{"json_version: none", "global_defs {\n}\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.JSONVersion, 0) }), nil},
+		{"json_version 3", "global_defs {\n json_version 2\n json_version 3\n}\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.JSONVersion, 2) }),
+			[]wantErr{{"invalid number \"3\" (1..2)", 3, 15}}},
+		{"json_version x", "global_defs {\n json_version x\n}\n", nil, []wantErr{{"invalid number", 2, 15}}},
+		{"json_version: missing", "global_defs {\n json_version\n}\n", nil, []wantErr{{"missing", 2, 2}}},
+		{"json_version: extra", "global_defs {\n json_version 1 2\n}\n", nil, []wantErr{{"extra argument", 2, 17}}},
 		{"use_pid_dir: extra", "use_pid_dir yes\n", nil, []wantErr{{"extra argument", 1, 13}}},
 		{"fifo_write_vrrp_states_on_reload", "global_defs {\n fifo_write_vrrp_states_on_reload\n}\n", script(func(g *vigil.Global) string {
 			return wantEq(g.FIFOStatesOnReload, true)

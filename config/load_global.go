@@ -126,7 +126,6 @@ var globalIgnored = map[string]string{
 // vigil maps with keepalived's meaning and those it maps with a
 // different behaviour (a warning each).
 func (l *loader) globalExtra(hs map[string]handler) {
-	differs := l.hDiffers
 	hs["vrrp_mcast_group4"] = l.mcastGroup(&l.x.group4, false)
 	hs["vrrp_mcast_group6"] = l.mcastGroup(&l.x.group6, true)
 	l.advertHandlers(hs, "vrrp_")
@@ -150,7 +149,6 @@ func (l *loader) globalExtra(hs map[string]handler) {
 	hs["include_check"] = func(*Statement) {
 		l.cur.why = "applied by Read, as the file is read"
 	}
-	hs["json_version"] = differs(1, 1, "vigild's state dump has a JSON format of its own (Supervisor.State)")
 	l.daemonGlobals(hs) // load_daemon.go
 }
 
@@ -181,16 +179,6 @@ func (l *loader) topExtra(top map[string]handler, ign map[string]string) {
 		"garp_group":            "not supported: one vrrp_garp_interval for every interface",
 	} {
 		ign[kw] = why
-	}
-}
-
-// hDiffers is a handler for a keyword of lo..hi arguments that vigil
-// maps with a different behaviour.
-func (l *loader) hDiffers(lo, hi int, why string) handler {
-	return func(s *Statement) {
-		if l.args(s, lo, hi) {
-			l.differs(s, why)
-		}
 	}
 }
 

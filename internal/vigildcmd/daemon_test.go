@@ -302,6 +302,8 @@ func TestDaemonDumps(t *testing.T) {
 			DataFile:  {"------< VRRP Topology >------", " VRRP Instance = VI_1", "   State = MASTER", "(1m30s ago)", "192.0.2.100/24 dev eth0", "RS = 198.51.100.2:80, DOWN, weight 0", "Last error = connection refused"},
 			StatsFile: {"VRRP Instance: VI_1\n  Advertisements:\n    Received: 3\n    Sent: 7\n  Became master: 1\n", "    TTL: 2\n"},
 			JSONFile:  {`"name": "VI_1"`, `"state": "MASTER"`},
+			KeepalivedJSONFile: {`[{"data":{"iname":"VI_1",`, `"ifp_ifname":"eth0"`, `"base_priority":150,"effective_priority":140,"vipset":true,`,
+				`"state":2,`, `"vips":["192.0.2.100/24 dev eth0 scope global set"]`, `"stats":{"advert_rcvd":3,"advert_sent":7,"become_master":1,`},
 		}
 		for f, ws := range want {
 			b, err := os.ReadFile(filepath.Join(h.dir, f))

@@ -31,8 +31,15 @@
 //   - SIGUSR1 writes keepalived.data (for people; not keepalived's exact
 //     text) and vigild.json (vigil.State), SIGUSR2 keepalived.stats in
 //     keepalived's layout; keepalived's JSON signal (SIGRTMIN+2) writes
-//     vigild.json, not keepalived.json's format (use --metrics-address).
-//     They go to $TMPDIR or /tmp; a failed write is logged.
+//     keepalived.json in keepalived's format (json_version 1 or 2, the
+//     keys and types of keepalived 2.2.7's, the password as "********")
+//     and vigild.json. keepalived.json's fields vigil has no counterpart
+//     for hold keepalived's zero value: skip_check_adv_addr, strict_mode,
+//     vmac_ifname, master_priority, smtp_alert, invalid_type_rcvd,
+//     invalid_authtype, authtype_mismatch; master_adver_int is the
+//     configured advert interval, wantstate the state, and track_script
+//     lists the vrrp_script trackers only. They go to $TMPDIR or /tmp; a
+//     failed write is logged.
 //   - -t does not run the scripts' permission checks (the Supervisor does
 //     at start and reload, and logs them).
 //   - Options vigild cannot honour (-X, -V, -g, -u, SNMP, core dumps,

@@ -34,9 +34,10 @@ func (d *daemon) writeDataDump() {
 	d.writeJSONState(&st)
 }
 
-// writeJSONDump is the JSON signal: vigild.json.
+// writeJSONDump is the JSON signal: keepalived.json and vigild.json.
 func (d *daemon) writeJSONDump() {
 	st := d.sup.State()
+	d.writeKeepalivedJSON(&st)
 	d.writeJSONState(&st)
 }
 
@@ -200,18 +201,12 @@ func writeStats(w io.Writer, st vigil.Stats) {
 	})
 	for _, n := range names {
 		s := st.Instances[n]
-		var released uint64
-		for t, c := range s.ByTransition {
-			if t.From == vrrp.Master {
-				released += c
-			}
-		}
 		fmt.Fprintf(w, "VRRP Instance: %s\n", n)
 		fmt.Fprintf(w, "  Advertisements:\n")
 		fmt.Fprintf(w, "    Received: %d\n", s.AdvertsReceived)
 		fmt.Fprintf(w, "    Sent: %d\n", s.AdvertsSent)
 		fmt.Fprintf(w, "  Became master: %d\n", s.BecameMaster)
-		fmt.Fprintf(w, "  Released master: %d\n", released)
+		fmt.Fprintf(w, "  Released master: %d\n", releasedMaster(s))
 		fmt.Fprintf(w, "  Packet Errors:\n")
 		fmt.Fprintf(w, "    Length: %d\n", s.Drop(vrrp.DropMalformed))
 		fmt.Fprintf(w, "    TTL: %d\n", s.Drop(vrrp.DropTTL))
@@ -226,4 +221,16 @@ func writeStats(w io.Writer, st vigil.Stats) {
 		fmt.Fprintf(w, "    Received: %d\n", s.PriorityZeroRx)
 		fmt.Fprintf(w, "    Sent: %d\n", s.PriorityZeroTx)
 	}
+}
+
+// releasedMaster counts the transitions out of MASTER (keepalived's
+// release_master).
+func releasedMaster(s vrrp.Stats) uint64 {
+	var n uint64
+	for t, c := range s.ByTransition {
+		if t.From == vrrp.Master {
+			n += c
+		}
+	}
+	return n
 }
