@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,10 +41,6 @@ func (o LoadOptions) lookupUser(name, group string, supp bool) (*notify.User, er
 // vigil.Config.Validate's), or nil. The Config is what could be mapped
 // even when error is not nil.
 func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
-	abs, err := filepath.Abs(name)
-	if err != nil {
-		return vigil.Config{}, nil, &Error{Pos: Pos{File: name}, Severity: SeverityFatal, Msg: err.Error()}
-	}
 	// Each top-level statement is mapped as soon as Read completes it, so
 	// the whole tree is never held: a file of 30,000 real servers peaks
 	// at the Config, not at the Config and its tree.
@@ -64,10 +58,13 @@ func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
 			tl.statement(s)
 		}
 	}()
-	_, err = readStream(os.DirFS("/"), true, cleanPath(".", filepath.ToSlash(abs)), opts.Read, t, func(s *Statement) { stmts <- s })
+	tr, err := readFileStream(name, opts.Read, t, func(s *Statement) { stmts <- s })
 	close(stmts)
 	<-mapped
 	var errs ErrorList
+	if tr == nil {
+		return vigil.Config{}, nil, err // the name could not be made absolute
+	}
 	if err != nil {
 		var rl ErrorList
 		if !errors.As(err, &rl) {

@@ -118,11 +118,16 @@ func Read(fsys fs.FS, name string, opts Options) (*Tree, error) {
 // system's file system, as Read does; a relative name is relative to the
 // working directory, and positions name files by absolute path.
 func ReadFile(name string, opts Options) (*Tree, error) {
+	return readFileStream(name, opts, &Tree{}, nil)
+}
+
+// readFileStream is ReadFile with readStream's emit (nil: none).
+func readFileStream(name string, opts Options, t *Tree, emit func(*Statement)) (*Tree, error) {
 	abs, err := filepath.Abs(name)
 	if err != nil {
 		return nil, &Error{Pos: Pos{File: name}, Severity: SeverityFatal, Msg: err.Error()}
 	}
-	return read(os.DirFS("/"), true, cleanPath(".", filepath.ToSlash(abs)), opts)
+	return readStream(os.DirFS("/"), true, cleanPath(".", filepath.ToSlash(abs)), opts, t, emit)
 }
 
 func read(fsys fs.FS, rooted bool, name string, opts Options) (*Tree, error) {
