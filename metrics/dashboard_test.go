@@ -38,13 +38,20 @@ func exported(t *testing.T, c prometheus.Collector) map[string][]string {
 	return out
 }
 
+// query is a PromQL expression of the dashboard, where it is, and the
+// legend it is shown with (none for a template variable's).
+type query struct {
+	expr, where, legend string
+}
+
 // dashboardQueries returns every PromQL expression of a Grafana
 // dashboard: panel targets (rows' nested panels too) and template
-// variable queries, each with where it is.
-func dashboardQueries(t *testing.T, b []byte) map[string]string {
+// variable queries.
+func dashboardQueries(t *testing.T, b []byte) []query {
 	t.Helper()
 	type target struct {
-		Expr string `json:"expr"`
+		Expr   string `json:"expr"`
+		Legend string `json:"legendFormat"`
 	}
 	type panel struct {
 		Title   string   `json:"title"`
@@ -64,7 +71,7 @@ func dashboardQueries(t *testing.T, b []byte) map[string]string {
 	if err := json.Unmarshal(b, &d); err != nil {
 		t.Fatalf("%s: %v", dashboardFile, err)
 	}
-	out := map[string]string{}
+	var out []query
 	var walk func([]panel)
 	walk = func(ps []panel) {
 		for _, p := range ps {
@@ -72,7 +79,7 @@ func dashboardQueries(t *testing.T, b []byte) map[string]string {
 				if tg.Expr == "" {
 					t.Errorf("panel %q: target %d has no expr", p.Title, i)
 				}
-				out[tg.Expr] = "panel " + p.Title
+				out = append(out, query{expr: tg.Expr, where: "panel " + p.Title, legend: tg.Legend})
 			}
 			walk(p.Panels)
 		}
@@ -92,7 +99,7 @@ func dashboardQueries(t *testing.T, b []byte) map[string]string {
 			}
 			q.Query = s
 		}
-		out[q.Query] = "variable " + v.Name
+		out = append(out, query{expr: q.Query, where: "variable " + v.Name})
 	}
 	return out
 }
@@ -105,6 +112,7 @@ var (
 	// label_values(metric, label).
 	groupingRE    = regexp.MustCompile(`\b(?:by|without|on|ignoring)\s*\(([^)]*)\)`)
 	labelValuesRE = regexp.MustCompile(`label_values\(\s*vigil_[a-z0-9_]+\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)`)
+	byRE          = regexp.MustCompile(`\bby\s*\(([^)]*)\)`)
 	legendRE      = regexp.MustCompile(`\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}`)
 )
 
@@ -124,7 +132,8 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("%s: %d queries, want the dashboard's panels", dashboardFile, len(queries))
 	}
 	used := map[string]bool{}
-	for q, where := range queries {
+	for _, qq := range queries {
+		q, where := qq.expr, qq.where
 		labels := map[string]bool{}
 		sels := selectorRE.FindAllStringSubmatch(q, -1)
 		if len(sels) == 0 {
@@ -176,38 +185,24 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 	// Legends name labels the query keeps.
-	var d struct {
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr   string `json:"expr"`
-				Legend string `json:"legendFormat"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range d.Panels {
-		for _, tg := range p.Targets {
-			kept := map[string]bool{}
-			if g := regexp.MustCompile(`\bby\s*\(([^)]*)\)`).FindAllStringSubmatch(tg.Expr, -1); g != nil {
-				for _, l := range strings.Split(g[0][1], ",") {
-					kept[strings.TrimSpace(l)] = true
-				}
-			} else if strings.HasPrefix(strings.TrimSpace(tg.Expr), "sum(") || strings.HasPrefix(strings.TrimSpace(tg.Expr), "count(") {
-				// no labels survive
-			} else {
-				for _, m := range selectorRE.FindAllStringSubmatch(tg.Expr, -1) {
-					for _, l := range have[m[1]] {
-						kept[l] = true
-					}
+	for _, q := range queries {
+		kept := map[string]bool{}
+		if g := byRE.FindAllStringSubmatch(q.expr, -1); g != nil {
+			for _, l := range strings.Split(g[0][1], ",") {
+				kept[strings.TrimSpace(l)] = true
+			}
+		} else if strings.HasPrefix(strings.TrimSpace(q.expr), "sum(") || strings.HasPrefix(strings.TrimSpace(q.expr), "count(") {
+			// no labels survive
+		} else {
+			for _, m := range selectorRE.FindAllStringSubmatch(q.expr, -1) {
+				for _, l := range have[m[1]] {
+					kept[l] = true
 				}
 			}
-			for _, m := range legendRE.FindAllStringSubmatch(tg.Legend, -1) {
-				if !kept[m[1]] {
-					t.Errorf("panel %q: legend %q prints %s, which %q does not keep", p.Title, tg.Legend, m[1], tg.Expr)
-				}
+		}
+		for _, m := range legendRE.FindAllStringSubmatch(q.legend, -1) {
+			if !kept[m[1]] {
+				t.Errorf("%s: legend %q prints %s, which %q does not keep", q.where, q.legend, m[1], q.expr)
 			}
 		}
 	}
