@@ -198,6 +198,15 @@ func (w *world) setTrack(r *router, lowered bool) {
 	r.lowered = lowered
 }
 
+// setLink sets r's interface up or down (the router sees it).
+func (w *world) setLink(r *router, up bool) {
+	w.t.Helper()
+	if err := r.h.SetLink(up); err != nil {
+		w.t.Fatal(err)
+	}
+	r.linkUp = up
+}
+
 // isolate disables r's switch port (a partition the router does not
 // see: its link stays up, the bridge forwards nothing to or from it), or
 // sets it forwarding again.
@@ -258,10 +267,7 @@ func (w *world) event() {
 		w.stopRouter(r, syscall.SIGTERM)
 	case "link":
 		w.logf("%s: link down", r.name())
-		if err := r.h.SetLink(false); err != nil {
-			w.t.Fatal(err)
-		}
-		r.linkUp = false
+		w.setLink(r, false)
 	case "partition":
 		w.logf("%s: partitioned", r.name())
 		w.isolate(r, true)
@@ -283,10 +289,7 @@ func (w *world) event() {
 		deadline += 300 * time.Millisecond // the process starts
 	case "link":
 		w.logf("%s: link up", r.name())
-		if err := r.h.SetLink(true); err != nil {
-			w.t.Fatal(err)
-		}
-		r.linkUp = true
+		w.setLink(r, true)
 	case "partition":
 		w.logf("%s: healed", r.name())
 		w.isolate(r, false)

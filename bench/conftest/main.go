@@ -139,7 +139,8 @@ func run(runs, nvs, nrs int) error {
 	}
 	defer os.RemoveAll(dir)
 	file := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(file, generate(nvs, nrs, 6, 1), 0o644); err != nil {
+	text := generate(nvs, nrs, 6, 1)
+	if err := os.WriteFile(file, text, 0o644); err != nil {
 		return err
 	}
 	vigild := filepath.Join(dir, "vigild")
@@ -148,7 +149,7 @@ func run(runs, nvs, nrs int) error {
 	}
 	keepalived, kerr := exec.LookPath("keepalived")
 	fmt.Printf("conftest: %d virtual servers × %d real servers with TCP_CHECK (%d lines), %d runs\n",
-		nvs, nrs, bytes.Count(generate(nvs, nrs, 6, 1), []byte("\n")), runs)
+		nvs, nrs, bytes.Count(text, []byte("\n")), runs)
 	var vs, ks []sample
 	for i := range runs {
 		order := []string{"vigild", "keepalived"}
@@ -267,9 +268,6 @@ func reloadChild(file string, runs, nvs, nrs int) error {
 			c.Close()
 		}
 	}()
-	if err := os.WriteFile(file, generate(nvs, nrs, 3600, 1), 0o644); err != nil {
-		return err
-	}
 	var load, start, reload, landed []time.Duration
 	writes := map[int]int{}
 	for range runs {

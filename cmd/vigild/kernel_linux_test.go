@@ -8,10 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
 // The real-kernel drop-in tier: keepalived and vigild run the same
@@ -173,7 +174,7 @@ type daemon struct {
 func start(t *testing.T, args ...string) *daemon {
 	t.Helper()
 	d := &daemon{cmd: exec.Command(args[0], args[1:]...), done: make(chan struct{})}
-	w := &lockedWriter{b: &strings.Builder{}}
+	w := &nstest.Buffer{}
 	d.cmd.Stdout, d.cmd.Stderr = w, w
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -291,22 +292,4 @@ func TestKernelDropInIPVS(t *testing.T) {
 	if got := ipvsTable(t); got != "" {
 		t.Errorf("vigild left services:\n%s", got)
 	}
-}
-
-// lockedWriter is a strings.Builder written by a child's two streams.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
