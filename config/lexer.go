@@ -216,21 +216,20 @@ func (l *lexer) readFileLine() (line, bool) {
 		if !l.spend(org.pos(1)) {
 			return line{}, false
 		}
-		raw = strings.TrimSuffix(raw, "\n")
+		s := strings.TrimSuffix(raw, "\n")
 		switch {
-		case tooLong || len(raw) > maxBuf-2:
+		case tooLong || len(s) > maxBuf-2:
 			// keepalived reads the rest of the line as a line of its own.
 			l.errorf(org.pos(1), SeverityError, "line too long - ignoring")
 			continue
-		case strings.IndexByte(raw, 0) >= 0:
+		case strings.IndexByte(s, 0) >= 0:
 			l.errorf(org.pos(1), SeverityError, "configuration appears to have embedded NULs - ignoring line")
 			continue
 		}
 		// Without any CR or LF left at its end.
-		for len(raw) > 0 && (raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
-			raw = raw[:len(raw)-1]
+		for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+			s = s[:len(s)-1]
 		}
-		s := raw
 		if s == "" {
 			// A blank line ends a multi-line definition.
 			l.endDefinition()
