@@ -44,6 +44,7 @@ type Collector struct {
 	prioZeroSent, prioZeroReceived               *prometheus.Desc
 	transitions, becameMaster, addrErrors        *prometheus.Desc
 	vipsRestored, routerEventsDropped, approach  *prometheus.Desc
+	addrRetries, addrFaults                      *prometheus.Desc
 	trackUp, trackDelta, trackFault              *prometheus.Desc
 
 	syncGroupState *prometheus.Desc
@@ -104,6 +105,10 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 	c.becameMaster = d("instance_became_master_total", "Transitions of the VRRP instance to MASTER.", inst)
 	c.addrErrors = d("instance_address_errors_total",
 		"Failures of the VRRP instance to add or remove its VIPs or to announce them.", inst)
+	c.addrRetries = d("instance_address_retries_total",
+		"Retries of a failed add or remove of the VRRP instance's VIPs.", inst)
+	c.addrFaults = d("instance_address_faults_total",
+		"Times the VRRP instance entered FAULT because its VIPs could not be added.", inst)
 	c.vipsRestored = d("instance_vips_restored_total",
 		"VIPs the VRRP instance added back while master after something else removed them.", inst)
 	c.routerEventsDropped = d("instance_events_dropped_total",
@@ -238,6 +243,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(c.becameMaster, rs.BecameMaster, n)
 		counter(c.addrErrors, rs.AddrErrors, n)
+		counter(c.addrRetries, rs.AddrRetries, n)
+		counter(c.addrFaults, rs.AddrFaults, n)
 		counter(c.vipsRestored, rs.VIPsRestored, n)
 		counter(c.routerEventsDropped, rs.EventsDropped, n)
 		counter(c.approach, rs.FinalApproaches, n)

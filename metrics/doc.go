@@ -67,6 +67,9 @@
 //	instance_became_master_total             counter  transitions to MASTER
 //	instance_address_errors_total            counter  failures to add or remove VIPs or to
 //	                                                  announce them
+//	instance_address_retries_total           counter  retries of a failed VIP add or remove
+//	instance_address_faults_total            counter  entries into FAULT because the VIPs
+//	                                                  could not be added (vrrp.AddrFaultHold)
 //	instance_vips_restored_total             counter  VIPs added back while master after
 //	                                                  something else removed them
 //	instance_events_dropped_total            counter  the router's transition events lost by
