@@ -38,6 +38,7 @@ func (bl *Balancer) Run(ctx context.Context) error {
 	for {
 		var err error
 		var events []Event
+		wrote := true // false: a wake with nothing to write
 		if full {
 			var desired []VirtualServer
 			desired, events = bl.take()
@@ -52,6 +53,7 @@ func (bl *Balancer) Run(ctx context.Context) error {
 			var changed []VirtualServer
 			var removed []ServiceKey
 			changed, removed, events = bl.takePart()
+			wrote = len(changed) > 0 || len(removed) > 0
 			bl.counts.Applies.Add(1)
 			_, err = bl.syncer.applyPart(ctx, changed, removed)
 			if errors.Is(err, errNeedWhole) {
@@ -60,7 +62,6 @@ func (bl *Balancer) Run(ctx context.Context) error {
 				events = append(events, more...)
 			}
 		}
-		retry = nil
 		switch {
 		case err != nil && ctx.Err() == nil:
 			bl.counts.Failures.Add(1)
@@ -68,12 +69,20 @@ func (bl *Balancer) Run(ctx context.Context) error {
 			if logx.Sampled(failures) {
 				bl.log.Warn("ipvs: sync failed", "failures", failures, "retry_in", bl.cfg.RetryInterval, "err", err)
 			}
+			retry = nil
 			if bl.cfg.RetryInterval > 0 {
 				retry = time.After(bl.cfg.RetryInterval)
 			}
-		case err == nil && failures > 0:
-			bl.log.Info("ipvs: sync recovered", "failures", failures)
-			failures = 0
+		case err == nil && wrote:
+			// After a failure the Syncer keeps no record, so a write
+			// with something in it was a whole one: the table is right.
+			// A wake with nothing to write proves nothing: a retry due
+			// stays due.
+			retry = nil
+			if failures > 0 {
+				bl.log.Info("ipvs: sync recovered", "failures", failures)
+				failures = 0
+			}
 		}
 		full = false
 		if err != nil {

@@ -1,0 +1,88 @@
+package ipvs_test
+
+import (
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/ipvs/ipvstest"
+)
+
+// TestBalancerConvergesAfterFaults: for ten seconds the backend fails
+// every other write (ENOBUFS, EBUSY in turn) and every third dump is
+// interrupted, while the real servers' health flaps every 250 ms. The
+// Balancer never blocks a SetHealth, counts the failures, and one
+// RetryInterval after the backend heals the table is exactly what the
+// pools want; every health change ends in an event.
+func TestBalancerConvergesAfterFaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := ipvstest.New()
+		pools := twoPools()
+		bl := newBalancer(t, tab, pools, ipvs.BalancerConfig{ResyncInterval: -1})
+		sub := bl.Subscribe(1 << 12)
+		stop := runBalancer(t, bl)
+		synctest.Wait()
+		mustEqualTable(t, tab, bl.Desired())
+		n := 0
+		tab.SetFault(func(c ipvstest.Call) error {
+			if c.Op == ipvs.OpStartDaemon || c.Op == ipvs.OpStopDaemon {
+				return nil
+			}
+			n++
+			switch n % 4 {
+			case 1:
+				return syscall.ENOBUFS
+			case 3:
+				return syscall.EBUSY
+			}
+			return nil
+		})
+		flips := 0
+		for i := range 40 {
+			for p, pool := range pools {
+				for j, rs := range pool.RealServers {
+					up := (i+j+p)%3 != 0
+					if err := bl.SetHealth(pool.Service.ServiceKey, rs.DestinationKey, up); err != nil {
+						t.Fatal(err)
+					}
+					flips++
+				}
+			}
+			if i%3 == 0 {
+				tab.InterruptDumps(1)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		failures := bl.Stats().Failures
+		if failures == 0 {
+			t.Fatal("no failure counted while the backend failed")
+		}
+		tab.SetFault(nil)
+		time.Sleep(ipvs.DefaultRetryInterval)
+		synctest.Wait()
+		mustEqualTable(t, tab, bl.Desired())
+		// The last round's health, as the table shows it: pool a's
+		// real servers down are gone, pool b's inhibited have weight 0.
+		for p, pool := range pools {
+			for j, rs := range pool.RealServers {
+				up, err := bl.Up(pool.Service.ServiceKey, rs.DestinationKey)
+				if err != nil || up != ((39+j+p)%3 != 0) {
+					t.Errorf("pool %d server %d: up %v (%v)", p, j, up, err)
+				}
+			}
+		}
+		st := bl.Stats()
+		if st.Dropped != 0 || st.Failures < failures {
+			t.Errorf("stats %+v", st)
+		}
+		if got := len(drain(sub)); got == 0 || uint64(got) != st.Events {
+			t.Errorf("%d events received, %d published", got, st.Events)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		mustEqualTable(t, tab, nil)
+	})
+}
