@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/sched"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
@@ -53,5 +54,49 @@ func TestSupervisorVIPAddFault(t *testing.T) {
 			t.Errorf("at the end A holds %v, B %v; want A alone", a.p.Addrs("eth0").Held(), b.p.Addrs("eth0").Held())
 		}
 		stopAll(t, cancel, a, b)
+	})
+}
+
+// hung is a check that never returns until released, whatever its
+// context says: a Checker with a bug.
+type hung struct{ release chan struct{} }
+
+func (h hung) Check(context.Context) error { <-h.release; return nil }
+
+// TestSupervisorHungCheck: a tracker's check hangs, ignoring its
+// context, while a second tracker's check fails: the instance's
+// priority still follows the second one at once, the election goes on
+// (B takes over on time), and Run returns sched.DefaultStopTimeout after
+// its context ends, the hung run abandoned and counted.
+func TestSupervisorHungCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		h := hung{release: make(chan struct{})}
+		defer close(h.release)
+		var chk flag
+		ca := vigil.Config{Trackers: []vigil.Tracker{checkTracker("hung", &flag{}, -50), checkTracker("chk", &chk, -20)},
+			Instances: []vigil.Instance{supInst("VI_1", 51, 110, vipX)}}
+		ca.Trackers[0].Check.Checker = h
+		ca.Instances[0].Track = []vigil.Track{{Tracker: "hung"}, {Tracker: "chk"}}
+		a := startSup(t, hub, 1, ca)
+		b := startSup(t, hub, 2, vigil.Config{Instances: []vigil.Instance{supInst("VI_1", 51, 100, vipX)}})
+		ctx, cancel := context.WithCancel(t.Context())
+		a.run(ctx)
+		b.run(ctx)
+		time.Sleep(10500 * time.Millisecond)
+		chk.down.Store(true)
+		time.Sleep(5 * time.Second)
+		wantB := []string{"0s VI_1 INIT->BACKUP 100", "14.1796875s VI_1 BACKUP->MASTER 100"}
+		if got := b.events(vigil.EventInstance); !equalLists(got, wantB) {
+			t.Errorf("B: %q\nwant %q", got, wantB)
+		}
+		stopped := time.Now()
+		stopAll(t, cancel, a, b)
+		if d := time.Since(stopped); d != sched.DefaultStopTimeout {
+			t.Errorf("A's Run returned %v after its context ended, want %v", d, sched.DefaultStopTimeout)
+		}
+		if n := a.s.Stats().Checks.Sched.Abandoned; n != 1 {
+			t.Errorf("%d runs abandoned, want 1", n)
+		}
 	})
 }

@@ -59,6 +59,7 @@ type Collector struct {
 	checks, handles, checkDropped                     *prometheus.Desc
 	schedJobs, schedInFlight, schedQueued             *prometheus.Desc
 	schedRuns, schedSkipped, schedDelayed, schedPanic *prometheus.Desc
+	schedAbandoned                                    *prometheus.Desc
 
 	ipvsSyncs, ipvsApplies, ipvsFailures, ipvsEvents, ipvsDropped *prometheus.Desc
 
@@ -149,6 +150,8 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 	c.schedSkipped = d("check_scheduler_skipped_runs_total", "Check runs skipped because the previous run was not finished.")
 	c.schedDelayed = d("check_scheduler_delayed_runs_total", "Check runs that waited for a concurrency slot.")
 	c.schedPanic = d("check_scheduler_panics_total", "Check runs that panicked (recovered and logged).")
+	c.schedAbandoned = d("check_scheduler_abandoned_runs_total",
+		"Check runs still going when the scheduler stopped, past its stop timeout: checks that ignore their cancellation.")
 
 	c.ipvsSyncs = d("ipvs_syncs_total", "Full IPVS syncs (they read the table).")
 	c.ipvsApplies = d("ipvs_applies_total", "IPVS changes applied without reading the table.")
@@ -281,6 +284,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.schedSkipped, sc.Skipped)
 	counter(c.schedDelayed, sc.Delayed)
 	counter(c.schedPanic, sc.Panics)
+	counter(c.schedAbandoned, sc.Abandoned)
 
 	iv := stats.IPVS
 	counter(c.ipvsSyncs, iv.Syncs)

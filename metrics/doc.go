@@ -109,6 +109,9 @@
 //	check_scheduler_skipped_runs_total  counter  ticks skipped, the previous run unfinished
 //	check_scheduler_delayed_runs_total  counter  runs that waited for a concurrency slot
 //	check_scheduler_panics_total        counter  runs that panicked (recovered)
+//	check_scheduler_abandoned_runs_total counter runs left running at stop, past
+//	                                             sched.DefaultStopTimeout (checks that
+//	                                             ignore their cancellation)
 //
 // IPVS (zero without virtual servers), notify scripts, the rest:
 //

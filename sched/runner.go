@@ -19,6 +19,10 @@ import (
 // Config.MaxInFlight is zero.
 const DefaultMaxInFlight = 1024
 
+// DefaultStopTimeout is how long Run waits, once its context is done,
+// for the runs in flight when Config.StopTimeout is zero.
+const DefaultStopTimeout = 5 * time.Second
+
 // Config configures a Runner.
 type Config struct {
 	// MaxInFlight bounds the runs executing at once; zero means
@@ -31,6 +35,11 @@ type Config struct {
 	// Rand is the jitter source, used only by Run's goroutine; nil means a
 	// randomly seeded PCG.
 	Rand *rand.Rand
+	// StopTimeout bounds how long Run waits for the runs in flight after
+	// its context is done (their contexts are cancelled then); zero means
+	// DefaultStopTimeout, a negative value waits for ever. A run still
+	// going then is abandoned (see Run).
+	StopTimeout time.Duration
 }
 
 // Stats are a Runner's totals.
@@ -42,6 +51,9 @@ type Stats struct {
 	Skipped  uint64 // ticks skipped because the job's previous run was not finished
 	Delayed  uint64 // runs that had to wait for a MaxInFlight slot
 	Panics   uint64 // runs that panicked (the panic is recovered and logged)
+	// Abandoned counts the runs Run left still running when it returned,
+	// past StopTimeout: jobs that ignore their context.
+	Abandoned uint64
 }
 
 // A Runner runs periodic jobs from one timer heap. Create it with New.
@@ -50,6 +62,7 @@ type Stats struct {
 type Runner struct {
 	log  *slog.Logger
 	max  int           // 0: no bound
+	stop time.Duration // StopTimeout, defaulted; negative: for ever
 	wake chan struct{} // capacity 1: "ops are pending"
 	wg   sync.WaitGroup
 
@@ -74,6 +87,7 @@ type Runner struct {
 	skipped  uint64
 	delayed  uint64
 	panics   uint64
+	abandon  uint64
 }
 
 type opKind uint8
@@ -109,6 +123,10 @@ func New(cfg Config) *Runner {
 	if s.rng == nil {
 		s.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
+	s.stop = cfg.StopTimeout
+	if s.stop == 0 {
+		s.stop = DefaultStopTimeout
+	}
 	return s
 }
 
@@ -137,13 +155,14 @@ func (s *Runner) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{
-		Jobs:     s.jobs,
-		InFlight: s.inFlight,
-		Queued:   s.queue.len(),
-		Runs:     s.runs,
-		Skipped:  s.skipped,
-		Delayed:  s.delayed,
-		Panics:   s.panics,
+		Jobs:      s.jobs,
+		InFlight:  s.inFlight,
+		Queued:    s.queue.len(),
+		Runs:      s.runs,
+		Skipped:   s.skipped,
+		Delayed:   s.delayed,
+		Panics:    s.panics,
+		Abandoned: s.abandon,
 	}
 }
 
@@ -169,9 +188,14 @@ func (s *Runner) poke() {
 	}
 }
 
-// Run runs the jobs until ctx is done, then waits for every run in flight
-// to return; runs still waiting for a slot are dropped. It returns nil
-// when ctx is done. A Runner runs once: a second call returns ErrRan.
+// Run runs the jobs until ctx is done, then cancels the runs in flight
+// and waits for them to return, up to Config.StopTimeout; runs still
+// waiting for a slot are dropped. It returns nil when ctx is done. A run
+// that ignores its context and is still going after StopTimeout is
+// abandoned, so that a hung job cannot hold its owner's shutdown: it is
+// logged with its job's name and counted (Stats.Abandoned), and its
+// goroutine, the one thing Run leaves behind, ends when the job returns.
+// A Runner runs once: a second call returns ErrRan.
 func (s *Runner) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.started {
@@ -198,10 +222,39 @@ func (s *Runner) Run(ctx context.Context) error {
 	}
 	s.ops = nil
 	s.mu.Unlock()
-	s.wg.Wait()
+	s.waitRuns()
 	s.heap = nil
 	s.log.Debug("sched: stopped")
 	return nil
+}
+
+// waitRuns waits for the runs in flight, up to s.stop, and abandons
+// those still going then.
+func (s *Runner) waitRuns() {
+	if s.stop < 0 {
+		s.wg.Wait()
+		return
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	t := time.NewTimer(s.stop)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	var names []string
+	s.mu.Lock()
+	n := s.inFlight
+	s.abandon += uint64(n)
+	for _, e := range s.heap {
+		if e.h.cancel != nil {
+			names = append(names, e.h.job.Name)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Error("sched: runs ignored their cancellation; abandoned", "runs", n, "jobs", fmt.Sprint(names), "waited", s.stop.String())
 }
 
 // loop is the Run goroutine's body: it applies ops, starts due runs and

@@ -36,11 +36,17 @@ func newRunLog() *runLog {
 	return &runLog{t0: time.Now(), starts: map[string][]time.Duration{}}
 }
 
-// job returns a Run func that records its start under name, then takes d.
+// job returns a Run func that records its start under name, then takes
+// d, or less if its context ends first.
 func (l *runLog) job(name string, d time.Duration) func(context.Context) {
-	return func(context.Context) {
+	return func(ctx context.Context) {
 		l.mark(name)
-		time.Sleep(d)
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
 	}
 }
 
@@ -401,7 +407,7 @@ func TestAddDuringRun(t *testing.T) {
 func TestRunWaitsForInFlightRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newRunLog()
-		s := New(Config{MaxInFlight: 1})
+		s := New(Config{MaxInFlight: 1, StopTimeout: -1})
 		release := make(chan struct{})
 		stubborn := mustAdd(t, s, Job{Name: "stubborn", Interval: 10 * s1, Run: func(context.Context) {
 			<-release // ignores ctx
@@ -494,6 +500,39 @@ func TestTimeout(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("ctx.Err() = %v, want DeadlineExceeded", err)
 			}
+		}
+	})
+}
+
+// TestRunAbandonsHungRuns: once its context is done, Run waits
+// DefaultStopTimeout for a run that ignores its cancellation, then
+// returns, logging the job and counting the run; a run that honours its
+// cancellation is waited for and not counted.
+func TestRunAbandonsHungRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		s := New(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		release := make(chan struct{})
+		defer close(release)
+		mustAdd(t, s, Job{Name: "hung", Interval: 10 * s1, Run: func(context.Context) { <-release }})
+		mustAdd(t, s, Job{Name: "polite", Interval: 10 * s1, Run: func(ctx context.Context) { <-ctx.Done() }})
+		t0 := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		sleepUntil(t0, 12*s1)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+		if got := time.Since(t0); got != 12*s1+DefaultStopTimeout {
+			t.Errorf("Run returned at %v, want %v", got, 12*s1+DefaultStopTimeout)
+		}
+		if st := s.Stats(); st.Abandoned != 1 || st.InFlight != 1 {
+			t.Errorf("stats %+v, want 1 abandoned, still in flight", st)
+		}
+		if !strings.Contains(logs.String(), "abandoned") || !strings.Contains(logs.String(), "jobs=[hung]") {
+			t.Errorf("log: %s", logs.String())
 		}
 	})
 }
