@@ -421,6 +421,42 @@ func poolConfig(vs *vsEntry, k ipvs.ServiceKey) ipvs.PoolConfig {
 }
 
 // stats returns the Balancer's counters (zero before it exists).
+// checkStats returns the real servers' check counters (Stats.RealServers).
+func (v *virtualServers) checkStats() map[RealServerName]check.Stats {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[RealServerName]check.Stats{}
+	for _, vs := range v.vss {
+		for _, k := range vs.keys {
+			for _, rs := range vs.rss {
+				var sum check.Stats
+				for _, c := range rs.checks {
+					if c.h != nil {
+						sum = addCheckStats(sum, c.h.Stats())
+					}
+				}
+				out[RealServerName{k.String(), rs.cfg.DestinationKey.String()}] = sum
+			}
+		}
+	}
+	return out
+}
+
+// addCheckStats returns the sum of a and b.
+func addCheckStats(a, b check.Stats) check.Stats {
+	a.Checks += b.Checks
+	a.Failures += b.Failures
+	a.Transitions += b.Transitions
+	a.Durations = a.Durations.Add(b.Durations)
+	for c, n := range b.FailuresByClass {
+		if a.FailuresByClass == nil {
+			a.FailuresByClass = map[check.FailureClass]uint64{}
+		}
+		a.FailuresByClass[c] += n
+	}
+	return a
+}
+
 func (v *virtualServers) stats() ipvs.BalancerStats {
 	v.mu.Lock()
 	bl := v.bl

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/counter"
 	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/hist"
 	"github.com/vigil-ha/vigil/internal/logx"
 )
 
@@ -100,11 +101,25 @@ type BalancerStats struct {
 	// Events counts the events published; Dropped those the
 	// subscriptions lost because their queue was full.
 	Events, Dropped uint64
+	// Ops and OpErrors count the backend calls by kind (Syncer.Stats).
+	Ops, OpErrors map[Op]uint64
+	// SyncDuration is the histogram of the durations of the Syncs and
+	// applies, reads and writes together.
+	SyncDuration Histogram
 }
+
+// Histogram is a histogram of durations (BalancerStats.SyncDuration):
+// counts per bucket, the buckets' bounds in HistogramBounds.
+type Histogram = hist.Snapshot
+
+// HistogramBounds are the upper bounds of a Histogram's buckets, 1 ms to
+// 10 s; its last bucket is unbounded.
+var HistogramBounds = hist.Bounds
 
 // balancerCounters are the live BalancerStats (counter.Snapshot).
 type balancerCounters struct {
 	Syncs, Applies, Failures, Events atomic.Uint64
+	syncDur                          hist.Hist
 }
 
 // NewBalancer returns a Balancer of the pools over b; start it with Run.
@@ -424,5 +439,8 @@ func (bl *Balancer) ReadStats(ctx context.Context) ([]ServiceStats, error) {
 func (bl *Balancer) Stats() BalancerStats {
 	s := counter.Snapshot[BalancerStats](&bl.counts)
 	s.Dropped = bl.events.Dropped()
+	ss := bl.syncer.Stats()
+	s.Ops, s.OpErrors = ss.Ops, ss.OpErrors
+	s.SyncDuration = bl.counts.syncDur.Snapshot()
 	return s
 }

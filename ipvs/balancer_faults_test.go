@@ -1,6 +1,7 @@
 package ipvs_test
 
 import (
+	"maps"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -84,5 +85,36 @@ func TestBalancerConvergesAfterFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustEqualTable(t, tab, nil)
+	})
+}
+
+// TestBalancerStatsOps: the backend calls are counted by kind, the
+// failed ones apart, and every write's duration is recorded.
+func TestBalancerStatsOps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := ipvstest.New()
+		pools := twoPools()
+		a := pools[0].Service.ServiceKey
+		tab.FailOnce(ipvs.OpCreateDestination, a, dkey(netAddr(1)), syscall.ENOMEM)
+		bl := newBalancer(t, tab, pools, ipvs.BalancerConfig{ResyncInterval: -1})
+		stop := runBalancer(t, bl)
+		synctest.Wait()
+		time.Sleep(ipvs.DefaultRetryInterval)
+		synctest.Wait()
+		st := bl.Stats()
+		// The first Sync: two services listed (none there), two
+		// created, six destinations less the one that failed; the retry
+		// lists the services and their destinations and creates it.
+		wantOps := map[ipvs.Op]uint64{ipvs.OpListServices: 2, ipvs.OpListDestinations: 2,
+			ipvs.OpCreateService: 2, ipvs.OpCreateDestination: 6}
+		if !maps.Equal(st.Ops, wantOps) || !maps.Equal(st.OpErrors, map[ipvs.Op]uint64{ipvs.OpCreateDestination: 1}) {
+			t.Errorf("ops %v errors %v, want %v and one failed create destination", st.Ops, st.OpErrors, wantOps)
+		}
+		if n := st.SyncDuration.Count(); n != 2 || st.SyncDuration.Counts[0] != 2 {
+			t.Errorf("sync durations %+v, want two, instant (virtual time)", st.SyncDuration)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
 	})
 }

@@ -39,6 +39,7 @@ func (bl *Balancer) Run(ctx context.Context) error {
 		var err error
 		var events []Event
 		wrote := true // false: a wake with nothing to write
+		start := time.Now()
 		if full {
 			var desired []VirtualServer
 			desired, events = bl.take()
@@ -61,6 +62,9 @@ func (bl *Balancer) Run(ctx context.Context) error {
 				_, err = bl.syncer.Apply(ctx, desired)
 				events = append(events, more...)
 			}
+		}
+		if wrote {
+			bl.counts.syncDur.Observe(time.Since(start))
 		}
 		switch {
 		case err != nil && ctx.Err() == nil:

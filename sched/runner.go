@@ -12,8 +12,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/hist"
 	"github.com/vigil-ha/vigil/internal/logx"
 )
+
+// Histogram is a histogram of durations (Stats.Lateness; check.Stats
+// uses it too): counts per bucket, the buckets' bounds in HistogramBounds.
+type Histogram = hist.Snapshot
+
+// HistogramBounds are the upper bounds of a Histogram's buckets, 1 ms to
+// 10 s; its last bucket is unbounded.
+var HistogramBounds = hist.Bounds
 
 // DefaultMaxInFlight is the bound on concurrent runs when
 // Config.MaxInFlight is zero.
@@ -54,6 +63,10 @@ type Stats struct {
 	// Abandoned counts the runs Run left still running when it returned,
 	// past StopTimeout: jobs that ignore their context.
 	Abandoned uint64
+	// Lateness is the histogram of the runs' lateness: how long after its
+	// due time each run started (waiting for a MaxInFlight slot, or the
+	// Runner's goroutine late).
+	Lateness Histogram
 }
 
 // A Runner runs periodic jobs from one timer heap. Create it with New.
@@ -88,6 +101,7 @@ type Runner struct {
 	delayed  uint64
 	panics   uint64
 	abandon  uint64
+	late     hist.Hist
 }
 
 type opKind uint8
@@ -163,6 +177,7 @@ func (s *Runner) Stats() Stats {
 		Delayed:   s.delayed,
 		Panics:    s.panics,
 		Abandoned: s.abandon,
+		Lateness:  s.late.Snapshot(),
 	}
 }
 
@@ -490,6 +505,7 @@ func (s *Runner) worker(r runReq) {
 			h.stats.LastStart = start
 			h.stats.LastLateness = late
 			h.stats.MaxLateness = max(h.stats.MaxLateness, late)
+			s.late.Observe(late)
 			h.stats.LastDuration = dur
 			s.runs++
 		}

@@ -251,14 +251,14 @@ func TestConcurrencyLimitFIFOAndLateness(t *testing.T) {
 		stop()
 
 		// Slots free at 10s (job 0) and 11s (job 1), then 20s (job 2).
-		want := map[string][]time.Duration{
+		starts := map[string][]time.Duration{
 			"0": secs(0, 100), "1": secs(1, 101), "2": secs(10, 110), "3": secs(11, 111), "4": secs(20, 120),
 		}
 		wantLate := []time.Duration{0, 0, 8 * s1, 8 * s1, 16 * s1}
 		for i, h := range hs {
 			name := fmt.Sprint(i)
-			if got := l.get(name); !slices.Equal(got, want[name]) {
-				t.Errorf("job %s: starts %v, want %v", name, got, want[name])
+			if got := l.get(name); !slices.Equal(got, starts[name]) {
+				t.Errorf("job %s: starts %v, want %v", name, got, starts[name])
 			}
 			if js := h.Stats(); js.LastLateness != wantLate[i] || js.MaxLateness != wantLate[i] {
 				t.Errorf("job %s: lateness last %v max %v, want %v", name, js.LastLateness, js.MaxLateness, wantLate[i])
@@ -266,6 +266,13 @@ func TestConcurrencyLimitFIFOAndLateness(t *testing.T) {
 		}
 		if p := peak.Load(); p != 2 {
 			t.Errorf("peak concurrency %d, want 2", p)
+		}
+		// Each lateness twice (both rounds): 0 (jobs 0, 1), 8 s (2, 3),
+		// 16 s (4), in the buckets ≤ 1 ms, (5 s, 10 s] and above 10 s.
+		want := Histogram{Sum: 2 * (8 + 8 + 16) * s1}
+		want.Counts[0], want.Counts[12], want.Counts[13] = 4, 4, 2
+		if got := s.Stats().Lateness; got != want {
+			t.Errorf("lateness %+v, want %+v", got, want)
 		}
 		if st := s.Stats(); st.Delayed != 6 || st.Runs != 10 || st.InFlight != 0 || st.Queued != 0 {
 			t.Errorf("stats = %+v", st)
