@@ -477,7 +477,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.bg.Go(func() { s.fail("platform", s.once(pctx, LoopPlatform, s.p.Run)) })
 	gctx, gcancel := context.WithCancel(context.Background())
 	s.gctx = gctx
-	s.bg.Go(func() { s.fail("checks", s.once(gctx, LoopChecks, s.group.Run)) })
+	s.bg.Go(func() {
+		stop := s.watchLoop(LoopChecks, s.group.SetBeat)
+		defer stop()
+		s.fail("checks", s.once(gctx, LoopChecks, s.group.Run))
+	})
 	if s.procs != nil {
 		s.runProcs()
 	}
@@ -571,6 +575,7 @@ func (s *Supervisor) fail(what string, err error) {
 // when it returned.
 func (s *Supervisor) startVirtualServers() {
 	vs, done := s.vs, s.vdone
+	vs.watch = func(bl *ipvs.Balancer) func() { return s.watchLoop(LoopIPVS, bl.SetBeat) }
 	go func() { defer close(done); s.fail("virtual servers", s.once(s.vctx, LoopIPVS, vs.run)) }()
 }
 

@@ -83,6 +83,9 @@ type virtualServers struct {
 	ran atomic.Bool
 	// startc wakes run when reload made the Balancer (capacity 1).
 	startc chan struct{}
+	// watch, if set before run, watches the Balancer's loop: run calls it
+	// before the Balancer's Run and the function it returns after.
+	watch func(*ipvs.Balancer) (stop func())
 
 	mu       sync.Mutex
 	done     bool               // run has returned

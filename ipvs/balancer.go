@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/feed"
 	"github.com/vigil-ha/vigil/internal/hist"
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // DefaultRetryInterval is how long a Balancer waits before it syncs again
@@ -90,6 +91,23 @@ type Balancer struct {
 	// removed.
 	dirty map[ServiceKey]struct{}
 	gone  map[ServiceKey]struct{}
+	beat  *watchdog.Beat // SetBeat's
+}
+
+// SetBeat makes Run beat b (see package watchdog) on every turn of its
+// loop, and at least every b.Period() while nothing happens, so that a
+// Balancer stuck in a backend call is found stalled; its owner calls
+// b.Done once Run returned. A sync of a large table must take less than
+// b's deadline. Call it before Run: once Run was called, it changes
+// nothing and returns ErrRan.
+func (bl *Balancer) SetBeat(b *watchdog.Beat) error {
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	if bl.ran.Load() {
+		return ErrRan
+	}
+	bl.beat = b
+	return nil
 }
 
 // BalancerStats counts what a Balancer did since NewBalancer.

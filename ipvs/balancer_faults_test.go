@@ -1,6 +1,8 @@
 package ipvs_test
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"syscall"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/ipvs/ipvstest"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // TestBalancerConvergesAfterFaults: for ten seconds the backend fails
@@ -116,5 +119,59 @@ func TestBalancerStatsOps(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
+	})
+}
+
+// TestBalancerBeats: a Balancer given a Beat keeps it alive while idle
+// (it wakes every Period); blocked in a backend call it is found
+// stalled one deadline after its last beat, and beats again after.
+func TestBalancerBeats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, err := watchdog.New(watchdog.Config{Deadline: 4 * time.Second, WatchdogInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, wcancel := context.WithCancel(context.Background())
+		wdone := make(chan error, 1)
+		go func() { wdone <- w.Run(wctx) }()
+		tab := ipvstest.New()
+		pools := twoPools()
+		bl := newBalancer(t, tab, pools, ipvs.BalancerConfig{})
+		b := w.Register("ipvs", 0)
+		if err := bl.SetBeat(b); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		stop := runBalancer(t, bl)
+		time.Sleep(5 * time.Minute) // resyncs every 30 s
+		synctest.Wait()
+		if !w.Healthy() || w.Stats().Stalls != 0 {
+			t.Fatalf("idle balancer stalled: %+v", w.Stats())
+		}
+		gate := make(chan struct{})
+		tab.SetFault(func(ipvstest.Call) error { <-gate; return nil })
+		if err := bl.SetHealth(pools[0].Service.ServiceKey, pools[0].RealServers[0].DestinationKey, false); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if w.Healthy() || w.Stats().Stalls != 1 {
+			t.Errorf("blocked balancer at %v: healthy %v, stats %+v", time.Since(t0), w.Healthy(), w.Stats())
+		}
+		close(gate)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if !w.Healthy() {
+			t.Error("still unhealthy once the backend answered")
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		b.Done()
+		if err := bl.SetBeat(b); !errors.Is(err, ipvs.ErrRan) {
+			t.Errorf("SetBeat after Run: %v, want ErrRan", err)
+		}
+		wcancel()
+		<-wdone
 	})
 }

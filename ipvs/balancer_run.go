@@ -35,6 +35,15 @@ func (bl *Balancer) Run(ctx context.Context) error {
 		resync = time.NewTimer(bl.cfg.ResyncInterval)
 		defer resync.Stop()
 	}
+	bl.mu.Lock()
+	beat := bl.beat
+	bl.mu.Unlock()
+	var alive <-chan time.Time // wakes the loop to beat while nothing happens
+	if p := beat.Period(); p > 0 {
+		t := time.NewTicker(p)
+		defer t.Stop()
+		alive = t.C
+	}
 	for {
 		var err error
 		var events []Event
@@ -102,14 +111,21 @@ func (bl *Balancer) Run(ctx context.Context) error {
 		if resync != nil {
 			tick = resync.C
 		}
-		select {
-		case <-ctx.Done():
-			return bl.stop(ctx)
-		case <-bl.wake:
-		case <-retry:
-			full = true
-		case <-tick:
-			full = true
+	wait:
+		for {
+			beat.Beat()
+			select {
+			case <-ctx.Done():
+				return bl.stop(ctx)
+			case <-alive:
+				continue
+			case <-bl.wake:
+			case <-retry:
+				full = true
+			case <-tick:
+				full = true
+			}
+			break wait
 		}
 	}
 }

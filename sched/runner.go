@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/hist"
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // Histogram is a histogram of durations (Stats.Lateness; check.Stats
@@ -102,6 +103,7 @@ type Runner struct {
 	panics   uint64
 	abandon  uint64
 	late     hist.Hist
+	beat     *watchdog.Beat // SetBeat's
 }
 
 type opKind uint8
@@ -179,6 +181,22 @@ func (s *Runner) Stats() Stats {
 		Abandoned: s.abandon,
 		Lateness:  s.late.Snapshot(),
 	}
+}
+
+// SetBeat makes Run's goroutine beat b (see package watchdog) on every
+// turn of its loop, and at least every b.Period() while no run is due, so
+// that a Runner stuck (its goroutine blocked, or starved) is found
+// stalled; its owner calls b.Done once Run returned. The runs themselves do not
+// beat: a hung run is the job's business (Config.StopTimeout). Call it
+// before Run: once Run was called, it changes nothing and returns ErrRan.
+func (s *Runner) SetBeat(b *watchdog.Beat) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return ErrRan
+	}
+	s.beat = b
+	return nil
 }
 
 // request queues o for the Run goroutine and wakes it, unless Run has
@@ -278,6 +296,9 @@ func (s *Runner) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	s.mu.Lock()
+	beat := s.beat
+	s.mu.Unlock()
 	var ops []op
 	for ctx.Err() == nil {
 		now := time.Since(s.epoch)
@@ -296,11 +317,19 @@ func (s *Runner) loop(ctx context.Context) {
 
 		var tc <-chan time.Time
 		if len(s.heap) > 0 {
-			timer.Reset(s.heap[0].due - time.Since(s.epoch))
+			d := s.heap[0].due - time.Since(s.epoch)
+			if p := beat.Period(); p > 0 {
+				d = min(d, p)
+			}
+			timer.Reset(d)
+			tc = timer.C
+		} else if p := beat.Period(); p > 0 {
+			timer.Reset(p)
 			tc = timer.C
 		} else {
 			timer.Stop()
 		}
+		beat.Beat()
 		select {
 		case <-ctx.Done():
 		case <-tc:
