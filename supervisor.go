@@ -474,7 +474,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer wcancel()
 	pctx, pcancel := context.WithCancel(context.Background())
 	defer pcancel()
-	s.bg.Go(func() { s.fail("platform", s.once(pctx, LoopPlatform, s.p.Run)) })
+	s.bg.Go(func() {
+		if bp, ok := s.p.(beatingPlatform); ok {
+			stop := s.watchLoop(LoopPlatform, bp.SetBeat)
+			defer stop()
+		}
+		s.fail("platform", s.once(pctx, LoopPlatform, s.p.Run))
+	})
 	gctx, gcancel := context.WithCancel(context.Background())
 	s.gctx = gctx
 	s.bg.Go(func() {

@@ -26,9 +26,10 @@ var ErrFailing = watchdog.ErrFailing
 // Watchdog configures how the Supervisor watches its long-running loops
 // (Config.Watchdog). The zero value is the defaults.
 //
-// Each router's loop, the Supervisor's own loop, the check scheduler and
-// the IPVS Balancer beat a package watchdog Beat (the platform's watcher
-// does not beat yet: only its panics are caught).
+// Each router's loop, the Supervisor's own loop, the check scheduler, the
+// IPVS Balancer and the platform's interface watcher (a Platform with a
+// SetBeat method: Linux's; vigiltest's has none) beat a package watchdog
+// Beat.
 // A loop silent for longer than Deadline is stalled; a stall, and a panic
 // in a loop, is logged with the loop's name, how long, and the stacks,
 // counted (Stats.Watchdog) and reported to the loop's owner:
@@ -51,9 +52,9 @@ var ErrFailing = watchdog.ErrFailing
 //     Supervisor, and Run returns an error wrapping ErrFailing; a stall is
 //     logged and counted, and withholds systemd's WATCHDOG=1 while it
 //     lasts, so systemd kills a process that stays wedged. A stall of the
-//     check scheduler or the Balancer also counts against Restart's
-//     failure budget: the Restart.Failures-th within Restart.Window stops
-//     the Supervisor as a panic does.
+//     check scheduler, the Balancer or the platform's watcher also counts
+//     against Restart's failure budget: the Restart.Failures-th within
+//     Restart.Window stops the Supervisor as a panic does.
 //
 // The Restart.Failures-th failure of a router within Restart.Window stops
 // the Supervisor too: Run returns an error wrapping ErrFailing.
@@ -438,7 +439,7 @@ func (s *Supervisor) once(ctx context.Context, name string, run func(context.Con
 
 // watchLoop registers the loop name with the watchdog and gives its Beat
 // to the part through setBeat, for a part the Supervisor cannot restart
-// (the check scheduler, the Balancer): a stall is logged with the loop's
+// (the check scheduler, the Balancer, the platform's watcher): a stall is logged with the loop's
 // name and counted by the watchdog, withholds WATCHDOG=1 while it lasts,
 // and counts against Watchdog.Restart's failure budget: the
 // Restart.Failures-th stall within Restart.Window stops the Supervisor
