@@ -454,8 +454,12 @@ func (s *Supervisor) Close() error {
 // Global.LVSFlushOnStop), the original IPVS timeouts come back (after
 // Global.LVSTimeouts), notify scripts already queued finish (for at
 // most a minute), and the platform is closed. It returns only when every
-// goroutine it started has ended, with the errors of parts that failed.
-// A Supervisor runs once: a second call returns ErrRan.
+// goroutine it started has ended, with the errors of parts that failed,
+// except those it had to abandon: a router stuck in a call (see
+// Watchdog) and a check that ignores its cancellation (left running
+// sched.DefaultStopTimeout after the stop, counted in
+// Stats.Checks.Sched.Abandoned). A Supervisor runs once: a second call
+// returns ErrRan.
 func (s *Supervisor) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return ErrRan
