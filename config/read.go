@@ -121,8 +121,8 @@ func ReadFile(name string, opts Options) (*Tree, error) {
 	return readFileStream(name, opts, &Tree{}, nil)
 }
 
-// readFileStream is ReadFile with readStream's emit (nil: none).
-func readFileStream(name string, opts Options, t *Tree, emit func(*Statement)) (*Tree, error) {
+// readFileStream is ReadFile with readStream's stream (nil: none).
+func readFileStream(name string, opts Options, t *Tree, emit *stream) (*Tree, error) {
 	abs, err := filepath.Abs(name)
 	if err != nil {
 		return nil, &Error{Pos: Pos{File: name}, Severity: SeverityFatal, Msg: err.Error()}
@@ -135,11 +135,32 @@ func read(fsys fs.FS, rooted bool, name string, opts Options) (*Tree, error) {
 	return readStream(fsys, rooted, name, opts, t, nil)
 }
 
+// A stream takes the top-level statements of readStream one at a time.
+type stream struct {
+	// emit takes each top-level statement, with its block, once
+	// complete, and the arena its block was carved from.
+	emit func(*Statement, *treeArena)
+	// reuse, if set, returns an arena emit's taker is done with, or nil:
+	// the blocks of the next statement are carved from its arrays.
+	reuse func() *treeArena
+}
+
+// A treeArena holds the arrays the blocks of one top-level statement
+// were carved from (the builder's arrays for depth 1 and deeper). Once
+// that statement is mapped and nothing refers to it any more, its arena
+// can carry the next statement's blocks: a file of 30,000 real servers
+// then builds its tree in the same few arrays over and over.
+type treeArena struct {
+	bases [][]Statement
+	words [][]string // the fieldArena's arrays
+	cols  [][]int
+}
+
 // readStream is read; with emit set, each top-level statement goes to
-// emit, with its block, as soon as it is complete, instead of into
+// emit.emit, with its block, as soon as it is complete, instead of into
 // t.Statements, so that a caller mapping statements one by one never
 // holds the whole tree. t receives the warnings.
-func readStream(fsys fs.FS, rooted bool, name string, opts Options, t *Tree, emit func(*Statement)) (*Tree, error) {
+func readStream(fsys fs.FS, rooted bool, name string, opts Options, t *Tree, emit *stream) (*Tree, error) {
 	l := newLexer(fsys, rooted, opts)
 	l.openGlob(name, IncludeRead|IncludeMatch|IncludeWildcardMatch, nil)
 	if len(l.globs) == 0 && !l.stopped {
@@ -171,9 +192,39 @@ type builder struct {
 	lx *lexer
 	// emit, if set, takes each top-level statement once complete (see
 	// readStream); block then returns no top-level statements.
-	emit   func(*Statement)
+	emit   *stream
 	levels [][]Statement // see block
-	arena  fieldArena
+	// bases[depth] is the whole array levels[depth] is a run of (the
+	// arrays a treeArena hands back).
+	bases [][]Statement
+	arena fieldArena
+}
+
+// detach hands over the arrays of depth 1 and deeper, which hold the
+// blocks of the top-level statement just completed, as an arena, and
+// continues with the arrays of an arena the stream is done with (or
+// none: they are allocated as blocks need them).
+func (b *builder) detach() *treeArena {
+	a := &treeArena{bases: make([][]Statement, 0, max(len(b.bases)-1, 0))}
+	if len(b.bases) > 1 {
+		a.bases = append(a.bases, b.bases[1:]...)
+	}
+	a.words, a.cols = b.arena.take()
+	var next *treeArena
+	if b.emit.reuse != nil {
+		next = b.emit.reuse()
+	}
+	for d := 1; d < len(b.bases); d++ {
+		b.bases[d], b.levels[d] = nil, nil
+		if next != nil && d-1 < len(next.bases) {
+			b.bases[d] = next.bases[d-1][:0]
+			b.levels[d] = b.bases[d]
+		}
+	}
+	if next != nil {
+		b.arena.give(next.words, next.cols)
+	}
+	return a
 }
 
 // block reads statements up to the '}' that closes the block opened at
@@ -188,6 +239,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 	// neither grown step by step nor copied out.
 	for len(b.levels) <= depth {
 		b.levels = append(b.levels, nil)
+		b.bases = append(b.bases, nil)
 	}
 	b.levels[depth] = b.levels[depth][:0]
 	cur := func() []Statement { return b.levels[depth] }
@@ -203,9 +255,13 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 	push := func(st Statement) {
 		ss := b.levels[depth]
 		if len(ss) == cap(ss) {
-			grown := make([]Statement, len(ss), max(2*len(ss), 64))
+			// Twice the array being left, not the run: one array
+			// then serves a whole top-level statement, and a
+			// recycled one (detach) the next statements.
+			grown := make([]Statement, len(ss), max(2*len(ss), 2*cap(b.bases[depth]), 64))
 			copy(grown, ss)
 			ss = grown
+			b.bases[depth] = grown[:0]
 		}
 		b.levels[depth] = append(ss, st)
 	}
@@ -215,7 +271,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			s := new(Statement)
 			*s = cur()[0]
 			b.levels[0] = b.levels[0][:0]
-			b.emit(s)
+			b.emit.emit(s, b.detach())
 		}
 	}
 	ignored := 0 // '{'s that opened no block, whose '}' must be skipped
@@ -262,16 +318,21 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 				return out(), ln.pos(0), true
 			}
 		default:
-			words, cols, unmatched := b.arena.fields(ln)
-			if unmatched >= 0 && (len(words) < 2 || !quotedKeywords[words[0]]) {
-				b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
-			}
-			if len(words) == 0 {
+			n, unmatched := fields(ln)
+			if n == 0 {
+				if unmatched >= 0 {
+					b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
+				}
 				continue
 			}
 			// The previous statement is complete: no '{' can follow it
-			// any more.
+			// any more. (Before carving this line's words: they go
+			// with the next statement's arena, not the previous one's.)
 			emitPending()
+			words, cols := b.arena.carve(ln, n)
+			if unmatched >= 0 && (len(words) < 2 || !quotedKeywords[words[0]]) {
+				b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
+			}
 			push(Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s})
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {
 				b.lx.includeCheck(cur()[len(cur())-1])
