@@ -172,10 +172,17 @@ func (l *lexer) next() (line, bool) {
 				return line{}, false
 			}
 		default:
-			var ok bool
-			if buf, ok = l.readFileLine(); !ok {
+			var plain, ok bool
+			if buf, plain, ok = l.readFileLine(); !ok {
 				l.endDefinition()
 				return line{}, false
+			}
+			if plain && l.defining == nil {
+				// Nothing for process or splitBraces to do.
+				if l.include(buf) {
+					continue
+				}
+				return buf, true
 			}
 		}
 
@@ -200,7 +207,7 @@ func (l *lexer) next() (line, bool) {
 // readFileLine returns the next physical line that is not empty after
 // decomment, from the innermost include, moving on through the include
 // stack at the end of each file.
-func (l *lexer) readFileLine() (line, bool) {
+func (l *lexer) readFileLine() (ln line, plain, ok bool) {
 	for len(l.globs) > 0 {
 		g := l.globs[len(l.globs)-1]
 		raw, tooLong, ok := g.r.next(4 * maxBuf)
@@ -214,7 +221,7 @@ func (l *lexer) readFileLine() (line, bool) {
 		g.lineNo++
 		org := origin{g.ref, g.lineNo}
 		if !l.spend(org.pos(1)) {
-			return line{}, false
+			return line{}, false, false
 		}
 		s := strings.TrimSuffix(raw, "\n")
 		switch {
@@ -235,15 +242,23 @@ func (l *lexer) readFileLine() (line, bool) {
 			l.endDefinition()
 			continue
 		}
-		t, unterminated := decomment(newText(s))
+		t := newText(s).trimLeft()
+		if !hasCommentSyntax(t.s) {
+			// decomment's fast way, telling whether the line is plain.
+			if t = t.trimRight(); t.s != "" {
+				return line{t, org}, isPlain(t.s), true
+			}
+			continue
+		}
+		t, unterminated := decomment(t)
 		if unterminated {
 			l.errorf(org.pos(1), SeverityError, "Unterminated quote '%s'", t.s)
 		}
 		if t.s != "" {
-			return line{t, org}, true
+			return line{t, org}, false, true
 		}
 	}
-	return line{}, false
+	return line{}, false, false
 }
 
 // decomment removes comments, the backslash of \# and \!, and leading
@@ -301,12 +316,44 @@ loop:
 // '"', '\\', '#' or '!'.
 func hasCommentSyntax(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"', '\\', '#', '!':
+		if byteClass[s[i]]&classComment != 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// Byte classes of byteClass: classComment, a byte decomment acts on;
+// classSpecial, one that makes a line more than words between blanks
+// ('$', '{', '}', and white space other than ' ' and '\t').
+const (
+	classComment = 1 << iota
+	classSpecial
+)
+
+var byteClass = func() (t [256]uint8) {
+	for _, c := range "\"\\#!" {
+		t[c] = classComment
+	}
+	for _, c := range "${}\n\v\f\r" {
+		t[c] = classSpecial
+	}
+	return t
+}()
+
+// isPlain reports whether s, a line without comment syntax, holds no
+// special byte either and starts with none of '@' and '~': process
+// would return it as it is, and splitBraces would leave it alone.
+func isPlain(s string) bool {
+	if s == "" || s[0] == '@' || s[0] == '~' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if byteClass[s[i]] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // process applies, in keepalived's order, the @ conditional, a $NAME=
