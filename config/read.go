@@ -252,7 +252,8 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 		b.levels[depth] = ss[n:n]
 		return ss[:n:n]
 	}
-	push := func(st Statement) {
+	// push adds a statement to the block and returns it to be set.
+	push := func() *Statement {
 		ss := b.levels[depth]
 		if len(ss) == cap(ss) {
 			// Twice the array being left, not the run: one array
@@ -263,7 +264,9 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			ss = grown
 			b.bases[depth] = grown[:0]
 		}
-		b.levels[depth] = append(ss, st)
+		ss = ss[:len(ss)+1]
+		b.levels[depth] = ss
+		return &ss[len(ss)-1]
 	}
 	// emitPending hands a finished top-level statement to emit.
 	emitPending := func() {
@@ -333,7 +336,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			if unmatched >= 0 && (len(words) < 2 || !quotedKeywords[words[0]]) {
 				b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
 			}
-			push(Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s})
+			*push() = Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s}
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {
 				b.lx.includeCheck(cur()[len(cur())-1])
 			}
