@@ -36,6 +36,10 @@ type Options struct {
 	Rand *rand.Rand
 	// Getenv reads ${_ENV NAME}. Nil means os.Getenv.
 	Getenv func(string) string
+
+	// serial reads without the lexer's goroutine (linePipe): the
+	// reference the tests hold the pipe to.
+	serial bool
 }
 
 func (o Options) maxWork() int {
@@ -109,7 +113,9 @@ type Tree struct {
 // Read returns the tree it could build and, if it found problems other
 // than warnings, an ErrorList of every one of them; each is an *Error
 // wrapping ErrInvalid. It never panics, and its work is bounded by
-// opts.MaxWork and opts.MaxIncludeDepth.
+// opts.MaxWork and opts.MaxIncludeDepth. It lexes on a goroutine of its
+// own, a few hundred lines ahead of building the tree, with the result
+// of reading serially; that goroutine has ended when Read returns.
 func Read(fsys fs.FS, name string, opts Options) (*Tree, error) {
 	return read(fsys, false, cleanPath(".", name), opts)
 }
@@ -166,8 +172,16 @@ func readStream(fsys fs.FS, rooted bool, name string, opts Options, t *Tree, emi
 	if len(l.globs) == 0 && !l.stopped {
 		l.errorf(Pos{File: l.displayName(name)}, SeverityFatal, "Failed to open configuration file")
 	}
-	b := builder{lx: l, emit: emit}
+	b := builder{lx: l, src: l, emit: emit}
+	var pipe *linePipe
+	if !opts.serial {
+		pipe = startPipe(l)
+		b.src = pipe
+	}
 	t.Statements, _, _ = b.block(0, "", Pos{})
+	if pipe != nil {
+		pipe.wait()
+	}
 	l.stop()
 	var errs ErrorList
 	for _, e := range l.errs {
@@ -187,9 +201,16 @@ func readStream(fsys fs.FS, rooted bool, name string, opts Options, t *Tree, emi
 // at most five deep.
 const maxBlockDepth = 64
 
+// A lineSource gives the builder logical lines and takes its problems.
+type lineSource interface {
+	next() (line, bool)
+	errorf(pos Pos, sev Severity, format string, args ...any)
+}
+
 // A builder makes the tree from the lexer's logical lines.
 type builder struct {
-	lx *lexer
+	lx  *lexer     // runs on src's goroutine when src is a linePipe
+	src lineSource // lx, or a linePipe running it
 	// emit, if set, takes each top-level statement once complete (see
 	// readStream); block then returns no top-level statements.
 	emit   *stream
@@ -279,11 +300,11 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 	}
 	ignored := 0 // '{'s that opened no block, whose '}' must be skipped
 	for {
-		ln, ok := b.lx.next()
+		ln, ok := b.src.next()
 		if !ok {
 			emitPending()
 			if depth > 0 {
-				b.lx.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
+				b.src.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
 			}
 			return out(), Pos{}, false
 		}
@@ -295,7 +316,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 				if depth >= maxBlockDepth {
 					msg = "blocks nested too deep - ignoring '{'"
 				}
-				b.lx.errorf(ln.pos(0), SeverityError, "%s", msg)
+				b.src.errorf(ln.pos(0), SeverityError, "%s", msg)
 				ignored++
 				continue
 			}
@@ -306,7 +327,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			st.Block, st.Close, closed = b.block(depth+1, st.Words[0], st.Open)
 			if !closed {
 				if depth > 0 {
-					b.lx.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
+					b.src.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
 				}
 				emitPending()
 				return out(), Pos{}, false
@@ -316,7 +337,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			case ignored > 0:
 				ignored--
 			case depth == 0:
-				b.lx.errorf(ln.pos(0), SeverityError, "Extra '}' found")
+				b.src.errorf(ln.pos(0), SeverityError, "Extra '}' found")
 			default:
 				return out(), ln.pos(0), true
 			}
@@ -324,7 +345,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			n, unmatched := fields(ln)
 			if n == 0 {
 				if unmatched >= 0 {
-					b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
+					b.src.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
 				}
 				continue
 			}
@@ -334,11 +355,11 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			emitPending()
 			words, cols := b.arena.carve(ln, n)
 			if unmatched >= 0 && (len(words) < 2 || !quotedKeywords[words[0]]) {
-				b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
+				b.src.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
 			}
 			*push() = Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s}
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {
-				b.lx.includeCheck(cur()[len(cur())-1])
+				b.lx.includeCheck(cur()[len(cur())-1], b.src.errorf)
 			}
 			if owner == "global_defs" && depth == 1 && words[0] == "random_seed" {
 				b.lx.randomSeed(cur()[len(cur())-1]) // define.go
@@ -350,7 +371,10 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 // includeCheck applies global_defs' include_check keyword
 // (include_check_set): no argument means every check; "read", "match",
 // "wildcard_match", "brace_match" set; "+x" and "-x" add and remove.
-func (l *lexer) includeCheck(s Statement) {
+//
+// The lexer waits while the builder calls it (linePipe), which reports
+// its problems through errorf.
+func (l *lexer) includeCheck(s Statement, errorf func(Pos, Severity, string, ...any)) {
 	if len(s.Words) == 1 {
 		l.check = IncludeAll
 		return
@@ -360,7 +384,7 @@ func (l *lexer) includeCheck(s Statement) {
 		if w != "" && (w[0] == '-' || w[0] == '+') {
 			op, w = w[0], w[1:]
 		} else if i > 0 {
-			l.errorf(s.WordPos(i+1), SeverityError, "Duplicate include_check '%s' specified - ignoring", w)
+			errorf(s.WordPos(i+1), SeverityError, "Duplicate include_check '%s' specified - ignoring", w)
 			continue
 		} else {
 			l.check = 0
@@ -376,7 +400,7 @@ func (l *lexer) includeCheck(s Statement) {
 		case "brace_match":
 			f = IncludeBraceMatch
 		default:
-			l.errorf(s.WordPos(i+1), SeverityError, "Unknown include_check type '%s' - ignoring", w)
+			errorf(s.WordPos(i+1), SeverityError, "Unknown include_check type '%s' - ignoring", w)
 			continue
 		}
 		switch op {
