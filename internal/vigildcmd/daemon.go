@@ -40,28 +40,26 @@ type reloadResult struct {
 	Err      string   `json:"error,omitempty"`
 }
 
-// runDaemon runs the Supervisor of o.ConfigFile until SIGTERM or SIGINT.
+// runDaemon runs the Supervisor of o.ConfigFile until SIGTERM or SIGINT;
+// with o.Child, as a child of vigild's parent process (split.go).
 func runDaemon(o *Options, env *Env) int {
 	log := newLogger(env.Stderr, o)
-	log.Info("Starting vigild", "version", version(), "config", o.ConfigFile)
-	l := loadConfig(o, env)
-	if l.missing != nil {
-		log.Error("Configuration file missing", "file", o.ConfigFile, "err", l.missing)
-		return ExitNoConfig
-	}
-	logDiags(log, l.diags)
-	if l.other != nil || l.fatal {
-		if l.other != nil {
-			log.Error("Configuration cannot be read", "file", o.ConfigFile, "err", l.other)
+	var link *parentLink
+	if o.Child != "" {
+		log = log.With("process", o.Child)
+		var err error
+		if link, err = openParentLink(log); err != nil {
+			log.Error("Cannot talk to the parent process", "err", err)
+			return ExitFatal
 		}
-		log.Error("Configuration cannot run; exiting", "file", o.ConfigFile)
-		return ExitConfig
+		defer link.close()
+		env.Notify = link.notify
 	}
-	if l.insecure {
-		log.Warn(securityViolation)
+	log.Info("Starting vigild", "version", version(), "config", o.ConfigFile)
+	cfg, status := startConfig(o, env, log)
+	if status != ExitOK {
+		return status
 	}
-	cfg := filter(l.cfg, o)
-	cfg.Logger = log
 	if o.CheckOnly && hasHASuspend(&cfg) {
 		log.Warn("ha_suspend with -C/--check: no VRRP instance runs in this process, so those virtual servers stay suspended")
 	}
@@ -71,11 +69,18 @@ func runDaemon(o *Options, env *Env) int {
 
 	pp := pidFiles(o, &cfg.Global.Daemon, env.RunDir)
 	pidPaths := []string{pp.main}
-	if !o.CheckOnly {
-		pidPaths = append(pidPaths, pp.vrrp)
-	}
-	if !o.VRRPOnly {
-		pidPaths = append(pidPaths, pp.checkers)
+	switch {
+	case o.Child == childVRRP.String():
+		pidPaths = []string{pp.vrrp}
+	case o.Child == childChecker.String():
+		pidPaths = []string{pp.checkers}
+	default:
+		if !o.CheckOnly {
+			pidPaths = append(pidPaths, pp.vrrp)
+		}
+		if !o.VRRPOnly {
+			pidPaths = append(pidPaths, pp.checkers)
+		}
 	}
 	pids, err := writePidFiles(pidPaths, env.Pid, env.Proc, log)
 	if err != nil {
@@ -91,6 +96,9 @@ func runDaemon(o *Options, env *Env) int {
 	if err != nil {
 		log.Error("Cannot start", "err", err)
 		return ExitFatal
+	}
+	if link != nil && o.Child == childVRRP.String() {
+		link.resume(sup, env.Getenv(resumeEnv))
 	}
 	d := &daemon{o: o, env: env, log: log, sup: sup, cfg: cfg, reqs: make(chan reloadReq)}
 
@@ -114,8 +122,35 @@ func runDaemon(o *Options, env *Env) int {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sup.Run(ctx) }()
+	if link != nil {
+		bg.Go(func() { link.run(ctx, sup, o.ChildDeadline, o.Child == childVRRP.String()) })
+	}
 	d.notify("READY=1\nSTATUS=running")
 	return d.loop(ctx, cancel, runErr)
+}
+
+// startConfig loads o.ConfigFile for a start, logging its problems, and
+// filters it for o; a status other than ExitOK says why it cannot run.
+func startConfig(o *Options, env *Env, log *slog.Logger) (vigil.Config, int) {
+	l := loadConfig(o, env)
+	if l.missing != nil {
+		log.Error("Configuration file missing", "file", o.ConfigFile, "err", l.missing)
+		return vigil.Config{}, ExitNoConfig
+	}
+	logDiags(log, l.diags)
+	if l.other != nil || l.fatal {
+		if l.other != nil {
+			log.Error("Configuration cannot be read", "file", o.ConfigFile, "err", l.other)
+		}
+		log.Error("Configuration cannot run; exiting", "file", o.ConfigFile)
+		return vigil.Config{}, ExitConfig
+	}
+	if l.insecure {
+		log.Warn(securityViolation)
+	}
+	cfg := filter(l.cfg, o)
+	cfg.Logger = log
+	return cfg, ExitOK
 }
 
 // loop serves signals and reloads until a stop; it returns the exit
@@ -327,20 +362,20 @@ func (d *daemon) startServers() (func(), error) {
 			s()
 		}
 	}
-	if p := d.o.ControlSocket; p != "" && p != "none" {
+	if p := childSocket(d.o); p != "" {
 		ln, err := listenControl(p)
 		switch {
-		case err != nil && p == DefaultControlSocket:
+		case err != nil && d.o.ControlSocket == DefaultControlSocket:
 			// The default is best effort: vigild runs without it.
 			d.log.Error("No control socket", "path", p, "err", err)
 		case err != nil:
 			return stop, err
 		default:
 			d.log.Info("Control socket", "path", p)
-			stops = append(stops, d.serveControl(ln))
+			stops = append(stops, serveControl(ln, d.log, d.handle))
 		}
 	}
-	if a := d.o.MetricsAddress; a != "" {
+	if a := d.o.MetricsAddress; a != "" && d.o.Child == "" {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			stop()

@@ -47,6 +47,15 @@ type Env struct {
 	Hostname func() (string, error)
 	// LookupUser resolves scripts' users; nil means notify.LookupUser.
 	LookupUser func(name, group string, supplementary bool) (*notify.User, error)
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(key string) string
+	// WatchdogInterval is systemd's watchdog interval, for the parent of
+	// --process-model=keepalived (a single process's Supervisor reads
+	// WATCHDOG_USEC itself); zero means WATCHDOG_USEC's, negative none.
+	WatchdogInterval time.Duration
+	// Launch starts the children of --process-model=keepalived; nil
+	// means re-executing this program (Linux).
+	Launch launcher
 }
 
 // JSONSignal is keepalived's JSON signal (glibc's SIGRTMIN+2): vigild
@@ -93,6 +102,9 @@ func (e Env) withDefaults() Env {
 	if e.Hostname == nil {
 		e.Hostname = os.Hostname
 	}
+	if e.Getenv == nil {
+		e.Getenv = os.Getenv
+	}
 	return e
 }
 
@@ -134,6 +146,9 @@ func Main(args []string, env Env) int {
 		signal.Notify(ch, sigs...)
 		defer signal.Stop(ch)
 		env.Signals = ch
+	}
+	if o.ProcessModel == ModelKeepalived && o.Child == "" {
+		return runParent(&o, &env, args)
 	}
 	return runDaemon(&o, &env)
 }

@@ -1,0 +1,497 @@
+package vigildcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/watchdog"
+)
+
+// --process-model=keepalived: keepalived's process model. A parent
+// process starts the VRRP side and the checker side as two child
+// processes (this program again, with --child=vrrp and --child=checker,
+// that is -P and -C), each talking to the parent over a socketpair
+// (childMsg), and watches them with package watchdog: a child that
+// exits, or whose heartbeats stop for --child-deadline (a child stuck
+// in a syscall, or SIGSTOPped), is killed (SIGKILL) and respawned by
+// watchdog.Guard, at once the first time within childPolicy's window,
+// then after 1s, 2s, 4s; the fifth failure within a minute makes the
+// parent stop the other child and exit 1, for systemd to restart it. A
+// child that exits with a permanent status (1, 2 or 6: a fatal error,
+// a configuration it cannot run, no configuration) is not respawned:
+// the parent stops the other and exits with that status, as keepalived's
+// report_child_status.
+
+// childKind is one of the parent's children.
+type childKind uint8
+
+const (
+	childVRRP childKind = iota
+	childChecker
+)
+
+func (k childKind) String() string {
+	if k == childVRRP {
+		return "vrrp"
+	}
+	return "checker"
+}
+
+// title is the child's name in keepalived's log lines ("VRRP child
+// process(1234) died: Respawning").
+func (k childKind) title() string {
+	if k == childVRRP {
+		return "VRRP"
+	}
+	return "Healthcheck"
+}
+
+// childMsg is what a child sends its parent on their socketpair: one
+// JSON object a line.
+type childMsg struct {
+	// Ready: the child started (or finished a reload): READY=1.
+	Ready bool `json:"ready,omitempty"`
+	// Beat: the child's Supervisor is healthy (every loop beating).
+	Beat bool `json:"beat,omitempty"`
+	// Masters are the instances the VRRP child holds as MASTER, with a
+	// Beat: a VRRP child killed while master of them is respawned
+	// resuming them (vigil.Supervisor.ResumeMasters).
+	Masters []string `json:"masters,omitempty"`
+}
+
+// A launcher starts the parent's children; the real one re-executes
+// this program (split_linux.go).
+type launcher interface {
+	// launch starts a child of kind; resume names the instances a VRRP
+	// child resumes as MASTER.
+	launch(kind childKind, resume []string) (childProc, error)
+}
+
+// childProc is a running child process.
+type childProc interface {
+	Pid() int
+	// Msgs delivers the child's messages; it is closed when the child's
+	// end of the socketpair is closed.
+	Msgs() <-chan childMsg
+	// Exited is closed once the child has exited and was reaped; Status
+	// then says how.
+	Exited() <-chan struct{}
+	Status() childStatus
+	// Signal sends sig to the child (SIGKILL included); a child that has
+	// exited is not signalled.
+	Signal(sig syscall.Signal)
+}
+
+// childStatus is how a child ended: its exit status, or the signal that
+// killed it.
+type childStatus struct {
+	Code   int            // -1 when killed by a signal
+	Signal syscall.Signal // when Code is -1
+}
+
+func (s childStatus) String() string {
+	if s.Code < 0 {
+		return fmt.Sprintf("killed by signal %d (%v)", int(s.Signal), s.Signal)
+	}
+	return fmt.Sprintf("exited with status %d", s.Code)
+}
+
+// permanent says whether the parent gives up on a child that ended so:
+// keepalived's report_child_status stops for a child's fatal,
+// configuration and missing-file statuses.
+func (s childStatus) permanent() bool {
+	return s.Code == ExitFatal || s.Code == ExitConfig || s.Code == ExitNoConfig
+}
+
+// permanentExit ends the parent: a child exited with a permanent status.
+type permanentExit struct {
+	kind   childKind
+	status childStatus
+}
+
+func (e *permanentExit) Error() string {
+	return fmt.Sprintf("%s child %v", e.kind, e.status)
+}
+
+// childPolicy is how the parent respawns its children: the first
+// failure within a minute at once (keepalived respawns a child that ran
+// for over a minute at once), then after 1s, 2s and 4s; the fifth
+// failure within a minute ends the parent (exit 1). A killed child is
+// waited for at most 5s (a process in uninterruptible sleep).
+func childPolicy(deadline time.Duration) watchdog.Policy {
+	return watchdog.Policy{Deadline: deadline, Immediate: 1, Backoff: time.Second, MaxBackoff: time.Minute,
+		Failures: 5, Window: time.Minute, Abandon: 5 * time.Second}
+}
+
+// childStopWait is how long the parent waits for a child to stop after
+// SIGTERM before it kills it: the Supervisor gives the notify scripts
+// queued up to a minute.
+const childStopWait = 70 * time.Second
+
+// resumeEnv is the environment variable that names, to a respawned VRRP
+// child, the instances it resumes as MASTER (comma-separated).
+const resumeEnv = "VIGILD_RESUME"
+
+// parent is vigild's parent process under --process-model=keepalived.
+type parent struct {
+	o      *Options
+	env    *Env
+	log    *slog.Logger
+	launch launcher
+	wd     *watchdog.Watchdog
+	policy watchdog.Policy
+	kinds  []childKind
+
+	mu        sync.Mutex
+	kids      map[childKind]*kid
+	masters   []string           // the VRRP child's MASTER instances, from its last beat
+	readySent bool               // READY=1 sent to systemd
+	reloading map[childKind]bool // children a SIGHUP reload waits for
+}
+
+// kid is the running child of a kind.
+type kid struct {
+	proc  childProc
+	ready bool
+}
+
+// childKinds are the children the parent starts: keepalived starts a
+// side with something to run (its running_vrrp, running_checker), every
+// side with --all, and -P/-C keep one.
+func childKinds(o *Options, cfg *vigil.Config) []childKind {
+	var kinds []childKind
+	hasVRRP := len(cfg.Instances) > 0 || len(cfg.Trackers) > 0 || !staticEmpty(&cfg.Static)
+	if !o.CheckOnly && (hasVRRP || o.All) {
+		kinds = append(kinds, childVRRP)
+	}
+	if !o.VRRPOnly && (len(cfg.VirtualServers) > 0 || o.All) {
+		kinds = append(kinds, childChecker)
+	}
+	return kinds
+}
+
+func staticEmpty(s *vigil.Static) bool {
+	return len(s.Addresses) == 0 && len(s.Routes) == 0 && len(s.Rules) == 0
+}
+
+// runParent runs vigild as keepalived's parent process: the
+// configuration is checked here (a missing or unusable file exits 6 or
+// 2 before any child starts), the main pid file (-p) written, and the
+// children started and watched until SIGTERM or SIGINT.
+func runParent(o *Options, env *Env, args []string) int {
+	log := newLogger(env.Stderr, o).With("process", "parent")
+	log.Info("Starting vigild", "version", version(), "config", o.ConfigFile, "process_model", o.ProcessModel)
+	cfg, status := startConfig(o, env, log)
+	if status != ExitOK {
+		return status
+	}
+	kinds := childKinds(o, &cfg)
+	if len(kinds) == 0 {
+		log.Warn("Nothing to run: no VRRP instance, tracker or static address, and no virtual server (--all starts the children anyway)")
+	}
+	pp := pidFiles(o, &cfg.Global.Daemon, env.RunDir)
+	pids, err := writePidFiles([]string{pp.main}, env.Pid, env.Proc, log)
+	if err != nil {
+		log.Error(err.Error())
+		return ExitFatal
+	}
+	defer removePidFiles(pids, log)
+
+	launch := env.Launch
+	if launch == nil {
+		if launch, err = execLauncherFor(args, env); err != nil {
+			log.Error("Cannot start the children", "err", err)
+			return ExitFatal
+		}
+	}
+	wd, err := watchdog.New(watchdog.Config{Deadline: o.ChildDeadline, WatchdogInterval: -1, Stacks: -1, Logger: log})
+	if err != nil {
+		log.Error("Cannot start", "err", err)
+		return ExitFatal
+	}
+	p := &parent{o: o, env: env, log: log, launch: launch, wd: wd, policy: childPolicy(o.ChildDeadline),
+		kinds: kinds, kids: map[childKind]*kid{}, reloading: map[childKind]bool{}}
+	stop, err := p.startServers()
+	if err != nil {
+		log.Error("Cannot start", "err", err)
+		return ExitFatal
+	}
+	defer stop()
+	return p.run()
+}
+
+// run starts the children under the watchdog and serves signals until a
+// stop, then stops the children and returns the exit status.
+func (p *parent) run() int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	wctx, wcancel := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	bg.Go(func() { p.wd.Run(wctx) })
+	defer func() {
+		wcancel()
+		bg.Wait()
+	}()
+	var guards sync.WaitGroup
+	for _, k := range p.kinds {
+		guards.Go(func() {
+			err := p.wd.Guard(ctx, k.String()+" child", p.policy, func(gctx context.Context, b *watchdog.Beat) error {
+				return p.runChild(gctx, k, b, cancel)
+			})
+			if err != nil {
+				cancel(err)
+			}
+		})
+	}
+	stopped := make(chan struct{})
+	go func() {
+		guards.Wait()
+		close(stopped)
+	}()
+	var ping <-chan time.Time
+	if iv := p.watchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv / 2)
+		defer t.Stop()
+		ping = t.C
+	}
+	p.wait(ctx, cancel, ping)
+	<-stopped
+	var perm *permanentExit
+	switch cause := context.Cause(ctx); {
+	case errors.As(cause, &perm):
+		p.log.Error("Stopped: a child exited with a permanent error", "child", perm.kind.String(), "status", perm.status.String())
+		return perm.status.Code
+	case errors.Is(cause, watchdog.ErrFailing):
+		p.log.Error("Stopped: a child keeps failing", "err", cause)
+		return ExitFatal
+	}
+	p.log.Info("Stopped vigild")
+	return ExitOK
+}
+
+// wait serves signals until SIGTERM (SIGINT) or a child's failure ends
+// ctx.
+func (p *parent) wait(ctx context.Context, cancel context.CancelCauseFunc, ping <-chan time.Time) {
+	for {
+		select {
+		case sig := <-p.env.Signals:
+			switch sig {
+			case syscall.SIGTERM, syscall.SIGINT:
+				if sig == syscall.SIGINT && p.o.IgnoreSIGINT {
+					continue
+				}
+				p.log.Info("Stopping", "signal", sig.String())
+				p.notify("STOPPING=1")
+				cancel(nil)
+				return
+			case syscall.SIGHUP:
+				p.reload()
+			case syscall.SIGUSR1:
+				p.forward(syscall.SIGUSR1, childVRRP, childChecker)
+			case syscall.SIGUSR2, JSONSignal:
+				// Only the VRRP side writes keepalived.stats and
+				// keepalived.json, as keepalived's.
+				p.forward(sig.(syscall.Signal), childVRRP)
+			default:
+				p.log.Warn("Ignoring signal", "signal", sig.String())
+			}
+		case <-ping:
+			if p.beating() {
+				p.notify(sd.SdNotifyWatchdog)
+			}
+		case <-ctx.Done():
+			p.notify("STOPPING=1")
+			return
+		}
+	}
+}
+
+// runChild is one run of a child under the watchdog (Guard's fn): it
+// starts the child, beats b on each of its messages, and returns when
+// the child exits (an error: Guard respawns it), when the watchdog
+// finds it stalled (it is killed first), or when ctx is done (it is
+// stopped with SIGTERM). A child that exits with a permanent status ends
+// the parent through cancel.
+func (p *parent) runChild(ctx context.Context, kind childKind, b *watchdog.Beat, cancel context.CancelCauseFunc) error {
+	p.mu.Lock()
+	var resume []string
+	if kind == childVRRP {
+		resume = slices.Clone(p.masters)
+	}
+	p.mu.Unlock()
+	c, err := p.launch.launch(kind, resume)
+	if err != nil {
+		return fmt.Errorf("starting the %s child: %w", kind, err)
+	}
+	pid := c.Pid()
+	p.log.Info(fmt.Sprintf("Starting %s child process, pid=%d", kind.title(), pid), "resume", resume)
+	k := &kid{proc: c}
+	p.mu.Lock()
+	p.kids[kind] = k
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.kids, kind)
+		delete(p.reloading, kind)
+		p.mu.Unlock()
+	}()
+	msgs := c.Msgs()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			if m.Beat || m.Ready {
+				b.Beat()
+			}
+			p.childSaid(kind, k, m)
+		case <-c.Exited():
+			st := c.Status()
+			if st.Code >= 0 {
+				// It ran its shutdown: its VIPs are gone.
+				p.forget(kind)
+			}
+			if st.permanent() {
+				p.log.Error(fmt.Sprintf("%s child process(%d) exited with permanent error: Terminating", kind.title(), pid), "status", st.String())
+				cancel(&permanentExit{kind, st})
+				return nil
+			}
+			p.log.Error(fmt.Sprintf("%s child process(%d) died: Respawning", kind.title(), pid), "status", st.String())
+			return fmt.Errorf("%s child process(%d) %v", kind, pid, st)
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), watchdog.ErrStalled) {
+				p.log.Error(fmt.Sprintf("%s child process(%d) missed its heartbeat deadline: killing it", kind.title(), pid),
+					"deadline", b.Deadline())
+				c.Signal(syscall.SIGKILL)
+				<-c.Exited()
+				return watchdog.ErrStalled
+			}
+			b.Done() // stopping: no longer watched
+			c.Signal(syscall.SIGTERM)
+			c.Signal(syscall.SIGCONT) // a stopped child acts on SIGTERM
+			t := time.NewTimer(childStopWait)
+			defer t.Stop()
+			select {
+			case <-c.Exited():
+			case <-t.C:
+				p.log.Error(fmt.Sprintf("%s child process(%d) did not stop within %v: killing it", kind.title(), pid, childStopWait))
+				c.Signal(syscall.SIGKILL)
+				<-c.Exited()
+			}
+			p.log.Info(fmt.Sprintf("%s child process(%d) stopped", kind.title(), pid), "status", c.Status().String())
+			return nil
+		}
+	}
+}
+
+// childSaid takes in a child's message: its masters, and its readiness
+// (READY=1 to systemd once every child started, and after a reload once
+// every child reloaded).
+func (p *parent) childSaid(kind childKind, k *kid, m childMsg) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m.Beat && kind == childVRRP {
+		p.masters = slices.Clone(m.Masters)
+	}
+	if !m.Ready {
+		return
+	}
+	k.ready = true
+	if !p.readySent {
+		for _, want := range p.kinds {
+			if c := p.kids[want]; c == nil || !c.ready {
+				return
+			}
+		}
+		p.readySent = true
+		p.notify("READY=1\nSTATUS=running")
+		return
+	}
+	if p.reloading[kind] {
+		delete(p.reloading, kind)
+		if len(p.reloading) == 0 {
+			p.notify("READY=1\nSTATUS=running")
+		}
+	}
+}
+
+// forget drops what the parent knows of a child that ran its shutdown.
+func (p *parent) forget(kind childKind) {
+	if kind != childVRRP {
+		return
+	}
+	p.mu.Lock()
+	p.masters = nil
+	p.mu.Unlock()
+}
+
+// reload is SIGHUP: forwarded to the children, each of which reloads
+// the file (keeping its configuration if the file has errors); systemd
+// hears RELOADING=1, then READY=1 once every child has reloaded.
+func (p *parent) reload() {
+	p.log.Info("Reloading", "config", p.o.ConfigFile)
+	p.mu.Lock()
+	sent := false
+	for kind, k := range p.kids {
+		if k.ready {
+			p.reloading[kind] = true
+			sent = true
+		}
+	}
+	if sent {
+		p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=reloading", p.env.Monotonic()))
+	}
+	p.mu.Unlock()
+	p.forward(syscall.SIGHUP, childVRRP, childChecker)
+}
+
+// forward sends sig to the running children of kinds.
+func (p *parent) forward(sig syscall.Signal, kinds ...childKind) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, kind := range kinds {
+		if k := p.kids[kind]; k != nil {
+			k.proc.Signal(sig)
+		}
+	}
+}
+
+// beating says whether every child runs and beats: the parent sends
+// systemd's WATCHDOG=1 only then.
+func (p *parent) beating() bool {
+	p.mu.Lock()
+	n := len(p.kids)
+	p.mu.Unlock()
+	return n == len(p.kinds) && p.wd.Healthy()
+}
+
+// watchdogInterval is systemd's watchdog interval for the parent.
+func (p *parent) watchdogInterval() time.Duration {
+	if iv := p.env.WatchdogInterval; iv != 0 {
+		return max(iv, 0)
+	}
+	iv, err := sd.SdWatchdogEnabled(false)
+	if err != nil {
+		p.log.Warn("systemd watchdog", "err", err)
+		return 0
+	}
+	return iv
+}
+
+// notify tells systemd; an error is logged.
+func (p *parent) notify(state string) {
+	if err := p.env.Notify(state); err != nil {
+		p.log.Warn("sd_notify", "state", state, "err", err)
+	}
+}
