@@ -3,8 +3,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -97,6 +101,32 @@ func vrrpAdverts(frames [][]byte) []string {
 	return out
 }
 
+// httpGet gets path from addr in h's namespace: the connection is made
+// there, then used by an http.Client.
+func httpGet(t *testing.T, h *nstest.Host, addr, path string) string {
+	t.Helper()
+	var c net.Conn
+	if err := h.Do(func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, 5*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{DisableKeepAlives: true,
+		DialContext: func(context.Context, string, string) (net.Conn, error) { return c, nil }}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %s, %v: %s", path, resp.Status, err, b)
+	}
+	return string(b)
+}
+
 // TestSplitProcessModel: vigild --process-model=keepalived on h1 runs VI_1
 // as master in its VRRP child, beside a checker child, h2 a backup.
 //   - kill -9 of the checker child: respawned; VI_1 never transitions
@@ -135,7 +165,7 @@ func TestSplitProcessModel(t *testing.T) {
 	capture := nstest.Capture(t, h3, "ip proto 112")
 	v1 := nstest.StartDaemon(t, h1, "vigild split", bin, "-n", "-l", "-i", "h1", "-f", conf,
 		"--process-model=keepalived", "--all", "--child-deadline=1s",
-		"-p", pidP, "-r", pidV, "-c", pidC, "--control-socket", sock)
+		"-p", pidP, "-r", pidV, "-c", pidC, "--control-socket", sock, "--metrics-address", "127.0.0.1:9650")
 	await(t, "h1 master of VI_1", func() bool { return hasAddr(t, h1, "192.0.2.100") })
 	v2 := nstest.StartDaemon(t, h2, "vigild", bin, "-n", "-l", "-i", "h2", "-f", conf,
 		"-p", filepath.Join(dir, "p2.pid"), "--control-socket", "none")
@@ -152,6 +182,23 @@ func TestSplitProcessModel(t *testing.T) {
 	if out, err := exec.Command(bin, "status", "--control-socket", sock).CombinedOutput(); err != nil ||
 		!regexp.MustCompile(`VI_1\s+eth0\s+61\s+MASTER\s+200`).Match(out) {
 		t.Errorf("vigild status through the parent: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "reload", "--control-socket", sock).CombinedOutput(); err != nil ||
+		strings.TrimSpace(string(out)) != "reloaded: vrrp: nothing changed; checker: nothing changed" {
+		t.Errorf("vigild reload through the parent: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "dump", "--control-socket", sock).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "VI_1") {
+		t.Errorf("vigild dump through the parent: %v\n%s", err, out)
+	}
+	// /metrics and /state from the parent: the children's, merged.
+	metrics, state := httpGet(t, h1, "127.0.0.1:9650", "/metrics"), httpGet(t, h1, "127.0.0.1:9650", "/state")
+	if !regexp.MustCompile(`(?m)^vigil_instance_state\{.*process="vrrp".*state="MASTER".*\} 1$`).MatchString(metrics) ||
+		!strings.Contains(metrics, `process="checker"`) || !strings.Contains(metrics, "go_goroutines ") {
+		t.Errorf("the parent's /metrics has not the children's series, labelled by process, and its own:\n%.3000s", metrics)
+	}
+	if !strings.Contains(state, `"name": "VI_1"`) || !strings.Contains(state, `"state": "MASTER"`) {
+		t.Errorf("the parent's /state:\n%s", state)
 	}
 	fifo1Before, fifo2Before := len(fifo1.get()), len(fifo2.get())
 
