@@ -356,33 +356,44 @@ func dumpConfig(log *slog.Logger, cfg *vigil.Config) {
 // startServers starts the control socket and the metrics server; the
 // returned func stops them and waits for their goroutines.
 func (d *daemon) startServers() (func(), error) {
+	serve := d.serveHTTP
+	if d.o.Child != "" {
+		serve = nil // the parent serves the metrics
+	}
+	return startServers(d.o, d.log, d.handle, serve)
+}
+
+// startServers starts o's control socket, answered by handle, and, with
+// serve, the metrics server on --metrics-address; the returned func
+// stops them and waits for their goroutines.
+func startServers(o *Options, log *slog.Logger, handle func(context.Context, Request) Response, serve func(net.Listener) func()) (func(), error) {
 	var stops []func()
 	stop := func() {
 		for _, s := range stops {
 			s()
 		}
 	}
-	if p := childSocket(d.o); p != "" {
+	if p := childSocket(o); p != "" {
 		ln, err := listenControl(p)
 		switch {
-		case err != nil && d.o.ControlSocket == DefaultControlSocket:
+		case err != nil && o.ControlSocket == DefaultControlSocket:
 			// The default is best effort: vigild runs without it.
-			d.log.Error("No control socket", "path", p, "err", err)
+			log.Error("No control socket", "path", p, "err", err)
 		case err != nil:
 			return stop, err
 		default:
-			d.log.Info("Control socket", "path", p)
-			stops = append(stops, serveControl(ln, d.log, d.handle))
+			log.Info("Control socket", "path", p)
+			stops = append(stops, serveControl(ln, log, handle))
 		}
 	}
-	if a := d.o.MetricsAddress; a != "" && d.o.Child == "" {
+	if a := o.MetricsAddress; a != "" && serve != nil {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			stop()
 			return func() {}, fmt.Errorf("metrics address: %w", err)
 		}
-		d.log.Info("Serving /metrics and /state", "address", ln.Addr().String())
-		stops = append(stops, d.serveHTTP(ln))
+		log.Info("Serving /metrics and /state", "address", ln.Addr().String())
+		stops = append(stops, serve(ln))
 	}
 	return stop, nil
 }

@@ -220,7 +220,7 @@ func runParent(o *Options, env *Env, args []string) int {
 	}
 	p := &parent{o: o, env: env, log: log, launch: launch, wd: wd, policy: childPolicy(o.ChildDeadline),
 		kinds: kinds, kids: map[childKind]*kid{}, reloading: map[childKind]bool{}}
-	stop, err := p.startServers()
+	stop, err := startServers(o, log, p.handle, p.serveHTTP)
 	if err != nil {
 		log.Error("Cannot start", "err", err)
 		return ExitFatal

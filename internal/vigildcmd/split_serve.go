@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -139,39 +137,6 @@ func (p *parent) state() (vigil.State, error) {
 	return st, nil
 }
 
-// startServers starts the parent's control socket and metrics server,
-// as the single process's startServers.
-func (p *parent) startServers() (func(), error) {
-	var stops []func()
-	stop := func() {
-		for _, s := range stops {
-			s()
-		}
-	}
-	if path := childSocket(p.o); path != "" {
-		ln, err := listenControl(path)
-		switch {
-		case err != nil && path == DefaultControlSocket:
-			p.log.Error("No control socket", "path", path, "err", err)
-		case err != nil:
-			return stop, err
-		default:
-			p.log.Info("Control socket", "path", path)
-			stops = append(stops, serveControl(ln, p.log, p.handle))
-		}
-	}
-	if a := p.o.MetricsAddress; a != "" {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			stop()
-			return func() {}, fmt.Errorf("metrics address: %w", err)
-		}
-		p.log.Info("Serving /metrics and /state", "address", ln.Addr().String())
-		stops = append(stops, p.serveHTTP(ln))
-	}
-	return stop, nil
-}
-
 // serveHTTP serves the parent's /metrics and /state on ln until the
 // returned func is called.
 func (p *parent) serveHTTP(ln net.Listener) func() {
@@ -191,17 +156,7 @@ func (p *parent) serveHTTP(ln net.Listener) func() {
 		enc.SetIndent("", "  ")
 		enc.Encode(st)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("metrics server", "err", err)
-		}
-	})
-	return func() {
-		srv.Close()
-		wg.Wait()
-	}
+	return serveMux(ln, mux, p.log)
 }
 
 // gatherChildren gathers the children's metrics, each series labelled
