@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -60,7 +61,7 @@ func runDaemon(o *Options, env *Env) int {
 	if status != ExitOK {
 		return status
 	}
-	if o.CheckOnly && hasHASuspend(&cfg) {
+	if o.CheckOnly && o.Child == "" && hasHASuspend(&cfg) {
 		log.Warn("ha_suspend with -C/--check: no VRRP instance runs in this process, so those virtual servers stay suspended")
 	}
 	if o.DumpConf {
@@ -123,7 +124,13 @@ func runDaemon(o *Options, env *Env) int {
 	runErr := make(chan error, 1)
 	go func() { runErr <- sup.Run(ctx) }()
 	if link != nil {
-		bg.Go(func() { link.run(ctx, sup, o.ChildDeadline, o.Child == childVRRP.String()) })
+		var vipsOf func(string) []netip.Prefix
+		if o.Child == childVRRP.String() {
+			vipsOf = d.vipsOf
+		} else {
+			link.relayHeld(sup)
+		}
+		bg.Go(func() { link.run(ctx, sup, o.ChildDeadline, vipsOf) })
 	}
 	d.notify("READY=1\nSTATUS=running")
 	return d.loop(ctx, cancel, runErr)
@@ -415,6 +422,19 @@ func (d *daemon) requestReload(ctx context.Context) (reloadResult, error) {
 	case <-ctx.Done():
 		return reloadResult{}, errNotRunning
 	}
+}
+
+// vipsOf returns the VIPs of the instance named name in the
+// configuration running.
+func (d *daemon) vipsOf(name string) []netip.Prefix {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, in := range d.cfg.Instances {
+		if in.VRRP.Name == name {
+			return in.VRRP.VIPs
+		}
+	}
+	return nil
 }
 
 // config returns the configuration running.

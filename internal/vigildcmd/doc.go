@@ -25,7 +25,10 @@
 //     --metrics-address from its children's (each listens on the
 //     control socket's path + ".vrrp" or ".checker"). A child stops when
 //     its parent dies (PR_SET_PDEATHSIG SIGTERM, and its end of the
-//     socketpair closing). --all starts both children even when the
+//     socketpair closing). The parent relays the VIPs the VRRP child
+//     holds as master (from its heartbeats) to the checker child, for
+//     ha_suspend (vigil.Supervisor.SetHeldVIPs). --all starts both
+//     children even when the
 //     file has nothing for one; without it a side with nothing to run is
 //     not started, as keepalived's. It logs with
 //     log/slog to stderr (the journal under systemd), keepalived's

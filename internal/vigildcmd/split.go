@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"syscall"
@@ -66,6 +67,16 @@ type childMsg struct {
 	// Beat: a VRRP child killed while master of them is respawned
 	// resuming them (vigil.Supervisor.ResumeMasters).
 	Masters []string `json:"masters,omitempty"`
+	// Held are the VIPs of those instances, with a Beat: the parent
+	// relays them to the checker child for ha_suspend.
+	Held []netip.Addr `json:"held,omitempty"`
+}
+
+// parentMsg is what the parent sends a child: one JSON object a line.
+type parentMsg struct {
+	// Held are the VIPs the VRRP child holds as master, for the checker
+	// child's ha_suspend virtual servers (vigil.Supervisor.SetHeldVIPs).
+	Held []netip.Addr `json:"held"`
 }
 
 // A launcher starts the parent's children; the real one re-executes
@@ -89,6 +100,9 @@ type childProc interface {
 	// Signal sends sig to the child (SIGKILL included); a child that has
 	// exited is not signalled.
 	Signal(sig syscall.Signal)
+	// Send writes m to the child; a child that does not read within a
+	// second is not waited for.
+	Send(m parentMsg) error
 }
 
 // childStatus is how a child ended: its exit status, or the signal that
@@ -154,6 +168,7 @@ type parent struct {
 	mu        sync.Mutex
 	kids      map[childKind]*kid
 	masters   []string           // the VRRP child's MASTER instances, from its last beat
+	held      []netip.Addr       // their VIPs, relayed to the checker child
 	readySent bool               // READY=1 sent to systemd
 	reloading map[childKind]bool // children a SIGHUP reload waits for
 }
@@ -195,6 +210,9 @@ func runParent(o *Options, env *Env, args []string) int {
 		return status
 	}
 	kinds := childKinds(o, &cfg)
+	if !slices.Contains(kinds, childVRRP) && hasHASuspend(&cfg) {
+		log.Warn("ha_suspend without a VRRP child: those virtual servers stay suspended")
+	}
 	if len(kinds) == 0 {
 		log.Warn("Nothing to run: no VRRP instance, tracker or static address, and no virtual server (--all starts the children anyway)")
 	}
@@ -337,6 +355,9 @@ func (p *parent) runChild(ctx context.Context, kind childKind, b *watchdog.Beat,
 	k := &kid{proc: c}
 	p.mu.Lock()
 	p.kids[kind] = k
+	if kind == childChecker {
+		p.send(c, parentMsg{Held: p.held})
+	}
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
@@ -403,6 +424,7 @@ func (p *parent) childSaid(kind childKind, k *kid, m childMsg) {
 	defer p.mu.Unlock()
 	if m.Beat && kind == childVRRP {
 		p.masters = slices.Clone(m.Masters)
+		p.setHeld(m.Held)
 	}
 	if !m.Ready {
 		return
@@ -433,7 +455,28 @@ func (p *parent) forget(kind childKind) {
 	}
 	p.mu.Lock()
 	p.masters = nil
+	p.setHeld(nil)
 	p.mu.Unlock()
+}
+
+// setHeld records the VIPs the VRRP child holds and, when they changed,
+// relays them to the checker child. p.mu held.
+func (p *parent) setHeld(held []netip.Addr) {
+	if slices.Equal(held, p.held) {
+		return
+	}
+	p.held = slices.Clone(held)
+	if k := p.kids[childChecker]; k != nil {
+		p.send(k.proc, parentMsg{Held: p.held})
+	}
+}
+
+// send writes m to the child c; a failure is logged (the child is
+// respawned if it is gone).
+func (p *parent) send(c childProc, m parentMsg) {
+	if err := c.Send(m); err != nil {
+		p.log.Warn("Cannot write to a child", "pid", c.Pid(), "err", err)
+	}
 }
 
 // reload is SIGHUP: forwarded to the children, each of which reloads

@@ -1,12 +1,14 @@
 package vigildcmd
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -32,6 +34,11 @@ type parentLink struct {
 	// this process, which stops it gracefully.
 	gone func()
 	done chan struct{} // closed when watch returns
+
+	hmu     sync.Mutex
+	held    []netip.Addr       // the last Held the parent sent
+	hasHeld bool               // whether it sent one
+	onHeld  func([]netip.Addr) // applies it; nil until set
 }
 
 // openParentLink opens fd 3, the socketpair the parent gave, and starts
@@ -58,11 +65,24 @@ func newParentLink(c io.ReadWriteCloser, log *slog.Logger, gone func()) *parentL
 	return l
 }
 
-// watch reads the socket until it fails: the parent sends nothing, so
-// that is its end.
+// watch reads the parent's messages until the socket fails: the
+// parent's end. A line that is not a message is skipped.
 func (l *parentLink) watch() {
 	defer close(l.done)
-	io.Copy(io.Discard, l.c)
+	sc := bufio.NewScanner(l.c)
+	for sc.Scan() {
+		var m parentMsg
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			l.log.Warn("Unreadable message from the parent process", "line", sc.Text())
+			continue
+		}
+		l.hmu.Lock()
+		l.held, l.hasHeld = m.Held, true
+		if l.onHeld != nil {
+			l.onHeld(m.Held)
+		}
+		l.hmu.Unlock()
+	}
 	if !l.closed.Load() {
 		l.log.Error("The parent process is gone: stopping")
 		l.gone()
@@ -102,6 +122,27 @@ func (l *parentLink) notify(state string) error {
 	return nil
 }
 
+// heldSetter is a Supervisor that can be told what masters elsewhere
+// hold (vigil.Supervisor.SetHeldVIPs).
+type heldSetter interface {
+	SetHeldVIPs(addrs []netip.Addr)
+}
+
+// relayHeld gives sup, the checker child's Supervisor, the VIPs the
+// parent says the VRRP child holds, now and whenever they change.
+func (l *parentLink) relayHeld(sup Supervisor) {
+	h, ok := sup.(heldSetter)
+	if !ok {
+		return
+	}
+	l.hmu.Lock()
+	defer l.hmu.Unlock()
+	l.onHeld = h.SetHeldVIPs
+	if l.hasHeld {
+		h.SetHeldVIPs(l.held)
+	}
+}
+
 // resumer is a Supervisor that can resume instances as MASTER
 // (vigil.Supervisor.ResumeMasters).
 type resumer interface {
@@ -130,18 +171,22 @@ func (l *parentLink) resume(sup Supervisor, names string) {
 }
 
 // run beats every quarter of deadline while sup is healthy, until ctx is
-// done; the VRRP child's beats name its MASTER instances.
-func (l *parentLink) run(ctx context.Context, sup Supervisor, deadline time.Duration, isVRRP bool) {
+// done; the VRRP child's beats name its MASTER instances and their VIPs
+// (vipsOf, from the configuration running).
+func (l *parentLink) run(ctx context.Context, sup Supervisor, deadline time.Duration, vipsOf func(instance string) []netip.Prefix) {
 	t := time.NewTicker(max(deadline/4, time.Millisecond))
 	defer t.Stop()
 	failed := false
 	for {
 		if h, ok := sup.(healthChecker); !ok || h.Healthy() {
 			m := childMsg{Beat: true}
-			if isVRRP {
+			if vipsOf != nil {
 				for _, is := range sup.State().Instances {
 					if is.State == vrrp.Master.String() {
 						m.Masters = append(m.Masters, is.Name)
+						for _, v := range vipsOf(is.Name) {
+							m.Held = append(m.Held, v.Addr())
+						}
 					}
 				}
 			}

@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -91,6 +93,7 @@ type execChild struct {
 	msgs   chan childMsg
 	exited chan struct{}
 	status childStatus // set before exited is closed
+	wmu    sync.Mutex  // serializes Send
 }
 
 func (c *execChild) Pid() int                { return c.cmd.Process.Pid }
@@ -104,6 +107,18 @@ func (c *execChild) Signal(sig syscall.Signal) {
 	default:
 		c.cmd.Process.Signal(sig)
 	}
+}
+
+func (c *execChild) Send(m parentMsg) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, err = c.conn.Write(append(b, '\n'))
+	return err
 }
 
 // read decodes the child's messages until its socket closes; a line that

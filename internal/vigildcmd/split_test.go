@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,6 +72,20 @@ type fakeChild struct {
 	mu      sync.Mutex
 	status  childStatus
 	sigs    []syscall.Signal
+	sent    []string // parentMsgs, as "Held=[...]"
+}
+
+func (c *fakeChild) Send(m parentMsg) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, fmt.Sprintf("Held=%v", m.Held))
+	return nil
+}
+
+func (c *fakeChild) sends() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.sent)
 }
 
 func (c *fakeChild) Pid() int                { return c.pid }
@@ -130,6 +145,9 @@ func (c *fakeChild) beat() {
 			m := childMsg{Beat: true}
 			if c.kind == childVRRP {
 				m.Masters = c.masters
+				for range c.masters {
+					m.Held = append(m.Held, netip.MustParseAddr("192.0.2.100"))
+				}
 			}
 			select {
 			case c.msgs <- m:
@@ -483,7 +501,13 @@ func TestParentLink(t *testing.T) {
 		}
 		l.notify("STOPPING=1")
 		done := make(chan struct{})
-		go func() { l.run(ctx, sup, time.Second, true); close(done) }()
+		vipsOf := func(name string) []netip.Prefix {
+			if name != "VI_1" {
+				t.Errorf("VIPs of %q", name)
+			}
+			return []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("2001:db8::100/64")}
+		}
+		go func() { l.run(ctx, sup, time.Second, vipsOf); close(done) }()
 		time.Sleep(600 * time.Millisecond)
 		sup.ok.Store(false)
 		time.Sleep(time.Second)
@@ -493,9 +517,8 @@ func TestParentLink(t *testing.T) {
 		cancel()
 		<-done
 		mu.Lock()
-		want := []string{`0s {"ready":true}`, `0s {"beat":true,"masters":["VI_1"]}`,
-			`250ms {"beat":true,"masters":["VI_1"]}`, `500ms {"beat":true,"masters":["VI_1"]}`,
-			`1.75s {"beat":true,"masters":["VI_1"]}`}
+		beat := `{"beat":true,"masters":["VI_1"],"held":["192.0.2.100","2001:db8::100"]}`
+		want := []string{`0s {"ready":true}`, "0s " + beat, "250ms " + beat, "500ms " + beat, "1.75s " + beat}
 		if !slices.Equal(got, want) {
 			t.Errorf("sent %q, want %q", got, want)
 		}
@@ -503,6 +526,79 @@ func TestParentLink(t *testing.T) {
 		theirs.Close()
 		<-gone
 		<-read
+		l.close()
+	})
+}
+
+// The parent relays the VIPs the VRRP child holds as master to the
+// checker child: when they change, and to a respawned checker child at
+// its start; a VRRP child that exited (its VIPs gone) clears them.
+func TestSplitRelaysHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startSplit(t)
+		checker := h.l.kid(childChecker)
+		time.Sleep(1100 * time.Millisecond)
+		if got := checker.sends(); !slices.Equal(got, []string{"Held=[]", "Held=[192.0.2.100]"}) {
+			t.Errorf("the checker child was sent %q, want nothing held at its start, then the VIP (once)", got)
+		}
+		checker.Signal(syscall.SIGKILL)
+		synctest.Wait()
+		checker2 := h.l.kid(childChecker)
+		if got := checker2.sends(); !slices.Equal(got, []string{"Held=[192.0.2.100]"}) {
+			t.Errorf("the respawned checker child was sent %q", got)
+		}
+		h.l.kid(childVRRP).exit(childStatus{Code: 0})
+		synctest.Wait()
+		if got := checker2.sends(); !slices.Equal(got, []string{"Held=[192.0.2.100]", "Held=[]"}) {
+			t.Errorf("after the VRRP child's exit the checker child was sent %q", got)
+		}
+		if c := h.stop(); c != ExitOK {
+			t.Errorf("exit %d", c)
+		}
+	})
+}
+
+// heldSup is a fakeSup that records SetHeldVIPs.
+type heldSup struct {
+	*fakeSup
+	mu   sync.Mutex
+	held [][]netip.Addr
+}
+
+func (s *heldSup) SetHeldVIPs(addrs []netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = append(s.held, addrs)
+}
+
+func (s *heldSup) got() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprint(s.held)
+}
+
+// The checker child gives its Supervisor what the parent says is held:
+// the last message before the Supervisor exists, then each one.
+func TestParentLinkHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mine, theirs := net.Pipe()
+		l := newParentLink(mine, slog.New(slog.DiscardHandler), func() {})
+		for _, line := range []string{`{"held":["192.0.2.7"]}`, `garbage`, `{"held":["192.0.2.100"]}`} {
+			if _, err := theirs.Write([]byte(line + "\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sup := &heldSup{fakeSup: newFakeSup()}
+		synctest.Wait()
+		l.relayHeld(sup)
+		if _, err := theirs.Write([]byte(`{"held":[]}` + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := sup.got(); got != "[[192.0.2.100] []]" {
+			t.Errorf("SetHeldVIPs calls %s", got)
+		}
+		theirs.Close()
 		l.close()
 	})
 }
