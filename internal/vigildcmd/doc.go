@@ -6,7 +6,8 @@
 // Where vigild differs from keepalived, and why:
 //
 //   - One process by default, never forking: -n is accepted and changes
-//     nothing; -l, -S, -G, -R and -B are accepted too. It logs with
+//     nothing; -l, -S, -G and -B are accepted too (-R too, which
+//     matters only to the process model below). It logs with
 //     log/slog to stderr (the journal under systemd), keepalived's
 //     wording in the message ("(VI_1) Entering MASTER STATE", "Removing
 //     service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80",
@@ -18,7 +19,7 @@
 //     Healthy, and guards them with package watchdog: a child that exits
 //     or misses --child-deadline is killed (SIGKILL) and respawned, at
 //     once the first time within a minute, then after 1s, 2s and 4s; the
-//     fifth failure within a minute exits 1; a child's permanent status
+//     fifth failure within a minute exits 1 (with -R the first); a child's permanent status
 //     (1, 2, 6) ends the parent with it. A VRRP child killed while master
 //     is respawned resuming those instances
 //     (vigil.Supervisor.ResumeMasters): its VIPs are never removed. The

@@ -219,7 +219,9 @@ keepalived's options (keepalived(8)):
   -l, --log-console            accepted: vigild always logs to stderr
   -D, --log-detail             accepted; twice: debug logs
   -S, --log-facility=FACILITY  accepted (0-7, local0-7, user, daemon): no syslog
-  -G, --no-syslog, -R, --dont-respawn, -B, --no_bfd   accepted, no effect
+  -G, --no-syslog, -B, --no_bfd   accepted, no effect
+  -R, --dont-respawn           with --process-model=keepalived: a child that
+                               dies or stalls stops vigild (exit 1)
       --all                    with --process-model=keepalived: start both
                                children even if one side has nothing to run
   -n, --dont-fork              accepted: vigild never forks

@@ -53,6 +53,10 @@ type Options struct {
 	// even when the configuration has nothing for its side, as
 	// keepalived's --all.
 	All bool
+	// DontRespawn (-R): with ProcessModel "keepalived", a child that
+	// dies or stalls is not respawned: the parent stops the other and
+	// exits 1.
+	DontRespawn bool
 
 	// vigild's own.
 	MetricsAddress string // --metrics-address: "" for none
@@ -150,7 +154,7 @@ var daemonOptions = []option{
 	{short: 'X', long: "release-vips", unsupported: "VIPs are released only when vigild stops"},
 	{short: 'V', long: "dont-release-vrrp", unsupported: "vigild always removes its VIPs when it stops"},
 	{short: 'I', long: "dont-release-ipvs", set: func(o *Options, _ string) { o.DontReleaseIPVS = true }},
-	{short: 'R', long: "dont-respawn", set: func(*Options, string) {}},
+	{short: 'R', long: "dont-respawn", set: func(o *Options, _ string) { o.DontRespawn = true }},
 	{short: 'n', long: "dont-fork", set: func(o *Options, _ string) { o.DontFork = true }},
 	{short: 'd', long: "dump-conf", set: func(o *Options, _ string) { o.DumpConf = true }},
 	{short: 'p', long: "pid", arg: requiredArg, set: func(o *Options, v string) { o.PidFile = v }},

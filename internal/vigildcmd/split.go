@@ -141,9 +141,15 @@ func (e *permanentExit) Error() string {
 // for over a minute at once), then after 1s, 2s and 4s; the fifth
 // failure within a minute ends the parent (exit 1). A killed child is
 // waited for at most 5s (a process in uninterruptible sleep).
-func childPolicy(deadline time.Duration) watchdog.Policy {
-	return watchdog.Policy{Deadline: deadline, Immediate: 1, Backoff: time.Second, MaxBackoff: time.Minute,
+// With -R (dontRespawn) the first failure ends the parent, as
+// keepalived's --dont-respawn.
+func childPolicy(deadline time.Duration, dontRespawn bool) watchdog.Policy {
+	p := watchdog.Policy{Deadline: deadline, Immediate: 1, Backoff: time.Second, MaxBackoff: time.Minute,
 		Failures: 5, Window: time.Minute, Abandon: 5 * time.Second}
+	if dontRespawn {
+		p.Failures = 1
+	}
+	return p
 }
 
 // childStopWait is how long the parent waits for a child to stop after
@@ -236,7 +242,7 @@ func runParent(o *Options, env *Env, args []string) int {
 		log.Error("Cannot start", "err", err)
 		return ExitFatal
 	}
-	p := &parent{o: o, env: env, log: log, launch: launch, wd: wd, policy: childPolicy(o.ChildDeadline),
+	p := &parent{o: o, env: env, log: log, launch: launch, wd: wd, policy: childPolicy(o.ChildDeadline, o.DontRespawn),
 		kinds: kinds, kids: map[childKind]*kid{}, reloading: map[childKind]bool{}}
 	stop, err := startServers(o, log, p.handle, p.serveHTTP)
 	if err != nil {

@@ -371,6 +371,25 @@ func TestSplitGivesUp(t *testing.T) {
 	})
 }
 
+// With -R a child's first failure ends the parent (exit 1), as
+// keepalived's --dont-respawn.
+func TestSplitDontRespawn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startSplit(t, "-R")
+		time.Sleep(time.Second)
+		h.l.kid(childChecker).Signal(syscall.SIGKILL)
+		if c := <-h.code; c != ExitFatal {
+			t.Errorf("exit %d, want %d", c, ExitFatal)
+		}
+		if n := len(h.l.launches()); n != 2 {
+			t.Errorf("respawned: %q", h.l.launches())
+		}
+		if got := h.l.kid(childVRRP).signals(); len(got) == 0 || got[0] != syscall.SIGTERM {
+			t.Errorf("the VRRP child got %v, want SIGTERM", got)
+		}
+	})
+}
+
 // A child that exits with a permanent status (2: a configuration it
 // cannot run) is not respawned: the parent stops the other child and
 // exits with that status, as keepalived's.
