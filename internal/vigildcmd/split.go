@@ -169,9 +169,14 @@ type parent struct {
 	launch launcher
 	wd     *watchdog.Watchdog
 	policy watchdog.Policy
-	kinds  []childKind
+	// ctx and cancel are run's: the children run until ctx is done;
+	// cancel's cause says why the parent stops.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	guards sync.WaitGroup // the children's Guards
 
 	mu        sync.Mutex
+	kinds     []childKind // the children run (startNew adds)
 	kids      map[childKind]*kid
 	masters   []string           // the VRRP child's MASTER instances, from its last beat
 	held      []netip.Addr       // their VIPs, relayed to the checker child
@@ -265,22 +270,13 @@ func (p *parent) run() int {
 		wcancel()
 		bg.Wait()
 	}()
-	var guards sync.WaitGroup
+	p.ctx, p.cancel = ctx, cancel
 	for _, k := range p.kinds {
-		guards.Go(func() {
-			err := p.wd.Guard(ctx, k.String()+" child", p.policy, func(gctx context.Context, b *watchdog.Beat) error {
-				return p.runChild(gctx, k, b, cancel)
-			})
-			if err != nil {
-				cancel(err)
-			}
-		})
+		p.startGuard(k)
 	}
-	stopped := make(chan struct{})
-	go func() {
-		guards.Wait()
-		close(stopped)
-	}()
+	if len(p.kinds) == 0 {
+		p.notify("READY=1\nSTATUS=running")
+	}
 	var ping <-chan time.Time
 	if iv := p.watchdogInterval(); iv > 0 {
 		t := time.NewTicker(iv / 2)
@@ -288,7 +284,7 @@ func (p *parent) run() int {
 		ping = t.C
 	}
 	p.wait(ctx, cancel, ping)
-	<-stopped
+	p.guards.Wait()
 	var perm *permanentExit
 	switch cause := context.Cause(ctx); {
 	case errors.As(cause, &perm):
@@ -300,6 +296,50 @@ func (p *parent) run() int {
 	}
 	p.log.Info("Stopped vigild")
 	return ExitOK
+}
+
+// startGuard runs the child of kind under the watchdog until the
+// parent stops; a child that keeps failing stops the parent. Called
+// from run's goroutine only (guards.Wait is too).
+func (p *parent) startGuard(kind childKind) {
+	p.guards.Go(func() {
+		err := p.wd.Guard(p.ctx, kind.String()+" child", p.policy, func(gctx context.Context, b *watchdog.Beat) error {
+			return p.runChild(gctx, kind, b, p.cancel)
+		})
+		if err != nil {
+			p.cancel(err)
+		}
+	})
+}
+
+// children returns the kinds of children the parent runs.
+func (p *parent) children() []childKind {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.kinds)
+}
+
+// startNew starts the children a reloaded file has something for and
+// that do not run yet, as keepalived's parent does on SIGHUP; a file
+// with errors starts nothing (the children keep their configuration).
+func (p *parent) startNew() {
+	l := loadConfig(p.o, p.env)
+	if !l.ok() {
+		return
+	}
+	cfg := filter(l.cfg, p.o)
+	for _, kind := range childKinds(p.o, &cfg) {
+		p.mu.Lock()
+		known := slices.Contains(p.kinds, kind)
+		if !known {
+			p.kinds = append(p.kinds, kind)
+		}
+		p.mu.Unlock()
+		if !known {
+			p.log.Info("Starting the "+kind.String()+" child: the configuration has something for it now", "config", p.o.ConfigFile)
+			p.startGuard(kind)
+		}
+	}
 }
 
 // wait serves signals until SIGTERM (SIGINT) or a child's failure ends
@@ -319,6 +359,7 @@ func (p *parent) wait(ctx context.Context, cancel context.CancelCauseFunc, ping 
 				return
 			case syscall.SIGHUP:
 				p.reload()
+				p.startNew()
 			case syscall.SIGUSR1:
 				p.forward(syscall.SIGUSR1, childVRRP, childChecker)
 			case syscall.SIGUSR2, JSONSignal:
@@ -520,9 +561,9 @@ func (p *parent) forward(sig syscall.Signal, kinds ...childKind) {
 // systemd's WATCHDOG=1 only then.
 func (p *parent) beating() bool {
 	p.mu.Lock()
-	n := len(p.kids)
+	n, want := len(p.kids), len(p.kinds)
 	p.mu.Unlock()
-	return n == len(p.kinds) && p.wd.Healthy()
+	return n == want && p.wd.Healthy()
 }
 
 // watchdogInterval is systemd's watchdog interval for the parent.

@@ -72,7 +72,7 @@ func (p *parent) handle(_ context.Context, req Request) Response {
 	case "reload":
 		var res reloadResult
 		var summaries []string
-		for _, kind := range p.kinds {
+		for _, kind := range p.children() {
 			resp, err := p.ask(kind, req)
 			if err != nil {
 				res.Problems = append(res.Problems, err.Error())
@@ -97,7 +97,7 @@ func (p *parent) handle(_ context.Context, req Request) Response {
 		return Response{Reload: &res}
 	case "dump":
 		var b strings.Builder
-		for _, kind := range p.kinds {
+		for _, kind := range p.children() {
 			resp, err := p.ask(kind, req)
 			if err != nil {
 				return Response{Error: err.Error()}
@@ -120,7 +120,7 @@ func cmpOr(a, b string) string {
 // groups and trackers, the checker side's virtual servers.
 func (p *parent) state() (vigil.State, error) {
 	st := vigil.State{Instances: []vigil.InstanceState{}}
-	for _, kind := range p.kinds {
+	for _, kind := range p.children() {
 		resp, err := p.ask(kind, Request{Command: "status"})
 		if err != nil {
 			return vigil.State{}, err
@@ -164,7 +164,7 @@ func (p *parent) serveHTTP(ln net.Listener) func() {
 func (p *parent) gatherChildren() ([]*dto.MetricFamily, error) {
 	var out []*dto.MetricFamily
 	var errs []error
-	for _, kind := range p.kinds {
+	for _, kind := range p.children() {
 		resp, err := p.ask(kind, Request{Command: "metrics"})
 		if err != nil {
 			errs = append(errs, err)

@@ -621,3 +621,39 @@ func TestParentLinkHeld(t *testing.T) {
 		l.close()
 	})
 }
+
+// A SIGHUP whose file gives the checker side its first virtual server
+// starts the checker child, as keepalived's parent; a file with errors
+// starts nothing.
+func TestSplitReloadStartsChild(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newFakeLauncher()
+		h := startDaemonEnv(t, nil, func(e *Env) { e.Launch, e.WatchdogInterval = l, -1 }, "--process-model=keepalived")
+		small, err := os.ReadFile(h.conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs := "virtual_server 192.0.2.100 80 {\n  real_server 198.51.100.1 80 {\n  }\n}\n"
+		write := func(text string) {
+			if err := os.WriteFile(h.conf, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(string(small) + vs + "vrrp_instance {\n")
+		h.sigs <- syscall.SIGHUP
+		synctest.Wait()
+		if got := l.launches(); len(got) != 1 {
+			t.Errorf("a file with errors started %q", got)
+		}
+		write(string(small) + vs)
+		h.sigs <- syscall.SIGHUP
+		synctest.Wait()
+		if got := l.launches(); len(got) != 2 || !strings.HasPrefix(got[1], "checker@") {
+			t.Errorf("launches %q, want the checker child started by the reload", got)
+		}
+		(&splitHarness{harness: h}).notesSoFar() // RELOADING=1
+		if c := h.stop(); c != ExitOK {
+			t.Errorf("exit %d", c)
+		}
+	})
+}
