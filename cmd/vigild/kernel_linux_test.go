@@ -214,21 +214,12 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
-// TestKernelDropInIPVS: keepalived's checker side and vigild -C, each run
-// on the same file in turn, write the same IPVS table, and both remove
-// their services when stopped.
-func TestKernelDropInIPVS(t *testing.T) {
-	if os.Getenv("IPVSVM") != "1" {
-		t.Skip("runs in the VM, against its kernel's IPVS: tools/ipvsvm/run --pkg ./cmd/vigild --run Kernel --bin keepalived --go-bin ./cmd/vigild")
-	}
-	keepalived, err := exec.LookPath("keepalived")
-	if err != nil {
-		t.Fatalf("keepalived is not in the VM: give tools/ipvsvm/run --bin keepalived (%v)", err)
-	}
-	vigild, err := exec.LookPath("vigild")
-	if err != nil {
-		t.Fatalf("vigild is not in the VM: give tools/ipvsvm/run --go-bin ./cmd/vigild (%v)", err)
-	}
+// kernelFixture gives the VM the real servers of kernelConf that are up
+// (192.0.2.10:8080 and 192.0.2.50:8080, listeners on lo), writes
+// kernelConf in a temporary directory and checks that the IPVS table is
+// empty; it returns the directory and the file.
+func kernelFixture(t *testing.T) (dir, conf string) {
+	t.Helper()
 	for _, a := range []string{"192.0.2.10/32", "192.0.2.50/32"} {
 		if out, err := exec.Command("ip", "addr", "add", a, "dev", "lo").CombinedOutput(); err != nil {
 			t.Fatalf("ip addr add %s dev lo: %v: %s", a, err, out)
@@ -251,15 +242,33 @@ func TestKernelDropInIPVS(t *testing.T) {
 			}
 		}()
 	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "keepalived.conf")
+	dir = t.TempDir()
+	conf = filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(conf, []byte(kernelConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if got := ipvsTable(t); got != "" {
 		t.Fatalf("the table is not empty at the start:\n%s", got)
 	}
+	return dir, conf
+}
 
+// TestKernelDropInIPVS: keepalived's checker side and vigild -C, each run
+// on the same file in turn, write the same IPVS table, and both remove
+// their services when stopped.
+func TestKernelDropInIPVS(t *testing.T) {
+	if os.Getenv("IPVSVM") != "1" {
+		t.Skip("runs in the VM, against its kernel's IPVS: tools/ipvsvm/run --pkg ./cmd/vigild --run Kernel --bin keepalived --go-bin ./cmd/vigild")
+	}
+	keepalived, err := exec.LookPath("keepalived")
+	if err != nil {
+		t.Fatalf("keepalived is not in the VM: give tools/ipvsvm/run --bin keepalived (%v)", err)
+	}
+	vigild, err := exec.LookPath("vigild")
+	if err != nil {
+		t.Fatalf("vigild is not in the VM: give tools/ipvsvm/run --go-bin ./cmd/vigild (%v)", err)
+	}
+	dir, conf := kernelFixture(t)
 	k := start(t, keepalived, "-n", "-l", "-C", "-f", conf, "-p", filepath.Join(dir, "k.pid"), "-c", filepath.Join(dir, "kc.pid"))
 	want := stable(t, "keepalived", 4*time.Second, k.running)
 	t.Logf("keepalived's table:\n%s", want)
@@ -308,36 +317,7 @@ func TestKernelSplitChecker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("vigild is not in the VM: give tools/ipvsvm/run --go-bin ./cmd/vigild (%v)", err)
 	}
-	for _, a := range []string{"192.0.2.10/32", "192.0.2.50/32"} {
-		if out, err := exec.Command("ip", "addr", "add", a, "dev", "lo").CombinedOutput(); err != nil {
-			t.Fatalf("ip addr add %s dev lo: %v: %s", a, err, out)
-		}
-		t.Cleanup(func() { exec.Command("ip", "addr", "del", a, "dev", "lo").Run() })
-	}
-	for _, a := range []string{"192.0.2.10:8080", "192.0.2.50:8080"} {
-		ln, err := net.Listen("tcp4", a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(conf, []byte(kernelConf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if got := ipvsTable(t); got != "" {
-		t.Fatalf("the table is not empty at the start:\n%s", got)
-	}
+	dir, conf := kernelFixture(t)
 	pidC := filepath.Join(dir, "vc.pid")
 	v := start(t, vigild, "-n", "-l", "-C", "-f", conf, "--process-model=keepalived", "--child-deadline=5s",
 		"-p", filepath.Join(dir, "v.pid"), "-c", pidC, "--control-socket", filepath.Join(dir, "v.sock"))
