@@ -138,6 +138,8 @@ func httpGet(t *testing.T, h *nstest.Host, addr, path string) string {
 //   - vigild status through the parent's control socket.
 //   - SIGTERM to the parent: both children stop, the master's priority-0
 //     advert goes out and h2 takes over; the pid files are removed.
+//   - kill -9 of the parent (started again): both children stop
+//     gracefully too (priority 0), and h2 takes over.
 func TestSplitProcessModel(t *testing.T) {
 	seg := nstest.NewSegment(t, 3)
 	h1, h2, h3 := seg.Hosts[0], seg.Hosts[1], seg.Hosts[2]
@@ -296,17 +298,43 @@ func TestSplitProcessModel(t *testing.T) {
 			t.Errorf("%s left behind: %v", f, err)
 		}
 	}
-	v2.Stop(syscall.SIGTERM)
-	adverts := vrrpAdverts(capture())
-	if !slices.Contains(adverts, "192.0.2.1 0") {
-		t.Errorf("no priority-0 advert from h1 among %d adverts", len(adverts))
-	}
-	if i := slices.Index(adverts, "192.0.2.1 0"); i >= 0 && slices.Contains(adverts[:i], "192.0.2.2 100") {
-		t.Errorf("h2 advertised before h1's priority 0: it took over while h1 ran")
-	}
 	for _, want := range []string{"Stopping", "VRRP child process(", "Healthcheck child process(", "Stopped vigild"} {
 		if !strings.Contains(v1.Out.String(), want) {
 			t.Errorf("the parent's log has no %q", want)
 		}
+	}
+
+	// The parent killed (kill -9): its children see it gone
+	// (PR_SET_PDEATHSIG, their socketpair's end) and stop gracefully:
+	// the VIP leaves h1 and h2 takes VI_1 back.
+	v3 := nstest.StartDaemon(t, h1, "vigild split again", bin, "-n", "-l", "-i", "h1", "-f", conf,
+		"--process-model=keepalived", "--all", "--child-deadline=1s",
+		"-p", pidP, "-r", pidV, "-c", pidC, "--control-socket", sock)
+	await(t, "h1 master of VI_1 again (it preempts)", func() bool {
+		return hasAddr(t, h1, "192.0.2.100") && !hasAddr(t, h2, "192.0.2.100")
+	})
+	vrrp3, check4 := newChild(t, pidV, 0), newChild(t, pidC, 0)
+	if err := v3.Cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "both children gone after the parent's kill", func() bool { return !alive(vrrp3) && !alive(check4) })
+	await(t, "h2 master of VI_1 after h1's parent was killed", func() bool {
+		return hasAddr(t, h2, "192.0.2.100") && !hasAddr(t, h1, "192.0.2.100")
+	})
+	v3.Stop(syscall.SIGKILL) // reaped: its output is complete
+	if n := strings.Count(v3.Out.String(), "The parent process is gone: stopping"); n != 2 {
+		t.Errorf("%d children logged their parent's death, want 2", n)
+	}
+	if n := strings.Count(v3.Out.String(), `msg="Stopped vigild"`); n != 2 {
+		t.Errorf("%d children stopped gracefully, want 2", n)
+	}
+
+	v2.Stop(syscall.SIGTERM)
+	adverts := vrrpAdverts(capture())
+	if n := len(slices.DeleteFunc(slices.Clone(adverts), func(a string) bool { return a != "192.0.2.1 0" })); n < 2 {
+		t.Errorf("%d priority-0 adverts from h1, want one for each stop (SIGTERM, the parent killed)", n)
+	}
+	if i := slices.Index(adverts, "192.0.2.1 0"); i >= 0 && slices.Contains(adverts[:i], "192.0.2.2 100") {
+		t.Errorf("h2 advertised before h1's priority 0: it took over while h1 ran")
 	}
 }

@@ -57,6 +57,10 @@ func (l *execLauncher) launch(kind childKind, resume []string) (childProc, error
 	cmd.Stdout, cmd.Stderr = l.stdout, l.stderr
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3
 	cmd.Env = childEnv(os.Environ(), resume)
+	// PR_SET_PDEATHSIG fires when the thread that forked exits, not the
+	// process (golang/go#27505): the parent never locks a goroutine to
+	// its thread, so its threads last as long as it does. The child also
+	// stops when its end of the socketpair reads EOF.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		conn.Close()
