@@ -170,7 +170,8 @@ func TestSplitProcessModel(t *testing.T) {
 		"-p", pidP, "-r", pidV, "-c", pidC, "--control-socket", sock, "--metrics-address", "127.0.0.1:9650")
 	await(t, "h1 master of VI_1", func() bool { return hasAddr(t, h1, "192.0.2.100") })
 	v2 := nstest.StartDaemon(t, h2, "vigild", bin, "-n", "-l", "-i", "h2", "-f", conf,
-		"-p", filepath.Join(dir, "p2.pid"), "--control-socket", "none")
+		"-p", filepath.Join(dir, "p2.pid"), "-r", filepath.Join(dir, "v2.pid"), "-c", filepath.Join(dir, "c2.pid"),
+		"--control-socket", "none")
 	await(t, "h2 BACKUP of VI_1", func() bool { return slices.Contains(fifo2.get(), `INSTANCE "VI_1" BACKUP 100`) })
 
 	parent := readPid(t, pidP)
@@ -322,9 +323,8 @@ func TestSplitProcessModel(t *testing.T) {
 		return hasAddr(t, h2, "192.0.2.100") && !hasAddr(t, h1, "192.0.2.100")
 	})
 	v3.Stop(syscall.SIGKILL) // reaped: its output is complete
-	if n := strings.Count(v3.Out.String(), "The parent process is gone: stopping"); n != 2 {
-		t.Errorf("%d children logged their parent's death, want 2", n)
-	}
+	// Which comes first, SIGTERM or the socket's EOF, varies; both stop a
+	// child gracefully (TestParentLink tests the EOF alone).
 	if n := strings.Count(v3.Out.String(), `msg="Stopped vigild"`); n != 2 {
 		t.Errorf("%d children stopped gracefully, want 2", n)
 	}
