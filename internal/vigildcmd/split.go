@@ -49,9 +49,17 @@ func childPolicy(deadline time.Duration, dontRespawn bool) watchdog.Policy {
 }
 
 // childStopWait is how long the parent waits for a child to stop after
-// SIGTERM before it kills it: the Supervisor gives the notify scripts
-// queued up to a minute.
+// SIGTERM before it kills it, unless child_wait_time says otherwise: the
+// Supervisor gives the notify scripts queued up to a minute.
 const childStopWait = 70 * time.Second
+
+// stopWait is cfg's child_wait_time, or childStopWait.
+func stopWait(cfg *vigil.Config) time.Duration {
+	if d := cfg.Global.Daemon.ChildWaitTime; d > 0 {
+		return d
+	}
+	return childStopWait
+}
 
 // resumeEnv is the environment variable that names, to a respawned VRRP
 // child, the instances it resumes as MASTER (comma-separated).
@@ -74,6 +82,7 @@ type parent struct {
 	mu        sync.Mutex
 	kinds     []childKind // the children run (startNew adds)
 	kids      map[childKind]*kid
+	stopWait  time.Duration      // child_wait_time, or childStopWait
 	masters   []string           // the VRRP child's MASTER instances, from its last beat
 	held      []netip.Addr       // their VIPs, relayed to the checker child
 	readySent bool               // READY=1 sent to systemd
@@ -144,7 +153,7 @@ func runParent(o *Options, env *Env, args []string) int {
 		return ExitFatal
 	}
 	p := &parent{o: o, env: env, log: log, launch: launch, wd: wd, policy: childPolicy(o.ChildDeadline, o.DontRespawn),
-		kinds: kinds, kids: map[childKind]*kid{}, reloading: map[childKind]bool{}}
+		kinds: kinds, kids: map[childKind]*kid{}, reloading: map[childKind]bool{}, stopWait: stopWait(&cfg)}
 	stop, err := startServers(o, log, p.handle, p.serveHTTP)
 	if err != nil {
 		log.Error("Cannot start", "err", err)
@@ -224,6 +233,9 @@ func (p *parent) startNew() {
 		return
 	}
 	cfg := filter(l.cfg, p.o)
+	p.mu.Lock()
+	p.stopWait = stopWait(&cfg)
+	p.mu.Unlock()
 	for _, kind := range childKinds(p.o, &cfg) {
 		p.mu.Lock()
 		known := slices.Contains(p.kinds, kind)
@@ -344,12 +356,15 @@ func (p *parent) runChild(ctx context.Context, kind childKind, b *watchdog.Beat,
 			b.Done() // stopping: no longer watched
 			c.Signal(syscall.SIGTERM)
 			c.Signal(syscall.SIGCONT) // a stopped child acts on SIGTERM
-			t := time.NewTimer(childStopWait)
+			p.mu.Lock()
+			wait := p.stopWait
+			p.mu.Unlock()
+			t := time.NewTimer(wait)
 			defer t.Stop()
 			select {
 			case <-c.Exited():
 			case <-t.C:
-				p.log.Error(fmt.Sprintf("%s child process(%d) did not stop within %v: killing it", kind.title(), pid, childStopWait))
+				p.log.Error(fmt.Sprintf("%s child process(%d) did not stop within %v: killing it", kind.title(), pid, wait))
 				c.Signal(syscall.SIGKILL)
 				<-c.Exited()
 			}

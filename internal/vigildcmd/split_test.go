@@ -73,6 +73,8 @@ type fakeChild struct {
 	status  childStatus
 	sigs    []syscall.Signal
 	sent    []string // parentMsgs, as "Held=[...]"
+	// ignoreTerm: SIGTERM does not end the child (one stuck stopping).
+	ignoreTerm bool
 }
 
 func (c *fakeChild) Send(m parentMsg) error {
@@ -102,12 +104,15 @@ func (c *fakeChild) Status() childStatus {
 func (c *fakeChild) Signal(sig syscall.Signal) {
 	c.mu.Lock()
 	c.sigs = append(c.sigs, sig)
+	ignoreTerm := c.ignoreTerm
 	c.mu.Unlock()
 	switch sig {
 	case syscall.SIGKILL:
 		c.exit(childStatus{Code: -1, Signal: sig})
 	case syscall.SIGTERM:
-		c.exit(childStatus{Code: 0})
+		if !ignoreTerm {
+			c.exit(childStatus{Code: 0})
+		}
 	}
 }
 
@@ -442,6 +447,55 @@ func TestSplitSignals(t *testing.T) {
 			t.Errorf("exit %d", c)
 		}
 	})
+}
+
+// The parent waits for a child that does not stop after SIGTERM for
+// child_wait_time (read again on SIGHUP), then kills it; 70 s without it.
+func TestSplitChildWaitTime(t *testing.T) {
+	for _, c := range []struct {
+		extra string
+		want  time.Duration
+	}{
+		{"", 70 * time.Second},
+		{"child_wait_time 3\n", 3 * time.Second},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			h := startSplit(t)
+			vrrp, checker := h.l.kid(childVRRP), h.l.kid(childChecker)
+			b, err := os.ReadFile(h.conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(h.conf, append(b, c.extra...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			h.sigs <- syscall.SIGHUP
+			h.wantNote("RELOADING=1\nMONOTONIC_USEC=12345\nSTATUS=reloading")
+			vrrp.msgs <- childMsg{Ready: true}
+			checker.msgs <- childMsg{Ready: true}
+			h.wantNote("READY=1\nSTATUS=running")
+			vrrp.mu.Lock()
+			vrrp.ignoreTerm = true
+			vrrp.mu.Unlock()
+			t0 := time.Now()
+			h.sigs <- syscall.SIGTERM // not h.stop: it waits a minute only
+			h.wantNote("STOPPING=1")
+			select {
+			case code := <-h.code:
+				if code != ExitOK {
+					t.Errorf("exit %d", code)
+				}
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("the parent did not stop; log:\n%s", h.stderr)
+			}
+			if got := time.Since(t0); got != c.want {
+				t.Errorf("%q: the parent stopped after %v, want %v", c.extra, got, c.want)
+			}
+			if got, want := vrrp.signals(), []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGCONT, syscall.SIGKILL}; !slices.Equal(got, want) {
+				t.Errorf("VRRP child got %v, want %v", got, want)
+			}
+		})
+	}
 }
 
 // A missing configuration exits 6 before any child starts; -P starts
