@@ -5,7 +5,6 @@ package bgp_test
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -391,6 +390,3 @@ func runAnycast(t *testing.T, g *nsRig) {
 	}
 	b1.d.Stop(syscall.SIGKILL)
 }
-
-// errNoPrefix is a router's "no such prefix" answer.
-var errNoPrefix = errors.New("no such prefix")
