@@ -17,7 +17,8 @@ import (
 	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
-// BIRD 2 (Debian bird2) as the upstream router: eBGP with both boxes,
+// BIRD 2 (Debian bird2) as the upstream router: eBGP with both boxes
+// (IPv4 and IPv6 sessions),
 // hold 3 s / keepalive 1 s, equal routes merged into one multipath kernel
 // route, and RFC 8326's receiver policy in the import filter.
 
@@ -32,11 +33,12 @@ func birdConf(r *nstest.Host, boxes []*nstest.Host) string {
 	fmt.Fprintf(&b, "router id %s;\nlog stderr all;\n", r.Addr4.Addr())
 	b.WriteString("protocol device { scan time 10; }\n")
 	b.WriteString("protocol kernel { ipv4 { import none; export all; }; merge paths on; }\n")
+	b.WriteString("protocol kernel { ipv6 { import none; export all; }; merge paths on; }\n")
 	b.WriteString("filter boxes_in { if (65535, 0) ~ bgp_community then bgp_local_pref = 0; accept; }\n")
-	b.WriteString("template bgp box { local as 64512; hold time 3; keepalive time 1; connect retry time 1;\n")
-	b.WriteString("  ipv4 { import filter boxes_in; export none; }; }\n")
+	b.WriteString("template bgp box { local as 64512; hold time 3; keepalive time 1; connect retry time 1; }\n")
 	for i, h := range boxes {
-		fmt.Fprintf(&b, "protocol bgp box%d from box { neighbor %s as 64513; }\n", i+1, h.Addr4.Addr())
+		fmt.Fprintf(&b, "protocol bgp box%d from box { neighbor %s as 64513; ipv4 { import filter boxes_in; export none; }; }\n", i+1, h.Addr4.Addr())
+		fmt.Fprintf(&b, "protocol bgp box%d6 from box { neighbor %s as 64513; ipv6 { import filter boxes_in; export none; }; }\n", i+1, h.Addr6.Addr())
 	}
 	return b.String()
 }

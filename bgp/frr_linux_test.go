@@ -50,12 +50,17 @@ func bgpdConf(r *nstest.Host, boxes []*nstest.Host, extra string) string {
 	b.WriteString("route-map BOXES permit 10\n match community GSHUT\n set local-preference 0\n!\nroute-map BOXES permit 20\n!\n")
 	fmt.Fprintf(&b, "router bgp 64512\n bgp router-id %s\n no bgp ebgp-requires-policy\n", r.Addr4.Addr())
 	for _, h := range boxes {
-		a := h.Addr4.Addr()
-		fmt.Fprintf(&b, " neighbor %s remote-as external\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", a, a, a)
+		for _, a := range []netip.Addr{h.Addr4.Addr(), h.Addr6.Addr()} {
+			fmt.Fprintf(&b, " neighbor %s remote-as external\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", a, a, a)
+		}
 	}
 	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 8\n")
 	for _, h := range boxes {
-		fmt.Fprintf(&b, "  neighbor %s route-map BOXES in\n", h.Addr4.Addr())
+		fmt.Fprintf(&b, "  neighbor %s route-map BOXES in\n  no neighbor %s activate\n", h.Addr4.Addr(), h.Addr6.Addr())
+	}
+	b.WriteString(" exit-address-family\n address-family ipv6 unicast\n  maximum-paths 8\n")
+	for _, h := range boxes {
+		fmt.Fprintf(&b, "  neighbor %s activate\n  neighbor %s route-map BOXES in\n", h.Addr6.Addr(), h.Addr6.Addr())
 	}
 	b.WriteString(" exit-address-family\n" + extra + "!\n")
 	return b.String()
@@ -124,7 +129,11 @@ func (f *frrRouter) vtysh(cmds ...string) (string, error) {
 
 func (f *frrRouter) paths(t *testing.T, prefix netip.Prefix) []upPath {
 	t.Helper()
-	out, err := f.vtysh(fmt.Sprintf("show bgp ipv4 unicast %s json", prefix))
+	fam := "ipv4"
+	if prefix.Addr().Is6() {
+		fam = "ipv6"
+	}
+	out, err := f.vtysh(fmt.Sprintf("show bgp %s unicast %s json", fam, prefix))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 
 var (
 	nsVIP   = netip.MustParsePrefix("203.0.113.10/32")
+	nsVIP6  = netip.MustParsePrefix("2001:db8:10::10/128")
 	nsPort  = uint16(8080)
 	nsWait  = 15 * time.Second
 	nsHold  = 3 * time.Second
@@ -97,7 +98,7 @@ func (g *nsRig) startBox(t *testing.T, i int) *boxProc {
 	h := g.boxes[i]
 	d := nstest.StartDaemon(t, h, fmt.Sprintf("bgpbox%d", i+1), g.bin,
 		"-router-id", h.Addr4.Addr().String(), "-peer", g.r.Addr4.Addr().String()+":64512",
-		"-vip", nsVIP.String(), "-check", netip.AddrPortFrom(nsVIP.Addr(), nsPort).String(),
+		"-peer", g.r.Addr6.Addr().String()+":64512", "-vip", nsVIP.String(), "-vip", nsVIP6.String(), "-check", netip.AddrPortFrom(nsVIP.Addr(), nsPort).String(),
 		"-hold", nsHold.String(), "-drain", nsDrain.String(), "-drain-med", "500")
 	return &boxProc{d: d}
 }
@@ -139,14 +140,20 @@ func nextHops(ps []upPath) []netip.Addr {
 // ok, and returns them.
 func (g *nsRig) waitPaths(t *testing.T, what string, ok func([]upPath) bool) []upPath {
 	t.Helper()
+	return g.waitPathsFor(t, nsVIP, what, ok)
+}
+
+// waitPathsFor is waitPaths for prefix.
+func (g *nsRig) waitPathsFor(t *testing.T, prefix netip.Prefix, what string, ok func([]upPath) bool) []upPath {
+	t.Helper()
 	deadline := time.Now().Add(nsWait)
 	for {
-		ps := g.up.paths(t, nsVIP)
+		ps := g.up.paths(t, prefix)
 		if ok(ps) {
 			return ps
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("router: %s not within %v; paths %+v", what, nsWait, ps)
+			t.Fatalf("router: %v: %s not within %v; paths %+v", prefix, what, nsWait, ps)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -160,7 +167,11 @@ func hopsAre(want ...netip.Addr) func([]upPath) bool {
 // fib returns the next hops of the router's kernel route to prefix.
 func fib(t *testing.T, r *nstest.Host, prefix netip.Prefix) []netip.Addr {
 	t.Helper()
-	out := nstest.MustRun(t, "ip", "-n", r.Name, "-j", "route", "show", "exact", prefix.String())
+	fam := "-4"
+	if prefix.Addr().Is6() {
+		fam = "-6"
+	}
+	out := nstest.MustRun(t, "ip", "-n", r.Name, fam, "-j", "route", "show", "exact", prefix.String())
 	var routes []struct {
 		Gateway  string `json:"gateway"`
 		Nexthops []struct {
@@ -189,14 +200,20 @@ func fib(t *testing.T, r *nstest.Host, prefix netip.Prefix) []netip.Addr {
 // exactly the next hops want (none: no route).
 func (g *nsRig) waitFIB(t *testing.T, want ...netip.Addr) {
 	t.Helper()
+	g.waitFIBFor(t, nsVIP, want...)
+}
+
+// waitFIBFor is waitFIB for prefix.
+func (g *nsRig) waitFIBFor(t *testing.T, prefix netip.Prefix, want ...netip.Addr) {
+	t.Helper()
 	deadline := time.Now().Add(nsWait)
 	for {
-		got := fib(t, g.r, nsVIP)
+		got := fib(t, g.r, prefix)
 		if slices.Equal(got, want) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("router FIB: next hops %v, want %v", got, want)
+			t.Fatalf("router FIB: %v: next hops %v, want %v", prefix, got, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -291,8 +308,9 @@ func witness(t *testing.T, w *nstest.Host, n int) map[string]int {
 }
 
 // runAnycast is the scenario both routers go through:
-//  1. both boxes up: two paths, ECMP in the kernel, the witness served by both;
-//  2. box 1's service fails: its path is withdrawn, box 2's stays, the
+//  1. both boxes up: two paths, ECMP in the kernel, the witness served by
+//     both; the same for the IPv6 VIP over the IPv6 sessions;
+//  2. box 1's service fails: its paths are withdrawn, box 2's stay, the
 //     witness is served by box 2 alone; the service returns: two paths;
 //  3. box 1 stops gracefully (SIGTERM): its path carries GRACEFUL_SHUTDOWN
 //     and MED 500 and leaves the FIB while still in the RIB, then is
@@ -302,12 +320,15 @@ func witness(t *testing.T, w *nstest.Host, n int) map[string]int {
 //     the 3 s hold time).
 func runAnycast(t *testing.T, g *nsRig) {
 	b1addr, b2addr := g.boxes[0].Addr4.Addr(), g.boxes[1].Addr4.Addr()
+	b1addr6, b2addr6 := g.boxes[0].Addr6.Addr(), g.boxes[1].Addr6.Addr()
 	b1 := g.startBox(t, 0)
 	g.startBox(t, 1)
 
 	// 1.
 	g.waitPaths(t, "paths from both boxes", hopsAre(b1addr, b2addr))
 	g.waitFIB(t, b1addr, b2addr)
+	g.waitPathsFor(t, nsVIP6, "paths from both boxes", hopsAre(b1addr6, b2addr6))
+	g.waitFIBFor(t, nsVIP6, b1addr6, b2addr6)
 	if seen := witness(t, g.w, 32); seen[g.boxes[0].Name] == 0 || seen[g.boxes[1].Name] == 0 {
 		t.Errorf("witness: answers %v, want both boxes (ECMP)", seen)
 	}
@@ -316,6 +337,8 @@ func runAnycast(t *testing.T, g *nsRig) {
 	g.services[0].stop()
 	g.waitPaths(t, "box 1's path withdrawn", hopsAre(b2addr))
 	g.waitFIB(t, b2addr)
+	g.waitPathsFor(t, nsVIP6, "box 1's path withdrawn", hopsAre(b2addr6))
+	g.waitFIBFor(t, nsVIP6, b2addr6)
 	if seen := witness(t, g.w, 16); seen[g.boxes[1].Name] != 16 {
 		t.Errorf("witness after box 1's failure: answers %v, want box 2 only", seen)
 	}
@@ -331,6 +354,7 @@ func runAnycast(t *testing.T, g *nsRig) {
 	g.services[0].start(t)
 	g.waitPaths(t, "box 1's path back", hopsAre(b1addr, b2addr))
 	g.waitFIB(t, b1addr, b2addr)
+	g.waitPathsFor(t, nsVIP6, "box 1's path back", hopsAre(b1addr6, b2addr6))
 
 	// 3.
 	refused := make(chan error, 1)
