@@ -35,7 +35,7 @@ func birdConf(r *nstest.Host, boxes []*nstest.Host) string {
 	b.WriteString("protocol kernel { ipv4 { import none; export all; }; merge paths on; }\n")
 	b.WriteString("protocol kernel { ipv6 { import none; export all; }; merge paths on; }\n")
 	b.WriteString("filter boxes_in { if (65535, 0) ~ bgp_community then bgp_local_pref = 0; accept; }\n")
-	b.WriteString("template bgp box { local as 64512; hold time 3; keepalive time 1; connect retry time 1; }\n")
+	fmt.Fprintf(&b, "template bgp box { local as 64512; hold time 3; keepalive time 1; connect retry time 1; password \"%s\"; }\n", nsPassword)
 	for i, h := range boxes {
 		fmt.Fprintf(&b, "protocol bgp box%d from box { neighbor %s as 64513; ipv4 { import filter boxes_in; export none; }; }\n", i+1, h.Addr4.Addr())
 		fmt.Fprintf(&b, "protocol bgp box%d6 from box { neighbor %s as 64513; ipv6 { import filter boxes_in; export none; }; }\n", i+1, h.Addr6.Addr())

@@ -51,7 +51,8 @@ func bgpdConf(r *nstest.Host, boxes []*nstest.Host, extra string) string {
 	fmt.Fprintf(&b, "router bgp 64512\n bgp router-id %s\n no bgp ebgp-requires-policy\n", r.Addr4.Addr())
 	for _, h := range boxes {
 		for _, a := range []netip.Addr{h.Addr4.Addr(), h.Addr6.Addr()} {
-			fmt.Fprintf(&b, " neighbor %s remote-as external\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", a, a, a)
+			fmt.Fprintf(&b, " neighbor %s remote-as external\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n neighbor %s password %s\n",
+				a, a, a, a, nsPassword)
 		}
 	}
 	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 8\n")

@@ -21,6 +21,7 @@ import (
 )
 
 // The namespace tests: an upstream router (FRR's bgpd, BIRD 2) on host 1
+// (sessions signed with TCP MD5)
 // of an nstest segment, two vigil boxes (internal/bgpbox: a Supervisor
 // checking the box's service on the VIP, a Speaker announcing the VIP
 // while the check passes) on hosts 2 and 3, a witness on host 4 reaching
@@ -35,6 +36,8 @@ var (
 	nsWait  = 15 * time.Second
 	nsHold  = 3 * time.Second
 	nsDrain = 2 * time.Second
+	// nsPassword signs every session with TCP MD5 (RFC 2385).
+	nsPassword = "vigil-md5"
 )
 
 // upPath is one path an upstream router holds for the VIP.
@@ -99,7 +102,7 @@ func (g *nsRig) startBox(t *testing.T, i int) *boxProc {
 	d := nstest.StartDaemon(t, h, fmt.Sprintf("bgpbox%d", i+1), g.bin,
 		"-router-id", h.Addr4.Addr().String(), "-peer", g.r.Addr4.Addr().String()+":64512",
 		"-peer", g.r.Addr6.Addr().String()+":64512", "-vip", nsVIP.String(), "-vip", nsVIP6.String(), "-check", netip.AddrPortFrom(nsVIP.Addr(), nsPort).String(),
-		"-hold", nsHold.String(), "-drain", nsDrain.String(), "-drain-med", "500")
+		"-hold", nsHold.String(), "-drain", nsDrain.String(), "-drain-med", "500", "-password", nsPassword)
 	return &boxProc{d: d}
 }
 

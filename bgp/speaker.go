@@ -21,6 +21,13 @@ import (
 	"github.com/vigil-ha/vigil/internal/sleep"
 )
 
+// A Source is what a Speaker follows: a *vigil.Supervisor, or a value
+// embedding one.
+type Source interface {
+	State() vigil.State
+	Subscribe(n int) *vigil.Subscription
+}
+
 // A Speaker announces a Supervisor's VIPs over BGP through an embedded
 // GoBGP server (no gRPC API: only this package drives it). It follows
 // the Supervisor's events: each VIP is announced while its gate is open
@@ -29,7 +36,7 @@ import (
 //
 // Its methods are safe for concurrent use.
 type Speaker struct {
-	sup    *vigil.Supervisor
+	sup    Source
 	cfg    Config
 	log    *slog.Logger
 	events feed.Feed[Event]
@@ -47,9 +54,9 @@ type Speaker struct {
 	announced map[netip.Prefix]bool
 }
 
-// New returns a Speaker for sup's VIPs (sup not nil). It checks cfg
-// (Validate) and starts nothing: Run does.
-func New(sup *vigil.Supervisor, cfg Config) (*Speaker, error) {
+// New returns a Speaker for the VIPs of sup (a Supervisor, not nil). It
+// checks cfg (Validate) and starts nothing: Run does.
+func New(sup Source, cfg Config) (*Speaker, error) {
 	if sup == nil {
 		return nil, errors.New("bgp: New: nil Supervisor")
 	}

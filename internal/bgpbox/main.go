@@ -44,6 +44,7 @@ func run() error {
 	flag.Var(&peers, "peer", "ADDRESS:ASN of a peer (repeatable)")
 	flag.Var(&vips, "vip", "a prefix announced while the check passes (repeatable)")
 	hold := flag.Duration("hold", 3*time.Second, "hold time")
+	password := flag.String("password", "", "TCP MD5 password of every session")
 	target := flag.String("check", "", "ADDR:PORT the TCP check connects to")
 	interval := flag.Duration("interval", 100*time.Millisecond, "check interval (and timeout)")
 	drain := flag.Duration("drain", 2*time.Second, "drain time on SIGTERM")
@@ -83,7 +84,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("-peer %s: %w", s, err)
 		}
-		cfg.Peers = append(cfg.Peers, bgp.Peer{Address: pa, ASN: uint32(pn), HoldTime: *hold, ConnectRetry: time.Second})
+		cfg.Peers = append(cfg.Peers, bgp.Peer{Address: pa, ASN: uint32(pn), HoldTime: *hold, ConnectRetry: time.Second, Password: *password})
 	}
 	for _, s := range vips {
 		pfx, err := netip.ParsePrefix(s)
