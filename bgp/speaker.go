@@ -51,8 +51,11 @@ type Speaker struct {
 	srv       *server.BgpServer // while running
 	draining  bool              // Drain started: announce with GRACEFUL_SHUTDOWN
 	drained   bool              // Drain ended: announce nothing
-	announced map[netip.Prefix]bool
+	announced map[netip.Prefix]announced
 }
+
+// announced is how a VIP is announced.
+type announced struct{ on, draining bool }
 
 // New returns a Speaker for the VIPs of sup (a Supervisor, not nil). It
 // checks cfg (Validate) and starts nothing: Run does.
@@ -67,7 +70,7 @@ func New(sup Source, cfg Config) (*Speaker, error) {
 	cfg.VIPs = slices.Clone(cfg.VIPs)
 	return &Speaker{sup: sup, cfg: cfg, log: logx.OrDiscard(cfg.Logger),
 		kick: make(chan chan struct{}), loopDone: make(chan struct{}),
-		announced: map[netip.Prefix]bool{}}, nil
+		announced: map[netip.Prefix]announced{}}, nil
 }
 
 // Subscribe returns a subscription to the Speaker's events, with a queue
@@ -234,7 +237,7 @@ func (l *loop) apply(cause time.Time) {
 				continue
 			}
 			l.on[i], l.drainOn[i] = true, draining
-			l.publish(kind, v.Prefix, cause, true)
+			l.publish(kind, v.Prefix, cause, announced{true, draining})
 		case !want && l.on[i]:
 			p := path(v, l.drainOn[i], s.cfg.Drain)
 			p.Withdrawal = true
@@ -243,16 +246,16 @@ func (l *loop) apply(cause time.Time) {
 				continue
 			}
 			l.on[i], l.drainOn[i] = false, false
-			l.publish(EventWithdraw, v.Prefix, cause, false)
+			l.publish(EventWithdraw, v.Prefix, cause, announced{})
 		}
 	}
 }
 
-func (l *loop) publish(kind EventKind, p netip.Prefix, cause time.Time, on bool) {
+func (l *loop) publish(kind EventKind, p netip.Prefix, cause time.Time, a announced) {
 	now := time.Now()
 	l.s.mu.Lock()
-	l.s.announced[p] = on
-	if !on {
+	l.s.announced[p] = a
+	if !a.on {
 		delete(l.s.announced, p)
 	}
 	l.s.mu.Unlock()

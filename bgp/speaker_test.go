@@ -166,9 +166,19 @@ func TestAnycast(t *testing.T) {
 		t.Errorf("%v: %+v, want next hop %v and nothing else", netVIP, got, local)
 	}
 
+	st := b.sp.State()
+	wantPeers := []bgp.PeerState{{Address: netip.MustParseAddr("127.0.0.1"), ASN: routerASN, Session: "established"}}
+	wantVIPs := []bgp.VIPState{{Prefix: anycastVIP, Announced: true}, {Prefix: vrrpVIP, Announced: true}, {Prefix: netVIP, Announced: true}}
+	if !slices.Equal(st.Peers, wantPeers) || !slices.Equal(st.VIPs, wantVIPs) || st.Draining || st.Drained {
+		t.Errorf("State = %+v, want peers %+v, VIPs %+v", st, wantPeers, wantVIPs)
+	}
+
 	failed := time.Now()
 	b.web.down.Store(true)
 	c.waitRoutes(vrrpVIP, netVIP)
+	if got := b.sp.State().VIPs[0]; got.Announced {
+		t.Errorf("State after the failure: %+v announced", got)
+	}
 	ev := b.waitEvent(t, bgp.EventWithdraw, anycastVIP)
 	if ev.Cause.Before(failed) || ev.Time.Before(ev.Cause) {
 		t.Errorf("withdraw event %+v: its cause is before the failure (%v) or after the withdrawal", ev, failed)
@@ -199,7 +209,7 @@ func TestFollowVRRP(t *testing.T) {
 // and from then on announces nothing whatever the gates do, while the
 // session stays up.
 func TestDrain(t *testing.T) {
-	const drainTime = 2 * time.Second
+	const drainTime = 3 * time.Second
 	c := newCollector(t, "127.0.0.1")
 	cfg := boxConfig(c)
 	cfg.Drain = bgp.Drain{Time: drainTime, MED: 500}
@@ -211,6 +221,9 @@ func TestDrain(t *testing.T) {
 	go func() { drained <- b.sp.Drain(t.Context()) }()
 	for _, p := range []netip.Prefix{anycastVIP, vrrpVIP, netVIP} {
 		b.waitEvent(t, bgp.EventDrain, p)
+	}
+	if st := b.sp.State(); !st.Draining || st.Drained || !st.VIPs[0].Draining || !st.VIPs[0].Announced {
+		t.Errorf("State while draining: %+v", st)
 	}
 	// The events come when GoBGP took the paths; the collector may lag.
 	c.wait("draining routes", func() bool {
@@ -227,6 +240,9 @@ func TestDrain(t *testing.T) {
 	}
 	if err := <-drained; err != nil {
 		t.Fatal(err)
+	}
+	if st := b.sp.State(); !st.Drained || st.VIPs[0].Announced {
+		t.Errorf("State after Drain: %+v", st)
 	}
 	if d := time.Since(start); d < drainTime {
 		t.Errorf("Drain returned after %v, before the drain time %v", d, drainTime)
