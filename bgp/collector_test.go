@@ -269,3 +269,26 @@ func grTime(open *gbgp.BGPOpen) (uint16, bool) {
 	}
 	return 0, false
 }
+
+// dial opens a session to a Speaker listening on addr, retrying (bounded)
+// until it listens.
+func (c *collector) dial(addr string) {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.mu.Lock()
+			c.conns = append(c.conns, conn)
+			c.sessions++
+			c.mu.Unlock()
+			c.wg.Add(1)
+			go c.serve(conn)
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("collector: dial %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

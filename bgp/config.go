@@ -19,7 +19,8 @@ type Config struct {
 	// ListenPort, when positive, makes the Speaker also accept sessions on
 	// that TCP port (179 is BGP's). Zero (the default) and negative: it
 	// does not listen and opens its sessions itself, so no port is bound
-	// and a router on the same host keeps 179.
+	// and a router on the same host keeps 179. A session offered while Run
+	// is still adding its peers is refused (the router tries again).
 	ListenPort int
 	// Peers are the routers the VIPs are announced to (at least one).
 	Peers []Peer

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -404,5 +405,38 @@ func TestRunOnce(t *testing.T) {
 	}
 	if err := sp.Run(t.Context()); !errors.Is(err, bgp.ErrClosed) {
 		t.Errorf("Run after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestPassive: a Speaker with ListenPort accepts the session of a
+// passive peer, which it does not dial, and announces over it.
+func TestPassive(t *testing.T) {
+	c := newCollector(t, "127.0.0.1")
+	l, err := net.Listen("tcp", "127.0.0.1:0") // a port free now, for the Speaker
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := boxConfig(c)
+	cfg.ListenPort = port
+	cfg.Peers[0].Passive = true
+	cfg.Peers[0].LocalAddress = netip.Addr{}
+	b := newBox(t, cfg)
+	// GoBGP listens before it has its peers, and turns a session away
+	// until then (a router would retry): dial once the peer is there.
+	deadline := time.Now().Add(15 * time.Second)
+	for len(b.sp.State().Peers) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the Speaker has no peer after 15s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.dial(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	c.waitRoutes(anycastVIP, vrrpVIP, netVIP)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions != 1 {
+		t.Errorf("%d sessions, want the one the collector opened", c.sessions)
 	}
 }
