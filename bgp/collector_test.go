@@ -24,6 +24,7 @@ import (
 // every server's start writes: two servers in one process race.
 type collector struct {
 	t    *testing.T
+	asn  uint32 // its AS: routerASN unless a test sets another
 	ln   net.Listener
 	port uint16
 	wg   sync.WaitGroup
@@ -56,7 +57,7 @@ func newCollector(t *testing.T, addr string) *collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{t: t, ln: ln, port: uint16(ln.Addr().(*net.TCPAddr).Port),
+	c := &collector{t: t, asn: routerASN, ln: ln, port: uint16(ln.Addr().(*net.TCPAddr).Port),
 		changed: make(chan struct{}), rib: map[netip.Prefix]route{}}
 	c.wg.Add(1)
 	go c.accept()
@@ -112,10 +113,10 @@ func (c *collector) serve(conn net.Conn) {
 		switch body := msg.Body.(type) {
 		case *gbgp.BGPOpen:
 			caps := []gbgp.ParameterCapabilityInterface{gbgp.NewCapMultiProtocol(gbgp.RF_IPv4_UC),
-				gbgp.NewCapMultiProtocol(gbgp.RF_IPv6_UC), gbgp.NewCapFourOctetASNumber(routerASN),
+				gbgp.NewCapMultiProtocol(gbgp.RF_IPv6_UC), gbgp.NewCapFourOctetASNumber(c.asn),
 				// a graceful restart helper (RFC 4724): no restart state of its own
 				gbgp.NewCapGracefulRestart(false, false, 0, nil)}
-			open, _ := gbgp.NewBGPOpenMessage(routerASN, 0, netip.MustParseAddr("192.0.2.254"),
+			open, _ := gbgp.NewBGPOpenMessage(uint16(c.asn), 0, netip.MustParseAddr("192.0.2.254"),
 				[]gbgp.OptionParameterInterface{gbgp.NewOptionParameterCapability(caps)})
 			if writeMessage(conn, open) != nil || writeMessage(conn, gbgp.NewBGPKeepAliveMessage()) != nil {
 				return

@@ -152,12 +152,15 @@ func (b *box) waitEvent(t *testing.T, kind bgp.EventKind, prefix netip.Prefix) b
 }
 
 // TestAnycast: the anycast VIP is announced while "web" passes, with its
-// MED and communities and the session's address as next hop, and
+// MED and communities (and no LOCAL_PREF: eBGP) and the session's address
+// as next hop, and
 // withdrawn when it fails, alone; the withdraw event carries the time of
 // the check that decided it.
 func TestAnycast(t *testing.T) {
 	c := newCollector(t, "127.0.0.1")
-	b := newBox(t, boxConfig(c))
+	cfg := boxConfig(c)
+	cfg.VIPs[0].LocalPref = 300 // not sent over eBGP
+	b := newBox(t, cfg)
 	rs := c.waitRoutes(anycastVIP, vrrpVIP, netVIP)
 	want := route{NextHop: local, MED: 10, MEDSet: true, Communities: []bgp.Community{comm}, Large: []bgp.LargeCommunity{large}}
 	if got := rs[anycastVIP]; !equalRoute(got, want) {
@@ -438,5 +441,23 @@ func TestPassive(t *testing.T) {
 	defer c.mu.Unlock()
 	if c.sessions != 1 {
 		t.Errorf("%d sessions, want the one the collector opened", c.sessions)
+	}
+}
+
+// TestIBGP: to an iBGP peer a VIP goes with its LOCAL_PREF (100 when it
+// sets none) and no MED change; the next hop is still the session's.
+func TestIBGP(t *testing.T) {
+	c := newCollector(t, "127.0.0.1")
+	c.asn = boxASN
+	cfg := boxConfig(c)
+	cfg.Peers[0].ASN = boxASN
+	cfg.VIPs[0].LocalPref = 300
+	newBox(t, cfg)
+	rs := c.waitRoutes(anycastVIP, vrrpVIP, netVIP)
+	if got := rs[anycastVIP]; got.LocalPref != 300 || got.MED != 10 || got.NextHop != local {
+		t.Errorf("%v over iBGP: %+v, want LOCAL_PREF 300, MED 10, next hop %v", anycastVIP, got, local)
+	}
+	if got := rs[netVIP]; got.LocalPref != 100 {
+		t.Errorf("%v over iBGP: %+v, want LOCAL_PREF 100", netVIP, got)
 	}
 }
