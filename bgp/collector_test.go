@@ -80,13 +80,18 @@ func (c *collector) accept() {
 		if err != nil {
 			return
 		}
-		c.mu.Lock()
-		c.conns = append(c.conns, conn)
-		c.sessions++
-		c.mu.Unlock()
-		c.wg.Add(1)
-		go c.serve(conn)
+		c.take(conn)
 	}
+}
+
+// take serves a new session on conn.
+func (c *collector) take(conn net.Conn) {
+	c.mu.Lock()
+	c.conns = append(c.conns, conn)
+	c.sessions++
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go c.serve(conn)
 }
 
 // update applies fn to the recorded state and wakes the waiters.
@@ -279,12 +284,7 @@ func (c *collector) dial(addr string) {
 	for {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
-			c.mu.Lock()
-			c.conns = append(c.conns, conn)
-			c.sessions++
-			c.mu.Unlock()
-			c.wg.Add(1)
-			go c.serve(conn)
+			c.take(conn)
 			return
 		}
 		if time.Now().After(deadline) {

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -29,16 +28,6 @@ type frrRouter struct {
 	t     *testing.T
 	dir   string
 	procs []*nstest.Daemon
-}
-
-// frrGroup is the group the daemons run as: FRR refuses to start when its
-// user is not in the vty group it was built with (Debian: frrvty) unless
-// that is the group given with -g.
-func frrGroup() string {
-	if _, err := user.LookupGroup("frrvty"); err == nil {
-		return "frrvty"
-	}
-	return "root"
 }
 
 // bgpdConf is bgpd's configuration for router r and the boxes; redist
@@ -90,7 +79,7 @@ func (f *frrRouter) start(name, conf string, r *nstest.Host, ready string) {
 		t.Fatal(err)
 	}
 	d := nstest.StartDaemon(t, r, name, filepath.Join(frrDir, name),
-		"-u", "root", "-g", frrGroup(), "-f", cf, "-i", filepath.Join(f.dir, name+".pid"),
+		"-u", "root", "-g", nstest.FRRGroup(), "-f", cf, "-i", filepath.Join(f.dir, name+".pid"),
 		"-z", filepath.Join(f.dir, "zserv.api"), "--vty_socket", f.dir)
 	f.procs = append(f.procs, d)
 	t.Cleanup(func() {

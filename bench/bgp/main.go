@@ -39,7 +39,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -180,7 +179,7 @@ func startFRR(ctx context.Context, d *daemons, h *nstest.Host, dir string, confs
 		}
 		log := &benchkit.Log{}
 		p, err := d.start(name+"@"+h.Name, log, "ip", "netns", "exec", h.Name, filepath.Join(frrDir, name),
-			"-u", "root", "-g", frrGroup(), "-f", cf, "-i", filepath.Join(dir, name+".pid"),
+			"-u", "root", "-g", nstest.FRRGroup(), "-f", cf, "-i", filepath.Join(dir, name+".pid"),
 			"-z", filepath.Join(dir, "zserv.api"), "--vty_socket", dir)
 		if err != nil {
 			return err
@@ -199,16 +198,6 @@ func startFRR(ctx context.Context, d *daemons, h *nstest.Host, dir string, confs
 		}
 	}
 	return nil
-}
-
-// frrGroup is the group FRR's daemons run as: FRR refuses to start when
-// its user is not in the vty group it was built with (Debian: frrvty)
-// unless that is the group given with -g.
-func frrGroup() string {
-	if _, err := user.LookupGroup("frrvty"); err == nil {
-		return "frrvty"
-	}
-	return "root"
 }
 
 func vtysh(dir, daemon string, cmds ...string) error {
