@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"github.com/vigil-ha/vigil/watchdog"
 	"net/netip"
 
 	"github.com/vigil-ha/vigil/ipvs"
@@ -44,6 +45,14 @@ type Platform interface {
 	// Close releases everything Instance opened. Call it after Run has
 	// returned (or instead of Run); calling it again does nothing.
 	Close() error
+}
+
+// A beatingPlatform is a Platform whose Run can beat a watchdog Beat
+// (Linux: its interface watcher, netlink.Watcher.SetBeat). The
+// Supervisor gives it one, as the platform loop, before Run; a platform
+// without it is watched for panics only.
+type beatingPlatform interface {
+	SetBeat(b *watchdog.Beat) error
 }
 
 // InstanceIO is what Platform.Instance opens for one instance.

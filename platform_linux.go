@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vigil-ha/vigil/watchdog"
 	"log/slog"
 	"maps"
 	"net"
@@ -268,6 +269,10 @@ func (l *Linux) IPVS() (ipvs.Backend, error) {
 // Run implements Platform: it runs the watcher, and binds the raw sockets
 // on an interface that was created again to its new index, until ctx is
 // done.
+// SetBeat makes Run's interface watcher beat b (netlink.Watcher.SetBeat):
+// the Supervisor watches it as the platform loop. Call it before Run.
+func (l *Linux) SetBeat(b *watchdog.Beat) error { return l.watcher.SetBeat(b) }
+
 func (l *Linux) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {

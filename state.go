@@ -178,22 +178,43 @@ type Stats struct {
 	// Watchdog are the watchdog's counters: stalls, panics, restarts,
 	// abandoned routers, systemd notifications (see Config.Watchdog).
 	Watchdog WatchdogStats
+	// Trackers are the check counters of the check and file trackers, by
+	// tracker name: attempts, failures by class, durations.
+	Trackers map[string]check.Stats
+	// RealServers are the check counters of the real servers, by virtual
+	// server and real server as State names them ("tcp 192.0.2.100:80",
+	// "198.51.100.1:8080"): a real server's checks added together. A
+	// check shared by several real servers (the same checker and policy)
+	// runs once and counts in each.
+	RealServers map[RealServerName]check.Stats
+}
+
+// RealServerName names a real server in Stats.RealServers, as
+// VirtualServerState.Name and RealServerState.Name do.
+type RealServerName struct {
+	VirtualServer, RealServer string
 }
 
 // Stats returns the counters of the Supervisor's parts.
 func (s *Supervisor) Stats() Stats {
 	st := Stats{Instances: map[string]vrrp.Stats{}, Checks: s.group.Stats(), Notify: s.n.runner.Stats(),
-		EventsDropped: s.n.events.Dropped(), Watchdog: s.wdc.stats(s.wd)}
+		EventsDropped: s.n.events.Dropped(), Watchdog: s.wdc.stats(s.wd), Trackers: map[string]check.Stats{}}
 	s.mu.Lock()
 	for _, m := range s.insts {
 		if !m.removed {
 			st.Instances[m.cfg.VRRP.Name] = m.router.Stats()
 		}
 	}
+	for name, ts := range s.trackers {
+		if ts.handle != nil {
+			st.Trackers[name] = ts.handle.Stats()
+		}
+	}
 	vs := s.vs
 	s.mu.Unlock()
 	if vs != nil {
 		st.IPVS = vs.stats()
+		st.RealServers = vs.checkStats()
 	}
 	return st
 }

@@ -455,8 +455,12 @@ func (s *Supervisor) Close() error {
 // Global.LVSFlushOnStop), the original IPVS timeouts come back (after
 // Global.LVSTimeouts), notify scripts already queued finish (for at
 // most a minute), and the platform is closed. It returns only when every
-// goroutine it started has ended, with the errors of parts that failed.
-// A Supervisor runs once: a second call returns ErrRan.
+// goroutine it started has ended, with the errors of parts that failed,
+// except those it had to abandon: a router stuck in a call (see
+// Watchdog) and a check that ignores its cancellation (left running
+// sched.DefaultStopTimeout after the stop, counted in
+// Stats.Checks.Sched.Abandoned). A Supervisor runs once: a second call
+// returns ErrRan.
 func (s *Supervisor) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return ErrRan
@@ -475,10 +479,20 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer wcancel()
 	pctx, pcancel := context.WithCancel(context.Background())
 	defer pcancel()
-	s.bg.Go(func() { s.fail("platform", s.once(pctx, LoopPlatform, s.p.Run)) })
+	s.bg.Go(func() {
+		if bp, ok := s.p.(beatingPlatform); ok {
+			stop := s.watchLoop(LoopPlatform, bp.SetBeat)
+			defer stop()
+		}
+		s.fail("platform", s.once(pctx, LoopPlatform, s.p.Run))
+	})
 	gctx, gcancel := context.WithCancel(context.Background())
 	s.gctx = gctx
-	s.bg.Go(func() { s.fail("checks", s.once(gctx, LoopChecks, s.group.Run)) })
+	s.bg.Go(func() {
+		stop := s.watchLoop(LoopChecks, s.group.SetBeat)
+		defer stop()
+		s.fail("checks", s.once(gctx, LoopChecks, s.group.Run))
+	})
 	if s.procs != nil {
 		s.runProcs()
 	}
@@ -572,6 +586,7 @@ func (s *Supervisor) fail(what string, err error) {
 // when it returned.
 func (s *Supervisor) startVirtualServers() {
 	vs, done := s.vs, s.vdone
+	vs.watch = func(bl *ipvs.Balancer) func() { return s.watchLoop(LoopIPVS, bl.SetBeat) }
 	go func() { defer close(done); s.fail("virtual servers", s.once(s.vctx, LoopIPVS, vs.run)) }()
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,9 @@ var ErrFailing = watchdog.ErrFailing
 // (Config.Watchdog). The zero value is the defaults.
 //
 // Each router's loop, the Supervisor's own loop, the check scheduler, the
-// IPVS Balancer and the platform's watcher beat a package watchdog Beat.
+// IPVS Balancer and the platform's interface watcher (a Platform with a
+// SetBeat method: Linux's; vigiltest's has none) beat a package watchdog
+// Beat.
 // A loop silent for longer than Deadline is stalled; a stall, and a panic
 // in a loop, is logged with the loop's name, how long, and the stacks,
 // counted (Stats.Watchdog) and reported to the loop's owner:
@@ -47,8 +50,11 @@ var ErrFailing = watchdog.ErrFailing
 //     platform hold state other parts depend on and run once: the
 //     Supervisor does not restart them. A panic in one of them stops the
 //     Supervisor, and Run returns an error wrapping ErrFailing; a stall is
-//     logged and counted, and withholds systemd's WATCHDOG=1, so systemd
-//     kills a process that stays wedged.
+//     logged and counted, and withholds systemd's WATCHDOG=1 while it
+//     lasts, so systemd kills a process that stays wedged. A stall of the
+//     check scheduler, the Balancer or the platform's watcher also counts
+//     against Restart's failure budget: the Restart.Failures-th within
+//     Restart.Window stops the Supervisor as a panic does.
 //
 // The Restart.Failures-th failure of a router within Restart.Window stops
 // the Supervisor too: Run returns an error wrapping ErrFailing.
@@ -429,6 +435,55 @@ func (s *Supervisor) once(ctx context.Context, name string, run func(context.Con
 		return gerr
 	}
 	return err
+}
+
+// watchLoop registers the loop name with the watchdog and gives its Beat
+// to the part through setBeat, for a part the Supervisor cannot restart
+// (the check scheduler, the Balancer, the platform's watcher): a stall is logged with the loop's
+// name and counted by the watchdog, withholds WATCHDOG=1 while it lasts,
+// and counts against Watchdog.Restart's failure budget: the
+// Restart.Failures-th stall within Restart.Window stops the Supervisor
+// (Run returns an error wrapping ErrFailing). stop, called once the
+// part's Run returned, unregisters the loop.
+func (s *Supervisor) watchLoop(name string, setBeat func(*watchdog.Beat) error) (stop func()) {
+	b := s.wd.Register(name, 0)
+	if err := setBeat(b); err != nil {
+		b.Done()
+		return func() {}
+	}
+	failures, window := s.wdp.Failures, s.wdp.Window
+	if failures == 0 {
+		failures = watchdog.DefaultFailures
+	}
+	if window == 0 {
+		window = watchdog.DefaultWindow
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var recent []time.Time // stalls within the window, oldest first
+		for {
+			select {
+			case <-done:
+				return
+			case <-b.Stalled():
+			}
+			now := time.Now()
+			if window > 0 {
+				recent = slices.DeleteFunc(recent, func(t time.Time) bool { return now.Sub(t) >= window })
+			}
+			recent = append(recent, now)
+			if failures > 0 && len(recent) >= failures {
+				s.fail(name, fmt.Errorf("%w: loop %q stalled %d times within %v", ErrFailing, name, len(recent), window))
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		b.Done()
+	}
 }
 
 // ResumeMasters makes the named instances start as MASTER, holding their

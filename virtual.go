@@ -84,6 +84,9 @@ type virtualServers struct {
 	ran atomic.Bool
 	// startc wakes run when reload made the Balancer (capacity 1).
 	startc chan struct{}
+	// watch, if set before run, watches the Balancer's loop: run calls it
+	// before the Balancer's Run and the function it returns after.
+	watch func(*ipvs.Balancer) (stop func())
 
 	mu       sync.Mutex
 	done     bool               // run has returned
@@ -422,6 +425,42 @@ func poolConfig(vs *vsEntry, k ipvs.ServiceKey) ipvs.PoolConfig {
 }
 
 // stats returns the Balancer's counters (zero before it exists).
+// checkStats returns the real servers' check counters (Stats.RealServers).
+func (v *virtualServers) checkStats() map[RealServerName]check.Stats {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[RealServerName]check.Stats{}
+	for _, vs := range v.vss {
+		for _, k := range vs.keys {
+			for _, rs := range vs.rss {
+				var sum check.Stats
+				for _, c := range rs.checks {
+					if c.h != nil {
+						sum = addCheckStats(sum, c.h.Stats())
+					}
+				}
+				out[RealServerName{k.String(), rs.cfg.DestinationKey.String()}] = sum
+			}
+		}
+	}
+	return out
+}
+
+// addCheckStats returns the sum of a and b.
+func addCheckStats(a, b check.Stats) check.Stats {
+	a.Checks += b.Checks
+	a.Failures += b.Failures
+	a.Transitions += b.Transitions
+	a.Durations = a.Durations.Add(b.Durations)
+	for c, n := range b.FailuresByClass {
+		if a.FailuresByClass == nil {
+			a.FailuresByClass = map[check.FailureClass]uint64{}
+		}
+		a.FailuresByClass[c] += n
+	}
+	return a
+}
+
 func (v *virtualServers) stats() ipvs.BalancerStats {
 	v.mu.Lock()
 	bl := v.bl

@@ -63,7 +63,11 @@ func (v *virtualServers) run(ctx context.Context) error {
 			return
 		}
 		started = true
-		wg.Go(func() { berr = bl.Run(ctx) })
+		stop := func() {}
+		if v.watch != nil {
+			stop = v.watch(bl)
+		}
+		wg.Go(func() { defer stop(); berr = bl.Run(ctx) })
 		wg.Go(func() { v.forward(bsub) })
 		wg.Go(func() { v.follow(ctx, csub) })
 		v.initNotifies()

@@ -202,3 +202,63 @@ func TestExecCredential(t *testing.T) {
 	checkErr(t, (&Exec{Path: "/bin/sh", Args: []string{"-c", check, "sh", "0:0"}, User: "nobody"}).Check(testCtx(t, 10*time.Second)), ErrUnexpected)
 	noChildren(t)
 }
+
+// TestExecForkBombKilled: a script that keeps forking (a bounded fork
+// bomb: 300 sleepers, started as fast as the shell can) and never exits
+// is stopped at its timeout with every process of its group: the check
+// returns in bounded time, and no process of the group is left.
+func TestExecForkBombKilled(t *testing.T) {
+	needPrograms(t, "/bin/sh", "sleep", "mv")
+	noLeaks(t)
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	c := &Exec{Path: script(t, fmt.Sprintf(`echo $$ > %s.tmp; mv %[1]s.tmp %[1]s
+i=0
+while [ $i -lt 300 ]; do sleep 3600 & i=$((i+1)); done
+while :; do sleep 3600; done`, pidfile))}
+	start := time.Now()
+	if err := c.Check(testCtx(t, time.Second)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Check: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Check returned %v after a 1s timeout", d)
+	}
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatalf("the script did not start: %v", err)
+	}
+	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		left := groupMembers(pgid)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d processes of group %d left: %v", len(left), pgid, left[:min(len(left), 10)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	noChildren(t)
+}
+
+// groupMembers returns the live (not zombie) processes of process group
+// pgid.
+func groupMembers(pgid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) S ppid pgrp ...
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/feed"
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/sched"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // GroupConfig configures a Group.
@@ -241,6 +242,20 @@ func identity(c Checker) any {
 // sees each flap, and with n large enough nothing is lost.
 func (g *Group) Subscribe(n int) *Subscription[Change] {
 	return &Subscription[Change]{g.feed.Subscribe(n)}
+}
+
+// SetBeat makes the Group's scheduler beat b (sched.Runner.SetBeat):
+// its goroutine beats on every turn, so a scheduler that stops turning is
+// found stalled by package watchdog. Call it before Run: once Run was
+// called, it changes nothing and returns ErrRan.
+func (g *Group) SetBeat(b *watchdog.Beat) error {
+	if g.ran.Load() {
+		return ErrRan
+	}
+	if err := g.runner.SetBeat(b); err != nil {
+		return ErrRan
+	}
+	return nil
 }
 
 // Run runs the checks until ctx is done and returns once every attempt has

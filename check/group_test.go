@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -137,7 +138,7 @@ func TestGroupDedup(t *testing.T) {
 		}
 		periodic(t, "shared check", times, time.Second)
 		periodic(t, "other check", otherClk.get(), 2*time.Second)
-		if a.Stats() != b.Stats() || a.Stats().Checks != 10 {
+		if !reflect.DeepEqual(a.Stats(), b.Stats()) || a.Stats().Checks != 10 {
 			t.Errorf("stats %+v and %+v, want the same 10 checks", a.Stats(), b.Stats())
 		}
 

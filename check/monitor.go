@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/counter"
 	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/hist"
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/internal/sleep"
 	"github.com/vigil-ha/vigil/sched"
@@ -44,11 +45,34 @@ type Stats struct {
 	Checks      uint64 // attempts made, retries included
 	Failures    uint64 // attempts that failed
 	Transitions uint64 // changes of health
+	// FailuresByClass counts the failed attempts by Classify's class; a
+	// class that never happened is absent (nil when none).
+	FailuresByClass map[FailureClass]uint64
+	// Durations is the histogram of the attempts' durations, failed ones
+	// included.
+	Durations sched.Histogram
 }
 
 // counters are the live Stats.
 type counters struct {
 	Checks, Failures, Transitions atomic.Uint64
+	classes                       [NumFailureClasses]atomic.Uint64
+	durations                     hist.Hist
+}
+
+// stats is the snapshot of c.
+func (c *counters) stats() Stats {
+	s := counter.Snapshot[Stats](c)
+	for i := range c.classes {
+		if n := c.classes[i].Load(); n > 0 {
+			if s.FailuresByClass == nil {
+				s.FailuresByClass = map[FailureClass]uint64{}
+			}
+			s.FailuresByClass[FailureClass(i)] = n
+		}
+	}
+	s.Durations = c.durations.Snapshot()
+	return s
 }
 
 // MonitorConfig holds a Monitor's optional settings.
@@ -160,7 +184,7 @@ func (m *Monitor) Status() Status {
 }
 
 // Stats returns the monitor's counters.
-func (m *Monitor) Stats() Stats { return counter.Snapshot[Stats](&m.counters) }
+func (m *Monitor) Stats() Stats { return m.counters.stats() }
 
 // Subscribe returns a subscription to the monitor's changes of health or
 // weight. Its channel carries each change after Subscribe, not the status
@@ -247,8 +271,10 @@ func (m *Monitor) attempt(ctx context.Context) (w int, wok bool, err error) {
 // its statuses are published in order.
 func (m *Monitor) record(w int, wok bool, err error, d time.Duration, at time.Time) Outcome {
 	m.counters.Checks.Add(1)
+	m.counters.durations.Observe(d)
 	if err != nil {
 		m.counters.Failures.Add(1)
+		m.counters.classes[Classify(err)].Add(1)
 	}
 	m.mu.Lock()
 	logFailure := err != nil && m.p.LogFailures && m.tracker.Healthy()

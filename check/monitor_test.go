@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"github.com/vigil-ha/vigil/sched"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -128,6 +129,12 @@ func mustMonitor(t *testing.T, c Checker, p Policy) *Monitor {
 
 var errDown = errors.New("down")
 
+// sameCounts reports whether a and b have the same Checks, Failures and
+// Transitions.
+func sameCounts(a, b Stats) bool {
+	return a.Checks == b.Checks && a.Failures == b.Failures && a.Transitions == b.Transitions
+}
+
 func TestMonitorFall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := newClock()
@@ -144,7 +151,7 @@ func TestMonitorFall(t *testing.T) {
 			t.Errorf("events %+v", events)
 		}
 		equalTimes(t, "attempts", clk.get(), durations(0, 1, 2, 3, 4, 5))
-		if st := m.Stats(); st != (Stats{Checks: 6, Failures: 6, Transitions: 1}) {
+		if st := m.Stats(); !sameCounts(st, Stats{Checks: 6, Failures: 6, Transitions: 1}) {
 			t.Errorf("stats %+v", st)
 		}
 	})
@@ -166,7 +173,7 @@ func TestMonitorRetries(t *testing.T) {
 		}
 		// Retries while healthy only; rounds keep their 1s rhythm.
 		equalTimes(t, "attempts", clk.get(), durations(0, 0.3, 0.6, 1, 2, 3, 4))
-		if st := m.Stats(); st != (Stats{Checks: 7, Failures: 5, Transitions: 2}) {
+		if st := m.Stats(); !sameCounts(st, Stats{Checks: 7, Failures: 5, Transitions: 2}) {
 			t.Errorf("stats %+v", st)
 		}
 	})
@@ -186,6 +193,12 @@ func TestMonitorTimeout(t *testing.T) {
 			t.Errorf("status %+v, want DeadlineExceeded after 200ms", st)
 		}
 		equalTimes(t, "attempts", clk.get(), durations(0, 0.5, 1))
+		// Three timeouts of 200 ms, in the (100 ms, 250 ms] bucket.
+		want := sched.Histogram{Sum: 600 * time.Millisecond}
+		want.Counts[7] = 3
+		if st := m.Stats(); st.Durations != want || len(st.FailuresByClass) != 1 || st.FailuresByClass[ClassTimeout] != 3 {
+			t.Errorf("durations %+v, failures by class %v; want %+v and 3 timeouts", st.Durations, st.FailuresByClass, want)
+		}
 	})
 }
 
@@ -216,7 +229,7 @@ func TestMonitorRecovery(t *testing.T) {
 		if got := transitions(events); got != "D@3s U@6s" {
 			t.Errorf("transitions %q, want D@3s U@6s", got)
 		}
-		if st := m.Stats(); st != (Stats{Checks: 9, Failures: 3, Transitions: 2}) {
+		if st := m.Stats(); !sameCounts(st, Stats{Checks: 9, Failures: 3, Transitions: 2}) {
 			t.Errorf("stats %+v", st)
 		}
 	})
@@ -442,7 +455,7 @@ func TestMonitorSetPolicy(t *testing.T) {
 		if p := m.Policy(); p.Interval != 4*time.Second || p.Rise != 2 || p.Timeout != DefaultTimeout {
 			t.Errorf("Policy() = %+v", p)
 		}
-		if st := m.Stats(); st != (Stats{Checks: 7, Failures: 5, Transitions: 2}) {
+		if st := m.Stats(); !sameCounts(st, Stats{Checks: 7, Failures: 5, Transitions: 2}) {
 			t.Errorf("stats %+v", st)
 		}
 	})

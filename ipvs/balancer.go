@@ -10,7 +10,9 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/counter"
 	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/hist"
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // DefaultRetryInterval is how long a Balancer waits before it syncs again
@@ -89,6 +91,23 @@ type Balancer struct {
 	// removed.
 	dirty map[ServiceKey]struct{}
 	gone  map[ServiceKey]struct{}
+	beat  *watchdog.Beat // SetBeat's
+}
+
+// SetBeat makes Run beat b (see package watchdog) on every turn of its
+// loop, and at least every b.Period() while nothing happens, so that a
+// Balancer stuck in a backend call is found stalled; its owner calls
+// b.Done once Run returned. A sync of a large table must take less than
+// b's deadline. Call it before Run: once Run was called, it changes
+// nothing and returns ErrRan.
+func (bl *Balancer) SetBeat(b *watchdog.Beat) error {
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	if bl.ran.Load() {
+		return ErrRan
+	}
+	bl.beat = b
+	return nil
 }
 
 // BalancerStats counts what a Balancer did since NewBalancer.
@@ -100,11 +119,25 @@ type BalancerStats struct {
 	// Events counts the events published; Dropped those the
 	// subscriptions lost because their queue was full.
 	Events, Dropped uint64
+	// Ops and OpErrors count the backend calls by kind (Syncer.Stats).
+	Ops, OpErrors map[Op]uint64
+	// SyncDuration is the histogram of the durations of the Syncs and
+	// applies, reads and writes together.
+	SyncDuration Histogram
 }
+
+// Histogram is a histogram of durations (BalancerStats.SyncDuration):
+// counts per bucket, the buckets' bounds in HistogramBounds.
+type Histogram = hist.Snapshot
+
+// HistogramBounds are the upper bounds of a Histogram's buckets, 1 ms to
+// 10 s; its last bucket is unbounded.
+var HistogramBounds = hist.Bounds
 
 // balancerCounters are the live BalancerStats (counter.Snapshot).
 type balancerCounters struct {
 	Syncs, Applies, Failures, Events atomic.Uint64
+	syncDur                          hist.Hist
 }
 
 // NewBalancer returns a Balancer of the pools over b; start it with Run.
@@ -424,5 +457,8 @@ func (bl *Balancer) ReadStats(ctx context.Context) ([]ServiceStats, error) {
 func (bl *Balancer) Stats() BalancerStats {
 	s := counter.Snapshot[BalancerStats](&bl.counts)
 	s.Dropped = bl.events.Dropped()
+	ss := bl.syncer.Stats()
+	s.Ops, s.OpErrors = ss.Ops, ss.OpErrors
+	s.SyncDuration = bl.counts.syncDur.Snapshot()
 	return s
 }

@@ -35,9 +35,20 @@ func (bl *Balancer) Run(ctx context.Context) error {
 		resync = time.NewTimer(bl.cfg.ResyncInterval)
 		defer resync.Stop()
 	}
+	bl.mu.Lock()
+	beat := bl.beat
+	bl.mu.Unlock()
+	var alive <-chan time.Time // wakes the loop to beat while nothing happens
+	if p := beat.Period(); p > 0 {
+		t := time.NewTicker(p)
+		defer t.Stop()
+		alive = t.C
+	}
 	for {
 		var err error
 		var events []Event
+		wrote := true // false: a wake with nothing to write
+		start := time.Now()
 		if full {
 			var desired []VirtualServer
 			desired, events = bl.take()
@@ -52,6 +63,7 @@ func (bl *Balancer) Run(ctx context.Context) error {
 			var changed []VirtualServer
 			var removed []ServiceKey
 			changed, removed, events = bl.takePart()
+			wrote = len(changed) > 0 || len(removed) > 0
 			bl.counts.Applies.Add(1)
 			_, err = bl.syncer.applyPart(ctx, changed, removed)
 			if errors.Is(err, errNeedWhole) {
@@ -60,7 +72,9 @@ func (bl *Balancer) Run(ctx context.Context) error {
 				events = append(events, more...)
 			}
 		}
-		retry = nil
+		if wrote {
+			bl.counts.syncDur.Observe(time.Since(start))
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			bl.counts.Failures.Add(1)
@@ -68,12 +82,20 @@ func (bl *Balancer) Run(ctx context.Context) error {
 			if logx.Sampled(failures) {
 				bl.log.Warn("ipvs: sync failed", "failures", failures, "retry_in", bl.cfg.RetryInterval, "err", err)
 			}
+			retry = nil
 			if bl.cfg.RetryInterval > 0 {
 				retry = time.After(bl.cfg.RetryInterval)
 			}
-		case err == nil && failures > 0:
-			bl.log.Info("ipvs: sync recovered", "failures", failures)
-			failures = 0
+		case err == nil && wrote:
+			// After a failure the Syncer keeps no record, so a write
+			// with something in it was a whole one: the table is right.
+			// A wake with nothing to write proves nothing: a retry due
+			// stays due.
+			retry = nil
+			if failures > 0 {
+				bl.log.Info("ipvs: sync recovered", "failures", failures)
+				failures = 0
+			}
 		}
 		full = false
 		if err != nil {
@@ -89,14 +111,21 @@ func (bl *Balancer) Run(ctx context.Context) error {
 		if resync != nil {
 			tick = resync.C
 		}
-		select {
-		case <-ctx.Done():
-			return bl.stop(ctx)
-		case <-bl.wake:
-		case <-retry:
-			full = true
-		case <-tick:
-			full = true
+	wait:
+		for {
+			beat.Beat()
+			select {
+			case <-ctx.Done():
+				return bl.stop(ctx)
+			case <-alive:
+				continue
+			case <-bl.wake:
+			case <-retry:
+				full = true
+			case <-tick:
+				full = true
+			}
+			break wait
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/internal/retry"
@@ -51,6 +52,48 @@ type Syncer struct {
 	// last Sync or Apply that succeeded entirely; nil when there is none
 	// (no Sync yet, or the last one failed somewhere).
 	rec map[ServiceKey]recEntry
+
+	// ops and opErrs count the backend calls that succeeded and failed,
+	// by Op.
+	ops, opErrs [numOps]atomic.Uint64
+}
+
+// numOps sizes the per-Op counters.
+const numOps = int(OpSetTimeouts) + 1
+
+// SyncerStats count a Syncer's backend calls since NewSyncer.
+type SyncerStats struct {
+	// Ops counts the calls that succeeded, OpErrors those that failed,
+	// by kind (the table's writes and reads); a kind never called is
+	// absent (nil when none).
+	Ops, OpErrors map[Op]uint64
+}
+
+// Stats returns the Syncer's counters. Safe at any time.
+func (s *Syncer) Stats() SyncerStats {
+	return SyncerStats{Ops: opCounts(&s.ops), OpErrors: opCounts(&s.opErrs)}
+}
+
+func opCounts(c *[numOps]atomic.Uint64) map[Op]uint64 {
+	var m map[Op]uint64
+	for i := range c {
+		if n := c[i].Load(); n > 0 {
+			if m == nil {
+				m = map[Op]uint64{}
+			}
+			m[Op(i)] = n
+		}
+	}
+	return m
+}
+
+// counted counts one call of op that returned err.
+func (s *Syncer) counted(op Op, err error) {
+	if err != nil {
+		s.opErrs[op].Add(1)
+	} else {
+		s.ops[op].Add(1)
+	}
 }
 
 // recEntry is one service of the record, in Normalize form.
@@ -377,6 +420,7 @@ func (r *run) write(changes []Change) {
 			err = nil // already gone: converged
 		}
 		key, dk := c.Service.ServiceKey, c.Dest.DestinationKey
+		r.s.counted(c.Op, err)
 		if err != nil {
 			r.fail(c.Op, key, dk, err)
 			continue
@@ -433,13 +477,21 @@ func sortedTable(t []VirtualServer) []VirtualServer {
 
 // services reads the backend's services.
 func (s *Syncer) services(ctx context.Context) (map[ServiceKey]Service, error) {
-	return readMap(func() ([]ServiceState, error) { return s.b.Services(ctx) },
+	return readMap(func() ([]ServiceState, error) {
+		l, err := s.b.Services(ctx)
+		s.counted(OpListServices, err)
+		return l, err
+	},
 		func(st ServiceState) (ServiceKey, Service) { return st.ServiceKey, st.Service })
 }
 
 // destinations reads the destinations of svc.
 func (s *Syncer) destinations(ctx context.Context, svc ServiceKey) (map[DestinationKey]Destination, error) {
-	return readMap(func() ([]DestinationState, error) { return s.b.Destinations(ctx, svc) },
+	return readMap(func() ([]DestinationState, error) {
+		l, err := s.b.Destinations(ctx, svc)
+		s.counted(OpListDestinations, err)
+		return l, err
+	},
 		func(st DestinationState) (DestinationKey, Destination) { return st.DestinationKey, st.Destination })
 }
 

@@ -6,10 +6,14 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/sched"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -44,6 +48,7 @@ type Collector struct {
 	prioZeroSent, prioZeroReceived               *prometheus.Desc
 	transitions, becameMaster, addrErrors        *prometheus.Desc
 	vipsRestored, routerEventsDropped, approach  *prometheus.Desc
+	addrRetries, addrFaults                      *prometheus.Desc
 	trackUp, trackDelta, trackFault              *prometheus.Desc
 
 	syncGroupState *prometheus.Desc
@@ -58,8 +63,14 @@ type Collector struct {
 	checks, handles, checkDropped                     *prometheus.Desc
 	schedJobs, schedInFlight, schedQueued             *prometheus.Desc
 	schedRuns, schedSkipped, schedDelayed, schedPanic *prometheus.Desc
+	schedAbandoned                                    *prometheus.Desc
 
 	ipvsSyncs, ipvsApplies, ipvsFailures, ipvsEvents, ipvsDropped *prometheus.Desc
+	ipvsOps, ipvsOpErrors, ipvsSyncDuration                       *prometheus.Desc
+
+	trackerDuration, trackerErrors      *prometheus.Desc
+	rsChecks, rsFailures                *prometheus.Desc
+	rsDuration, rsErrors, schedLateness *prometheus.Desc
 
 	notifyAccepted, notifyRuns, notifyFailed, notifyTimedOut *prometheus.Desc
 	notifyStartErrors, notifyDropped, notifyCanceled         *prometheus.Desc
@@ -104,6 +115,10 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 	c.becameMaster = d("instance_became_master_total", "Transitions of the VRRP instance to MASTER.", inst)
 	c.addrErrors = d("instance_address_errors_total",
 		"Failures of the VRRP instance to add or remove its VIPs or to announce them.", inst)
+	c.addrRetries = d("instance_address_retries_total",
+		"Retries of a failed add or remove of the VRRP instance's VIPs.", inst)
+	c.addrFaults = d("instance_address_faults_total",
+		"Times the VRRP instance entered FAULT because its VIPs could not be added.", inst)
 	c.vipsRestored = d("instance_vips_restored_total",
 		"VIPs the VRRP instance added back while master after something else removed them.", inst)
 	c.routerEventsDropped = d("instance_events_dropped_total",
@@ -122,6 +137,8 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 	c.trackerChecks = d("tracker_checks_total", "Check attempts of a check or file tracker.", "tracker")
 	c.trackerFailures = d("tracker_check_failures_total", "Failed check attempts of a check or file tracker.", "tracker")
 	c.trackerWeight = d("tracker_weight", "The weight of a weighted file or check tracker (its last value).", "tracker")
+	c.trackerDuration = d("tracker_check_duration_seconds", "Durations of a check tracker's attempts, failed ones included.", "tracker")
+	c.trackerErrors = d("tracker_check_errors_total", "Failed attempts of a check tracker, by class of error.", "tracker", "class")
 
 	c.vsQuorum = d("virtual_server_quorum", "1 when the virtual server has quorum, else 0.", "virtual_server")
 	c.vsSuspended = d("virtual_server_suspended",
@@ -130,6 +147,13 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 	c.vsSorry = d("virtual_server_sorry_server_active", "1 while the virtual server's sorry server serves, else 0.",
 		"virtual_server")
 	c.rsUp = d("real_server_up", "1 when the real server's checks pass, else 0.", "virtual_server", "real_server")
+	c.rsChecks = d("real_server_checks_total", "Check attempts of a real server's checks.", "virtual_server", "real_server")
+	c.rsFailures = d("real_server_check_failures_total", "Failed check attempts of a real server's checks.",
+		"virtual_server", "real_server")
+	c.rsDuration = d("real_server_check_duration_seconds", "Durations of a real server's check attempts, failed ones included.",
+		"virtual_server", "real_server")
+	c.rsErrors = d("real_server_check_errors_total", "Failed check attempts of a real server, by class of error.",
+		"virtual_server", "real_server", "class")
 	c.rsWeight = d("real_server_weight",
 		"The real server's weight: its dynamic or configured one, 0 while down with inhibit_on_failure.",
 		"virtual_server", "real_server")
@@ -144,12 +168,19 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 	c.schedSkipped = d("check_scheduler_skipped_runs_total", "Check runs skipped because the previous run was not finished.")
 	c.schedDelayed = d("check_scheduler_delayed_runs_total", "Check runs that waited for a concurrency slot.")
 	c.schedPanic = d("check_scheduler_panics_total", "Check runs that panicked (recovered and logged).")
+	c.schedLateness = d("check_scheduler_lateness_seconds",
+		"How long after its due time each check run started (waiting for a concurrency slot, or the scheduler late).")
+	c.schedAbandoned = d("check_scheduler_abandoned_runs_total",
+		"Check runs still going when the scheduler stopped, past its stop timeout: checks that ignore their cancellation.")
 
 	c.ipvsSyncs = d("ipvs_syncs_total", "Full IPVS syncs (they read the table).")
 	c.ipvsApplies = d("ipvs_applies_total", "IPVS changes applied without reading the table.")
 	c.ipvsFailures = d("ipvs_failures_total", "IPVS syncs and applies that returned an error.")
 	c.ipvsEvents = d("ipvs_events_total", "Real server and quorum events the IPVS balancer published.")
 	c.ipvsDropped = d("ipvs_events_dropped_total", "IPVS balancer events lost by full subscriptions.")
+	c.ipvsOps = d("ipvs_operations_total", "IPVS backend calls that succeeded, by kind.", "op")
+	c.ipvsOpErrors = d("ipvs_operation_errors_total", "IPVS backend calls that failed, by kind.", "op")
+	c.ipvsSyncDuration = d("ipvs_sync_duration_seconds", "Durations of the IPVS syncs and applies, reads and writes together.")
 
 	c.notifyAccepted = d("notify_notifications_total", "Notifications accepted for the notify scripts.")
 	c.notifyRuns = d("notify_runs_total", "Notify script runs that ended, whatever their exit status.")
@@ -238,6 +269,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(c.becameMaster, rs.BecameMaster, n)
 		counter(c.addrErrors, rs.AddrErrors, n)
+		counter(c.addrRetries, rs.AddrRetries, n)
+		counter(c.addrFaults, rs.AddrFaults, n)
 		counter(c.vipsRestored, rs.VIPsRestored, n)
 		counter(c.routerEventsDropped, rs.EventsDropped, n)
 		counter(c.approach, rs.FinalApproaches, n)
@@ -252,6 +285,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if t.WeightSet {
 			gauge(c.trackerWeight, float64(t.Weight), t.Name)
 		}
+		if cs, ok := stats.Trackers[t.Name]; ok {
+			histogram(ch, c.trackerDuration, cs.Durations, t.Name)
+			for k := range check.NumFailureClasses {
+				counter(c.trackerErrors, cs.FailuresByClass[check.FailureClass(k)], t.Name, check.FailureClass(k).String())
+			}
+		}
 	}
 	for _, vs := range st.VirtualServers {
 		gauge(c.vsQuorum, bit(vs.Quorum), vs.Name)
@@ -260,6 +299,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for _, rs := range vs.RealServers {
 			gauge(c.rsUp, bit(rs.Up), vs.Name, rs.Name)
 			gauge(c.rsWeight, float64(rs.Weight), vs.Name, rs.Name)
+			cs, ok := stats.RealServers[vigil.RealServerName{VirtualServer: vs.Name, RealServer: rs.Name}]
+			if !ok {
+				continue
+			}
+			counter(c.rsChecks, cs.Checks, vs.Name, rs.Name)
+			counter(c.rsFailures, cs.Failures, vs.Name, rs.Name)
+			histogram(ch, c.rsDuration, cs.Durations, vs.Name, rs.Name)
+			for k := range check.NumFailureClasses {
+				counter(c.rsErrors, cs.FailuresByClass[check.FailureClass(k)], vs.Name, rs.Name, check.FailureClass(k).String())
+			}
 		}
 	}
 
@@ -274,6 +323,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.schedSkipped, sc.Skipped)
 	counter(c.schedDelayed, sc.Delayed)
 	counter(c.schedPanic, sc.Panics)
+	histogram(ch, c.schedLateness, sc.Lateness)
+	counter(c.schedAbandoned, sc.Abandoned)
 
 	iv := stats.IPVS
 	counter(c.ipvsSyncs, iv.Syncs)
@@ -281,6 +332,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.ipvsFailures, iv.Failures)
 	counter(c.ipvsEvents, iv.Events)
 	counter(c.ipvsDropped, iv.Dropped)
+	histogram(ch, c.ipvsSyncDuration, iv.SyncDuration)
+	for op := ipvs.OpCreateService; op <= ipvs.OpListDestinations; op++ { // the Syncer's
+		counter(c.ipvsOps, iv.Ops[op], opNames[op])
+		counter(c.ipvsOpErrors, iv.OpErrors[op], opNames[op])
+	}
 
 	nt := stats.Notify
 	counter(c.notifyAccepted, nt.Notifications)
@@ -305,6 +361,36 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 	counter(c.eventsDropped, stats.EventsDropped)
 	gauge(c.buildInfo, 1, c.version)
+}
+
+// opNames are the op label's values: ipvs.Op's words joined by "_"
+// ("create_service").
+var opNames = func() map[ipvs.Op]string {
+	m := map[ipvs.Op]string{}
+	for op := ipvs.OpCreateService; op <= ipvs.OpListDestinations; op++ {
+		m[op] = strings.ReplaceAll(op.String(), " ", "_")
+	}
+	return m
+}()
+
+// bucketBounds are the histograms' bucket bounds in seconds.
+var bucketBounds = func() []float64 {
+	out := make([]float64, len(sched.HistogramBounds))
+	for i, b := range sched.HistogramBounds {
+		out[i] = b.Seconds()
+	}
+	return out
+}()
+
+// histogram sends h as a Prometheus histogram, in seconds.
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h sched.Histogram, lvs ...string) {
+	buckets := make(map[float64]uint64, len(bucketBounds))
+	var cum uint64
+	for i, b := range bucketBounds {
+		cum += h.Counts[i]
+		buckets[b] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(d, h.Count(), h.Sum.Seconds(), buckets, lvs...)
 }
 
 func bit(b bool) float64 {

@@ -136,6 +136,7 @@ func TestGolden(t *testing.T) {
 		version := buildVersion(t, got)
 		const golden = "testdata/golden.prom"
 		if *update {
+			got = withoutFamilies(got, unordered...)
 			if err := os.WriteFile(golden, bytes.ReplaceAll(got, []byte(`version="`+version+`"`), []byte(`version="VERSION"`)), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -145,10 +146,50 @@ func TestGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = bytes.ReplaceAll(want, []byte(`version="VERSION"`), []byte(`version="`+version+`"`))
-		if err := testutil.CollectAndCompare(c, bytes.NewReader(want)); err != nil {
+		if err := testutil.CollectAndCompare(c, bytes.NewReader(want), families(want)...); err != nil {
 			t.Error(err)
 		}
+		for _, f := range unordered {
+			if bytes.Contains(want, []byte(f+"{")) || bytes.Contains(want, []byte(f+" ")) {
+				t.Errorf("%s holds %s", golden, f)
+			}
+		}
 	})
+}
+
+// unordered are the families whose values at 5.5 s depend on whether the
+// failing real server's first check or the Balancer's first Sync runs
+// first at 0 s (one Sync writing weight 0, or a Sync then an update):
+// the golden file leaves them out; package ipvs tests them.
+var unordered = []string{"vigil_ipvs_operations_total", "vigil_ipvs_sync_duration_seconds"}
+
+// families returns the metric families an exposition holds.
+func families(expo []byte) []string {
+	var out []string
+	for l := range strings.Lines(string(expo)) {
+		if name, ok := strings.CutPrefix(l, "# TYPE "); ok {
+			out = append(out, strings.Fields(name)[0])
+		}
+	}
+	return out
+}
+
+// withoutFamilies returns expo without the families names.
+func withoutFamilies(expo []byte, names ...string) []byte {
+	var b bytes.Buffer
+	for l := range strings.Lines(string(expo)) {
+		drop := false
+		for _, n := range names {
+			rest, ok := strings.CutPrefix(strings.TrimPrefix(strings.TrimPrefix(l, "# HELP "), "# TYPE "), n)
+			if ok && (rest == "" || strings.ContainsAny(rest[:1], " {_")) {
+				drop = true
+			}
+		}
+		if !drop {
+			b.WriteString(l)
+		}
+	}
+	return b.Bytes()
 }
 
 // buildVersion returns the version label of vigil_build_info in an

@@ -29,6 +29,15 @@
 //	tracker         tracker name
 //	virtual_server  service as text: "tcp 192.0.2.100:80", "fwmark 7"
 //	real_server     real server address and port: "198.51.100.1:8080"
+//	class           a check.FailureClass: timeout, refused, reset,
+//	                unreachable, unexpected (a status, body, banner, reply
+//	                or exit status not as expected), invalid, other
+//	op              an IPVS backend call: create_service, update_service,
+//	                delete_service, create_destination, update_destination,
+//	                delete_destination, list_services, list_destinations
+//	le              a histogram bucket's bound, in seconds: 0.001, 0.0025,
+//	                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+//	                (sched.HistogramBounds), +Inf
 //
 // A Grafana dashboard over these metrics is in grafana/vigil.json (import
 // it and pick the Prometheus data source); a test checks every query's
@@ -67,6 +76,9 @@
 //	instance_became_master_total             counter  transitions to MASTER
 //	instance_address_errors_total            counter  failures to add or remove VIPs or to
 //	                                                  announce them
+//	instance_address_retries_total           counter  retries of a failed VIP add or remove
+//	instance_address_faults_total            counter  entries into FAULT because the VIPs
+//	                                                  could not be added (vrrp.AddrFaultHold)
 //	instance_vips_restored_total             counter  VIPs added back while master after
 //	                                                  something else removed them
 //	instance_events_dropped_total            counter  the router's transition events lost by
@@ -80,6 +92,8 @@
 //	tracker_up                           gauge  tracker; 0/1
 //	tracker_checks_total                 counter  tracker; check attempts (0 for a process tracker)
 //	tracker_check_failures_total         counter  tracker; failed attempts
+//	tracker_check_errors_total           counter  tracker, class; failed attempts by class
+//	tracker_check_duration_seconds       histogram tracker; attempt durations
 //	tracker_weight                       gauge  tracker; a weighted file's or check's last
 //	                                            weight (absent for other trackers)
 //	virtual_server_quorum                gauge  virtual_server; 0/1
@@ -92,6 +106,16 @@
 //	real_server_weight                   gauge  virtual_server, real_server; its dynamic
 //	                                            or configured weight, 0 while down with
 //	                                            inhibit_on_failure
+//	real_server_checks_total             counter  virtual_server, real_server; check
+//	                                            attempts (its checks together; a check
+//	                                            shared by several real servers counts
+//	                                            in each)
+//	real_server_check_failures_total     counter  virtual_server, real_server; failed
+//	                                            attempts
+//	real_server_check_errors_total       counter  virtual_server, real_server, class;
+//	                                            failed attempts by class
+//	real_server_check_duration_seconds   histogram virtual_server, real_server;
+//	                                            attempt durations
 //
 // Checks (trackers' and real servers' together, on one check.Group) and
 // their scheduler:
@@ -106,6 +130,11 @@
 //	check_scheduler_skipped_runs_total  counter  ticks skipped, the previous run unfinished
 //	check_scheduler_delayed_runs_total  counter  runs that waited for a concurrency slot
 //	check_scheduler_panics_total        counter  runs that panicked (recovered)
+//	check_scheduler_abandoned_runs_total counter runs left running at stop, past
+//	                                             sched.DefaultStopTimeout (checks that
+//	                                             ignore their cancellation)
+//	check_scheduler_lateness_seconds    histogram how long after its due time each
+//	                                             run started
 //
 // IPVS (zero without virtual servers), notify scripts, the rest:
 //
@@ -114,6 +143,9 @@
 //	ipvs_failures_total         counter  syncs and applies that returned an error
 //	ipvs_events_total           counter  real server and quorum events published
 //	ipvs_events_dropped_total   counter  of those, lost by full subscriptions
+//	ipvs_operations_total       counter  op; backend calls that succeeded
+//	ipvs_operation_errors_total counter  op; backend calls that failed
+//	ipvs_sync_duration_seconds  histogram durations of the syncs and applies
 //	notify_notifications_total  counter  notifications accepted
 //	notify_runs_total           counter  script runs ended, whatever their status
 //	notify_failed_total         counter  runs that did not exit 0 (timeouts included)

@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/internal/retry"
 	"github.com/vigil-ha/vigil/internal/sleep"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // WatcherStats are a Watcher's counters: a snapshot, see Watcher.Stats.
@@ -73,11 +74,28 @@ type Watcher struct {
 	listed bool // a listing has been applied
 
 	counters watcherCounters
+	beat     *watchdog.Beat // SetBeat's, read by Run
 
 	// Test hooks, set before Run: beforeResubscribe runs before each
 	// resubscription, beforeUpdate before each notification is applied.
 	beforeResubscribe func()
 	beforeUpdate      func(context.Context)
+}
+
+// SetBeat makes Run beat b (see package watchdog) on every turn of its
+// loop, and at least every b.Period() while no notification comes (also
+// while it waits to subscribe again), so that a watcher stuck applying a
+// notification or in a kernel call is found stalled; its owner calls
+// b.Done once Run returned. Call it before Run: once Run was called, it
+// changes nothing and returns ErrRan.
+func (w *Watcher) SetBeat(b *watchdog.Beat) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ran.Load() {
+		return ErrRan
+	}
+	w.beat = b
+	return nil
 }
 
 // NewWatcher checks cfg (see WatcherConfig.Validate), opens cfg.Netns and
@@ -171,13 +189,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	defer h.Close()
 
+	w.mu.Lock()
+	beat := w.beat
+	w.mu.Unlock()
 	var backoff time.Duration
 	for first := true; ; first = false {
+		beat.Beat()
 		if !first {
 			if hook := w.beforeResubscribe; hook != nil {
 				hook()
 			}
-			if backoff > 0 && !sleep.For(ctx, backoff) {
+			if backoff > 0 && !sleepBeating(ctx, backoff, beat) {
 				return nil
 			}
 		}
@@ -205,13 +227,29 @@ func (w *Watcher) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = 0
-		why := w.stream(ctx, h, sub)
+		why := w.stream(ctx, h, sub, beat)
 		sub.stop()
 		if ctx.Err() != nil {
 			return nil
 		}
 		w.noteEnd(why)
 	}
+}
+
+// sleepBeating is sleep.For that beats beat at least every beat.Period().
+func sleepBeating(ctx context.Context, d time.Duration, beat *watchdog.Beat) bool {
+	for d > 0 {
+		step := d
+		if p := beat.Period(); p > 0 {
+			step = min(step, p)
+		}
+		if !sleep.For(ctx, step) {
+			return false
+		}
+		beat.Beat()
+		d -= step
+	}
+	return ctx.Err() == nil
 }
 
 // noteEnd counts and logs why a kernel subscription ended.
@@ -282,12 +320,20 @@ func isUp(rawFlags uint32) bool {
 
 // stream applies notifications until the kernel subscription ends
 // (returning why) or ctx is done (returning nil).
-func (w *Watcher) stream(ctx context.Context, h *vnl.Handle, sub *kernelSub) error {
+func (w *Watcher) stream(ctx context.Context, h *vnl.Handle, sub *kernelSub, beat *watchdog.Beat) error {
 	var evs []Event
+	var alive <-chan time.Time // wakes the loop to beat while nothing happens
+	if p := beat.Period(); p > 0 {
+		t := time.NewTicker(p)
+		defer t.Stop()
+		alive = t.C
+	}
 	for {
+		beat.Beat()
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-alive:
 		case <-w.resync:
 			// Take the real path: close the sockets and let the
 			// subscriptions fail.

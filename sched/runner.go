@@ -12,12 +12,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/hist"
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/watchdog"
 )
+
+// Histogram is a histogram of durations (Stats.Lateness; check.Stats
+// uses it too): counts per bucket, the buckets' bounds in HistogramBounds.
+type Histogram = hist.Snapshot
+
+// HistogramBounds are the upper bounds of a Histogram's buckets, 1 ms to
+// 10 s; its last bucket is unbounded.
+var HistogramBounds = hist.Bounds
 
 // DefaultMaxInFlight is the bound on concurrent runs when
 // Config.MaxInFlight is zero.
 const DefaultMaxInFlight = 1024
+
+// DefaultStopTimeout is how long Run waits, once its context is done,
+// for the runs in flight when Config.StopTimeout is zero.
+const DefaultStopTimeout = 5 * time.Second
 
 // Config configures a Runner.
 type Config struct {
@@ -31,6 +45,11 @@ type Config struct {
 	// Rand is the jitter source, used only by Run's goroutine; nil means a
 	// randomly seeded PCG.
 	Rand *rand.Rand
+	// StopTimeout bounds how long Run waits for the runs in flight after
+	// its context is done (their contexts are cancelled then); zero means
+	// DefaultStopTimeout, a negative value waits for ever. A run still
+	// going then is abandoned (see Run).
+	StopTimeout time.Duration
 }
 
 // Stats are a Runner's totals.
@@ -42,6 +61,13 @@ type Stats struct {
 	Skipped  uint64 // ticks skipped because the job's previous run was not finished
 	Delayed  uint64 // runs that had to wait for a MaxInFlight slot
 	Panics   uint64 // runs that panicked (the panic is recovered and logged)
+	// Abandoned counts the runs Run left still running when it returned,
+	// past StopTimeout: jobs that ignore their context.
+	Abandoned uint64
+	// Lateness is the histogram of the runs' lateness: how long after its
+	// due time each run started (waiting for a MaxInFlight slot, or the
+	// Runner's goroutine late).
+	Lateness Histogram
 }
 
 // A Runner runs periodic jobs from one timer heap. Create it with New.
@@ -50,6 +76,7 @@ type Stats struct {
 type Runner struct {
 	log  *slog.Logger
 	max  int           // 0: no bound
+	stop time.Duration // StopTimeout, defaulted; negative: for ever
 	wake chan struct{} // capacity 1: "ops are pending"
 	wg   sync.WaitGroup
 
@@ -74,6 +101,9 @@ type Runner struct {
 	skipped  uint64
 	delayed  uint64
 	panics   uint64
+	abandon  uint64
+	late     hist.Hist
+	beat     *watchdog.Beat // SetBeat's
 }
 
 type opKind uint8
@@ -109,6 +139,10 @@ func New(cfg Config) *Runner {
 	if s.rng == nil {
 		s.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
+	s.stop = cfg.StopTimeout
+	if s.stop == 0 {
+		s.stop = DefaultStopTimeout
+	}
 	return s
 }
 
@@ -137,14 +171,32 @@ func (s *Runner) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{
-		Jobs:     s.jobs,
-		InFlight: s.inFlight,
-		Queued:   s.queue.len(),
-		Runs:     s.runs,
-		Skipped:  s.skipped,
-		Delayed:  s.delayed,
-		Panics:   s.panics,
+		Jobs:      s.jobs,
+		InFlight:  s.inFlight,
+		Queued:    s.queue.len(),
+		Runs:      s.runs,
+		Skipped:   s.skipped,
+		Delayed:   s.delayed,
+		Panics:    s.panics,
+		Abandoned: s.abandon,
+		Lateness:  s.late.Snapshot(),
 	}
+}
+
+// SetBeat makes Run's goroutine beat b (see package watchdog) on every
+// turn of its loop, and at least every b.Period() while no run is due, so
+// that a Runner stuck (its goroutine blocked, or starved) is found
+// stalled; its owner calls b.Done once Run returned. The runs themselves do not
+// beat: a hung run is the job's business (Config.StopTimeout). Call it
+// before Run: once Run was called, it changes nothing and returns ErrRan.
+func (s *Runner) SetBeat(b *watchdog.Beat) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return ErrRan
+	}
+	s.beat = b
+	return nil
 }
 
 // request queues o for the Run goroutine and wakes it, unless Run has
@@ -169,9 +221,14 @@ func (s *Runner) poke() {
 	}
 }
 
-// Run runs the jobs until ctx is done, then waits for every run in flight
-// to return; runs still waiting for a slot are dropped. It returns nil
-// when ctx is done. A Runner runs once: a second call returns ErrRan.
+// Run runs the jobs until ctx is done, then cancels the runs in flight
+// and waits for them to return, up to Config.StopTimeout; runs still
+// waiting for a slot are dropped. It returns nil when ctx is done. A run
+// that ignores its context and is still going after StopTimeout is
+// abandoned, so that a hung job cannot hold its owner's shutdown: it is
+// logged with its job's name and counted (Stats.Abandoned), and its
+// goroutine, the one thing Run leaves behind, ends when the job returns.
+// A Runner runs once: a second call returns ErrRan.
 func (s *Runner) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.started {
@@ -198,10 +255,39 @@ func (s *Runner) Run(ctx context.Context) error {
 	}
 	s.ops = nil
 	s.mu.Unlock()
-	s.wg.Wait()
+	s.waitRuns()
 	s.heap = nil
 	s.log.Debug("sched: stopped")
 	return nil
+}
+
+// waitRuns waits for the runs in flight, up to s.stop, and abandons
+// those still going then.
+func (s *Runner) waitRuns() {
+	if s.stop < 0 {
+		s.wg.Wait()
+		return
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	t := time.NewTimer(s.stop)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	var names []string
+	s.mu.Lock()
+	n := s.inFlight
+	s.abandon += uint64(n)
+	for _, e := range s.heap {
+		if e.h.cancel != nil {
+			names = append(names, e.h.job.Name)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Error("sched: runs ignored their cancellation; abandoned", "runs", n, "jobs", fmt.Sprint(names), "waited", s.stop.String())
 }
 
 // loop is the Run goroutine's body: it applies ops, starts due runs and
@@ -210,6 +296,9 @@ func (s *Runner) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	s.mu.Lock()
+	beat := s.beat
+	s.mu.Unlock()
 	var ops []op
 	for ctx.Err() == nil {
 		now := time.Since(s.epoch)
@@ -228,11 +317,19 @@ func (s *Runner) loop(ctx context.Context) {
 
 		var tc <-chan time.Time
 		if len(s.heap) > 0 {
-			timer.Reset(s.heap[0].due - time.Since(s.epoch))
+			d := s.heap[0].due - time.Since(s.epoch)
+			if p := beat.Period(); p > 0 {
+				d = min(d, p)
+			}
+			timer.Reset(d)
+			tc = timer.C
+		} else if p := beat.Period(); p > 0 {
+			timer.Reset(p)
 			tc = timer.C
 		} else {
 			timer.Stop()
 		}
+		beat.Beat()
 		select {
 		case <-ctx.Done():
 		case <-tc:
@@ -437,6 +534,7 @@ func (s *Runner) worker(r runReq) {
 			h.stats.LastStart = start
 			h.stats.LastLateness = late
 			h.stats.MaxLateness = max(h.stats.MaxLateness, late)
+			s.late.Observe(late)
 			h.stats.LastDuration = dur
 			s.runs++
 		}

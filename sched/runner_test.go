@@ -36,11 +36,17 @@ func newRunLog() *runLog {
 	return &runLog{t0: time.Now(), starts: map[string][]time.Duration{}}
 }
 
-// job returns a Run func that records its start under name, then takes d.
+// job returns a Run func that records its start under name, then takes
+// d, or less if its context ends first.
 func (l *runLog) job(name string, d time.Duration) func(context.Context) {
-	return func(context.Context) {
+	return func(ctx context.Context) {
 		l.mark(name)
-		time.Sleep(d)
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
 	}
 }
 
@@ -245,14 +251,14 @@ func TestConcurrencyLimitFIFOAndLateness(t *testing.T) {
 		stop()
 
 		// Slots free at 10s (job 0) and 11s (job 1), then 20s (job 2).
-		want := map[string][]time.Duration{
+		starts := map[string][]time.Duration{
 			"0": secs(0, 100), "1": secs(1, 101), "2": secs(10, 110), "3": secs(11, 111), "4": secs(20, 120),
 		}
 		wantLate := []time.Duration{0, 0, 8 * s1, 8 * s1, 16 * s1}
 		for i, h := range hs {
 			name := fmt.Sprint(i)
-			if got := l.get(name); !slices.Equal(got, want[name]) {
-				t.Errorf("job %s: starts %v, want %v", name, got, want[name])
+			if got := l.get(name); !slices.Equal(got, starts[name]) {
+				t.Errorf("job %s: starts %v, want %v", name, got, starts[name])
 			}
 			if js := h.Stats(); js.LastLateness != wantLate[i] || js.MaxLateness != wantLate[i] {
 				t.Errorf("job %s: lateness last %v max %v, want %v", name, js.LastLateness, js.MaxLateness, wantLate[i])
@@ -260,6 +266,13 @@ func TestConcurrencyLimitFIFOAndLateness(t *testing.T) {
 		}
 		if p := peak.Load(); p != 2 {
 			t.Errorf("peak concurrency %d, want 2", p)
+		}
+		// Each lateness twice (both rounds): 0 (jobs 0, 1), 8 s (2, 3),
+		// 16 s (4), in the buckets ≤ 1 ms, (5 s, 10 s] and above 10 s.
+		want := Histogram{Sum: 2 * (8 + 8 + 16) * s1}
+		want.Counts[0], want.Counts[12], want.Counts[13] = 4, 4, 2
+		if got := s.Stats().Lateness; got != want {
+			t.Errorf("lateness %+v, want %+v", got, want)
 		}
 		if st := s.Stats(); st.Delayed != 6 || st.Runs != 10 || st.InFlight != 0 || st.Queued != 0 {
 			t.Errorf("stats = %+v", st)
@@ -401,7 +414,7 @@ func TestAddDuringRun(t *testing.T) {
 func TestRunWaitsForInFlightRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newRunLog()
-		s := New(Config{MaxInFlight: 1})
+		s := New(Config{MaxInFlight: 1, StopTimeout: -1})
 		release := make(chan struct{})
 		stubborn := mustAdd(t, s, Job{Name: "stubborn", Interval: 10 * s1, Run: func(context.Context) {
 			<-release // ignores ctx
@@ -494,6 +507,39 @@ func TestTimeout(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("ctx.Err() = %v, want DeadlineExceeded", err)
 			}
+		}
+	})
+}
+
+// TestRunAbandonsHungRuns: once its context is done, Run waits
+// DefaultStopTimeout for a run that ignores its cancellation, then
+// returns, logging the job and counting the run; a run that honours its
+// cancellation is waited for and not counted.
+func TestRunAbandonsHungRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		s := New(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		release := make(chan struct{})
+		defer close(release)
+		mustAdd(t, s, Job{Name: "hung", Interval: 10 * s1, Run: func(context.Context) { <-release }})
+		mustAdd(t, s, Job{Name: "polite", Interval: 10 * s1, Run: func(ctx context.Context) { <-ctx.Done() }})
+		t0 := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		sleepUntil(t0, 12*s1)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+		if got := time.Since(t0); got != 12*s1+DefaultStopTimeout {
+			t.Errorf("Run returned at %v, want %v", got, 12*s1+DefaultStopTimeout)
+		}
+		if st := s.Stats(); st.Abandoned != 1 || st.InFlight != 1 {
+			t.Errorf("stats %+v, want 1 abandoned, still in flight", st)
+		}
+		if !strings.Contains(logs.String(), "abandoned") || !strings.Contains(logs.String(), "jobs=[hung]") {
+			t.Errorf("log: %s", logs.String())
 		}
 	})
 }

@@ -97,6 +97,28 @@
 // none of them is master, so one instance's BACKUP never takes another's
 // address. Accept mode does not change which addresses are present.
 //
+// # Addresses that cannot be held
+//
+// The AddrManager may fail: a busy kernel (EBUSY, ENOBUFS), a missing
+// capability (EPERM). Every failed call is counted (Stats.AddrErrors)
+// and logged (the 1st and every 100th of a run of them). A master whose
+// VIPs were not all added does not announce them, and adds them all
+// again after AddrRetryFirst, doubling the wait, AddrRetries times
+// (Stats.AddrRetries); the add that succeeds announces them. If the
+// last retry fails too, the master cannot hold its VIPs: it enters
+// FAULT (priority 0 sent, so a backup takes over at once; counted in
+// Stats.AddrFaults) and stays there for AddrFaultHold, then starts again
+// as when a fault clears; the hold doubles with each such fault, up to
+// AddrFaultHoldMax, until the VIPs are added. A removal that fails is
+// retried the same way while the router is not master (and for VIPs a
+// reload dropped), then given up with an error logged. The state machine
+// sees only a fault raised and cleared, as for any tracked source.
+//
+// keepalived does less: a failed netlink add or delete is logged and the
+// address marked as not set (vrrp_ipaddress.c, netlink_iplist), with no
+// retry and no change of state, so a master may go on advertising
+// addresses it does not hold.
+//
 // # Sends that must reach the wire
 //
 // A send that fails is tried once more at once: a socket returns an

@@ -66,6 +66,7 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}
 	defer lp.timer.Close()
+	defer lp.addr.stop()
 	defer lp.endMastership()
 	r.applyControl(&lp, ctx)
 	start := InputStartup
@@ -101,6 +102,10 @@ func (r *Router) Run(ctx context.Context) error {
 			lp.finalApproach(ctx, rx)
 		case <-r.poke:
 			r.applyControl(&lp, ctx)
+		case <-lp.addr.timerC():
+			lp.retryAddrs(ctx)
+		case <-lp.addr.faultC():
+			lp.clearAddrFault(ctx)
 		}
 	}
 }
@@ -127,14 +132,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	if prio != r.machine.Priority() {
 		lp.step(ctx, Input{Kind: InputPriority, Priority: prio})
 	}
-	if faulted != lp.faulted {
-		lp.faulted = faulted
-		k := InputFaultCleared
-		if faulted {
-			k = InputFault
-		}
-		lp.step(ctx, Input{Kind: k})
-	}
+	lp.setFaulted(ctx, faulted || lp.addr.fault)
 	r.applySync(ctx, lp)
 	for _, a := range removed {
 		lp.restore(ctx, a)
@@ -157,6 +155,7 @@ type loop struct {
 	lead     time.Duration
 	// faulted is what the machine was last told: some source is in fault.
 	faulted bool
+	addr    addrRetry
 	actions []Action
 	buf     []byte
 	adv     Advertisement
@@ -269,11 +268,17 @@ func (lp *loop) do(ctx context.Context, actions []Action, now time.Time) {
 				lp.fineArmed = false
 			}
 		case ActAddVIPs:
-			lp.addVIPs(ctx, v.cfg.VIPs, a.Accept)
+			if !lp.addVIPs(ctx, v.cfg.VIPs, a.Accept) {
+				lp.added()
+			}
 		case ActRemoveVIPs:
 			lp.endMastership()
+			lp.addr.adding = false
 			lp.removeVIPs(ctx, v.cfg.VIPs)
 		case ActAnnounce:
+			if lp.addr.adding {
+				continue // not all added: the retry that adds them announces them
+			}
 			lp.announceAs(ctx, v.vips, a.LowerPrio)
 		case ActTransition:
 			if a.From == Master {
@@ -290,30 +295,39 @@ func (lp *loop) do(ctx context.Context, actions []Action, now time.Time) {
 }
 
 // addVIPs adds vips through the AddrManager, if any, and reports whether
-// that failed.
+// that failed; a failure while master is retried (addrretry.go).
 func (lp *loop) addVIPs(ctx context.Context, vips []netip.Prefix, accept bool) (failed bool) {
 	r := lp.r
 	if r.addrs == nil || len(vips) == 0 {
 		return false
 	}
 	if err := r.addrs.AddVIPs(ctx, vips, accept); err != nil {
-		r.n.AddrErrors.Add(1)
-		r.view.Load().log.Error("vrrp: adding virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err)
+		c := r.n.AddrErrors.Add(1)
+		if logx.Sampled(c) {
+			r.view.Load().log.Error("vrrp: adding virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err, "errors", c)
+		}
+		lp.addFailed()
 		return true
 	}
 	return false
 }
 
-// removeVIPs removes vips through the AddrManager, if any.
-func (lp *loop) removeVIPs(ctx context.Context, vips []netip.Prefix) {
+// removeVIPs removes vips through the AddrManager, if any, and reports
+// whether that failed; a failure is retried (addrretry.go).
+func (lp *loop) removeVIPs(ctx context.Context, vips []netip.Prefix) (failed bool) {
 	r := lp.r
 	if r.addrs == nil || len(vips) == 0 {
-		return
+		return false
 	}
 	if err := r.addrs.RemoveVIPs(ctx, vips); err != nil {
-		r.n.AddrErrors.Add(1)
-		r.view.Load().log.Error("vrrp: removing virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err)
+		c := r.n.AddrErrors.Add(1)
+		if logx.Sampled(c) {
+			r.view.Load().log.Error("vrrp: removing virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err, "errors", c)
+		}
+		lp.removeFailed(vips)
+		return true
 	}
+	return false
 }
 
 // announce announces addrs through the Announcer, if any, for as long as

@@ -75,6 +75,12 @@ type Stats struct {
 	ByTransition map[Transition]uint64
 	BecameMaster uint64
 	AddrErrors   uint64 // AddrManager or Announcer failures
+	// AddrRetries counts the retries of a failed VIP add or remove
+	// (AddrRetryFirst, AddrRetries).
+	AddrRetries uint64
+	// AddrFaults counts the times the router entered FAULT because its
+	// VIPs could not be added (AddrFaultHold).
+	AddrFaults uint64
 	// VIPsRestored counts VIPs added back while master after someone else
 	// removed them (AddrRemoved).
 	VIPsRestored  uint64

@@ -16,6 +16,7 @@ type AddrOp struct {
 	Add    bool // false: remove
 	VIPs   []netip.Prefix
 	Accept bool
+	Err    error // the call's error (Addrs.Failed)
 }
 
 // Addrs is a recording vrrp.AddrManager holding a set of addresses.
@@ -25,6 +26,10 @@ type Addrs struct {
 	ops  []AddrOp
 	// Err, when set, is returned by every call (and nothing changes).
 	err error
+	// failNext calls fail with failErr (before err is looked at).
+	failNext int
+	failErr  error
+	failed   []AddrOp
 }
 
 var _ vrrp.AddrManager = (*Addrs)(nil)
@@ -35,14 +40,42 @@ func NewAddrs() *Addrs { return &Addrs{have: map[netip.Prefix]bool{}} }
 // SetErr makes every later call fail with err (nil to heal).
 func (a *Addrs) SetErr(err error) { a.mu.Lock(); a.err = err; a.mu.Unlock() }
 
+// FailNext makes the next n calls fail with err (as a kernel busy for a
+// while would: EBUSY, ENOBUFS), then lets them through again.
+func (a *Addrs) FailNext(n int, err error) {
+	a.mu.Lock()
+	a.failNext, a.failErr = n, err
+	a.mu.Unlock()
+}
+
+// fail returns the error the call op gets, if any, and records the
+// failure. a.mu held.
+func (a *Addrs) fail(op AddrOp) error {
+	err := a.err
+	if a.failNext > 0 {
+		a.failNext--
+		err = a.failErr
+	}
+	if err != nil {
+		op.Err = err
+		a.failed = append(a.failed, op)
+	}
+	return err
+}
+
+// Failed returns the calls that failed (with Err set), which Ops leaves
+// out.
+func (a *Addrs) Failed() []AddrOp { a.mu.Lock(); defer a.mu.Unlock(); return slices.Clone(a.failed) }
+
 // AddVIPs implements vrrp.AddrManager.
 func (a *Addrs) AddVIPs(_ context.Context, vips []netip.Prefix, accept bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.err != nil {
-		return a.err
+	op := AddrOp{Time: time.Now(), Add: true, VIPs: slices.Clone(vips), Accept: accept}
+	if err := a.fail(op); err != nil {
+		return err
 	}
-	a.ops = append(a.ops, AddrOp{Time: time.Now(), Add: true, VIPs: slices.Clone(vips), Accept: accept})
+	a.ops = append(a.ops, op)
 	for _, p := range vips {
 		a.have[p] = true
 	}
@@ -53,10 +86,11 @@ func (a *Addrs) AddVIPs(_ context.Context, vips []netip.Prefix, accept bool) err
 func (a *Addrs) RemoveVIPs(_ context.Context, vips []netip.Prefix) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.err != nil {
-		return a.err
+	op := AddrOp{Time: time.Now(), VIPs: slices.Clone(vips)}
+	if err := a.fail(op); err != nil {
+		return err
 	}
-	a.ops = append(a.ops, AddrOp{Time: time.Now(), VIPs: slices.Clone(vips)})
+	a.ops = append(a.ops, op)
 	for _, p := range vips {
 		delete(a.have, p)
 	}
