@@ -51,7 +51,7 @@ func TestKernelFlush(t *testing.T) {
 	k := openKernel(t)
 	ctx := context.Background()
 	ipvsadm(t, "-A", "-t", "192.0.2.50:80", "-s", "rr")
-	ipvsadm(t, "-a", "-t", "192.0.2.50:80", "-r", "10.0.0.5:80", "-m")
+	ipvsadm(t, "-a", "-t", "192.0.2.50:80", "-r", "198.51.100.5:80", "-m")
 	ipvsadm(t, "-A", "-u", "[2001:db8::50]:53", "-s", "wlc")
 	if got, err := k.Services(ctx); err != nil || len(got) != 2 {
 		t.Fatalf("before Flush: %v, %v", got, err)

@@ -199,11 +199,11 @@ func TestKernelSyncConnections(t *testing.T) {
 			}
 		}
 	}
-	setup(nsA, "vsync-a", "10.8.0.1/24", "10.9.0.100/32", "10.9.0.121/32")
-	setup(nsB, "vsync-b", "10.8.0.2/24", "10.9.0.100/32")
+	setup(nsA, "vsync-a", "198.18.8.1/24", "198.18.9.100/32", "198.18.9.121/32")
+	setup(nsB, "vsync-b", "198.18.8.2/24", "198.18.9.100/32")
 
-	vip := netip.MustParseAddrPort("10.9.0.100:80")
-	rs := netip.MustParseAddrPort("10.9.0.121:8080")
+	vip := netip.MustParseAddrPort("198.18.9.100:80")
+	rs := netip.MustParseAddrPort("198.18.9.121:8080")
 	svc := Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: vip.Addr(), Port: vip.Port()}, Scheduler: RoundRobin}
 	dst := Destination{DestinationKey: DestinationKey{Addr: rs.Addr(), Port: rs.Port()}, Forward: Masquerade, Weight: 1}
 	var ks [2]*Kernel
