@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vigil-ha/vigil/acceptmode"
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/internal/netnsfile"
 	"github.com/vigil-ha/vigil/ipvs"
@@ -42,6 +43,10 @@ type LinuxConfig struct {
 	// file (/run/netns/NAME, /proc/PID/ns/net); empty means the namespace
 	// of the thread calling OpenLinux.
 	Netns string
+	// NFTables is the nftables table in which masters whose Accept_Mode
+	// is off (vrrp.Config.NoAccept) drop the traffic to their VIPs; the
+	// zero value is inet "vigil" at priority -1.
+	NFTables NFTables
 	// Logger receives all logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -52,11 +57,28 @@ type LinuxConfig struct {
 // deleted), Linux binds the raw sockets on it to the new index
 // (vrrp.Socket.Rebind); a send on a socket whose interface is gone does
 // the same by itself.
+//
+// A master whose Accept_Mode is off (vrrp.Config.NoAccept, not the
+// address owner) drops the traffic to and from its VIPs, except ARP and
+// neighbour discovery, through an nftables table of Linux's own
+// (LinuxConfig.NFTables, package acceptmode): its VIPs enter the
+// instance's sets before they are added to the interface and leave them
+// after they are removed. The table is made by the first instance that
+// needs it; OpenLinux deletes one left by a run that did not close
+// (a crash), and Close deletes it.
 type Linux struct {
 	cfg     LinuxConfig
 	log     *slog.Logger
 	watcher *netlink.Watcher
 	rebinds *netlink.Subscription
+	// filter is the no_accept table; nil when nftables could not be
+	// opened (filterErr says why).
+	filter    *acceptmode.Filter
+	filterErr error
+	// filterKeys are the instances' keys in filter, while not released:
+	// the instance's name, or NAME~N while an instance of that name
+	// that a reload replaced has not been released yet.
+	filterKeys map[string]bool
 
 	mu         sync.Mutex              // guards the fields below (Instance vs Close)
 	sockets    map[string]*vrrp.Socket // by interface/family
@@ -78,13 +100,19 @@ func OpenLinux(cfg LinuxConfig) (*Linux, error) {
 		}
 	}
 	l := &Linux{cfg: cfg, log: logx.OrDiscard(cfg.Logger),
-		sockets: map[string]*vrrp.Socket{}, announcers: map[string]*netlink.Announcer{}}
+		sockets: map[string]*vrrp.Socket{}, announcers: map[string]*netlink.Announcer{}, filterKeys: map[string]bool{}}
 	w, err := netlink.NewWatcher(netlink.WatcherConfig{Netns: cfg.Netns, Logger: l.log})
 	if err != nil {
 		return nil, err
 	}
 	l.watcher = w
 	l.rebinds = w.Subscribe(64)
+	l.filter, l.filterErr = acceptmode.New(acceptmode.Config{Netns: cfg.Netns, Table: cfg.NFTables.Table,
+		Priority: cfg.NFTables.Priority, Counters: cfg.NFTables.Counters, Logger: l.log})
+	if l.filterErr != nil {
+		// Only no_accept needs it: say so when an instance does.
+		l.log.Debug("vigil: nftables unavailable", "err", l.filterErr)
+	}
 	return l, nil
 }
 
@@ -163,6 +191,13 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
 	l.addrs = append(l.addrs, am)
+	fkey := name
+	for i := 2; l.filterKeys[fkey]; i++ {
+		fkey = fmt.Sprintf("%s~%d", name, i)
+	}
+	l.filterKeys[fkey] = true
+	acc := &acceptAddrs{AddrManager: am, filter: l.filter, filterErr: l.filterErr, name: fkey, iface: iface,
+		log: l.log.With("instance", name)}
 	akey := fmt.Sprintf("%s/%+v", iface, ic.GARP)
 	ann := l.announcers[akey]
 	if ann == nil {
@@ -177,7 +212,7 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 	if ic.UseVMAC {
 		vmac = l.vmacs[len(l.vmacs)-1]
 	}
-	io := InstanceIO{Conn: conn, Addrs: am, Announcer: sw, Interface: iface,
+	io := InstanceIO{Conn: conn, Addrs: acc, Announcer: sw, Interface: iface,
 		// Takeovers on time: Master_Down_Timer on a timerfd.
 		Timers: vrrp.Timers{Precise: true}}
 	cur := ic
@@ -199,7 +234,13 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		}
 		return nil
 	}
-	io.Release = func() error { return l.release(conn, am, vmac) }
+	io.Release = func() error {
+		err := errors.Join(l.release(conn, am, vmac), acc.forget())
+		l.mu.Lock()
+		delete(l.filterKeys, fkey)
+		l.mu.Unlock()
+		return err
+	}
 	return io, nil
 }
 
@@ -328,7 +369,7 @@ func (l *Linux) setSysctl(key, val string) error {
 }
 
 // Close implements Platform: sockets, announcers, address managers,
-// VMACs (removed) and sysctls (restored).
+// the nftables table (deleted), VMACs (removed) and sysctls (restored).
 func (l *Linux) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -346,6 +387,9 @@ func (l *Linux) Close() error {
 	}
 	for _, a := range l.addrs {
 		errs = append(errs, a.Close())
+	}
+	if l.filter != nil {
+		errs = append(errs, l.filter.Close())
 	}
 	for _, v := range l.vmacs {
 		errs = append(errs, v.Remove())

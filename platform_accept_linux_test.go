@@ -1,0 +1,118 @@
+//go:build linux
+
+package vigil
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// TestLinuxAcceptMode: the Linux platform's address managers keep each
+// instance's drop set in the nftables table: the VIPs held with accept
+// off, none with accept on or once removed or forgotten (another
+// instance keeps them); an instance a reload replaced before the old one
+// is released has a set of its own, which the old one's release leaves
+// alone. OpenLinux deletes a leftover table and Close the table.
+func TestLinuxAcceptMode(t *testing.T) {
+	nstest.NeedTools(t, "nft")
+	h := nstest.NewSegment(t, 1).Hosts[0]
+	ruleset := func() string {
+		t.Helper()
+		return nstest.MustRun(t, "ip", "netns", "exec", h.Name, "nft", "list", "ruleset")
+	}
+	// A crashed run's table, and someone else's.
+	nstest.MustRun(t, "ip", "netns", "exec", h.Name, "nft", "add", "table", "inet", "vt")
+	nstest.MustRun(t, "ip", "netns", "exec", h.Name, "nft", "add", "table", "ip", "other")
+	p, err := OpenLinux(LinuxConfig{Netns: h.Path(), NFTables: NFTables{Table: "vt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if rs := ruleset(); strings.Contains(rs, "table inet vt") || !strings.Contains(rs, "table ip other") {
+		t.Fatalf("after OpenLinux:\n%s\nwant the leftover table gone, the other kept", rs)
+	}
+	x, y := netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("192.0.2.101/24")
+	ic := InstanceConfig{VRRP: vrrp.Config{Name: "VI_1", VRID: 51, VIPs: []netip.Prefix{x, y}, NoAccept: true}, Interface: h.Link}
+	old, err := p.Instance(ic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic.VRRP.VRID = 52 // a new identity: the reload replaces the instance
+	repl, err := p.Instance(ic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// elements returns the element lists of the table, in order.
+	elements := func() []string {
+		var out []string
+		for _, l := range strings.Split(ruleset(), "\n") {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "set ") || strings.HasPrefix(l, "elements") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	want := func(what string, w ...string) {
+		t.Helper()
+		if got := elements(); strings.Join(got, "|") != strings.Join(w, "|") {
+			t.Errorf("%s: sets %q, want %q", what, got, w)
+		}
+	}
+	sets := func(name string, elems ...string) []string {
+		out := []string{"set " + name + "-v4 {"}
+		out = append(out, elems...)
+		return append(out, "set "+name+"-v6 {", "set "+name+"-ll {")
+	}
+
+	if err := old.Addrs.AddVIPs(ctx, []netip.Prefix{x, y}, false); err != nil {
+		t.Fatal(err)
+	}
+	want("old master", sets("VI_1", "elements = { 192.0.2.100, 192.0.2.101 }")...)
+	if err := repl.Addrs.AddVIPs(ctx, []netip.Prefix{x}, false); err != nil {
+		t.Fatal(err)
+	}
+	want("both masters", append(sets("VI_1", "elements = { 192.0.2.100, 192.0.2.101 }"), sets("VI_1~2", "elements = { 192.0.2.100 }")...)...)
+	if err := old.Addrs.RemoveVIPs(ctx, []netip.Prefix{y}); err != nil {
+		t.Fatal(err)
+	}
+	want("old master without Y", append(sets("VI_1", "elements = { 192.0.2.100 }"), sets("VI_1~2", "elements = { 192.0.2.100 }")...)...)
+	if err := old.Release(); err != nil {
+		t.Fatal(err)
+	}
+	want("old released", sets("VI_1~2", "elements = { 192.0.2.100 }")...)
+	f, ok := repl.Addrs.(vipForgetter)
+	if !ok {
+		t.Fatalf("%T is no vipForgetter: shared VIPs would keep their drops", repl.Addrs)
+	}
+	if err := f.ForgetVIPs(ctx, []netip.Prefix{x}); err != nil {
+		t.Fatal(err)
+	}
+	want("X forgotten", sets("VI_1~2")...)
+	if err := repl.Addrs.AddVIPs(ctx, []netip.Prefix{x, y}, false); err != nil {
+		t.Fatal(err)
+	}
+	want("X and Y again", sets("VI_1~2", "elements = { 192.0.2.100, 192.0.2.101 }")...)
+	if err := repl.Addrs.AddVIPs(ctx, []netip.Prefix{x, y}, true); err != nil {
+		t.Fatal(err)
+	}
+	want("accept", sets("VI_1~2")...)
+	if err := repl.Addrs.AddVIPs(ctx, []netip.Prefix{x, y}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := repl.Addrs.RemoveVIPs(ctx, []netip.Prefix{x, y}); err != nil {
+		t.Fatal(err)
+	}
+	want("backup", sets("VI_1~2")...)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rs := ruleset(); strings.Contains(rs, "table inet vt") || !strings.Contains(rs, "table ip other") {
+		t.Errorf("after Close:\n%s\nwant no vt table, the other kept", rs)
+	}
+}
