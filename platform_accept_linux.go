@@ -13,8 +13,8 @@ import (
 )
 
 // acceptAddrs is an instance's address manager on Linux: the netlink
-// manager, and the instance's drop set in the nftables table, which
-// holds the VIPs the manager holds while accept is off (RFC 5798
+// manager, and the instance's drops in the nftables table (under name),
+// which are the VIPs the manager holds while accept is off (RFC 5798
 // Accept_Mode false). A VIP enters the set before it is added and leaves
 // it after it is removed, as keepalived orders them, so no packet to it
 // is accepted in between.
@@ -29,7 +29,7 @@ type acceptAddrs struct {
 	mu      sync.Mutex
 	held    map[netip.Prefix]bool
 	accept  bool
-	dropped []netip.Addr // what the set holds, sorted
+	dropped []netip.Addr // what the instance drops, sorted
 	warned  bool         // filterErr logged
 }
 
@@ -62,8 +62,8 @@ func (a *acceptAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 }
 
 // ForgetVIPs stops holding vips, which another instance keeps on the
-// interface (see netlink.AddrManager.ForgetVIPs): they leave this
-// instance's set.
+// interface (see netlink.AddrManager.ForgetVIPs): this instance no
+// longer drops them (the table still does while the other one does).
 func (a *acceptAddrs) ForgetVIPs(ctx context.Context, vips []netip.Prefix) error {
 	err := a.AddrManager.ForgetVIPs(ctx, vips)
 	return errors.Join(err, a.unhold(vips))
@@ -78,7 +78,7 @@ func (a *acceptAddrs) unhold(vips []netip.Prefix) error {
 	return a.sync()
 }
 
-// sync makes the instance's set hold the held VIPs while accept is off,
+// sync makes the instance drop the held VIPs while accept is off,
 // nothing otherwise. a.mu held.
 func (a *acceptAddrs) sync() error {
 	var want []netip.Addr
@@ -106,7 +106,7 @@ func (a *acceptAddrs) sync() error {
 	return nil
 }
 
-// forget removes the instance's set (a reload removed the instance).
+// forget removes the instance's drops (a reload removed the instance).
 func (a *acceptAddrs) forget() error {
 	if a.filter == nil {
 		return nil

@@ -62,8 +62,8 @@ type LinuxConfig struct {
 // address owner) drops the traffic to and from its VIPs, except ARP and
 // neighbour discovery, through an nftables table of Linux's own
 // (LinuxConfig.NFTables, package acceptmode): its VIPs enter the
-// instance's sets before they are added to the interface and leave them
-// after they are removed. The table is made by the first instance that
+// table's drop sets before they are added to the interface and leave
+// them after they are removed. The table is made by the first instance that
 // needs it; OpenLinux deletes one left by a run that did not close
 // (a crash), and Close deletes it.
 type Linux struct {

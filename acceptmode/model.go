@@ -7,32 +7,35 @@ import (
 	"strings"
 )
 
-// entry is what the table holds for one instance: the interface its
-// link-local addresses are matched on, and its addresses, sorted, IPv4
-// ones unmapped.
+// entry is what one instance drops: its addresses, sorted, IPv4 ones
+// unmapped, and the interface its link-local ones are matched on.
 type entry struct {
 	iface string
 	addrs []netip.Addr
 }
 
-// family is one of an instance's sets.
+// elem is one element of the table's sets: an address, and for an IPv6
+// link-local one the interface it is matched on.
+type elem struct {
+	addr  netip.Addr
+	iface string // ll elements only
+}
+
+// family is one of the table's sets.
 type family int
 
 const (
-	v4 family = iota // ipv4_addr, matched everywhere
-	v6               // ipv6_addr, global: matched everywhere
-	ll               // ipv6_addr, link-local: matched on the instance's interface
+	v4 family = iota // vips4: ipv4_addr, matched everywhere
+	v6               // vips6: ipv6_addr, global, matched everywhere
+	ll               // vipsll: ipv6_addr . ifname, link-local
 )
 
 var families = [...]family{v4, v6, ll}
 
-// setName returns the name of instance name's set of family f. The
-// suffixes have one length, so two instances' names never collide.
-func setName(name string, f family) string {
-	return name + [...]string{"-v4", "-v6", "-ll"}[f]
-}
+// setNames are the sets' names, by family.
+var setNames = [...]string{v4: "vips4", v6: "vips6", ll: "vipsll"}
 
-// familyOf returns the set a holds its place in.
+// familyOf returns the set a belongs in.
 func familyOf(a netip.Addr) family {
 	switch {
 	case a.Is4():
@@ -41,6 +44,15 @@ func familyOf(a netip.Addr) family {
 		return ll
 	}
 	return v6
+}
+
+func (e elem) family() family { return familyOf(e.addr) }
+
+func (e elem) compare(o elem) int {
+	if c := e.addr.Compare(o.addr); c != 0 {
+		return c
+	}
+	return strings.Compare(e.iface, o.iface)
 }
 
 // normalize returns addrs unmapped, sorted and without repeats, or a
@@ -60,26 +72,36 @@ func normalize(name string, addrs []netip.Addr) ([]netip.Addr, error) {
 	return slices.Compact(out), nil
 }
 
-// split returns addrs by set.
-func split(addrs []netip.Addr) [len(families)][]netip.Addr {
-	var out [len(families)][]netip.Addr
-	for _, a := range addrs {
-		f := familyOf(a)
-		out[f] = append(out[f], a)
+// elements returns the sets' contents for the instances: every
+// instance's addresses, those two instances share once, by set, sorted.
+func elements(inst map[string]entry) [len(families)][]elem {
+	var out [len(families)][]elem
+	for _, e := range inst {
+		for _, a := range e.addrs {
+			x := elem{addr: a}
+			if familyOf(a) == ll {
+				x.iface = e.iface
+			}
+			out[x.family()] = append(out[x.family()], x)
+		}
+	}
+	for f := range out {
+		slices.SortFunc(out[f], elem.compare)
+		out[f] = slices.Compact(out[f])
 	}
 	return out
 }
 
-// diff returns the addresses of b not in a (to add) and of a not in b
-// (to delete), both sorted lists.
-func diff(a, b []netip.Addr) (add, del []netip.Addr) {
+// diff returns the elements of b not in a (to add) and of a not in b
+// (to delete); a and b are sorted.
+func diff(a, b []elem) (add, del []elem) {
 	for _, x := range b {
-		if _, ok := slices.BinarySearchFunc(a, x, netip.Addr.Compare); !ok {
+		if _, ok := slices.BinarySearchFunc(a, x, elem.compare); !ok {
 			add = append(add, x)
 		}
 	}
 	for _, x := range a {
-		if _, ok := slices.BinarySearchFunc(b, x, netip.Addr.Compare); !ok {
+		if _, ok := slices.BinarySearchFunc(b, x, elem.compare); !ok {
 			del = append(del, x)
 		}
 	}
@@ -97,11 +119,9 @@ const (
 type rule struct {
 	chain string // chainIn or chainOut
 	// nd, if not 0, is the ICMPv6 type of a neighbour discovery rule
-	// (accept); otherwise the rule drops what set holds.
-	nd    uint8
-	set   string
-	fam   family
-	iface string // ll only: the interface matched
+	// (accept); otherwise the rule drops what set fam holds.
+	nd  uint8
+	fam family
 }
 
 // ICMPv6 neighbour discovery types (RFC 4861).
@@ -110,36 +130,18 @@ const (
 	ndAdvert  = 136
 )
 
-// rules returns the table's rules, in order: neighbour discovery
-// accepted first, then the drops of each instance, by name.
-func rules(inst map[string]entry) []rule {
+// rules are the table's rules, in order: neighbour discovery accepted
+// first, then the drops.
+var rules = func() []rule {
 	var out []rule
 	for _, c := range []string{chainIn, chainOut} {
 		out = append(out, rule{chain: c, nd: ndSolicit}, rule{chain: c, nd: ndAdvert})
-	}
-	for _, name := range names(inst) {
-		for _, c := range []string{chainIn, chainOut} {
-			for _, f := range families {
-				r := rule{chain: c, set: setName(name, f), fam: f}
-				if f == ll {
-					r.iface = inst[name].iface
-				}
-				out = append(out, r)
-			}
+		for _, f := range families {
+			out = append(out, rule{chain: c, fam: f})
 		}
 	}
 	return out
-}
-
-// names returns the instances' names, sorted.
-func names(inst map[string]entry) []string {
-	out := make([]string, 0, len(inst))
-	for n := range inst {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
+}()
 
 // String returns r in nft's syntax, as `nft list table` prints it
 // without counters.
@@ -151,24 +153,15 @@ func (r rule) String() string {
 		}
 		return "icmpv6 type " + t + " accept"
 	}
-	var b strings.Builder
-	dir := "daddr"
+	dir, ifn := "daddr", "iifname"
 	if r.chain == chainOut {
-		dir = "saddr"
+		dir, ifn = "saddr", "oifname"
 	}
-	if r.iface != "" {
-		if r.chain == chainIn {
-			b.WriteString("iifname ")
-		} else {
-			b.WriteString("oifname ")
-		}
-		fmt.Fprintf(&b, "%q ", r.iface)
+	switch r.fam {
+	case v4:
+		return "ip " + dir + " @" + setNames[v4] + " drop"
+	case v6:
+		return "ip6 " + dir + " @" + setNames[v6] + " drop"
 	}
-	if r.fam == v4 {
-		b.WriteString("ip ")
-	} else {
-		b.WriteString("ip6 ")
-	}
-	fmt.Fprintf(&b, "%s @%s drop", dir, r.set)
-	return b.String()
+	return "ip6 " + dir + " . " + ifn + " @" + setNames[ll] + " drop"
 }

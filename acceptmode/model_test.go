@@ -17,54 +17,60 @@ func addrs(s ...string) []netip.Addr {
 }
 
 func TestRules(t *testing.T) {
-	inst := map[string]entry{
-		"VI_2": {iface: "vrrp.51", addrs: addrs("2001:db8::10")},
-		"VI_1": {iface: "eth0", addrs: addrs("192.0.2.10")},
-	}
 	var got []string
-	for _, r := range rules(inst) {
+	for _, r := range rules {
 		got = append(got, r.chain+": "+r.String())
 	}
 	want := []string{
 		"input: icmpv6 type nd-neighbor-solicit accept",
 		"input: icmpv6 type nd-neighbor-advert accept",
+		"input: ip daddr @vips4 drop",
+		"input: ip6 daddr @vips6 drop",
+		"input: ip6 daddr . iifname @vipsll drop",
 		"output: icmpv6 type nd-neighbor-solicit accept",
 		"output: icmpv6 type nd-neighbor-advert accept",
-		"input: ip daddr @VI_1-v4 drop",
-		"input: ip6 daddr @VI_1-v6 drop",
-		`input: iifname "eth0" ip6 daddr @VI_1-ll drop`,
-		"output: ip saddr @VI_1-v4 drop",
-		"output: ip6 saddr @VI_1-v6 drop",
-		`output: oifname "eth0" ip6 saddr @VI_1-ll drop`,
-		"input: ip daddr @VI_2-v4 drop",
-		"input: ip6 daddr @VI_2-v6 drop",
-		`input: iifname "vrrp.51" ip6 daddr @VI_2-ll drop`,
-		"output: ip saddr @VI_2-v4 drop",
-		"output: ip6 saddr @VI_2-v6 drop",
-		`output: oifname "vrrp.51" ip6 saddr @VI_2-ll drop`,
+		"output: ip saddr @vips4 drop",
+		"output: ip6 saddr @vips6 drop",
+		"output: ip6 saddr . oifname @vipsll drop",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := rules(nil); len(got) != 4 {
-		t.Errorf("no instance: %d rules, want the 4 neighbour discovery ones", len(got))
-	}
 }
 
-func TestSplit(t *testing.T) {
+// TestElements: the sets hold every instance's addresses once, by
+// family; link-local ones with the instance's interface, so the same
+// link-local address on two interfaces is two elements.
+func TestElements(t *testing.T) {
 	a, err := normalize("VI_1", addrs("fe80::1", "2001:db8::1", "::ffff:192.0.2.1", "192.0.2.2", "192.0.2.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := split(a)
-	if !slices.Equal(got[v4], addrs("192.0.2.1", "192.0.2.2")) {
-		t.Errorf("v4 = %v", got[v4])
+	inst := map[string]entry{
+		"VI_1": {iface: "eth0", addrs: a},
+		"VI_2": {iface: "eth0", addrs: addrs("192.0.2.2", "fe80::1")}, // shares VI_1's
+		"VI_3": {iface: "eth1", addrs: addrs("fe80::1", "192.0.2.3")},
 	}
-	if !slices.Equal(got[v6], addrs("2001:db8::1")) {
-		t.Errorf("v6 = %v", got[v6])
+	got := elements(inst)
+	if want := []elem{{addr: netip.MustParseAddr("192.0.2.1")}, {addr: netip.MustParseAddr("192.0.2.2")},
+		{addr: netip.MustParseAddr("192.0.2.3")}}; !slices.Equal(got[v4], want) {
+		t.Errorf("v4 = %v, want %v", got[v4], want)
 	}
-	if !slices.Equal(got[ll], addrs("fe80::1")) {
-		t.Errorf("ll = %v", got[ll])
+	if want := []elem{{addr: netip.MustParseAddr("2001:db8::1")}}; !slices.Equal(got[v6], want) {
+		t.Errorf("v6 = %v, want %v", got[v6], want)
+	}
+	if want := []elem{{netip.MustParseAddr("fe80::1"), "eth0"}, {netip.MustParseAddr("fe80::1"), "eth1"}}; !slices.Equal(got[ll], want) {
+		t.Errorf("ll = %v, want %v", got[ll], want)
+	}
+
+	// VI_1 leaves: what VI_2 shares stays.
+	delete(inst, "VI_1")
+	add, del := diff(got[v4], elements(inst)[v4])
+	if len(add) != 0 || !slices.Equal(del, []elem{{addr: netip.MustParseAddr("192.0.2.1")}}) {
+		t.Errorf("VI_1 gone: add %v, del %v; want only 192.0.2.1 deleted", add, del)
+	}
+	if add, del := diff(got[ll], elements(inst)[ll]); len(add) != 0 || len(del) != 0 {
+		t.Errorf("VI_1 gone: link-local add %v, del %v; want none (VI_2 shares fe80::1 on eth0)", add, del)
 	}
 }
 
@@ -79,25 +85,19 @@ func TestNormalizeRejects(t *testing.T) {
 }
 
 func TestDiff(t *testing.T) {
-	add, del := diff(addrs("192.0.2.1", "192.0.2.2"), addrs("192.0.2.2", "192.0.2.3"))
-	if !slices.Equal(add, addrs("192.0.2.3")) || !slices.Equal(del, addrs("192.0.2.1")) {
+	e := func(s ...string) []elem {
+		var out []elem
+		for _, a := range addrs(s...) {
+			out = append(out, elem{addr: a})
+		}
+		return out
+	}
+	add, del := diff(e("192.0.2.1", "192.0.2.2"), e("192.0.2.2", "192.0.2.3"))
+	if !slices.Equal(add, e("192.0.2.3")) || !slices.Equal(del, e("192.0.2.1")) {
 		t.Errorf("diff: add %v, del %v", add, del)
 	}
-	if add, del := diff(addrs("192.0.2.1"), addrs("192.0.2.1")); add != nil || del != nil {
+	if add, del := diff(e("192.0.2.1"), e("192.0.2.1")); add != nil || del != nil {
 		t.Errorf("same: add %v, del %v", add, del)
-	}
-}
-
-func TestSetNamesDistinct(t *testing.T) {
-	seen := map[string]bool{}
-	for _, n := range []string{"a", "a-v4", "a-v", "a-l", "a-ll"} {
-		for _, f := range families {
-			s := setName(n, f)
-			if seen[s] {
-				t.Errorf("set name %q twice", s)
-			}
-			seen[s] = true
-		}
 	}
 }
 

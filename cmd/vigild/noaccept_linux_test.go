@@ -107,7 +107,7 @@ func TestNoAccept(t *testing.T) {
 	v1 := start(h1, conf1)
 	await(t, "vigild on h1 master, dropping", func() bool { return holds(h1) && dropping(h1) })
 	rs := ruleset(h1)
-	for _, want := range []string{"table inet vigil", `ip daddr @VI_4-v4 drop`, `ip6 daddr @VI_6-v6 drop`, `oifname "eth0" ip6 saddr @VI_6-ll drop`} {
+	for _, want := range []string{"table inet vigil", "ip daddr @vips4 drop", "ip6 daddr @vips6 drop", "ip6 saddr . oifname @vipsll drop"} {
 		if !strings.Contains(rs, want) {
 			t.Errorf("h1's ruleset lacks %q:\n%s", want, rs)
 		}
