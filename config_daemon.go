@@ -1,5 +1,7 @@
 package vigil
 
+import "time"
+
 // Daemon is what a configuration file says of the process that runs the
 // Supervisor: keepalived's top-level net_namespace, instance and
 // use_pid_dir, and global_defs json_version. The Supervisor ignores it; vigild applies it. A reload
@@ -22,4 +24,9 @@ type Daemon struct {
 	// signal (json_version): 1, a list of the instances, or 2, an object
 	// with them under "vrrp". 0 means 1.
 	JSONVersion int
+	// ChildWaitTime is how long vigild's parent (--process-model=
+	// keepalived) waits for a child to stop after SIGTERM before it kills
+	// it (child_wait_time). 0 means 70 s: a stopping Supervisor gives
+	// queued notify scripts up to a minute (keepalived's default is 5 s).
+	ChildWaitTime time.Duration
 }

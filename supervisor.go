@@ -84,8 +84,9 @@ type Supervisor struct {
 	synced   bool                     // the platform's first listing is in
 	stopping bool
 	errs     []error
-	delaying bool     // Global.StartupDelay is not over (supervisor_startup.go)
-	ifd      ifDelays // Config.InterfaceDelays at work (supervisor_ifdelay.go)
+	delaying bool         // Global.StartupDelay is not over (supervisor_startup.go)
+	extHeld  []netip.Addr // SetHeldVIPs: addresses masters elsewhere hold
+	ifd      ifDelays     // Config.InterfaceDelays at work (supervisor_ifdelay.go)
 }
 
 // member is one running instance.
@@ -760,9 +761,10 @@ func (s *Supervisor) transition(m *member, ev vrrp.Event) {
 	}
 }
 
-// masterVIPs lists the VIPs of the instances in MASTER. s.mu held.
+// masterVIPs lists the VIPs of the instances in MASTER, and those
+// SetHeldVIPs gave. s.mu held.
 func (s *Supervisor) masterVIPs() []netip.Addr {
-	var out []netip.Addr
+	out := slices.Clone(s.extHeld)
 	for _, m := range s.insts {
 		if m.state == vrrp.Master {
 			for _, v := range m.cfg.VRRP.VIPs {

@@ -132,3 +132,45 @@ func eventsOf(m *memSup, k vigil.EventKind) func(func(vigil.Event) bool) {
 		}
 	}
 }
+
+// A Supervisor without instances (vigild's checker child) learns from
+// SetHeldVIPs which addresses masters elsewhere hold: its ha_suspend
+// virtual server enters IPVS while its address is given, and leaves
+// when it no longer is.
+func TestSupervisorSetHeldVIPs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		svc := ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: vipX.Addr(), Port: 80}
+		var f flag
+		cfg := vigil.Config{VirtualServers: []vigil.VirtualServer{{
+			Service: ipvs.Service{ServiceKey: svc, Scheduler: ipvs.WeightedRoundRobin},
+			RealServers: []vigil.RealServer{{
+				RealServer: ipvs.RealServer{Destination: ipvs.Destination{
+					DestinationKey: ipvs.DestinationKey{Addr: netip.MustParseAddr("198.51.100.1"), Port: 8080},
+					Forward:        ipvs.Masquerade, Weight: 1}},
+				Checks: []vigil.RealServerCheck{{Checker: &f, Policy: check.Policy{Interval: time.Second, Timeout: 500 * time.Millisecond, Warmup: -1}}},
+			}},
+			HASuspend: true,
+		}}}
+		a := startSup(t, hub, 1, cfg)
+		ctx, cancel := context.WithCancel(t.Context())
+		a.run(ctx)
+		table := a.p.Table()
+		services := func() int { return len(table.Table()) }
+		time.Sleep(2 * time.Second)
+		if n := services(); n != 0 || !a.s.State().VirtualServers[0].Suspended {
+			t.Fatalf("%d services before any address is held", n)
+		}
+		a.s.SetHeldVIPs([]netip.Addr{netip.MustParseAddr("192.0.2.7"), vipX.Addr()})
+		time.Sleep(time.Second)
+		if n := services(); n != 1 || a.s.State().VirtualServers[0].Suspended {
+			t.Errorf("%d services with its address held, want 1, active", n)
+		}
+		a.s.SetHeldVIPs([]netip.Addr{netip.MustParseAddr("192.0.2.7")})
+		time.Sleep(time.Second)
+		if n := services(); n != 0 || !a.s.State().VirtualServers[0].Suspended {
+			t.Errorf("%d services once its address is no longer held, want 0, suspended", n)
+		}
+		stopAll(t, cancel, a)
+	})
+}

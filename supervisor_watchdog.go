@@ -430,3 +430,44 @@ func (s *Supervisor) once(ctx context.Context, name string, run func(context.Con
 	}
 	return err
 }
+
+// ResumeMasters makes the named instances start as MASTER, holding their
+// VIPs (vrrp.Router.ResumeMaster), instead of electing: for a daemon
+// that replaces a process whose Supervisor was master of them and died
+// without leaving (vigild's VRRP child, killed and respawned by its
+// parent), so that, as after the watchdog's restart of a router, the
+// VIPs are never removed, an advert goes out at once and the backups see
+// no gap longer than the restart. The VIPs are added again (a no-op for
+// those still present). The election then goes on: a backup with a
+// higher priority that preempts takes over; an instance with a fault at
+// start resigns (priority 0, VIPs removed, FAULT), and a sync group
+// member its group keeps from MASTER removes its VIPs and starts as
+// BACKUP. The transition is INIT → MASTER with vrrp.ReasonResumed.
+//
+// Call it before Run: it returns ErrRan once Run was called, and an
+// error naming each instance the configuration does not have (the
+// others are resumed).
+func (s *Supervisor) ResumeMasters(names ...string) error {
+	if s.ran.Load() {
+		return ErrRan
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, name := range names {
+		var m *member
+		for _, im := range s.insts {
+			if im.cfg.VRRP.Name == name {
+				m = im
+			}
+		}
+		if m == nil {
+			errs = append(errs, fmt.Errorf("vigil: resume: no instance %q", name))
+			continue
+		}
+		if err := m.router.ResumeMaster(); err != nil {
+			errs = append(errs, fmt.Errorf("vigil: resume %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -249,3 +249,59 @@ func TestSupervisorWatchdogGivesUp(t *testing.T) {
 		}
 	})
 }
+
+// A Supervisor that replaces a dead one which was master of VI_1
+// (vigild's respawned VRRP child) resumes it: INIT->MASTER at once, an
+// advert at 0s, the VIP never removed, and the backup never moves.
+// Without ResumeMasters the same start removes the VIP and elects.
+func TestSupervisorResumeMasters(t *testing.T) {
+	for _, resume := range []bool{true, false} {
+		t.Run(fmt.Sprint("resume=", resume), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				hub := vrrptest.NewHub(1)
+				a := startSup(t, hub, 1, vigil.Config{Instances: []vigil.Instance{supInst("VI_1", 51, 200, vipX)}, Watchdog: tightWatchdog})
+				b := startSup(t, hub, 2, vigil.Config{Instances: []vigil.Instance{supInst("VI_1", 51, 100, vipX)}, Watchdog: tightWatchdog})
+				if err := a.s.ResumeMasters("VI_9"); err == nil || !strings.Contains(err.Error(), `no instance "VI_9"`) {
+					t.Errorf("ResumeMasters of an unknown instance: %v", err)
+				}
+				if resume {
+					if err := a.s.ResumeMasters("VI_1"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ctx, cancel := context.WithCancel(t.Context())
+				heard := sniff(t, ctx, hub)
+				a.run(ctx)
+				b.run(ctx)
+				time.Sleep(5 * time.Second)
+				synctest.Wait()
+				if err := a.s.ResumeMasters("VI_1"); !errors.Is(err, vigil.ErrRan) {
+					t.Errorf("ResumeMasters after Run: %v, want ErrRan", err)
+				}
+				var wantA, wantOps, wantHeard []string
+				if resume {
+					wantA = []string{"0s VI_1 INIT->MASTER 200"}
+					wantOps = []string{"+0s"}
+					wantHeard = []string{"192.0.2.1 0s 200"}
+				} else {
+					wantA = []string{"0s VI_1 INIT->BACKUP 200", "3.21875s VI_1 BACKUP->MASTER 200"}
+					wantOps = []string{"-0s", "+3.21875s"}
+				}
+				if got := a.events(vigil.EventInstance); !equalLists(got, wantA) {
+					t.Errorf("A: %q, want %q", got, wantA)
+				}
+				w := &wdPair{a: a}
+				if got := w.addrOps(); !equalLists(got, wantOps) {
+					t.Errorf("A's address operations %q, want %q", got, wantOps)
+				}
+				if got := heard.between(0, time.Second); !equalLists(got, wantHeard) {
+					t.Errorf("adverts in the first second %q, want %q", got, wantHeard)
+				}
+				if got := b.events(vigil.EventInstance); !equalLists(got, []string{"0s VI_1 INIT->BACKUP 100"}) {
+					t.Errorf("B: %q", got)
+				}
+				stopAll(t, cancel, a, b)
+			})
+		})
+	}
+}

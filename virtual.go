@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -429,4 +430,22 @@ func (v *virtualServers) stats() ipvs.BalancerStats {
 		return ipvs.BalancerStats{}
 	}
 	return bl.Stats()
+}
+
+// SetHeldVIPs tells the Supervisor which addresses VRRP masters outside
+// it hold now: for a Supervisor that runs the virtual servers of a
+// configuration whose instances run in another process (vigild's
+// checker child, to which its parent relays the VIPs its VRRP child
+// holds as master). A virtual server with ha_suspend is active while its
+// address is held by one of the Supervisor's own masters or is among
+// addrs, and suspended otherwise. Each call replaces the previous list;
+// nil clears it. It is safe for concurrent use, before and during Run;
+// after Run returned it changes nothing.
+func (s *Supervisor) SetHeldVIPs(addrs []netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.extHeld = slices.Clone(addrs)
+	if s.vs != nil {
+		s.vs.setHeld(s.masterVIPs())
+	}
 }

@@ -29,6 +29,7 @@ import (
 //   - an invalid notify script (notify.Script.Validate).
 func validateVirtualServers(cfg *Config) []error {
 	var errs []error
+	var scratch []ipvs.RealServer // validatePool's
 	groups := make(map[string][]ipvs.ServiceKey, len(cfg.VirtualServerGroups))
 	for i, g := range cfg.VirtualServerGroups {
 		obj := "virtual server group " + g.Name
@@ -110,7 +111,7 @@ func validateVirtualServers(cfg *Config) []error {
 				errs = append(errs, validateScript(obj, prefix()+"NotifyDown", rs.NotifyDown)...)
 			}
 		}
-		errs = append(errs, validatePool(obj, vs, keys)...)
+		errs = append(errs, validatePool(obj, vs, keys, &scratch)...)
 	}
 	return errs
 }
@@ -118,19 +119,23 @@ func validateVirtualServers(cfg *Config) []error {
 // validatePool reports ipvs.PoolConfig.Validate's errors of vs's pool
 // for each of its services keys, each problem once, as FieldErrors of
 // obj.
-func validatePool(obj string, vs *VirtualServer, keys []ipvs.ServiceKey) []error {
+// scratch holds the real servers of the pool being validated; the
+// next call reuses it.
+func validatePool(obj string, vs *VirtualServer, keys []ipvs.ServiceKey, scratch *[]ipvs.RealServer) []error {
 	var errs []error
-	seen := make(map[string]bool)
+	var seen map[string]bool
+	rss := (*scratch)[:0]
+	for _, rs := range vs.RealServers {
+		rss = append(rss, rs.RealServer)
+	}
+	*scratch = rss
 	for _, k := range keys {
 		svc := vs.Service
 		svc.ServiceKey = k
 		pc := ipvs.PoolConfig{
 			Service: svc, SorryServer: vs.SorryServer, SorryInhibit: vs.SorryInhibit,
 			Quorum: vs.Quorum, Hysteresis: vs.Hysteresis,
-			RealServers: make([]ipvs.RealServer, 0, len(vs.RealServers)),
-		}
-		for _, rs := range vs.RealServers {
-			pc.RealServers = append(pc.RealServers, rs.RealServer)
+			RealServers: rss,
 		}
 		for _, err := range leaves(pc.Validate()) {
 			field, reason := "Service", err.Error()
@@ -140,6 +145,9 @@ func validatePool(obj string, vs *VirtualServer, keys []ipvs.ServiceKey) []error
 			}
 			if vs.Group != "" {
 				reason += " (service " + k.String() + ")"
+			}
+			if seen == nil {
+				seen = make(map[string]bool)
 			}
 			if s := field + ": " + reason; !seen[s] {
 				seen[s] = true

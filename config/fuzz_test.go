@@ -1,16 +1,19 @@
 package config
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"testing/fstest"
 )
 
 // FuzzRead reads arbitrary input as keepalived.conf, with a second file
 // (the same input) to include, and checks that Read never panics, stays
-// within its budget and gives every error a position.
+// within its budget, gives every error a position, and reads with the
+// lexer on its own goroutine what it reads serially.
 func FuzzRead(f *testing.F) {
 	addSamples(f)
 	for _, s := range []string{
@@ -56,6 +59,17 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 		walk(tr.Statements)
+
+		// The lexer on its own goroutine (linePipe) reads what it
+		// reads serially, problems in the same order.
+		opts.serial, opts.Rand = true, rand.New(rand.NewPCG(1, 1))
+		str, serr := Read(fsys, "keepalived.conf", opts)
+		if d := firstDiff("Tree", reflect.ValueOf(tr), reflect.ValueOf(str)); d != "" {
+			t.Fatalf("piped and serial reads differ at %s", d)
+		}
+		if fmt.Sprint(err) != fmt.Sprint(serr) {
+			t.Fatalf("piped read reported\n%v\nserial read\n%v", err, serr)
+		}
 	})
 }
 

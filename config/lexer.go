@@ -161,6 +161,11 @@ func (l *lexer) next() (line, bool) {
 			if !l.spend(buf.pos(0)) {
 				return line{}, false
 			}
+			if (buf.s == "{" || buf.s == "}") && l.defining == nil {
+				// The brace of "keyword {": process and splitBraces
+				// would return it as it is.
+				return buf, true
+			}
 		case len(l.seqs) > l.seqBase:
 			buf = l.generate()
 			if !l.spend(buf.pos(0)) {
@@ -172,10 +177,21 @@ func (l *lexer) next() (line, bool) {
 				return line{}, false
 			}
 		default:
+			var p plainness
 			var ok bool
-			if buf, ok = l.readFileLine(); !ok {
+			if buf, p, ok = l.readFileLine(); !ok {
 				l.endDefinition()
 				return line{}, false
+			}
+			if p != notPlain && l.defining == nil {
+				// Nothing for process to do.
+				if l.include(buf) {
+					continue
+				}
+				if p == plainBraces {
+					return l.splitBraces(buf), true
+				}
+				return buf, true
 			}
 		}
 
@@ -200,7 +216,7 @@ func (l *lexer) next() (line, bool) {
 // readFileLine returns the next physical line that is not empty after
 // decomment, from the innermost include, moving on through the include
 // stack at the end of each file.
-func (l *lexer) readFileLine() (line, bool) {
+func (l *lexer) readFileLine() (ln line, p plainness, ok bool) {
 	for len(l.globs) > 0 {
 		g := l.globs[len(l.globs)-1]
 		raw, tooLong, ok := g.r.next(4 * maxBuf)
@@ -214,7 +230,7 @@ func (l *lexer) readFileLine() (line, bool) {
 		g.lineNo++
 		org := origin{g.ref, g.lineNo}
 		if !l.spend(org.pos(1)) {
-			return line{}, false
+			return line{}, notPlain, false
 		}
 		s := strings.TrimSuffix(raw, "\n")
 		switch {
@@ -235,15 +251,23 @@ func (l *lexer) readFileLine() (line, bool) {
 			l.endDefinition()
 			continue
 		}
-		t, unterminated := decomment(newText(s))
+		t := newText(s).trimLeft()
+		if !hasCommentSyntax(t.s) {
+			// decomment's fast way, telling whether the line is plain.
+			if t = t.trimRight(); t.s != "" {
+				return line{t, org}, plainOf(t.s), true
+			}
+			continue
+		}
+		t, unterminated := decomment(t)
 		if unterminated {
 			l.errorf(org.pos(1), SeverityError, "Unterminated quote '%s'", t.s)
 		}
 		if t.s != "" {
-			return line{t, org}, true
+			return line{t, org}, notPlain, true
 		}
 	}
-	return line{}, false
+	return line{}, notPlain, false
 }
 
 // decomment removes comments, the backslash of \# and \!, and leading
@@ -301,12 +325,62 @@ loop:
 // '"', '\\', '#' or '!'.
 func hasCommentSyntax(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"', '\\', '#', '!':
+		if byteClass[s[i]]&classComment != 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// Byte classes of byteClass: classComment, a byte decomment acts on;
+// classBrace, '{' and '}'; classSpecial, another byte that makes a line
+// more than words between blanks ('$', and white space other than ' '
+// and '\t').
+const (
+	classComment = 1 << iota
+	classBrace
+	classSpecial
+)
+
+var byteClass = func() (t [256]uint8) {
+	for _, c := range "\"\\#!" {
+		t[c] = classComment
+	}
+	t['{'], t['}'] = classBrace, classBrace
+	for _, c := range "$\n\v\f\r" {
+		t[c] = classSpecial
+	}
+	return t
+}()
+
+// A plainness says what the lexer must still do with a line without
+// comment syntax.
+type plainness uint8
+
+const (
+	notPlain    plainness = iota // process and splitBraces
+	plain                        // neither: words between blanks
+	plainBraces                  // splitBraces only
+)
+
+// plainOf tells what s, a line without comment syntax, needs: process
+// returns a line as it is unless it starts with '@' or '~' or holds a
+// '$'; splitBraces, unless it holds a brace.
+func plainOf(s string) plainness {
+	if s == "" || s[0] == '@' || s[0] == '~' {
+		return notPlain
+	}
+	var c uint8
+	for i := 0; i < len(s); i++ {
+		c |= byteClass[s[i]]
+	}
+	switch c {
+	case 0:
+		return plain
+	case classBrace:
+		return plainBraces
+	}
+	return notPlain
 }
 
 // process applies, in keepalived's order, the @ conditional, a $NAME=

@@ -41,6 +41,15 @@ func (o LoadOptions) lookupUser(name, group string, supp bool) (*notify.User, er
 // vigil.Config.Validate's), or nil. The Config is what could be mapped
 // even when error is not nil.
 func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
+	cfg, warns, _, err := loadFile(name, opts, false)
+	return cfg, warns, err
+}
+
+// loadFile is LoadFile. With lockstep, Read waits for each top-level
+// statement to be mapped before it goes on (so that every arena the
+// loader can give back is reused: for tests); it also returns how many
+// statements were built in a reused arena.
+func loadFile(name string, opts LoadOptions, lockstep bool) (vigil.Config, []*Error, int, error) {
 	// Each top-level statement is mapped as soon as Read completes it, so
 	// the whole tree is never held: a file of 30,000 real servers peaks
 	// at the Config, not at the Config and its tree.
@@ -49,26 +58,58 @@ func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
 	t := &Tree{}
 	// Reading and mapping overlap: the loader maps one top-level
 	// statement on its own goroutine while Read builds the next (they
-	// share nothing but the statements handed over).
-	stmts := make(chan *Statement, 16)
+	// share nothing but the statements handed over). A statement the
+	// loader is done with gives its arrays back for the next ones.
+	type item struct {
+		s *Statement
+		a *treeArena
+	}
+	stmts := make(chan item, 16)
+	free := make(chan *treeArena, cap(stmts)+2)
+	done := make(chan struct{}) // lockstep: a statement was mapped
 	mapped := make(chan struct{})
 	go func() {
 		defer close(mapped)
-		for s := range stmts {
-			tl.statement(s)
+		for it := range stmts {
+			if tl.statement(it.s) {
+				select {
+				case free <- it.a:
+				default:
+				}
+			}
+			if lockstep {
+				done <- struct{}{}
+			}
 		}
 	}()
-	tr, err := readFileStream(name, opts.Read, t, func(s *Statement) { stmts <- s })
+	reused := 0
+	tr, err := readFileStream(name, opts.Read, t, &stream{
+		emit: func(s *Statement, a *treeArena) {
+			stmts <- item{s, a}
+			if lockstep {
+				<-done
+			}
+		},
+		reuse: func() *treeArena {
+			select {
+			case a := <-free:
+				reused++
+				return a
+			default:
+				return nil
+			}
+		},
+	})
 	close(stmts)
 	<-mapped
 	var errs ErrorList
 	if tr == nil {
-		return vigil.Config{}, nil, err // the name could not be made absolute
+		return vigil.Config{}, nil, reused, err // the name could not be made absolute
 	}
 	if err != nil {
 		var rl ErrorList
 		if !errors.As(err, &rl) {
-			return vigil.Config{}, nil, err
+			return vigil.Config{}, nil, reused, err
 		}
 		errs = append(errs, rl...)
 	}
@@ -82,9 +123,9 @@ func LoadFile(name string, opts LoadOptions) (vigil.Config, []*Error, error) {
 		}
 	}
 	if len(errs) == 0 {
-		return l.cfg, warns, nil
+		return l.cfg, warns, reused, nil
 	}
-	return l.cfg, warns, errs
+	return l.cfg, warns, reused, errs
 }
 
 // Load maps the keywords of t to a vigil.Config, as keepalived's
@@ -485,7 +526,11 @@ func (l *loader) startTop() *topLoader {
 // keepalived reads it before the rest matters (vrrp_version,
 // script_user): what comes before the first global_defs waits for it
 // (or for the end); a later global_defs applies from where it is.
-func (tl *topLoader) statement(s *Statement) {
+//
+// It reports whether s is mapped and nothing refers to it or its block
+// any more (a virtual_server: its loader keeps copies of what it needs),
+// so that its arrays may carry the next statements.
+func (tl *topLoader) statement(s *Statement) bool {
 	l := tl.l
 	if len(s.Words) > 0 && s.Words[0] == "global_defs" {
 		l.globalDefs(s)
@@ -495,13 +540,14 @@ func (tl *topLoader) statement(s *Statement) {
 			tl.one(e)
 		}
 		tl.early = nil
-		return
+		return false
 	}
 	if !tl.global {
 		tl.early = append(tl.early, s)
-		return
+		return false
 	}
 	tl.one(s)
+	return s.Words[0] == "virtual_server"
 }
 
 func (tl *topLoader) one(s *Statement) {

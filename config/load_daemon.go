@@ -149,8 +149,8 @@ func (l *loader) initFile(dst **vigil.FileInit) handler {
 }
 
 // daemonTop adds, with add, the top-level keywords on the process that
-// runs the Supervisor (vigil.Global.Daemon): net_namespace, instance
-// and use_pid_dir, as keepalived's global_parser.c (a second
+// runs the Supervisor (vigil.Global.Daemon): net_namespace, instance,
+// use_pid_dir and child_wait_time, as keepalived's global_parser.c (a second
 // net_namespace or instance is an error and ignored).
 func (l *loader) daemonTop(add func(kw string, h handler)) {
 	d := &l.cfg.Global.Daemon
@@ -173,6 +173,16 @@ func (l *loader) daemonTop(add func(kw string, h handler)) {
 	add("net_namespace", name(&d.NetNamespace, "namespace", "as vigild's -s/--namespace NAME, which wins: instances, VIPs and IPVS in /run/netns/NAME, "+
 		"pid files in /run/keepalived/NAME; health checks connect from vigild's own namespace"))
 	add("instance", name(&d.Instance, "instance", "pid files /run/keepalived/keepalived_NAME.pid, vrrp_NAME.pid, checkers_NAME.pid"))
+	add("child_wait_time", func(s *Statement) {
+		// keepalived's child_wait_handler: unsigned seconds.
+		if !l.args(s, 1, 1) {
+			return
+		}
+		if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
+			d.ChildWaitTime = time.Duration(n) * time.Second
+			l.cur.why = "vigild --process-model=keepalived: how long the parent waits for a child to stop (vigil's default 70 s, keepalived's 5 s)"
+		}
+	})
 	add("use_pid_dir", func(s *Statement) {
 		if l.args(s, 0, 0) {
 			d.UsePidDir = true

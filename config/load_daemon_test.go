@@ -125,6 +125,9 @@ func TestLoadDaemon(t *testing.T) {
 		{"json_version: missing", "global_defs {\n json_version\n}\n", nil, []wantErr{{"missing", 2, 2}}},
 		{"json_version: extra", "global_defs {\n json_version 1 2\n}\n", nil, []wantErr{{"extra argument", 2, 17}}},
 		{"use_pid_dir: extra", "use_pid_dir yes\n", nil, []wantErr{{"extra argument", 1, 13}}},
+		{"child_wait_time", "child_wait_time 12\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.ChildWaitTime, 12*time.Second) }), nil},
+		{"child_wait_time: bad", "child_wait_time -1\n", script(func(g *vigil.Global) string { return wantEq(g.Daemon.ChildWaitTime, time.Duration(0)) }),
+			[]wantErr{{"invalid number", 1, 17}}},
 		{"fifo_write_vrrp_states_on_reload", "global_defs {\n fifo_write_vrrp_states_on_reload\n}\n", script(func(g *vigil.Global) string {
 			return wantEq(g.FIFOStatesOnReload, true)
 		}), nil},

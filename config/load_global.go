@@ -169,7 +169,6 @@ func (l *loader) topExtra(top map[string]handler, ign map[string]string) {
 	for kw, why := range map[string]string{
 		"net_namespace_ipvs":    "not supported: IPVS is in vigild's namespace",
 		"namespace_with_ipsets": "not supported: for kernels before 3.13",
-		"child_wait_time":       whyOneProc,
 		"linkbeat_use_polling":  "not supported: vigil follows links through netlink",
 		"linkbeat_interfaces":   "not supported: vigil follows links through netlink",
 		"track_group":           "not supported: no track groups (static addresses, routes and rules do not fault instances)",

@@ -36,6 +36,10 @@ type Options struct {
 	Rand *rand.Rand
 	// Getenv reads ${_ENV NAME}. Nil means os.Getenv.
 	Getenv func(string) string
+
+	// serial reads without the lexer's goroutine (linePipe): the
+	// reference the tests hold the pipe to.
+	serial bool
 }
 
 func (o Options) maxWork() int {
@@ -109,7 +113,9 @@ type Tree struct {
 // Read returns the tree it could build and, if it found problems other
 // than warnings, an ErrorList of every one of them; each is an *Error
 // wrapping ErrInvalid. It never panics, and its work is bounded by
-// opts.MaxWork and opts.MaxIncludeDepth.
+// opts.MaxWork and opts.MaxIncludeDepth. It lexes on a goroutine of its
+// own, a few hundred lines ahead of building the tree, with the result
+// of reading serially; that goroutine has ended when Read returns.
 func Read(fsys fs.FS, name string, opts Options) (*Tree, error) {
 	return read(fsys, false, cleanPath(".", name), opts)
 }
@@ -121,8 +127,8 @@ func ReadFile(name string, opts Options) (*Tree, error) {
 	return readFileStream(name, opts, &Tree{}, nil)
 }
 
-// readFileStream is ReadFile with readStream's emit (nil: none).
-func readFileStream(name string, opts Options, t *Tree, emit func(*Statement)) (*Tree, error) {
+// readFileStream is ReadFile with readStream's stream (nil: none).
+func readFileStream(name string, opts Options, t *Tree, emit *stream) (*Tree, error) {
 	abs, err := filepath.Abs(name)
 	if err != nil {
 		return nil, &Error{Pos: Pos{File: name}, Severity: SeverityFatal, Msg: err.Error()}
@@ -135,18 +141,47 @@ func read(fsys fs.FS, rooted bool, name string, opts Options) (*Tree, error) {
 	return readStream(fsys, rooted, name, opts, t, nil)
 }
 
+// A stream takes the top-level statements of readStream one at a time.
+type stream struct {
+	// emit takes each top-level statement, with its block, once
+	// complete, and the arena its block was carved from.
+	emit func(*Statement, *treeArena)
+	// reuse, if set, returns an arena emit's taker is done with, or nil:
+	// the blocks of the next statement are carved from its arrays.
+	reuse func() *treeArena
+}
+
+// A treeArena holds the arrays the blocks of one top-level statement
+// were carved from (the builder's arrays for depth 1 and deeper). Once
+// that statement is mapped and nothing refers to it any more, its arena
+// can carry the next statement's blocks: a file of 30,000 real servers
+// then builds its tree in the same few arrays over and over.
+type treeArena struct {
+	bases [][]Statement
+	words [][]string // the fieldArena's arrays
+	cols  [][]int
+}
+
 // readStream is read; with emit set, each top-level statement goes to
-// emit, with its block, as soon as it is complete, instead of into
+// emit.emit, with its block, as soon as it is complete, instead of into
 // t.Statements, so that a caller mapping statements one by one never
 // holds the whole tree. t receives the warnings.
-func readStream(fsys fs.FS, rooted bool, name string, opts Options, t *Tree, emit func(*Statement)) (*Tree, error) {
+func readStream(fsys fs.FS, rooted bool, name string, opts Options, t *Tree, emit *stream) (*Tree, error) {
 	l := newLexer(fsys, rooted, opts)
 	l.openGlob(name, IncludeRead|IncludeMatch|IncludeWildcardMatch, nil)
 	if len(l.globs) == 0 && !l.stopped {
 		l.errorf(Pos{File: l.displayName(name)}, SeverityFatal, "Failed to open configuration file")
 	}
-	b := builder{lx: l, emit: emit}
+	b := builder{lx: l, src: l, emit: emit}
+	var pipe *linePipe
+	if !opts.serial {
+		pipe = startPipe(l)
+		b.src = pipe
+	}
 	t.Statements, _, _ = b.block(0, "", Pos{})
+	if pipe != nil {
+		pipe.wait()
+	}
 	l.stop()
 	var errs ErrorList
 	for _, e := range l.errs {
@@ -166,14 +201,51 @@ func readStream(fsys fs.FS, rooted bool, name string, opts Options, t *Tree, emi
 // at most five deep.
 const maxBlockDepth = 64
 
+// A lineSource gives the builder logical lines and takes its problems.
+type lineSource interface {
+	next() (line, bool)
+	errorf(pos Pos, sev Severity, format string, args ...any)
+}
+
 // A builder makes the tree from the lexer's logical lines.
 type builder struct {
-	lx *lexer
+	lx  *lexer     // runs on src's goroutine when src is a linePipe
+	src lineSource // lx, or a linePipe running it
 	// emit, if set, takes each top-level statement once complete (see
 	// readStream); block then returns no top-level statements.
-	emit   func(*Statement)
+	emit   *stream
 	levels [][]Statement // see block
-	arena  fieldArena
+	// bases[depth] is the whole array levels[depth] is a run of (the
+	// arrays a treeArena hands back).
+	bases [][]Statement
+	arena fieldArena
+}
+
+// detach hands over the arrays of depth 1 and deeper, which hold the
+// blocks of the top-level statement just completed, as an arena, and
+// continues with the arrays of an arena the stream is done with (or
+// none: they are allocated as blocks need them).
+func (b *builder) detach() *treeArena {
+	a := &treeArena{bases: make([][]Statement, 0, max(len(b.bases)-1, 0))}
+	if len(b.bases) > 1 {
+		a.bases = append(a.bases, b.bases[1:]...)
+	}
+	a.words, a.cols = b.arena.take()
+	var next *treeArena
+	if b.emit.reuse != nil {
+		next = b.emit.reuse()
+	}
+	for d := 1; d < len(b.bases); d++ {
+		b.bases[d], b.levels[d] = nil, nil
+		if next != nil && d-1 < len(next.bases) {
+			b.bases[d] = next.bases[d-1][:0]
+			b.levels[d] = b.bases[d]
+		}
+	}
+	if next != nil {
+		b.arena.give(next.words, next.cols)
+	}
+	return a
 }
 
 // block reads statements up to the '}' that closes the block opened at
@@ -188,6 +260,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 	// neither grown step by step nor copied out.
 	for len(b.levels) <= depth {
 		b.levels = append(b.levels, nil)
+		b.bases = append(b.bases, nil)
 	}
 	b.levels[depth] = b.levels[depth][:0]
 	cur := func() []Statement { return b.levels[depth] }
@@ -200,14 +273,21 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 		b.levels[depth] = ss[n:n]
 		return ss[:n:n]
 	}
-	push := func(st Statement) {
+	// push adds a statement to the block and returns it to be set.
+	push := func() *Statement {
 		ss := b.levels[depth]
 		if len(ss) == cap(ss) {
-			grown := make([]Statement, len(ss), max(2*len(ss), 64))
+			// Twice the array being left, not the run: one array
+			// then serves a whole top-level statement, and a
+			// recycled one (detach) the next statements.
+			grown := make([]Statement, len(ss), max(2*len(ss), 2*cap(b.bases[depth]), 64))
 			copy(grown, ss)
 			ss = grown
+			b.bases[depth] = grown[:0]
 		}
-		b.levels[depth] = append(ss, st)
+		ss = ss[:len(ss)+1]
+		b.levels[depth] = ss
+		return &ss[len(ss)-1]
 	}
 	// emitPending hands a finished top-level statement to emit.
 	emitPending := func() {
@@ -215,16 +295,16 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			s := new(Statement)
 			*s = cur()[0]
 			b.levels[0] = b.levels[0][:0]
-			b.emit(s)
+			b.emit.emit(s, b.detach())
 		}
 	}
 	ignored := 0 // '{'s that opened no block, whose '}' must be skipped
 	for {
-		ln, ok := b.lx.next()
+		ln, ok := b.src.next()
 		if !ok {
 			emitPending()
 			if depth > 0 {
-				b.lx.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
+				b.src.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
 			}
 			return out(), Pos{}, false
 		}
@@ -236,7 +316,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 				if depth >= maxBlockDepth {
 					msg = "blocks nested too deep - ignoring '{'"
 				}
-				b.lx.errorf(ln.pos(0), SeverityError, "%s", msg)
+				b.src.errorf(ln.pos(0), SeverityError, "%s", msg)
 				ignored++
 				continue
 			}
@@ -247,7 +327,7 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			st.Block, st.Close, closed = b.block(depth+1, st.Words[0], st.Open)
 			if !closed {
 				if depth > 0 {
-					b.lx.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
+					b.src.errorf(open, SeverityError, "missing '}': the block opened here is not closed")
 				}
 				emitPending()
 				return out(), Pos{}, false
@@ -257,24 +337,29 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 			case ignored > 0:
 				ignored--
 			case depth == 0:
-				b.lx.errorf(ln.pos(0), SeverityError, "Extra '}' found")
+				b.src.errorf(ln.pos(0), SeverityError, "Extra '}' found")
 			default:
 				return out(), ln.pos(0), true
 			}
 		default:
-			words, cols, unmatched := b.arena.fields(ln)
-			if unmatched >= 0 && (len(words) < 2 || !quotedKeywords[words[0]]) {
-				b.lx.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
-			}
-			if len(words) == 0 {
+			n, unmatched := fields(ln)
+			if n == 0 {
+				if unmatched >= 0 {
+					b.src.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
+				}
 				continue
 			}
 			// The previous statement is complete: no '{' can follow it
-			// any more.
+			// any more. (Before carving this line's words: they go
+			// with the next statement's arena, not the previous one's.)
 			emitPending()
-			push(Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s})
+			words, cols := b.arena.carve(ln, n)
+			if unmatched >= 0 && (len(words) < 2 || !quotedKeywords[words[0]]) {
+				b.src.errorf(ln.pos(unmatched), SeverityError, "Unmatched quote: '%s'", ln.s)
+			}
+			*push() = Statement{Pos: ln.org.pos(cols[0]), Words: words, Cols: cols, Line: ln.s}
 			if owner == "global_defs" && depth == 1 && words[0] == "include_check" {
-				b.lx.includeCheck(cur()[len(cur())-1])
+				b.lx.includeCheck(cur()[len(cur())-1], b.src.errorf)
 			}
 			if owner == "global_defs" && depth == 1 && words[0] == "random_seed" {
 				b.lx.randomSeed(cur()[len(cur())-1]) // define.go
@@ -286,7 +371,10 @@ func (b *builder) block(depth int, owner string, open Pos) ([]Statement, Pos, bo
 // includeCheck applies global_defs' include_check keyword
 // (include_check_set): no argument means every check; "read", "match",
 // "wildcard_match", "brace_match" set; "+x" and "-x" add and remove.
-func (l *lexer) includeCheck(s Statement) {
+//
+// The lexer waits while the builder calls it (linePipe), which reports
+// its problems through errorf.
+func (l *lexer) includeCheck(s Statement, errorf func(Pos, Severity, string, ...any)) {
 	if len(s.Words) == 1 {
 		l.check = IncludeAll
 		return
@@ -296,7 +384,7 @@ func (l *lexer) includeCheck(s Statement) {
 		if w != "" && (w[0] == '-' || w[0] == '+') {
 			op, w = w[0], w[1:]
 		} else if i > 0 {
-			l.errorf(s.WordPos(i+1), SeverityError, "Duplicate include_check '%s' specified - ignoring", w)
+			errorf(s.WordPos(i+1), SeverityError, "Duplicate include_check '%s' specified - ignoring", w)
 			continue
 		} else {
 			l.check = 0
@@ -312,7 +400,7 @@ func (l *lexer) includeCheck(s Statement) {
 		case "brace_match":
 			f = IncludeBraceMatch
 		default:
-			l.errorf(s.WordPos(i+1), SeverityError, "Unknown include_check type '%s' - ignoring", w)
+			errorf(s.WordPos(i+1), SeverityError, "Unknown include_check type '%s' - ignoring", w)
 			continue
 		}
 		switch op {

@@ -21,10 +21,16 @@ var quotedKeywords = map[string]bool{
 }
 
 // fieldArena hands out the words and columns of many lines from shared
-// arrays, a few hundred lines an allocation.
+// arrays, a few hundred lines an allocation. The arrays handed out since
+// the last take go, with the builder's, into the treeArena of the
+// statement they hold, and come back through give to be used again.
 type fieldArena struct {
 	words []string
 	cols  []int
+	// used are the arrays handed out since take; spare those to use
+	// before allocating.
+	usedWords, spareWords [][]string
+	usedCols, spareCols   [][]int
 }
 
 const fieldArenaSize = 512
@@ -32,26 +38,53 @@ const fieldArenaSize = 512
 // fields splits a logical line into words as keepalived's alloc_strvec_r
 // does: words are separated by white space; a word starting with '"'
 // runs to the next '"' (the quotes removed, nothing escaped); a '"'
-// inside a word ends it. It returns the words, the column of each on
-// the line's origin, and the index in ln.s of an unmatched '"' (-1 if
-// none), where splitting stopped. The words are counted first; words and columns
-// are carved from a's arrays, each slice capped at its length, so that
-// appending to one never reaches another line's.
-func (a *fieldArena) fields(ln line) (words []string, cols []int, unmatched int) {
-	n, unmatched := splitFields(ln.s, nil)
-	if n == 0 {
-		return nil, nil, unmatched
-	}
+// inside a word ends it. It returns the number of words and the index in
+// ln.s of an unmatched '"' (-1 if none), where splitting stopped; carve
+// then returns the words and the column of each on the line's origin.
+func fields(ln line) (n, unmatched int) {
+	return splitFields(ln.s, nil)
+}
+
+// carve returns the n words of ln (see fields) and their columns, carved
+// from a's arrays, each slice capped at its length, so that appending to
+// one never reaches another line's.
+func (a *fieldArena) carve(ln line, n int) (words []string, cols []int) {
 	if len(a.words)+n > cap(a.words) {
-		a.words = make([]string, 0, max(fieldArenaSize, n))
-		a.cols = make([]int, 0, max(fieldArenaSize, n))
+		a.grow(n)
 	}
 	start := len(a.words)
 	splitFields(ln.s, func(w string, i int) {
 		a.words, a.cols = append(a.words, w), append(a.cols, ln.col(i))
 	})
 	end := len(a.words)
-	return a.words[start:end:end], a.cols[start:end:end], unmatched
+	return a.words[start:end:end], a.cols[start:end:end]
+}
+
+// grow continues in arrays with room for n more words: spare ones if
+// they are big enough, new ones otherwise.
+func (a *fieldArena) grow(n int) {
+	if k := len(a.spareWords); k > 0 && cap(a.spareWords[k-1]) >= n && cap(a.spareCols[k-1]) >= n {
+		a.words, a.cols = a.spareWords[k-1][:0], a.spareCols[k-1][:0]
+		a.spareWords, a.spareCols = a.spareWords[:k-1], a.spareCols[:k-1]
+	} else {
+		a.words = make([]string, 0, max(fieldArenaSize, n))
+		a.cols = make([]int, 0, max(fieldArenaSize, n))
+	}
+	a.usedWords, a.usedCols = append(a.usedWords, a.words), append(a.usedCols, a.cols)
+}
+
+// take returns the arrays handed out since the last take and starts
+// new ones for the next line.
+func (a *fieldArena) take() (words [][]string, cols [][]int) {
+	words, cols = a.usedWords, a.usedCols
+	a.usedWords, a.usedCols = nil, nil
+	a.words, a.cols = nil, nil
+	return words, cols
+}
+
+// give makes words and cols (from take) the arrays to use next.
+func (a *fieldArena) give(words [][]string, cols [][]int) {
+	a.spareWords, a.spareCols = append(a.spareWords, words...), append(a.spareCols, cols...)
 }
 
 // splitFields is fields' scan of s: it calls put (if not nil) with each

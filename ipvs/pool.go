@@ -56,14 +56,19 @@ type PoolConfig struct {
 // (the sorry server may not be a real server too), a sorry server with
 // Quorum off (it would never serve). The errors are *FieldErrors, joined.
 func (c PoolConfig) Validate() error {
-	v := VirtualServer{Service: c.Service, Destinations: make([]Destination, 0, len(c.RealServers)+1)}
-	for _, rs := range c.RealServers {
-		v.Destinations = append(v.Destinations, rs.Destination)
+	// The destinations are the real servers and the sorry server, as
+	// VirtualServer would have them, without copying them into one.
+	n := len(c.RealServers)
+	dest := func(i int) *Destination {
+		if i == len(c.RealServers) {
+			return c.SorryServer
+		}
+		return &c.RealServers[i].Destination
 	}
 	if c.SorryServer != nil {
-		v.Destinations = append(v.Destinations, *c.SorryServer)
+		n++
 	}
-	errs := []error{v.Validate()}
+	errs := []error{validateServer(c.Service, n, dest)}
 	if c.Quorum < 0 && c.SorryServer != nil {
 		errs = append(errs, &FieldError{Service: c.Service.ServiceKey, Field: "SorryServer", Reason: fmt.Sprintf("set with Quorum %d (none): it would never serve", c.Quorum)})
 	}

@@ -190,19 +190,42 @@ func (d Destination) Validate(svc ServiceKey) error {
 // each destination's (Destination.Validate) and duplicate destination keys.
 // The errors are joined; each is a *FieldError.
 func (v VirtualServer) Validate() error {
+	return validateServer(v.Service, len(v.Destinations), func(i int) *Destination { return &v.Destinations[i] })
+}
+
+// validateServer is VirtualServer.Validate of svc and the n destinations
+// dest returns, which need not be in one slice (PoolConfig.Validate).
+func validateServer(svc Service, n int, dest func(i int) *Destination) error {
 	var errs []error
-	if err := v.Service.Validate(); err != nil {
+	if err := svc.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	seen := make(map[DestinationKey]bool, len(v.Destinations))
-	for _, d := range v.Destinations {
-		if err := d.Validate(v.ServiceKey); err != nil {
+	// Duplicates: by comparing each with those before it while that is
+	// cheap, with a map beyond (a pool of a few hundred servers).
+	var seen map[DestinationKey]bool
+	if n > 32 {
+		seen = make(map[DestinationKey]bool, n)
+	}
+	for i := range n {
+		d := dest(i)
+		if err := d.Validate(svc.ServiceKey); err != nil {
 			errs = append(errs, err)
 		}
-		if seen[d.DestinationKey] {
-			errs = append(errs, &FieldError{Service: v.ServiceKey, Dest: d.DestinationKey, HasDest: true, Field: "DestinationKey", Reason: "duplicate destination"})
+		dup := false
+		if seen != nil {
+			dup = seen[d.DestinationKey]
+			seen[d.DestinationKey] = true
+		} else {
+			for j := range i {
+				if dest(j).DestinationKey == d.DestinationKey {
+					dup = true
+					break
+				}
+			}
 		}
-		seen[d.DestinationKey] = true
+		if dup {
+			errs = append(errs, &FieldError{Service: svc.ServiceKey, Dest: d.DestinationKey, HasDest: true, Field: "DestinationKey", Reason: "duplicate destination"})
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -46,17 +45,6 @@ func requireFRR(t *testing.T) {
 	t.Helper()
 	nstest.Require(t)
 	nstest.NeedTools(t, filepath.Join(frrDir, "zebra"), filepath.Join(frrDir, "vrrpd"), "vtysh")
-}
-
-// frrGroup is the group the daemons run as. They run as root (-u root), so
-// that they can use the test's root-owned directory; FRR refuses to start
-// when its user is not in the vty group it was built with (Debian: frrvty)
-// unless that is the group given with -g.
-func frrGroup() string {
-	if _, err := user.LookupGroup("frrvty"); err == nil {
-		return "frrvty"
-	}
-	return "root"
 }
 
 type frrCase struct {
@@ -212,7 +200,7 @@ func (f *frr) start(name, conf, ready string) *frrDaemon {
 		t.Fatal(err)
 	}
 	d := &frrDaemon{nstest.StartDaemon(t, f.h, name, filepath.Join(frrDir, name),
-		"-u", "root", "-g", frrGroup(), "-f", cf, "-i", filepath.Join(f.dir, name+".pid"),
+		"-u", "root", "-g", nstest.FRRGroup(), "-f", cf, "-i", filepath.Join(f.dir, name+".pid"),
 		"-z", filepath.Join(f.dir, "zserv.api"), "--vty_socket", f.dir)}
 	t.Cleanup(func() { d.kill(syscall.SIGTERM) })
 	deadline := time.Now().Add(10 * time.Second)

@@ -33,6 +33,13 @@ type Policy struct {
 	// MaxBackoff bounds the wait; zero means DefaultMaxBackoff, a negative
 	// value no bound.
 	MaxBackoff time.Duration
+	// Immediate is how many failures within Window are restarted at
+	// once, before the backoff applies: with Immediate 1, a loop that
+	// fails once in a while comes back without a wait, and Backoff is
+	// the wait after its second failure within Window (keepalived
+	// respawns a child that ran for over a minute at once). Zero or a
+	// negative value means none: every restart waits.
+	Immediate int
 	// Failures is the failure budget: the Failures-th failure within
 	// Window makes Guard return. Zero means DefaultFailures, a negative
 	// value never gives up.
@@ -81,11 +88,13 @@ func (p Policy) Validate() error {
 }
 
 // backoff returns the wait after the n-th failure within the window
-// (n >= 1): Backoff × 2^(n-1), bounded by MaxBackoff.
+// (n >= 1): none for the first Immediate, then Backoff × 2^(n-1-Immediate),
+// bounded by MaxBackoff.
 func (p Policy) backoff(n int) time.Duration {
-	if p.Backoff < 0 {
+	if p.Backoff < 0 || n <= p.Immediate {
 		return 0
 	}
+	n -= max(p.Immediate, 0)
 	d := p.Backoff
 	for range n - 1 {
 		if p.MaxBackoff > 0 && d >= p.MaxBackoff {
@@ -112,8 +121,9 @@ func (p Policy) backoff(n int) time.Duration {
 // while ctx is not done, or is found stalled by Run: then its ctx is
 // canceled with cause ErrStalled and Guard waits for fn to return. Each
 // failure is logged, counted, and published as an EventFailed; Guard then
-// waits the backoff (p.Backoff doubled for each earlier failure within
-// p.Window, at most p.MaxBackoff) and starts fn again (EventRestarted).
+// waits the backoff (none for the first p.Immediate failures within
+// p.Window, then p.Backoff doubled for each further one, at most
+// p.MaxBackoff) and starts fn again (EventRestarted).
 // The p.Failures-th failure within p.Window ends Guard instead, with an
 // EventGaveUp and an error wrapping ErrFailing and the last failure's
 // error.

@@ -203,6 +203,18 @@ func TestBackoff(t *testing.T) {
 	if d := (Policy{Backoff: -1}).withDefaults().backoff(5); d != 0 {
 		t.Fatalf("backoff off: %v", d)
 	}
+	p = Policy{Immediate: 2, MaxBackoff: 3 * time.Second}.withDefaults()
+	var got []time.Duration
+	for n := 1; n <= 6; n++ {
+		got = append(got, p.backoff(n))
+	}
+	if want := []time.Duration{0, 0, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}; !slices.Equal(got, want) {
+		t.Fatalf("backoffs with Immediate 2: %v, want %v", got, want)
+	}
+	p = Policy{Immediate: -1}.withDefaults()
+	if d := p.backoff(1); d != time.Second {
+		t.Fatalf("Immediate -1: first backoff %v, want 1s", d)
+	}
 }
 
 // A stalled run stuck in a call that ignores its ctx is abandoned

@@ -28,6 +28,7 @@
 //
 //	go run ./bench/conftest               # 5 runs
 //	go run ./bench/conftest -runs 10 -vs 300 -rs 100
+//	go run ./bench/conftest -write /tmp/k.conf  # the file alone, to profile
 package main
 
 import (
@@ -59,7 +60,15 @@ func main() {
 	nvs := flag.Int("vs", 300, "virtual servers")
 	nrs := flag.Int("rs", 100, "real servers per virtual server")
 	child := flag.String("reload-child", "", "internal: run part 2 on this file and print its results")
+	out := flag.String("write", "", "write the generated keepalived.conf to this file and exit (to profile one program on it)")
 	flag.Parse()
+	if *out != "" {
+		if err := os.WriteFile(*out, generate(*nvs, *nrs, 6, 1), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "conftest:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *child != "" {
 		if err := reloadChild(*child, *runs, *nvs, *nrs); err != nil {
 			fmt.Fprintln(os.Stderr, "conftest:", err)

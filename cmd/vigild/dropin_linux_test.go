@@ -245,7 +245,8 @@ func TestDropIn(t *testing.T) {
 		return hasAddr(t, h1, "192.0.2.100") && hasAddr(t, h1, "2001:db8::100")
 	})
 	v := nstest.StartDaemon(t, h2, "vigild", bin, "-n", "-l", "-i", "h2", "-f", conf,
-		"-p", filepath.Join(dir, "v.pid"), "--control-socket", filepath.Join(dir, "v.sock"))
+		"-p", filepath.Join(dir, "v.pid"), "-r", filepath.Join(dir, "v-vrrp.pid"), "-c", filepath.Join(dir, "v-chk.pid"),
+		"--control-socket", filepath.Join(dir, "v.sock"))
 
 	// Election: keepalived holds VI_4 and VI_6, vigild VI_U.
 	await(t, "keepalived master of VI_4 and VI_6, vigild of VI_U", func() bool {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -213,21 +214,12 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
-// TestKernelDropInIPVS: keepalived's checker side and vigild -C, each run
-// on the same file in turn, write the same IPVS table, and both remove
-// their services when stopped.
-func TestKernelDropInIPVS(t *testing.T) {
-	if os.Getenv("IPVSVM") != "1" {
-		t.Skip("runs in the VM, against its kernel's IPVS: tools/ipvsvm/run --pkg ./cmd/vigild --run Kernel --bin keepalived --go-bin ./cmd/vigild")
-	}
-	keepalived, err := exec.LookPath("keepalived")
-	if err != nil {
-		t.Fatalf("keepalived is not in the VM: give tools/ipvsvm/run --bin keepalived (%v)", err)
-	}
-	vigild, err := exec.LookPath("vigild")
-	if err != nil {
-		t.Fatalf("vigild is not in the VM: give tools/ipvsvm/run --go-bin ./cmd/vigild (%v)", err)
-	}
+// kernelFixture gives the VM the real servers of kernelConf that are up
+// (192.0.2.10:8080 and 192.0.2.50:8080, listeners on lo), writes
+// kernelConf in a temporary directory and checks that the IPVS table is
+// empty; it returns the directory and the file.
+func kernelFixture(t *testing.T) (dir, conf string) {
+	t.Helper()
 	for _, a := range []string{"192.0.2.10/32", "192.0.2.50/32"} {
 		if out, err := exec.Command("ip", "addr", "add", a, "dev", "lo").CombinedOutput(); err != nil {
 			t.Fatalf("ip addr add %s dev lo: %v: %s", a, err, out)
@@ -250,15 +242,33 @@ func TestKernelDropInIPVS(t *testing.T) {
 			}
 		}()
 	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "keepalived.conf")
+	dir = t.TempDir()
+	conf = filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(conf, []byte(kernelConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if got := ipvsTable(t); got != "" {
 		t.Fatalf("the table is not empty at the start:\n%s", got)
 	}
+	return dir, conf
+}
 
+// TestKernelDropInIPVS: keepalived's checker side and vigild -C, each run
+// on the same file in turn, write the same IPVS table, and both remove
+// their services when stopped.
+func TestKernelDropInIPVS(t *testing.T) {
+	if os.Getenv("IPVSVM") != "1" {
+		t.Skip("runs in the VM, against its kernel's IPVS: tools/ipvsvm/run --pkg ./cmd/vigild --run Kernel --bin keepalived --go-bin ./cmd/vigild")
+	}
+	keepalived, err := exec.LookPath("keepalived")
+	if err != nil {
+		t.Fatalf("keepalived is not in the VM: give tools/ipvsvm/run --bin keepalived (%v)", err)
+	}
+	vigild, err := exec.LookPath("vigild")
+	if err != nil {
+		t.Fatalf("vigild is not in the VM: give tools/ipvsvm/run --go-bin ./cmd/vigild (%v)", err)
+	}
+	dir, conf := kernelFixture(t)
 	k := start(t, keepalived, "-n", "-l", "-C", "-f", conf, "-p", filepath.Join(dir, "k.pid"), "-c", filepath.Join(dir, "kc.pid"))
 	want := stable(t, "keepalived", 4*time.Second, k.running)
 	t.Logf("keepalived's table:\n%s", want)
@@ -291,5 +301,68 @@ func TestKernelDropInIPVS(t *testing.T) {
 	v.stop(t)
 	if got := ipvsTable(t); got != "" {
 		t.Errorf("vigild left services:\n%s", got)
+	}
+}
+
+// TestKernelSplitChecker: vigild --process-model=keepalived -C runs the
+// checker side in a child process. kill -9 of the child leaves its
+// services in the kernel; the respawned child takes them over and
+// converges on the same table; SIGTERM to the parent stops the child,
+// which removes them.
+func TestKernelSplitChecker(t *testing.T) {
+	if os.Getenv("IPVSVM") != "1" {
+		t.Skip("runs in the VM, against its kernel's IPVS: tools/ipvsvm/run --pkg ./cmd/vigild --run Kernel --go-bin ./cmd/vigild")
+	}
+	vigild, err := exec.LookPath("vigild")
+	if err != nil {
+		t.Fatalf("vigild is not in the VM: give tools/ipvsvm/run --go-bin ./cmd/vigild (%v)", err)
+	}
+	dir, conf := kernelFixture(t)
+	pidC := filepath.Join(dir, "vc.pid")
+	v := start(t, vigild, "-n", "-l", "-C", "-f", conf, "--process-model=keepalived", "--child-deadline=5s",
+		"-p", filepath.Join(dir, "v.pid"), "-c", pidC, "--control-socket", filepath.Join(dir, "v.sock"))
+	want := stable(t, "vigild", 4*time.Second, v.running)
+	for _, s := range []string{"192.0.2.1:80 wrr persistent 50", "192.0.2.10:8080", "FWM  7 sh"} {
+		if !strings.Contains(want, s) {
+			t.Errorf("the checker child's table has no %q:\n%s", s, want)
+		}
+	}
+	pidOf := func() int {
+		b, _ := os.ReadFile(pidC)
+		p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return p
+	}
+	child := pidOf()
+	if child <= 0 || child == v.cmd.Process.Pid {
+		t.Fatalf("checker pid file: %d (parent %d)", child, v.cmd.Process.Pid)
+	}
+	if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if got := ipvsTable(t); got == "" {
+		t.Errorf("the killed child's services left the kernel")
+	}
+	deadline := time.Now().Add(kernelWait)
+	for p := pidOf(); p == child || p <= 0; p = pidOf() {
+		if time.Now().After(deadline) || !v.running() {
+			t.Fatalf("no new checker child within %v", kernelWait)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for got := ipvsTable(t); got != want; got = ipvsTable(t) {
+		if time.Now().After(deadline) || !v.running() {
+			t.Fatalf("the respawned child's table is not its predecessor's after %v:\n%s\nwant:\n%s", kernelWait, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := stable(t, "vigild", 3*time.Second, v.running); got != want {
+		t.Errorf("the respawned child's table changed to:\n%s\nwant:\n%s", got, want)
+	}
+	v.stop(t)
+	if code := v.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("the parent exited %d", code)
+	}
+	if got := ipvsTable(t); got != "" {
+		t.Errorf("the checker child left services:\n%s", got)
 	}
 }

@@ -81,6 +81,9 @@ var packages = map[string]string{
 	"zebra":      "frr",
 	"vrrpd":      "frr",
 	"vtysh":      "frr",
+	"bgpd":       "frr",
+	"bird":       "bird2",
+	"birdc":      "bird2",
 	"ipvsadm":    "ipvsadm",
 	"sysctl":     "procps",
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -36,6 +37,9 @@ type Response struct {
 	Reload *reloadResult `json:"reload,omitempty"`
 	// Dump answers dump: keepalived.data's text.
 	Dump string `json:"dump,omitempty"`
+	// Metrics answers metrics (a child's, for its parent's /metrics):
+	// the Supervisor's collector in Prometheus' text format.
+	Metrics string `json:"metrics,omitempty"`
 }
 
 const (
@@ -71,10 +75,10 @@ func listenControl(path string) (*net.UnixListener, error) {
 	return ln, nil
 }
 
-// serveControl answers the control socket's requests until the returned
-// func is called; that func closes the listener and the connections and
-// waits for their goroutines.
-func (d *daemon) serveControl(ln *net.UnixListener) func() {
+// serveControl answers the control socket's requests with handle until
+// the returned func is called; that func closes the listener and the
+// connections and waits for their goroutines.
+func serveControl(ln *net.UnixListener, log *slog.Logger, handle func(context.Context, Request) Response) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var (
 		mu    sync.Mutex
@@ -86,7 +90,7 @@ func (d *daemon) serveControl(ln *net.UnixListener) func() {
 			c, err := ln.AcceptUnix()
 			if err != nil {
 				if ctx.Err() == nil {
-					d.log.Error("control socket", "err", err)
+					log.Error("control socket", "err", err)
 				}
 				return
 			}
@@ -99,7 +103,7 @@ func (d *daemon) serveControl(ln *net.UnixListener) func() {
 			conns[c] = true
 			mu.Unlock()
 			wg.Go(func() {
-				d.serveConn(ctx, c)
+				serveConn(ctx, c, log, handle)
 				mu.Lock()
 				delete(conns, c)
 				mu.Unlock()
@@ -119,13 +123,13 @@ func (d *daemon) serveControl(ln *net.UnixListener) func() {
 	}
 }
 
-// serveConn answers one request on c.
-func (d *daemon) serveConn(ctx context.Context, c *net.UnixConn) {
+// serveConn answers one request on c with handle.
+func serveConn(ctx context.Context, c *net.UnixConn, log *slog.Logger, handle func(context.Context, Request) Response) {
 	c.SetDeadline(time.Now().Add(controlTimeout))
 	enc := json.NewEncoder(c)
 	uid, err := peerUID(c)
 	if err != nil || (uid != 0 && uid != os.Geteuid()) {
-		d.log.Warn("control socket: refused a client", "uid", uid, "err", err)
+		log.Warn("control socket: refused a client", "uid", uid, "err", err)
 		enc.Encode(Response{Error: "permission denied"})
 		return
 	}
@@ -145,7 +149,7 @@ func (d *daemon) serveConn(ctx context.Context, c *net.UnixConn) {
 		enc.Encode(Response{Error: "bad request: " + err.Error()})
 		return
 	}
-	enc.Encode(d.handle(ctx, req))
+	enc.Encode(handle(ctx, req))
 }
 
 // handle answers a request.
@@ -166,6 +170,12 @@ func (d *daemon) handle(ctx context.Context, req Request) Response {
 		var b bytes.Buffer
 		writeData(&b, &cfg, &st, d.env.Now())
 		return Response{Dump: b.String()}
+	case "metrics":
+		text, err := gatherText(d.sup.Collector())
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{Metrics: text}
 	}
 	return Response{Error: fmt.Sprintf("unknown command %q (status, reload, dump)", req.Command)}
 }

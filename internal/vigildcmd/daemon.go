@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -40,29 +41,27 @@ type reloadResult struct {
 	Err      string   `json:"error,omitempty"`
 }
 
-// runDaemon runs the Supervisor of o.ConfigFile until SIGTERM or SIGINT.
+// runDaemon runs the Supervisor of o.ConfigFile until SIGTERM or SIGINT;
+// with o.Child, as a child of vigild's parent process (split.go).
 func runDaemon(o *Options, env *Env) int {
 	log := newLogger(env.Stderr, o)
-	log.Info("Starting vigild", "version", version(), "config", o.ConfigFile)
-	l := loadConfig(o, env)
-	if l.missing != nil {
-		log.Error("Configuration file missing", "file", o.ConfigFile, "err", l.missing)
-		return ExitNoConfig
-	}
-	logDiags(log, l.diags)
-	if l.other != nil || l.fatal {
-		if l.other != nil {
-			log.Error("Configuration cannot be read", "file", o.ConfigFile, "err", l.other)
+	var link *parentLink
+	if o.Child != "" {
+		log = log.With("process", o.Child)
+		var err error
+		if link, err = openParentLink(log); err != nil {
+			log.Error("Cannot talk to the parent process", "err", err)
+			return ExitFatal
 		}
-		log.Error("Configuration cannot run; exiting", "file", o.ConfigFile)
-		return ExitConfig
+		defer link.close()
+		env.Notify = link.notify
 	}
-	if l.insecure {
-		log.Warn(securityViolation)
+	log.Info("Starting vigild", "version", version(), "config", o.ConfigFile)
+	cfg, status := startConfig(o, env, log)
+	if status != ExitOK {
+		return status
 	}
-	cfg := filter(l.cfg, o)
-	cfg.Logger = log
-	if o.CheckOnly && hasHASuspend(&cfg) {
+	if o.CheckOnly && o.Child == "" && hasHASuspend(&cfg) {
 		log.Warn("ha_suspend with -C/--check: no VRRP instance runs in this process, so those virtual servers stay suspended")
 	}
 	if o.DumpConf {
@@ -71,11 +70,18 @@ func runDaemon(o *Options, env *Env) int {
 
 	pp := pidFiles(o, &cfg.Global.Daemon, env.RunDir)
 	pidPaths := []string{pp.main}
-	if !o.CheckOnly {
-		pidPaths = append(pidPaths, pp.vrrp)
-	}
-	if !o.VRRPOnly {
-		pidPaths = append(pidPaths, pp.checkers)
+	switch {
+	case o.Child == childVRRP.String():
+		pidPaths = []string{pp.vrrp}
+	case o.Child == childChecker.String():
+		pidPaths = []string{pp.checkers}
+	default:
+		if !o.CheckOnly {
+			pidPaths = append(pidPaths, pp.vrrp)
+		}
+		if !o.VRRPOnly {
+			pidPaths = append(pidPaths, pp.checkers)
+		}
 	}
 	pids, err := writePidFiles(pidPaths, env.Pid, env.Proc, log)
 	if err != nil {
@@ -91,6 +97,9 @@ func runDaemon(o *Options, env *Env) int {
 	if err != nil {
 		log.Error("Cannot start", "err", err)
 		return ExitFatal
+	}
+	if link != nil && o.Child == childVRRP.String() {
+		link.resume(sup, env.Getenv(resumeEnv))
 	}
 	d := &daemon{o: o, env: env, log: log, sup: sup, cfg: cfg, reqs: make(chan reloadReq)}
 
@@ -114,8 +123,41 @@ func runDaemon(o *Options, env *Env) int {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sup.Run(ctx) }()
+	if link != nil {
+		var vipsOf func(string) []netip.Prefix
+		if o.Child == childVRRP.String() {
+			vipsOf = d.vipsOf
+		} else {
+			link.relayHeld(sup)
+		}
+		bg.Go(func() { link.run(ctx, sup, o.ChildDeadline, vipsOf) })
+	}
 	d.notify("READY=1\nSTATUS=running")
 	return d.loop(ctx, cancel, runErr)
+}
+
+// startConfig loads o.ConfigFile for a start, logging its problems, and
+// filters it for o; a status other than ExitOK says why it cannot run.
+func startConfig(o *Options, env *Env, log *slog.Logger) (vigil.Config, int) {
+	l := loadConfig(o, env)
+	if l.missing != nil {
+		log.Error("Configuration file missing", "file", o.ConfigFile, "err", l.missing)
+		return vigil.Config{}, ExitNoConfig
+	}
+	logDiags(log, l.diags)
+	if l.other != nil || l.fatal {
+		if l.other != nil {
+			log.Error("Configuration cannot be read", "file", o.ConfigFile, "err", l.other)
+		}
+		log.Error("Configuration cannot run; exiting", "file", o.ConfigFile)
+		return vigil.Config{}, ExitConfig
+	}
+	if l.insecure {
+		log.Warn(securityViolation)
+	}
+	cfg := filter(l.cfg, o)
+	cfg.Logger = log
+	return cfg, ExitOK
 }
 
 // loop serves signals and reloads until a stop; it returns the exit
@@ -321,33 +363,44 @@ func dumpConfig(log *slog.Logger, cfg *vigil.Config) {
 // startServers starts the control socket and the metrics server; the
 // returned func stops them and waits for their goroutines.
 func (d *daemon) startServers() (func(), error) {
+	serve := d.serveHTTP
+	if d.o.Child != "" {
+		serve = nil // the parent serves the metrics
+	}
+	return startServers(d.o, d.log, d.handle, serve)
+}
+
+// startServers starts o's control socket, answered by handle, and, with
+// serve, the metrics server on --metrics-address; the returned func
+// stops them and waits for their goroutines.
+func startServers(o *Options, log *slog.Logger, handle func(context.Context, Request) Response, serve func(net.Listener) func()) (func(), error) {
 	var stops []func()
 	stop := func() {
 		for _, s := range stops {
 			s()
 		}
 	}
-	if p := d.o.ControlSocket; p != "" && p != "none" {
+	if p := childSocket(o); p != "" {
 		ln, err := listenControl(p)
 		switch {
-		case err != nil && p == DefaultControlSocket:
+		case err != nil && o.ControlSocket == DefaultControlSocket:
 			// The default is best effort: vigild runs without it.
-			d.log.Error("No control socket", "path", p, "err", err)
+			log.Error("No control socket", "path", p, "err", err)
 		case err != nil:
 			return stop, err
 		default:
-			d.log.Info("Control socket", "path", p)
-			stops = append(stops, d.serveControl(ln))
+			log.Info("Control socket", "path", p)
+			stops = append(stops, serveControl(ln, log, handle))
 		}
 	}
-	if a := d.o.MetricsAddress; a != "" {
+	if a := o.MetricsAddress; a != "" && serve != nil {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			stop()
 			return func() {}, fmt.Errorf("metrics address: %w", err)
 		}
-		d.log.Info("Serving /metrics and /state", "address", ln.Addr().String())
-		stops = append(stops, d.serveHTTP(ln))
+		log.Info("Serving /metrics and /state", "address", ln.Addr().String())
+		stops = append(stops, serve(ln))
 	}
 	return stop, nil
 }
@@ -369,6 +422,19 @@ func (d *daemon) requestReload(ctx context.Context) (reloadResult, error) {
 	case <-ctx.Done():
 		return reloadResult{}, errNotRunning
 	}
+}
+
+// vipsOf returns the VIPs of the instance named name in the
+// configuration running.
+func (d *daemon) vipsOf(name string) []netip.Prefix {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, in := range d.cfg.Instances {
+		if in.VRRP.Name == name {
+			return in.VRRP.VIPs
+		}
+	}
+	return nil
 }
 
 // config returns the configuration running.

@@ -5,18 +5,44 @@
 //
 // Where vigild differs from keepalived, and why:
 //
-//   - One process, never forking: -n is accepted and changes nothing;
-//     -l, -S, -G, -R, -B and --all are accepted too. It logs with
+//   - One process by default, never forking: -n is accepted and changes
+//     nothing; -l, -S, -G and -B are accepted too (-R too, which
+//     matters only to the process model below). It logs with
 //     log/slog to stderr (the journal under systemd), keepalived's
 //     wording in the message ("(VI_1) Entering MASTER STATE", "Removing
 //     service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80",
 //     "Reloading", "Stopping"). -D twice logs at debug level.
-//   - Pid files: -p, and -r and -c for the VRRP and checker sides, all
-//     hold vigild's pid (scripts and units that signal either reach the
-//     one process); -r is written unless -C, -c unless -P. A pid file
-//     naming a live vigild or keepalived (or locked by one) refuses the
-//     start with exit 1 (keepalived exits 0); a dead or reused pid
-//     (keepalived#1527) is overwritten.
+//   - --process-model=keepalived runs keepalived's process model instead
+//     (split.go): a parent starts this program again as a VRRP child
+//     (--child=vrrp, as -P) and a checker child (--child=checker, as -C),
+//     each beating over a socketpair on fd 3 while its Supervisor is
+//     Healthy, and guards them with package watchdog: a child that exits or
+//     misses --child-deadline is killed (SIGKILL) and respawned, at once the
+//     first time within a minute, then after 1s, 2s and 4s; the fifth
+//     failure within a minute exits 1 (with -R the first); a child's
+//     permanent status (1, 2, 6) ends the parent with it. A VRRP child
+//     killed while master is respawned resuming those instances
+//     (vigil.Supervisor.ResumeMasters): its VIPs are never removed. The
+//     parent relays the VIPs the VRRP child holds as master (from its
+//     heartbeats) to the checker child, for ha_suspend
+//     (vigil.Supervisor.SetHeldVIPs). It forwards SIGHUP and SIGUSR1 to both
+//     children, SIGUSR2 and the JSON signal to the VRRP child, stops both on
+//     SIGTERM, alone talks to systemd (READY=1 once both are ready;
+//     WATCHDOG=1 only while both beat), writes -p (each child its own -r or
+//     -c), and answers the control socket and --metrics-address from its
+//     children's (each listens on the control socket's path + ".vrrp" or
+//     ".checker"). A child stops when its parent dies (PR_SET_PDEATHSIG
+//     SIGTERM, and its end of the socketpair closing). --all starts both
+//     children even when the file has nothing for one; without it a side
+//     with nothing to run is not started, as keepalived's. Log lines carry
+//     process=parent, vrrp or checker.
+//   - Pid files: -p, and -r and -c for the VRRP and checker sides, all hold
+//     vigild's pid (scripts and units that signal either reach the one
+//     process); -r is written unless -C, -c unless -P. With
+//     --process-model=keepalived each holds its own process's pid, as
+//     keepalived's. A pid file naming a live vigild or keepalived (or locked
+//     by one) refuses the start with exit 1 (keepalived exits 0); a dead or
+//     reused pid (keepalived#1527) is overwritten.
 //   - -P drops the virtual servers, -C the instances, sync groups,
 //     trackers and static addresses: the other side is not run.
 //   - Start: a missing file exits 6, a fatal problem 2; errors keepalived

@@ -60,7 +60,7 @@ func (d *daemon) writeStatsDump() {
 // writeDump writes a dump file through a temporary file renamed into
 // place, so a reader never sees half of one; a failure is logged.
 func (d *daemon) writeDump(name string, data []byte) {
-	path := filepath.Join(d.env.DumpDir, name)
+	path := filepath.Join(d.env.DumpDir, dumpName(d.o, name))
 	if err := writeFileAtomic(path, data); err != nil {
 		d.log.Error("Can't write the dump", "file", path, "err", err)
 		return

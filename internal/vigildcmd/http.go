@@ -3,6 +3,7 @@ package vigildcmd
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -28,11 +29,17 @@ func (d *daemon) serveHTTP(ln net.Listener) func() {
 		enc.SetIndent("", "  ")
 		enc.Encode(d.sup.State())
 	})
+	return serveMux(ln, mux, d.log)
+}
+
+// serveMux serves mux on ln until the returned func is called; that func
+// closes the server and waits for it.
+func serveMux(ln net.Listener, mux *http.ServeMux, log *slog.Logger) func() {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("metrics server", "err", err)
+			log.Error("metrics server", "err", err)
 		}
 	})
 	return func() {

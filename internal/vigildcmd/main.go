@@ -47,6 +47,15 @@ type Env struct {
 	Hostname func() (string, error)
 	// LookupUser resolves scripts' users; nil means notify.LookupUser.
 	LookupUser func(name, group string, supplementary bool) (*notify.User, error)
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(key string) string
+	// WatchdogInterval is systemd's watchdog interval, for the parent of
+	// --process-model=keepalived (a single process's Supervisor reads
+	// WATCHDOG_USEC itself); zero means WATCHDOG_USEC's, negative none.
+	WatchdogInterval time.Duration
+	// Launch starts the children of --process-model=keepalived; nil
+	// means re-executing this program (Linux).
+	Launch launcher
 }
 
 // JSONSignal is keepalived's JSON signal (glibc's SIGRTMIN+2): vigild
@@ -93,6 +102,9 @@ func (e Env) withDefaults() Env {
 	if e.Hostname == nil {
 		e.Hostname = os.Hostname
 	}
+	if e.Getenv == nil {
+		e.Getenv = os.Getenv
+	}
 	return e
 }
 
@@ -134,6 +146,9 @@ func Main(args []string, env Env) int {
 		signal.Notify(ch, sigs...)
 		defer signal.Stop(ch)
 		env.Signals = ch
+	}
+	if o.ProcessModel == ModelKeepalived && o.Child == "" {
+		return runParent(&o, &env, args)
 	}
 	return runDaemon(&o, &env)
 }
@@ -204,15 +219,21 @@ keepalived's options (keepalived(8)):
   -l, --log-console            accepted: vigild always logs to stderr
   -D, --log-detail             accepted; twice: debug logs
   -S, --log-facility=FACILITY  accepted (0-7, local0-7, user, daemon): no syslog
-  -G, --no-syslog, -R, --dont-respawn, -B, --no_bfd, --all   accepted, no effect
+  -G, --no-syslog, -B, --no_bfd   accepted, no effect
+  -R, --dont-respawn           with --process-model=keepalived: a child that
+                               dies or stalls stops vigild (exit 1)
+      --all                    with --process-model=keepalived: start both
+                               children even if one side has nothing to run
   -n, --dont-fork              accepted: vigild never forks
   -e, --all-config             every included file must exist
   -I, --dont-release-ipvs      leave the virtual servers in IPVS on exit
   -d, --dump-conf              log the configuration at start
   -p, --pid=FILE               pid file (default ` + DefaultPidFile + `; use_pid_dir,
                                instance and net_namespace name them as keepalived)
-  -r, --vrrp_pid=FILE          VRRP pid file, vigild's pid (default ` + DefaultVRRPPidFile + `)
-  -c, --checkers_pid=FILE      checkers pid file, vigild's pid (default ` + DefaultCheckPidFile + `)
+  -r, --vrrp_pid=FILE          VRRP pid file, vigild's pid or its VRRP child's
+                               (default ` + DefaultVRRPPidFile + `)
+  -c, --checkers_pid=FILE      checkers pid file, vigild's pid or its checker
+                               child's (default ` + DefaultCheckPidFile + `)
   -t, --config-test[=FILE]     check the configuration and exit: 0 good,
                                4 cannot run, 5 errors, 6 scripts without
                                enable_script_security; problems to stderr or FILE
@@ -228,6 +249,11 @@ vigild's own:
       --metrics-address=ADDR   serve /metrics (Prometheus) and /state (JSON)
       --control-socket=PATH    control socket (default ` + DefaultControlSocket + `;
                                "none": no socket)
+      --process-model=MODEL    single (default): one process; keepalived: a
+                               parent with a VRRP child and a checker child,
+                               respawned when they die or stall
+      --child-deadline=DUR     a child silent this long is killed and
+                               respawned (default 10s)
 
 Signals: HUP reload, TERM/INT stop, USR1 state dump (keepalived.data and
 vigild.json), USR2 statistics (keepalived.stats), in $TMPDIR or /tmp.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults, as keepalived's (RUNSTATEDIR /run, SYSCONFDIR /etc).
@@ -48,11 +49,70 @@ type Options struct {
 	Version, Help                         bool
 	Signum                                string // --signum: print a signal's number and exit
 
+	// All (--all): with ProcessModel "keepalived", start each child
+	// even when the configuration has nothing for its side, as
+	// keepalived's --all.
+	All bool
+	// DontRespawn (-R): with ProcessModel "keepalived", a child that
+	// dies or stalls is not respawned: the parent stops the other and
+	// exits 1.
+	DontRespawn bool
+
 	// vigild's own.
 	MetricsAddress string // --metrics-address: "" for none
 	ControlSocket  string // --control-socket: "none" for none
+	// ProcessModel (--process-model) is ModelSingle (the default: one
+	// process) or ModelKeepalived (a parent watching a VRRP child and a
+	// checker child: split.go).
+	ProcessModel string
+	// ChildDeadline (--child-deadline) is how long a child may go
+	// without a heartbeat before its parent kills and respawns it;
+	// DefaultChildDeadline if not given.
+	ChildDeadline time.Duration
+	// Child (--child, internal) is set by the parent in its children's
+	// command lines: "vrrp" or "checker".
+	Child string
 	// Warnings are options accepted with a remark (an invalid -S).
 	Warnings []string
+	// problems are invalid option values found by set functions.
+	problems []string
+}
+
+// Process models (--process-model).
+const (
+	ModelSingle     = "single"
+	ModelKeepalived = "keepalived"
+)
+
+// DefaultChildDeadline is --child-deadline's default.
+const DefaultChildDeadline = 10 * time.Second
+
+func setProcessModel(o *Options, v string) {
+	if v != ModelSingle && v != ModelKeepalived {
+		o.problems = append(o.problems, fmt.Sprintf("--process-model: %q, want %s or %s", v, ModelSingle, ModelKeepalived))
+		return
+	}
+	o.ProcessModel = v
+}
+
+func setChildDeadline(o *Options, v string) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 10*time.Millisecond {
+		o.problems = append(o.problems, fmt.Sprintf("--child-deadline: %q, want a duration of at least 10ms (such as 10s)", v))
+		return
+	}
+	o.ChildDeadline = d
+}
+
+func setChild(o *Options, v string) {
+	if v != childVRRP.String() && v != childChecker.String() {
+		o.problems = append(o.problems, fmt.Sprintf("--child: %q, want vrrp or checker (set by vigild's parent process)", v))
+		return
+	}
+	// A child runs its side only: the VRRP child as -P, the checker
+	// child as -C.
+	o.Child = v
+	o.VRRPOnly, o.CheckOnly = v == childVRRP.String(), v == childChecker.String()
 }
 
 // argKind says whether an option takes an argument.
@@ -82,7 +142,7 @@ var daemonOptions = []option{
 	{short: 'P', long: "vrrp", set: func(o *Options, _ string) { o.VRRPOnly = true }},
 	{short: 'C', long: "check", set: func(o *Options, _ string) { o.CheckOnly = true }},
 	{short: 'B', long: "no_bfd", set: func(*Options, string) {}},
-	{long: "all", set: func(*Options, string) {}},
+	{long: "all", set: func(o *Options, _ string) { o.All = true }},
 	{short: 'l', long: "log-console", set: func(o *Options, _ string) { o.LogConsole = true }},
 	{short: 'D', long: "log-detail", set: func(o *Options, _ string) { o.LogDetail++ }},
 	{short: 'S', long: "log-facility", arg: requiredArg, set: setFacility},
@@ -94,7 +154,7 @@ var daemonOptions = []option{
 	{short: 'X', long: "release-vips", unsupported: "VIPs are released only when vigild stops"},
 	{short: 'V', long: "dont-release-vrrp", unsupported: "vigild always removes its VIPs when it stops"},
 	{short: 'I', long: "dont-release-ipvs", set: func(o *Options, _ string) { o.DontReleaseIPVS = true }},
-	{short: 'R', long: "dont-respawn", set: func(*Options, string) {}},
+	{short: 'R', long: "dont-respawn", set: func(o *Options, _ string) { o.DontRespawn = true }},
 	{short: 'n', long: "dont-fork", set: func(o *Options, _ string) { o.DontFork = true }},
 	{short: 'd', long: "dump-conf", set: func(o *Options, _ string) { o.DumpConf = true }},
 	{short: 'p', long: "pid", arg: requiredArg, set: func(o *Options, v string) { o.PidFile = v }},
@@ -122,6 +182,9 @@ var daemonOptions = []option{
 	{short: 'h', long: "help", set: func(o *Options, _ string) { o.Help = true }},
 	{long: "metrics-address", arg: requiredArg, set: func(o *Options, v string) { o.MetricsAddress = v }},
 	{long: "control-socket", arg: requiredArg, set: func(o *Options, v string) { o.ControlSocket = v }},
+	{long: "process-model", arg: requiredArg, set: setProcessModel},
+	{long: "child-deadline", arg: requiredArg, set: setChildDeadline},
+	{long: "child", arg: requiredArg, set: setChild},
 }
 
 // clientOptions are the subcommands' options.
@@ -170,7 +233,8 @@ func (e *UsageError) Error() string { return strings.Join(e.Problems, "\n") }
 // naming a subcommand (status, reload, dump) selects it and its options.
 // It returns every problem at once, as a *UsageError.
 func Parse(args []string) (Options, error) {
-	o := Options{ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket}
+	o := Options{ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket,
+		ProcessModel: ModelSingle, ChildDeadline: DefaultChildDeadline}
 	table := daemonOptions
 	if len(args) > 0 {
 		for _, c := range commands {
@@ -242,6 +306,8 @@ func Parse(args []string) (Options, error) {
 			rest = append(rest, a)
 		}
 	}
+	problems = append(problems, o.problems...)
+	o.problems = nil
 	if len(rest) > 0 {
 		// keepalived prints them and goes on; a mistyped subcommand
 		// would then start a daemon.

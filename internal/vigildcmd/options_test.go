@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -14,7 +15,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParse(t *testing.T) {
 	def := func(f func(o *Options)) Options {
-		o := Options{ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket}
+		o := Options{ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket,
+			ProcessModel: ModelSingle, ChildDeadline: DefaultChildDeadline}
 		if f != nil {
 			f(&o)
 		}
@@ -52,7 +54,13 @@ func TestParse(t *testing.T) {
 		{[]string{"-d"}, def(func(o *Options) { o.DumpConf = true })},
 		{[]string{"--dump-conf"}, def(func(o *Options) { o.DumpConf = true })},
 		{[]string{"-e", "-I", "--ignore-sigint"}, def(func(o *Options) { o.AllConfig, o.DontReleaseIPVS, o.IgnoreSIGINT = true, true, true })},
-		{[]string{"-G", "-R", "-B", "--all", "--no-syslog", "--dont-respawn", "--no_bfd"}, def(nil)},
+		{[]string{"-G", "-B", "--no-syslog", "--no_bfd"}, def(nil)},
+		{[]string{"-R"}, def(func(o *Options) { o.DontRespawn = true })},
+		{[]string{"--dont-respawn"}, def(func(o *Options) { o.DontRespawn = true })},
+		{[]string{"--all"}, def(func(o *Options) { o.All = true })},
+		{[]string{"--process-model=keepalived", "--child-deadline", "500ms"}, def(func(o *Options) { o.ProcessModel, o.ChildDeadline = ModelKeepalived, 500*time.Millisecond })},
+		{[]string{"--process-model", "single"}, def(nil)},
+		{[]string{"--child=checker"}, def(func(o *Options) { o.Child, o.CheckOnly = "checker", true })},
 		{[]string{"-v"}, def(func(o *Options) { o.Version = true })},
 		{[]string{"--version"}, def(func(o *Options) { o.Version = true })},
 		{[]string{"-h"}, def(func(o *Options) { o.Help = true })},
@@ -61,10 +69,10 @@ func TestParse(t *testing.T) {
 		{[]string{"--metrics-address", ":9650"}, def(func(o *Options) { o.MetricsAddress = ":9650" })},
 		{[]string{"--control-socket=/s"}, def(func(o *Options) { o.ControlSocket = "/s" })},
 		{[]string{"--", "-x"}, Options{}}, // an argument, refused below
-		{[]string{"status"}, Options{Command: "status", ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket}},
-		{[]string{"status", "--json", "--control-socket", "/s"}, Options{Command: "status", JSON: true, ConfigFile: DefaultConfigFile, ControlSocket: "/s"}},
-		{[]string{"reload"}, Options{Command: "reload", ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket}},
-		{[]string{"dump"}, Options{Command: "dump", ConfigFile: DefaultConfigFile, ControlSocket: DefaultControlSocket}},
+		{[]string{"status"}, def(func(o *Options) { o.Command = "status" })},
+		{[]string{"status", "--json", "--control-socket", "/s"}, def(func(o *Options) { o.Command, o.JSON, o.ControlSocket = "status", true, "/s" })},
+		{[]string{"reload"}, def(func(o *Options) { o.Command = "reload" })},
+		{[]string{"dump"}, def(func(o *Options) { o.Command = "dump" })},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.args)
@@ -110,6 +118,9 @@ func TestParseBad(t *testing.T) {
 		{[]string{"status", "status"}, []string{"Unexpected argument(s): status"}},
 		{[]string{"status", "-f", "/x"}, []string{"Unknown option -f", "Unexpected argument(s): /x"}},
 		{[]string{"-q", "-f", "--zz"}, []string{"Unknown option -q"}}, // -f takes --zz as its file, as getopt
+		{[]string{"--process-model=split"}, []string{`--process-model: "split", want single or keepalived`}},
+		{[]string{"--child-deadline=1ns", "--child-deadline=x"}, []string{`--child-deadline: "1ns"`, `--child-deadline: "x"`}},
+		{[]string{"--child=bfd"}, []string{`--child: "bfd", want vrrp or checker`}},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.args)

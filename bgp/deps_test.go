@@ -1,0 +1,35 @@
+package bgp_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestVigilDoesNotImportGoBGP: importing vigil does not pull in GoBGP
+// (nor gRPC); only this package does.
+func TestVigilDoesNotImportGoBGP(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command in PATH:", err)
+	}
+	deps := func(pkg string) []string {
+		out, err := exec.Command(goBin, "list", "-deps", pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		var heavy []string
+		for _, p := range strings.Fields(string(out)) {
+			if strings.Contains(p, "gobgp") || strings.Contains(p, "google.golang.org/grpc") {
+				heavy = append(heavy, p)
+			}
+		}
+		return heavy
+	}
+	if got := deps("github.com/vigil-ha/vigil"); len(got) != 0 {
+		t.Errorf("github.com/vigil-ha/vigil depends on %q", got)
+	}
+	if got := deps("github.com/vigil-ha/vigil/bgp"); len(got) == 0 {
+		t.Error("bgp does not depend on GoBGP: the check above proves nothing")
+	}
+}
