@@ -18,7 +18,8 @@ import (
 // none with accept on or once removed or forgotten (another instance
 // keeps them); an instance a reload replaced before the old one is
 // released drops under a key of its own, which the old one's release
-// leaves alone. OpenLinux deletes a leftover table and Close the table.
+// leaves alone. The first Instance deletes a leftover table, Close the
+// table; a platform without instances touches neither.
 func TestLinuxAcceptMode(t *testing.T) {
 	nstest.NeedTools(t, "nft")
 	h := nstest.NewSegment(t, 1).Hosts[0]
@@ -26,22 +27,35 @@ func TestLinuxAcceptMode(t *testing.T) {
 		t.Helper()
 		return nstest.MustRun(t, "ip", "netns", "exec", h.Name, "nft", "list", "ruleset")
 	}
-	// A crashed run's table, and someone else's.
+	// A crashed run's table (or a VRRP process's), and someone else's.
 	nstest.MustRun(t, "ip", "netns", "exec", h.Name, "nft", "add", "table", "inet", "vt")
 	nstest.MustRun(t, "ip", "netns", "exec", h.Name, "nft", "add", "table", "ip", "other")
-	p, err := OpenLinux(LinuxConfig{Netns: h.Path(), NFTables: NFTables{Table: "vt"}})
+	cfg := LinuxConfig{Netns: h.Path(), NFTables: NFTables{Table: "vt"}}
+	// A platform without instances (vigild's checker process next to
+	// its VRRP process) leaves the table alone.
+	checker, err := OpenLinux(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checker.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rs := ruleset(); !strings.Contains(rs, "table inet vt") {
+		t.Fatalf("a platform without instances deleted the table:\n%s", rs)
+	}
+	p, err := OpenLinux(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if rs := ruleset(); strings.Contains(rs, "table inet vt") || !strings.Contains(rs, "table ip other") {
-		t.Fatalf("after OpenLinux:\n%s\nwant the leftover table gone, the other kept", rs)
-	}
 	x, y := netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("192.0.2.101/24")
 	ic := InstanceConfig{VRRP: vrrp.Config{Name: "VI_1", VRID: 51, VIPs: []netip.Prefix{x, y}, NoAccept: true}, Interface: h.Link}
 	old, err := p.Instance(ic)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rs := ruleset(); strings.Contains(rs, "table inet vt") || !strings.Contains(rs, "table ip other") {
+		t.Fatalf("after the first Instance:\n%s\nwant the leftover table gone, the other kept", rs)
 	}
 	ic.VRRP.VRID = 52 // a new identity: the reload replaces the instance
 	repl, err := p.Instance(ic)

@@ -63,16 +63,17 @@ type LinuxConfig struct {
 // neighbour discovery, through an nftables table of Linux's own
 // (LinuxConfig.NFTables, package acceptmode): its VIPs enter the
 // table's drop sets before they are added to the interface and leave
-// them after they are removed. The table is made by the first instance that
-// needs it; OpenLinux deletes one left by a run that did not close
-// (a crash), and Close deletes it.
+// them after they are removed. The table is made by the first master
+// that needs it; the first Instance deletes one left by a run that did
+// not close (a crash), and Close deletes it. A Linux that opens no
+// instance (a checker process next to a VRRP one) never touches it.
 type Linux struct {
 	cfg     LinuxConfig
 	log     *slog.Logger
 	watcher *netlink.Watcher
 	rebinds *netlink.Subscription
-	// filter is the no_accept table; nil when nftables could not be
-	// opened (filterErr says why).
+	// filter is the no_accept table; nil until the first Instance, and
+	// when nftables could not be opened (filterErr says why).
 	filter    *acceptmode.Filter
 	filterErr error
 	// filterKeys are the instances' keys in filter, while not released:
@@ -107,13 +108,24 @@ func OpenLinux(cfg LinuxConfig) (*Linux, error) {
 	}
 	l.watcher = w
 	l.rebinds = w.Subscribe(64)
-	l.filter, l.filterErr = acceptmode.New(acceptmode.Config{Netns: cfg.Netns, Table: cfg.NFTables.Table,
-		Priority: cfg.NFTables.Priority, Counters: cfg.NFTables.Counters, Logger: l.log})
+	return l, nil
+}
+
+// openFilter opens the no_accept table, which deletes one a crashed run
+// left, at the first instance: a platform that runs no VRRP instance (a
+// checker process next to the VRRP one, in vigild's keepalived process
+// model) leaves the table alone. l.mu held.
+func (l *Linux) openFilter() {
+	if l.filter != nil || l.filterErr != nil {
+		return
+	}
+	c := l.cfg.NFTables
+	l.filter, l.filterErr = acceptmode.New(acceptmode.Config{Netns: l.cfg.Netns, Table: c.Table,
+		Priority: c.Priority, Counters: c.Counters, Logger: l.log})
 	if l.filterErr != nil {
 		// Only no_accept needs it: say so when an instance does.
 		l.log.Debug("vigil: nftables unavailable", "err", l.filterErr)
 	}
-	return l, nil
 }
 
 // Instance implements Platform.
@@ -191,6 +203,7 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
 	l.addrs = append(l.addrs, am)
+	l.openFilter()
 	fkey := name
 	for i := 2; l.filterKeys[fkey]; i++ {
 		fkey = fmt.Sprintf("%s~%d", name, i)
