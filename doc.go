@@ -11,6 +11,8 @@
 //	sched           periodic job scheduler: timer heap, jitter, staggering,
 //	                concurrency limit
 //	netlink         VIPs, routes, rules, link watcher, GARP/NA, VMAC
+//	acceptmode      no_accept: drops traffic to a master's VIPs in an
+//	                nftables table of vigil's own (Linux)
 //	ipvs            IPVS model, Syncer (desired-state reconciler), keepalived's
 //	                real-server semantics (Pool, Balancer), kernel backend
 //	ipvs/ipvstest   in-memory IPVS table with fault injection

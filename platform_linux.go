@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vigil-ha/vigil/acceptmode"
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/internal/netnsfile"
 	"github.com/vigil-ha/vigil/ipvs"
@@ -43,6 +44,10 @@ type LinuxConfig struct {
 	// file (/run/netns/NAME, /proc/PID/ns/net); empty means the namespace
 	// of the thread calling OpenLinux.
 	Netns string
+	// NFTables is the nftables table in which masters whose Accept_Mode
+	// is off (vrrp.Config.NoAccept) drop the traffic to their VIPs; the
+	// zero value is inet "vigil" at priority -1.
+	NFTables NFTables
 	// Logger receives all logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -53,11 +58,29 @@ type LinuxConfig struct {
 // deleted), Linux binds the raw sockets on it to the new index
 // (vrrp.Socket.Rebind); a send on a socket whose interface is gone does
 // the same by itself.
+//
+// A master whose Accept_Mode is off (vrrp.Config.NoAccept, not the
+// address owner) drops the traffic to and from its VIPs, except ARP and
+// neighbour discovery, through an nftables table of Linux's own
+// (LinuxConfig.NFTables, package acceptmode): its VIPs enter the
+// table's drop sets before they are added to the interface and leave
+// them after they are removed. The table is made by the first master
+// that needs it; the first Instance deletes one left by a run that did
+// not close (a crash), and Close deletes it. A Linux that opens no
+// instance (a checker process next to a VRRP one) never touches it.
 type Linux struct {
 	cfg     LinuxConfig
 	log     *slog.Logger
 	watcher *netlink.Watcher
 	rebinds *netlink.Subscription
+	// filter is the no_accept table; nil until the first Instance, and
+	// when nftables could not be opened (filterErr says why).
+	filter    *acceptmode.Filter
+	filterErr error
+	// filterKeys are the instances' keys in filter, while not released:
+	// the instance's name, or NAME~N while an instance of that name
+	// that a reload replaced has not been released yet.
+	filterKeys map[string]bool
 
 	mu         sync.Mutex              // guards the fields below (Instance vs Close)
 	sockets    map[string]*vrrp.Socket // by interface/family
@@ -79,7 +102,7 @@ func OpenLinux(cfg LinuxConfig) (*Linux, error) {
 		}
 	}
 	l := &Linux{cfg: cfg, log: logx.OrDiscard(cfg.Logger),
-		sockets: map[string]*vrrp.Socket{}, announcers: map[string]*netlink.Announcer{}}
+		sockets: map[string]*vrrp.Socket{}, announcers: map[string]*netlink.Announcer{}, filterKeys: map[string]bool{}}
 	w, err := netlink.NewWatcher(netlink.WatcherConfig{Netns: cfg.Netns, Logger: l.log})
 	if err != nil {
 		return nil, err
@@ -87,6 +110,23 @@ func OpenLinux(cfg LinuxConfig) (*Linux, error) {
 	l.watcher = w
 	l.rebinds = w.Subscribe(64)
 	return l, nil
+}
+
+// openFilter opens the no_accept table, which deletes one a crashed run
+// left, at the first instance: a platform that runs no VRRP instance (a
+// checker process next to the VRRP one, in vigild's keepalived process
+// model) leaves the table alone. l.mu held.
+func (l *Linux) openFilter() {
+	if l.filter != nil || l.filterErr != nil {
+		return
+	}
+	c := l.cfg.NFTables
+	l.filter, l.filterErr = acceptmode.New(acceptmode.Config{Netns: l.cfg.Netns, Table: c.Table,
+		Priority: c.Priority, Counters: c.Counters, Logger: l.log})
+	if l.filterErr != nil {
+		// Only no_accept needs it: say so when an instance does.
+		l.log.Debug("vigil: nftables unavailable", "err", l.filterErr)
+	}
 }
 
 // Instance implements Platform.
@@ -164,6 +204,14 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
 	l.addrs = append(l.addrs, am)
+	l.openFilter()
+	fkey := name
+	for i := 2; l.filterKeys[fkey]; i++ {
+		fkey = fmt.Sprintf("%s~%d", name, i)
+	}
+	l.filterKeys[fkey] = true
+	acc := &acceptAddrs{AddrManager: am, filter: l.filter, filterErr: l.filterErr, name: fkey, iface: iface,
+		log: l.log.With("instance", name)}
 	akey := fmt.Sprintf("%s/%+v", iface, ic.GARP)
 	ann := l.announcers[akey]
 	if ann == nil {
@@ -178,7 +226,7 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 	if ic.UseVMAC {
 		vmac = l.vmacs[len(l.vmacs)-1]
 	}
-	io := InstanceIO{Conn: conn, Addrs: am, Announcer: sw, Interface: iface,
+	io := InstanceIO{Conn: conn, Addrs: acc, Announcer: sw, Interface: iface,
 		// Takeovers on time: Master_Down_Timer on a timerfd.
 		Timers: vrrp.Timers{Precise: true}}
 	cur := ic
@@ -200,7 +248,13 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		}
 		return nil
 	}
-	io.Release = func() error { return l.release(conn, am, vmac) }
+	io.Release = func() error {
+		err := errors.Join(l.release(conn, am, vmac), acc.forget())
+		l.mu.Lock()
+		delete(l.filterKeys, fkey)
+		l.mu.Unlock()
+		return err
+	}
 	return io, nil
 }
 
@@ -333,7 +387,7 @@ func (l *Linux) setSysctl(key, val string) error {
 }
 
 // Close implements Platform: sockets, announcers, address managers,
-// VMACs (removed) and sysctls (restored).
+// the nftables table (deleted), VMACs (removed) and sysctls (restored).
 func (l *Linux) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -351,6 +405,9 @@ func (l *Linux) Close() error {
 	}
 	for _, a := range l.addrs {
 		errs = append(errs, a.Close())
+	}
+	if l.filter != nil {
+		errs = append(errs, l.filter.Close())
 	}
 	for _, v := range l.vmacs {
 		errs = append(errs, v.Remove())

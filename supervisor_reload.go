@@ -127,6 +127,11 @@ func (s *Supervisor) reload(cfg Config) (Changes, error) {
 	cfg = cfg.withDefaults()
 	s.checkScripts(&cfg)
 	cfg.Logger = s.cfg.Logger
+	if !reflect.DeepEqual(cfg.Global.NFTables, s.cfg.Global.NFTables) {
+		// As keepalived: the table is the platform's, opened once.
+		s.log.Warn("vigil: reload: the nftables table cannot change at a reload; restart to change it")
+		cfg.Global.NFTables = s.cfg.Global.NFTables // the one in force
+	}
 
 	// Trackers, by name.
 	if err := s.reloadTrackers(&cfg, &ch); err != nil {

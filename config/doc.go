@@ -115,7 +115,9 @@
 // with the VIPs, not advertised), the address options (scope, brd,
 // noprefixroute, preferred_lft, no_track: netlink.AddrOptions),
 // no_virtual_ipaddress, vrrp_strict and strict_mode (the
-// configuration rules of strict mode). Every other keyword of
+// configuration rules of strict mode), nftables, nftables_priority and
+// nftables_counters (vigil.Global.NFTables: the table enforcing
+// no_accept). Every other keyword of
 // global_defs, vrrp_instance, vrrp_sync_group and the top level is
 // either mapped with a warning "behaves differently: HOW" or ignored
 // with a warning "ignored: not supported: WHY"; docs/keepalived.md's

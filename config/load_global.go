@@ -25,7 +25,7 @@ const (
 	whyNoBFD     = "not supported: no BFD"
 	whySched     = "not supported: vigil does not change its scheduling, memory locking or CPU affinity (use the service manager: CPUSchedulingPolicy=, LimitMEMLOCK=, CPUAffinity=)"
 	whyRcvBuf    = "not supported: vigil sizes its sockets' buffers itself"
-	whyFirewall  = "not supported: vigil installs no firewall rules (no_accept is not enforced by a firewall)"
+	whyFirewall  = "not supported: vigil enforces no_accept with nftables only (see nftables)"
 	whyNoExtraIf = "not supported: vigil announces on the instance's interface only"
 )
 
@@ -74,10 +74,7 @@ var globalIgnored = map[string]string{
 	"vrrp_owner_ignore_adverts":           "not supported: an address owner handles adverts as any master",
 	"vrrp_iptables":                       whyFirewall,
 	"vrrp_ipsets":                         whyFirewall,
-	"nftables":                            whyFirewall,
-	"nftables_priority":                   whyFirewall,
-	"nftables_ifindex":                    whyFirewall,
-	"nftables_counters":                   whyFirewall,
+	"nftables_ifindex":                    "not supported: link-local VIPs are matched by interface name, which follows an interface deleted and created again",
 	"nftables_ipvs":                       "not supported: virtual server groups are one IPVS service per entry",
 	"nftables_ipvs_priority":              "not supported: virtual server groups are one IPVS service per entry",
 	"nftables_ipvs_start_fwmark":          "not supported: virtual server groups are one IPVS service per entry",
@@ -150,6 +147,7 @@ func (l *loader) globalExtra(hs map[string]handler) {
 		l.cur.why = "applied by Read, as the file is read"
 	}
 	l.daemonGlobals(hs) // load_daemon.go
+	l.nftGlobals(hs)    // load_nftables.go
 }
 
 // whyStrict is what vrrp_strict and strict_mode do in vigil.

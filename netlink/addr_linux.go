@@ -27,9 +27,8 @@ type AddrManager struct {
 	h     *vnl.Handle
 	log   *slog.Logger
 
-	mu           sync.Mutex // serialises changes; guards the fields below
-	closed       bool
-	warnedAccept bool
+	mu     sync.Mutex // serialises changes; guards the fields below
+	closed bool
 	// link caches the looked-up interface so becoming master costs one
 	// netlink round trip per VIP; it is refreshed when the kernel says
 	// ENODEV.
@@ -88,10 +87,9 @@ func (m *AddrManager) Close() error {
 // some of them failed: it follows what the caller (the VRRP master)
 // believes it holds.
 //
-// accept=false (keepalived's no_accept) is accepted but not enforced:
-// keepalived installs firewall rules dropping traffic to the VIPs, which
-// needs nftables or iptables; this package does not do that, logs it once,
-// and the VIPs accept traffic.
+// accept is not used here: the drop rules of accept=false (keepalived's
+// no_accept) are nftables', which package acceptmode holds and the Linux
+// platform of package vigil applies around this manager.
 func (m *AddrManager) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -143,10 +141,6 @@ func (m *AddrManager) AddVIPs(ctx context.Context, vips []netip.Prefix, accept b
 		if err := m.changeRule(r, true); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if !accept && !m.warnedAccept {
-		m.warnedAccept = true
-		m.log.Warn("netlink: accept mode off (no_accept) is not enforced: firewall drop rules are not implemented; the VIPs accept traffic")
 	}
 	return errors.Join(errs...)
 }

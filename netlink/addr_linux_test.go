@@ -151,7 +151,8 @@ func TestAddrManager(t *testing.T) {
 		}
 	}
 
-	// no_accept is not enforced but not an error; the VIP still goes up.
+	// accept=false changes nothing here (package acceptmode drops the
+	// traffic); the VIP still goes up.
 	if err := m.AddVIPs(ctx, vips[:1], false); err != nil {
 		t.Fatalf("AddVIPs with accept=false: %v", err)
 	}

@@ -38,9 +38,10 @@
 // AddrManager looks an interface up again when the kernel says it is gone
 // (ENODEV); netlink requests carry no error from an earlier state.
 //
-// Not implemented: keepalived's no_accept firewall rules. AddVIPs with
-// accept=false adds the addresses as usual and logs that traffic to them
-// is not dropped.
+// keepalived's no_accept firewall rules are not this package's: AddVIPs
+// with accept=false adds the addresses as usual, and package acceptmode
+// drops the traffic to them (the Linux platform of package vigil applies
+// it around each AddrManager).
 //
 // The frame builders (GratuitousARP, UnsolicitedNA), the configs and the
 // types build on any OS; the rest is Linux only. This package imports

@@ -76,6 +76,7 @@ var packages = map[string]string{
 	"ip":         "iproute2",
 	"ping":       "iputils-ping",
 	"tcpdump":    "tcpdump",
+	"nft":        "nftables",
 	"keepalived": "keepalived",
 	"zebra":      "frr",
 	"vrrpd":      "frr",
