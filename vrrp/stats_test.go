@@ -7,16 +7,23 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
 // TestStatsByTransition: a router counts its transitions by kind.
 func TestStatsByTransition(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSim(t)
-		a := s.start(baseConfig("A", 100), s.join("192.0.2.1"))
-		if st := a.r.Stats(); st.ByTransition != nil {
-			t.Errorf("before Run: %v", st.ByTransition)
+		// A router that never ran has no transitions. (Asked of a
+		// started one, the answer races with its first transition.)
+		idle, err := vrrp.NewRouter(s.join("192.0.2.9"), vrrptest.NewAddrs(), &vrrptest.Announcer{}, baseConfig("I", 100))
+		if err != nil {
+			t.Fatal(err)
 		}
+		if st := idle.Stats(); st.ByTransition != nil || st.Transitions != 0 {
+			t.Errorf("before Run: %v (total %d)", st.ByTransition, st.Transitions)
+		}
+		a := s.start(baseConfig("A", 100), s.join("192.0.2.1"))
 		time.Sleep(5 * time.Second)
 		a.r.SetFault("x", true)
 		synctest.Wait()
