@@ -6,7 +6,9 @@ import (
 
 // syncDaemonWhy is the note of lvs_sync_daemon in docs/keepalived.md.
 const syncDaemonWhy = "the master sync daemon runs while the instance is MASTER, the backup one otherwise " +
-	"(started with Run, switched on transitions, stopped when vigild stops, restarted by a reload that changes it)"
+	"(started with Run, switched on transitions, stopped when vigild stops, restarted by a reload that changes it); " +
+	"tested in the VM with the kernel's IPVS: connections reach the backup's table, and an established TCP " +
+	"connection continues through the backup director after a failover (TestKernelSyncFailover)"
 
 // lvsSyncDaemon is the handler of global_defs' lvs_sync_daemon INTERFACE
 // [VRRP_INSTANCE [SYNC_ID]] [inst NAME] [id SYNC_ID] [maxlen LEN] [port

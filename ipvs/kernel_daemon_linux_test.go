@@ -152,12 +152,7 @@ func checkIpvsadmDaemons(t *testing.T, want []SyncDaemon) {
 func TestKernelSyncConnections(t *testing.T) {
 	requireIPVS(t)
 	needTool(t, "ipvsadm", "ipvsadm")
-	if _, err := os.Stat("/sys/module/veth"); err != nil {
-		if os.Getenv("IPVS_REQUIRED") == "1" {
-			t.Fatalf("no veth module: %v", err)
-		}
-		t.Skipf("no veth module (%v); tools/ipvsvm/run loads it", err)
-	}
+	needModule(t, "veth")
 	ctx := context.Background()
 	nsA, pathA := newNetns(t)
 	nsB, pathB := newNetns(t)
@@ -206,21 +201,7 @@ func TestKernelSyncConnections(t *testing.T) {
 	rs := netip.MustParseAddrPort("198.18.9.121:8080")
 	svc := Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: vip.Addr(), Port: vip.Port()}, Scheduler: RoundRobin}
 	dst := Destination{DestinationKey: DestinationKey{Addr: rs.Addr(), Port: rs.Port()}, Forward: Masquerade, Weight: 1}
-	var ks [2]*Kernel
-	for i, p := range []string{pathA, pathB} {
-		k, err := Open(KernelConfig{Netns: p})
-		if err != nil {
-			t.Fatalf("Open in %s: %v", p, err)
-		}
-		t.Cleanup(func() { stopDaemons(t, k); k.Close() })
-		if err := k.CreateService(ctx, svc); err != nil {
-			t.Fatal(err)
-		}
-		if err := k.CreateDestination(ctx, svc.ServiceKey, dst); err != nil {
-			t.Fatal(err)
-		}
-		ks[i] = k
-	}
+	ks := openDirectors(t, svc, dst, pathA, pathB)
 	master := SyncDaemon{State: SyncMaster, Interface: "vsync-a", SyncID: 42}
 	backup := SyncDaemon{State: SyncBackup, Interface: "vsync-b", SyncID: 42}
 	if err := ks[0].StartDaemon(ctx, master); err != nil {
@@ -288,6 +269,30 @@ func TestKernelSyncConnections(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// openDirectors opens a Kernel in each namespace of paths and gives
+// each the service svc with the one real server dst; at the end of t it
+// stops their sync daemons and closes them.
+func openDirectors(t *testing.T, svc Service, dst Destination, paths ...string) []*Kernel {
+	t.Helper()
+	ctx := context.Background()
+	var ks []*Kernel
+	for _, p := range paths {
+		k, err := Open(KernelConfig{Netns: p})
+		if err != nil {
+			t.Fatalf("Open in %s: %v", p, err)
+		}
+		t.Cleanup(func() { stopDaemons(t, k); k.Close() })
+		if err := k.CreateService(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.CreateDestination(ctx, svc.ServiceKey, dst); err != nil {
+			t.Fatal(err)
+		}
+		ks = append(ks, k)
+	}
+	return ks
 }
 
 // newNetns makes a network namespace, closed at the end of t, and
