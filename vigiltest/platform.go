@@ -33,6 +33,10 @@ type Config struct {
 	Interfaces []string
 	// Table is the IPVS table IPVS returns; nil means a new one.
 	Table *ipvstest.Table
+	// History bounds what the interfaces' address managers and
+	// announcers remember (vrrptest's SetHistory): 0 keeps everything,
+	// as tests that read it back want; a long run sets it.
+	History int
 }
 
 // Platform is an in-memory vigil.Platform for one host. Its methods are
@@ -90,6 +94,8 @@ func New(cfg Config) (*Platform, error) {
 
 func (p *Platform) addIface(name string) *iface {
 	i := &iface{index: len(p.order) + 2, up: true, addrs: vrrptest.NewAddrs(), ann: &vrrptest.Announcer{}}
+	i.addrs.SetHistory(p.cfg.History)
+	i.ann.SetHistory(p.cfg.History)
 	p.ifaces[name] = i
 	p.order = append(p.order, name)
 	return i

@@ -47,6 +47,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"runtime/metrics"
 	"slices"
 	"syscall"
@@ -68,7 +69,9 @@ func main() {
 	sample := flag.Duration("sample", 10*time.Second, "time between samples")
 	ninst := flag.Int("instances", 200, "VRRP instances (at most 255)")
 	nrs := flag.Int("rs", 1000, "real servers, spread over 10 virtual servers")
+	heapProf := flag.String("heapprofile", "", "write heap profiles to FILE.base (at the end of the warm-up) and FILE.end (to find what grows: go tool pprof -base FILE.base FILE.end)")
 	flag.Parse()
+	heapProfile = *heapProf
 	if *ninst < 1 || *ninst > 255 || *nrs < 10 || *sample <= 0 || *warmup <= 0 || *duration < *warmup+10**sample {
 		fmt.Fprintln(os.Stderr, "soak: need 1 ≤ -instances ≤ 255, -rs ≥ 10, and -duration ≥ -warmup + 10 × -sample")
 		os.Exit(2)
@@ -82,6 +85,26 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// heapProfile is -heapprofile.
+var heapProfile string
+
+// writeHeap writes the heap profile to heapProfile+suffix, if asked.
+func writeHeap(suffix string) error {
+	if heapProfile == "" {
+		return nil
+	}
+	f, err := os.Create(heapProfile + suffix)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // flapper is a check that is down for the second half of each period,
@@ -170,7 +193,10 @@ func run(ctx context.Context, duration, warmup, every time.Duration, ninst, nrs 
 	hub := vrrptest.NewHub(1)
 	var sups []*vigil.Supervisor
 	for i, cfg := range []vigil.Config{ca, cb} {
-		p, err := vigiltest.New(vigiltest.Config{Hub: hub, Addr4: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})})
+		// History: the fakes would otherwise remember every address
+		// change and announcement of the run, and that record would be
+		// the growth measured.
+		p, err := vigiltest.New(vigiltest.Config{Hub: hub, Addr4: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), History: 64})
 		if err != nil {
 			return err
 		}
@@ -208,11 +234,20 @@ loop:
 			runErr = err
 			break loop
 		}
+		if len(samples) > 0 && samples[len(samples)-1].at < warmup && s.at >= warmup {
+			if err := writeHeap(".base"); err != nil {
+				runErr = err
+				break loop
+			}
+		}
 		samples = append(samples, s)
 		fmt.Fprintf(os.Stderr, "soak: %7s rss %6.1f MiB heap %6.1f MiB goroutines %5d fds %3d\n",
 			s.at.Round(time.Second), float64(s.rssKiB)/1024, float64(s.heap)/(1<<20), s.goroutines, s.fds)
 	}
 	st := sups[0].Stats()
+	if err := writeHeap(".end"); err != nil && runErr == nil {
+		runErr = err
+	}
 	stop()
 	for range sups {
 		if err := <-errc; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {

@@ -30,12 +30,35 @@ type Addrs struct {
 	failNext int
 	failErr  error
 	failed   []AddrOp
+	history  int // SetHistory
 }
 
 var _ vrrp.AddrManager = (*Addrs)(nil)
 
 // NewAddrs returns an empty address manager.
 func NewAddrs() *Addrs { return &Addrs{have: map[netip.Prefix]bool{}} }
+
+// SetHistory makes a forget all but its last n to 2n operations (Ops,
+// Failed); 0, the default, keeps them all. A long run (a soak) sets it so that the
+// record does not grow.
+func (a *Addrs) SetHistory(n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.history = n
+	a.ops, a.failed = trim(a.ops, n), trim(a.failed, n)
+}
+
+// trim returns s, or its last n in a new array once it holds 2n (all of
+// s when n is 0), so that the dropped ones can be collected.
+func trim[T any](s []T, n int) []T {
+	if n <= 0 || len(s) <= n {
+		return s
+	}
+	if len(s) >= 2*n {
+		return append(make([]T, 0, 2*n), s[len(s)-n:]...)
+	}
+	return s
+}
 
 // SetErr makes every later call fail with err (nil to heal).
 func (a *Addrs) SetErr(err error) { a.mu.Lock(); a.err = err; a.mu.Unlock() }
@@ -58,7 +81,7 @@ func (a *Addrs) fail(op AddrOp) error {
 	}
 	if err != nil {
 		op.Err = err
-		a.failed = append(a.failed, op)
+		a.failed = trim(append(a.failed, op), a.history)
 	}
 	return err
 }
@@ -75,7 +98,7 @@ func (a *Addrs) AddVIPs(_ context.Context, vips []netip.Prefix, accept bool) err
 	if err := a.fail(op); err != nil {
 		return err
 	}
-	a.ops = append(a.ops, op)
+	a.ops = trim(append(a.ops, op), a.history)
 	for _, p := range vips {
 		a.have[p] = true
 	}
@@ -90,7 +113,7 @@ func (a *Addrs) RemoveVIPs(_ context.Context, vips []netip.Prefix) error {
 	if err := a.fail(op); err != nil {
 		return err
 	}
-	a.ops = append(a.ops, op)
+	a.ops = trim(append(a.ops, op), a.history)
 	for _, p := range vips {
 		delete(a.have, p)
 	}
@@ -143,8 +166,18 @@ func (a Announcement) Active() bool { return a.ctx.Err() == nil }
 
 // Announcer is a recording vrrp.Announcer.
 type Announcer struct {
-	mu  sync.Mutex
-	all []Announcement
+	mu      sync.Mutex
+	all     []Announcement
+	history int // SetHistory
+}
+
+// SetHistory makes n forget all but its last k to 2k announcements
+// (All); 0, the default, keeps them all.
+func (n *Announcer) SetHistory(k int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.history = k
+	n.all = trim(n.all, k)
 }
 
 var _ vrrp.Announcer = (*Announcer)(nil)
@@ -153,7 +186,7 @@ var _ vrrp.Announcer = (*Announcer)(nil)
 func (n *Announcer) Announce(ctx context.Context, addrs []netip.Addr) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.all = append(n.all, Announcement{Time: time.Now(), Addrs: slices.Clone(addrs), ctx: ctx})
+	n.all = trim(append(n.all, Announcement{Time: time.Now(), Addrs: slices.Clone(addrs), ctx: ctx}), n.history)
 	return nil
 }
 
@@ -163,7 +196,7 @@ var _ vrrp.LowerPrioAnnouncer = (*Announcer)(nil)
 func (n *Announcer) AnnounceLowerPrio(ctx context.Context, addrs []netip.Addr) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.all = append(n.all, Announcement{Time: time.Now(), Addrs: slices.Clone(addrs), LowerPrio: true, ctx: ctx})
+	n.all = trim(append(n.all, Announcement{Time: time.Now(), Addrs: slices.Clone(addrs), LowerPrio: true, ctx: ctx}), n.history)
 	return nil
 }
 
