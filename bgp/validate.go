@@ -38,7 +38,6 @@ func (e *FieldError) Error() string {
 // Unwrap returns ErrInvalid.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
-
 // Validate reports every rule cfg breaks, each a *FieldError, joined
 // (the rules are vigil.BGP.Validate's).
 func (cfg *Config) Validate() error {
