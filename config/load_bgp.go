@@ -262,30 +262,10 @@ func (l *loader) bgpVIP(b *vigil.BGP) handler {
 				}
 			},
 			"community": func(s *Statement) {
-				if !l.args(s, 1, -1) {
-					return
-				}
-				for i, w := range s.Words[1:] {
-					c, err := vigil.ParseBGPCommunity(w)
-					if err != nil {
-						l.errorf(s.WordPos(i+1), "community: %q is not AS:VALUE (each 0..65535): ignored", w)
-						continue
-					}
-					v.Communities = append(v.Communities, c)
-				}
+				bgpWords(l, s, vigil.ParseBGPCommunity, "AS:VALUE (each 0..65535)", &v.Communities)
 			},
 			"large_community": func(s *Statement) {
-				if !l.args(s, 1, -1) {
-					return
-				}
-				for i, w := range s.Words[1:] {
-					c, err := vigil.ParseBGPLargeCommunity(w)
-					if err != nil {
-						l.errorf(s.WordPos(i+1), "large_community: %q is not ASN:V1:V2 (each 0..4294967295): ignored", w)
-						continue
-					}
-					v.LargeCommunities = append(v.LargeCommunities, c)
-				}
+				bgpWords(l, s, vigil.ParseBGPLargeCommunity, "ASN:V1:V2 (each 0..4294967295)", &v.LargeCommunities)
 			},
 			"med": func(s *Statement) {
 				if l.args(s, 1, 1) {
@@ -345,6 +325,22 @@ func (l *loader) bgpVIP(b *vigil.BGP) handler {
 		l.objPos[fmt.Sprintf("bgp vip %d", idx)] = s.Pos
 		b.VIPs = append(b.VIPs, v)
 		l.bgp.groups = append(l.bgp.groups, groups...)
+	}
+}
+
+// bgpWords appends to dst each argument of s that parse takes; the
+// others are errors (form says what they should be) and skipped.
+func bgpWords[T any](l *loader, s *Statement, parse func(string) (T, error), form string, dst *[]T) {
+	if !l.args(s, 1, -1) {
+		return
+	}
+	for i, w := range s.Words[1:] {
+		c, err := parse(w)
+		if err != nil {
+			l.errorf(s.WordPos(i+1), "%s: %q is not %s: ignored", s.Words[0], w, form)
+			continue
+		}
+		*dst = append(*dst, c)
 	}
 }
 
