@@ -18,8 +18,15 @@ import (
 // holding a bgp block (its VIP gated on a VRRP instance), peers with
 // FRR's bgpd; the route reaches FRR's RIB once the instance is MASTER,
 // and SIGTERM makes vigild drain it (GRACEFUL_SHUTDOWN and the drain MED
-// seen by FRR) before withdrawing it, drain_time later.
+// seen by FRR) before withdrawing it, drain_time later. In one process,
+// and with --process-model=keepalived (the VRRP child runs the speaker).
 func TestVigildFRR(t *testing.T) {
+	for _, model := range []string{"single", "keepalived"} {
+		t.Run(model, func(t *testing.T) { testVigildFRR(t, model) })
+	}
+}
+
+func testVigildFRR(t *testing.T, model string) {
 	g := newNSRig(t, func(t *testing.T, r *nstest.Host, boxes []*nstest.Host) upstream {
 		return startFRR(t, r, bgpdConf(r, boxes, ""))
 	})
@@ -59,7 +66,7 @@ bgp {
 	}
 	d := nstest.StartDaemon(t, box, "vigild", bin, "-n", "-l", "-f", conf,
 		"-p", filepath.Join(dir, "k.pid"), "-r", filepath.Join(dir, "v.pid"), "-c", filepath.Join(dir, "c.pid"),
-		"--control-socket", "none")
+		"--control-socket", "none", "--process-model", model)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("vigild's log:\n%s", d.Out.String())
@@ -93,5 +100,14 @@ bgp {
 	drain, stop := strings.Index(out, "Draining BGP"), strings.Index(out, "Stopped vigild")
 	if drain < 0 || stop < drain {
 		t.Errorf("want the drain logged before the stop:\n%s", out)
+	}
+	if model == "keepalived" {
+		inVRRP := false
+		for _, line := range strings.Split(out, "\n") {
+			inVRRP = inVRRP || strings.Contains(line, "BGP speaker started") && strings.Contains(line, "process=vrrp")
+		}
+		if !inVRRP {
+			t.Errorf("the VRRP child did not start the speaker:\n%s", out)
+		}
 	}
 }
