@@ -1,6 +1,7 @@
 package vigildcmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -228,5 +229,26 @@ func TestBGPModeProblems(t *testing.T) {
 	}
 	if bgpModeProblems(&Options{VRRPOnly: true}, &vigil.Config{}) != nil {
 		t.Error("problems without a bgp block")
+	}
+}
+
+// TestConfigTestBGPSplit: -t reports a vip gated on a virtual server as
+// fatal with --process-model=keepalived, and accepts it in one process.
+func TestConfigTestBGPSplit(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, ExitOK, ""},
+		{[]string{"--process-model=keepalived"}, ExitTestCannotRun,
+			"bgpvs.conf: fatal: bgp vip 192.0.2.10/32: virtual_server gates cannot work: with --process-model=keepalived"},
+		{[]string{"-P"}, ExitTestCannotRun, "virtual_server gates cannot work: with -P/--vrrp"},
+	} {
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"-t", "-f", filepath.Join("testdata", "bgpvs.conf")}, tc.args...), testEnv(&out, &errb))
+		if code != tc.code || !strings.Contains(errb.String(), tc.msg) || (tc.msg == "" && errb.Len() != 0) {
+			t.Errorf("-t %v = %d, want %d and %q; stderr:\n%s", tc.args, code, tc.code, tc.msg, errb.String())
+		}
 	}
 }
