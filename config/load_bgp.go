@@ -88,15 +88,6 @@ func (l *loader) bgpBlock(s *Statement) {
 	b := &vigil.BGP{}
 	l.cfg.BGP = b
 	l.objPos["bgp speaker"] = s.Pos
-	u32 := func(dst *uint32, lo int) handler {
-		return func(s *Statement) {
-			if l.args(s, 1, 1) {
-				if n, ok := l.intArg(s, 1, lo, math.MaxUint32); ok {
-					*dst = uint32(n)
-				}
-			}
-		}
-	}
 	hs := map[string]handler{
 		"router_id": func(s *Statement) {
 			if l.args(s, 1, 1) {
@@ -109,7 +100,7 @@ func (l *loader) bgpBlock(s *Statement) {
 				}
 			}
 		},
-		"asn": u32(&b.ASN, 1),
+		"asn": l.u32(&b.ASN, 1),
 		"listen_port": func(s *Statement) {
 			if l.args(s, 1, 1) {
 				if n, ok := l.intArg(s, 1, 1, 65535); ok {
@@ -141,7 +132,7 @@ func (l *loader) bgpBlock(s *Statement) {
 				}
 			}
 		},
-		"drain_med": u32(&b.Drain.MED, 0),
+		"drain_med": l.u32(&b.Drain.MED, 0),
 		"neighbor":  l.bgpNeighbor(b),
 		"vip":       l.bgpVIP(b),
 	}
@@ -174,13 +165,7 @@ func (l *loader) bgpNeighbor(b *vigil.BGP) handler {
 			}
 		}
 		hs := map[string]handler{
-			"remote_as": func(s *Statement) {
-				if l.args(s, 1, 1) {
-					if n, ok := l.intArg(s, 1, 1, math.MaxUint32); ok {
-						p.ASN = uint32(n)
-					}
-				}
-			},
+			"remote_as": l.u32(&p.ASN, 1),
 			"password": func(s *Statement) {
 				if l.args(s, 1, 1) {
 					if len(s.Words[1]) > 80 {
@@ -267,20 +252,8 @@ func (l *loader) bgpVIP(b *vigil.BGP) handler {
 			"large_community": func(s *Statement) {
 				bgpWords(l, s, vigil.ParseBGPLargeCommunity, "ASN:V1:V2 (each 0..4294967295)", &v.LargeCommunities)
 			},
-			"med": func(s *Statement) {
-				if l.args(s, 1, 1) {
-					if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
-						v.MED = uint32(n)
-					}
-				}
-			},
-			"local_pref": func(s *Statement) {
-				if l.args(s, 1, 1) {
-					if n, ok := l.intArg(s, 1, 0, math.MaxUint32); ok {
-						v.LocalPref = uint32(n)
-					}
-				}
-			},
+			"med":        l.u32(&v.MED, 0),
+			"local_pref": l.u32(&v.LocalPref, 0),
 			"instance": func(s *Statement) {
 				if !l.args(s, 1, 1) {
 					return
@@ -325,6 +298,17 @@ func (l *loader) bgpVIP(b *vigil.BGP) handler {
 		l.objPos[fmt.Sprintf("bgp vip %d", idx)] = s.Pos
 		b.VIPs = append(b.VIPs, v)
 		l.bgp.groups = append(l.bgp.groups, groups...)
+	}
+}
+
+// u32 maps "KEYWORD N", N in lo..4294967295, into dst.
+func (l *loader) u32(dst *uint32, lo int) handler {
+	return func(s *Statement) {
+		if l.args(s, 1, 1) {
+			if n, ok := l.intArg(s, 1, lo, math.MaxUint32); ok {
+				*dst = uint32(n)
+			}
+		}
 	}
 }
 
