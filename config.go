@@ -53,6 +53,11 @@ type Config struct {
 	// up on the instances that track them (interface_up_down_delays);
 	// none means every change acts at once.
 	InterfaceDelays []InterfaceDelay
+	// BGP, when not nil, announces the VIPs to routers over BGP (vigil's
+	// extension, see BGP). The Supervisor ignores it: package bgp's
+	// Speaker, which follows the Supervisor, announces (vigild runs one
+	// when its configuration has a bgp block).
+	BGP *BGP
 	// Watchdog says how the Supervisor watches and restarts its loops
 	// and notifies systemd's watchdog; the zero value is the defaults.
 	// Reload ignores it.

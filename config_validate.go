@@ -169,5 +169,6 @@ func (c *Config) Validate() error {
 	errs = append(errs, validateVirtualServers(c)...)
 	errs = append(errs, validateSyncDaemon(c)...)
 	errs = append(errs, validateLVSTimeouts(c)...)
+	errs = append(errs, validateBGP(c)...)
 	return errors.Join(errs...)
 }

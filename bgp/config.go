@@ -1,12 +1,11 @@
 package bgp
 
 import (
-	"fmt"
 	"log/slog"
 	"net/netip"
-	"strconv"
-	"strings"
-	"time"
+	"slices"
+
+	"github.com/vigil-ha/vigil"
 )
 
 // Config configures a Speaker.
@@ -39,157 +38,65 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Peer is one BGP neighbour.
-type Peer struct {
-	// Address is the peer's address (required); its family decides the
-	// session's address family: IPv4 unicast on an IPv4 session, IPv6
-	// unicast on an IPv6 one. A VIP goes to the peers of its family.
-	Address netip.Addr
-	// ASN is the peer's autonomous system (required): equal to
-	// Config.ASN makes an iBGP session, another an eBGP one.
-	ASN uint32
-	// Port is the peer's TCP port; zero means 179.
-	Port uint16
-	// Password, when not empty, signs the session's TCP segments with
-	// TCP MD5 (RFC 2385); at most 80 bytes, the kernel's limit.
-	Password string
-	// HoldTime is the hold time offered in OPEN (the session uses the
-	// smaller of the two sides'); zero means 90 s. Whole seconds, at
-	// least 3 s.
-	HoldTime time.Duration
-	// KeepaliveInterval is the interval between KEEPALIVEs; zero means a
-	// third of HoldTime. Whole seconds, less than HoldTime.
-	KeepaliveInterval time.Duration
-	// ConnectRetry is how long the Speaker waits before connecting again
-	// after a failed attempt; zero means 5 s. Whole seconds.
-	ConnectRetry time.Duration
-	// Multihop, when positive, is the TTL of an eBGP session's packets
-	// for a peer that is not directly connected (eBGP multihop); zero
-	// means directly connected (TTL 1 on eBGP), negative is invalid.
-	Multihop int
-	// LocalAddress is the session's source address; the zero value lets
-	// the kernel choose. It must be of Address's family.
-	LocalAddress netip.Addr
-	// Passive makes the Speaker wait for the peer to connect instead of
-	// connecting (it needs ListenPort).
-	Passive bool
-}
-
-// GracefulRestart is the graceful restart capability (RFC 4724) as GoBGP
-// supports it as a restarting speaker.
-type GracefulRestart struct {
-	Enabled bool
-	// RestartTime is how long the peers keep the routes after the
-	// session ends without a NOTIFICATION; zero means 120 s. Whole
-	// seconds, at most 4095 s.
-	RestartTime time.Duration
-}
-
-// Drain is how Speaker.Drain moves traffic off this box before its
-// routes are withdrawn: the announced VIPs are sent again with the
-// GRACEFUL_SHUTDOWN community (65535:0, RFC 8326), which a router
-// honouring RFC 8326 turns into a LOCAL_PREF of 0, and with MED; Time
-// later they are withdrawn.
-type Drain struct {
-	// Time is how long the draining announcement stands before the
-	// withdrawal; zero means 5 s, negative withdraws at once (no
-	// draining announcement).
-	Time time.Duration
-	// MED, when not zero, replaces the VIPs' MED while draining: a
-	// higher MED is worse, so routers that compare MEDs prefer the other
-	// boxes. Zero keeps each VIP's own MED.
-	MED uint32
-}
-
-// VIP is one announced route and its gate. The gate is open while every
-// condition it names holds (all of them): Instance in MASTER, each of
-// Trackers up, each of VirtualServers with quorum. A VIP naming none is
-// announced while the Supervisor runs. A name the Supervisor does not
-// have keeps the gate closed.
-//
-// Anycast: every box announces the VIP while its trackers or virtual
-// servers are healthy, and the routers spread traffic over all healthy
-// boxes with ECMP. Follow VRRP: the VIP names an Instance, and only the
-// box where it is MASTER announces it (an L3 fabric without a shared
-// segment).
-type VIP struct {
-	// Prefix is the route: a VIP as a /32 or /128, or a configured
-	// prefix (required; its host bits must be zero).
-	Prefix netip.Prefix
-	// NextHop is the route's next hop; the zero value sends the
-	// session's local address (next-hop-self). It must be of Prefix's
-	// family.
-	NextHop netip.Addr
-
-	// Instance, when not empty, names a VRRP instance: the VIP is
-	// announced only while it is MASTER.
-	Instance string
-	// Trackers name trackers of the Supervisor that must be up.
-	Trackers []string
-	// VirtualServers name virtual servers that must have quorum, as
-	// vigil.VirtualServerState.Name spells them ("tcp 192.0.2.10:80",
-	// "fwmark 7").
-	VirtualServers []string
-
-	// Communities (RFC 1997) and LargeCommunities (RFC 8092) are
-	// attached to the route.
-	Communities      []Community
-	LargeCommunities []LargeCommunity
-	// MED is the MULTI_EXIT_DISC sent; zero sends none (which routers
-	// take as 0).
-	MED uint32
-	// LocalPref is the LOCAL_PREF sent to iBGP peers; zero means 100.
-	// eBGP peers never receive one.
-	LocalPref uint32
-}
-
-// Community is a BGP community (RFC 1997): the high 16 bits are an AS,
-// the low 16 bits a value, written "AS:VALUE".
-type Community uint32
+// The types of a Config are package vigil's, so that vigil.Config.BGP
+// (what package config reads from a file) and a Config are one
+// definition: see vigil.BGP.
+type (
+	// Peer is one BGP neighbour.
+	Peer = vigil.BGPPeer
+	// GracefulRestart is the graceful restart capability (RFC 4724) as
+	// GoBGP supports it as a restarting speaker.
+	GracefulRestart = vigil.BGPGracefulRestart
+	// Drain is how Speaker.Drain moves traffic off this box before its
+	// routes are withdrawn: the announced VIPs are sent again with the
+	// GRACEFUL_SHUTDOWN community (65535:0, RFC 8326), which a router
+	// honouring RFC 8326 turns into a LOCAL_PREF of 0, and with MED;
+	// Time later they are withdrawn.
+	Drain = vigil.BGPDrain
+	// VIP is one announced route and its gate: see vigil.BGPVIP.
+	VIP = vigil.BGPVIP
+	// Community is a BGP community (RFC 1997), written "AS:VALUE".
+	Community = vigil.BGPCommunity
+	// LargeCommunity is a large community (RFC 8092), written
+	// "ASN:V1:V2".
+	LargeCommunity = vigil.BGPLargeCommunity
+)
 
 // GracefulShutdown is the GRACEFUL_SHUTDOWN community (65535:0, RFC 8326)
 // that Drain attaches.
 const GracefulShutdown Community = 0xffff0000
 
-// String formats c as "AS:VALUE".
-func (c Community) String() string { return fmt.Sprintf("%d:%d", uint32(c)>>16, uint32(c)&0xffff) }
-
 // ParseCommunity parses "AS:VALUE", each part 0..65535.
-func ParseCommunity(s string) (Community, error) {
-	a, b, ok := strings.Cut(s, ":")
-	if !ok {
-		return 0, fmt.Errorf("bgp: community %q: want AS:VALUE", s)
-	}
-	hi, err1 := strconv.ParseUint(a, 10, 16)
-	lo, err2 := strconv.ParseUint(b, 10, 16)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("bgp: community %q: want AS:VALUE, each 0..65535", s)
-	}
-	return Community(hi<<16 | lo), nil
-}
-
-// LargeCommunity is a large community (RFC 8092): a global
-// administrator (an ASN) and two local values, written "ASN:V1:V2".
-type LargeCommunity struct {
-	ASN, Local1, Local2 uint32
-}
-
-// String formats c as "ASN:V1:V2".
-func (c LargeCommunity) String() string { return fmt.Sprintf("%d:%d:%d", c.ASN, c.Local1, c.Local2) }
+func ParseCommunity(s string) (Community, error) { return vigil.ParseBGPCommunity(s) }
 
 // ParseLargeCommunity parses "ASN:V1:V2", each part 0..4294967295.
-func ParseLargeCommunity(s string) (LargeCommunity, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return LargeCommunity{}, fmt.Errorf("bgp: large community %q: want ASN:V1:V2", s)
+func ParseLargeCommunity(s string) (LargeCommunity, error) { return vigil.ParseBGPLargeCommunity(s) }
+
+// FromConfig returns the Config of b, what vigil.Config.BGP holds (read
+// by package config from a bgp block): the same fields, Logger nil. A
+// Config is not vigil.BGP itself because it also carries a Logger, and
+// its Validate returns this package's *FieldErrors.
+func FromConfig(b vigil.BGP) Config {
+	return Config{
+		ASN:             b.ASN,
+		RouterID:        b.RouterID,
+		ListenPort:      b.ListenPort,
+		Peers:           slices.Clone(b.Peers),
+		VIPs:            slices.Clone(b.VIPs),
+		GracefulRestart: b.GracefulRestart,
+		Drain:           b.Drain,
 	}
-	var v [3]uint32
-	for i, p := range parts {
-		n, err := strconv.ParseUint(p, 10, 32)
-		if err != nil {
-			return LargeCommunity{}, fmt.Errorf("bgp: large community %q: want ASN:V1:V2, each 0..4294967295", s)
-		}
-		v[i] = uint32(n)
+}
+
+// bgp is cfg without its Logger.
+func (cfg *Config) bgp() vigil.BGP {
+	return vigil.BGP{
+		ASN:             cfg.ASN,
+		RouterID:        cfg.RouterID,
+		ListenPort:      cfg.ListenPort,
+		Peers:           cfg.Peers,
+		VIPs:            cfg.VIPs,
+		GracefulRestart: cfg.GracefulRestart,
+		Drain:           cfg.Drain,
 	}
-	return LargeCommunity{v[0], v[1], v[2]}, nil
 }

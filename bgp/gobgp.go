@@ -36,12 +36,12 @@ func peerRequest(cfg *Config, p Peer) *api.AddPeerRequest {
 	if port == 0 {
 		port = 179
 	}
-	retry := secs(p.connectRetry())
+	retry := secs(connectRetry(&p))
 	ap := &api.Peer{
 		Conf: &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.ASN, AuthPassword: p.Password},
 		Timers: &api.Timers{Config: &api.TimersConfig{
-			HoldTime:               secs(p.holdTime()),
-			KeepaliveInterval:      secs(p.keepalive()),
+			HoldTime:               secs(holdTime(&p)),
+			KeepaliveInterval:      secs(keepalive(&p)),
 			ConnectRetry:           retry,
 			IdleHoldTimeAfterReset: retry,
 		}},
@@ -55,7 +55,7 @@ func peerRequest(cfg *Config, p Peer) *api.AddPeerRequest {
 		ap.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(p.Multihop)}
 	}
 	if gr := cfg.GracefulRestart; gr.Enabled {
-		ap.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: uint32(secs(gr.restartTime()))}
+		ap.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: uint32(secs(restartTime(gr)))}
 		ap.AfiSafis[0].MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
 	}
 	return &api.AddPeerRequest{Peer: ap}

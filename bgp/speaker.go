@@ -280,7 +280,7 @@ func (s *Speaker) Drain(ctx context.Context) error {
 	s.draining = true
 	s.mu.Unlock()
 	var err error
-	if d := s.cfg.Drain.time(); d > 0 && !again {
+	if d := drainTime(s.cfg.Drain); d > 0 && !again {
 		s.poke()
 		if !sleep.For(ctx, d) {
 			err = ctx.Err()

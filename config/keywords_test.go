@@ -17,7 +17,19 @@ type kwRow struct {
 
 func readKeywords(t *testing.T) []kwRow {
 	t.Helper()
-	f, err := os.Open("testdata/keywords.tsv")
+	return readTSV(t, "testdata/keywords.tsv")
+}
+
+// readExtensions reads testdata/extensions.tsv: vigil's own keywords
+// (the bgp block), priority X, in keywords.tsv's format.
+func readExtensions(t *testing.T) []kwRow {
+	t.Helper()
+	return readTSV(t, "testdata/extensions.tsv")
+}
+
+func readTSV(t *testing.T, name string) []kwRow {
+	t.Helper()
+	f, err := os.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +42,7 @@ func readKeywords(t *testing.T) []kwRow {
 		}
 		c := strings.Split(sc.Text(), "\t")
 		if len(c) != 4 {
-			t.Fatalf("keywords.tsv: %q: want 4 columns", sc.Text())
+			t.Fatalf("%s: %q: want 4 columns", name, sc.Text())
 		}
 		rows = append(rows, kwRow{c[0], c[1], c[2], c[3]})
 	}
@@ -153,12 +165,27 @@ func exception(r kwRow) (string, bool) {
 }
 
 // TestKeywordDoc loads a configuration holding every keyword of the
-// inventory (testdata/keywords.tsv) in its block and checks that the
-// loader knows each, maps every M and S one (but kwExceptions), and
-// that docs/keepalived.md's keyword table is the one it generates
-// (go test ./config -run TestKeywordDoc -update rewrites it).
+// inventory (testdata/keywords.tsv) and of vigil's extensions
+// (testdata/extensions.tsv, priority X) in its block and checks that the
+// loader knows each, maps every M, S and X one (but kwExceptions), that
+// no extension is a keepalived keyword of its block, and that
+// docs/keepalived.md's keyword table is the one it generates (go test
+// ./config -run TestKeywordDoc -update rewrites it).
 func TestKeywordDoc(t *testing.T) {
 	rows := readKeywords(t)
+	inventory := map[[2]string]bool{}
+	for _, r := range rows {
+		inventory[[2]string{r.block, r.keyword}] = true
+	}
+	for _, r := range readExtensions(t) {
+		if r.prio != "X" {
+			t.Errorf("extensions.tsv: %s: %s: priority %s, want X", r.block, r.keyword, r.prio)
+		}
+		if inventory[[2]string{r.block, r.keyword}] {
+			t.Errorf("extensions.tsv: %s: %s is a keepalived keyword (keywords.tsv)", r.block, r.keyword)
+		}
+		rows = append(rows, r)
+	}
 	status, _ := keywordStatus(t, rows)
 	used := map[string]bool{}
 	for _, r := range rows {
@@ -173,7 +200,7 @@ func TestKeywordDoc(t *testing.T) {
 			t.Errorf("%s: %s is mapped now: remove its exception (%s)", r.block, r.keyword, why)
 		case exc:
 			used[why] = true
-		case (r.prio == "M" || r.prio == "S") && !handled:
+		case (r.prio == "M" || r.prio == "S" || r.prio == "X") && !handled:
 			t.Errorf("%s: %s (%s) is %v: %s", r.block, r.keyword, r.prio, res.st, res.why)
 		}
 	}
@@ -217,7 +244,7 @@ func keywordTable(rows []kwRow, status map[kwRow]kwResult) string {
 		b.WriteString(" " + st.String() + " |")
 	}
 	b.WriteString("\n|---|---|---|---|---|\n")
-	for _, p := range []string{"M", "S", "L", "N"} {
+	for _, p := range []string{"M", "S", "L", "N", "X"} {
 		b.WriteString("| " + p + " |")
 		for _, st := range sts {
 			fmt.Fprintf(&b, " %d |", counts[p][st])

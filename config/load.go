@@ -185,6 +185,7 @@ type loader struct {
 	x        extState       // see load_global.go
 	d        daemonState    // see load_daemon.go
 	free     vsFree         // see load_vs_free.go
+	bgp      bgpState       // see load_bgp.go
 	// seen, set by tests only, is told the status of every keyword
 	// read: block is its blockPath.
 	seen func(block, keyword string, status kwStatus, reason string)
@@ -567,6 +568,7 @@ func (tl *topLoader) finish() {
 	for _, s := range tl.groups {
 		l.syncGroup(s)
 	}
+	l.finishBGP() // before the drop: a vip may track a vrrp_script
 	// keepalived drops a vrrp_script nothing tracks.
 	for _, name := range l.order {
 		d := l.trackers[name]

@@ -166,6 +166,7 @@ func (l *loader) topExtra(top map[string]handler, ign map[string]string) {
 	add("interface_up_down_delays", l.ifUpDownDelays) // load_ifdelay.go
 	add("static_routes", l.staticRoutes)
 	add("static_rules", l.staticRules)
+	add("bgp", l.bgpBlock) // load_bgp.go: vigil's extension
 	for kw, why := range map[string]string{
 		"net_namespace_ipvs":    "not supported: IPVS is in vigild's namespace",
 		"namespace_with_ipsets": "not supported: for kernels before 3.13",

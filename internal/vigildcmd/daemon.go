@@ -28,6 +28,7 @@ type daemon struct {
 	cfg vigil.Config // the configuration running, for dumps
 
 	reqs chan reloadReq // the control socket's reloads → the loop
+	bgp  *bgpRun        // the BGP speaker, nil without; the loop's (bgp.go)
 }
 
 // reloadReq asks the loop to reload; the result comes back on reply.
@@ -119,6 +120,12 @@ func runDaemon(o *Options, env *Env) int {
 	}
 	defer stopServers()
 
+	if err := d.startBGP(cfg.BGP); err != nil {
+		log.Error("Cannot start the BGP speaker", "err", err)
+		sup.Close()
+		return ExitFatal
+	}
+	defer d.stopBGP()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runErr := make(chan error, 1)
@@ -175,8 +182,10 @@ func (d *daemon) loop(ctx context.Context, cancel context.CancelFunc, runErr <-c
 				}
 				d.log.Info("Stopping", "signal", sig.String())
 				d.notify("STOPPING=1")
+				d.drainBGP() // routes leave before the VIPs and IPVS
 				cancel()
 				err := <-runErr
+				d.stopBGP()
 				return d.stopped(err)
 			case syscall.SIGUSR1:
 				d.writeDataDump()
@@ -192,7 +201,17 @@ func (d *daemon) loop(ctx context.Context, cancel context.CancelFunc, runErr <-c
 		case err := <-runErr:
 			d.log.Error("Stopped by a failure", "err", err)
 			d.notify("STOPPING=1")
+			d.stopBGP()
 			d.stopped(err)
+			return ExitFatal
+		case err := <-d.bgpFailed():
+			// Run returns early only when GoBGP cannot start (a port in
+			// use): stop, so that a VRRP backup takes over and announces.
+			d.bgp = nil
+			d.log.Error("Stopped by a failure of the BGP speaker", "err", err)
+			d.notify("STOPPING=1")
+			cancel()
+			d.stopped(<-runErr)
 			return ExitFatal
 		}
 	}
@@ -258,6 +277,11 @@ func (d *daemon) reload(ctx context.Context) reloadResult {
 	d.mu.Lock()
 	d.cfg = cfg
 	d.mu.Unlock()
+	if err := d.reloadBGP(cur.BGP, cfg.BGP); err != nil { // bgp.go
+		res.Err = "BGP speaker: " + err.Error()
+		d.log.Error("Reload: cannot start the BGP speaker; running without it", "err", err)
+		return res
+	}
 	d.log.Info("Reload finished", "changes", res.Summary)
 	return res
 }

@@ -78,4 +78,12 @@
 // clients checked to be root or vigild's user by SO_PEERCRED) answers one
 // JSON Request per connection with a Response: vigild status [--json],
 // vigild reload and vigild dump use it.
+//
+// Also vigild's own, the bgp block (bgp.go): a configuration with one
+// (vigil.Config.BGP) runs a bgp.Speaker over the Supervisor (Env.Speaker
+// builds it), in the VRRP child with --process-model=keepalived, where a
+// vip gated on a virtual server is a fatal configuration error. SIGTERM
+// and SIGINT drain it (Speaker.Drain) before the Supervisor is cancelled;
+// a reload that changes the block restarts it; a speaker that cannot
+// start stops vigild.
 package vigildcmd

@@ -85,6 +85,10 @@ func loadConfig(o *Options, env *Env) *loaded {
 		l.other = err
 	}
 	l.insecure = !cfg.Global.ScriptSecurity.Enabled && hasScripts(&cfg)
+	for _, e := range bgpModeProblems(o, &cfg) { // bgp.go
+		l.diags = append(l.diags, e)
+		l.fatal = l.fatal || e.Severity == config.SeverityFatal
+	}
 	return l
 }
 

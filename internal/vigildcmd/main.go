@@ -25,6 +25,9 @@ type Env struct {
 	Signals <-chan os.Signal
 	// Build makes the Supervisor; nil means Linux.
 	Build Builder
+	// Speaker makes the BGP speaker of a bgp block over the Supervisor;
+	// nil means NewSpeaker (package bgp).
+	Speaker SpeakerBuilder
 	// Notify sends a state to systemd (sd_notify); nil means
 	// sd_notify (go-systemd), which does nothing outside systemd.
 	Notify func(state string) error
@@ -71,6 +74,9 @@ func (e Env) withDefaults() Env {
 	}
 	if e.Build == nil {
 		e.Build = Linux
+	}
+	if e.Speaker == nil {
+		e.Speaker = NewSpeaker
 	}
 	if e.Notify == nil {
 		e.Notify = func(state string) error {

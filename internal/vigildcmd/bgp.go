@@ -1,0 +1,165 @@
+package vigildcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+
+	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/bgp"
+	"github.com/vigil-ha/vigil/config"
+)
+
+// This file runs the BGP speaker of the configuration's bgp block
+// (vigil's extension) beside the Supervisor: started with it, drained
+// on SIGTERM and SIGINT before the Supervisor stops (so the routes leave
+// before the VIPs and the virtual servers), restarted by a reload that
+// changes the block. With --process-model=keepalived it runs in the VRRP
+// child.
+
+// A BGPSpeaker is what vigild needs of a *bgp.Speaker; the daemon's
+// tests give a fake.
+type BGPSpeaker interface {
+	Run(ctx context.Context) error
+	Drain(ctx context.Context) error
+	Close() error
+}
+
+// A SpeakerBuilder makes the BGP speaker of cfg over sup.
+type SpeakerBuilder func(sup Supervisor, cfg vigil.BGP, log *slog.Logger) (BGPSpeaker, error)
+
+// NewSpeaker is the SpeakerBuilder of vigild: a bgp.Speaker following
+// sup, which must give its events as a *vigil.Supervisor does (Linux's
+// and On's do).
+func NewSpeaker(sup Supervisor, cfg vigil.BGP, log *slog.Logger) (BGPSpeaker, error) {
+	src, ok := sup.(bgp.Source)
+	if !ok {
+		return nil, errors.New("bgp: this Supervisor has no Subscribe for the speaker to follow")
+	}
+	c := bgp.FromConfig(cfg)
+	c.Logger = log
+	return bgp.New(src, c)
+}
+
+// runsBGP reports whether this process runs the speaker: a single
+// process, or the VRRP child (not the checker child).
+func runsBGP(o *Options) bool { return o.Child == "" || o.Child == childVRRP.String() }
+
+// bgpRun is the speaker running.
+type bgpRun struct {
+	sp     BGPSpeaker
+	cfg    *vigil.BGP
+	cancel context.CancelFunc
+	done   chan error // Run's result, then closed
+}
+
+// startBGP builds and starts the speaker of b (nothing when b is nil).
+func (d *daemon) startBGP(b *vigil.BGP) error {
+	if b == nil || !runsBGP(d.o) {
+		return nil
+	}
+	sp, err := d.env.Speaker(d.sup, *b, d.log.With("component", "bgp"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &bgpRun{sp: sp, cfg: b, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		r.done <- sp.Run(ctx)
+		close(r.done)
+	}()
+	d.bgp = r
+	d.log.Info("BGP speaker started", "asn", b.ASN, "router_id", b.RouterID, "peers", len(b.Peers), "vips", len(b.VIPs))
+	return nil
+}
+
+// bgpFailed is the channel of the running speaker's Run; nil without a
+// speaker, so that the loop's select ignores it.
+func (d *daemon) bgpFailed() <-chan error {
+	if d.bgp == nil {
+		return nil
+	}
+	return d.bgp.done
+}
+
+// drainBGP moves the traffic off this box before a stop: the speaker
+// announces its VIPs with GRACEFUL_SHUTDOWN for drain_time, then
+// withdraws them.
+func (d *daemon) drainBGP() {
+	if d.bgp == nil {
+		return
+	}
+	d.log.Info("Draining BGP: GRACEFUL_SHUTDOWN, then withdrawal")
+	if err := d.bgp.sp.Drain(context.Background()); err != nil {
+		d.log.Warn("BGP drain", "err", err)
+	}
+}
+
+// stopBGP stops the speaker and waits for its Run.
+func (d *daemon) stopBGP() {
+	r := d.bgp
+	if r == nil {
+		return
+	}
+	d.bgp = nil
+	r.cancel()
+	if err := <-r.done; err != nil {
+		d.log.Warn("BGP speaker", "err", err)
+	}
+	d.log.Info("BGP speaker stopped")
+}
+
+// reloadBGP applies a reloaded bgp block: an unchanged one keeps the
+// speaker; a changed one restarts it (its sessions start again: without
+// graceful_restart the peers drop the routes until it announces them
+// again), a removed one stops it, a new one starts it.
+func (d *daemon) reloadBGP(old, b *vigil.BGP) error {
+	if !runsBGP(d.o) || reflect.DeepEqual(old, b) {
+		return nil
+	}
+	switch {
+	case b == nil:
+		d.log.Info("Reload: the bgp block is gone: stopping the BGP speaker (routes withdrawn)")
+	case old == nil:
+		d.log.Info("Reload: a bgp block is new: starting the BGP speaker")
+	default:
+		d.log.Info("Reload: the bgp block changed: restarting the BGP speaker (sessions reset; routes announced again)")
+	}
+	d.stopBGP()
+	return d.startBGP(b)
+}
+
+// bgpModeProblems are the gates of cfg's bgp block that cannot work in
+// the process that runs the speaker under o: virtual servers where that
+// process has none (-P, the VRRP child of --process-model=keepalived),
+// instances and trackers where it has none (-C).
+func bgpModeProblems(o *Options, cfg *vigil.Config) []*config.Error {
+	b := cfg.BGP
+	if b == nil {
+		return nil
+	}
+	pos := config.Pos{File: o.ConfigFile}
+	if o.CheckOnly && o.ProcessModel == ModelKeepalived && o.Child == "" {
+		return []*config.Error{{Pos: pos, Severity: config.SeverityWarning,
+			Msg: "bgp: no VRRP child runs (-C), and the BGP speaker runs in it: the bgp block is not used"}}
+	}
+	noVS := o.VRRPOnly || o.ProcessModel == ModelKeepalived
+	why := "with -P/--vrrp the process has no virtual servers"
+	if o.ProcessModel == ModelKeepalived || o.Child != "" {
+		why = "with --process-model=keepalived the BGP speaker runs in the VRRP child, which has no virtual servers"
+	}
+	var out []*config.Error
+	for _, v := range b.VIPs {
+		if noVS && len(v.VirtualServers) > 0 {
+			out = append(out, &config.Error{Pos: pos, Severity: config.SeverityFatal,
+				Msg: fmt.Sprintf("bgp vip %v: virtual_server gates cannot work: %s (gate it on an instance or trackers, or run one process)", v.Prefix, why)})
+		}
+		if o.CheckOnly && (v.Instance != "" || len(v.Trackers) > 0) {
+			out = append(out, &config.Error{Pos: pos, Severity: config.SeverityFatal,
+				Msg: fmt.Sprintf("bgp vip %v: instance and track gates cannot work with -C/--check: the process has no VRRP instances or trackers", v.Prefix)})
+		}
+	}
+	return out
+}
