@@ -64,14 +64,14 @@ func TestPidFileDirFaults(t *testing.T) {
 	good := filepath.Join(t.TempDir(), "vigild.pid")
 	for _, tt := range []struct {
 		name string
-		dir  func() string
+		dir  func(t *testing.T) string
 		want error
 	}{
-		{"read-only", func() string { return tmpfs(t, "64k", true) }, syscall.EROFS},
-		{"full", func() string { d := tmpfs(t, "64k", false); fill(t, d); return d }, syscall.ENOSPC},
+		{"read-only", func(t *testing.T) string { return tmpfs(t, "64k", true) }, syscall.EROFS},
+		{"full", func(t *testing.T) string { d := tmpfs(t, "64k", false); fill(t, d); return d }, syscall.ENOSPC},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := tt.dir()
+			dir := tt.dir(t) // the subtest's t: a skip (not root) must not reach the parent
 			p := filepath.Join(dir, "vrrp.pid")
 			pfs, err := writePidFiles([]string{good, p}, 42, func(int) (string, bool) { return "", false }, log)
 			if pfs != nil || !errors.Is(err, tt.want) || !strings.Contains(err.Error(), "pid file "+p+": ") {
