@@ -191,6 +191,18 @@ func (f *fence) callCtx(ctx context.Context) (context.Context, context.CancelFun
 	return ctx, func() { stop(); cancel() }
 }
 
+// spanCtx returns ctx, also canceled when f closes, for work that
+// outlives the call that starts it (an announcement runs until its ctx
+// ends). Once ctx ends, however, f lets go of it: an announcement per
+// mastership would otherwise stay registered with the fence for the
+// router's life (the soak benchmark's growing heap).
+func (f *fence) spanCtx(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(f.ctx, cancel)
+	context.AfterFunc(ctx, func() { stop(); cancel() })
+	return ctx
+}
+
 // fencedConn is a router's Conn behind its fence.
 type fencedConn struct {
 	c vrrp.Conn
@@ -265,7 +277,7 @@ func (a fencedAnnouncer) Announce(ctx context.Context, addrs []netip.Addr) error
 	if a.f.closed() {
 		return errFenced
 	}
-	ctx, _ = a.f.callCtx(ctx) // lives as long as the announcement: ctx's end or the fence's
+	ctx = a.f.spanCtx(ctx) // lives as long as the announcement: ctx's end or the fence's
 	return a.a.Announce(ctx, addrs)
 }
 
