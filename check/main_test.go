@@ -34,9 +34,15 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 
 // tcpServer listens on 127.0.0.1 and runs serve for each connection,
 // closing it afterwards. Everything is stopped at the test's end.
-func tcpServer(t *testing.T, serve func(net.Conn)) netip.AddrPort {
+func tcpServer(t testing.TB, serve func(net.Conn)) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return tcpServerOn(t, "127.0.0.1:0", serve)
+}
+
+// tcpServerOn is tcpServer listening on address.
+func tcpServerOn(t testing.TB, address string, serve func(net.Conn)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", address)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,11 @@ func (c *TCP) Validate() error {
 
 // Check connects and, if configured, handshakes, sends and expects.
 func (c *TCP) Check(ctx context.Context) error {
+	if c.TLS == nil && len(c.Send) == 0 && len(c.Expect) == 0 {
+		if ok, err := connectOnly(ctx, c); ok {
+			return err
+		}
+	}
 	conn, err := dialTCP(ctx, c, c.Addr, c.Bind, c.Interface)
 	if err != nil {
 		return err
