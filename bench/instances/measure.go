@@ -64,6 +64,18 @@ func cpu(pids []int) (int64, time.Duration, error) {
 	return ticks, sched, nil
 }
 
+// cpuOf reads the CPU counters of each router (all its processes).
+func cpuOf(routers []benchkit.Router) ([]node, error) {
+	out := make([]node, len(routers))
+	for i, r := range routers {
+		var err error
+		if out[i].ticks, out[i].sched, err = cpu(r.PIDs()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func memory(pids []int) (node, error) {
 	var n node
 	for _, pid := range pids {
@@ -226,41 +238,24 @@ func measure(ctx context.Context, c *config, l layout, impl string, run int) (s 
 	}
 	signal(syscall.SIGUSR1)
 	t1 := time.Now()
-	mt1, ms1, err := cpu(master.PIDs())
+	start, err := cpuOf(routers)
 	if err != nil {
 		return s, err
-	}
-	var bt1 int64
-	var bs1 time.Duration
-	if backup != nil {
-		if bt1, bs1, err = cpu(backup.PIDs()); err != nil {
-			return s, err
-		}
 	}
 	if err = benchkit.Sleep(ctx, c.duration); err != nil {
 		return s, err
 	}
-	mt2, ms2, err := cpu(master.PIDs())
+	end, err := cpuOf(routers)
 	if err != nil {
 		return s, err
 	}
-	var bt2 int64
-	var bs2 time.Duration
-	if backup != nil {
-		if bt2, bs2, err = cpu(backup.PIDs()); err != nil {
-			return s, err
-		}
-	}
 	t2 := time.Now()
-	if s.master, err = memory(master.PIDs()); err != nil {
-		return s, err
-	}
-	s.master.ticks, s.master.sched = mt2-mt1, ms2-ms1
-	if backup != nil {
-		if s.backup, err = memory(backup.PIDs()); err != nil {
+	nodes := []*node{&s.master, &s.backup}
+	for i, r := range routers {
+		if *nodes[i], err = memory(r.PIDs()); err != nil {
 			return s, err
 		}
-		s.backup.ticks, s.backup.sched = bt2-bt1, bs2-bs1
+		nodes[i].ticks, nodes[i].sched = end[i].ticks-start[i].ticks, end[i].sched-start[i].sched
 	}
 	if profile != "" {
 		signal(syscall.SIGUSR2)

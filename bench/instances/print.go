@@ -78,9 +78,9 @@ func printTables(w io.Writer, env string, c *config, results []map[string][]samp
 			}
 		}
 		tw.Flush()
-		for _, s := range res["keepalived"] {
+		for r, s := range res["keepalived"] {
 			if len(s.master.perProc) == 2 {
-				fmt.Fprintf(w, "keepalived master RSS (last run): parent %s MiB + VRRP child %s MiB (PSS %s + %s)\n",
+				fmt.Fprintf(w, "keepalived master RSS, run %d: parent %s MiB + VRRP child %s MiB (PSS %s + %s)\n", r+1,
 					mib(s.master.perProc[0].RSS), mib(s.master.perProc[1].RSS), mib(s.master.perProc[0].PSS), mib(s.master.perProc[1].PSS))
 			}
 		}
