@@ -36,7 +36,7 @@
 //
 // Run as root from the module root:
 //
-//	go run ./bench/instances              # 200 and 1,000 instances, 3 runs, 30 s windows: ~12 min
+//	go run ./bench/instances              # 200 and 1,000 instances, 3 runs, 30 s windows: ~10-12 min
 //	go run ./bench/instances -quick       # 1 run, 10 s windows: ~3 min
 //
 // -profile DIR profiles vrrpd over the window (CPU, heap, goroutines,
