@@ -46,6 +46,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.ctlMu.Lock()
 	timers, beat, resume := r.timers, r.beat, r.resume
 	r.ctlMu.Unlock()
+	r.machine.grid = timers.AdvertGrid
 	var tick <-chan time.Time // wakes the loop to beat while nothing happens
 	if p := beat.Period(); p > 0 {
 		t := time.NewTicker(p)

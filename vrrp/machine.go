@@ -120,6 +120,9 @@ type Machine struct {
 	// MASTER while the group holds it in Backup (syncmachine.go).
 	group State
 	want  bool
+	// grid, if positive, puts the master's periodic adverts on its
+	// multiples (advertgrid.go).
+	grid time.Duration
 }
 
 // NewMachine returns a machine in state Init.
@@ -402,9 +405,9 @@ func (m *Machine) timerExpired(dst []Action, now time.Time) []Action {
 		return m.becomeMaster(dst, now, why)
 	case AdverTimer:
 		dst = append(dst, Action{Kind: ActSend, Priority: m.priority})
-		next := m.deadline.Add(m.cfg.Interval)
+		next := m.onGrid(m.deadline.Add(m.cfg.Interval))
 		if !next.After(now) {
-			next = now.Add(m.cfg.Interval) // we ran late: no catch-up burst
+			next = m.onGrid(now.Add(m.cfg.Interval)) // we ran late: no catch-up burst
 		}
 		return m.arm(dst, AdverTimer, next)
 	}

@@ -6,13 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,6 +50,9 @@ type SocketConn struct {
 	peers  []netip.Addr // guarded by s.mu; replaced whole (SetPeers)
 	q      chan rawMsg
 	free   chan *[]byte // buffers of messages read from q, for dispatch to reuse
+	txOnce sync.Once
+	tx     *sendmsg // made by the first write
+	txErr  error
 	closed chan struct{}
 	once   sync.Once
 }
@@ -272,22 +272,11 @@ func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) er
 }
 
 func (c *SocketConn) write(b []byte, dst netip.Addr) error {
-	var err error
-	to := &net.IPAddr{IP: dst.AsSlice()}
-	idx := int(c.s.index.Load())
-	switch {
-	case c.s.cfg.IPv6:
-		hl := TTL
-		if c.ttl > 0 {
-			hl = c.ttl
-		}
-		_, err = c.s.v6.WriteTo(b, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx, HopLimit: hl}, to)
-	case c.ttl > 0:
-		err = c.writeTTL4(b, to, idx)
-	default:
-		_, err = c.s.v4.WriteTo(b, &ipv4.ControlMessage{Src: c.src.AsSlice(), IfIndex: idx}, to)
+	c.txOnce.Do(func() { c.tx, c.txErr = newSendmsg(c.s, c.src, c.ttl) })
+	if c.txErr != nil {
+		return c.txErr
 	}
-	return err
+	return c.tx.send(b, dst, int(c.s.index.Load()))
 }
 
 // Close unregisters the Conn from its Socket.

@@ -23,6 +23,17 @@ type Timers struct {
 	// intervals), so waking an idle CPU and thread is not added to the
 	// takeover. 0 means DefaultFinalApproach; negative turns it off.
 	FinalApproach time.Duration
+	// AdvertGrid, if positive, puts a master's periodic adverts on
+	// multiples of it (of the wall clock's nanoseconds since 1970; at
+	// most a tenth of the advert interval is used), so that the masters
+	// of one process wake up together and send many adverts per wake-up
+	// instead of one each. Only the adverts the Adver_Timer sends are
+	// moved: the first advert on becoming master still goes at once and
+	// the second an interval later; the next is due up to AdvertGrid
+	// less than an interval after that, once, and all later ones an
+	// interval apart, as without it. 0 and negative: none (a master keeps
+	// the phase it became master at).
+	AdvertGrid time.Duration
 }
 
 // DefaultFinalApproach is Timers.FinalApproach's default.

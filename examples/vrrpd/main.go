@@ -10,13 +10,16 @@
 //	      -vip 192.0.2.100/24 -vip 192.0.2.101/24
 //
 // With -count N it runs N routers with VRIDs vrid..vrid+N-1, the i-th
-// router's VIPs shifted up by i addresses (for benchmarks). With -netns it
-// opens its sockets and netlink handles in that named namespace.
+// router's VIPs shifted up by i addresses (for benchmarks). -interface
+// takes a comma-separated list: the N routers then run on each interface
+// (VRIDs are per interface), named and shifted on across them, so
+// "-interface eth0,eth1 -vrid 1 -count 250" runs VI_1..VI_500. With
+// -netns it opens its sockets and netlink handles in that named
+// namespace.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +28,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,13 +69,16 @@ type options struct {
 	garpDelay    time.Duration
 	garpRefresh  time.Duration
 	logLevel     string
+	profile      string
+	advertGrid   time.Duration
+	gcPercent    int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("vrrpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.iface, "interface", "", "interface to run on (required)")
+	fs.StringVar(&o.iface, "interface", "", "interface to run on, or a comma-separated list: -count routers on each (required)")
 	fs.StringVar(&o.netns, "netns", "", "network namespace to run in: a name (ip netns) or a path to a namespace file")
 	fs.UintVar(&o.vrid, "vrid", 0, "virtual router ID, 1..255 (required)")
 	fs.UintVar(&o.count, "count", 1, "number of routers, VRIDs vrid..vrid+count-1")
@@ -93,14 +100,23 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.garpDelay, "garp-delay", 5*time.Second, "delay before the second burst (0: none)")
 	fs.DurationVar(&o.garpRefresh, "garp-refresh", 0, "periodic refresh while master (0: none)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&o.advertGrid, "advert-grid", 10*time.Millisecond, "put masters' periodic adverts on multiples of this (vrrp.Timers.AdvertGrid; at most a tenth of the interval is used), so one wake-up sends many; 0: none")
+	fs.IntVar(&o.gcPercent, "gc-percent", 25, "the Go garbage collector's GOGC, unless the GOGC environment variable is set (see memory.go)")
+	fs.StringVar(&o.profile, "profile", "", "profile into this directory: SIGUSR1 starts a CPU profile, SIGUSR2 stops it and writes the heap, goroutines and MemStats")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if o.gcPercent < 1 {
+		return nil, fmt.Errorf("-gc-percent %d: want 1 or more", o.gcPercent)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if o.iface == "" {
 		return nil, errors.New("-interface is required")
+	}
+	if slices.Contains(o.interfaces(), "") {
+		return nil, fmt.Errorf("-interface %q: an empty name", o.iface)
 	}
 	if o.vrid < 1 || o.vrid > 255 || o.count < 1 || o.vrid+o.count-1 > 255 {
 		return nil, fmt.Errorf("-vrid %d -count %d: VRIDs must be in 1..255", o.vrid, o.count)
@@ -114,7 +130,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
-// routerConfigs builds the vrrp.Config of every router the flags ask for.
+// interfaces are the interfaces -interface names.
+func (o *options) interfaces() []string { return strings.Split(o.iface, ",") }
+
+// routerConfigs builds the vrrp.Config of every router the flags ask for:
+// -count of them for each interface, in the order of interfaces().
 func (o *options) routerConfigs(logger *slog.Logger) ([]vrrp.Config, error) {
 	var vips []netip.Prefix
 	for _, s := range o.vips {
@@ -142,9 +162,10 @@ func (o *options) routerConfigs(logger *slog.Logger) ([]vrrp.Config, error) {
 		return nil, fmt.Errorf("-state %q: want BACKUP or MASTER", o.state)
 	}
 	var out []vrrp.Config
-	for i := uint(0); i < o.count; i++ {
+	for g := range uint(len(o.interfaces())) * o.count {
+		i := g % o.count // the VRID's offset; g shifts names and VIPs
 		c := vrrp.Config{
-			Name: fmt.Sprintf("VI_%d", o.vrid+i), VRID: uint8(o.vrid + i), Version: vrrp.Version(o.version),
+			Name: fmt.Sprintf("VI_%d", o.vrid+g), VRID: uint8(o.vrid + i), Version: vrrp.Version(o.version),
 			Priority: uint8(o.priority), Interval: o.advert, Peers: peers,
 			NoPreempt: o.noPreempt, PreemptDelay: o.preemptDelay, NoAccept: o.noAccept, InitialState: state,
 			Logger: logger,
@@ -154,28 +175,17 @@ func (o *options) routerConfigs(logger *slog.Logger) ([]vrrp.Config, error) {
 		}
 		for _, p := range vips {
 			a := p.Addr()
-			for range i {
+			for range g {
 				a = a.Next()
 			}
 			if !a.IsValid() {
-				return nil, fmt.Errorf("-vip %v shifted by %d overflows", p, i)
+				return nil, fmt.Errorf("-vip %v shifted by %d overflows", p, g)
 			}
 			c.VIPs = append(c.VIPs, netip.PrefixFrom(a, p.Bits()))
 		}
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// event is one JSON line of output.
-type event struct {
-	Time     string `json:"time"`
-	Instance string `json:"instance"`
-	From     string `json:"from"`
-	To       string `json:"to"`
-	Reason   string `json:"reason"`
-	Priority uint8  `json:"priority"`
-	Master   string `json:"master,omitempty"`
 }
 
 func main() {
@@ -187,7 +197,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -197,6 +207,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	setMemory(o)
+	pctx, pcancel := context.WithCancel(ctx)
+	stopProfiler, err := startProfiler(pctx, o.profile)
+	if err != nil {
+		pcancel()
+		return err
+	}
+	defer func() { pcancel(); err = errors.Join(err, stopProfiler()) }()
 	cfgs, err := o.routerConfigs(logger)
 	if err != nil {
 		return err
@@ -212,11 +230,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		netns = "/run/netns/" + netns // a name, as ip netns gives it
 	}
 	hc := vigil.HostConfig{Netns: netns, Logger: logger}
-	for _, c := range cfgs {
+	ifaces := o.interfaces()
+	for k, c := range cfgs {
+		iface := ifaces[uint(k)/o.count]
 		if o.noAddrs {
 			c.VIPs = nil
 		}
-		hc.Instances = append(hc.Instances, vigil.InstanceConfig{VRRP: c, Interface: o.iface, UnicastSrc: unicastSrc,
+		hc.Instances = append(hc.Instances, vigil.InstanceConfig{VRRP: c, Interface: iface, UnicastSrc: unicastSrc,
 			UseVMAC: o.vmac, GARP: netlink.AnnounceTiming{Repeat: o.garpRepeat, Interval: o.garpInterval,
 				SecondDelay: o.garpDelay, RefreshInterval: o.garpRefresh}})
 	}
@@ -229,26 +249,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var outMu sync.Mutex
-	enc := json.NewEncoder(stdout)
-	var wg sync.WaitGroup
 	var subs []*vrrp.Subscription
 	for _, r := range host.Routers() {
-		sub := r.Subscribe(64)
-		subs = append(subs, sub)
-		wg.Go(func() {
-			for e := range sub.C() { // closed when the router's Run returns
-				ev := event{Time: e.Time.UTC().Format(time.RFC3339Nano), Instance: e.Instance, From: e.From.String(),
-					To: e.To.String(), Reason: e.Reason.String(), Priority: e.Priority}
-				if e.Master.IsValid() {
-					ev.Master = e.Master.String()
-				}
-				outMu.Lock()
-				enc.Encode(ev)
-				outMu.Unlock()
-			}
-		})
+		if err := r.SetTimers(vrrp.Timers{Precise: true, AdvertGrid: o.advertGrid}); err != nil {
+			return err
+		}
+		subs = append(subs, r.Subscribe(8))
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { printEvents(stdout, subs) })
 	err = host.Run(ctx)
 	for _, sub := range subs {
 		sub.Close() // already closed if the router ran; the queued events are still read

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -121,5 +122,29 @@ func TestVrrpdJSON(t *testing.T) {
 	}
 	if _, err := time.Parse(time.RFC3339Nano, e.Time); err != nil {
 		t.Errorf("time %q: %v", e.Time, err)
+	}
+}
+
+// -interface with a list runs -count routers on each interface, named
+// and VIP-shifted on across them (as bench/instances' keepalived.conf).
+func TestInterfaceList(t *testing.T) {
+	o, err := parseFlags([]string{"-interface", "eth0,eth1", "-vrid", "1", "-count", "2", "-vip", "198.18.0.1/15"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgs, err := o.routerConfigs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for k, c := range cfgs {
+		got = append(got, fmt.Sprintf("%s=%s/%d/%s", c.Name, o.interfaces()[k/int(o.count)], c.VRID, c.VIPs[0]))
+	}
+	want := "VI_1=eth0/1/198.18.0.1/15 VI_2=eth0/2/198.18.0.2/15 VI_3=eth1/1/198.18.0.3/15 VI_4=eth1/2/198.18.0.4/15"
+	if s := strings.Join(got, " "); s != want {
+		t.Errorf("got  %s\nwant %s", s, want)
+	}
+	if _, err := parseFlags([]string{"-interface", "eth0,", "-vrid", "1"}, io.Discard); err == nil {
+		t.Error("an empty interface name accepted")
 	}
 }

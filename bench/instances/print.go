@@ -1,0 +1,134 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/vigil-ha/vigil/bench/internal/benchkit"
+)
+
+func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
+
+// metric is one figure of a sample; ok reports whether it has one.
+type metric struct {
+	name   string
+	verb   string
+	target float64 // vigil / keepalived at most; 0: none
+	get    func(s sample) (v float64, ok bool)
+}
+
+var metrics = []metric{
+	{"adverts captured / expected, % off", "%+.2f", 0, func(s sample) (float64, bool) {
+		return 100 * (float64(s.adverts)/s.expected - 1), true
+	}},
+	{"master: CPU, % of a core", "%.2f", 0, func(s sample) (float64, bool) {
+		return 100 * s.master.cpuTime().Seconds() / s.window.Seconds(), true
+	}},
+	{"master: CPU/advert sent µs (stat)", "%.2f", 0.5, func(s sample) (float64, bool) { st, _ := s.perAdvert(s.master); return st, true }},
+	{"master: CPU/advert sent µs (schedstat)", "%.2f", 0.5, func(s sample) (float64, bool) { _, sc := s.perAdvert(s.master); return sc, true }},
+	{"backup: CPU/advert received µs (stat)", "%.2f", 0.5, func(s sample) (float64, bool) { st, _ := s.perAdvert(s.backup); return st, s.hasBackup }},
+	{"backup: CPU/advert received µs (schedstat)", "%.2f", 0.5, func(s sample) (float64, bool) {
+		_, sc := s.perAdvert(s.backup)
+		return sc, s.hasBackup
+	}},
+	{"master: RSS MiB (keepalived: parent + VRRP child)", "%.1f", 1, func(s sample) (float64, bool) { return float64(s.master.mem.RSS) / 1024, true }},
+	{"backup: RSS MiB", "%.1f", 1, func(s sample) (float64, bool) { return float64(s.backup.mem.RSS) / 1024, s.hasBackup }},
+	{"master: peak RSS MiB", "%.1f", 0, func(s sample) (float64, bool) { return float64(s.master.mem.HWM) / 1024, true }},
+	{"master: PSS MiB", "%.1f", 0, func(s sample) (float64, bool) { return float64(s.master.mem.PSS) / 1024, true }},
+	{"master: threads", "%.0f", 0, func(s sample) (float64, bool) { return float64(s.master.mem.Threads), true }},
+	{"backup: threads", "%.0f", 0, func(s sample) (float64, bool) { return float64(s.backup.mem.Threads), s.hasBackup }},
+}
+
+func printTables(w io.Writer, env string, c *config, results []map[string][]sample, failed []map[string]int) {
+	fmt.Fprintf(w, "\n%s; load average at the end %s\n", env, benchkit.LoadAvg())
+	for i, l := range c.sizes {
+		res := results[i]
+		if len(res) == 0 && len(failed[i]) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%d VRRPv3 instances at %v: %d interface(s) x %d VRIDs, each interface on a bridge of its own; master (priority %d)",
+			l.n, c.interval, l.ifaces, l.per, masterPriority)
+		if !c.noBackup {
+			fmt.Fprintf(w, " and backup (priority %d)", backupPriority)
+		}
+		fmt.Fprintf(w, " nodes; window %v after %v warmup; min / median / max over runs\n\n", c.duration, c.warmup)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprint(tw, "metric\t")
+		for _, impl := range c.impls {
+			fmt.Fprintf(tw, "%s (%d runs", impl, len(res[impl]))
+			if f := failed[i][impl]; f > 0 {
+				fmt.Fprintf(tw, ", %d FAILED", f)
+			}
+			fmt.Fprint(tw, ")\t")
+		}
+		fmt.Fprintln(tw)
+		for _, m := range metrics {
+			row := m.name + "\t"
+			any := false
+			for _, impl := range c.impls {
+				xs := values(res[impl], m)
+				any = any || len(xs) > 0
+				row += benchkit.SummarizeFloats(xs).Format(m.verb) + "\t"
+			}
+			if any {
+				fmt.Fprintln(tw, row)
+			}
+		}
+		tw.Flush()
+		for r, s := range res["keepalived"] {
+			if len(s.master.perProc) == 2 {
+				fmt.Fprintf(w, "keepalived master RSS, run %d: parent %s MiB + VRRP child %s MiB (PSS %s + %s)\n", r+1,
+					mib(s.master.perProc[0].RSS), mib(s.master.perProc[1].RSS), mib(s.master.perProc[0].PSS), mib(s.master.perProc[1].PSS))
+			}
+		}
+		ka, vg := res["keepalived"], res["vigil"]
+		n := min(len(ka), len(vg))
+		if n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nvigil / keepalived, per run (both measured in the same run): min / median / max; targets: CPU per advert ≤ 0.5, RSS ≤ 1.0\n\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "metric\tratio\ttarget\tmet (median)\tmet (every run)\t")
+		for _, m := range metrics[1:] {
+			var rs []float64
+			for r := range n {
+				a, ok1 := m.get(vg[r])
+				b, ok2 := m.get(ka[r])
+				if ok1 && ok2 && b > 0 {
+					rs = append(rs, a/b)
+				}
+			}
+			if len(rs) == 0 {
+				continue
+			}
+			sum := benchkit.SummarizeFloats(rs)
+			target, med, all := "-", "-", "-"
+			if m.target > 0 {
+				target = fmt.Sprintf("≤ %.1f", m.target)
+				med, all = yesNo(sum.Median <= m.target), yesNo(sum.Max <= m.target)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", m.name, sum.Format("%.2f"), target, med, all)
+		}
+		tw.Flush()
+	}
+}
+
+func values(ss []sample, m metric) []float64 {
+	var xs []float64
+	for _, s := range ss {
+		if v, ok := m.get(s); ok {
+			xs = append(xs, v)
+		}
+	}
+	return xs
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "NO"
+}

@@ -1,0 +1,21 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"runtime/debug"
+)
+
+// setMemory sets the garbage collector's target (GOGC) to -gc-percent
+// unless the GOGC environment variable says otherwise. vrrpd allocates
+// next to nothing per advert once running, so collections are rare
+// whatever GOGC is; a low one keeps the heap that the runtime holds on
+// to (the heap goal, and up to about a tenth more that the scavenger
+// does not return) close to the live heap, at the cost of a few more
+// collections while the routers start.
+func setMemory(o *options) {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(o.gcPercent)
+	}
+}
