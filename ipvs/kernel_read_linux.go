@@ -337,20 +337,13 @@ func (b *batchSocket) recv() ([]byte, error) {
 // exchange. For the rarely used commands; the hot paths encode into
 // b.wbuf and parse in place.
 func (b *batchSocket) request(cmd uint8, dump bool, attrs ...*nl.RtAttr) ([][]byte, error) {
-	var flags uint16 = unix.NLM_F_ACK
-	if dump {
-		flags = unix.NLM_F_DUMP
-	}
-	b.seq++
-	buf := b.wbuf[:0]
-	start := buf.begin(b.family, flags, b.seq, cmd)
+	buf := b.newRequest(cmd, dump)
 	for _, a := range attrs {
 		buf = append(buf, a.Serialize()...)
 	}
-	buf.end(start)
-	b.wbuf = buf
+	msg := b.finishRequest(buf)
 	var out [][]byte
-	err := b.exchange(buf, b.seq, func(data []byte) error {
+	err := b.exchange(msg, b.seq, func(data []byte) error {
 		out = append(out, slices.Clone(data))
 		return nil
 	})
@@ -441,27 +434,38 @@ func (b *batchSocket) keyRequest(cmd uint8, dump bool, svc ServiceKey) ([]byte, 
 	if err != nil {
 		return nil, 0, err
 	}
+	buf := b.newRequest(cmd, dump)
+	appendService(&buf, ms, false)
+	return b.finishRequest(buf), b.seq, nil
+}
+
+// newRequest starts an IPVS command in b.wbuf with the next sequence
+// number: a dump (NLM_F_DUMP), else asking for an ACK. Append its
+// attributes, then finishRequest.
+func (b *batchSocket) newRequest(cmd uint8, dump bool) nlBuf {
 	var flags uint16 = unix.NLM_F_ACK
 	if dump {
 		flags = unix.NLM_F_DUMP
 	}
 	b.seq++
 	buf := b.wbuf[:0]
-	start := buf.begin(b.family, flags, b.seq, cmd)
-	appendService(&buf, ms, false)
-	buf.end(start)
+	buf.begin(b.family, flags, b.seq, cmd)
+	return buf
+}
+
+// finishRequest fills in the length of the request newRequest began and
+// keeps the buffer for the next one.
+func (b *batchSocket) finishRequest(buf nlBuf) []byte {
+	buf.end(0)
 	b.wbuf = buf
-	return buf, b.seq, nil
+	return buf
 }
 
 // services dumps the table's services.
 func (b *batchSocket) services() ([]ServiceState, error) {
-	b.seq++
-	buf := b.wbuf[:0]
-	buf.end(buf.begin(b.family, unix.NLM_F_DUMP, b.seq, ipvsCmdGetService))
-	b.wbuf = buf
+	msg := b.finishRequest(b.newRequest(ipvsCmdGetService, true))
 	var out []ServiceState
-	err := b.exchange(buf, b.seq, func(data []byte) error {
+	err := b.exchange(msg, b.seq, func(data []byte) error {
 		s, err := parseServiceMsg(data)
 		if err != nil {
 			return err
