@@ -64,9 +64,9 @@
 // A Backend that is also a [Batcher] takes a list of [Change]s in one call;
 // the Syncer gives it all the writes of a Sync or Apply, in order. The
 // kernel backend sends them as up to a few hundred IPVS netlink requests
-// per sendmsg and matches each acknowledgement to its change, instead of
-// one round trip per write; each change still succeeds or fails on its
-// own. [ApplyEach] is the one-by-one path, for backends without Batcher.
+// per sendmsg and matches each error the kernel answers to its change,
+// instead of one round trip per write; each change still succeeds or
+// fails on its own. [ApplyEach] is the one-by-one path, for backends without Batcher.
 //
 // # Keepalived's semantics
 //

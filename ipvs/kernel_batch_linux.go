@@ -60,11 +60,11 @@ const (
 	ipvsDestAttrTunFlags   = 15 // IPVS_DEST_ATTR_TUN_FLAGS: u16
 )
 
-// Batch sizing. Every request asks for an ACK, and the kernel handles a
-// sendmsg's requests, and queues their ACKs on the socket, before sendmsg
-// returns: the receive buffer must hold a chunk's ACKs. An ACK is a small
-// skb (NETLINK_CAP_ACK: no copy of the request), about 1 KiB of buffer
-// accounting; ackRoom is twice that.
+// Batch sizing. The kernel handles a sendmsg's requests, and queues their
+// answers on the socket, before sendmsg returns: the receive buffer must
+// hold a chunk's answers, at worst an error for every request. An answer
+// is a small skb (NETLINK_CAP_ACK: no copy of the request), about 1 KiB
+// of buffer accounting; ackRoom is twice that.
 const (
 	maxBatchChunk = 256
 	minBatchChunk = 8
@@ -80,6 +80,9 @@ type batchSocket struct {
 	chunk  int // requests per sendmsg
 	seq    uint32
 	rbuf   []byte
+	wbuf   nlBuf              // the request(s) being sent, reused
+	sent   []int              // send's changes by request, reused
+	dests  []DestinationState // destinations' dump, reused
 }
 
 // openBatchSocket opens the socket in the namespace at path (empty: the
@@ -120,10 +123,11 @@ var _ Batcher = (*Kernel)(nil)
 
 // Apply implements Batcher: it sends the changes in order, up to a few
 // hundred IPVS requests per sendmsg (the kernel handles them in order, each
-// on its own: a failed one does not stop the next), and maps each ACK's
-// errno as the single methods do, with the same wording ("ipvs: create
-// destination 10.0.0.1:80 of tcp 192.0.2.10:80: ..."). ctx is checked
-// before each chunk.
+// on its own: a failed one does not stop the next), and maps each
+// request's error, matched by sequence number, as the single methods do,
+// with the same wording ("ipvs: create destination 10.0.0.1:80 of tcp
+// 192.0.2.10:80: ..."). Only a sendmsg's last request asks for an ACK
+// (see send). ctx is checked before each chunk.
 func (k *Kernel) Apply(ctx context.Context, changes []Change) []error {
 	errs := make([]error, len(changes))
 	k.mu.Lock()
@@ -145,131 +149,175 @@ func (k *Kernel) Apply(ctx context.Context, changes []Change) []error {
 	return errs
 }
 
-// send sends one chunk and reads its ACKs into errs.
+// send sends one chunk and reads the kernel's answers into errs. Only the
+// chunk's last request asks for an ACK: the kernel answers a request that
+// fails with its error whether asked or not, handles a sendmsg's requests
+// in order and queues their answers in order, so the last request's
+// answer (its ACK, or its error) comes after every other answer of the
+// chunk, and a request without an error before it succeeded.
 func (b *batchSocket) send(changes []Change, errs []error) {
-	var (
-		buf  []byte
-		sent []int // sent[j]: the index in changes of request seq0+j
-		seq0 = b.seq + 1
-	)
-	for i, c := range changes {
-		msg, err := b.encode(c, b.seq+1)
-		if err != nil {
-			errs[i] = opErr(c.String(), err)
-			continue
-		}
-		b.seq++
-		sent = append(sent, i)
-		buf = append(buf, msg...)
-	}
+	buf := b.encodeChunk(changes, errs)
+	sent := b.sent
 	if len(sent) == 0 {
 		return
 	}
-	answered := make([]bool, len(sent))
-	left := len(sent)
-	// fail gives err to the changes not answered.
+	a := chunkAnswers{seq0: b.seq + 1 - uint32(len(sent)), n: len(sent)}
+	// fail gives err to the changes whose outcome is not known.
 	fail := func(err error) {
-		for j, i := range sent {
-			if !answered[j] {
-				errs[i] = opErr(changes[i].String(), err)
-			}
+		for _, i := range sent[a.known:] {
+			errs[i] = opErr(changes[i].String(), err)
 		}
 	}
 	if err := unix.Sendto(b.s.GetFd(), buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		fail(fmt.Errorf("sendmsg of %d requests: %w", len(sent), err))
 		return
 	}
-	for left > 0 {
-		// ENOBUFS: ACKs were dropped; which changes were applied is
-		// unknown (the next Sync reads the table).
-		msgs, err := b.recv()
+	failed := func(j int, errno syscall.Errno) {
+		c := changes[sent[j]]
+		errs[sent[j]] = opErr(c.String(), changeErr(c, errno))
+	}
+	for !a.done {
+		// ENOBUFS: answers were dropped; which of the changes after the
+		// last answer read were applied is unknown (the next Sync reads
+		// the table).
+		dgram, err := b.recv()
+		if err == nil {
+			err = a.add(dgram, failed)
+		}
 		if err != nil {
 			fail(fmt.Errorf("reading acknowledgements: %w", err))
 			return
 		}
-		for _, m := range msgs {
-			j := int(m.Header.Seq - seq0)
-			if m.Header.Type != unix.NLMSG_ERROR || m.Header.Seq < seq0 || j >= len(sent) || answered[j] || len(m.Data) < 4 {
-				continue // not an ACK of this chunk
-			}
-			answered[j] = true
-			left--
-			if errno := -int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
-				c := changes[sent[j]]
-				errs[sent[j]] = opErr(c.String(), changeErr(c, syscall.Errno(errno)))
-			}
+	}
+}
+
+// encodeChunk encodes changes into b.wbuf, one request each with the
+// next sequence numbers, and marks the last for an ACK; a change that
+// cannot be encoded gets its error in errs and no request. b.sent lists
+// the changes sent, by request.
+func (b *batchSocket) encodeChunk(changes []Change, errs []error) nlBuf {
+	buf, sent, last := b.wbuf[:0], b.sent[:0], 0
+	for i, c := range changes {
+		start := len(buf)
+		var err error
+		if buf, err = b.encode(buf, c, b.seq+1, 0); err != nil {
+			errs[i] = opErr(c.String(), err)
+			continue
+		}
+		b.seq++
+		sent = append(sent, i)
+		last = start
+	}
+	b.wbuf, b.sent = buf, sent // reused by the next chunk
+	if len(sent) > 0 {
+		flags := binary.NativeEndian.Uint16(buf[last+6:])
+		binary.NativeEndian.PutUint16(buf[last+6:], flags|unix.NLM_F_ACK)
+	}
+	return buf
+}
+
+// chunkAnswers matches the kernel's answers to the requests of a chunk
+// (see send): request j has sequence number seq0+j, and only the last
+// (j == n-1) asked for an ACK.
+type chunkAnswers struct {
+	seq0 uint32
+	n    int
+	// known counts the requests whose outcome is known: those up to the
+	// latest answered (the kernel answers in order).
+	known int
+	done  bool // the last request was answered
+}
+
+// add takes one datagram of answers; failed gets each request that
+// failed, by index, with its errno. Messages that answer no request of
+// the chunk are skipped.
+func (a *chunkAnswers) add(dgram []byte, failed func(j int, errno syscall.Errno)) error {
+	c := msgCursor{rest: dgram}
+	for h, data, ok := c.next(); ok; h, data, ok = c.next() {
+		j := int(h.Seq - a.seq0)
+		if h.Type != unix.NLMSG_ERROR || h.Seq < a.seq0 || j >= a.n || j < a.known || len(data) < 4 {
+			continue // not an answer of this chunk
+		}
+		a.known = j + 1
+		if errno := -int32(binary.NativeEndian.Uint32(data[:4])); errno != 0 {
+			failed(j, syscall.Errno(errno))
+		}
+		if j == a.n-1 {
+			a.done = true
 		}
 	}
+	return c.err
 }
 
-// encode returns the netlink request of c with sequence number seq.
-func (b *batchSocket) encode(c Change, seq uint32) ([]byte, error) {
+// encode appends the netlink request of c with sequence number seq and
+// flags (NLM_F_REQUEST is added) to buf; on an error buf is unchanged.
+func (b *batchSocket) encode(buf nlBuf, c Change, seq uint32, flags uint16) (nlBuf, error) {
 	cmd, ms, kd, err := changeToKernel(c)
 	if err != nil {
-		return nil, err
+		return buf, err
 	}
 	full := c.Op != OpDeleteService && c.Op != OpDeleteDestination
-	req := nl.NewNetlinkRequest(int(b.family), unix.NLM_F_ACK)
-	req.Seq = seq
-	req.AddData(genlHeader(cmd))
-	req.AddData(serviceAttr(ms, full && kd == nil))
+	start := buf.begin(b.family, flags, seq, cmd)
+	appendService(&buf, ms, full && kd == nil)
 	if kd != nil {
-		req.AddData(destAttr(kd, full))
+		appendDest(&buf, kd, full)
 	}
-	return req.Serialize(), nil
+	buf.end(start)
+	return buf, nil
 }
 
-// genlHeader is a struct genlmsghdr: the IPVS command, version 1.
-type genlHeader uint8
-
-func (h genlHeader) Len() int          { return 4 }
-func (h genlHeader) Serialize() []byte { return []byte{uint8(h), ipvsGenlVersion, 0, 0} }
-
-// serviceAttr encodes a moby/ipvs service as moby/ipvs does: the key, and
-// with full the settings (IPVS_CMD_NEW_SERVICE and SET_SERVICE need them;
-// the other commands only find the service).
-func serviceAttr(ms *mobyipvs.Service, full bool) *nl.RtAttr {
-	a := nl.NewRtAttr(ipvsCmdAttrService, nil)
-	a.AddRtAttr(ipvsSvcAttrAF, nl.Uint16Attr(ms.AddressFamily))
+// appendService appends a moby/ipvs service as moby/ipvs encodes it
+// (IPVS_CMD_ATTR_SERVICE): the key, and with full the settings
+// (IPVS_CMD_NEW_SERVICE and SET_SERVICE need them; the other commands only
+// find the service).
+func appendService(b *nlBuf, ms *mobyipvs.Service, full bool) {
+	n := b.nest(ipvsCmdAttrService)
+	b.u16(ipvsSvcAttrAF, ms.AddressFamily)
 	if ms.FWMark != 0 {
-		a.AddRtAttr(ipvsSvcAttrFWMark, nl.Uint32Attr(ms.FWMark))
+		b.u32(ipvsSvcAttrFWMark, ms.FWMark)
 	} else {
-		a.AddRtAttr(ipvsSvcAttrProtocol, nl.Uint16Attr(ms.Protocol))
-		a.AddRtAttr(ipvsSvcAttrAddr, ms.Address)
-		a.AddRtAttr(ipvsSvcAttrPort, nl.BEUint16Attr(ms.Port))
+		b.u16(ipvsSvcAttrProtocol, ms.Protocol)
+		b.attr(ipvsSvcAttrAddr, ms.Address...)
+		b.be16(ipvsSvcAttrPort, ms.Port)
 	}
 	if full {
-		a.AddRtAttr(ipvsSvcAttrSchedName, nl.ZeroTerminated(ms.SchedName))
-		flags := make([]byte, 8)
+		b.str(ipvsSvcAttrSchedName, ms.SchedName)
+		var flags [8]byte
 		binary.NativeEndian.PutUint32(flags[0:], ms.Flags)
 		binary.NativeEndian.PutUint32(flags[4:], 0xffffffff) // mask: set every flag
-		a.AddRtAttr(ipvsSvcAttrFlags, flags)
-		a.AddRtAttr(ipvsSvcAttrTimeout, nl.Uint32Attr(ms.Timeout))
-		a.AddRtAttr(ipvsSvcAttrNetmask, nl.Uint32Attr(ms.Netmask))
+		b.attr(ipvsSvcAttrFlags, flags[:]...)
+		b.u32(ipvsSvcAttrTimeout, ms.Timeout)
+		b.u32(ipvsSvcAttrNetmask, ms.Netmask)
 	}
-	return a
+	b.endNest(n)
 }
 
-// destAttr encodes a destination: the key (address, port and address
-// family: the kernel looks a destination up by all three), and with full
-// the settings (NEW_DEST and SET_DEST need them), tunnel type, port and
-// flags included. moby/ipvs sends neither the family nor the tunnel
-// attributes.
-func destAttr(kd *kernelDest, full bool) *nl.RtAttr {
-	a := nl.NewRtAttr(ipvsCmdAttrDest, nil)
-	a.AddRtAttr(ipvsDestAttrAddr, kd.Addr.AsSlice())
-	a.AddRtAttr(ipvsDestAttrPort, nl.BEUint16Attr(kd.Port))
-	a.AddRtAttr(ipvsDestAttrAddrFamily, nl.Uint16Attr(kd.Family))
-	if full {
-		a.AddRtAttr(ipvsDestAttrFwdMethod, nl.Uint32Attr(kd.FwdMethod))
-		a.AddRtAttr(ipvsDestAttrWeight, nl.Uint32Attr(kd.Weight))
-		a.AddRtAttr(ipvsDestAttrUThresh, nl.Uint32Attr(kd.UThresh))
-		a.AddRtAttr(ipvsDestAttrLThresh, nl.Uint32Attr(kd.LThresh))
-		a.AddRtAttr(ipvsDestAttrTunType, []byte{kd.TunType})
-		a.AddRtAttr(ipvsDestAttrTunPort, nl.BEUint16Attr(kd.TunPort))
-		a.AddRtAttr(ipvsDestAttrTunFlags, nl.Uint16Attr(kd.TunFlags))
+// appendDest appends a destination (IPVS_CMD_ATTR_DEST): the key
+// (address, port and address family: the kernel looks a destination up
+// by all three), and with full the settings (NEW_DEST and SET_DEST need
+// them), tunnel type, port and flags included. moby/ipvs sends neither the
+// family nor the tunnel attributes.
+func appendDest(b *nlBuf, kd *kernelDest, full bool) {
+	n := b.nest(ipvsCmdAttrDest)
+	if kd.Addr.Is4() {
+		a := kd.Addr.As4()
+		b.attr(ipvsDestAttrAddr, a[:]...)
+	} else {
+		a := kd.Addr.As16()
+		b.attr(ipvsDestAttrAddr, a[:]...)
 	}
-	return a
+	b.be16(ipvsDestAttrPort, kd.Port)
+	b.u16(ipvsDestAttrAddrFamily, kd.Family)
+	if full {
+		b.u32(ipvsDestAttrFwdMethod, kd.FwdMethod)
+		b.u32(ipvsDestAttrWeight, kd.Weight)
+		b.u32(ipvsDestAttrUThresh, kd.UThresh)
+		b.u32(ipvsDestAttrLThresh, kd.LThresh)
+		b.attr(ipvsDestAttrTunType, kd.TunType)
+		b.be16(ipvsDestAttrTunPort, kd.TunPort)
+		b.u16(ipvsDestAttrTunFlags, kd.TunFlags)
+	}
+	b.endNest(n)
 }
 
 // setsService reports whether op creates or changes a service (for

@@ -72,7 +72,7 @@ func TestBatchEncoding(t *testing.T) {
 			map[uint16][]byte{1: netip.MustParseAddr("2001:db8::7").AsSlice(), 2: {0, 80}, 11: nl.Uint16Attr(unix.AF_INET6)}},
 	} {
 		t.Run(tc.c.String(), func(t *testing.T) {
-			raw, err := b.encode(tc.c, 77)
+			raw, err := b.encode(nil, tc.c, 77, unix.NLM_F_ACK)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func TestBatchEncoding(t *testing.T) {
 		})
 	}
 	// What cannot be encoded is that change's error.
-	if _, err := b.encode(Change{Op: OpCreateDestination, Service: svc, Dest: Destination{DestinationKey: d.DestinationKey, Forward: Tunnel, TunnelType: GUE}}, 1); err == nil {
+	if _, err := b.encode(nil, Change{Op: OpCreateDestination, Service: svc, Dest: Destination{DestinationKey: d.DestinationKey, Forward: Tunnel, TunnelType: GUE}}, 1, 0); err == nil {
 		t.Fatal("GUE without a port encoded")
 	}
 }
@@ -240,4 +240,67 @@ func TestKernelBatchChunks(t *testing.T) {
 		t.Errorf("duplicate: %v", errs[bad+1])
 	}
 	checkTable(t, k, []VirtualServer{vs})
+}
+
+// TestKernelBatchAnswers: only a chunk's last request asks for an ACK, so
+// a failure is known by its error alone: a failure as the last change of
+// a batch, failures at the last request of one chunk and the first of
+// the next, and a batch in which every change fails, each go to their
+// change and no other.
+func TestKernelBatchAnswers(t *testing.T) {
+	k := openKernel(t)
+	s := Service{ServiceKey: ServiceKey{Protocol: UDP, Addr: netip.MustParseAddr("203.0.113.60"), Port: 53}, Scheduler: RoundRobin}
+	d := func(i int) Destination {
+		return Destination{DestinationKey: DestinationKey{netip.AddrFrom4([4]byte{198, 18, 60 + byte(i>>8), byte(i)}), 53}, Forward: Masquerade, Weight: 1}
+	}
+	check := func(what string, changes []Change, bad map[int]error) {
+		t.Helper()
+		errs := k.Apply(context.Background(), changes)
+		if len(errs) != len(changes) {
+			t.Fatalf("%s: %d errors for %d changes", what, len(errs), len(changes))
+		}
+		for i, err := range errs {
+			want, isBad := bad[i]
+			switch {
+			case !isBad && err != nil:
+				t.Errorf("%s: change %d (%v): %v", what, i, changes[i], err)
+			case isBad && !errors.Is(err, want):
+				t.Errorf("%s: change %d (%v): %v, want %v", what, i, changes[i], err, want)
+			case isBad && !strings.HasPrefix(err.Error(), "ipvs: "+changes[i].String()+": "):
+				t.Errorf("%s: change %d: %q does not name it", what, i, err)
+			}
+		}
+	}
+
+	// The last change of a batch (of one chunk) fails.
+	create := []Change{{Op: OpCreateService, Service: s}, {Op: OpCreateDestination, Service: s, Dest: d(0)}, {Op: OpCreateDestination, Service: s, Dest: d(0)}}
+	check("last fails", create, map[int]error{2: ErrExists})
+
+	// Failures at a chunk's end and the next one's start: duplicates of
+	// destination 0 there.
+	n := k.batch.chunk
+	var changes []Change
+	want := []VirtualServer{{Service: s, Destinations: []Destination{d(0)}}}
+	bad := map[int]error{}
+	for i := range 2 * n {
+		if i == n-1 || i == n {
+			changes = append(changes, Change{Op: OpCreateDestination, Service: s, Dest: d(0)})
+			bad[i] = ErrExists
+			continue
+		}
+		changes = append(changes, Change{Op: OpCreateDestination, Service: s, Dest: d(1 + i)})
+		want[0].Destinations = append(want[0].Destinations, d(1+i))
+	}
+	check("chunk edges", changes, bad)
+	checkTable(t, k, want)
+
+	// Every change fails: destinations of a service that is not there.
+	missing := Service{ServiceKey: ServiceKey{Protocol: UDP, Addr: netip.MustParseAddr("203.0.113.61"), Port: 53}, Scheduler: RoundRobin}
+	changes, bad = nil, map[int]error{}
+	for i := range n + 5 {
+		changes = append(changes, Change{Op: OpUpdateDestination, Service: missing, Dest: d(i)})
+		bad[i] = ErrNotFound
+	}
+	check("all fail", changes, bad)
+	checkTable(t, k, want)
 }

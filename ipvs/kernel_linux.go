@@ -33,7 +33,8 @@ import (
 // return 64-bit counters (STATS64) when the kernel sends them, else the
 // 32-bit ones (STATS). Writes in bulk (Apply, the Batcher a Syncer uses)
 // send up to a few hundred IPVS requests in one sendmsg and match each
-// acknowledgement to its change.
+// error the kernel answers to its change by sequence number (only the
+// last request of a sendmsg asks for an ACK).
 //
 // Kernel facts callers see: tunnel types, ports and checksums need Linux
 // 5.3 (GUE 5.2); older kernels ignore those attributes, so such a
@@ -173,15 +174,20 @@ func (k *Kernel) Close() error {
 // open; what names the operation for errors ("list services in current
 // namespace").
 func (k *Kernel) do(ctx context.Context, what string, f func(b *batchSocket) error) error {
+	return opErr(what, k.use(ctx, f))
+}
+
+// use is do without naming the operation in the error.
+func (k *Kernel) use(ctx context.Context, f func(b *batchSocket) error) error {
 	if err := ctx.Err(); err != nil {
-		return opErr(what, err)
+		return err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return opErr(what, ErrClosed)
+		return ErrClosed
 	}
-	return opErr(what, f(k.batch))
+	return f(k.batch)
 }
 
 // opErr says what failed: "ipvs: create service tcp 192.0.2.10:80: <err>";
@@ -213,13 +219,14 @@ func (k *Kernel) Services(ctx context.Context) ([]ServiceState, error) {
 // the table.
 func (k *Kernel) Destinations(ctx context.Context, svc ServiceKey) ([]DestinationState, error) {
 	var out []DestinationState
-	err := k.do(ctx, "list destinations of "+svc.String(), func(b *batchSocket) error {
+	err := k.use(ctx, func(b *batchSocket) error {
 		var err error
 		out, err = b.destinations(svc)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		// Named only now: a Sync lists every service's destinations.
+		return nil, opErr("list destinations of "+svc.String(), err)
 	}
 	return out, nil
 }

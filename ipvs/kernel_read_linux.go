@@ -33,33 +33,6 @@ const (
 	ipvsStatsOutBPS   = 10 // IPVS_STATS_ATTR_OUTBPS
 )
 
-// nlAttr is one netlink attribute: its type (without the nested and
-// byte-order flags) and value.
-type nlAttr struct {
-	typ uint16
-	val []byte
-}
-
-// parseAttrs splits b into attributes. A truncated or malformed
-// attribute is an error (nl.ParseRouteAttr can slice past the end of an
-// unaligned last attribute; this cannot).
-func parseAttrs(b []byte) ([]nlAttr, error) {
-	var out []nlAttr
-	for len(b) > 0 {
-		if len(b) < unix.SizeofNlAttr {
-			return nil, fmt.Errorf("%d stray bytes after the attributes", len(b))
-		}
-		l := int(binary.NativeEndian.Uint16(b[0:2]))
-		typ := binary.NativeEndian.Uint16(b[2:4]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
-		if l < unix.SizeofNlAttr || l > len(b) {
-			return nil, fmt.Errorf("attribute %d: length %d with %d bytes left", typ, l, len(b))
-		}
-		out = append(out, nlAttr{typ: typ, val: b[unix.SizeofNlAttr:l:l]})
-		b = b[min((l+unix.NLA_ALIGNTO-1)&^(unix.NLA_ALIGNTO-1), len(b)):]
-	}
-	return out, nil
-}
-
 // attrLenErr is the error of an attribute of the wrong size.
 func attrLenErr(what string, a nlAttr, want int) error {
 	return fmt.Errorf("%s (attribute %d): %d bytes, want %d", what, a.typ, len(a.val), want)
@@ -131,11 +104,8 @@ func addrOfFamily(a netip.Addr, family uint16) (netip.Addr, error) {
 // read by its size (4 or 8 bytes), so either form fits.
 func parseStats(b []byte) (Stats, error) {
 	var s Stats
-	attrs, err := parseAttrs(b)
-	if err != nil {
-		return s, err
-	}
-	for _, a := range attrs {
+	c := attrCursor{rest: b}
+	for a, ok := c.next(); ok; a, ok = c.next() {
 		var p *uint64
 		switch a.typ {
 		case ipvsStatsConns:
@@ -170,7 +140,7 @@ func parseStats(b []byte) (Stats, error) {
 			return s, fmt.Errorf("counter (attribute %d): %d bytes, want 4 or 8", a.typ, len(a.val))
 		}
 	}
-	return s, nil
+	return s, c.err
 }
 
 // cmdAttr returns the value of the top-level attribute typ (SERVICE or
@@ -179,14 +149,14 @@ func cmdAttr(data []byte, typ uint16) ([]byte, error) {
 	if len(data) < 4 {
 		return nil, fmt.Errorf("message of %d bytes, no generic netlink header", len(data))
 	}
-	attrs, err := parseAttrs(data[4:])
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range attrs {
+	c := attrCursor{rest: data[4:]}
+	for a, ok := c.next(); ok; a, ok = c.next() {
 		if a.typ == typ {
 			return a.val, nil
 		}
+	}
+	if c.err != nil {
+		return nil, c.err
 	}
 	return nil, fmt.Errorf("message without attribute %d", typ)
 }
@@ -194,19 +164,17 @@ func cmdAttr(data []byte, typ uint16) ([]byte, error) {
 // parseDest reads the attributes nested in IPVS_CMD_ATTR_DEST. The
 // address, port, forwarding method and weight are required (every kernel
 // sends them); STATS64 is preferred to STATS when both are there.
-func parseDest(b []byte) (*kernelDest, error) {
-	attrs, err := parseAttrs(b)
-	if err != nil {
-		return nil, err
-	}
-	kd := &kernelDest{}
+func parseDest(b []byte) (kernelDest, error) {
 	var (
-		have           [ipvsDestAttrTunFlags + 1]bool
+		kd             kernelDest
+		have           uint32 // bit t: attribute t was there
 		stats, stats64 []byte
+		err            error
 	)
-	for _, a := range attrs {
-		if int(a.typ) < len(have) {
-			have[a.typ] = true
+	c := attrCursor{rest: b}
+	for a, ok := c.next(); ok; a, ok = c.next() {
+		if a.typ < 32 {
+			have |= 1 << a.typ
 		}
 		switch a.typ {
 		case ipvsDestAttrAddr:
@@ -241,12 +209,15 @@ func parseDest(b []byte) (*kernelDest, error) {
 			kd.TunFlags, err = attrU16("tunnel flags", a)
 		}
 		if err != nil {
-			return nil, err
+			return kernelDest{}, err
 		}
 	}
-	for _, t := range []uint16{ipvsDestAttrAddr, ipvsDestAttrPort, ipvsDestAttrFwdMethod, ipvsDestAttrWeight} {
-		if !have[t] {
-			return nil, fmt.Errorf("destination without attribute %d", t)
+	if c.err != nil {
+		return kernelDest{}, c.err
+	}
+	for _, t := range [...]uint16{ipvsDestAttrAddr, ipvsDestAttrPort, ipvsDestAttrFwdMethod, ipvsDestAttrWeight} {
+		if have&(1<<t) == 0 {
+			return kernelDest{}, fmt.Errorf("destination without attribute %d", t)
 		}
 	}
 	if stats64 != nil {
@@ -254,7 +225,7 @@ func parseDest(b []byte) (*kernelDest, error) {
 	}
 	if stats != nil {
 		if kd.Stats, err = parseStats(stats); err != nil {
-			return nil, fmt.Errorf("destination counters: %w", err)
+			return kernelDest{}, fmt.Errorf("destination counters: %w", err)
 		}
 	}
 	return kd, nil
@@ -264,18 +235,16 @@ func parseDest(b []byte) (*kernelDest, error) {
 // moby/ipvs's raw fields (the form serviceFromMoby maps) and the
 // counters, from STATS64 when present.
 func parseService(b []byte) (*mobyipvs.Service, Stats, error) {
-	var st Stats
-	attrs, err := parseAttrs(b)
-	if err != nil {
-		return nil, st, err
-	}
-	ms := &mobyipvs.Service{}
 	var (
+		st             Stats
+		ms             = &mobyipvs.Service{}
 		addr           netip.Addr
 		stats, stats64 []byte
 		haveAF, sched  bool
+		err            error
 	)
-	for _, a := range attrs {
+	c := attrCursor{rest: b}
+	for a, ok := c.next(); ok; a, ok = c.next() {
 		switch a.typ {
 		case ipvsSvcAttrAF:
 			ms.AddressFamily, err = attrU16("address family", a)
@@ -314,6 +283,9 @@ func parseService(b []byte) (*mobyipvs.Service, Stats, error) {
 			return nil, st, err
 		}
 	}
+	if c.err != nil {
+		return nil, st, c.err
+	}
 	if !haveAF || !sched {
 		return nil, st, errors.New("service without address family or scheduler")
 	}
@@ -337,10 +309,10 @@ func parseService(b []byte) (*mobyipvs.Service, Stats, error) {
 	return ms, st, nil
 }
 
-// recv reads the next datagram of netlink messages. The kernel queues
-// replies before sendmsg returns, or soon after; recv waits up to 5 s for
-// one.
-func (b *batchSocket) recv() ([]syscall.NetlinkMessage, error) {
+// recv reads the next datagram of netlink messages into the receive
+// buffer (valid until the next recv). The kernel queues replies before
+// sendmsg returns, or soon after; recv waits up to 5 s for one.
+func (b *batchSocket) recv() ([]byte, error) {
 	fd := b.s.GetFd()
 	for {
 		n, _, err := unix.Recvfrom(fd, b.rbuf, unix.MSG_TRUNC)
@@ -356,108 +328,153 @@ func (b *batchSocket) recv() ([]syscall.NetlinkMessage, error) {
 		if n > len(b.rbuf) {
 			return nil, fmt.Errorf("a reply of %d bytes, more than the %d-byte buffer", n, len(b.rbuf))
 		}
-		return syscall.ParseNetlinkMessage(b.rbuf[:n])
+		return b.rbuf[:n], nil
 	}
 }
 
-// request sends one IPVS command with attrs and returns the payloads
-// (generic-netlink header first) of the kernel's answers. With dump it
-// asks for a dump (NLM_F_DUMP) and reads up to NLMSG_DONE; otherwise it
-// asks for an ACK and reads up to it. An error answer is the errno
-// (kernelErr maps it); a dump the kernel marked NLM_F_DUMP_INTR is
-// ErrDumpInterrupted.
+// request sends one IPVS command with attrs and returns copies of the
+// payloads (generic-netlink header first) of the kernel's answers; see
+// exchange. For the rarely used commands; the hot paths encode into
+// b.wbuf and parse in place.
 func (b *batchSocket) request(cmd uint8, dump bool, attrs ...*nl.RtAttr) ([][]byte, error) {
-	flags := unix.NLM_F_ACK
-	if dump {
-		flags = unix.NLM_F_DUMP
-	}
-	req := nl.NewNetlinkRequest(int(b.family), flags)
-	b.seq++
-	req.Seq = b.seq
-	req.AddData(genlHeader(cmd))
+	buf := b.newRequest(cmd, dump)
 	for _, a := range attrs {
-		req.AddData(a)
+		buf = append(buf, a.Serialize()...)
 	}
-	if err := unix.Sendto(b.s.GetFd(), req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("sendmsg: %w", err)
-	}
-	return b.replies(req.Seq)
+	msg := b.finishRequest(buf)
+	var out [][]byte
+	err := b.exchange(msg, b.seq, func(data []byte) error {
+		out = append(out, slices.Clone(data))
+		return nil
+	})
+	return out, err
 }
 
-// replies reads the answers to request seq; see request.
-func (b *batchSocket) replies(seq uint32) ([][]byte, error) {
-	r := replyReader{seq: seq, family: b.family}
+// exchange sends the request msg (sequence number seq) and hands each
+// IPVS message of the answer (its payload, genlmsghdr first, in the
+// receive buffer: valid during the call) to each. A dump (NLM_F_DUMP) is
+// read up to NLMSG_DONE, another request up to its ACK. It returns the
+// errno of an error answer (kernelErr maps it), ErrDumpInterrupted for a
+// dump the kernel marked NLM_F_DUMP_INTR, or each's first error (the
+// answer is still read to its end, so the socket is ready for the next
+// request).
+func (b *batchSocket) exchange(msg []byte, seq uint32, each func(data []byte) error) error {
+	if err := unix.Sendto(b.s.GetFd(), msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("sendmsg: %w", err)
+	}
+	r := replyReader{seq: seq, family: b.family, each: each}
 	for {
-		msgs, err := b.recv()
+		dgram, err := b.recv()
 		if err != nil {
-			return nil, fmt.Errorf("reading the reply: %w", err)
+			return fmt.Errorf("reading the reply: %w", err)
 		}
-		if done, err := r.add(msgs); err != nil || done {
-			return r.out, err
+		c := msgCursor{rest: dgram}
+		for h, data, ok := c.next(); ok; h, data, ok = c.next() {
+			if done, err := r.add(h, data); err != nil || done {
+				return err
+			}
+		}
+		if c.err != nil {
+			return fmt.Errorf("reading the reply: %w", c.err)
 		}
 	}
 }
 
-// replyReader collects the answers to one request, message by message.
+// replyReader takes the answers to one request, message by message.
 type replyReader struct {
 	seq         uint32
 	family      uint16
-	out         [][]byte // payloads of the IPVS messages, genlmsghdr first
-	interrupted bool     // a message had NLM_F_DUMP_INTR
+	each        func(data []byte) error // gets each IPVS message's payload
+	err         error                   // each's first error
+	interrupted bool                    // a message had NLM_F_DUMP_INTR
 }
 
-// add takes the messages of one datagram; done is true at the end of the
-// answer (NLMSG_DONE, or an ACK or error). Messages of other requests are
-// skipped.
-func (r *replyReader) add(msgs []syscall.NetlinkMessage) (done bool, err error) {
-	for _, m := range msgs {
-		if m.Header.Seq != r.seq {
-			continue // a late answer to an earlier request
+// add takes one message; done is true at the end of the answer
+// (NLMSG_DONE, or an ACK or error), with the answer's error. Messages of
+// other requests are skipped.
+func (r *replyReader) add(h unix.NlMsghdr, data []byte) (done bool, err error) {
+	if h.Seq != r.seq {
+		return false, nil // a late answer to an earlier request
+	}
+	if h.Flags&unix.NLM_F_DUMP_INTR != 0 {
+		r.interrupted = true
+	}
+	switch h.Type {
+	case unix.NLMSG_DONE, unix.NLMSG_ERROR:
+		var errno int32
+		if len(data) >= 4 {
+			errno = -int32(binary.NativeEndian.Uint32(data[:4]))
+		} else if h.Type == unix.NLMSG_ERROR {
+			return true, fmt.Errorf("truncated error message (%d bytes)", len(data))
 		}
-		if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
-			r.interrupted = true
+		switch {
+		case errno != 0:
+			return true, syscall.Errno(errno)
+		case r.interrupted:
+			return true, ErrDumpInterrupted
 		}
-		switch m.Header.Type {
-		case unix.NLMSG_DONE, unix.NLMSG_ERROR:
-			var errno int32
-			if len(m.Data) >= 4 {
-				errno = -int32(binary.NativeEndian.Uint32(m.Data[:4]))
-			} else if m.Header.Type == unix.NLMSG_ERROR {
-				return true, fmt.Errorf("truncated error message (%d bytes)", len(m.Data))
-			}
-			switch {
-			case errno != 0:
-				return true, syscall.Errno(errno)
-			case r.interrupted:
-				return true, ErrDumpInterrupted
-			}
-			return true, nil
-		case unix.NLMSG_NOOP:
-			continue
-		}
-		if m.Header.Type != r.family {
-			return true, fmt.Errorf("reply of netlink type %d, want the IPVS family %d", m.Header.Type, r.family)
-		}
-		// m.Data is in the receive buffer, which the next datagram
-		// overwrites: keep a copy.
-		r.out = append(r.out, slices.Clone(m.Data))
+		return true, r.err
+	case unix.NLMSG_NOOP:
+		return false, nil
+	}
+	if h.Type != r.family {
+		return true, fmt.Errorf("reply of netlink type %d, want the IPVS family %d", h.Type, r.family)
+	}
+	if err := r.each(data); err != nil && r.err == nil {
+		r.err = err
 	}
 	return false, nil
 }
 
+// keyRequest encodes an IPVS command (a dump with NLM_F_DUMP, else asking
+// for an ACK) that names the service svc, into b.wbuf; it returns the
+// message and its sequence number.
+func (b *batchSocket) keyRequest(cmd uint8, dump bool, svc ServiceKey) ([]byte, uint32, error) {
+	ms, err := serviceKeyToMoby(svc)
+	if err != nil {
+		return nil, 0, err
+	}
+	buf := b.newRequest(cmd, dump)
+	appendService(&buf, ms, false)
+	return b.finishRequest(buf), b.seq, nil
+}
+
+// newRequest starts an IPVS command in b.wbuf with the next sequence
+// number: a dump (NLM_F_DUMP), else asking for an ACK. Append its
+// attributes, then finishRequest.
+func (b *batchSocket) newRequest(cmd uint8, dump bool) nlBuf {
+	var flags uint16 = unix.NLM_F_ACK
+	if dump {
+		flags = unix.NLM_F_DUMP
+	}
+	b.seq++
+	buf := b.wbuf[:0]
+	buf.begin(b.family, flags, b.seq, cmd)
+	return buf
+}
+
+// finishRequest fills in the length of the request newRequest began and
+// keeps the buffer for the next one.
+func (b *batchSocket) finishRequest(buf nlBuf) []byte {
+	buf.end(0)
+	b.wbuf = buf
+	return buf
+}
+
 // services dumps the table's services.
 func (b *batchSocket) services() ([]ServiceState, error) {
-	msgs, err := b.request(ipvsCmdGetService, true)
-	if err != nil {
-		return nil, kernelErr(err, false)
-	}
-	out := make([]ServiceState, 0, len(msgs))
-	for _, m := range msgs {
-		s, err := parseServiceMsg(m)
+	msg := b.finishRequest(b.newRequest(ipvsCmdGetService, true))
+	var out []ServiceState
+	err := b.exchange(msg, b.seq, func(data []byte) error {
+		s, err := parseServiceMsg(data)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, kernelErr(err, false)
 	}
 	return out, nil
 }
@@ -480,30 +497,37 @@ func parseServiceMsg(data []byte) (ServiceState, error) {
 // destinations dumps the destinations of svc (the service nested in
 // IPVS_CMD_ATTR_SERVICE, as moby/ipvs sends it). The kernel answers an
 // empty dump for a missing service; then a lookup of the service says
-// whether it is there (ESRCH: ErrNotFound).
+// whether it is there (ESRCH: ErrNotFound). The messages are parsed where
+// they were received, into b.dests, and the result is one copy of it.
 func (b *batchSocket) destinations(svc ServiceKey) ([]DestinationState, error) {
-	ms, err := serviceKeyToMoby(svc)
+	msg, seq, err := b.keyRequest(ipvsCmdGetDest, true, svc)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := b.request(ipvsCmdGetDest, true, serviceAttr(ms, false))
+	svc6 := svc.Is6()
+	dests := b.dests[:0]
+	err = b.exchange(msg, seq, func(data []byte) error {
+		d, err := parseDestMsg(data, svc6)
+		if err != nil {
+			return err
+		}
+		dests = append(dests, d)
+		return nil
+	})
+	b.dests = dests[:0]
 	if err != nil {
 		return nil, kernelErr(err, false)
 	}
-	if len(msgs) == 0 {
-		if _, err := b.request(ipvsCmdGetService, false, serviceAttr(ms, false)); err != nil {
-			return nil, kernelErr(err, false)
-		}
-	}
-	out := make([]DestinationState, 0, len(msgs))
-	for _, m := range msgs {
-		d, err := parseDestMsg(m, svc.Is6())
+	if len(dests) == 0 {
+		msg, seq, err := b.keyRequest(ipvsCmdGetService, false, svc)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, d)
+		if err := b.exchange(msg, seq, func([]byte) error { return nil }); err != nil {
+			return nil, kernelErr(err, false)
+		}
 	}
-	return out, nil
+	return slices.Clone(dests), nil
 }
 
 // parseDestMsg maps one destination message of a dump of a service of
@@ -517,5 +541,5 @@ func parseDestMsg(data []byte, svc6 bool) (DestinationState, error) {
 	if err != nil {
 		return DestinationState{}, fmt.Errorf("destination message: %w", err)
 	}
-	return destinationFromKernel(kd, svc6)
+	return destinationFromKernel(&kd, svc6)
 }

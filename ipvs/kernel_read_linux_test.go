@@ -124,7 +124,7 @@ func TestParseDestKernelReply(t *testing.T) {
 	}
 }
 
-// TestDestRoundTrip: what destAttr sends for a destination, read by
+// TestDestRoundTrip: what appendDest sends for a destination, read by
 // parseDest and mapped back, is the destination (in Normalize form).
 func TestDestRoundTrip(t *testing.T) {
 	a := netip.MustParseAddr
@@ -148,13 +148,15 @@ func TestDestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", tc.d, err)
 		}
-		// destAttr is the nested attribute itself; parse its payload.
-		raw := destAttr(kd, true).Serialize()[unix.SizeofNlAttr:]
-		back, err := parseDest(raw)
+		// appendDest appends the nested attribute itself; parse its
+		// payload.
+		var buf nlBuf
+		appendDest(&buf, kd, true)
+		back, err := parseDest(buf[unix.SizeofNlAttr:])
 		if err != nil {
 			t.Fatalf("%v: parseDest: %v", tc.d, err)
 		}
-		ds, err := destinationFromKernel(back, tc.svc.Is6())
+		ds, err := destinationFromKernel(&back, tc.svc.Is6())
 		if err != nil {
 			t.Fatalf("%v: destinationFromKernel: %v", tc.d, err)
 		}
@@ -285,37 +287,67 @@ func errnoData(errno syscall.Errno) []byte {
 	return binary.NativeEndian.AppendUint32(nil, uint32(-int32(errno)))
 }
 
+// feedReader gives r the messages up to the end of the answer.
+func feedReader(r *replyReader, msgs ...syscall.NetlinkMessage) (done bool, err error) {
+	for _, m := range msgs {
+		if done, err = r.add(unix.NlMsghdr(m.Header), m.Data); done {
+			return done, err
+		}
+	}
+	return false, nil
+}
+
 // TestReplyReader: a multi-part dump is collected up to NLMSG_DONE, other
-// requests' answers are skipped, an error answer is its errno, and a dump
-// marked NLM_F_DUMP_INTR is ErrDumpInterrupted.
+// requests' answers are skipped, an error answer is its errno, a dump
+// marked NLM_F_DUMP_INTR is ErrDumpInterrupted, and a message the caller
+// cannot take is an error at the end of the answer (not before: the dump
+// is read to its end).
 func TestReplyReader(t *testing.T) {
 	const fam, seq = 0x20, 5
 	multi := uint16(unix.NLM_F_MULTI)
-	r := replyReader{seq: seq, family: fam}
-	if done, err := r.add([]syscall.NetlinkMessage{nlMsg(unix.NLMSG_ERROR, 0, seq-1, errnoData(0)), nlMsg(fam, multi, seq, []byte{1}), nlMsg(fam, multi, seq, []byte{2})}); done || err != nil {
+	var out [][]byte
+	reader := func() *replyReader {
+		out = nil
+		return &replyReader{seq: seq, family: fam, each: func(d []byte) error {
+			out = append(out, d)
+			if len(d) > 0 && d[0] == 0xee {
+				return errors.New("bad message")
+			}
+			return nil
+		}}
+	}
+	r := reader()
+	if done, err := feedReader(r, nlMsg(unix.NLMSG_ERROR, 0, seq-1, errnoData(0)), nlMsg(fam, multi, seq, []byte{1}), nlMsg(fam, multi, seq, []byte{2})); done || err != nil {
 		t.Fatalf("first part: %t, %v", done, err)
 	}
-	if done, err := r.add([]syscall.NetlinkMessage{nlMsg(fam, multi, seq, []byte{3}), nlMsg(unix.NLMSG_DONE, multi, seq, errnoData(0))}); !done || err != nil || len(r.out) != 3 || r.out[2][0] != 3 {
-		t.Fatalf("second part: %t, %v, %v", done, err, r.out)
+	if done, err := feedReader(r, nlMsg(fam, multi, seq, []byte{3}), nlMsg(unix.NLMSG_DONE, multi, seq, errnoData(0))); !done || err != nil || len(out) != 3 || out[2][0] != 3 {
+		t.Fatalf("second part: %t, %v, %v", done, err, out)
 	}
-	r = replyReader{seq: seq, family: fam}
-	if done, err := r.add([]syscall.NetlinkMessage{nlMsg(fam, multi|unix.NLM_F_DUMP_INTR, seq, []byte{1}), nlMsg(unix.NLMSG_DONE, multi, seq, nil)}); !done || !errors.Is(err, ErrDumpInterrupted) {
+	r = reader()
+	if done, err := feedReader(r, nlMsg(fam, multi|unix.NLM_F_DUMP_INTR, seq, []byte{1}), nlMsg(unix.NLMSG_DONE, multi, seq, nil)); !done || !errors.Is(err, ErrDumpInterrupted) {
 		t.Errorf("interrupted dump: %t, %v", done, err)
 	}
-	r = replyReader{seq: seq, family: fam}
-	if done, err := r.add([]syscall.NetlinkMessage{nlMsg(unix.NLMSG_ERROR, 0, seq, errnoData(unix.ESRCH))}); !done || !errors.Is(kernelErr(err, false), ErrNotFound) {
+	r = reader()
+	if done, err := feedReader(r, nlMsg(unix.NLMSG_ERROR, 0, seq, errnoData(unix.ESRCH))); !done || !errors.Is(kernelErr(err, false), ErrNotFound) {
 		t.Errorf("ESRCH: %t, %v", done, err)
 	}
-	r = replyReader{seq: seq, family: fam}
-	if done, err := r.add([]syscall.NetlinkMessage{nlMsg(fam, 0, seq, []byte{1}), nlMsg(unix.NLMSG_ERROR, 0, seq, errnoData(0))}); !done || err != nil || len(r.out) != 1 {
-		t.Errorf("reply and ACK: %t, %v, %v", done, err, r.out)
+	r = reader()
+	if done, err := feedReader(r, nlMsg(fam, 0, seq, []byte{1}), nlMsg(unix.NLMSG_ERROR, 0, seq, errnoData(0))); !done || err != nil || len(out) != 1 {
+		t.Errorf("reply and ACK: %t, %v, %v", done, err, out)
+	}
+	r = reader()
+	if done, err := feedReader(r, nlMsg(fam, multi, seq, []byte{0xee}), nlMsg(fam, multi, seq, []byte{0xee, 2})); done || err != nil {
+		t.Errorf("bad message before the end: %t, %v", done, err)
+	}
+	if done, err := feedReader(r, nlMsg(fam, multi, seq, []byte{4}), nlMsg(unix.NLMSG_DONE, multi, seq, errnoData(0))); !done || err == nil || err.Error() != "bad message" || len(out) != 3 {
+		t.Errorf("bad message at the end: %t, %v, %d messages", done, err, len(out))
 	}
 	for name, m := range map[string]syscall.NetlinkMessage{
 		"short error":  nlMsg(unix.NLMSG_ERROR, 0, seq, []byte{1}),
 		"other family": nlMsg(fam+1, 0, seq, []byte{1}),
 	} {
-		r = replyReader{seq: seq, family: fam}
-		if done, err := r.add([]syscall.NetlinkMessage{m}); !done || err == nil {
+		r = reader()
+		if done, err := feedReader(r, m); !done || err == nil {
 			t.Errorf("%s: %t, %v", name, done, err)
 		}
 	}
