@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vigil-ha/vigil/watchdog"
 	"log/slog"
 	"maps"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vigil-ha/vigil/acceptmode"
 	"github.com/vigil-ha/vigil/internal/logx"
@@ -23,6 +23,7 @@ import (
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // NewHost opens the instances of cfg on this Linux host, in cfg.Netns:
@@ -92,6 +93,10 @@ type Linux struct {
 }
 
 var _ Platform = (*Linux)(nil)
+
+// advertGrid is the vrrp.Timers.AdvertGrid of the Linux platform's
+// routers: vrrp uses at most a tenth of the advert interval of it.
+const advertGrid = 10 * time.Millisecond
 
 // OpenLinux checks the namespace and starts watching it (events flow once
 // Run runs).
@@ -227,8 +232,11 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		vmac = l.vmacs[len(l.vmacs)-1]
 	}
 	io := InstanceIO{Conn: conn, Addrs: acc, Announcer: sw, Interface: iface,
-		// Takeovers on time: Master_Down_Timer on a timerfd.
-		Timers: vrrp.Timers{Precise: true}}
+		// Takeovers on time: Master_Down_Timer on a timerfd. Masters'
+		// periodic adverts on a 10 ms grid (a tenth of the interval at
+		// most), so the instances of one process share their wake-ups
+		// (bench/README.md "instances").
+		Timers: vrrp.Timers{Precise: true, AdvertGrid: advertGrid}}
 	cur := ic
 	io.Reconfigure = func(nc InstanceConfig) error {
 		if nc.Label != cur.Label || !slices.EqualFunc(nc.Routes, cur.Routes, netlink.Route.Equal) ||
