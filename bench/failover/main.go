@@ -22,9 +22,10 @@
 // → first GARP/NA.
 //
 // With -mass it measures a mass failover instead: A master of -vrids
-// VRIDs (200; VIP 198.18.0.i/15 for VRID i), B their backup, A
-// SIGKILLed; per VRID, B's first GARP for its VIP minus that VRID's due
-// time, p50 / p99 / max across the VRIDs of each run.
+// VRIDs (200; VIP 198.18.0.i/15 for VRID i; keepalived in every run, or
+// -mass-master), B their backup, A SIGKILLed; per VRID, B's first GARP
+// for its VIP minus that VRID's due time, p50 / p99 / max across the
+// VRIDs of each run.
 //
 // Every run builds a fresh topology, so it starts clean, and deletes it.
 // Run as root from the module root:
@@ -77,7 +78,8 @@ type config struct {
 	impls     []string
 	signals   []string
 	families  []string
-	vrids     int // -mass
+	vrids     int    // -mass
+	massA     string // -mass-master: A's implementation, "" for B's
 	vrrpd     string
 	workDir   string
 	keep      bool
@@ -123,6 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "short run: -runs 2 -intervals 100ms -families ipv4 (overrides them)")
 	mass := fs.Bool("mass", false, "mass failover: A master of -vrids VRIDs, SIGKILLed; B's lateness per VRID")
 	vrids := fs.Int("vrids", 200, "with -mass: VRIDs 1..N (1..255)")
+	massA := fs.String("mass-master", "keepalived", "with -mass: the dying master A's implementation for every run (keepalived, vigil), or same: B's")
 	vrrpd := fs.String("vrrpd", "", "vrrpd binary to use (default: go build ./examples/vrrpd into a temporary directory)")
 	keep := fs.String("keep", "", "keep every run's pcap and daemon logs under this directory")
 	maxFail := fs.Int("max-failures", 3, "give up after this many failed runs")
@@ -179,6 +182,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "failover: -runs: want 1..1000")
 		return 2
 	}
+	switch *massA {
+	case "keepalived", "vigil":
+		c.massA = *massA
+	case "same":
+	default:
+		fmt.Fprintln(stderr, "failover: -mass-master: want keepalived, vigil or same")
+		return 2
+	}
 	if c.vrids < 1 || c.vrids > 255 {
 		fmt.Fprintln(stderr, "failover: -vrids: want 1..255")
 		return 2
@@ -186,7 +197,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := benchkit.SignalContext()
 	defer stop()
-	ws, cleanup, err := benchkit.Prepare(ctx, "failover", c.impls, c.vrrpd, *keep, stderr)
+	need := c.impls
+	if *mass && c.massA != "" && !slices.Contains(need, c.massA) {
+		need = append(slices.Clone(need), c.massA)
+	}
+	ws, cleanup, err := benchkit.Prepare(ctx, "failover", need, c.vrrpd, *keep, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "failover:", err)
 		return 1

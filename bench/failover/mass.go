@@ -47,6 +47,10 @@ type massResult struct {
 	// late is how many VRIDs' first GARP/NA came more than massSlack
 	// after their due time.
 	late int
+	// dueSpan is the first to the last VRID's due time; garpSpan the
+	// first to the last VRID's first GARP/NA: B's takeovers are
+	// serialized when garpSpan is much longer than dueSpan.
+	dueSpan, garpSpan time.Duration
 }
 
 // massSlack is the bound: every VRID's first GARP within
@@ -92,9 +96,10 @@ func runMass(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 						continue
 					}
 					results[k] = append(results[k], r)
-					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms\n",
+					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms; due times span %s ms, first GARP/NAs %s ms\n",
 						impl, fam, ivalName(ival, fam), i, c.runs, c.vrids, benchkit.Ms(r.garp.p50), benchkit.Ms(r.garp.p99),
-						benchkit.Ms(r.garp.max), r.late, massSlack, benchkit.Ms(r.advert.p50), benchkit.Ms(r.advert.p99), benchkit.Ms(r.advert.max))
+						benchkit.Ms(r.garp.max), r.late, massSlack, benchkit.Ms(r.advert.p50), benchkit.Ms(r.advert.p99), benchkit.Ms(r.advert.max),
+						benchkit.Ms(r.dueSpan), benchkit.Ms(r.garpSpan))
 				}
 			}
 		}
@@ -108,14 +113,14 @@ func runMass(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 }
 
 // massStart starts impl on h as the router of VRIDs 1..c.vrids.
-func massStart(ctx context.Context, c *config, k massKey, h *nstest.Host, state string, prio int, dir string) (benchkit.Router, error) {
+func massStart(ctx context.Context, c *config, k massKey, impl string, h *nstest.Host, state string, prio int, dir string) (benchkit.Router, error) {
 	var blocks []string
-	if k.impl == "keepalived" {
+	if impl == "keepalived" {
 		for id := 1; id <= c.vrids; id++ {
 			blocks = append(blocks, instanceConf(h, state, prio, k.ival, k.fam, id, massVIP(k.fam, id)))
 		}
 	}
-	return startRouter(ctx, c, k.impl, h, dir, keepalivedConf(h, blocks...),
+	return startRouter(ctx, c, impl, h, dir, keepalivedConf(h, blocks...),
 		"-vrid", "1", "-count", fmt.Sprint(c.vrids), "-priority", fmt.Sprint(prio),
 		"-version", fmt.Sprint(version(k.ival, k.fam)), "-advert", k.ival.String(),
 		"-vip", massVIP(k.fam, 1).String(), "-state", state)
@@ -135,7 +140,11 @@ func massRun(ctx context.Context, c *config, k massKey, n int) (res massResult, 
 
 	var ra, rb benchkit.Router
 	defer func() { err = benchkit.StopRouters(err, dir, c.keep, ra, rb) }()
-	ra, err = massStart(ctx, c, k, A, "MASTER", prioA, filepath.Join(dir, "a"))
+	implA := c.massA
+	if implA == "" {
+		implA = k.impl
+	}
+	ra, err = massStart(ctx, c, k, implA, A, "MASTER", prioA, filepath.Join(dir, "a"))
 	if err != nil {
 		return res, fmt.Errorf("router A: %w", err)
 	}
@@ -147,7 +156,7 @@ func massRun(ctx context.Context, c *config, k massKey, n int) (res massResult, 
 			return res, err
 		}
 	}
-	rb, err = massStart(ctx, c, k, B, "BACKUP", prioB, filepath.Join(dir, "b"))
+	rb, err = massStart(ctx, c, k, k.impl, B, "BACKUP", prioB, filepath.Join(dir, "b"))
 	if err != nil {
 		return res, fmt.Errorf("router B: %w", err)
 	}
@@ -186,7 +195,7 @@ func massRun(ctx context.Context, c *config, k massKey, n int) (res massResult, 
 		return res, err
 	}
 	if !ra.WaitExit(10 * time.Second) {
-		return res, fmt.Errorf("router A (%s) did not exit within 10s of SIGKILL", k.impl)
+		return res, fmt.Errorf("router A (%s) did not exit within 10s of SIGKILL", implA)
 	}
 	// Let the first bursts (5 frames per VIP) reach the capture.
 	if err = benchkit.Sleep(ctx, 300*time.Millisecond); err != nil {
@@ -235,6 +244,7 @@ func analyzeMass(file string, c *config, k massKey, A, B *nstest.Host, t0 time.T
 	mdi := masterDown(k.ival, k.fam, prioB)
 	var adverts, garps []time.Duration
 	var res massResult
+	var dues, firsts []time.Time
 	for id := 1; id <= n; id++ {
 		switch {
 		case lastA[id].IsZero():
@@ -245,6 +255,7 @@ func analyzeMass(file string, c *config, k massKey, A, B *nstest.Host, t0 time.T
 			return res, fmt.Errorf("VRID %d: no GARP/NA for %v from B in the capture", id, massVIP(k.fam, id).Addr())
 		}
 		due := lastA[id].Add(mdi)
+		dues, firsts = append(dues, due), append(firsts, garpB[id])
 		adverts = append(adverts, advertB[id].Sub(due))
 		g := garpB[id].Sub(due)
 		garps = append(garps, g)
@@ -253,16 +264,24 @@ func analyzeMass(file string, c *config, k massKey, A, B *nstest.Host, t0 time.T
 		}
 	}
 	res.advert, res.garp = spreadOf(adverts), spreadOf(garps)
+	span := func(ts []time.Time) time.Duration {
+		return slices.MaxFunc(ts, time.Time.Compare).Sub(slices.MinFunc(ts, time.Time.Compare))
+	}
+	res.dueSpan, res.garpSpan = span(dues), span(firsts)
 	return res, nil
 }
 
 func printMass(w io.Writer, env string, c *config, results map[massKey][]massResult) {
 	fmt.Fprintf(w, "\n%s; load average at the end %s\n", env, benchkit.LoadAvg())
-	fmt.Fprintf(w, "\nmass failover: A master of VRIDs 1..%d (VIP 198.18.0.i/15 or 2001:db8::1:i/64 for VRID i) SIGKILLed, B prio %d takes over;\n"+
+	a := "the same implementation as B"
+	if c.massA != "" {
+		a = c.massA + " in every run"
+	}
+	fmt.Fprintf(w, "\nmass failover: A (%s) master of VRIDs 1..%d (VIP 198.18.0.i/15 or 2001:db8::1:i/64 for VRID i) SIGKILLed,\nB (impl) prio %d takes over; "+
 		"per VRID, B's first GARP/NA for its VIP (and its first advert) minus A's last advert + Master_Down_Interval,\n"+
-		"p50 / p99 / max across the VRIDs of a run; each cell min / median / max over the runs (ms)\n\n", c.vrids, prioB)
+		"p50 / p99 / max across the VRIDs of a run; each cell min / median / max over the runs (ms)\n\n", a, c.vrids, prioB)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "impl\tfamily\tinterval\truns\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tadvert p50\tadvert p99\tadvert max\tVRIDs over +5 ms\t")
+	fmt.Fprintln(tw, "impl\tfamily\tinterval\truns\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tadvert p50\tadvert p99\tadvert max\tVRIDs over +5 ms\tdue times span\tfirst GARP/NAs span\t")
 	over := func(rs []massResult, f func(massResult) time.Duration) benchkit.Summary {
 		ds := make([]time.Duration, len(rs))
 		for i, r := range rs {
@@ -284,12 +303,14 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		for _, ival := range c.intervals {
 			for _, impl := range c.impls {
 				rs := results[massKey{impl, fam, ival}]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t\n", impl, fam, ivalName(ival, fam), len(rs),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t%v\t%v\t\n", impl, fam, ivalName(ival, fam), len(rs),
 					over(rs, gp50), over(rs, gp99), over(rs, gmax),
 					over(rs, func(r massResult) time.Duration { return r.advert.p50 }),
 					over(rs, func(r massResult) time.Duration { return r.advert.p99 }),
 					over(rs, func(r massResult) time.Duration { return r.advert.max }),
-					lateSum(rs), len(rs)*c.vrids)
+					lateSum(rs), len(rs)*c.vrids,
+					over(rs, func(r massResult) time.Duration { return r.dueSpan }),
+					over(rs, func(r massResult) time.Duration { return r.garpSpan }))
 			}
 		}
 	}
