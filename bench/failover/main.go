@@ -225,17 +225,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 					for _, impl := range c.impls {
 						k := key{impl, fam, ival, sig}
 						r, err := oneRun(ctx, c, k, i)
-						if ctx.Err() != nil {
-							fmt.Fprintln(stderr, "failover: interrupted; everything it created is removed")
-							return 130
-						}
-						if err != nil {
-							failed++
-							fmt.Fprintf(stderr, "FAILED %s %s %s %s run %d: %v\n", impl, fam, ivalName(ival, fam), sig, i, err)
-							if failed >= c.maxFail {
-								fmt.Fprintf(stderr, "failover: %d failed runs, giving up\n", failed)
-								printTables(stdout, env, c, results)
-								return 1
+						what := fmt.Sprintf("%s %s %s %s run %d", impl, fam, ivalName(ival, fam), sig, i)
+						if code, ok := c.tally(ctx, err, &failed, what, stderr, func() { printTables(stdout, env, c, results) }); !ok {
+							if code != 0 {
+								return code
 							}
 							continue
 						}
@@ -254,6 +247,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// tally judges one run's outcome: ok if it worked; otherwise code is 130
+// if the bench was interrupted, 1 (after printing the tables) once
+// c.maxFail runs have failed, and 0 to go on with the next run.
+func (c *config) tally(ctx context.Context, err error, failed *int, what string, stderr io.Writer, tables func()) (code int, ok bool) {
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "failover: interrupted; everything it created is removed")
+		return 130, false
+	}
+	if err == nil {
+		return 0, true
+	}
+	*failed++
+	fmt.Fprintf(stderr, "FAILED %s: %v\n", what, err)
+	if *failed >= c.maxFail {
+		fmt.Fprintf(stderr, "failover: %d failed runs, giving up\n", *failed)
+		tables()
+		return 1, false
+	}
+	return 0, false
 }
 
 func parseIntervals(s string) ([]time.Duration, error) {

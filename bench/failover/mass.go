@@ -44,6 +44,9 @@ type massKey struct {
 // Master_Down_Interval), summarized across the VRIDs.
 type massResult struct {
 	advert, garp spread
+	// gap is, per VRID, B's first GARP/NA minus its first advert: the
+	// two are consecutive sends of one takeover in both daemons.
+	gap spread
 	// late is how many VRIDs' first GARP/NA came more than massSlack
 	// after their due time.
 	late int
@@ -81,25 +84,18 @@ func runMass(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 				for _, impl := range c.impls {
 					k := massKey{impl, fam, ival}
 					r, err := massRun(ctx, c, k, i)
-					if ctx.Err() != nil {
-						fmt.Fprintln(stderr, "failover: interrupted; everything it created is removed")
-						return 130
-					}
-					if err != nil {
-						failed++
-						fmt.Fprintf(stderr, "FAILED mass %s %s %s run %d: %v\n", impl, fam, ivalName(ival, fam), i, err)
-						if failed >= c.maxFail {
-							fmt.Fprintf(stderr, "failover: %d failed runs, giving up\n", failed)
-							printMass(stdout, env, c, results)
-							return 1
+					what := fmt.Sprintf("mass %s %s %s run %d", impl, fam, ivalName(ival, fam), i)
+					if code, ok := c.tally(ctx, err, &failed, what, stderr, func() { printMass(stdout, env, c, results) }); !ok {
+						if code != 0 {
+							return code
 						}
 						continue
 					}
 					results[k] = append(results[k], r)
-					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms; due times span %s ms, first GARP/NAs %s ms\n",
+					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms; advert→GARP/NA p50 %s p99 %s ms; due times span %s ms, first GARP/NAs %s ms\n",
 						impl, fam, ivalName(ival, fam), i, c.runs, c.vrids, benchkit.Ms(r.garp.p50), benchkit.Ms(r.garp.p99),
 						benchkit.Ms(r.garp.max), r.late, massSlack, benchkit.Ms(r.advert.p50), benchkit.Ms(r.advert.p99), benchkit.Ms(r.advert.max),
-						benchkit.Ms(r.dueSpan), benchkit.Ms(r.garpSpan))
+						benchkit.Ms(r.gap.p50), benchkit.Ms(r.gap.p99), benchkit.Ms(r.dueSpan), benchkit.Ms(r.garpSpan))
 				}
 			}
 		}
@@ -242,7 +238,7 @@ func analyzeMass(file string, c *config, k massKey, A, B *nstest.Host, t0 time.T
 		return massResult{}, err
 	}
 	mdi := masterDown(k.ival, k.fam, prioB)
-	var adverts, garps []time.Duration
+	var adverts, garps, gaps []time.Duration
 	var res massResult
 	var dues, firsts []time.Time
 	for id := 1; id <= n; id++ {
@@ -259,11 +255,12 @@ func analyzeMass(file string, c *config, k massKey, A, B *nstest.Host, t0 time.T
 		adverts = append(adverts, advertB[id].Sub(due))
 		g := garpB[id].Sub(due)
 		garps = append(garps, g)
+		gaps = append(gaps, garpB[id].Sub(advertB[id]))
 		if g > massSlack {
 			res.late++
 		}
 	}
-	res.advert, res.garp = spreadOf(adverts), spreadOf(garps)
+	res.advert, res.garp, res.gap = spreadOf(adverts), spreadOf(garps), spreadOf(gaps)
 	span := func(ts []time.Time) time.Duration {
 		return slices.MaxFunc(ts, time.Time.Compare).Sub(slices.MinFunc(ts, time.Time.Compare))
 	}
@@ -281,7 +278,7 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		"per VRID, B's first GARP/NA for its VIP (and its first advert) minus A's last advert + Master_Down_Interval,\n"+
 		"p50 / p99 / max across the VRIDs of a run; each cell min / median / max over the runs (ms)\n\n", a, c.vrids, prioB)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "impl\tfamily\tinterval\truns\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tadvert p50\tadvert p99\tadvert max\tVRIDs over +5 ms\tdue times span\tfirst GARP/NAs span\t")
+	fmt.Fprintln(tw, "impl\tfamily\tinterval\truns\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tadvert p50\tadvert p99\tadvert max\tVRIDs over +5 ms\tdue times span\tfirst GARP/NAs span\tadvert→GARP/NA p99\t")
 	over := func(rs []massResult, f func(massResult) time.Duration) benchkit.Summary {
 		ds := make([]time.Duration, len(rs))
 		for i, r := range rs {
@@ -303,14 +300,15 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		for _, ival := range c.intervals {
 			for _, impl := range c.impls {
 				rs := results[massKey{impl, fam, ival}]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t%v\t%v\t\n", impl, fam, ivalName(ival, fam), len(rs),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t%v\t%v\t%v\t\n", impl, fam, ivalName(ival, fam), len(rs),
 					over(rs, gp50), over(rs, gp99), over(rs, gmax),
 					over(rs, func(r massResult) time.Duration { return r.advert.p50 }),
 					over(rs, func(r massResult) time.Duration { return r.advert.p99 }),
 					over(rs, func(r massResult) time.Duration { return r.advert.max }),
 					lateSum(rs), len(rs)*c.vrids,
 					over(rs, func(r massResult) time.Duration { return r.dueSpan }),
-					over(rs, func(r massResult) time.Duration { return r.garpSpan }))
+					over(rs, func(r massResult) time.Duration { return r.garpSpan }),
+					over(rs, func(r massResult) time.Duration { return r.gap.p99 }))
 			}
 		}
 	}
