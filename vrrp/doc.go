@@ -86,7 +86,7 @@
 //     shutdown) or nothing (BACKUP) and removes them.
 //   - On exit (Run's context done), a master sends priority 0 and removes
 //     them; a backup leaves the interface as it is.
-//   - Becoming master sends the advert, announces them (an Announcer
+//   - Becoming master sends the advert, announces them (netlink.Announcer
 //     sends its first gratuitous ARP / NA before Announce returns), then
 //     adds them: the segment learns of the new master first, and the
 //     kernel work of the add (0.1–0.35 ms) delays neither frame. RFC 5798
@@ -96,9 +96,9 @@
 //     captures show the announcement 0.1–0.15 ms after the advert), and
 //     FRR's vrrpd keeps the addresses on its macvlan and sends advert then
 //     announcement once it is up (vrrp_change_state_master). What the
-//     order costs: a frame for a VIP that reaches the new master in the
-//     window between its first announcement and the add (its duration) is
-//     dropped, as it would have been at the master that fell silent; an
+//     order costs: a frame for a VIP that reaches the new master between
+//     its first announcement and the end of the add is dropped, as it
+//     would have been at the master that fell silent; an
 //     ARP request or neighbour solicitation for a VIP in that window goes
 //     unanswered, and the asker's entry is filled by a later frame of the
 //     burst, or by its own retry.

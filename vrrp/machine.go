@@ -343,7 +343,7 @@ func (m *Machine) becomeMaster(dst []Action, now time.Time, why Reason) []Action
 	// macvlan and it sends advert then announces (vrrp_change_state_master).
 	// A frame for a VIP that reaches us between the announcement and the
 	// add is dropped, as it would have been at the silent master; the
-	// package doc ("Virtual addresses") says what that costs.
+	// package doc ("Virtual addresses: the guarantee") says what that costs.
 	dst = append(dst,
 		Action{Kind: ActSend, Priority: m.priority},
 		Action{Kind: ActAnnounce},
