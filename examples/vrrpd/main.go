@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,6 +66,7 @@ type options struct {
 	garpDelay    time.Duration
 	garpRefresh  time.Duration
 	logLevel     string
+	trace        string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -93,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.garpDelay, "garp-delay", 5*time.Second, "delay before the second burst (0: none)")
 	fs.DurationVar(&o.garpRefresh, "garp-refresh", 0, "periodic refresh while master (0: none)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.trace, "trace", "", "write a runtime execution trace (go tool trace) to this file while running")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -200,6 +203,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfgs, err := o.routerConfigs(logger)
 	if err != nil {
 		return err
+	}
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			return fmt.Errorf("-trace: %w", err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return fmt.Errorf("-trace: %w", err)
+		}
+		defer trace.Stop()
 	}
 	var unicastSrc netip.Addr
 	if o.unicastSrc != "" {
