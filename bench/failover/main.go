@@ -30,9 +30,9 @@
 // Every run builds a fresh topology, so it starts clean, and deletes it.
 // Run as root from the module root:
 //
-//	go run ./bench/failover         # 10 runs x {1s, 100ms, 10ms} x {SIGKILL, SIGTERM} x {IPv4, IPv6} x both: ~20 min
+//	go run ./bench/failover         # 10 runs x {1s, 100ms, 10ms} x {SIGKILL, SIGTERM} x {IPv4, IPv6} x both: ~21 min
 //	go run ./bench/failover -quick  # 2 runs at 100ms, IPv4: under a minute
-//	go run ./bench/failover -mass   # 5 runs, 200 VRIDs at 100ms, SIGKILL, both: ~3 min
+//	go run ./bench/failover -mass   # 5 runs, 200 VRIDs at 100ms, SIGKILL, IPv4, both: ~1 min
 //	go run ./bench/failover -runs 10 -intervals 10ms -impl vigil -signals kill -families ipv6
 package main
 
