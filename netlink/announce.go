@@ -126,6 +126,7 @@ type announcer struct {
 	stop    context.CancelFunc
 
 	counters announcerCounters
+	box      *outbox // news first, no handoff per frame (announce_outbox.go)
 }
 
 // announcerCounters are the live counters of AnnouncerStats.
@@ -135,7 +136,7 @@ type announcerCounters struct {
 
 func newAnnouncer(iface string, mac net.HardwareAddr, fixedMAC bool, t AnnounceTiming, out sender, log *slog.Logger) *announcer {
 	a := &announcer{iface: iface, timing: t.resolved(), out: out,
-		log: logx.OrDiscard(log).With("interface", iface), fixedMAC: fixedMAC}
+		log: logx.OrDiscard(log).With("interface", iface), fixedMAC: fixedMAC, box: newOutbox()}
 	a.stopped, a.stop = context.WithCancel(context.Background())
 	a.mac.Store(&mac)
 	return a
@@ -198,7 +199,7 @@ func (a *announcer) announceWith(ctx context.Context, addrs []netip.Addr, t Anno
 		// The first frame goes out before Announce returns: the segment
 		// learns of the new master without waiting for a goroutine to be
 		// scheduled. The rest of the burst follows from run.
-		a.sendFrame(&frames[0])
+		a.box.post(ctx, &frames[0], true, a.sendFrame)
 		sent = 1
 	}
 	go func() {
@@ -217,7 +218,7 @@ func (a *announcer) run(ctx context.Context, t AnnounceTiming, frames []frame, s
 		return
 	}
 	start := time.Now()
-	if !a.burstFrom(ctx, frames, t.Repeat, sent) {
+	if !a.burstFrom(ctx, frames, t.Repeat, sent, true) {
 		return
 	}
 	var second, refresh time.Time
@@ -257,11 +258,12 @@ func (a *announcer) done() {
 // burst sends repeat rounds of frames, in order, Interval apart. It
 // reports false if ctx ended.
 func (a *announcer) burst(ctx context.Context, frames []frame, repeat int) bool {
-	return a.burstFrom(ctx, frames, repeat, 0)
+	return a.burstFrom(ctx, frames, repeat, 0, false)
 }
 
-// burstFrom is burst whose first sent packets have already gone out.
-func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent int) bool {
+// burstFrom is burst whose first sent packets have already gone out; if
+// news, its first round is news (outbox).
+func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent int, news bool) bool {
 	a.counters.Bursts.Add(1)
 	i := 0
 	for range repeat {
@@ -278,7 +280,7 @@ func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent 
 			} else if ctx.Err() != nil {
 				return false
 			}
-			a.sendFrame(f)
+			a.box.post(ctx, f, news && i <= len(frames), a.sendFrame)
 		}
 	}
 	return true

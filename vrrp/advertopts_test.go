@@ -29,7 +29,7 @@ func TestMachineAdvertOptions(t *testing.T) {
 			"arm(master-down at 00:00:03.609375)", Backup},
 		{"down_timer_adverts_5_takes_over_then", opts(100, AdvertOptions{DownTimerAdverts: 5}),
 			[]step{startup(0), expire(MasterDownTimer, 5609375*time.Microsecond)},
-			"add-vips send(prio 100) announce arm(adver at 00:00:06.609375) BACKUP->MASTER(master-down)", Master},
+			"send(prio 100) announce add-vips arm(adver at 00:00:06.609375) BACKUP->MASTER(master-down)", Master},
 		{"down_timer_adverts_5_not_before", opts(100, AdvertOptions{DownTimerAdverts: 5}),
 			[]step{startup(0), expire(MasterDownTimer, 3609375*time.Microsecond)},
 			"", Backup},

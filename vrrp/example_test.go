@@ -70,9 +70,9 @@ func ExampleMachine() {
 	// arm(master-down at 00:00:03.609375)
 	// INIT->BACKUP(startup)
 	// Master_Down_Interval: 3.609375s
-	// add-vips
 	// send(prio 100)
 	// announce
+	// add-vips
 	// arm(adver at 00:00:04.609375)
 	// BACKUP->MASTER(master-down)
 }

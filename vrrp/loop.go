@@ -269,7 +269,12 @@ func (lp *loop) do(ctx context.Context, actions []Action, now time.Time) {
 				lp.fineArmed = false
 			}
 		case ActAddVIPs:
-			if !lp.addVIPs(ctx, v.cfg.VIPs, a.Accept) {
+			if lp.addVIPs(ctx, v.cfg.VIPs, a.Accept) {
+				// Not held: stop announcing them (a master becoming
+				// announces before it adds); the add that succeeds
+				// announces them again.
+				lp.withdraw(v.vips)
+			} else {
 				lp.added()
 			}
 		case ActRemoveVIPs:

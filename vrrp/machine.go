@@ -337,13 +337,20 @@ func (m *Machine) start(dst []Action, now time.Time, why Reason) []Action {
 
 func (m *Machine) becomeMaster(dst []Action, now time.Time, why Reason) []Action {
 	m.masterAdver = m.cfg.Interval
-	// The addresses first, so the new master answers for them as early as
-	// possible (the advert follows within microseconds), then the advert,
-	// then the gratuitous ARP / NA that moves the segment's traffic.
+	// The wire first: the advert (RFC 5798 §6.4.1, so an old master still
+	// alive steps down before the segment moves), then the gratuitous ARP
+	// / NA that moves the segment's traffic, then the addresses, whose
+	// kernel work (0.1–0.35 ms) would otherwise delay both. keepalived
+	// sends advert, adds, then announces (vrrp_state_master_tx,
+	// vrrp_state_become_master); FRR's addresses are always on its
+	// macvlan and it sends advert then announces (vrrp_change_state_master).
+	// A frame for a VIP that reaches us between the announcement and the
+	// add is dropped, as it would have been at the silent master; the
+	// package doc ("Virtual addresses: the guarantee") says what that costs.
 	dst = append(dst,
-		Action{Kind: ActAddVIPs, Accept: m.accept()},
 		Action{Kind: ActSend, Priority: m.priority},
-		Action{Kind: ActAnnounce})
+		Action{Kind: ActAnnounce},
+		Action{Kind: ActAddVIPs, Accept: m.accept()})
 	dst = m.arm(dst, AdverTimer, now.Add(m.cfg.Interval))
 	return m.transition(dst, Master, why)
 }

@@ -28,6 +28,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -72,6 +73,7 @@ type options struct {
 	profile      string
 	advertGrid   time.Duration
 	gcPercent    int
+	trace        string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -103,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.advertGrid, "advert-grid", 10*time.Millisecond, "put masters' periodic adverts on multiples of this (vrrp.Timers.AdvertGrid; at most a tenth of the interval is used), so one wake-up sends many; 0: none")
 	fs.IntVar(&o.gcPercent, "gc-percent", 25, "the Go garbage collector's GOGC, unless the GOGC environment variable is set (see memory.go)")
 	fs.StringVar(&o.profile, "profile", "", "profile into this directory: SIGUSR1 starts a CPU profile, SIGUSR2 stops it and writes the heap, goroutines and MemStats")
+	fs.StringVar(&o.trace, "trace", "", "write a runtime execution trace (go tool trace) to this file while running")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -218,6 +221,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	cfgs, err := o.routerConfigs(logger)
 	if err != nil {
 		return err
+	}
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			return fmt.Errorf("-trace: %w", err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return fmt.Errorf("-trace: %w", err)
+		}
+		defer trace.Stop()
 	}
 	var unicastSrc netip.Addr
 	if o.unicastSrc != "" {

@@ -53,6 +53,37 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// TestDecodeIPv6 reads keepalived's IPv6 capture (vrrp/testdata): its
+// adverts from the link-local addresses and its unsolicited NAs.
+func TestDecodeIPv6(t *testing.T) {
+	vip := netip.MustParseAddr("2001:db8::100")
+	ka2 := netip.MustParseAddr("fe80::ff:fe00:102")
+	var adverts, nas int
+	var firstAdvert, firstNA time.Time
+	err := ReadFrames("../../../vrrp/testdata/d-v3-ipv6.pcap", func(f *Frame) {
+		switch {
+		case f.IsVRRP && f.SrcIP == ka2 && f.Priority == 100:
+			if f.VRRPVersion != 3 || f.VRID != 53 || f.AdvertIntervalCS != 100 {
+				t.Errorf("advert: %+v", f)
+			}
+			if adverts++; adverts == 1 {
+				firstAdvert = f.Time
+			}
+		case f.Announces(vip) && f.SrcMAC.String() == "02:00:00:00:01:02":
+			if nas++; nas == 1 {
+				firstNA = f.Time
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ka2's takeover: its first advert, then 5 NAs per VIP 0.1–0.2 ms later.
+	if adverts == 0 || nas < 5 || !firstNA.After(firstAdvert) || firstNA.Sub(firstAdvert) > time.Millisecond {
+		t.Errorf("%d adverts (first %v), %d NAs for %v (first %v)", adverts, firstAdvert, nas, vip, firstNA)
+	}
+}
+
 func TestSummarize(t *testing.T) {
 	s := Summarize([]time.Duration{4, 1, 3, 2})
 	if s != (Summary{N: 4, Min: 1, Median: 2, Max: 4}) { // (2+3)/2 truncated

@@ -78,11 +78,15 @@ type Frame struct {
 	Time   time.Time
 	SrcMAC net.HardwareAddr
 	// ARP (EtherType 0x0806).
-	IsARP            bool
-	ARPOp            uint16
-	ARPSender        netip.Addr
-	ARPTarget        netip.Addr
-	ARPSenderHW      net.HardwareAddr
+	IsARP       bool
+	ARPOp       uint16
+	ARPSender   netip.Addr
+	ARPTarget   netip.Addr
+	ARPSenderHW net.HardwareAddr
+	// ICMPv6 neighbour advertisement (type 136) and its target.
+	IsNA     bool
+	NATarget netip.Addr
+	// VRRP over IPv4 or IPv6.
 	IsVRRP           bool
 	SrcIP            netip.Addr
 	VRRPVersion      uint8
@@ -90,8 +94,18 @@ type Frame struct {
 	AdvertIntervalCS uint16 // v3: centiseconds; v2: seconds
 }
 
+// Announces reports whether f is a gratuitous ARP (sender and target
+// address a) or a neighbour advertisement for target a.
+func (f *Frame) Announces(a netip.Addr) bool {
+	if a.Is4() {
+		return f.IsARP && f.ARPSender == a && f.ARPTarget == a
+	}
+	return f.IsNA && f.NATarget == a
+}
+
 // ReadFrames calls fn for every frame of a pcap file of Ethernet frames
-// (IPv4 VRRP adverts and ARP are decoded, the rest only timestamped).
+// (VRRP adverts over IPv4 and IPv6, ARP and neighbour advertisements are
+// decoded, the rest only timestamped).
 func ReadFrames(file string, fn func(*Frame)) error {
 	f, err := os.Open(file)
 	if err != nil {
@@ -157,15 +171,33 @@ func decode(b []byte, fr *Frame) {
 			return
 		}
 		fr.SrcIP = netip.AddrFrom4([4]byte(p[12:16]))
-		v := p[ihl:]
-		fr.IsVRRP = true
-		fr.VRRPVersion = v[0] >> 4
-		fr.VRID = v[1]
-		fr.Priority = v[2]
-		if fr.VRRPVersion == 3 {
-			fr.AdvertIntervalCS = binary.BigEndian.Uint16(v[4:6]) & 0x0fff
-		} else {
-			fr.AdvertIntervalCS = uint16(v[5])
+		decodeVRRP(p[ihl:], fr)
+	case 0x86dd:
+		// A fixed header and no extension headers: what VRRP and NA use.
+		if len(p) < 40 || p[0]>>4 != 6 {
+			return
 		}
+		next, body := p[6], p[40:]
+		fr.SrcIP = netip.AddrFrom16([16]byte(p[8:24]))
+		switch {
+		case next == 112 && len(body) >= 8:
+			decodeVRRP(body, fr)
+		case next == 58 && len(body) >= 24 && body[0] == 136:
+			fr.IsNA = true
+			fr.NATarget = netip.AddrFrom16([16]byte(body[8:24]))
+		}
+	}
+}
+
+// decodeVRRP fills fr from a VRRP packet (at least 8 bytes).
+func decodeVRRP(v []byte, fr *Frame) {
+	fr.IsVRRP = true
+	fr.VRRPVersion = v[0] >> 4
+	fr.VRID = v[1]
+	fr.Priority = v[2]
+	if fr.VRRPVersion == 3 {
+		fr.AdvertIntervalCS = binary.BigEndian.Uint16(v[4:6]) & 0x0fff
+	} else {
+		fr.AdvertIntervalCS = uint16(v[5])
 	}
 }

@@ -1,0 +1,49 @@
+//go:build linux
+
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSpreadOf(t *testing.T) {
+	var ds []time.Duration
+	for i := 200; i >= 1; i-- { // 1..200 ms, unsorted
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	// Nearest rank: p50 is the 100th, p99 the 198th of 200.
+	if got, want := spreadOf(ds), (spread{100 * time.Millisecond, 198 * time.Millisecond, 200 * time.Millisecond}); got != want {
+		t.Errorf("spreadOf(1..200 ms) = %+v, want %+v", got, want)
+	}
+	if got, want := spreadOf([]time.Duration{3}), (spread{3, 3, 3}); got != want {
+		t.Errorf("spreadOf([3]) = %+v, want %+v", got, want)
+	}
+}
+
+func TestTimers(t *testing.T) {
+	for _, c := range []struct {
+		ival      time.Duration
+		fam       string
+		version   int
+		skew, mdi time.Duration
+	}{
+		{time.Second, "ipv4", 2, 609375 * time.Microsecond, 3609375 * time.Microsecond},
+		{time.Second, "ipv6", 3, 609375 * time.Microsecond, 3609375 * time.Microsecond},
+		{100 * time.Millisecond, "ipv4", 3, 60937500, 360937500},
+		{10 * time.Millisecond, "ipv6", 3, 6093750, 36093750},
+	} {
+		if v, s, m := version(c.ival, c.fam), skew(c.ival, c.fam, prioB), masterDown(c.ival, c.fam, prioB); v != c.version || s != c.skew || m != c.mdi {
+			t.Errorf("%v %s: version %d, Skew_Time %v, Master_Down_Interval %v; want %d, %v, %v", c.ival, c.fam, v, s, m, c.version, c.skew, c.mdi)
+		}
+	}
+}
+
+func TestMassVIP(t *testing.T) {
+	if got := massVIP("ipv4", 200).String(); got != "198.18.0.200/15" {
+		t.Errorf("massVIP(ipv4, 200) = %s", got)
+	}
+	if got := massVIP("ipv6", 16).String(); got != "2001:db8::1:10/64" {
+		t.Errorf("massVIP(ipv6, 16) = %s", got)
+	}
+}
