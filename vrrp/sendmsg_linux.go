@@ -114,8 +114,18 @@ func (m *sendmsg) send(b []byte, dst netip.Addr, ifIndex int) error {
 	binary.NativeEndian.PutUint32(m.oob[m.ifIndexAt:], uint32(ifIndex))
 	m.iov.Base = &b[0]
 	m.iov.SetLen(len(b))
+	// The first try holds only a reference to the descriptor (Control),
+	// not its write lock: the routers sharing the socket send side by
+	// side, none parked on the lock behind another's syscall and handed
+	// it by the scheduler (bench/README.md "failover", -mass). A full
+	// send buffer (EAGAIN) waits in the poller through Write.
 	m.errno = 0
-	err := m.rc.Write(m.write)
+	var wrote bool
+	err := m.rc.Control(func(fd uintptr) { wrote = m.write(fd) })
+	if err == nil && !wrote {
+		m.errno = 0
+		err = m.rc.Write(m.write)
+	}
 	m.iov.Base = nil // do not keep b alive
 	if err != nil {
 		return err
