@@ -92,12 +92,12 @@ func (r *Router) Run(ctx context.Context) error {
 			lp.shutdown(ctx)
 			return fmt.Errorf("vrrp: %s: receive: %w", v.cfg.object(), err)
 		case a := <-rx:
-			lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
+			lp.stepAdvert(ctx, a)
 		case <-lp.timer.C():
-			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+			lp.expire(ctx, rx)
 		case <-lp.fine.C():
 			if lp.approach.IsZero() {
-				lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+				lp.expire(ctx, rx)
 				continue
 			}
 			lp.finalApproach(ctx, rx)
@@ -160,6 +160,11 @@ type loop struct {
 	actions []Action
 	buf     []byte
 	adv     Advertisement
+	// rbuf and radv receive what an expiry takes from the Conn (expire);
+	// lastRx is the receive time of the last advert stepped.
+	rbuf   []byte
+	radv   Advertisement
+	lastRx time.Time
 	// masterCtx lives while we are Master; each announcement running is
 	// bound to a child of it, so a reload can stop the ones that name a
 	// VIP it removed.
@@ -182,12 +187,12 @@ func (lp *loop) finalApproach(ctx context.Context, rx <-chan rxAdvert) {
 	r.n.FinalApproaches.Add(1)
 	for {
 		if !time.Now().Before(deadline) {
-			lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed})
+			lp.expire(ctx, rx)
 			return
 		}
 		select {
 		case a := <-rx:
-			lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
+			lp.stepAdvert(ctx, a)
 		case <-r.poke:
 			r.applyControl(lp, ctx)
 		case <-ctx.Done():

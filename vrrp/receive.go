@@ -19,10 +19,6 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 	var backoff time.Duration
 	for {
 		n, info, err := r.conn.ReadAdvert(ctx, buf)
-		at := info.Time
-		if at.IsZero() {
-			at = time.Now()
-		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -45,24 +41,39 @@ func (r *Router) readLoop(ctx context.Context, out chan<- rxAdvert) error {
 			continue
 		}
 		backoff = 0
-		if why := r.validate(buf[:n], info, &a); why != DropNone {
-			r.n.drops[why].Add(1)
-			// Check first: building the arguments allocates.
-			if log := r.view.Load().log; why != DropVRID && why != DropOwn && log.Enabled(ctx, slog.LevelDebug) {
-				log.Debug("vrrp: advert dropped", "src", info.Src, "reason", why.String())
-			}
+		adv, ok := r.accept(buf[:n], info, &a)
+		if !ok {
 			continue
 		}
-		r.n.AdvertsReceived.Add(1)
-		if a.Priority == PriorityStop {
-			r.n.PriorityZeroRx.Add(1)
-		}
 		select {
-		case out <- rxAdvert{prio: a.Priority, interval: a.Interval, src: info.Src.Unmap(), at: at}:
+		case out <- adv:
 		case <-ctx.Done():
 			return nil
 		}
 	}
+}
+
+// accept validates one message (scratch is the Advertisement to parse it
+// into) and counts it: accepted, or dropped and why. An accepted advert's
+// time is when it arrived, if the Conn knows, or now.
+func (r *Router) accept(b []byte, info PacketInfo, scratch *Advertisement) (rxAdvert, bool) {
+	if why := r.validate(b, info, scratch); why != DropNone {
+		r.n.drops[why].Add(1)
+		// Check first: building the arguments allocates.
+		if log := r.view.Load().log; why != DropVRID && why != DropOwn && log.Enabled(context.Background(), slog.LevelDebug) {
+			log.Debug("vrrp: advert dropped", "src", info.Src, "reason", why.String())
+		}
+		return rxAdvert{}, false
+	}
+	r.n.AdvertsReceived.Add(1)
+	if scratch.Priority == PriorityStop {
+		r.n.PriorityZeroRx.Add(1)
+	}
+	at := info.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return rxAdvert{prio: scratch.Priority, interval: scratch.Interval, src: info.Src.Unmap(), at: at}, true
 }
 
 // validate applies keepalived's receive checks to one message, with the

@@ -28,6 +28,9 @@ type recvmsg struct {
 	buf  []byte
 	oob  []byte
 	read func(fd uintptr) bool // the RawConn.Read callback, made once
+	try  func(fd uintptr)      // the RawConn.Control callback of tryReadMsg
+	// empty: tryReadMsg found nothing (EAGAIN)
+	empty bool
 
 	// recvmsg(2)'s arguments: hdr points at iov (over buf), oob and from,
 	// which receives a struct sockaddr_in or sockaddr_in6.
@@ -84,14 +87,34 @@ func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
 		}
 		return true
 	}
+	r.try = func(fd uintptr) { r.empty = !r.read(fd) }
 	return r, nil
+}
+
+// tryReadMsg is readMsg without waiting: ok is false if the socket holds
+// nothing. It runs the call through RawConn.Control, not Read: Read holds
+// the descriptor's read lock while the Socket's reader waits in the
+// poller, Control does not.
+func (r *recvmsg) tryReadMsg() (b []byte, info PacketInfo, ok bool, err error) {
+	if err := r.rc.Control(r.try); err != nil {
+		return nil, PacketInfo{}, false, err
+	}
+	if r.empty {
+		return nil, PacketInfo{}, false, nil
+	}
+	b, info, err = r.result(time.Now())
+	return b, info, err == nil, err
 }
 
 func (r *recvmsg) readMsg() ([]byte, PacketInfo, error) {
 	if err := r.rc.Read(r.read); err != nil {
 		return nil, PacketInfo{}, err
 	}
-	now := time.Now()
+	return r.result(time.Now())
+}
+
+// result is the message or error the last callback read.
+func (r *recvmsg) result(now time.Time) ([]byte, PacketInfo, error) {
 	if r.errno != 0 {
 		err := os.NewSyscallError("recvmsg", r.errno)
 		if dst := sockaddrAddr(r.errDst); dst.IsValid() {

@@ -71,13 +71,16 @@ type SocketStats struct {
 	// Rebinds counts times the socket was bound again to its interface
 	// after the interface was deleted and created again.
 	Rebinds uint64
+	// Polled counts the messages of Received that a Router's expiry read
+	// (SocketConn.TryReadAdvert) before the socket's reader got to them.
+	Polled uint64
 }
 
 // socketCounters are a Socket's live counters, copied by Stats into the
 // SocketStats fields of the same name.
 type socketCounters struct {
 	Received, Delivered, UnknownVRID, NotPeer, Short, QueueFull atomic.Uint64
-	ReadErrors, Retries, Rebinds                                atomic.Uint64
+	ReadErrors, Retries, Rebinds, Polled                        atomic.Uint64
 }
 
 // Socket is one raw IP socket (protocol 112) on one interface for one
@@ -100,6 +103,10 @@ type Socket struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	readerWG  sync.WaitGroup
+
+	// pollMu guards poller, made by the first poll.
+	pollMu sync.Mutex
+	poller *recvmsg
 
 	mu     sync.Mutex
 	conns  map[uint8]*SocketConn
@@ -386,6 +393,44 @@ func (s *Socket) join(g netip.Addr) error {
 		return fmt.Errorf("vrrp: join VRRP group %v on %s: %w", g, s.ifi.Name, err)
 	}
 	return nil
+}
+
+// maxPoll bounds the messages one poll reads: about what the default
+// receive buffer holds.
+const maxPoll = 1024
+
+// poll reads what the socket holds now, without waiting, and hands it to
+// the Conns as the reader does: a Router whose Master_Down_Timer expired
+// takes the adverts that arrived before it even when the reader has not
+// run (a busy process), through SocketConn.TryReadAdvert.
+func (s *Socket) poll() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	if s.poller == nil {
+		r, err := newRecvmsg(s.raw, s.cfg.IPv6)
+		if err != nil {
+			return // the reader logs it
+		}
+		s.poller = r
+	}
+	for range maxPoll {
+		b, info, ok, err := s.poller.tryReadMsg()
+		if err != nil {
+			s.n.ReadErrors.Add(1) // the reader logs what persists
+			return
+		}
+		if !ok {
+			return
+		}
+		s.n.Received.Add(1)
+		s.n.Polled.Add(1)
+		s.dispatch(b, info)
+	}
 }
 
 // readLoop reads every message and hands it to the Conn of its VRID.

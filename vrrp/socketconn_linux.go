@@ -235,6 +235,29 @@ func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo,
 	}
 }
 
+// TryReadAdvert copies the message first in the Conn's queue into b, if
+// there is one, and reports whether there was; it does not wait. If the
+// queue is empty it first reads what the socket holds (for all its Conns)
+// without waiting for the socket's reader. A Router's Master_Down_Timer
+// expiry takes what has arrived with it before it steps.
+func (c *SocketConn) TryReadAdvert(b []byte) (int, PacketInfo, bool) {
+	for i := range 2 {
+		select {
+		case m := <-c.q:
+			n := copy(b, *m.b)
+			c.reuse(m.b)
+			return n, m.info, true
+		case <-c.closed:
+			return 0, PacketInfo{}, false
+		default:
+		}
+		if i == 0 {
+			c.s.poll()
+		}
+	}
+	return 0, PacketInfo{}, false
+}
+
 // WriteAdvert implements Conn: b goes to dst from our source address,
 // with TTL / hop limit 255 (set on the socket) or ConnConfig.TTL. A failed send is tried
 // once more at once: the failure may be an error the socket kept from

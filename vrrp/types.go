@@ -88,6 +88,9 @@ type Stats struct {
 	// FinalApproaches counts the times the router polled through the last
 	// Timers.FinalApproach before a Master_Down_Timer deadline.
 	FinalApproaches uint64
+	// AdvertsTakenAtExpiry counts the adverts a Master_Down_Timer expiry
+	// found waiting (received, not yet stepped) and stepped before itself.
+	AdvertsTakenAtExpiry uint64
 }
 
 // Transition is a kind of state transition: from, to, and why.

@@ -273,9 +273,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	var wg sync.WaitGroup
 	wg.Go(func() { printEvents(stdout, subs) })
 	err = host.Run(ctx)
+	logStats(logger, host.Routers())
 	for _, sub := range subs {
 		sub.Close() // already closed if the router ran; the queued events are still read
 	}
 	wg.Wait()
 	return err
+}
+
+// logStats logs the routers' counters summed: how a run went (takeovers,
+// expiries that found adverts waiting, final approaches).
+func logStats(logger *slog.Logger, routers []*vrrp.Router) {
+	var sum vrrp.Stats
+	for _, r := range routers {
+		s := r.Stats()
+		sum.AdvertsReceived += s.AdvertsReceived
+		sum.AdvertsSent += s.AdvertsSent
+		sum.Transitions += s.Transitions
+		sum.BecameMaster += s.BecameMaster
+		sum.FinalApproaches += s.FinalApproaches
+		sum.AdvertsTakenAtExpiry += s.AdvertsTakenAtExpiry
+	}
+	logger.Info("vrrpd: routers' counters", "routers", len(routers), "adverts_received", sum.AdvertsReceived,
+		"adverts_sent", sum.AdvertsSent, "transitions", sum.Transitions, "became_master", sum.BecameMaster,
+		"final_approaches", sum.FinalApproaches, "adverts_taken_at_expiry", sum.AdvertsTakenAtExpiry)
 }

@@ -95,6 +95,18 @@ func (c *Conn) ReadAdvert(ctx context.Context, b []byte) (int, vrrp.PacketInfo, 
 	}
 }
 
+// TryReadAdvert copies the message first in c's queue into b, if there is
+// one, and reports whether there was; it does not wait. A vrrp.Router
+// takes what is waiting with it before a Master_Down_Timer expiry.
+func (c *Conn) TryReadAdvert(b []byte) (int, vrrp.PacketInfo, bool) {
+	select {
+	case m := <-c.q:
+		return copy(b, m.b), m.info, true
+	default:
+		return 0, vrrp.PacketInfo{}, false
+	}
+}
+
 // WriteAdvert implements vrrp.Conn. Messages from a cut Conn vanish, as on
 // a pulled cable: the sender sees no error.
 func (c *Conn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
