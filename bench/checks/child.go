@@ -4,21 +4,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/vigil-ha/vigil/bench/internal/benchkit"
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/internal/hist"
 	"golang.org/x/sys/unix"
@@ -49,19 +46,6 @@ type message struct {
 func (m *message) setLate(s hist.Snapshot) { m.Late, m.LateSum = s.Counts, s.Sum }
 
 // say writes m as one JSON line.
-func say(w io.Writer, m message) {
-	b, _ := json.Marshal(m)
-	_, _ = w.Write(append(b, '\n'))
-}
-
-// signals returns the channels of SIGUSR1 and of SIGTERM/SIGINT.
-func signals() (usr1, term chan os.Signal) {
-	usr1, term = make(chan os.Signal, 4), make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
-	return usr1, term
-}
-
 // runChild runs mode; it returns the process's exit status.
 func runChild(mode string, c *config, stdout, stderr io.Writer) int {
 	var r unix.Rlimit
@@ -90,32 +74,16 @@ func runChild(mode string, c *config, stdout, stderr io.Writer) int {
 // childListen listens on 0.0.0.0:basePort+i for each of c.ports ports,
 // accepts and closes every connection.
 func childListen(c *config, stdout io.Writer) error {
-	usr1, term := signals()
-	var accepts atomic.Uint64
-	for i := range c.ports {
-		ln, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", basePort+uint16(i)))
-		if err != nil {
-			return err
-		}
-		go func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					if errors.Is(err, net.ErrClosed) {
-						return
-					}
-					continue // EMFILE and the like: the checker sees a failure
-				}
-				conn.Close()
-				accepts.Add(1)
-			}
-		}()
+	usr1, term := benchkit.ChildSignals()
+	accepts, err := benchkit.AcceptAndClose(basePort, c.ports)
+	if err != nil {
+		return err
 	}
-	say(stdout, message{Ready: true})
+	benchkit.Say(stdout, message{Ready: true})
 	for {
 		select {
 		case <-usr1:
-			say(stdout, message{Report: true, Checks: accepts.Load()})
+			benchkit.Say(stdout, message{Report: true, Checks: accepts.Load()})
 		case <-term:
 			return nil
 		}
@@ -181,7 +149,7 @@ func (p *profiler) report() error {
 // (its defaults: MaxInFlight 1024, first rounds spread over the
 // interval), Policy{Interval: c.interval, Timeout: c.timeout}.
 func childGroup(c *config, stdout io.Writer) error {
-	usr1, term := signals()
+	usr1, term := benchkit.ChildSignals()
 	g := check.NewGroup(check.GroupConfig{})
 	p := check.Policy{Interval: c.interval, Timeout: c.timeout}
 	tg := targets(c)
@@ -210,7 +178,7 @@ func childGroup(c *config, stdout io.Writer) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- g.Run(ctx) }()
-	say(stdout, message{Ready: true})
+	benchkit.Say(stdout, message{Ready: true})
 	prof := &profiler{dir: c.profile}
 	for {
 		select {
@@ -224,7 +192,7 @@ func childGroup(c *config, stdout io.Writer) error {
 			if s := firstErr.Load(); s != nil {
 				m.FirstErr = *s
 			}
-			say(stdout, m)
+			benchkit.Say(stdout, m)
 			if err := prof.report(); err != nil {
 				cancel()
 				return err
@@ -254,7 +222,7 @@ type rawCounts struct {
 // the thread sleeps (nanosleep(2)) until the next is due, at least 1 ms
 // at a time, and then makes every check due.
 func childRaw(c *config, stdout io.Writer) error {
-	usr1, term := signals()
+	usr1, term := benchkit.ChildSignals()
 	var rc rawCounts
 	var stop atomic.Bool
 	errc := make(chan error, 1)
@@ -262,14 +230,14 @@ func childRaw(c *config, stdout io.Writer) error {
 		runtime.LockOSThread()
 		errc <- rawLoop(c, &rc, &stop)
 	}()
-	say(stdout, message{Ready: true})
+	benchkit.Say(stdout, message{Ready: true})
 	prof := &profiler{dir: c.profile}
 	for {
 		select {
 		case <-usr1:
 			m := message{Report: true, Checks: rc.checks.Load(), Fail: rc.fail.Load()}
 			m.setLate(rc.late.Snapshot())
-			say(stdout, m)
+			benchkit.Say(stdout, m)
 			if err := prof.report(); err != nil {
 				stop.Store(true)
 				return err

@@ -4,19 +4,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/vigil-ha/vigil/bench/internal/benchkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,11 +64,6 @@ type reloadSample struct {
 }
 
 // say writes m as one JSON line.
-func say(w io.Writer, m message) {
-	b, _ := json.Marshal(m)
-	_, _ = w.Write(append(b, '\n'))
-}
-
 // raiseNofile raises RLIMIT_NOFILE's soft limit to the hard limit, and
 // both to want where the process may (CAP_SYS_RESOURCE); it fails when
 // the limit stays below need.
@@ -93,14 +86,6 @@ func raiseNofile(want, need uint64) error {
 		return fmt.Errorf("RLIMIT_NOFILE: hard limit %d, need %d", r.Max, need)
 	}
 	return nil
-}
-
-// signals returns the channels of SIGUSR1 and of SIGTERM/SIGINT.
-func signals() (usr1, term chan os.Signal) {
-	usr1, term = make(chan os.Signal, 4), make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
-	return usr1, term
 }
 
 // runChild runs mode; it returns the process's exit status.
@@ -132,32 +117,16 @@ func runChild(mode string, c *config, stdout, stderr io.Writer) int {
 // childListen listens on 0.0.0.0:basePort+i for each virtual server i,
 // accepts and closes every connection, and reports the count.
 func childListen(c *config, stdout io.Writer) error {
-	usr1, term := signals()
-	var accepts atomic.Uint64
-	for i := range c.vs {
-		ln, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", basePort+uint16(i)))
-		if err != nil {
-			return err
-		}
-		go func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					if errors.Is(err, net.ErrClosed) {
-						return
-					}
-					continue // EMFILE and the like: the checker sees a failure
-				}
-				conn.Close()
-				accepts.Add(1)
-			}
-		}()
+	usr1, term := benchkit.ChildSignals()
+	accepts, err := benchkit.AcceptAndClose(basePort, c.vs)
+	if err != nil {
+		return err
 	}
-	say(stdout, message{Ready: true})
+	benchkit.Say(stdout, message{Ready: true})
 	for {
 		select {
 		case <-usr1:
-			say(stdout, message{Report: true, Accepts: accepts.Load()})
+			benchkit.Say(stdout, message{Report: true, Accepts: accepts.Load()})
 		case <-term:
 			return nil
 		}
@@ -184,7 +153,7 @@ func serveFloor(stdout io.Writer, fc *floorCounts, usr1, term chan os.Signal) {
 	for {
 		select {
 		case <-usr1:
-			say(stdout, message{Report: true, OK: fc.ok.Load(), Fail: fc.fail.Load()})
+			benchkit.Say(stdout, message{Report: true, OK: fc.ok.Load(), Fail: fc.fail.Load()})
 		case <-term:
 			return
 		}
@@ -207,7 +176,7 @@ const floorTick = 10 * time.Millisecond
 // one epoll set, reads SO_ERROR and closes. No Go netpoller, no
 // goroutine per connect, no timer per target.
 func childFloorRaw(c *config, stdout io.Writer) error {
-	usr1, term := signals()
+	usr1, term := benchkit.ChildSignals()
 	var fc floorCounts
 	stop := make(chan struct{})
 	errc := make(chan error, 1)
@@ -215,7 +184,7 @@ func childFloorRaw(c *config, stdout io.Writer) error {
 		runtime.LockOSThread()
 		errc <- floorRawLoop(c, &fc, stop)
 	}()
-	say(stdout, message{Ready: true})
+	benchkit.Say(stdout, message{Ready: true})
 	done := make(chan struct{})
 	go func() { serveFloor(stdout, &fc, usr1, term); close(done) }()
 	select {
@@ -313,7 +282,7 @@ func floorRawLoop(c *config, fc *floorCounts, stop <-chan struct{}) error {
 // netpoller, a context with the timeout) and closes, as a hand-written
 // checker without a framework would.
 func childFloorNet(c *config, stdout io.Writer) error {
-	usr1, term := signals()
+	usr1, term := benchkit.ChildSignals()
 	var fc floorCounts
 	tgts := targets(c)
 	n := len(tgts)
@@ -350,7 +319,7 @@ func childFloorNet(c *config, stdout io.Writer) error {
 			}
 		}
 	}()
-	say(stdout, message{Ready: true})
+	benchkit.Say(stdout, message{Ready: true})
 	serveFloor(stdout, &fc, usr1, term)
 	return nil
 }

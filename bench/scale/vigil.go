@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/bench/internal/benchkit"
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/ipvs/ipvstest"
@@ -74,7 +75,7 @@ func scaleConfig(c *config, heavy *rsRef, log *slog.Logger) vigil.Config {
 // childVigil runs the Supervisor over the in-memory IPVS table and
 // answers each SIGUSR1 with its state and the reload measurements.
 func childVigil(c *config, stdout, stderr io.Writer) error {
-	usr1, term := signals()
+	usr1, term := benchkit.ChildSignals()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	base := scaleConfig(c, nil, log)
 	p, err := vigiltest.New(vigiltest.Config{Hub: vrrptest.NewHub(1)})
@@ -129,7 +130,7 @@ func childVigil(c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	say(stdout, message{Ready: true, NewMs: ms(newDur), TableMs: ms(time.Since(t1)), Dests: want})
+	benchkit.Say(stdout, message{Ready: true, NewMs: ms(newDur), TableMs: ms(time.Since(t1)), Dests: want})
 
 	for {
 		select {
@@ -166,7 +167,7 @@ func childVigil(c *config, stdout, stderr io.Writer) error {
 				m.ReloadsErr = err.Error()
 			}
 			rprof.stop()
-			say(stdout, m)
+			benchkit.Say(stdout, m)
 		case <-term:
 			cancel()
 			select {
