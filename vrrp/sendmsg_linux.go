@@ -122,8 +122,7 @@ func (m *sendmsg) send(b []byte, dst netip.Addr, ifIndex int) error {
 	m.errno = 0
 	var wrote bool
 	err := m.rc.Control(func(fd uintptr) { wrote = m.write(fd) })
-	if err == nil && !wrote {
-		m.errno = 0
+	if err == nil && !wrote { // EAGAIN: m.errno is still 0
 		err = m.rc.Write(m.write)
 	}
 	m.iov.Base = nil // do not keep b alive
