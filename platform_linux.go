@@ -87,9 +87,13 @@ type Linux struct {
 	sockets    map[string]*vrrp.Socket // by interface/family
 	announcers map[string]*netlink.Announcer
 	addrs      []*netlink.AddrManager
-	vmacs      []*netlink.VMAC
-	sysctls    []sysctlRestore
-	closed     bool
+	// addrQueue carries every address manager's adds and removals, so a
+	// mass failover's adds reach the kernel in batches; opened with the
+	// first manager.
+	addrQueue *netlink.AddrQueue
+	vmacs     []*netlink.VMAC
+	sysctls   []sysctlRestore
+	closed    bool
 }
 
 var _ Platform = (*Linux)(nil)
@@ -203,8 +207,12 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 	if err != nil {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
+	q, err := l.queue()
+	if err != nil {
+		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
+	}
 	am, err := netlink.NewAddrManager(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: ic.Label,
-		Routes: ic.Routes, Rules: ic.Rules, Options: ic.AddrOptions, Logger: l.log.With("instance", name)})
+		Routes: ic.Routes, Rules: ic.Rules, Options: ic.AddrOptions, Queue: q, Logger: l.log.With("instance", name)})
 	if err != nil {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
@@ -414,6 +422,9 @@ func (l *Linux) Close() error {
 	for _, a := range l.addrs {
 		errs = append(errs, a.Close())
 	}
+	if l.addrQueue != nil {
+		errs = append(errs, l.addrQueue.Close())
+	}
 	if l.filter != nil {
 		errs = append(errs, l.filter.Close())
 	}
@@ -440,6 +451,19 @@ func (l *Linux) reconfigureAddrs(am *netlink.AddrManager, iface string, nc Insta
 		Routes: nc.Routes, Rules: nc.Rules, Options: nc.AddrOptions, Logger: l.log.With("instance", nc.VRRP.Name)})
 }
 
+// queue returns the platform's address queue, opening it the first
+// time. l.mu held.
+func (l *Linux) queue() (*netlink.AddrQueue, error) {
+	if l.addrQueue == nil {
+		q, err := netlink.NewAddrQueue(l.cfg.Netns)
+		if err != nil {
+			return nil, err
+		}
+		l.addrQueue = q
+	}
+	return l.addrQueue, nil
+}
+
 // Static implements Platform: an address manager on iface for static
 // addresses, routes and rules.
 func (l *Linux) Static(iface, label string, routes []netlink.Route, rules []netlink.Rule, opts map[netip.Prefix]netlink.AddrOptions) (StaticIO, error) {
@@ -448,8 +472,12 @@ func (l *Linux) Static(iface, label string, routes []netlink.Route, rules []netl
 	if l.closed {
 		return StaticIO{}, fmt.Errorf("vigil: static addresses on %s: platform closed", iface)
 	}
+	q, err := l.queue()
+	if err != nil {
+		return StaticIO{}, fmt.Errorf("vigil: static addresses on %s: %w", iface, err)
+	}
 	am, err := netlink.NewAddrManager(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: label,
-		Routes: routes, Rules: rules, Options: opts, Logger: l.log.With("static", true)})
+		Routes: routes, Rules: rules, Options: opts, Queue: q, Logger: l.log.With("static", true)})
 	if err != nil {
 		return StaticIO{}, fmt.Errorf("vigil: static addresses on %s: %w", iface, err)
 	}

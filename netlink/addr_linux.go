@@ -25,6 +25,8 @@ type AddrManager struct {
 	cfg   AddrConfig
 	iface string // cfg.Interface
 	h     *vnl.Handle
+	q     *AddrQueue // address adds and removals go through it
+	ownQ  bool       // q is the manager's own: Close closes it
 	log   *slog.Logger
 
 	mu     sync.Mutex // serialises changes; guards the fields below
@@ -54,7 +56,17 @@ func NewAddrManager(cfg AddrConfig) (*AddrManager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netlink: address manager on %s: %w", cfg.Interface, err)
 	}
-	m.h = h
+	q, own := cfg.Queue, cfg.Queue == nil
+	if own {
+		q, err = NewAddrQueue(cfg.Netns)
+	} else {
+		err = q.sameNetns(cfg.Netns)
+	}
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netlink: address manager on %s: %w", cfg.Interface, err)
+	}
+	m.h, m.q, m.ownQ = h, q, own
 	// Look the interface up now, if it exists, so the first AddVIPs
 	// (becoming master: the latency that counts) makes no extra round
 	// trip.
@@ -72,6 +84,9 @@ func (m *AddrManager) Close() error {
 	defer m.mu.Unlock()
 	if !m.closed {
 		m.h.Close()
+		if m.ownQ {
+			m.q.Close()
+		}
 	}
 	m.closed = true
 	return nil
@@ -394,7 +409,7 @@ func (m *AddrManager) addAddr(link vnl.Link, p netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	if err := m.h.AddrAdd(link, a); err != nil {
+	if err := m.q.do(addrMessage(true, link.Attrs().Index, a)); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			m.log.Debug("netlink: address already present", "addr", p)
 			return nil
@@ -411,7 +426,7 @@ func (m *AddrManager) delAddr(link vnl.Link, p netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	if err := m.h.AddrDel(link, a); err != nil {
+	if err := m.q.do(addrMessage(false, link.Attrs().Index, a)); err != nil {
 		if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
 			m.log.Debug("netlink: address already absent", "addr", p)
 			return nil

@@ -29,6 +29,13 @@ type AddrConfig struct {
 	// address and prefix length; an address without an entry has the
 	// zero AddrOptions.
 	Options map[netip.Prefix]AddrOptions
+	// Queue, if set, carries the manager's address adds and removals,
+	// shared with the other managers of the namespace so that the
+	// requests of many instances becoming master at once go to the
+	// kernel in batches (see AddrQueue); it must be in Netns, and the
+	// manager does not close it. Nil: the manager has a queue of its own.
+	// Reconfigure keeps the manager's queue.
+	Queue *AddrQueue
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
 }
