@@ -9,11 +9,14 @@ import (
 
 // setMemory sets the garbage collector's target (GOGC) to -gc-percent
 // unless the GOGC environment variable says otherwise. vrrpd allocates
-// next to nothing per advert once running, so collections are rare
-// whatever GOGC is; a low one keeps the heap that the runtime holds on
-// to (the heap goal, and up to about a tenth more that the scavenger
-// does not return) close to the live heap, at the cost of a few more
-// collections while the routers start.
+// next to nothing per advert once running, so in steady state
+// collections are rare whatever GOGC is; a low one keeps the heap that
+// the runtime holds on to (the heap goal, and up to about a tenth more
+// that the scavenger does not return) close to the live heap, at the
+// cost of a few more collections while the routers start. A takeover
+// does allocate (~10 KiB each): at GOGC 25 a 200-VRID mass failover has
+// collections inside its burst, which doubles its tail (bench/README.md,
+// "Mass failover: batched adds, and the garbage collector").
 func setMemory(o *options) {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		debug.SetGCPercent(o.gcPercent)
