@@ -15,6 +15,7 @@ import (
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // Announcer tells a segment where addresses are, as keepalived does after
@@ -97,6 +98,53 @@ type packetSender struct {
 
 	mu       sync.RWMutex // guards the sockets; sends share it, reopen takes it
 	arp, ip6 *packet.Conn
+	// warp, w6 write arp's and ip6's frames (nil: through WriteTo).
+	warp, w6 *rawWriter
+}
+
+// rawWriter writes whole frames on a packet socket bound to its
+// interface: a write(2) through the socket's RawConn, so a frame costs
+// no allocation (packet.Conn.WriteTo builds a sockaddr and a closure per
+// call; a mass failover sends a thousand frames at once). The kernel
+// sends a frame written without an address on the bound interface, as
+// WriteTo with the frame's own destination does.
+type rawWriter struct {
+	rc  syscall.RawConn
+	mu  sync.Mutex // one frame at a time through b, err
+	b   []byte
+	err error
+	fn  func(fd uintptr) bool // w.write, made once
+}
+
+func newRawWriter(c *packet.Conn) *rawWriter {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w := &rawWriter{rc: rc}
+	w.fn = w.write
+	return w
+}
+
+func (w *rawWriter) write(fd uintptr) bool {
+	_, err := unix.Write(int(fd), w.b)
+	if err == unix.EAGAIN {
+		return false // the poller waits until the socket is writable
+	}
+	w.err = err
+	return true
+}
+
+func (w *rawWriter) send(b []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b, w.err = b, nil
+	err := w.rc.Write(w.fn)
+	w.b = nil
+	if err != nil {
+		return err
+	}
+	return w.err
 }
 
 // open opens the sockets on the interface named s.iface, in s.ns, and
@@ -113,6 +161,9 @@ func (s *packetSender) open() (net.HardwareAddr, error) {
 		}
 		mac = ifi.HardwareAddr
 		s.arp, s.ip6, err = openPacketConns(ifi)
+		if err == nil {
+			s.warp, s.w6 = newRawWriter(s.arp), newRawWriter(s.ip6)
+		}
 		return err
 	})
 	return mac, err
@@ -151,6 +202,16 @@ func (s *packetSender) send(ipv6 bool, b []byte) error {
 		// again, so the announcer recovers when the interface is back.
 		return fmt.Errorf("netlink: announcer on %s: no sockets: %w", s.iface, syscall.ENODEV)
 	}
+	w := s.warp
+	if ipv6 {
+		w = s.w6
+	}
+	if w != nil {
+		if err := w.send(b); err != nil {
+			return fmt.Errorf("netlink: announcer on %s: send: %w", s.iface, err)
+		}
+		return nil
+	}
 	_, err := c.WriteTo(b, &packet.Addr{HardwareAddr: net.HardwareAddr(b[0:6])})
 	return err
 }
@@ -159,7 +220,7 @@ func (s *packetSender) reopen() (net.HardwareAddr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := []*packet.Conn{s.arp, s.ip6}
-	s.arp, s.ip6 = nil, nil
+	s.arp, s.ip6, s.warp, s.w6 = nil, nil, nil, nil
 	for _, c := range old {
 		if c != nil {
 			c.Close()
@@ -180,7 +241,7 @@ func (s *packetSender) close() error {
 			errs = append(errs, c.Close())
 		}
 	}
-	s.arp, s.ip6 = nil, nil
+	s.arp, s.ip6, s.warp, s.w6 = nil, nil, nil, nil
 	if s.ns != nil {
 		errs = append(errs, s.ns.Close())
 		s.ns = nil
