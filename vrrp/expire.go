@@ -14,6 +14,16 @@ type tryReader interface {
 	TryReadAdvert(b []byte) (int, PacketInfo, bool)
 }
 
+// tryTaker is a tryReader that hands its buffer over instead of copying
+// (SocketConn and vrrptest.Conn are): an expiry then needs no buffer of
+// its own, which every router would allocate at its first takeover (2
+// KiB each, 400 KiB in the burst of a 200-VRID mass failover).
+type tryTaker interface {
+	// TryTakeAdvert calls f with a message already received, if there is
+	// one (valid only during the call), and reports whether there was.
+	TryTakeAdvert(f func(b []byte, info PacketInfo)) bool
+}
+
 // maxTaken bounds how many waiting adverts one expiry takes before it
 // steps the timer: more than the reader's channel and a Conn's default
 // queue hold, so that a flood cannot keep the loop from its timers.
@@ -51,6 +61,23 @@ func (lp *loop) arrived(rx <-chan rxAdvert) (rxAdvert, bool) {
 	case a := <-rx:
 		return a, true
 	default:
+	}
+	if tt, ok := lp.r.conn.(tryTaker); ok {
+		if lp.take == nil {
+			lp.take = func(b []byte, info PacketInfo) {
+				lp.took, lp.tookOK = lp.r.accept(b, info, &lp.radv)
+			}
+		}
+		for range maxTaken {
+			lp.tookOK = false
+			if !tt.TryTakeAdvert(lp.take) {
+				return rxAdvert{}, false
+			}
+			if lp.tookOK {
+				return lp.took, true
+			}
+		}
+		return rxAdvert{}, false
 	}
 	tr, ok := lp.r.conn.(tryReader)
 	if !ok {

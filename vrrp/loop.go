@@ -162,8 +162,13 @@ type loop struct {
 	adv     Advertisement
 	// rbuf and radv receive what an expiry takes from the Conn (expire);
 	// lastRx is the receive time of the last advert stepped.
-	rbuf   []byte
-	radv   Advertisement
+	rbuf []byte
+	radv Advertisement
+	// take accepts what a tryTaker hands over into took and tookOK (made
+	// once: no allocation per expiry).
+	take   func([]byte, PacketInfo)
+	took   rxAdvert
+	tookOK bool
 	lastRx time.Time
 	// masterCtx lives while we are Master; each announcement running is
 	// bound to a child of it, so a reload can stop the ones that name a

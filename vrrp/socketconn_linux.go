@@ -241,21 +241,31 @@ func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo,
 // without waiting for the socket's reader. A Router's Master_Down_Timer
 // expiry takes what has arrived with it before it steps.
 func (c *SocketConn) TryReadAdvert(b []byte) (int, PacketInfo, bool) {
+	var n int
+	var info PacketInfo
+	ok := c.TryTakeAdvert(func(m []byte, i PacketInfo) { n, info = copy(b, m), i })
+	return n, info, ok
+}
+
+// TryTakeAdvert is TryReadAdvert without the copy: it calls f with the
+// message and its PacketInfo, if there is one (the message is valid only
+// during the call), and reports whether there was.
+func (c *SocketConn) TryTakeAdvert(f func(b []byte, info PacketInfo)) bool {
 	for i := range 2 {
 		select {
 		case m := <-c.q:
-			n := copy(b, *m.b)
+			f(*m.b, m.info)
 			c.reuse(m.b)
-			return n, m.info, true
+			return true
 		case <-c.closed:
-			return 0, PacketInfo{}, false
+			return false
 		default:
 		}
 		if i == 0 {
 			c.s.poll()
 		}
 	}
-	return 0, PacketInfo{}, false
+	return false
 }
 
 // WriteAdvert implements Conn: b goes to dst from our source address,

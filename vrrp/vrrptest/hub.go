@@ -107,6 +107,19 @@ func (c *Conn) TryReadAdvert(b []byte) (int, vrrp.PacketInfo, bool) {
 	}
 }
 
+// TryTakeAdvert is TryReadAdvert without the copy: it calls f with the
+// message first in c's queue, if there is one (valid only during the
+// call), and reports whether there was.
+func (c *Conn) TryTakeAdvert(f func(b []byte, info vrrp.PacketInfo)) bool {
+	select {
+	case m := <-c.q:
+		f(m.b, m.info)
+		return true
+	default:
+		return false
+	}
+}
+
 // WriteAdvert implements vrrp.Conn. Messages from a cut Conn vanish, as on
 // a pulled cable: the sender sees no error.
 func (c *Conn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) error {
