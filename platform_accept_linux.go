@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/vigil-ha/vigil/acceptmode"
+	"github.com/vigil-ha/vigil/internal/smallset"
 	"github.com/vigil-ha/vigil/netlink"
 )
 
@@ -27,7 +28,7 @@ type acceptAddrs struct {
 	log       *slog.Logger
 
 	mu      sync.Mutex
-	held    map[netip.Prefix]bool
+	held    smallset.Set[netip.Prefix]
 	accept  bool
 	dropped []netip.Addr // what the instance drops, sorted
 	warned  bool         // filterErr logged
@@ -37,11 +38,8 @@ type acceptAddrs struct {
 func (a *acceptAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.held == nil {
-		a.held = map[netip.Prefix]bool{}
-	}
 	for _, p := range vips {
-		a.held[p] = true
+		a.held.Add(p)
 	}
 	a.accept = accept
 	var errs []error
@@ -73,7 +71,7 @@ func (a *acceptAddrs) unhold(vips []netip.Prefix) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, p := range vips {
-		delete(a.held, p)
+		a.held.Delete(p)
 	}
 	return a.sync()
 }
@@ -83,7 +81,7 @@ func (a *acceptAddrs) unhold(vips []netip.Prefix) error {
 func (a *acceptAddrs) sync() error {
 	var want []netip.Addr
 	if !a.accept {
-		for p := range a.held {
+		for p := range a.held.All() {
 			want = append(want, p.Addr().Unmap())
 		}
 		slices.SortFunc(want, netip.Addr.Compare)

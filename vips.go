@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/smallset"
 	"github.com/vigil-ha/vigil/netlink"
 )
 
@@ -28,8 +29,8 @@ type heldAddrs struct {
 	link  string
 	table *vipTable
 	mu    sync.Mutex
-	held  map[netip.Addr]bool // written: the router's and the excluded
-	own   map[netip.Addr]bool // the router's
+	held  smallset.Set[netip.Addr] // written: the router's and the excluded
+	own   smallset.Set[netip.Addr] // the router's
 	// excluded are the excluded VIPs, opts their options (NoTrack), and
 	// accept the last AddVIPs's accept.
 	excluded []netip.Prefix
@@ -65,14 +66,11 @@ type vipKey struct {
 func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.own == nil {
-		a.own = map[netip.Addr]bool{}
-	}
 	for _, v := range vips {
-		a.own[v.Addr().Unmap()] = true
+		a.own.Add(v.Addr().Unmap())
 	}
 	a.accept = accept
-	if len(a.own) > 0 {
+	if a.own.Len() > 0 {
 		vips = append(slices.Clip(vips), a.excluded...)
 	}
 	return a.addLocked(ctx, vips, accept)
@@ -80,13 +78,9 @@ func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept boo
 
 // addLocked writes vips and marks them held. a.mu held.
 func (a *heldAddrs) addLocked(ctx context.Context, vips []netip.Prefix, accept bool) error {
-	if a.held == nil {
-		a.held = map[netip.Addr]bool{}
-	}
 	var fresh []netip.Prefix
 	for _, v := range vips {
-		if k := v.Addr().Unmap(); !a.held[k] {
-			a.held[k] = true
+		if a.held.Add(v.Addr().Unmap()) {
 			fresh = append(fresh, v)
 		}
 	}
@@ -105,9 +99,9 @@ func (a *heldAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, v := range vips {
-		delete(a.own, v.Addr().Unmap())
+		a.own.Delete(v.Addr().Unmap())
 	}
-	if len(a.own) == 0 {
+	if a.own.Len() == 0 {
 		vips = append(slices.Clip(vips), a.excluded...)
 	}
 	return a.removeLocked(ctx, vips)
@@ -117,8 +111,7 @@ func (a *heldAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 func (a *heldAddrs) removeLocked(ctx context.Context, vips []netip.Prefix) error {
 	var had []netip.Prefix
 	for _, v := range vips {
-		if k := v.Addr().Unmap(); a.held[k] {
-			delete(a.held, k)
+		if a.held.Delete(v.Addr().Unmap()) {
 			had = append(had, v)
 		}
 	}
@@ -179,7 +172,7 @@ func (a *heldAddrs) setExcluded(ctx context.Context, excluded []netip.Prefix, op
 	defer a.mu.Unlock()
 	old := a.excluded
 	a.excluded, a.opts = slices.Clone(excluded), opts
-	if len(a.own) == 0 {
+	if a.own.Len() == 0 {
 		return nil
 	}
 	var gone, added []netip.Prefix
@@ -209,7 +202,7 @@ func (a *heldAddrs) setExcluded(ctx context.Context, excluded []netip.Prefix, op
 func (a *heldAddrs) restoreExcluded(ctx context.Context, p netip.Prefix) (bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.own) == 0 {
+	if a.own.Len() == 0 {
 		return false, nil
 	}
 	for _, x := range a.excluded {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/internal/retry"
+	"github.com/vigil-ha/vigil/internal/smallset"
 )
 
 // AddrManager adds and removes virtual addresses, with their routes and
@@ -37,7 +38,7 @@ type AddrManager struct {
 	link vnl.Link
 	// held are the VIPs given to AddVIPs and not given to RemoveVIPs
 	// since: while there are any, the routes and rules stay.
-	held map[netip.Prefix]struct{}
+	held smallset.Set[netip.Prefix]
 }
 
 // NewAddrManager checks cfg (see AddrConfig.Validate) and returns a
@@ -47,8 +48,7 @@ func NewAddrManager(cfg AddrConfig) (*AddrManager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &AddrManager{cfg: cfg, iface: cfg.Interface, log: logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface),
-		held: make(map[netip.Prefix]struct{})}
+	m := &AddrManager{cfg: cfg, iface: cfg.Interface, log: logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface)}
 	m.cfg.Routes = cloneRoutes(cfg.Routes)
 	m.cfg.Rules = slices.Clone(cfg.Rules)
 	m.cfg.Options = maps.Clone(cfg.Options)
@@ -115,7 +115,7 @@ func (m *AddrManager) AddVIPs(ctx context.Context, vips []netip.Prefix, accept b
 		return fmt.Errorf("netlink: add VIPs on %s: %w", m.iface, err)
 	}
 	for _, p := range vips {
-		m.held[p] = struct{}{}
+		m.held.Add(p)
 	}
 	link := m.link
 	if link == nil {
@@ -182,9 +182,9 @@ func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 		return fmt.Errorf("netlink: remove VIPs on %s: %w", m.iface, err)
 	}
 	for _, p := range vips {
-		delete(m.held, p)
+		m.held.Delete(p)
 	}
-	last := len(m.held) == 0
+	last := m.held.Len() == 0
 	var errs []error
 	if last {
 		for _, r := range m.cfg.Rules {
@@ -264,7 +264,7 @@ func (m *AddrManager) Reconfigure(cfg AddrConfig) error {
 	m.cfg.Rules = slices.Clone(cfg.Rules)
 	m.cfg.Options = maps.Clone(cfg.Options)
 	m.log = logx.OrDiscard(cfg.Logger).With("interface", cfg.Interface)
-	if len(m.held) == 0 {
+	if m.held.Len() == 0 {
 		return nil
 	}
 	var errs []error
@@ -320,11 +320,11 @@ func (m *AddrManager) ForgetVIPs(ctx context.Context, vips []netip.Prefix) error
 		m.mu.Unlock()
 		return fmt.Errorf("netlink: forget VIPs on %s: %w", m.iface, ErrClosed)
 	}
-	had := len(m.held) > 0
+	had := m.held.Len() > 0
 	for _, p := range vips {
-		delete(m.held, p)
+		m.held.Delete(p)
 	}
-	last := had && len(m.held) == 0
+	last := had && m.held.Len() == 0
 	m.mu.Unlock()
 	if !last {
 		return nil
