@@ -18,9 +18,12 @@ import (
 // frame no longer waits for a goroutine's wake-up per frame ahead of it
 // (bench/failover -mass).
 type outbox struct {
-	mu   sync.Mutex // guards news and rest
-	news []*queued
-	rest []*queued
+	mu   sync.Mutex // guards news, rest and free
+	news fifo
+	rest fifo
+	// free are queued entries to reuse (a frame costs no allocation once
+	// the outbox has seen as many at once), at most maxFree.
+	free []*queued
 	// sending holds a value while a goroutine sends the queue (a
 	// channel, not a mutex, so no goroutine ever blocks on it).
 	sending chan struct{}
@@ -30,8 +33,11 @@ type outbox struct {
 type queued struct {
 	ctx  context.Context // a frame whose announcement ended is not sent
 	f    *frame
-	done chan struct{} // closed once sent or dropped
+	done chan struct{} // one value once sent or dropped (capacity 1)
 }
+
+// maxFree bounds the queued entries an outbox keeps for reuse.
+const maxFree = 256
 
 func newOutbox() *outbox { return &outbox{sending: make(chan struct{}, 1)} }
 
@@ -39,18 +45,32 @@ func newOutbox() *outbox { return &outbox{sending: make(chan struct{}, 1)} }
 // was sent (or dropped: ctx ended first) or ctx ended; send sends one
 // frame.
 func (o *outbox) post(ctx context.Context, f *frame, news bool, send func(*frame)) {
-	q := &queued{ctx: ctx, f: f, done: make(chan struct{})}
 	o.mu.Lock()
-	if news {
-		o.news = append(o.news, q)
+	var q *queued
+	if n := len(o.free); n > 0 {
+		q, o.free = o.free[n-1], o.free[:n-1]
 	} else {
-		o.rest = append(o.rest, q)
+		q = &queued{done: make(chan struct{}, 1)}
+	}
+	q.ctx, q.f = ctx, f
+	if news {
+		o.news.push(q)
+	} else {
+		o.rest.push(q)
 	}
 	o.mu.Unlock()
 	o.drain(send)
 	select {
 	case <-q.done:
+		// Sent or dropped: no one holds q any more.
+		q.ctx, q.f = nil, nil
+		o.mu.Lock()
+		if len(o.free) < maxFree {
+			o.free = append(o.free, q)
+		}
+		o.mu.Unlock()
 	case <-ctx.Done():
+		// The sender may still take q and signal it: not reused.
 	}
 }
 
@@ -68,11 +88,11 @@ func (o *outbox) drain(send func(*frame)) {
 			if q.ctx.Err() == nil {
 				send(q.f)
 			}
-			close(q.done)
+			q.done <- struct{}{} // q is not touched after this
 		}
 		<-o.sending
 		o.mu.Lock()
-		empty := len(o.news) == 0 && len(o.rest) == 0
+		empty := o.news.len() == 0 && o.rest.len() == 0
 		o.mu.Unlock()
 		if empty {
 			return
@@ -86,10 +106,32 @@ func (o *outbox) next() *queued {
 	defer o.mu.Unlock()
 	var q *queued
 	switch {
-	case len(o.news) > 0:
-		q, o.news = o.news[0], o.news[1:]
-	case len(o.rest) > 0:
-		q, o.rest = o.rest[0], o.rest[1:]
+	case o.news.len() > 0:
+		q = o.news.pop()
+	case o.rest.len() > 0:
+		q = o.rest.pop()
+	}
+	return q
+}
+
+// fifo is a queue of entries that keeps its array: once emptied it
+// starts again at the front, so queueing allocates only while it grows.
+type fifo struct {
+	s    []*queued
+	head int
+}
+
+func (f *fifo) len() int { return len(f.s) - f.head }
+
+func (f *fifo) push(q *queued) { f.s = append(f.s, q) }
+
+// pop takes the first entry; the fifo must not be empty.
+func (f *fifo) pop() *queued {
+	q := f.s[f.head]
+	f.s[f.head] = nil
+	f.head++
+	if f.head == len(f.s) {
+		f.s, f.head = f.s[:0], 0
 	}
 	return q
 }

@@ -65,3 +65,36 @@ func TestOutboxNewsFirstOneSender(t *testing.T) {
 		}
 	})
 }
+
+// Once the outbox has queued a frame, posting another allocates nothing:
+// its entries are reused. An entry whose poster left on its context is
+// not reused while the sender may still signal it.
+func TestOutboxReusesEntries(t *testing.T) {
+	o := newOutbox()
+	f := &frame{}
+	sent := 0
+	send := func(*frame) { sent++ }
+	ctx := context.Background()
+	o.post(ctx, f, true, send)
+	if n := testing.AllocsPerRun(100, func() { o.post(ctx, f, false, send) }); n != 0 {
+		t.Errorf("post: %v allocations, want 0", n)
+	}
+	if sent != 102 {
+		t.Errorf("sent %d frames, want 102", sent)
+	}
+	if len(o.free) != 1 {
+		t.Errorf("%d free entries after posts one at a time, want 1", len(o.free))
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	o.sending <- struct{}{} // someone else is sending: the post only queues
+	o.post(gone, f, true, send)
+	if len(o.free) != 0 || o.news.len() != 1 {
+		t.Fatalf("a post whose context ended: %d free, %d queued; want 0 and 1", len(o.free), o.news.len())
+	}
+	<-o.sending
+	o.drain(send) // drops it (its context ended) and signals it
+	if sent != 102 || len(o.free) != 0 {
+		t.Errorf("after the drain: %d sent, %d free; want 102 and 0 (the abandoned entry is not reused)", sent, len(o.free))
+	}
+}
