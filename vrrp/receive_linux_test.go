@@ -4,6 +4,8 @@ package vrrp_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -342,4 +344,64 @@ func BenchmarkReceive(b *testing.B) {
 		}
 		b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 	})
+}
+
+// A Router on a SocketConn reads it in its own loop (no reader
+// goroutine: Run starts only its precise timer's), and a backup's advert
+// from the socket to its machine allocates nothing on that path either.
+// When the Conn closes, Run stops with an error wrapping net.ErrClosed.
+func TestRouterInlineConn(t *testing.T) {
+	rr := newRealReceiver(t)
+	sc, err := rr.sock.Conn(rigVRID, vrrp.ConnConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var pkts [2][]byte
+	for i, s := range rr.senders {
+		pkts[i] = benchAdvert(t, rigVRID, s.src, s.dst)
+	}
+	r, err := vrrp.NewRouter(sc, vrrptest.NewAddrs(), &vrrptest.Announcer{}, vrrp.Config{
+		VRID: rigVRID, Version: vrrp.V3, Priority: 100, Interval: 10 * time.Second,
+		VIPs: []netip.Prefix{vip}, InitialState: vrrp.Backup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetTimers(vrrp.Timers{Precise: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	i := 0
+	round := func() {
+		i ^= 1
+		rr.senders[i].send(t, pkts[i])
+		want := rr.senders[i].src
+		for deadline := time.Now().Add(5 * time.Second); r.Status().Master != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the router did not take the advert of %v: %+v", want, r.Status())
+			}
+			// Parked, not spinning: a spinning goroutine keeps the
+			// scheduler from polling the network (10 ms per round).
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	round()
+	round()
+	if n := runtime.NumGoroutine() - before; n != 2 {
+		t.Errorf("Run runs %d goroutines, want 2 (itself and its precise timer's reader)", n)
+	}
+	if allocs := testing.AllocsPerRun(300, round); allocs != 0 {
+		t.Errorf("%v allocations per advert, want 0", allocs)
+	}
+	sc.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Run after its Conn closed: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its Conn closed")
+	}
 }

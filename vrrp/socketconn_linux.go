@@ -57,15 +57,6 @@ type SocketConn struct {
 	once   sync.Once
 }
 
-// rawMsg is a message waiting in a Conn's queue. Its buffer belongs to
-// whoever holds the rawMsg: dispatch fills it, ReadAdvert copies it out
-// and hands it back to the Conn's free list, from which dispatch takes it
-// again, so a message is never overwritten before it was read.
-type rawMsg struct {
-	b    *[]byte
-	info PacketInfo
-}
-
 // maxReuse is the largest buffer a Conn keeps for reuse: no VRRP message
 // is longer (the longest, with 255 IPv6 addresses, has 4088 bytes).
 const maxReuse = 4096
@@ -233,6 +224,11 @@ func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo,
 	case <-ctx.Done():
 		return 0, PacketInfo{}, ctx.Err()
 	}
+}
+
+// inbox implements inlineConn.
+func (c *SocketConn) inbox() (<-chan rawMsg, <-chan struct{}, <-chan struct{}) {
+	return c.q, c.closed, c.s.done
 }
 
 // TryReadAdvert copies the message first in the Conn's queue into b, if
