@@ -91,9 +91,13 @@ type Linux struct {
 	// mass failover's adds reach the kernel in batches; opened with the
 	// first manager.
 	addrQueue *netlink.AddrQueue
-	vmacs     []*netlink.VMAC
-	sysctls   []sysctlRestore
-	closed    bool
+	// clock runs every instance's Master_Down_Timer (vrrp.Clock: one
+	// timerfd for all); nil until the first instance, or if it could not
+	// be made (each router then has its own).
+	clock   *vrrp.Clock
+	vmacs   []*netlink.VMAC
+	sysctls []sysctlRestore
+	closed  bool
 }
 
 var _ Platform = (*Linux)(nil)
@@ -244,7 +248,7 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		// periodic adverts on a 10 ms grid (a tenth of the interval at
 		// most), so the instances of one process share their wake-ups
 		// (bench/README.md "instances").
-		Timers: vrrp.Timers{Precise: true, AdvertGrid: advertGrid}}
+		Timers: vrrp.Timers{Precise: true, Clock: l.preciseClock(), AdvertGrid: advertGrid}}
 	cur := ic
 	io.Reconfigure = func(nc InstanceConfig) error {
 		if nc.Label != cur.Label || !slices.EqualFunc(nc.Routes, cur.Routes, netlink.Route.Equal) ||
@@ -425,6 +429,9 @@ func (l *Linux) Close() error {
 	if l.addrQueue != nil {
 		errs = append(errs, l.addrQueue.Close())
 	}
+	if l.clock != nil {
+		errs = append(errs, l.clock.Close())
+	}
 	if l.filter != nil {
 		errs = append(errs, l.filter.Close())
 	}
@@ -449,6 +456,21 @@ func (l *Linux) Close() error {
 func (l *Linux) reconfigureAddrs(am *netlink.AddrManager, iface string, nc InstanceConfig) error {
 	return am.Reconfigure(netlink.AddrConfig{Interface: iface, Netns: l.cfg.Netns, Label: nc.Label,
 		Routes: nc.Routes, Rules: nc.Rules, Options: nc.AddrOptions, Logger: l.log.With("instance", nc.VRRP.Name)})
+}
+
+// preciseClock returns the routers' shared clock, making it the first
+// time; nil if it cannot be made (the routers then make their own
+// timerfds, or warn and use Go timers). l.mu held.
+func (l *Linux) preciseClock() *vrrp.Clock {
+	if l.clock == nil {
+		c, err := vrrp.NewClock()
+		if err != nil {
+			l.log.Warn("vigil: shared precise clock unavailable; each instance makes its own", "err", err)
+			return nil
+		}
+		l.clock = c
+	}
+	return l.clock
 }
 
 // queue returns the platform's address queue, opening it the first

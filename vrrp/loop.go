@@ -62,7 +62,13 @@ func (r *Router) Run(ctx context.Context) error {
 		tick = t.C
 	}
 	if timers.Precise {
-		t, err := newPreciseTimer()
+		var t stepTimer
+		var err error
+		if timers.Clock != nil {
+			t = timers.Clock.timer()
+		} else {
+			t, err = newPreciseTimer()
+		}
 		if err != nil {
 			r.view.Load().log.Warn("vrrp: precise timers unavailable; using Go timers", "err", err)
 		} else {

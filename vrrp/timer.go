@@ -16,6 +16,11 @@ type Timers struct {
 	// Run logs a warning and uses Go timers. Leave it off inside
 	// testing/synctest bubbles.
 	Precise bool
+	// Clock, with Precise, is the clock the Router's Master_Down_Timer
+	// runs on, shared with the other Routers given it (see Clock: one
+	// timerfd and goroutine for all, and no syscall when a backup's
+	// deadline moves later); nil: a timerfd of the Router's own.
+	Clock *Clock
 	// FinalApproach, with Precise, is how long before Master_Down_Timer's
 	// deadline the timerfd fires; the router then polls until the
 	// deadline (one CPU busy for that long, once per imminent takeover:

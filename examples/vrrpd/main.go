@@ -263,9 +263,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
+	// One precise clock for every router's Master_Down_Timer, as vigil's
+	// Linux platform gives them (SetTimers replaces the platform's
+	// timers, to set -advert-grid).
+	clock, err := vrrp.NewClock()
+	if err != nil {
+		logger.Warn("vrrpd: shared precise clock unavailable; each router makes its own", "err", err)
+		clock = nil
+	} else {
+		defer clock.Close() // after host.Run: the routers have stopped
+	}
 	var subs []*vrrp.Subscription
 	for _, r := range host.Routers() {
-		if err := r.SetTimers(vrrp.Timers{Precise: true, AdvertGrid: o.advertGrid}); err != nil {
+		if err := r.SetTimers(vrrp.Timers{Precise: true, Clock: clock, AdvertGrid: o.advertGrid}); err != nil {
 			return err
 		}
 		subs = append(subs, r.Subscribe(8))

@@ -1,0 +1,180 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"container/heap"
+	"errors"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Clock is a precise clock shared by the Routers of a process
+// (Timers.Clock): one timerfd and one goroutine for all their
+// Master_Down_Timers, where each Router would otherwise have its own.
+// The timerfd is armed for the earliest deadline; a deadline moved later
+// (a backup hearing its master: every advert) costs no syscall, the
+// timerfd firing early instead, when it is armed again for the earliest
+// deadline then. A backup's advert so costs a heap update instead of a
+// timerfd_settime(2), and a router a timer instead of a goroutine and a
+// descriptor. Expiries reach a router as promptly as its own timerfd's
+// would: the clock's goroutine wakes on the timerfd through Go's network
+// poller and signals the router's channel.
+//
+// Close it after the Routers using it have stopped; a Router's timer on
+// a closed Clock falls back to a Go timer.
+type Clock struct {
+	fd int
+	f  *os.File
+	wg sync.WaitGroup
+
+	mu     sync.Mutex
+	timers clockHeap
+	armed  time.Time // when the timerfd fires next; zero: disarmed
+	closed bool
+	// arms counts timerfd_settime calls that armed it (tests).
+	arms int
+}
+
+// NewClock returns a running Clock.
+func NewClock() (*Clock, error) {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	// A non-blocking fd makes NewFile register it with the poller. Never
+	// call f.Fd(): it would switch the fd back to blocking mode.
+	c := &Clock{fd: fd, f: os.NewFile(uintptr(fd), "vrrp-clock")}
+	c.wg.Go(c.run)
+	return c, nil
+}
+
+// Close stops the clock. Calling it again does nothing.
+func (c *Clock) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	err := c.f.Close()
+	c.wg.Wait()
+	return err
+}
+
+// run waits for the timerfd and fires the timers that are due.
+func (c *Clock) run() {
+	var buf [8]byte
+	for {
+		if _, err := c.f.Read(buf[:]); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, unix.EAGAIN) {
+				continue
+			}
+			return // closed
+		}
+		c.mu.Lock()
+		now := time.Now()
+		for len(c.timers) > 0 && !c.timers[0].when.After(now) {
+			t := heap.Pop(&c.timers).(*clockTimer)
+			select {
+			case t.c <- now:
+			default: // an expiry is already waiting; the loop will see the time
+			}
+		}
+		c.armed = time.Time{}
+		if len(c.timers) > 0 {
+			c.arm(c.timers[0].when)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// arm sets the timerfd to fire at when. c.mu held.
+func (c *Clock) arm(when time.Time) {
+	d := time.Until(when)
+	if d <= 0 {
+		d = 1 // 0 would disarm
+	}
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if unix.TimerfdSettime(c.fd, 0, &spec, nil) == nil {
+		c.armed = when
+		c.arms++
+	}
+}
+
+// timer returns a new stepTimer on the clock.
+func (c *Clock) timer() stepTimer { return &clockTimer{clock: c, c: make(chan time.Time, 1), i: -1} }
+
+// clockTimer is a Router's timer on a Clock.
+type clockTimer struct {
+	clock *Clock
+	c     chan time.Time
+	when  time.Time // guarded by clock.mu
+	i     int       // index in clock.timers; -1: not in it
+}
+
+func (t *clockTimer) C() <-chan time.Time { return t.c }
+
+func (t *clockTimer) Reset(d time.Duration) {
+	c := t.clock
+	when := time.Now().Add(max(d, 0))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		// The clock is gone: a Go timer still gives the expiry.
+		time.AfterFunc(max(d, 0), func() {
+			select {
+			case t.c <- time.Now():
+			default:
+			}
+		})
+		return
+	}
+	t.when = when
+	if t.i < 0 {
+		heap.Push(&c.timers, t)
+	} else {
+		heap.Fix(&c.timers, t.i)
+	}
+	if c.armed.IsZero() || when.Before(c.armed) {
+		c.arm(when)
+	}
+}
+
+func (t *clockTimer) Stop() {
+	c := t.clock
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.i >= 0 {
+		heap.Remove(&c.timers, t.i)
+	}
+}
+
+func (t *clockTimer) Close() { t.Stop() }
+
+// clockHeap orders timers by deadline (container/heap).
+type clockHeap []*clockTimer
+
+func (h clockHeap) Len() int           { return len(h) }
+func (h clockHeap) Less(i, j int) bool { return h[i].when.Before(h[j].when) }
+func (h clockHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].i, h[j].i = i, j
+}
+func (h *clockHeap) Push(x any) {
+	t := x.(*clockTimer)
+	t.i = len(*h)
+	*h = append(*h, t)
+}
+func (h *clockHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	t.i = -1
+	return t
+}

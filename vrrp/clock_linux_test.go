@@ -1,0 +1,142 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+)
+
+// Timers on one Clock fire in deadline order, each once and never before
+// its deadline; a stopped timer does not fire.
+func TestClockTimers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	c, err := NewClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 40
+	type armed struct {
+		t    stepTimer
+		at   time.Time
+		stop bool
+	}
+	var ts []armed
+	for i := range n {
+		tm := c.timer()
+		d := time.Duration(1+r.IntN(30)) * time.Millisecond
+		ts = append(ts, armed{t: tm, at: time.Now().Add(d), stop: i%5 == 0})
+		tm.Reset(d)
+	}
+	for _, a := range ts {
+		if a.stop {
+			a.t.Stop()
+		}
+	}
+	limit := time.After(5 * time.Second)
+	for i, a := range ts {
+		if a.stop {
+			continue
+		}
+		select {
+		case at := <-a.t.C():
+			if at.Before(a.at) {
+				t.Errorf("timer %d fired %v before its deadline", i, a.at.Sub(at))
+			}
+		case <-limit:
+			t.Fatalf("timer %d never fired", i)
+		}
+	}
+	// The stopped ones: the others' deadlines (all within 31 ms) are
+	// past, and the clock had nothing left to arm.
+	c.mu.Lock()
+	left, armedAt := len(c.timers), c.armed
+	c.mu.Unlock()
+	if left != 0 || !armedAt.IsZero() {
+		t.Fatalf("%d timers left in the clock, timerfd armed for %v; want none, disarmed", left, armedAt)
+	}
+	for i, a := range ts {
+		select {
+		case <-a.t.C():
+			if a.stop {
+				t.Errorf("stopped timer %d fired", i)
+			} else {
+				t.Errorf("timer %d fired twice", i)
+			}
+		default:
+		}
+	}
+}
+
+// A deadline moved later arms nothing (the backup's case: every advert);
+// the timerfd fires at the old deadline, the clock arms it again for the
+// new one, and the timer fires then, not before. A deadline moved
+// earlier arms the timerfd at once.
+func TestClockLazyRearm(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	c, err := NewClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tm := c.timer()
+	start := time.Now()
+	// 200 ms: the resets are done long before the first deadline.
+	tm.Reset(200 * time.Millisecond)
+	for i := range 100 {
+		tm.Reset(200*time.Millisecond + time.Duration(i)*100*time.Microsecond)
+	}
+	final := start.Add(200*time.Millisecond + 99*100*time.Microsecond)
+	c.mu.Lock()
+	arms := c.arms
+	c.mu.Unlock()
+	if arms != 1 {
+		t.Errorf("101 resets, each later than the last, armed the timerfd %d times, want 1", arms)
+	}
+	select {
+	case at := <-tm.C():
+		if at.Before(final) {
+			t.Errorf("fired %v before its last deadline", final.Sub(at))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("never fired")
+	}
+	c.mu.Lock()
+	arms = c.arms
+	c.mu.Unlock()
+	if arms != 2 {
+		t.Errorf("armed %d times in all, want 2 (the first deadline, then the last)", arms)
+	}
+	// Earlier: armed at once, for the earlier deadline.
+	tm.Reset(time.Hour)
+	tm.Reset(time.Minute)
+	var cur unix.ItimerSpec
+	if err := unix.TimerfdGettime(c.fd, &cur); err != nil || cur.Value.Sec > 60 || cur.Value.Sec < 50 {
+		t.Errorf("after a reset to a minute the timerfd reads %+v, %v", cur, err)
+	}
+	tm.Stop()
+}
+
+// After Close a timer still fires, through a Go timer.
+func TestClockClosed(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	c, err := NewClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := c.timer()
+	c.Close()
+	c.Close()
+	tm.Reset(time.Millisecond)
+	select {
+	case <-tm.C():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a timer of a closed clock never fired")
+	}
+}
