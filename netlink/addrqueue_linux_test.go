@@ -43,6 +43,24 @@ func holdLeader(q *AddrQueue, n int) {
 	}
 }
 
+// queueAndHandle opens an AddrQueue and a route netlink handle in h's
+// namespace, closed when the test ends.
+func queueAndHandle(t *testing.T, h *nstest.Host) (*AddrQueue, *vnl.Handle) {
+	t.Helper()
+	path := "/run/netns/" + h.Name
+	q, err := NewAddrQueue(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	hd, err := openHandle(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hd.Close)
+	return q, hd
+}
+
 // Requests that meet a busy queue go in one sendmsg, and each gets its
 // own answer: the adds succeed, the duplicate gets EEXIST, the one for an
 // interface that does not exist ENODEV, whatever their place in the
@@ -51,17 +69,7 @@ func TestAddrQueueBatches(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	seg := nstest.NewSegment(t, 1)
 	h := seg.Hosts[0]
-	path := "/run/netns/" + h.Name
-	q, err := NewAddrQueue(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	hd, err := openHandle(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hd.Close()
+	q, hd := queueAndHandle(t, h)
 	link, err := linkByName(hd, "eth0")
 	if err != nil {
 		t.Fatal(err)
@@ -148,21 +156,11 @@ func TestAddrMessageAsLibrary(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	seg := nstest.NewSegment(t, 1)
 	h := seg.Hosts[0]
-	path := "/run/netns/" + h.Name
 	nstest.MustRun(t, "ip", "-n", h.Name, "link", "add", "lib0", "type", "veth", "peer", "name", "que0")
 	for _, d := range []string{"lib0", "que0"} {
 		nstest.MustRun(t, "ip", "-n", h.Name, "link", "set", d, "up")
 	}
-	q, err := NewAddrQueue(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	hd, err := openHandle(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hd.Close()
+	q, hd := queueAndHandle(t, h)
 	lib, err := linkByName(hd, "lib0")
 	if err != nil {
 		t.Fatal(err)
