@@ -61,6 +61,7 @@ func targetAddr(j int) netip.Addr {
 }
 
 type config struct {
+	kind              string // tcp, http
 	addrs, ports      int
 	interval, timeout time.Duration
 	runs              int
@@ -71,6 +72,17 @@ type config struct {
 	nice              int
 }
 
+// httpAddrs is -addrs's default for -kind http: 20 x 100 = 2,000
+// targets (see bench/README.md, "checks").
+const httpAddrs = 20
+
+// flagSet reports whether flag name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -79,11 +91,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench/checks [flags] (as root, from the module root)\n\n"+
 			"Measures the CPU per TCP check of a check.Group at 10,000 targets checked every second,\n"+
-			"next to a raw socket/connect/close loop at the same rate, in the same run.\n\nflags:\n")
+			"next to a raw socket/connect/close loop at the same rate, in the same run\n"+
+			"(-kind http: HTTP GET checks, 2,000 targets by default).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	c := &config{}
-	fs.IntVar(&c.addrs, "addrs", 100, "target addresses (198.18.1.1..), 1..254")
+	fs.StringVar(&c.kind, "kind", "tcp", "checks: tcp (check.TCP; raw: socket/connect/close) or http (check.HTTP GET /, HTTP/1.0, status 200; raw: the same request with blocking syscalls)")
+	fs.IntVar(&c.addrs, "addrs", 100, "target addresses (198.18.1.1..), 1..254 (-kind http: default 20)")
 	fs.IntVar(&c.ports, "ports", 100, "target ports per address (10000..), 1..1000")
 	fs.DurationVar(&c.interval, "interval", time.Second, "check interval")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "the Group's check timeout (Policy.Timeout)")
@@ -105,8 +119,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unexpected arguments: %q\n", fs.Args())
 		return 2
 	}
+	if c.kind != "tcp" && c.kind != "http" {
+		fmt.Fprintf(stderr, "checks: -kind %q: want tcp or http\n", c.kind)
+		return 2
+	}
 	if *child != "" {
 		return runChild(*child, c, stdout, stderr)
+	}
+	if c.kind == "http" && !flagSet(fs, "addrs") {
+		c.addrs = httpAddrs
 	}
 	if *quick {
 		c.runs, c.window, c.warmup = 2, 8*time.Second, 3*time.Second
@@ -259,7 +280,7 @@ func startChild(c *config, ns, mode, profile string) (*child, error) {
 	if c.nice != 0 {
 		args = append(args, "nice", "-n", fmt.Sprint(c.nice))
 	}
-	args = append(args, c.self, "-child", mode,
+	args = append(args, c.self, "-child", mode, "-kind", c.kind,
 		"-addrs", fmt.Sprint(c.addrs), "-ports", fmt.Sprint(c.ports),
 		"-interval", c.interval.String(), "-timeout", c.timeout.String())
 	if profile != "" {
@@ -421,7 +442,9 @@ func (s sample) warnings() []string {
 	if float64(s.checks) < 0.95*s.expected {
 		w = append(w, fmt.Sprintf("%d checks in the window, %.0f due: the checker did not keep up", s.checks, s.expected))
 	}
-	if s.fail > 0 {
+	if s.fail > 0 && s.downs == 0 && s.firstErr != "" {
+		w = append(w, fmt.Sprintf("%d checks failed (first: %s)", s.fail, s.firstErr))
+	} else if s.fail > 0 {
 		w = append(w, fmt.Sprintf("%d checks failed", s.fail))
 	}
 	if s.downs > 0 {

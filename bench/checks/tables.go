@@ -42,9 +42,16 @@ func summ(ss []sample, f func(sample) float64) benchkit.Floats {
 
 func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 	fmt.Fprintf(w, "%s; load average at the end %s\n\n", env, benchkit.LoadAvg())
-	fmt.Fprintf(w, "%d addresses x %d ports = %d distinct TCP targets, each checked every %v; targets in another process (listener on lo, one namespace); window %v after %v warmup; min / median / max over runs\n",
-		c.addrs, c.ports, c.addrs*c.ports, c.interval, c.window, c.warmup)
-	fmt.Fprintln(w, "group: check.Group of check.TCP, Policy{Interval, Timeout "+c.timeout.String()+"}, defaults otherwise; raw: one thread, blocking socket/connect/close at the same rate (the reference)")
+	kind, group, raw := "TCP", "check.TCP", "socket/connect/close"
+	if c.kind == "http" {
+		kind, group, raw = "HTTP", "check.HTTP{Path /, Status 200, Version HTTP10}", "socket/setsockopt x2/connect/write/read to EOF/close, status line checked"
+	}
+	fmt.Fprintf(w, "%d addresses x %d ports = %d distinct %s targets, each checked every %v; targets in another process (listener on lo, one namespace); window %v after %v warmup; min / median / max over runs\n",
+		c.addrs, c.ports, c.addrs*c.ports, kind, c.interval, c.window, c.warmup)
+	if c.kind == "http" {
+		fmt.Fprintln(w, "listener: reads each request, answers "+fmt.Sprintf("%q", httpResponse)+", closes")
+	}
+	fmt.Fprintln(w, "group: check.Group of "+group+", Policy{Interval, Timeout "+c.timeout.String()+"}, defaults otherwise; raw: one thread, blocking "+raw+" at the same rate (the reference)")
 	if c.nice != 0 {
 		fmt.Fprintf(w, "listener and checkers ran under nice -n %d\n", c.nice)
 	}
