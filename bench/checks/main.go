@@ -45,7 +45,12 @@ import (
 	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
-var allImpls = []string{"group", "raw"}
+// allImpls are the implementations measured by default; knownImpls
+// adds keepalived (-kind http, where IPVS is: bench/checks/vm).
+var (
+	allImpls   = []string{"group", "raw"}
+	knownImpls = []string{"group", "raw", "keepalived"}
+)
 
 // The targets' addresses and ports, from 198.18.0.0/15 (RFC 2544).
 var (
@@ -70,6 +75,8 @@ type config struct {
 	self              string
 	profile           string
 	nice              int
+	here              bool   // in this namespace, not one of the bench's
+	keepalived        string // the keepalived program
 }
 
 // httpAddrs is -addrs's default for -kind http: 20 x 100 = 2,000
@@ -104,7 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.runs, "runs", 5, "runs of each implementation")
 	fs.DurationVar(&c.window, "window", 20*time.Second, "measurement window")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "wait after the checker is up before the window")
-	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: group (check.Group), raw (the reference)")
+	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: group (check.Group), raw (the reference), keepalived (-kind http; needs IPVS: see bench/checks/vm)")
+	fs.BoolVar(&c.here, "here", false, "run in this network namespace instead of a new one (the ipvsvm VM, which has only lo and no `ip netns`): the target addresses are added to lo and removed at the end")
+	fs.StringVar(&c.keepalived, "keepalived", "keepalived", "the keepalived program (-impl keepalived)")
 	quick := fs.Bool("quick", false, "short run: -runs 2 -window 8s -warmup 3s (overrides them)")
 	fs.StringVar(&c.profile, "profile", "", "write the checker's CPU profile over the window (cpu.pprof) and a heap profile at its end (heap.pprof) under DIR/IMPL-N/")
 	fs.IntVar(&c.nice, "nice", 0, "run the children (listener, checkers) under nice(1) with this niceness, -20..19: a negative one shields the measurement from other work on a shared machine")
@@ -147,8 +156,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	if c.impls, err = benchkit.ParseList(*impls, allImpls); err != nil {
+	if c.impls, err = benchkit.ParseList(*impls, knownImpls); err != nil {
 		fmt.Fprintln(stderr, "checks: -impl:", err)
+		return 2
+	}
+	if slices.Contains(c.impls, "keepalived") && (c.kind != "http" || c.interval%time.Second != 0) {
+		fmt.Fprintln(stderr, "checks: -impl keepalived: needs -kind http and an -interval of whole seconds (delay_loop)")
 		return 2
 	}
 	if err := benchkit.Preflight("ip"); err != nil {
@@ -173,13 +186,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 // prints the tables.
 func measure(ctx context.Context, c *config, stdout, stderr io.Writer) (code int) {
 	env := benchkit.Environment()
-	ns, err := newNamespace(c.addrs)
+	ns, del, err := newNamespace(c.addrs, c.here)
 	if err != nil {
 		fmt.Fprintln(stderr, "checks:", err)
 		return 1
 	}
 	defer func() {
-		if _, err := nstest.Run("ip", "netns", "del", ns); err != nil {
+		if err := del(); err != nil {
 			fmt.Fprintln(stderr, "checks:", err)
 			code = 1
 		}
@@ -238,8 +251,41 @@ func measure(ctx context.Context, c *config, stdout, stderr io.Writer) (code int
 }
 
 // newNamespace makes a namespace with lo up and addrs target addresses
-// on it.
-func newNamespace(addrs int) (string, error) {
+// on it, and returns it with the function that deletes it. With here,
+// it adds the addresses to this namespace's lo instead, one `ip addr
+// add` each (busybox's ip has no -batch), and del removes them.
+func newNamespace(addrs int, here bool) (ns string, del func() error, err error) {
+	if here {
+		var added []netip.Addr
+		del = func() error {
+			var errs []error
+			for _, a := range added {
+				_, err := nstest.Run("ip", "addr", "del", a.String()+"/32", "dev", "lo")
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		}
+		_, err := nstest.Run("ip", "link", "set", "lo", "up")
+		for j := 0; j < addrs && err == nil; j++ {
+			if _, err = nstest.Run("ip", "addr", "add", targetAddr(j).String()+"/32", "dev", "lo"); err == nil {
+				added = append(added, targetAddr(j))
+			}
+		}
+		if err != nil {
+			return "", nil, errors.Join(err, del())
+		}
+		return "", del, nil
+	}
+	ns, err = newNamespaceNamed(addrs)
+	del = func() error {
+		_, err := nstest.Run("ip", "netns", "del", ns)
+		return err
+	}
+	return ns, del, err
+}
+
+// newNamespaceNamed makes the namespace of newNamespace.
+func newNamespaceNamed(addrs int) (string, error) {
 	ns := fmt.Sprintf("vgchk%d", os.Getpid())
 	if _, err := nstest.Run("ip", "netns", "add", ns); err != nil {
 		return "", err
@@ -276,7 +322,10 @@ type child struct {
 // startChild runs this program with -child mode in namespace ns.
 func startChild(c *config, ns, mode, profile string) (*child, error) {
 	ch := &child{out: &benchkit.Log{}, errs: &benchkit.Log{}}
-	args := []string{"ip", "netns", "exec", ns}
+	var args []string
+	if !c.here {
+		args = append(args, "ip", "netns", "exec", ns)
+	}
 	if c.nice != 0 {
 		args = append(args, "nice", "-n", fmt.Sprint(c.nice))
 	}
@@ -353,6 +402,9 @@ type sample struct {
 // oneRun measures impl once: a fresh checker process, the warmup, the
 // window.
 func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n int) (s sample, err error) {
+	if impl == "keepalived" {
+		return oneRunKeepalived(ctx, c, ns, ln)
+	}
 	s.impl = impl
 	prof := ""
 	if c.profile != "" {

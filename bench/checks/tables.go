@@ -84,27 +84,18 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 	}
 	tw.Flush()
 
-	gs, rs := res["group"], res["raw"]
-	pairs := pair(gs, rs)
-	if len(pairs) == 0 {
+	defer func() {
+		// keepalived's (bench/checks/vm), after the Group's targets.
+		ka := res["keepalived"]
+		for _, impl := range []string{"group", "raw"} {
+			ratioTable(w, impl, "keepalived", res[impl], ka, "; keepalived's checks are the listener's accepts")
+		}
+	}()
+	gs := res["group"]
+	ratio, ok := ratioTable(w, "group", "raw", gs, res["raw"], "")
+	if !ok {
 		return
 	}
-	fmt.Fprintf(w, "\ngroup / raw, per run (the two of run N measured back to back), over %d runs: min / median / max\n\n", len(pairs))
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tgroup / raw\t")
-	var ratio benchkit.Floats
-	for _, m := range metrics {
-		xs := make([]float64, len(pairs))
-		for i, p := range pairs {
-			xs[i] = m.f(p[0]) / m.f(p[1])
-		}
-		f := benchkit.SummarizeFloats(xs)
-		if m.name == metrics[0].name {
-			ratio = f
-		}
-		fmt.Fprintf(tw, "%s\t%s\t\n", m.name, f.Format("%.2f"))
-	}
-	tw.Flush()
 
 	var late hist.Snapshot
 	var fail, downs uint64
@@ -127,7 +118,33 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 	tw.Flush()
 }
 
-// pair matches each group run with the raw run of the same number.
+// ratioTable prints the ratios a / b of each metric over the runs
+// measured back to back, and returns the first metric's; ok is false
+// when no run pairs up.
+func ratioTable(w io.Writer, a, b string, as, bs []sample, note string) (ratio benchkit.Floats, ok bool) {
+	pairs := pair(as, bs)
+	if len(pairs) == 0 {
+		return ratio, false
+	}
+	fmt.Fprintf(w, "\n%s / %s, per run (the two of run N measured back to back%s), over %d runs: min / median / max\n\n", a, b, note, len(pairs))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "metric\t%s / %s\t\n", a, b)
+	for _, m := range metrics {
+		xs := make([]float64, len(pairs))
+		for i, p := range pairs {
+			xs[i] = m.f(p[0]) / m.f(p[1])
+		}
+		f := benchkit.SummarizeFloats(xs)
+		if m.name == metrics[0].name {
+			ratio = f
+		}
+		fmt.Fprintf(tw, "%s\t%s\t\n", m.name, f.Format("%.2f"))
+	}
+	tw.Flush()
+	return ratio, true
+}
+
+// pair matches each run of gs with the run of rs of the same number.
 func pair(gs, rs []sample) [][2]sample {
 	var out [][2]sample
 	for _, g := range gs {
