@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/vigil-ha/vigil/check"
 	"golang.org/x/sys/unix"
@@ -59,41 +60,57 @@ func serveHTTP(conn net.Conn) {
 // the send and receive timeouts (setsockopt(2): the blocking calls are
 // bounded by timeout, as any checker's must be), connect(2), write(2)
 // of reqs[i], read(2) until EOF, the status line must say 200,
-// close(2).
+// close(2). The calls are raw (unix.RawSyscall: no entersyscall): a Go
+// thread blocked in a system call has its P taken by sysmon and handed
+// to another thread, which cost the loop a quarter of its CPU on a
+// second thread (bench/README.md, "checks"); a program in C pays
+// nothing of the kind. The loop's thread is locked and alone, so
+// keeping its P while it blocks for a moment delays no one.
 func rawHTTP(sas []unix.SockaddrInet4, reqs [][]byte, timeout time.Duration) func(i int) error {
 	buf := make([]byte, 4096)
 	tv := unix.NsecToTimeval(int64(timeout))
+	rsas := make([]unix.RawSockaddrInet4, len(sas))
+	for i, sa := range sas {
+		rsas[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: sa.Addr}
+		p := (*[2]byte)(unsafe.Pointer(&rsas[i].Port))
+		p[0], p[1] = byte(sa.Port>>8), byte(sa.Port)
+	}
 	return func(i int) error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, err := sys(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return err
+			return fmt.Errorf("socket: %w", err)
 		}
-		defer unix.Close(fd)
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-			return err
+		defer sys(unix.SYS_CLOSE, fd, 0, 0)
+		for _, opt := range []uintptr{unix.SO_SNDTIMEO, unix.SO_RCVTIMEO} {
+			if _, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, fd, unix.SOL_SOCKET, opt,
+				uintptr(unsafe.Pointer(&tv)), unsafe.Sizeof(tv), 0); e != 0 {
+				return fmt.Errorf("setsockopt: %w", e)
+			}
 		}
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return err
+		if err := connect(fd, &rsas[i]); err != nil {
+			return fmt.Errorf("connect: %w", err)
 		}
-		if err := connect(fd, &sas[i]); err != nil {
-			return err
-		}
-		if n, err := eintr(func() (int, error) { return unix.Write(fd, reqs[i]) }); err != nil || n != len(reqs[i]) {
-			return fmt.Errorf("write: %d of %d bytes: %v", n, len(reqs[i]), err)
+		req := reqs[i]
+		if n, err := eintr(func() (uintptr, error) {
+			return sys(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&req[0])), uintptr(len(req)))
+		}); err != nil || int(n) != len(req) {
+			return fmt.Errorf("write: %d of %d bytes: %v", n, len(req), err)
 		}
 		n := 0
 		for {
 			if n == len(buf) {
 				return errors.New("response longer than 4 KiB")
 			}
-			m, err := eintr(func() (int, error) { return unix.Read(fd, buf[n:]) })
+			m, err := eintr(func() (uintptr, error) {
+				return sys(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[n])), uintptr(len(buf)-n))
+			})
 			if err != nil {
-				return err
+				return fmt.Errorf("read: %w", err)
 			}
 			if m == 0 {
 				break
 			}
-			n += m
+			n += int(m)
 		}
 		code, err := httpStatus(buf[:n])
 		if err == nil && code != 200 {
@@ -103,12 +120,21 @@ func rawHTTP(sas []unix.SockaddrInet4, reqs [][]byte, timeout time.Duration) fun
 	}
 }
 
+// sys makes a raw system call.
+func sys(trap, a1, a2, a3 uintptr) (uintptr, error) {
+	r, _, e := unix.RawSyscall(trap, a1, a2, a3)
+	if e != 0 {
+		return r, e
+	}
+	return r, nil
+}
+
 // A socket with a timeout (SO_SNDTIMEO, SO_RCVTIMEO) is not restarted
 // after a signal (signal(7)), and the Go runtime's preemption signals
 // reach the locked thread too: the calls are retried on EINTR.
 
 // eintr calls f until it does not fail with EINTR.
-func eintr(f func() (int, error)) (int, error) {
+func eintr(f func() (uintptr, error)) (uintptr, error) {
 	for {
 		n, err := f()
 		if !errors.Is(err, unix.EINTR) {
@@ -121,10 +147,14 @@ func eintr(f func() (int, error)) (int, error) {
 // kernel, and connect(2) again waits for it, up to the send timeout
 // (EALREADY: the handshake has not ended; EISCONN: it has); 3 times at
 // most.
-func connect(fd int, sa unix.Sockaddr) error {
-	err := unix.Connect(fd, sa)
+func connect(fd uintptr, sa *unix.RawSockaddrInet4) error {
+	call := func() error {
+		_, err := sys(unix.SYS_CONNECT, fd, uintptr(unsafe.Pointer(sa)), unsafe.Sizeof(*sa))
+		return err
+	}
+	err := call()
 	for try := 0; try < 3 && (errors.Is(err, unix.EINTR) || errors.Is(err, unix.EALREADY)); try++ {
-		err = unix.Connect(fd, sa)
+		err = call()
 	}
 	if errors.Is(err, unix.EISCONN) {
 		return nil
