@@ -34,6 +34,7 @@ func TestHTTPStatus(t *testing.T) {
 		{"HTTP/1.0 2x0 OK\r\n\r\n", 0},                // not a number
 		{"HTTP/1.0 099 OK\r\n\r\n", 0},                // below 100
 		{"HTTP/1.0  200 OK\r\n\r\n", 0},               // two spaces
+		{"HTTP/1.0x200 OK\r\n\r\n", 0},                // no space
 		{"http/1.0 200 OK\r\n\r\n", 0},                // lower case
 		{"SSH-2.0-OpenSSH_9.2\r\n\r\n", 0},            // not HTTP
 		{"HTTP/1.0 200 OK\nContent-Length: 0\n\n", 0}, // bare LF
