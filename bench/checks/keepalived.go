@@ -163,18 +163,16 @@ func oneRunKeepalived(ctx context.Context, c *config, ns string, ln *child) (s s
 		return s, err
 	}
 	t0 := time.Now()
-	k0, err0 := benchkit.CPUTicks(pid)
-	r0, err1 := benchkit.SchedRuntime(pid)
-	if err := errors.Join(err0, err1); err != nil {
+	u0, err := readUsage(pid)
+	if err != nil {
 		return s, err
 	}
 	if err := benchkit.Sleep(ctx, c.window); err != nil {
 		return s, err
 	}
-	k1, err0 := benchkit.CPUTicks(pid)
-	r1, err1 := benchkit.SchedRuntime(pid)
+	u1, err := readUsage(pid)
 	s.window = time.Since(t0)
-	if err := errors.Join(err0, err1); err != nil {
+	if err != nil {
 		return s, err
 	}
 	a1, err := ln.ask(ctx)
@@ -184,7 +182,7 @@ func oneRunKeepalived(ctx context.Context, c *config, ns string, ln *child) (s s
 	if s.mem, err = benchkit.ReadMemory(pid); err != nil {
 		return s, err
 	}
-	s.ticks, s.sched = k1-k0, r1-r0
+	s.setUsage(u0, u1)
 	s.accepts = a1.Checks - a0.Checks
 	s.checks = s.accepts
 	n, first := k.failures(from)

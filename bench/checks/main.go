@@ -389,6 +389,7 @@ type sample struct {
 	window   time.Duration
 	ticks    int64         // utime+stime over the window, clock ticks
 	sched    time.Duration // schedstat run time over the window
+	slices   int64         // schedstat times put on a CPU over the window
 	checks   uint64        // checks finished in the window
 	accepts  uint64        // connections the listener accepted in the window
 	fail     uint64        // checks failed, whole run
@@ -431,18 +432,16 @@ func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n
 		return s, err
 	}
 	t0 := time.Now()
-	k0, err0 := benchkit.CPUTicks(pid)
-	r0, err1 := benchkit.SchedRuntime(pid)
-	if err := errors.Join(err0, err1); err != nil {
+	u0, err := readUsage(pid)
+	if err != nil {
 		return s, err
 	}
 	if err := benchkit.Sleep(ctx, c.window); err != nil {
 		return s, err
 	}
-	k1, err0 := benchkit.CPUTicks(pid)
-	r1, err1 := benchkit.SchedRuntime(pid)
+	u1, err := readUsage(pid)
 	s.window = time.Since(t0)
-	if err := errors.Join(err0, err1); err != nil {
+	if err != nil {
 		return s, err
 	}
 	m1, err := ch.ask(ctx)
@@ -456,7 +455,7 @@ func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n
 	if s.mem, err = benchkit.ReadMemory(pid); err != nil {
 		return s, err
 	}
-	s.ticks, s.sched = k1-k0, r1-r0
+	s.setUsage(u0, u1)
 	s.checks = m1.Checks - m0.Checks
 	s.accepts = a1.Checks - a0.Checks
 	s.fail = m1.Fail
@@ -467,6 +466,27 @@ func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n
 	s.late.Sum = m1.LateSum - m0.LateSum
 	s.expected = float64(c.addrs*c.ports) * s.window.Seconds() / c.interval.Seconds()
 	return s, nil
+}
+
+// usage is a process's CPU use so far.
+type usage struct {
+	ticks  int64         // utime+stime, clock ticks
+	sched  time.Duration // its threads' schedstat run time
+	slices int64         // its threads' schedstat times put on a CPU
+}
+
+func readUsage(pid int) (u usage, err error) {
+	var errs [3]error
+	u.ticks, errs[0] = benchkit.CPUTicks(pid)
+	u.sched, errs[1] = benchkit.SchedRuntime(pid)
+	u.slices, errs[2] = benchkit.SchedSlices(pid)
+	return u, errors.Join(errs[:]...)
+}
+
+// setUsage sets the window's CPU use, from u0 at its start to u1 at
+// its end.
+func (s *sample) setUsage(u0, u1 usage) {
+	s.ticks, s.sched, s.slices = u1.ticks-u0.ticks, u1.sched-u0.sched, u1.slices-u0.slices
 }
 
 func (s sample) cpu() time.Duration { return time.Duration(s.ticks) * benchkit.ClockTick }

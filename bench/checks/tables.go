@@ -32,6 +32,16 @@ var metrics = []metric{
 	{"peak RSS MiB", "%.1f", func(s sample) float64 { return mib(s.mem.HWM) }},
 }
 
+// httpMetrics adds, for -kind http, the times the checker's threads
+// were put on a CPU per check: a wake-up costs the most under TCG.
+var httpMetrics = append(metrics[:len(metrics):len(metrics)],
+	metric{"on-CPU runs/check", "%.2f", func(s sample) float64 {
+		if s.checks == 0 {
+			return 0
+		}
+		return float64(s.slices) / float64(s.checks)
+	}})
+
 func summ(ss []sample, f func(sample) float64) benchkit.Floats {
 	xs := make([]float64, len(ss))
 	for i, s := range ss {
@@ -58,9 +68,13 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 	fmt.Fprintln(w, "lateness: check start minus due time, p50/p99 as the upper bound of their bucket of vigil_check_scheduler_lateness_seconds")
 	fmt.Fprintln(w)
 
+	ms := metrics
+	if c.kind == "http" {
+		ms = httpMetrics
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "impl\truns\tchecks/window\tfailed\t")
-	for _, m := range metrics {
+	for _, m := range ms {
 		fmt.Fprintf(tw, "%s\t", m.name)
 	}
 	fmt.Fprintln(tw, "lateness p50\tlateness p99\tlateness mean µs\tthreads\t")
@@ -76,7 +90,7 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 			fail += s.fail
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t", impl, len(ss), summ(ss, func(s sample) float64 { return float64(s.checks) }).Format("%.0f"), fail)
-		for _, m := range metrics {
+		for _, m := range ms {
 			fmt.Fprintf(tw, "%s\t", summ(ss, m.f).Format(m.verb))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", quantile(late, 0.5), quantile(late, 0.99),
@@ -88,11 +102,11 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 		// keepalived's (bench/checks/vm), after the Group's targets.
 		ka := res["keepalived"]
 		for _, impl := range []string{"group", "raw"} {
-			ratioTable(w, impl, "keepalived", res[impl], ka, "; keepalived's checks are the listener's accepts")
+			ratioTable(w, ms, impl, "keepalived", res[impl], ka, "; keepalived's checks are the listener's accepts")
 		}
 	}()
 	gs := res["group"]
-	ratio, ok := ratioTable(w, "group", "raw", gs, res["raw"], "")
+	ratio, ok := ratioTable(w, ms, "group", "raw", gs, res["raw"], "")
 	if !ok {
 		return
 	}
@@ -121,7 +135,7 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 // ratioTable prints the ratios a / b of each metric over the runs
 // measured back to back, and returns the first metric's; ok is false
 // when no run pairs up.
-func ratioTable(w io.Writer, a, b string, as, bs []sample, note string) (ratio benchkit.Floats, ok bool) {
+func ratioTable(w io.Writer, ms []metric, a, b string, as, bs []sample, note string) (ratio benchkit.Floats, ok bool) {
 	pairs := pair(as, bs)
 	if len(pairs) == 0 {
 		return ratio, false
@@ -129,13 +143,13 @@ func ratioTable(w io.Writer, a, b string, as, bs []sample, note string) (ratio b
 	fmt.Fprintf(w, "\n%s / %s, per run (the two of run N measured back to back%s), over %d runs: min / median / max\n\n", a, b, note, len(pairs))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "metric\t%s / %s\t\n", a, b)
-	for _, m := range metrics {
+	for _, m := range ms {
 		xs := make([]float64, len(pairs))
 		for i, p := range pairs {
 			xs[i] = m.f(p[0]) / m.f(p[1])
 		}
 		f := benchkit.SummarizeFloats(xs)
-		if m.name == metrics[0].name {
+		if m.name == ms[0].name {
 			ratio = f
 		}
 		fmt.Fprintf(tw, "%s\t%s\t\n", m.name, f.Format("%.2f"))
