@@ -19,10 +19,20 @@
 // vigil_check_scheduler_lateness_seconds; the raw loop fills the same
 // histogram), peak RSS (VmHWM) and failed checks.
 //
+// With -kind http the checks are HTTP GETs (http.go): the listener
+// answers each request with a minimal HTTP/1.0 200, the group runs
+// check.HTTP, the raw loop sends the same request with raw system
+// calls and checks the status line; 2,000 targets by default. With
+// -impl keepalived (keepalived.go) keepalived's checker does the same
+// with HTTP_GET; it needs IPVS, so bench/checks/vm runs the three in
+// the VM of tools/ipvsvm (with -here: no namespace of its own).
+//
 // Run as root from the module root:
 //
 //	go run ./bench/checks            # 5 runs of each, 20 s window after 5 s warmup: ~4.5 min
 //	go run ./bench/checks -quick     # 2 runs of each, 8 s window after 3 s warmup: ~1 min
+//	go run ./bench/checks -kind http # HTTP GET, 2,000 targets: ~4.2 min
+//	bench/checks/vm                  # keepalived, group and raw in the VM: ~5 min
 package main
 
 import (
