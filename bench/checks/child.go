@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -72,10 +73,15 @@ func runChild(mode string, c *config, stdout, stderr io.Writer) int {
 }
 
 // childListen listens on 0.0.0.0:basePort+i for each of c.ports ports,
-// accepts and closes every connection.
+// accepts and closes every connection (-kind http: after answering its
+// request with serveHTTP).
 func childListen(c *config, stdout io.Writer) error {
 	usr1, term := benchkit.ChildSignals()
-	accepts, err := benchkit.AcceptAndClose(basePort, c.ports)
+	var serve func(net.Conn)
+	if c.kind == "http" {
+		serve = serveHTTP
+	}
+	accepts, err := benchkit.AcceptAndServe(basePort, c.ports, serve)
 	if err != nil {
 		return err
 	}
@@ -145,7 +151,16 @@ func (p *profiler) report() error {
 	return nil
 }
 
-// childGroup checks every target with check.TCP through one check.Group
+// checker is the group's checker of target t: check.TCP, or
+// httpChecker for -kind http.
+func checker(c *config, t netip.AddrPort) check.Checker {
+	if c.kind == "http" {
+		return httpChecker(t)
+	}
+	return &check.TCP{Addr: t}
+}
+
+// childGroup checks every target with checker through one check.Group
 // (its defaults: MaxInFlight 1024, first rounds spread over the
 // interval), Policy{Interval: c.interval, Timeout: c.timeout}.
 func childGroup(c *config, stdout io.Writer) error {
@@ -155,7 +170,7 @@ func childGroup(c *config, stdout io.Writer) error {
 	tg := targets(c)
 	handles := make([]*check.Handle, 0, len(tg))
 	for _, t := range tg {
-		h, err := g.Add(&check.TCP{Addr: t}, p)
+		h, err := g.Add(checker(c, t), p)
 		if err != nil {
 			return err
 		}
@@ -213,11 +228,12 @@ func childGroup(c *config, stdout io.Writer) error {
 type rawCounts struct {
 	checks, fail atomic.Uint64
 	late         hist.Hist
+	firstErr     atomic.Pointer[string]
 }
 
 // childRaw is the reference: one locked OS thread that makes the same
 // checks at the same rate with blocking socket(2), connect(2) and
-// close(2) and nothing else: no Go netpoller, no goroutine, timer or
+// close(2) (-kind http: rawHTTP's calls) and nothing else: no Go netpoller, no goroutine, timer or
 // context per check. The targets are spread evenly over the interval;
 // the thread sleeps (nanosleep(2)) until the next is due, at least 1 ms
 // at a time, and then makes every check due.
@@ -236,6 +252,9 @@ func childRaw(c *config, stdout io.Writer) error {
 		select {
 		case <-usr1:
 			m := message{Report: true, Checks: rc.checks.Load(), Fail: rc.fail.Load()}
+			if s := rc.firstErr.Load(); s != nil {
+				m.FirstErr = *s
+			}
 			m.setLate(rc.late.Snapshot())
 			benchkit.Say(stdout, m)
 			if err := prof.report(); err != nil {
@@ -258,6 +277,22 @@ func rawLoop(c *config, rc *rawCounts, stop *atomic.Bool) error {
 	for i, t := range tg {
 		sas[i] = unix.SockaddrInet4{Port: int(t.Port()), Addr: t.Addr().As4()}
 	}
+	check := func(i int) error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.Connect(fd, &sas[i])
+		unix.Close(fd)
+		return err
+	}
+	if c.kind == "http" {
+		reqs := make([][]byte, len(tg))
+		for i, t := range tg {
+			reqs[i] = httpRequest(t.String())
+		}
+		check = rawHTTP(sas, reqs, c.timeout)
+	}
 	n := len(tg)
 	start := time.Now()
 	due := func(k int) time.Duration {
@@ -268,18 +303,13 @@ func rawLoop(c *config, rc *rawCounts, stop *atomic.Bool) error {
 		wake := time.Since(start)
 		for d := due(next); d <= wake; d = due(next) {
 			rc.late.Observe(time.Since(start) - d)
-			sa := &sas[next%n]
+			i := next % n
 			next++
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
+			if err := check(i); err != nil {
 				rc.fail.Add(1)
-				rc.checks.Add(1)
-				continue
+				s := fmt.Sprintf("%v: %v", tg[i], err)
+				rc.firstErr.CompareAndSwap(nil, &s)
 			}
-			if err := unix.Connect(fd, sa); err != nil {
-				rc.fail.Add(1)
-			}
-			unix.Close(fd)
 			rc.checks.Add(1)
 		}
 		sleep := max(due(next)-time.Since(start), time.Millisecond)

@@ -19,10 +19,20 @@
 // vigil_check_scheduler_lateness_seconds; the raw loop fills the same
 // histogram), peak RSS (VmHWM) and failed checks.
 //
+// With -kind http the checks are HTTP GETs (http.go): the listener
+// answers each request with a minimal HTTP/1.0 200, the group runs
+// check.HTTP, the raw loop sends the same request with raw system
+// calls and checks the status line; 2,000 targets by default. With
+// -impl keepalived (keepalived.go) keepalived's checker does the same
+// with HTTP_GET; it needs IPVS, so bench/checks/vm runs the three in
+// the VM of tools/ipvsvm (with -here: no namespace of its own).
+//
 // Run as root from the module root:
 //
 //	go run ./bench/checks            # 5 runs of each, 20 s window after 5 s warmup: ~4.5 min
 //	go run ./bench/checks -quick     # 2 runs of each, 8 s window after 3 s warmup: ~1 min
+//	go run ./bench/checks -kind http # HTTP GET, 2,000 targets: ~4.2 min
+//	bench/checks/vm                  # keepalived, group and raw in the VM: ~5 min
 package main
 
 import (
@@ -45,7 +55,12 @@ import (
 	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
-var allImpls = []string{"group", "raw"}
+// allImpls are the implementations measured by default; knownImpls
+// adds keepalived (-kind http, where IPVS is: bench/checks/vm).
+var (
+	allImpls   = []string{"group", "raw"}
+	knownImpls = []string{"group", "raw", "keepalived"}
+)
 
 // The targets' addresses and ports, from 198.18.0.0/15 (RFC 2544).
 var (
@@ -61,6 +76,7 @@ func targetAddr(j int) netip.Addr {
 }
 
 type config struct {
+	kind              string // tcp, http
 	addrs, ports      int
 	interval, timeout time.Duration
 	runs              int
@@ -69,6 +85,19 @@ type config struct {
 	self              string
 	profile           string
 	nice              int
+	here              bool   // in this namespace, not one of the bench's
+	keepalived        string // the keepalived program
+}
+
+// httpAddrs is -addrs's default for -kind http: 20 x 100 = 2,000
+// targets (see bench/README.md, "checks").
+const httpAddrs = 20
+
+// flagSet reports whether flag name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -79,18 +108,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench/checks [flags] (as root, from the module root)\n\n"+
 			"Measures the CPU per TCP check of a check.Group at 10,000 targets checked every second,\n"+
-			"next to a raw socket/connect/close loop at the same rate, in the same run.\n\nflags:\n")
+			"next to a raw socket/connect/close loop at the same rate, in the same run\n"+
+			"(-kind http: HTTP GET checks, 2,000 targets by default).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	c := &config{}
-	fs.IntVar(&c.addrs, "addrs", 100, "target addresses (198.18.1.1..), 1..254")
+	fs.StringVar(&c.kind, "kind", "tcp", "checks: tcp (check.TCP; raw: socket/connect/close) or http (check.HTTP GET /, HTTP/1.0, status 200; raw: the same request with blocking syscalls)")
+	fs.IntVar(&c.addrs, "addrs", 100, "target addresses (198.18.1.1..), 1..254 (-kind http: default 20)")
 	fs.IntVar(&c.ports, "ports", 100, "target ports per address (10000..), 1..1000")
 	fs.DurationVar(&c.interval, "interval", time.Second, "check interval")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "the Group's check timeout (Policy.Timeout)")
 	fs.IntVar(&c.runs, "runs", 5, "runs of each implementation")
 	fs.DurationVar(&c.window, "window", 20*time.Second, "measurement window")
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "wait after the checker is up before the window")
-	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: group (check.Group), raw (the reference)")
+	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: group (check.Group), raw (the reference), keepalived (-kind http; needs IPVS: see bench/checks/vm)")
+	fs.BoolVar(&c.here, "here", false, "run in this network namespace instead of a new one (the ipvsvm VM, which has only lo and no `ip netns`): the target addresses are added to lo and removed at the end")
+	fs.StringVar(&c.keepalived, "keepalived", "keepalived", "the keepalived program (-impl keepalived)")
 	quick := fs.Bool("quick", false, "short run: -runs 2 -window 8s -warmup 3s (overrides them)")
 	fs.StringVar(&c.profile, "profile", "", "write the checker's CPU profile over the window (cpu.pprof) and a heap profile at its end (heap.pprof) under DIR/IMPL-N/")
 	fs.IntVar(&c.nice, "nice", 0, "run the children (listener, checkers) under nice(1) with this niceness, -20..19: a negative one shields the measurement from other work on a shared machine")
@@ -105,8 +138,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unexpected arguments: %q\n", fs.Args())
 		return 2
 	}
+	if c.kind != "tcp" && c.kind != "http" {
+		fmt.Fprintf(stderr, "checks: -kind %q: want tcp or http\n", c.kind)
+		return 2
+	}
 	if *child != "" {
 		return runChild(*child, c, stdout, stderr)
+	}
+	if c.kind == "http" && !flagSet(fs, "addrs") {
+		c.addrs = httpAddrs
 	}
 	if *quick {
 		c.runs, c.window, c.warmup = 2, 8*time.Second, 3*time.Second
@@ -126,8 +166,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	if c.impls, err = benchkit.ParseList(*impls, allImpls); err != nil {
+	if c.impls, err = benchkit.ParseList(*impls, knownImpls); err != nil {
 		fmt.Fprintln(stderr, "checks: -impl:", err)
+		return 2
+	}
+	if slices.Contains(c.impls, "keepalived") && (c.kind != "http" || c.interval%time.Second != 0) {
+		fmt.Fprintln(stderr, "checks: -impl keepalived: needs -kind http and an -interval of whole seconds (delay_loop)")
 		return 2
 	}
 	if err := benchkit.Preflight("ip"); err != nil {
@@ -152,13 +196,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 // prints the tables.
 func measure(ctx context.Context, c *config, stdout, stderr io.Writer) (code int) {
 	env := benchkit.Environment()
-	ns, err := newNamespace(c.addrs)
+	ns, del, err := newNamespace(c.addrs, c.here)
 	if err != nil {
 		fmt.Fprintln(stderr, "checks:", err)
 		return 1
 	}
 	defer func() {
-		if _, err := nstest.Run("ip", "netns", "del", ns); err != nil {
+		if err := del(); err != nil {
 			fmt.Fprintln(stderr, "checks:", err)
 			code = 1
 		}
@@ -217,8 +261,41 @@ func measure(ctx context.Context, c *config, stdout, stderr io.Writer) (code int
 }
 
 // newNamespace makes a namespace with lo up and addrs target addresses
-// on it.
-func newNamespace(addrs int) (string, error) {
+// on it, and returns it with the function that deletes it. With here,
+// it adds the addresses to this namespace's lo instead, one `ip addr
+// add` each (busybox's ip has no -batch), and del removes them.
+func newNamespace(addrs int, here bool) (ns string, del func() error, err error) {
+	if here {
+		var added []netip.Addr
+		del = func() error {
+			var errs []error
+			for _, a := range added {
+				_, err := nstest.Run("ip", "addr", "del", a.String()+"/32", "dev", "lo")
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		}
+		_, err := nstest.Run("ip", "link", "set", "lo", "up")
+		for j := 0; j < addrs && err == nil; j++ {
+			if _, err = nstest.Run("ip", "addr", "add", targetAddr(j).String()+"/32", "dev", "lo"); err == nil {
+				added = append(added, targetAddr(j))
+			}
+		}
+		if err != nil {
+			return "", nil, errors.Join(err, del())
+		}
+		return "", del, nil
+	}
+	ns, err = newNamespaceNamed(addrs)
+	del = func() error {
+		_, err := nstest.Run("ip", "netns", "del", ns)
+		return err
+	}
+	return ns, del, err
+}
+
+// newNamespaceNamed makes the namespace of newNamespace.
+func newNamespaceNamed(addrs int) (string, error) {
 	ns := fmt.Sprintf("vgchk%d", os.Getpid())
 	if _, err := nstest.Run("ip", "netns", "add", ns); err != nil {
 		return "", err
@@ -255,11 +332,14 @@ type child struct {
 // startChild runs this program with -child mode in namespace ns.
 func startChild(c *config, ns, mode, profile string) (*child, error) {
 	ch := &child{out: &benchkit.Log{}, errs: &benchkit.Log{}}
-	args := []string{"ip", "netns", "exec", ns}
+	var args []string
+	if !c.here {
+		args = append(args, "ip", "netns", "exec", ns)
+	}
 	if c.nice != 0 {
 		args = append(args, "nice", "-n", fmt.Sprint(c.nice))
 	}
-	args = append(args, c.self, "-child", mode,
+	args = append(args, c.self, "-child", mode, "-kind", c.kind,
 		"-addrs", fmt.Sprint(c.addrs), "-ports", fmt.Sprint(c.ports),
 		"-interval", c.interval.String(), "-timeout", c.timeout.String())
 	if profile != "" {
@@ -319,6 +399,7 @@ type sample struct {
 	window   time.Duration
 	ticks    int64         // utime+stime over the window, clock ticks
 	sched    time.Duration // schedstat run time over the window
+	slices   int64         // schedstat times put on a CPU over the window
 	checks   uint64        // checks finished in the window
 	accepts  uint64        // connections the listener accepted in the window
 	fail     uint64        // checks failed, whole run
@@ -332,6 +413,9 @@ type sample struct {
 // oneRun measures impl once: a fresh checker process, the warmup, the
 // window.
 func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n int) (s sample, err error) {
+	if impl == "keepalived" {
+		return oneRunKeepalived(ctx, c, ns, ln)
+	}
 	s.impl = impl
 	prof := ""
 	if c.profile != "" {
@@ -358,18 +442,16 @@ func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n
 		return s, err
 	}
 	t0 := time.Now()
-	k0, err0 := benchkit.CPUTicks(pid)
-	r0, err1 := benchkit.SchedRuntime(pid)
-	if err := errors.Join(err0, err1); err != nil {
+	u0, err := readUsage(pid)
+	if err != nil {
 		return s, err
 	}
 	if err := benchkit.Sleep(ctx, c.window); err != nil {
 		return s, err
 	}
-	k1, err0 := benchkit.CPUTicks(pid)
-	r1, err1 := benchkit.SchedRuntime(pid)
+	u1, err := readUsage(pid)
 	s.window = time.Since(t0)
-	if err := errors.Join(err0, err1); err != nil {
+	if err != nil {
 		return s, err
 	}
 	m1, err := ch.ask(ctx)
@@ -383,7 +465,7 @@ func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n
 	if s.mem, err = benchkit.ReadMemory(pid); err != nil {
 		return s, err
 	}
-	s.ticks, s.sched = k1-k0, r1-r0
+	s.setUsage(u0, u1)
 	s.checks = m1.Checks - m0.Checks
 	s.accepts = a1.Checks - a0.Checks
 	s.fail = m1.Fail
@@ -394,6 +476,27 @@ func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n
 	s.late.Sum = m1.LateSum - m0.LateSum
 	s.expected = float64(c.addrs*c.ports) * s.window.Seconds() / c.interval.Seconds()
 	return s, nil
+}
+
+// usage is a process's CPU use so far.
+type usage struct {
+	ticks  int64         // utime+stime, clock ticks
+	sched  time.Duration // its threads' schedstat run time
+	slices int64         // its threads' schedstat times put on a CPU
+}
+
+func readUsage(pid int) (u usage, err error) {
+	var errs [3]error
+	u.ticks, errs[0] = benchkit.CPUTicks(pid)
+	u.sched, errs[1] = benchkit.SchedRuntime(pid)
+	u.slices, errs[2] = benchkit.SchedSlices(pid)
+	return u, errors.Join(errs[:]...)
+}
+
+// setUsage sets the window's CPU use, from u0 at its start to u1 at
+// its end.
+func (s *sample) setUsage(u0, u1 usage) {
+	s.ticks, s.sched, s.slices = u1.ticks-u0.ticks, u1.sched-u0.sched, u1.slices-u0.slices
 }
 
 func (s sample) cpu() time.Duration { return time.Duration(s.ticks) * benchkit.ClockTick }
@@ -421,7 +524,9 @@ func (s sample) warnings() []string {
 	if float64(s.checks) < 0.95*s.expected {
 		w = append(w, fmt.Sprintf("%d checks in the window, %.0f due: the checker did not keep up", s.checks, s.expected))
 	}
-	if s.fail > 0 {
+	if s.fail > 0 && s.downs == 0 && s.firstErr != "" {
+		w = append(w, fmt.Sprintf("%d checks failed (first: %s)", s.fail, s.firstErr))
+	} else if s.fail > 0 {
 		w = append(w, fmt.Sprintf("%d checks failed", s.fail))
 	}
 	if s.downs > 0 {

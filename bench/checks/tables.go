@@ -32,6 +32,16 @@ var metrics = []metric{
 	{"peak RSS MiB", "%.1f", func(s sample) float64 { return mib(s.mem.HWM) }},
 }
 
+// httpMetrics adds, for -kind http, the times the checker's threads
+// were put on a CPU per check: a wake-up costs the most under TCG.
+var httpMetrics = append(metrics[:len(metrics):len(metrics)],
+	metric{"on-CPU runs/check", "%.2f", func(s sample) float64 {
+		if s.checks == 0 {
+			return 0
+		}
+		return float64(s.slices) / float64(s.checks)
+	}})
+
 func summ(ss []sample, f func(sample) float64) benchkit.Floats {
 	xs := make([]float64, len(ss))
 	for i, s := range ss {
@@ -42,18 +52,29 @@ func summ(ss []sample, f func(sample) float64) benchkit.Floats {
 
 func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 	fmt.Fprintf(w, "%s; load average at the end %s\n\n", env, benchkit.LoadAvg())
-	fmt.Fprintf(w, "%d addresses x %d ports = %d distinct TCP targets, each checked every %v; targets in another process (listener on lo, one namespace); window %v after %v warmup; min / median / max over runs\n",
-		c.addrs, c.ports, c.addrs*c.ports, c.interval, c.window, c.warmup)
-	fmt.Fprintln(w, "group: check.Group of check.TCP, Policy{Interval, Timeout "+c.timeout.String()+"}, defaults otherwise; raw: one thread, blocking socket/connect/close at the same rate (the reference)")
+	kind, group, raw := "TCP", "check.TCP", "socket/connect/close"
+	if c.kind == "http" {
+		kind, group, raw = "HTTP", "check.HTTP{Path /, Status 200, Version HTTP10}", "socket/setsockopt x2/connect/write/read to EOF/close, status line checked"
+	}
+	fmt.Fprintf(w, "%d addresses x %d ports = %d distinct %s targets, each checked every %v; targets in another process (listener on lo, one namespace); window %v after %v warmup; min / median / max over runs\n",
+		c.addrs, c.ports, c.addrs*c.ports, kind, c.interval, c.window, c.warmup)
+	if c.kind == "http" {
+		fmt.Fprintln(w, "listener: reads each request, answers "+fmt.Sprintf("%q", httpResponse)+", closes")
+	}
+	fmt.Fprintln(w, "group: check.Group of "+group+", Policy{Interval, Timeout "+c.timeout.String()+"}, defaults otherwise; raw: one thread, blocking "+raw+" at the same rate (the reference)")
 	if c.nice != 0 {
 		fmt.Fprintf(w, "listener and checkers ran under nice -n %d\n", c.nice)
 	}
 	fmt.Fprintln(w, "lateness: check start minus due time, p50/p99 as the upper bound of their bucket of vigil_check_scheduler_lateness_seconds")
 	fmt.Fprintln(w)
 
+	ms := metrics
+	if c.kind == "http" {
+		ms = httpMetrics
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "impl\truns\tchecks/window\tfailed\t")
-	for _, m := range metrics {
+	for _, m := range ms {
 		fmt.Fprintf(tw, "%s\t", m.name)
 	}
 	fmt.Fprintln(tw, "lateness p50\tlateness p99\tlateness mean µs\tthreads\t")
@@ -69,7 +90,7 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 			fail += s.fail
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t", impl, len(ss), summ(ss, func(s sample) float64 { return float64(s.checks) }).Format("%.0f"), fail)
-		for _, m := range metrics {
+		for _, m := range ms {
 			fmt.Fprintf(tw, "%s\t", summ(ss, m.f).Format(m.verb))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", quantile(late, 0.5), quantile(late, 0.99),
@@ -77,27 +98,18 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 	}
 	tw.Flush()
 
-	gs, rs := res["group"], res["raw"]
-	pairs := pair(gs, rs)
-	if len(pairs) == 0 {
+	defer func() {
+		// keepalived's (bench/checks/vm), after the Group's targets.
+		ka := res["keepalived"]
+		for _, impl := range []string{"group", "raw"} {
+			ratioTable(w, ms, impl, "keepalived", res[impl], ka, "; keepalived's checks are the listener's accepts")
+		}
+	}()
+	gs := res["group"]
+	ratio, ok := ratioTable(w, ms, "group", "raw", gs, res["raw"], "")
+	if !ok {
 		return
 	}
-	fmt.Fprintf(w, "\ngroup / raw, per run (the two of run N measured back to back), over %d runs: min / median / max\n\n", len(pairs))
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tgroup / raw\t")
-	var ratio benchkit.Floats
-	for _, m := range metrics {
-		xs := make([]float64, len(pairs))
-		for i, p := range pairs {
-			xs[i] = m.f(p[0]) / m.f(p[1])
-		}
-		f := benchkit.SummarizeFloats(xs)
-		if m.name == metrics[0].name {
-			ratio = f
-		}
-		fmt.Fprintf(tw, "%s\t%s\t\n", m.name, f.Format("%.2f"))
-	}
-	tw.Flush()
 
 	var late hist.Snapshot
 	var fail, downs uint64
@@ -120,7 +132,33 @@ func printTables(w io.Writer, env string, c *config, res map[string][]sample) {
 	tw.Flush()
 }
 
-// pair matches each group run with the raw run of the same number.
+// ratioTable prints the ratios a / b of each metric over the runs
+// measured back to back, and returns the first metric's; ok is false
+// when no run pairs up.
+func ratioTable(w io.Writer, ms []metric, a, b string, as, bs []sample, note string) (ratio benchkit.Floats, ok bool) {
+	pairs := pair(as, bs)
+	if len(pairs) == 0 {
+		return ratio, false
+	}
+	fmt.Fprintf(w, "\n%s / %s, per run (the two of run N measured back to back%s), over %d runs: min / median / max\n\n", a, b, note, len(pairs))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "metric\t%s / %s\t\n", a, b)
+	for _, m := range ms {
+		xs := make([]float64, len(pairs))
+		for i, p := range pairs {
+			xs[i] = m.f(p[0]) / m.f(p[1])
+		}
+		f := benchkit.SummarizeFloats(xs)
+		if m.name == ms[0].name {
+			ratio = f
+		}
+		fmt.Fprintf(tw, "%s\t%s\t\n", m.name, f.Format("%.2f"))
+	}
+	tw.Flush()
+	return ratio, true
+}
+
+// pair matches each run of gs with the run of rs of the same number.
 func pair(gs, rs []sample) [][2]sample {
 	var out [][2]sample
 	for _, g := range gs {

@@ -34,6 +34,13 @@ func ChildSignals() (usr1, term chan os.Signal) {
 // servers' side of a checking benchmark: a connect succeeds, nothing is
 // served.
 func AcceptAndClose(base uint16, n int) (accepts *atomic.Uint64, err error) {
+	return AcceptAndServe(base, n, nil)
+}
+
+// AcceptAndServe is AcceptAndClose that hands each connection to serve
+// (when not nil) before closing it, in the port's accept loop: one
+// connection at a time per port.
+func AcceptAndServe(base uint16, n int, serve func(net.Conn)) (accepts *atomic.Uint64, err error) {
 	accepts = new(atomic.Uint64)
 	for i := range n {
 		ln, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", base+uint16(i)))
@@ -48,6 +55,9 @@ func AcceptAndClose(base uint16, n int) (accepts *atomic.Uint64, err error) {
 						return
 					}
 					continue // EMFILE and the like: the checker sees a failure
+				}
+				if serve != nil {
+					serve(conn)
 				}
 				conn.Close()
 				accepts.Add(1)

@@ -44,6 +44,17 @@ func CPUTicks(pid int) (int64, error) {
 // from /proc/PID/task/*/schedstat (nanoseconds; threads that have ended
 // are not counted).
 func SchedRuntime(pid int) (time.Duration, error) {
+	ns, err := schedstatSum(pid, 0)
+	return time.Duration(ns), err
+}
+
+// SchedSlices returns how many times pid's live threads have been put
+// on a CPU (the third field of /proc/PID/task/*/schedstat): about one a
+// wake-up.
+func SchedSlices(pid int) (int64, error) { return schedstatSum(pid, 2) }
+
+// schedstatSum sums field i of pid's live threads' schedstat.
+func schedstatSum(pid, i int) (int64, error) {
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	if err != nil || len(tasks) == 0 {
 		return 0, fmt.Errorf("/proc/%d/task/*/schedstat: none (%v)", pid, err)
@@ -55,16 +66,16 @@ func SchedRuntime(pid int) (time.Duration, error) {
 			continue // the thread ended
 		}
 		f := strings.Fields(string(b))
-		if len(f) < 1 {
+		if len(f) <= i {
 			continue
 		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
+		n, err := strconv.ParseInt(f[i], 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %q", t, b)
 		}
-		sum += ns
+		sum += n
 	}
-	return time.Duration(sum), nil
+	return sum, nil
 }
 
 // Memory is a process's resident memory, in KiB.
