@@ -10,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vigil-ha/vigil/bench/internal/benchkit"
@@ -49,11 +47,7 @@ func keepalivedConf(c *config) string {
 }
 
 // keepalived is a running `keepalived -C`.
-type keepalived struct {
-	p          *benchkit.Proc
-	out        *benchkit.Log
-	checkerPID int
-}
+type keepalived struct{ *benchkit.Checker }
 
 // startKeepalived writes the configuration into dir and starts
 // keepalived's checker subsystem (in ns unless c.here); it returns when
@@ -73,47 +67,15 @@ func startKeepalived(ctx context.Context, c *config, ns, dir string) (*keepalive
 	pidFile := filepath.Join(dir, "checkers.pid")
 	args = append(args, c.keepalived, "-n", "-l", "-D", "-C", "-f", cf,
 		"-p", filepath.Join(dir, "keepalived.pid"), "-c", pidFile)
-	k := &keepalived{out: &benchkit.Log{}}
-	p, err := benchkit.Start("keepalived", k.out, k.out, args...)
+	k, err := benchkit.StartChecker(ctx, args, pidFile, 0, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	k.p = p
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if b, err := os.ReadFile(pidFile); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && benchkit.Alive(pid) {
-				k.checkerPID = pid
-				return k, nil
-			}
-		}
-		if p.Exited() || time.Now().After(deadline) || ctx.Err() != nil {
-			err := fmt.Errorf("keepalived: no checker child (exited: %v): %s", p.Exited(), k.out.Tail(20))
-			return nil, errors.Join(err, k.stop())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return &keepalived{k}, nil
 }
 
-// alive reports whether the checker child still runs (it exits when it
-// cannot use IPVS).
-func (k *keepalived) alive() bool { return benchkit.Alive(k.checkerPID) }
-
-// stop stops keepalived (SIGTERM to the parent, which stops its child)
-// and waits for both; a checker left without its parent is ended by
-// its PID.
-func (k *keepalived) stop() error {
-	err := k.p.Stop(syscall.SIGTERM, 30*time.Second)
-	if k.checkerPID > 0 && !benchkit.Reap(k.checkerPID, 10*time.Second) {
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", k.checkerPID)); strings.TrimSpace(string(comm)) == "keepalived" {
-			_ = syscall.Kill(k.checkerPID, syscall.SIGKILL)
-		}
-		if !benchkit.Reap(k.checkerPID, 5*time.Second) {
-			err = errors.Join(err, fmt.Errorf("keepalived checker %d did not exit", k.checkerPID))
-		}
-	}
-	return err
-}
+// stop stops keepalived and its checker child.
+func (k *keepalived) stop() error { return k.Stop(30 * time.Second) }
 
 // failureLine matches keepalived's log lines of a failed HTTP_GET or a
 // real server taken out.
@@ -121,7 +83,7 @@ var failureLine = regexp.MustCompile(`(?i)error|fail|timeout|timed out|removing 
 
 // failures counts failure lines from line from on, and the first.
 func (k *keepalived) failures(from int) (n int, first string) {
-	lines := strings.Split(k.out.String(), "\n")
+	lines := strings.Split(k.Out.String(), "\n")
 	for _, l := range lines[min(from, len(lines)):] {
 		if failureLine.MatchString(l) {
 			if n == 0 {
@@ -133,7 +95,7 @@ func (k *keepalived) failures(from int) (n int, first string) {
 	return n, first
 }
 
-func (k *keepalived) lines() int { return strings.Count(k.out.String(), "\n") }
+func (k *keepalived) lines() int { return strings.Count(k.Out.String(), "\n") }
 
 // oneRunKeepalived measures keepalived once: a fresh keepalived, the
 // warmup, the window. Its checks are the listener's accepts; it has no
@@ -150,43 +112,20 @@ func oneRunKeepalived(ctx context.Context, c *config, ns string, ln *child) (s s
 		return s, err
 	}
 	defer func() { err = errors.Join(err, k.stop()) }()
-	pid := k.checkerPID
+	pid := k.PID
 	if err := benchkit.Sleep(ctx, c.warmup); err != nil {
 		return s, err
 	}
-	if !k.alive() {
-		return s, fmt.Errorf("keepalived's checker exited: %s", k.out.Tail(20))
+	if !k.Alive() {
+		return s, fmt.Errorf("keepalived's checker exited: %s", k.Out.Tail(20))
 	}
 	from := k.lines()
-	a0, err := ln.ask(ctx)
-	if err != nil {
+	none := func() error { return nil }
+	if err := s.measure(ctx, c, pid, ln, none, none); err != nil {
 		return s, err
 	}
-	t0 := time.Now()
-	u0, err := readUsage(pid)
-	if err != nil {
-		return s, err
-	}
-	if err := benchkit.Sleep(ctx, c.window); err != nil {
-		return s, err
-	}
-	u1, err := readUsage(pid)
-	s.window = time.Since(t0)
-	if err != nil {
-		return s, err
-	}
-	a1, err := ln.ask(ctx)
-	if err != nil {
-		return s, err
-	}
-	if s.mem, err = benchkit.ReadMemory(pid); err != nil {
-		return s, err
-	}
-	s.setUsage(u0, u1)
-	s.accepts = a1.Checks - a0.Checks
 	s.checks = s.accepts
 	n, first := k.failures(from)
 	s.fail, s.firstErr = uint64(n), first
-	s.expected = float64(c.addrs*c.ports) * s.window.Seconds() / c.interval.Seconds()
 	return s, nil
 }

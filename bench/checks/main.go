@@ -433,49 +433,61 @@ func oneRun(ctx context.Context, c *config, ns string, ln *child, impl string, n
 	if err := benchkit.Sleep(ctx, c.warmup); err != nil {
 		return s, err
 	}
-	a0, err := ln.ask(ctx)
-	if err != nil {
+	var m0, m1 message
+	if err := s.measure(ctx, c, pid, ln,
+		func() (err error) { m0, err = ch.ask(ctx); return err },
+		func() (err error) { m1, err = ch.ask(ctx); return err }); err != nil {
 		return s, err
 	}
-	m0, err := ch.ask(ctx)
-	if err != nil {
-		return s, err
-	}
-	t0 := time.Now()
-	u0, err := readUsage(pid)
-	if err != nil {
-		return s, err
-	}
-	if err := benchkit.Sleep(ctx, c.window); err != nil {
-		return s, err
-	}
-	u1, err := readUsage(pid)
-	s.window = time.Since(t0)
-	if err != nil {
-		return s, err
-	}
-	m1, err := ch.ask(ctx)
-	if err != nil {
-		return s, err
-	}
-	a1, err := ln.ask(ctx)
-	if err != nil {
-		return s, err
-	}
-	if s.mem, err = benchkit.ReadMemory(pid); err != nil {
-		return s, err
-	}
-	s.setUsage(u0, u1)
 	s.checks = m1.Checks - m0.Checks
-	s.accepts = a1.Checks - a0.Checks
 	s.fail = m1.Fail
 	s.downs, s.firstErr = m1.Downs, m1.FirstErr
 	for i := range s.late.Counts {
 		s.late.Counts[i] = m1.Late[i] - m0.Late[i]
 	}
 	s.late.Sum = m1.LateSum - m0.LateSum
-	s.expected = float64(c.addrs*c.ports) * s.window.Seconds() / c.interval.Seconds()
 	return s, nil
+}
+
+// measure measures pid over c.window: its CPU use, the connections the
+// listener ln accepted (s.accepts), its memory at the end and the checks
+// due. before and after run right before the window starts and right
+// after it ends (a checker's own counters).
+func (s *sample) measure(ctx context.Context, c *config, pid int, ln *child, before, after func() error) error {
+	a0, err := ln.ask(ctx)
+	if err != nil {
+		return err
+	}
+	if err := before(); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	u0, err := readUsage(pid)
+	if err != nil {
+		return err
+	}
+	if err := benchkit.Sleep(ctx, c.window); err != nil {
+		return err
+	}
+	u1, err := readUsage(pid)
+	s.window = time.Since(t0)
+	if err != nil {
+		return err
+	}
+	if err := after(); err != nil {
+		return err
+	}
+	a1, err := ln.ask(ctx)
+	if err != nil {
+		return err
+	}
+	if s.mem, err = benchkit.ReadMemory(pid); err != nil {
+		return err
+	}
+	s.setUsage(u0, u1)
+	s.accepts = a1.Checks - a0.Checks
+	s.expected = float64(c.addrs*c.ports) * s.window.Seconds() / c.interval.Seconds()
+	return nil
 }
 
 // usage is a process's CPU use so far.

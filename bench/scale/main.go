@@ -404,11 +404,11 @@ func oneRun(ctx context.Context, c *config, impl string, n int) (s sample, err e
 		}
 		defer func() {
 			if c.keep {
-				_ = os.WriteFile(filepath.Join(dir, "keepalived.log"), []byte(k.out.String()), 0o644)
+				_ = os.WriteFile(filepath.Join(dir, "keepalived.log"), []byte(k.Out.String()), 0o644)
 			}
 			err = errors.Join(err, k.stop())
 		}()
-		pids = k.pids()
+		pids = k.PIDs()
 	} else {
 		cc := *c
 		if c.profile != "" && impl == "vigil" {
