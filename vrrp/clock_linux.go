@@ -4,7 +4,6 @@ package vrrp
 
 import (
 	"container/heap"
-	"errors"
 	"os"
 	"sync"
 	"time"
@@ -71,9 +70,6 @@ func (c *Clock) run() {
 	var buf [8]byte
 	for {
 		if _, err := c.f.Read(buf[:]); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, unix.EAGAIN) {
-				continue
-			}
 			return // closed
 		}
 		c.mu.Lock()

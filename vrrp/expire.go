@@ -5,19 +5,12 @@ import (
 	"time"
 )
 
-// tryReader is a Conn that can hand over a message it has already
-// received without waiting: SocketConn and vrrptest.Conn are. A
-// Master_Down_Timer expiry takes what is waiting first (expire).
-type tryReader interface {
-	// TryReadAdvert copies a message already received into b, if there is
-	// one, and reports whether there was.
-	TryReadAdvert(b []byte) (int, PacketInfo, bool)
-}
-
-// tryTaker is a tryReader that hands its buffer over instead of copying
-// (SocketConn and vrrptest.Conn are): an expiry then needs no buffer of
-// its own, which every router would allocate at its first takeover (2
-// KiB each, 400 KiB in the burst of a 200-VRID mass failover).
+// tryTaker is a Conn that can hand over a message it has already
+// received without waiting, in its own buffer: SocketConn and
+// vrrptest.Conn are. A Master_Down_Timer expiry takes what is waiting
+// first (expire), with no buffer of its own (which every router would
+// allocate at its first takeover: 2 KiB each, 400 KiB in the burst of a
+// 200-VRID mass failover).
 type tryTaker interface {
 	// TryTakeAdvert calls f with a message already received, if there is
 	// one (valid only during the call), and reports whether there was.
@@ -62,37 +55,22 @@ func (lp *loop) arrived(rx <-chan rxAdvert) (rxAdvert, bool) {
 		return a, true
 	default:
 	}
-	if tt, ok := lp.r.conn.(tryTaker); ok {
-		if lp.take == nil {
-			lp.take = func(b []byte, info PacketInfo) {
-				lp.took, lp.tookOK = lp.r.accept(b, info, &lp.radv)
-			}
-		}
-		for range maxTaken {
-			lp.tookOK = false
-			if !tt.TryTakeAdvert(lp.take) {
-				return rxAdvert{}, false
-			}
-			if lp.tookOK {
-				return lp.took, true
-			}
-		}
-		return rxAdvert{}, false
-	}
-	tr, ok := lp.r.conn.(tryReader)
+	tt, ok := lp.r.conn.(tryTaker)
 	if !ok {
 		return rxAdvert{}, false
 	}
-	if lp.rbuf == nil {
-		lp.rbuf = make([]byte, 2048)
+	if lp.take == nil {
+		lp.take = func(b []byte, info PacketInfo) {
+			lp.took, lp.tookOK = lp.r.accept(b, info, &lp.radv)
+		}
 	}
 	for range maxTaken {
-		n, info, ok := tr.TryReadAdvert(lp.rbuf)
-		if !ok {
+		lp.tookOK = false
+		if !tt.TryTakeAdvert(lp.take) {
 			return rxAdvert{}, false
 		}
-		if a, ok := lp.r.accept(lp.rbuf[:n], info, &lp.radv); ok {
-			return a, true
+		if lp.tookOK {
+			return lp.took, true
 		}
 	}
 	return rxAdvert{}, false

@@ -182,9 +182,9 @@ type loop struct {
 	actions []Action
 	buf     []byte
 	adv     Advertisement
-	// rbuf and radv receive what an expiry takes from the Conn (expire);
-	// lastRx is the receive time of the last advert stepped.
-	rbuf []byte
+	// radv receives what the loop validates itself (an expiry's taken
+	// adverts, an inlineConn's messages); lastRx is the receive time of
+	// the last advert stepped.
 	radv Advertisement
 	// take accepts what a tryTaker hands over into took and tookOK (made
 	// once: no allocation per expiry).

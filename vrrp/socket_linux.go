@@ -72,7 +72,7 @@ type SocketStats struct {
 	// after the interface was deleted and created again.
 	Rebinds uint64
 	// Polled counts the messages of Received that a Router's expiry read
-	// (SocketConn.TryReadAdvert) before the socket's reader got to them.
+	// (SocketConn.TryTakeAdvert) before the socket's reader got to them.
 	Polled uint64
 }
 
@@ -402,7 +402,7 @@ const maxPoll = 1024
 // poll reads what the socket holds now, without waiting, and hands it to
 // the Conns as the reader does: a Router whose Master_Down_Timer expired
 // takes the adverts that arrived before it even when the reader has not
-// run (a busy process), through SocketConn.TryReadAdvert.
+// run (a busy process), through SocketConn.TryTakeAdvert.
 func (s *Socket) poll() {
 	select {
 	case <-s.done:

@@ -234,8 +234,7 @@ func (c *SocketConn) inbox() (<-chan rawMsg, <-chan struct{}, <-chan struct{}) {
 // TryReadAdvert copies the message first in the Conn's queue into b, if
 // there is one, and reports whether there was; it does not wait. If the
 // queue is empty it first reads what the socket holds (for all its Conns)
-// without waiting for the socket's reader. A Router's Master_Down_Timer
-// expiry takes what has arrived with it before it steps.
+// without waiting for the socket's reader.
 func (c *SocketConn) TryReadAdvert(b []byte) (int, PacketInfo, bool) {
 	var n int
 	var info PacketInfo
@@ -245,7 +244,9 @@ func (c *SocketConn) TryReadAdvert(b []byte) (int, PacketInfo, bool) {
 
 // TryTakeAdvert is TryReadAdvert without the copy: it calls f with the
 // message and its PacketInfo, if there is one (the message is valid only
-// during the call), and reports whether there was.
+// during the call), and reports whether there was. A Router's
+// Master_Down_Timer expiry takes what has arrived with it before it
+// steps.
 func (c *SocketConn) TryTakeAdvert(f func(b []byte, info PacketInfo)) bool {
 	for i := range 2 {
 		select {

@@ -96,20 +96,18 @@ func (c *Conn) ReadAdvert(ctx context.Context, b []byte) (int, vrrp.PacketInfo, 
 }
 
 // TryReadAdvert copies the message first in c's queue into b, if there is
-// one, and reports whether there was; it does not wait. A vrrp.Router
-// takes what is waiting with it before a Master_Down_Timer expiry.
+// one, and reports whether there was; it does not wait.
 func (c *Conn) TryReadAdvert(b []byte) (int, vrrp.PacketInfo, bool) {
-	select {
-	case m := <-c.q:
-		return copy(b, m.b), m.info, true
-	default:
-		return 0, vrrp.PacketInfo{}, false
-	}
+	var n int
+	var info vrrp.PacketInfo
+	ok := c.TryTakeAdvert(func(m []byte, i vrrp.PacketInfo) { n, info = copy(b, m), i })
+	return n, info, ok
 }
 
 // TryTakeAdvert is TryReadAdvert without the copy: it calls f with the
 // message first in c's queue, if there is one (valid only during the
-// call), and reports whether there was.
+// call), and reports whether there was. A vrrp.Router takes what is
+// waiting with it before a Master_Down_Timer expiry.
 func (c *Conn) TryTakeAdvert(f func(b []byte, info vrrp.PacketInfo)) bool {
 	select {
 	case m := <-c.q:
