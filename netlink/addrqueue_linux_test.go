@@ -107,7 +107,7 @@ func TestAddrQueueBatches(t *testing.T) {
 	// The first request leads; held, it finds the others queued behind
 	// it and sends all of them.
 	wg.Go(func() { got[0] = q.do(reqs[0].msg) })
-	for q.waitingOrBusy() == 0 {
+	for !q.sending() {
 		runtime.Gosched()
 	}
 	for i := 1; i < n; i++ {
@@ -139,14 +139,11 @@ func TestAddrQueueBatches(t *testing.T) {
 	}
 }
 
-// waitingOrBusy reports whether a leader is sending (1) or not (0).
-func (q *AddrQueue) waitingOrBusy() int {
+// sending reports whether a leader is sending.
+func (q *AddrQueue) sending() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.busy {
-		return 1
-	}
-	return 0
+	return q.busy
 }
 
 // The queue's messages are the library's: an address added through it
