@@ -37,7 +37,10 @@ type Conn interface {
 }
 
 // AddrManager adds and removes the virtual addresses on the router's
-// interface. Both calls are idempotent.
+// interface. Both calls are idempotent. A Router makes each call on a
+// goroutine of its own and waits for it, so that a call's deep stack
+// (netlink) is not kept by the Router's goroutine; a panic in a call is
+// raised again in the Router's.
 type AddrManager interface {
 	// AddVIPs adds vips. accept is false when the master must not accept
 	// packets addressed to them (RFC 5798 Accept_Mode false).

@@ -201,7 +201,7 @@ type loop struct {
 	// in is the Conn when the loop reads it itself (inlineConn), inq its
 	// queue; nil otherwise.
 	in  inlineConn
-	inq <-chan rawMsg
+	inq <-chan *rawMsg
 }
 
 // inlineConn is a Conn that queues the messages it receives for its
@@ -212,26 +212,26 @@ type loop struct {
 type inlineConn interface {
 	// inbox returns the queue of received messages, and channels closed
 	// when the Conn and when its socket close.
-	inbox() (q <-chan rawMsg, closed, done <-chan struct{})
-	// reuse takes back the buffer of a message taken from the queue.
-	reuse(b *[]byte)
+	inbox() (q <-chan *rawMsg, closed, done <-chan struct{})
+	// reuse takes back a message taken from the queue.
+	reuse(m *rawMsg)
 }
 
-// rawMsg is a message waiting in a Conn's queue. Its buffer belongs to
-// whoever holds the rawMsg: SocketConn's dispatch fills it, its reader
-// (ReadAdvert, or the Router's loop) takes it out and hands it back to
-// the Conn's free list, from which dispatch takes it again, so a message
-// is never overwritten before it was read.
+// rawMsg is a message waiting in a Conn's queue. It belongs to whoever
+// holds it: SocketConn's dispatch fills it, its reader (ReadAdvert, or
+// the Router's loop) takes it out and hands it back to the Conn's free
+// list, from which dispatch takes it again, so a message is never
+// overwritten before it was read.
 type rawMsg struct {
-	b    *[]byte
+	b    []byte
 	info PacketInfo
 }
 
 // takeInline validates and steps a message the loop took from its Conn's
-// queue, and gives the buffer back.
-func (lp *loop) takeInline(ctx context.Context, m rawMsg) {
-	a, ok := lp.r.accept(*m.b, m.info, &lp.radv)
-	lp.in.reuse(m.b)
+// queue, and gives it back.
+func (lp *loop) takeInline(ctx context.Context, m *rawMsg) {
+	a, ok := lp.r.accept(m.b, m.info, &lp.radv)
+	lp.in.reuse(m)
 	if ok {
 		lp.stepAdvert(ctx, a)
 	}
@@ -378,7 +378,9 @@ func (lp *loop) addVIPs(ctx context.Context, vips []netip.Prefix, accept bool) (
 	if r.addrs == nil || len(vips) == 0 {
 		return false
 	}
-	if err := r.addrs.AddVIPs(ctx, vips, accept); err != nil {
+	var err error
+	onOwnStack(func() { err = r.addrs.AddVIPs(ctx, vips, accept) })
+	if err != nil {
 		c := r.n.AddrErrors.Add(1)
 		if logx.Sampled(c) {
 			r.view.Load().log.Error("vrrp: adding virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err, "errors", c)
@@ -396,7 +398,9 @@ func (lp *loop) removeVIPs(ctx context.Context, vips []netip.Prefix) (failed boo
 	if r.addrs == nil || len(vips) == 0 {
 		return false
 	}
-	if err := r.addrs.RemoveVIPs(ctx, vips); err != nil {
+	var err error
+	onOwnStack(func() { err = r.addrs.RemoveVIPs(ctx, vips) })
+	if err != nil {
 		c := r.n.AddrErrors.Add(1)
 		if logx.Sampled(c) {
 			r.view.Load().log.Error("vrrp: removing virtual addresses failed", "addrs", fmt.Sprint(vips), "err", err, "errors", c)

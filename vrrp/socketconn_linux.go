@@ -48,8 +48,8 @@ type SocketConn struct {
 	src    netip.Addr
 	ttl    int          // 0: the socket's (TTL)
 	peers  []netip.Addr // guarded by s.mu; replaced whole (SetPeers)
-	q      chan rawMsg
-	free   chan *[]byte // buffers of messages read from q, for dispatch to reuse
+	q      chan *rawMsg
+	free   chan *rawMsg // messages read from q, for dispatch to reuse
 	txOnce sync.Once
 	tx     *sendmsg // made by the first write
 	txErr  error
@@ -96,9 +96,12 @@ func (s *Socket) Conn(vrid uint8, cfg ConnConfig) (*SocketConn, error) {
 	case q < 0:
 		q = 0
 	}
-	// Buffers are outside the free list while in the queue, or held by
-	// dispatch or a reader: cap(q) + 2 with one reader (the Router).
-	c := &SocketConn{s: s, vrid: vrid, src: src, ttl: cfg.TTL, q: make(chan rawMsg, q), free: make(chan *[]byte, q+2),
+	// Messages are outside the free list while in the queue, or held by
+	// dispatch or a reader: cap(q) + 2 with one reader (the Router). Both
+	// channels hold pointers: a queue of rawMsg values (PacketInfo's
+	// addresses and time) was 7 KiB per Conn, most of a router's heap;
+	// messages are made as they are needed, a few per Conn.
+	c := &SocketConn{s: s, vrid: vrid, src: src, ttl: cfg.TTL, q: make(chan *rawMsg, q), free: make(chan *rawMsg, q+2),
 		closed: make(chan struct{})}
 	for _, p := range cfg.Peers {
 		c.peers = append(c.peers, p.Unmap())
@@ -143,42 +146,44 @@ func (s *Socket) dispatch(b []byte, info PacketInfo) {
 		s.n.NotPeer.Add(1)
 		return
 	}
-	m := rawMsg{b: c.buffer(len(b)), info: info}
-	copy(*m.b, b)
+	m := c.msg(len(b))
+	copy(m.b, b)
+	m.info = info
 	select {
 	case c.q <- m:
 		s.n.Delivered.Add(1)
 	default:
 		s.n.QueueFull.Add(1)
-		c.reuse(m.b)
+		c.reuse(m)
 	}
 }
 
-// buffer returns a buffer of n bytes for a message to c: one from c's free
-// list, or a new one if the list is empty or its first is too small. The
+// msg returns a message of n bytes for c: one from c's free list, or a
+// new one if the list is empty; its buffer is new if too small. The
 // messages of one VRID have one length (its master's advert), so after
 // the first few a Conn allocates no more.
-func (c *SocketConn) buffer(n int) *[]byte {
+func (c *SocketConn) msg(n int) *rawMsg {
+	var m *rawMsg
 	select {
-	case p := <-c.free:
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
-		}
+	case m = <-c.free:
 	default:
+		m = new(rawMsg)
 	}
-	b := make([]byte, n)
-	return &b
+	if cap(m.b) < n {
+		m.b = make([]byte, n)
+	}
+	m.b = m.b[:n]
+	return m
 }
 
-// reuse puts a buffer whose message was copied out on c's free list,
-// unless it is larger than any VRRP message or the list is full.
-func (c *SocketConn) reuse(p *[]byte) {
-	if cap(*p) > maxReuse {
-		return
+// reuse puts a message that was read on c's free list, unless the list
+// is full; a buffer larger than any VRRP message is not kept.
+func (c *SocketConn) reuse(m *rawMsg) {
+	if cap(m.b) > maxReuse {
+		m.b = nil
 	}
 	select {
-	case c.free <- p:
+	case c.free <- m:
 	default:
 	}
 }
@@ -214,9 +219,9 @@ func (c *SocketConn) LocalAddr() netip.Addr { return c.src }
 func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo, error) {
 	select {
 	case m := <-c.q:
-		n := copy(b, *m.b)
-		c.reuse(m.b)
-		return n, m.info, nil
+		n, info := copy(b, m.b), m.info
+		c.reuse(m)
+		return n, info, nil
 	case <-c.closed:
 		return 0, PacketInfo{}, ErrClosed
 	case <-c.s.done:
@@ -227,7 +232,7 @@ func (c *SocketConn) ReadAdvert(ctx context.Context, b []byte) (int, PacketInfo,
 }
 
 // inbox implements inlineConn.
-func (c *SocketConn) inbox() (<-chan rawMsg, <-chan struct{}, <-chan struct{}) {
+func (c *SocketConn) inbox() (<-chan *rawMsg, <-chan struct{}, <-chan struct{}) {
 	return c.q, c.closed, c.s.done
 }
 
@@ -251,8 +256,8 @@ func (c *SocketConn) TryTakeAdvert(f func(b []byte, info PacketInfo)) bool {
 	for i := range 2 {
 		select {
 		case m := <-c.q:
-			f(*m.b, m.info)
-			c.reuse(m.b)
+			f(m.b, m.info)
+			c.reuse(m)
 			return true
 		case <-c.closed:
 			return false

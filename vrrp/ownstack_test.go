@@ -1,0 +1,94 @@
+package vrrp_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// deepAddrs is an AddrManager whose calls need a deep stack (netlink's
+// do: vishvananda's request path).
+type deepAddrs struct {
+	*vrrptest.Addrs
+	added chan struct{}
+}
+
+// burn uses at least depth KiB of stack.
+//
+//go:noinline
+func burn(depth int) byte {
+	var b [1024]byte
+	b[depth%len(b)] = byte(depth)
+	if depth == 0 {
+		return b[0]
+	}
+	return b[depth%len(b)] + burn(depth-1)
+}
+
+func (a deepAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
+	burn(96)
+	err := a.Addrs.AddVIPs(ctx, vips, accept)
+	a.added <- struct{}{}
+	return err
+}
+
+func (a deepAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
+	burn(96)
+	return a.Addrs.RemoveVIPs(ctx, vips)
+}
+
+// TestRouterStackStaysSmall: a Router whose AddrManager needs a deep stack
+// keeps its own goroutines' stacks small, so that many idle routers do not
+// each keep the stack a takeover grew (no garbage collection runs to
+// shrink it in a router that allocates nothing). With collection off, the
+// stacks in use after 100 routers became Master, each having added its
+// VIPs with 96 KiB of stack, are what the routers' goroutines keep.
+func TestRouterStackStaysSmall(t *testing.T) {
+	const n = 100
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	runtime.GC() // the stacks of earlier tests' goroutines are freed
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	hub := vrrptest.NewHub(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	added := make(chan struct{}, n)
+	for i := range n {
+		conn, err := hub.Join(netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := vrrp.Config{Name: fmt.Sprint("vr", i+1), VRID: uint8(i + 1), Version: vrrp.V3, Priority: 255,
+			Interval: time.Second, VIPs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 24)}}
+		r, err := vrrp.NewRouter(conn, deepAddrs{vrrptest.NewAddrs(), added}, &vrrptest.Announcer{}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if err := r.Run(ctx); err != nil {
+				t.Errorf("%s: Run: %v", cfg.Name, err)
+			}
+		})
+	}
+	for range n { // every router is Master, its VIPs added
+		<-added
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	per := (int64(after.StackInuse) - int64(before.StackInuse)) / n
+	t.Logf("stacks in use: %d KiB before, %d KiB after %d routers: %.1f KiB per router",
+		before.StackInuse>>10, after.StackInuse>>10, n, float64(per)/1024)
+	if per > 32<<10 {
+		t.Errorf("%.1f KiB of stack per router, want at most 32 (the AddrManager's 96 KiB stays with its call)", float64(per)/1024)
+	}
+}
