@@ -70,10 +70,21 @@ func NewAddrManager(cfg AddrConfig) (*AddrManager, error) {
 	// Look the interface up now, if it exists, so the first AddVIPs
 	// (becoming master: the latency that counts) makes no extra round
 	// trip.
-	if l, err := linkByName(m.h, cfg.Interface); err == nil {
+	if l, err := m.lookup(); err == nil {
 		m.link = l
 	}
 	return m, nil
+}
+
+// lookup returns the manager's interface, of which only Attrs().Index is
+// set (and Name): the index is all an address or route change needs, and
+// AddrQueue.ifIndex finds it without vishvananda's 64 KiB answer buffer.
+func (m *AddrManager) lookup() (vnl.Link, error) {
+	i, err := m.q.ifIndex(m.iface)
+	if err != nil {
+		return nil, err
+	}
+	return &vnl.Device{LinkAttrs: vnl.LinkAttrs{Index: i, Name: m.iface}}, nil
 }
 
 // Close closes the netlink socket. It does not remove anything; later
@@ -119,7 +130,7 @@ func (m *AddrManager) AddVIPs(ctx context.Context, vips []netip.Prefix, accept b
 	}
 	link := m.link
 	if link == nil {
-		l, err := linkByName(m.h, m.iface)
+		l, err := m.lookup()
 		if err != nil {
 			return fmt.Errorf("netlink: add VIPs: %w", err)
 		}
@@ -135,7 +146,7 @@ func (m *AddrManager) AddVIPs(ctx context.Context, vips []netip.Prefix, accept b
 			// The interface was created again (new index): look it
 			// up again.
 			m.link = nil
-			l, lerr := linkByName(m.h, m.iface)
+			l, lerr := m.lookup()
 			if lerr != nil {
 				errs = append(errs, fmt.Errorf("netlink: add VIPs: %w", lerr))
 				continue
@@ -193,7 +204,7 @@ func (m *AddrManager) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 			}
 		}
 	}
-	link, err := linkByName(m.h, m.iface)
+	link, err := m.lookup()
 	if errors.Is(err, ErrNoInterface) {
 		m.link = nil
 		m.log.Debug("netlink: interface gone; its addresses and routes went with it")
@@ -275,7 +286,7 @@ func (m *AddrManager) Reconfigure(cfg AddrConfig) error {
 	}
 	// Routes through the interface need it; when it is missing (nil
 	// link) they went with it, and the others can still be changed.
-	if link, err := linkByName(m.h, m.iface); err != nil && !errors.Is(err, ErrNoInterface) {
+	if link, err := m.lookup(); err != nil && !errors.Is(err, ErrNoInterface) {
 		errs = append(errs, fmt.Errorf("netlink: reconfigure routes: %w", err))
 	} else {
 		m.link = link
@@ -343,7 +354,7 @@ func (m *AddrManager) List(ctx context.Context) ([]netip.Prefix, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("netlink: list addresses on %s: %w", m.iface, err)
 	}
-	link, err := linkByName(m.h, m.iface)
+	link, err := m.lookup()
 	if err != nil {
 		return nil, fmt.Errorf("netlink: list addresses: %w", err)
 	}

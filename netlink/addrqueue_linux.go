@@ -166,6 +166,32 @@ func (q *AddrQueue) Close() error {
 	return nil // the leader closes it when its batch is done
 }
 
+// ifIndex returns the index of the interface named name in the queue's
+// namespace, by SIOCGIFINDEX on the queue's socket; an interface that
+// does not exist is an error wrapping ErrNoInterface. It allocates only
+// the request, where vishvananda's LinkByName reads the kernel's answer
+// into a new 64 KiB buffer: 1,000 instances looking their interface up at
+// start and at BACKUP made 64 MiB of garbage each time, which the process
+// then kept as idle heap (bench/README.md, "instances").
+func (q *AddrQueue) ifIndex(name string) (int, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, fmt.Errorf("netlink: interface %q: %w", name, err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return 0, fmt.Errorf("netlink: interface %s: %w", name, ErrClosed)
+	}
+	if err := unix.IoctlIfreq(q.fd, unix.SIOCGIFINDEX, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return 0, fmt.Errorf("netlink: interface %s: %w", name, ErrNoInterface)
+		}
+		return 0, fmt.Errorf("netlink: interface %s: %w", name, err)
+	}
+	return int(ifr.Uint32()), nil
+}
+
 // do sends msg, a route netlink request with NLM_F_ACK, and returns the
 // kernel's answer: nil, or the errno it acknowledged with.
 func (q *AddrQueue) do(msg []byte) error {

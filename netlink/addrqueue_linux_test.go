@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -296,5 +297,40 @@ func TestAddrQueueShared(t *testing.T) {
 	q.Close()
 	if err := q.do(addrMessage(false, 1, &vnl.Addr{IPNet: ipNet(netip.MustParsePrefix("203.0.113.10/24"))})); !errors.Is(err, ErrClosed) {
 		t.Errorf("a request after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestAddrQueueIfIndex: the queue finds an interface's index in its own
+// namespace (not the test's), says ErrNoInterface for one that is not
+// there and ErrClosed after Close, and allocates only its request.
+func TestAddrQueueIfIndex(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	seg := nstest.NewSegment(t, 1)
+	name := seg.Hosts[0].Name
+	q, err := NewAddrQueue("/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	// The namespace's own view: eth0 and lo, whatever the test's has.
+	for _, dev := range []string{"eth0", "lo"} {
+		out := nstest.MustRun(t, "ip", "-n", name, "-o", "link", "show", "dev", dev)
+		want, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(out, ":", 2)[0]))
+		if err != nil {
+			t.Fatalf("ip link show %s: %q", dev, out)
+		}
+		if got, err := q.ifIndex(dev); err != nil || got != want {
+			t.Errorf("ifIndex(%s) = %d, %v; want %d", dev, got, err, want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { q.ifIndex("eth0") }); allocs > 1 {
+		t.Errorf("%v allocations per lookup, want at most 1", allocs)
+	}
+	if _, err := q.ifIndex("vigil-none0"); !errors.Is(err, ErrNoInterface) {
+		t.Errorf("a missing interface: %v, want ErrNoInterface", err)
+	}
+	q.Close()
+	if _, err := q.ifIndex("eth0"); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
