@@ -104,7 +104,12 @@ type Socket struct {
 	closeOnce sync.Once
 	readerWG  sync.WaitGroup
 
-	// pollMu guards poller, made by the first poll.
+	// pollMu guards poller, made with the socket: made by the first
+	// poll, its 64 KiB buffer was allocated at a takeover (the first
+	// Master_Down_Timer expiry polls), where it started a garbage
+	// collection whose stop-the-world took milliseconds when other
+	// processes kept the CPUs busy (bench/README.md, "Tracing a slow
+	// takeover").
 	pollMu sync.Mutex
 	poller *recvmsg
 
@@ -168,6 +173,10 @@ func listen(cfg SocketConfig) (*Socket, error) {
 	s.raw = c
 	s.index.Store(int32(ifi.Index))
 	if err := s.setup(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", cfg.Interface, err)
+	}
+	if s.poller, err = newRecvmsg(c, cfg.IPv6); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", cfg.Interface, err)
 	}
@@ -412,11 +421,7 @@ func (s *Socket) poll() {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
 	if s.poller == nil {
-		r, err := newRecvmsg(s.raw, s.cfg.IPv6)
-		if err != nil {
-			return // the reader logs it
-		}
-		s.poller = r
+		return // a Socket made without a raw socket (tests)
 	}
 	for range maxPoll {
 		b, info, ok, err := s.poller.tryReadMsg()
