@@ -83,6 +83,7 @@ type config struct {
 	vrrpd     string
 	workDir   string
 	keep      bool
+	trace     bool // -trace: B's vrrpd writes a runtime trace into the run's directory
 	maxFail   int
 }
 
@@ -129,6 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	vrrpd := fs.String("vrrpd", "", "vrrpd binary to use (default: go build ./examples/vrrpd into a temporary directory)")
 	keep := fs.String("keep", "", "keep every run's pcap and daemon logs under this directory")
 	maxFail := fs.Int("max-failures", 3, "give up after this many failed runs")
+	trace := fs.Bool("trace", false, "with -keep, not -mass: B's vrrpd writes a Go execution trace of each run to B.trace in the run's directory (go tool trace; bench/README.md, \"Tracing a slow takeover\")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -160,7 +162,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *quick {
 		*runs, *intervals, *families = 2, "100ms", "ipv4"
 	}
-	c := &config{runs: *runs, vrrpd: *vrrpd, maxFail: *maxFail, vrids: *vrids}
+	if *trace && (*keep == "" || *mass) {
+		fmt.Fprintln(stderr, "failover: -trace needs -keep, and is not for -mass")
+		return 2
+	}
+	c := &config{runs: *runs, vrrpd: *vrrpd, maxFail: *maxFail, vrids: *vrids, trace: *trace}
 	var err error
 	if c.intervals, err = parseIntervals(*intervals); err != nil {
 		fmt.Fprintln(stderr, "failover: -intervals:", err)
@@ -361,12 +367,13 @@ func startRouter(ctx context.Context, c *config, impl string, h *nstest.Host, di
 	return v, nil
 }
 
-// startOne starts impl on h as the one router of VRID vrid.
-func startOne(ctx context.Context, c *config, k key, h *nstest.Host, state string, prio int, dir string) (benchkit.Router, error) {
+// startOne starts impl on h as the one router of VRID vrid; vrrpd gets
+// extra arguments after its own.
+func startOne(ctx context.Context, c *config, k key, h *nstest.Host, state string, prio int, dir string, extra ...string) (benchkit.Router, error) {
 	vip := vips[k.fam]
 	return startRouter(ctx, c, k.impl, h, dir, keepalivedConf(h, instanceConf(h, state, prio, k.ival, k.fam, vrid, vip)),
-		"-vrid", fmt.Sprint(vrid), "-priority", fmt.Sprint(prio), "-version", fmt.Sprint(version(k.ival, k.fam)),
-		"-advert", k.ival.String(), "-vip", vip.String(), "-state", state)
+		append([]string{"-vrid", fmt.Sprint(vrid), "-priority", fmt.Sprint(prio), "-version", fmt.Sprint(version(k.ival, k.fam)),
+			"-advert", k.ival.String(), "-vip", vip.String(), "-state", state}, extra...)...)
 }
 
 // oneRun is one failover in a fresh topology, deleted before it returns.
@@ -406,7 +413,11 @@ func oneRun(ctx context.Context, c *config, k key, n int) (res result, err error
 	if err = benchkit.AwaitAddr(ctx, A, vip.Addr(), true, 2*time.Second); err != nil {
 		return res, err
 	}
-	rb, err = startOne(ctx, c, k, B, "BACKUP", prioB, filepath.Join(dir, "b"))
+	var extra []string
+	if c.trace {
+		extra = []string{"-trace", filepath.Join(dir, "B.trace")}
+	}
+	rb, err = startOne(ctx, c, k, B, "BACKUP", prioB, filepath.Join(dir, "b"), extra...)
 	if err != nil {
 		return res, fmt.Errorf("router B: %w", err)
 	}

@@ -72,6 +72,7 @@ type options struct {
 	logLevel     string
 	profile      string
 	advertGrid   time.Duration
+	approach     time.Duration
 	gcPercent    int
 	trace        string
 }
@@ -103,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.garpRefresh, "garp-refresh", 0, "periodic refresh while master (0: none)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&o.advertGrid, "advert-grid", 10*time.Millisecond, "put masters' periodic adverts on multiples of this (vrrp.Timers.AdvertGrid; at most a tenth of the interval is used), so one wake-up sends many; 0: none")
+	fs.DurationVar(&o.approach, "final-approach", 0, "vrrp.Timers.FinalApproach: poll this long before a Master_Down_Timer deadline (0: the default, negative: off)")
 	fs.IntVar(&o.gcPercent, "gc-percent", 25, "the Go garbage collector's GOGC, unless the GOGC environment variable is set (see memory.go)")
 	fs.StringVar(&o.profile, "profile", "", "profile into this directory: SIGUSR1 starts a CPU profile, SIGUSR2 stops it and writes the heap, goroutines and MemStats")
 	fs.StringVar(&o.trace, "trace", "", "write a runtime execution trace (go tool trace) to this file while running")
@@ -275,7 +277,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	var subs []*vrrp.Subscription
 	for _, r := range host.Routers() {
-		if err := r.SetTimers(vrrp.Timers{Precise: true, Clock: clock, AdvertGrid: o.advertGrid}); err != nil {
+		if err := r.SetTimers(vrrp.Timers{Precise: true, Clock: clock, AdvertGrid: o.advertGrid, FinalApproach: o.approach}); err != nil {
 			return err
 		}
 		subs = append(subs, r.Subscribe(8))
