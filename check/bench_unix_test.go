@@ -116,3 +116,26 @@ func BenchmarkTCPCheck(b *testing.B) {
 	report(b, checks.Load(), time.Since(start), cpuTime(b)-cpu0)
 	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 }
+
+// benchPath is a way of running a check, for benchPaths.
+type benchPath struct {
+	name string
+	f    func() error
+}
+
+// benchPaths runs each path as a sub-benchmark of b, with its
+// allocations and its CPU time (of the whole process) per run.
+func benchPaths(b *testing.B, paths []benchPath) {
+	for _, p := range paths {
+		b.Run(p.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				if err := p.f(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

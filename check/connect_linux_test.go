@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -72,29 +73,43 @@ func TestConnectOnlyAsDialer(t *testing.T) {
 	}
 }
 
-func TestConnectOnlyDeclines(t *testing.T) {
+// TestOwnSocketDeclines: what ownSocket leaves to net.Dialer, connectOnly
+// and checkOwn leave to it too.
+func TestOwnSocketDeclines(t *testing.T) {
 	up := netip.MustParseAddrPort("127.0.0.1:7")
 	done, cancel := context.WithCancel(t.Context())
 	cancel()
 	for name, tc := range map[string]struct {
-		ctx context.Context
-		c   *TCP
+		ctx   context.Context
+		addr  netip.AddrPort
+		bind  netip.Addr
+		iface string
 	}{
-		"interface":       {t.Context(), &TCP{Addr: up, Interface: "lo"}},
-		"zone":            {t.Context(), &TCP{Addr: netip.MustParseAddrPort("[fe80::1%lo]:7")}},
-		"IPv4-mapped":     {t.Context(), &TCP{Addr: netip.MustParseAddrPort("[::ffff:127.0.0.1]:7")}},
-		"bind of IPv6":    {t.Context(), &TCP{Addr: up, Bind: netip.IPv6Loopback()}},
-		"context is done": {done, &TCP{Addr: up}},
+		"interface":       {t.Context(), up, netip.Addr{}, "lo"},
+		"zone":            {t.Context(), netip.MustParseAddrPort("[fe80::1%lo]:7"), netip.Addr{}, ""},
+		"IPv4-mapped":     {t.Context(), netip.MustParseAddrPort("[::ffff:127.0.0.1]:7"), netip.Addr{}, ""},
+		"bind of IPv6":    {t.Context(), up, netip.IPv6Loopback(), ""},
+		"context is done": {done, up, netip.Addr{}, ""},
 	} {
-		if ok, err := connectOnly(tc.ctx, tc.c); ok {
+		if ownSocket(tc.ctx, tc.addr, tc.bind, tc.iface) {
+			t.Errorf("%s: ownSocket takes it", name)
+		}
+		if ok, err := connectOnly(tc.ctx, &TCP{Addr: tc.addr, Bind: tc.bind, Interface: tc.iface}); ok {
 			t.Errorf("%s: connectOnly handled it (%v)", name, err)
+		}
+		c := &HTTP{Addr: tc.addr, Bind: tc.bind, Interface: tc.iface, Version: HTTP10}
+		if c.prep.Do(c.prepare); c.request == nil {
+			continue // not even a request: the net.Conn path
+		}
+		if ok, err := c.checkOwn(tc.ctx); ok {
+			t.Errorf("%s: checkOwn handled it (%v)", name, err)
 		}
 	}
 }
 
 // rawListener listens on 127.0.0.1 with the given backlog, without
 // accepting, until the test ends; it returns the socket and its address.
-func rawListener(t *testing.T, backlog int) (int, netip.AddrPort) {
+func rawListener(t testing.TB, backlog int) (int, netip.AddrPort) {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -234,22 +249,41 @@ func BenchmarkTCPConnectOnly(b *testing.B) {
 	c := &TCP{Addr: tcpServer(b, func(net.Conn) {})}
 	ctx, cancel := context.WithTimeout(b.Context(), time.Hour)
 	defer cancel()
-	for _, bc := range []struct {
-		name string
-		f    func() error
-	}{
+	benchPaths(b, []benchPath{
 		{"Check", func() error { return c.Check(ctx) }},
 		{"Dialer", func() error { return dialerCheck(ctx, c) }},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			cpu0 := cpuTime(b)
-			for b.Loop() {
-				if err := bc.f(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
-		})
+	})
+}
+
+// TestSockInPoller runs a request and its answer through a sock in the
+// runtime's poller, where it goes after a long wait.
+func TestSockInPoller(t *testing.T) {
+	noLeaks(t)
+	const resp = "HTTP/1.0 200 OK\r\n\r\nok\n"
+	ap := rawHTTPServer(t, resp)
+	ctx := testCtx(t, 5*time.Second)
+	s, err := dialSock(ctx, ap, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	s.toPoller(ctx)
+	if err := s.write(ctx, []byte("GET / HTTP/1.0\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 4)
+	for {
+		n, err := s.read(ctx, buf, len(got) == 0)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(got) != resp {
+		t.Errorf("read %q, want %q", got, resp)
 	}
 }

@@ -3,6 +3,7 @@ package check
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -60,6 +61,10 @@ type HTTP struct {
 
 	once   sync.Once
 	client *http.Client
+
+	prep    sync.Once
+	prepErr error  // Validate's
+	request []byte // the HTTP/1.0 request without TLS, for checkOwn
 }
 
 //go:generate go tool stringer -type=HTTPVersion -linecomment
@@ -174,11 +179,27 @@ func (c *HTTP) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Check sends the request and judges the response.
+// Check sends the request and judges the response. It validates c at its
+// first call only. On Linux, an HTTP/1.0 check (HTTP10, HTTP10Close)
+// without TLS or Interface, to an address without a zone, runs on a
+// socket of its own rather than through net.Dialer and net/http, with
+// the same request, verdicts and errors.
 func (c *HTTP) Check(ctx context.Context) error {
-	if err := c.Validate(); err != nil {
-		return err
+	c.prep.Do(c.prepare)
+	if c.prepErr != nil {
+		return c.prepErr
 	}
+	if c.request != nil {
+		if ok, err := c.checkOwn(ctx); ok {
+			return err
+		}
+	}
+	return c.checkNetConn(ctx)
+}
+
+// checkNetConn is Check through net/http (HTTP11) or net.Dialer and
+// http.ReadResponse (HTTP10, HTTP10Close), after prepare.
+func (c *HTTP) checkNetConn(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(c.Addr.String()), nil)
 	if err != nil {
 		return invalid(c, "Path", err.Error())
@@ -204,8 +225,27 @@ func (c *HTTP) Check(ctx context.Context) error {
 		return fmt.Errorf("check: %s: %w", c, ctxErr(ctx, err))
 	}
 	defer resp.Body.Close()
-	if !c.statusOK(resp.StatusCode) {
-		return fmt.Errorf("check: %s: status %d, want %s: %w", c, resp.StatusCode, c.wantStatus(), ErrUnexpected)
+	return c.judge(ctx, resp.StatusCode, resp.Body)
+}
+
+// prepare validates c once, for every Check, and makes the request of an
+// HTTP/1.0 check without TLS, which checkOwn sends.
+func (c *HTTP) prepare() {
+	if c.prepErr = c.Validate(); c.prepErr != nil || c.Version == HTTP11 || c.TLS != nil {
+		return
+	}
+	u, err := url.Parse(c.url(c.Addr.String()))
+	if err != nil {
+		return // Check's http.NewRequestWithContext says so
+	}
+	c.request = c.request10(u.RequestURI(), cmp.Or(c.Host, u.Host))
+}
+
+// judge returns the verdict on a response with status code and body
+// (read for Digest and Regexp only, up to MaxBody).
+func (c *HTTP) judge(ctx context.Context, code int, body io.Reader) error {
+	if !c.statusOK(code) {
+		return fmt.Errorf("check: %s: status %d, want %s: %w", c, code, c.wantStatus(), ErrUnexpected)
 	}
 	if c.Digest == nil && c.Regexp == nil {
 		return nil
@@ -214,19 +254,19 @@ func (c *HTTP) Check(ctx context.Context) error {
 	if limit <= 0 {
 		limit = defaultMaxBody
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	b, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
 		return fmt.Errorf("check: %s: reading body: %w", c, ctxErr(ctx, err))
 	}
-	if int64(len(body)) > limit {
+	if int64(len(b)) > limit {
 		return fmt.Errorf("check: %s: body longer than %d bytes: %w", c, limit, ErrUnexpected)
 	}
 	if c.Digest != nil {
-		if sum := md5.Sum(body); !bytes.Equal(sum[:], c.Digest) {
+		if sum := md5.Sum(b); !bytes.Equal(sum[:], c.Digest) {
 			return fmt.Errorf("check: %s: body digest %x, want %x: %w", c, sum, c.Digest, ErrUnexpected)
 		}
 	}
-	if c.Regexp != nil && !c.Regexp.Match(body) {
+	if c.Regexp != nil && !c.Regexp.Match(b) {
 		return fmt.Errorf("check: %s: body does not match %q: %w", c, c.Regexp, ErrUnexpected)
 	}
 	return nil
@@ -259,29 +299,34 @@ func putReader(br *bufio.Reader) {
 	readerPool.Put(br)
 }
 
-// get10 sends req on conn as keepalived's HTTP/1.0 request, with
-// "Connection: close" for HTTP10Close, and reads the response with br,
-// which must not be used again until the response's body is closed.
+// get10 sends req on conn as keepalived's HTTP/1.0 request
+// (request10) and reads the response with br, which must not be used
+// again until the response's body is closed.
 func (c *HTTP) get10(conn net.Conn, req *http.Request, br *bufio.Reader) (*http.Response, error) {
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
-	}
-	hdr := ""
-	if c.Version == HTTP10Close {
-		hdr = "Connection: close\r\n"
-	}
-	msg := "GET " + req.URL.RequestURI() + " HTTP/1.0\r\nUser-Agent: " + userAgent + "\r\n" + hdr + "Host: " + host + "\r\n\r\n"
-	if _, err := io.WriteString(conn, msg); err != nil {
+	if _, err := conn.Write(c.request10(req.URL.RequestURI(), cmp.Or(req.Host, req.URL.Host))); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
-	br.Reset(io.LimitReader(conn, 64<<10+max(c.MaxBody, defaultMaxBody)+1))
+	br.Reset(io.LimitReader(conn, c.responseLimit()))
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		return nil, fmt.Errorf("reading the response: %w", err)
 	}
 	return resp, nil
 }
+
+// request10 is keepalived's HTTP/1.0 request for uri at host, with
+// "Connection: close" for HTTP10Close.
+func (c *HTTP) request10(uri, host string) []byte {
+	hdr := ""
+	if c.Version == HTTP10Close {
+		hdr = "Connection: close\r\n"
+	}
+	return []byte("GET " + uri + " HTTP/1.0\r\nUser-Agent: " + userAgent + "\r\n" + hdr + "Host: " + host + "\r\n\r\n")
+}
+
+// responseLimit bounds the bytes an HTTP/1.0 check reads: its head
+// (64 KiB) and its body (MaxBody or 1 MiB, whichever is more), and one.
+func (c *HTTP) responseLimit() int64 { return 64<<10 + max(c.MaxBody, defaultMaxBody) + 1 }
 
 func (c *HTTP) statusOK(code int) bool {
 	if len(c.Status) == 0 {

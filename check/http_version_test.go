@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -14,20 +15,7 @@ import (
 // keepalived's request_template writes it.
 func TestHTTPVersion(t *testing.T) {
 	noLeaks(t)
-	heads := make(chan string, 1)
-	addr := tcpServer(t, func(c net.Conn) {
-		var head strings.Builder
-		r := bufio.NewReader(c)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil || line == "\r\n" {
-				break
-			}
-			head.WriteString(line)
-		}
-		heads <- head.String()
-		c.Write([]byte("HTTP/1.0 200 OK\r\n\r\nall systems go"))
-	})
+	addr, heads := recordingServer(t, "HTTP/1.0 200 OK\r\n\r\nall systems go")
 	for _, tc := range []struct {
 		v        HTTPVersion
 		line     string
@@ -93,6 +81,26 @@ func TestHTTP10(t *testing.T) {
 			checkErr(t, tt.c.Check(testCtx(t, 5*time.Second)), tt.want)
 		})
 	}
+}
+
+// recordingServer answers each request with resp, after sending its
+// head (up to and with the empty line) on heads, which holds one.
+func recordingServer(t *testing.T, resp string) (addr netip.AddrPort, heads <-chan string) {
+	t.Helper()
+	c := make(chan string, 1)
+	return tcpServer(t, func(conn net.Conn) {
+		var head strings.Builder
+		r := bufio.NewReader(conn)
+		for {
+			line, err := r.ReadString('\n')
+			head.WriteString(line)
+			if err != nil || line == "\r\n" {
+				break
+			}
+		}
+		c <- head.String()
+		conn.Write([]byte(resp))
+	}), c
 }
 
 func md5Of(s string) []byte {
