@@ -176,11 +176,17 @@ func listen(cfg SocketConfig) (*Socket, error) {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", cfg.Interface, err)
 	}
-	if s.poller, err = newRecvmsg(c, cfg.IPv6); err != nil {
+	// The reader's and the poll's buffers are made here, before Listen
+	// returns: nothing allocates them later, behind a caller's back.
+	r, err := newRecvmsg(c, cfg.IPv6)
+	if err == nil {
+		s.poller, err = newRecvmsg(c, cfg.IPv6)
+	}
+	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", cfg.Interface, err)
 	}
-	s.readerWG.Go(s.readLoop)
+	s.readerWG.Go(func() { s.readLoop(r) })
 	return s, nil
 }
 
@@ -439,12 +445,7 @@ func (s *Socket) poll() {
 }
 
 // readLoop reads every message and hands it to the Conn of its VRID.
-func (s *Socket) readLoop() {
-	r, err := newRecvmsg(s.raw, s.cfg.IPv6)
-	if err != nil {
-		s.log.Error("vrrp: cannot read from the raw socket", "err", err)
-		return
-	}
+func (s *Socket) readLoop(r *recvmsg) {
 	for {
 		b, info, err := r.readMsg()
 		if err != nil {
