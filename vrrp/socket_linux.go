@@ -104,12 +104,7 @@ type Socket struct {
 	closeOnce sync.Once
 	readerWG  sync.WaitGroup
 
-	// pollMu guards poller, made with the socket: made by the first
-	// poll, its 64 KiB buffer was allocated at a takeover (the first
-	// Master_Down_Timer expiry polls), where it started a garbage
-	// collection whose stop-the-world took milliseconds when other
-	// processes kept the CPUs busy (bench/README.md, "Tracing a slow
-	// takeover").
+	// pollMu guards poller, made with the socket (listen).
 	pollMu sync.Mutex
 	poller *recvmsg
 
@@ -177,7 +172,11 @@ func listen(cfg SocketConfig) (*Socket, error) {
 		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", cfg.Interface, err)
 	}
 	// The reader's and the poll's buffers are made here, before Listen
-	// returns: nothing allocates them later, behind a caller's back.
+	// returns. Made later, by the first poll (the first Master_Down_Timer
+	// expiry: a takeover), the poll's 64 KiB started a garbage collection
+	// at the takeover, whose stop-the-world took milliseconds when other
+	// processes kept the CPUs busy (bench/README.md, "Tracing a slow
+	// takeover").
 	r, err := newRecvmsg(c, cfg.IPv6)
 	if err == nil {
 		s.poller, err = newRecvmsg(c, cfg.IPv6)
