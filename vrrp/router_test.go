@@ -412,3 +412,60 @@ func TestSubscriptionClosedByRun(t *testing.T) {
 		}
 	})
 }
+
+// Routers subscribed to one channel (SubscribeTo) deliver their events
+// into it, each in order and named by instance; Run returning leaves the
+// channel open (it is the caller's), and a full channel drops its oldest
+// event, counted to the router whose event pushed it out.
+func TestSubscribeToShared(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, _ := solo(t, baseConfig("A", 255))
+		b, _ := solo(t, baseConfig("B", 255))
+		c := make(chan vrrp.Event, 8)
+		sa, sb := a.SubscribeTo(c), b.SubscribeTo(c)
+		if sa.C() != (<-chan vrrp.Event)(c) {
+			t.Fatal("C is not the caller's channel")
+		}
+		stopA, stopB := goRun(a), goRun(b)
+		synctest.Wait()
+		if err := errors.Join(stopA(), stopB()); err != nil {
+			t.Fatal(err)
+		}
+		c <- vrrp.Event{Instance: "mine"} // still open: Run did not close it
+		got := map[string][]string{}
+		for range 5 {
+			e := <-c
+			got[e.Instance] = append(got[e.Instance], e.From.String()+">"+e.To.String())
+		}
+		for _, name := range []string{"A", "B"} {
+			if s := strings.Join(got[name], " "); s != "INIT>MASTER MASTER>STOPPED" {
+				t.Errorf("%s: received %q", name, s)
+			}
+		}
+		if len(got["mine"]) != 1 || len(c) != 0 {
+			t.Errorf("got %v, %d left", got, len(c))
+		}
+		sa.Close() // after Run: no effect, and no close of c
+		sb.Close()
+		c <- vrrp.Event{}
+		<-c
+
+		// One slot: the second router's event pushes out the first's.
+		one := make(chan vrrp.Event, 1)
+		x, _ := solo(t, baseConfig("X", 255))
+		y, _ := solo(t, baseConfig("Y", 255))
+		x.SubscribeTo(one)
+		sy := y.SubscribeTo(one)
+		stopX := goRun(x)
+		synctest.Wait() // X: INIT>MASTER queued
+		stopY := goRun(y)
+		synctest.Wait() // Y: INIT>MASTER drops it
+		if e := <-one; e.Instance != "Y" || y.Stats().EventsDropped != 1 || sy.Dropped() != 1 || x.Stats().EventsDropped != 0 {
+			t.Errorf("kept %+v; dropped X %d Y %d (sub %d), want Y's event kept and 1 dropped by Y",
+				e, x.Stats().EventsDropped, y.Stats().EventsDropped, sy.Dropped())
+		}
+		if err := errors.Join(stopX(), stopY()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

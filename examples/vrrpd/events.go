@@ -5,7 +5,6 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/vrrp"
@@ -22,26 +21,13 @@ type event struct {
 	Master   string `json:"master,omitempty"`
 }
 
-// printEvents prints the events of subs as JSON lines until every
-// subscription is closed. One goroutine encodes and prints; each
-// subscription has a forwarder whose stack stays at the runtime's
-// minimum (2 KiB), where a goroutine that also encoded would grow to
-// 8 KiB or more per router. (A reflect.Select over all subscriptions
-// needs no goroutines but allocates in proportion to their number on
-// every event: tens of MB during the start of 1,000 routers.)
-func printEvents(w io.Writer, subs []*vrrp.Subscription) {
-	all := make(chan vrrp.Event, 64)
-	var wg sync.WaitGroup
-	for _, sub := range subs {
-		wg.Go(func() {
-			for e := range sub.C() { // closed when the router's Run returns
-				all <- e
-			}
-		})
-	}
-	go func() { wg.Wait(); close(all) }()
+// printEvents prints the events arriving on c as JSON lines until c is
+// closed. Every router sends to c (vrrp.Router.SubscribeTo): one
+// goroutine and one queue for all, where a subscription each needed a
+// forwarder goroutine and a queue per router (~3 MiB at 1,000 routers).
+func printEvents(w io.Writer, c <-chan vrrp.Event) {
 	enc := json.NewEncoder(w)
-	for e := range all {
+	for e := range c {
 		ev := event{Time: e.Time.UTC().Format(time.RFC3339Nano), Instance: e.Instance, From: e.From.String(),
 			To: e.To.String(), Reason: e.Reason.String(), Priority: e.Priority}
 		if e.Master.IsValid() {

@@ -26,8 +26,9 @@ type Feed[T any] struct {
 type Sub[T any] struct {
 	f       *Feed[T]
 	c       chan T
+	shared  bool // c is the caller's (SubscribeTo): never closed here
 	dropped atomic.Uint64
-	done    bool // guarded by f.mu: c is closed
+	done    bool // guarded by f.mu: delivery stopped (c closed, unless shared)
 }
 
 // Subscribe adds a subscriber whose queue holds up to n values (at least
@@ -49,6 +50,28 @@ func (f *Feed[T]) Subscribe(n int) *Sub[T] {
 	return s
 }
 
+// SubscribeTo adds a subscriber whose queue is c, a channel the caller
+// made and may share between feeds: one reader takes the values of many
+// producers, with no goroutine or queue per producer. The feed never
+// closes c (its Close and the Sub's only stop delivery): the caller
+// closes it, if at all, once no feed can publish to it. When c is full
+// the oldest value in it, whichever feed published it, is dropped and
+// counted to this subscriber and its feed; c should be buffered (an
+// unbuffered c takes a value only while its reader waits, and a nil c
+// none: the others are counted as dropped). After the feed is closed it
+// returns a subscriber that delivers nothing.
+func (f *Feed[T]) SubscribeTo(c chan T) *Sub[T] {
+	s := &Sub[T]{f: f, c: c, shared: true}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		s.done = true
+		return s
+	}
+	f.subs = append(f.subs, s)
+	return s
+}
+
 // Publish offers v to every subscriber without waiting: a full queue drops
 // its oldest value to take v. It does nothing after Close.
 func (f *Feed[T]) Publish(v T) {
@@ -60,10 +83,13 @@ func (f *Feed[T]) Publish(v T) {
 }
 
 // offer puts v in s's queue, dropping the oldest value if it is full.
-// The caller holds f.mu, so there is one sender at a time; a reader may
-// empty the queue meanwhile, which only makes room.
+// The caller holds f.mu, so a queue of its own has one sender at a time
+// and the second try always finds room (a reader only makes more). A
+// shared queue (SubscribeTo) has other feeds' senders, which may fill
+// the room made: after offerTries, v itself is dropped, so Publish stays
+// bounded.
 func (s *Sub[T]) offer(v T) {
-	for {
+	for range offerTries {
 		select {
 		case s.c <- v:
 			return
@@ -71,11 +97,19 @@ func (s *Sub[T]) offer(v T) {
 		}
 		select {
 		case <-s.c:
-			s.dropped.Add(1)
-			s.f.dropped.Add(1)
+			s.drop()
 		default:
 		}
 	}
+	s.drop() // v
+}
+
+// offerTries bounds offer's attempts to queue a value.
+const offerTries = 4
+
+func (s *Sub[T]) drop() {
+	s.dropped.Add(1)
+	s.f.dropped.Add(1)
 }
 
 // Subscribers returns the number of open subscribers.
@@ -98,21 +132,30 @@ func (f *Feed[T]) Close() {
 	}
 	f.closed = true
 	for _, s := range f.subs {
-		s.done = true
-		close(s.c)
+		s.stop()
 	}
 	f.subs = nil
 }
 
+// stop ends delivery to s; the caller holds f.mu.
+func (s *Sub[T]) stop() {
+	s.done = true
+	if !s.shared {
+		close(s.c)
+	}
+}
+
 // C is the subscriber's channel. It is closed by Close or by the feed's
-// Close, after the values still queued.
+// Close, after the values still queued; a shared one (SubscribeTo) is the
+// caller's to close.
 func (s *Sub[T]) C() <-chan T { return s.c }
 
 // Dropped counts the values this subscriber lost because its queue was
 // full.
 func (s *Sub[T]) Dropped() uint64 { return s.dropped.Load() }
 
-// Close stops delivery and closes C. Calling it again does nothing.
+// Close stops delivery and closes C (unless it is shared: SubscribeTo).
+// Calling it again does nothing.
 func (s *Sub[T]) Close() {
 	f := s.f
 	f.mu.Lock()
@@ -120,8 +163,7 @@ func (s *Sub[T]) Close() {
 	if s.done {
 		return
 	}
-	s.done = true
-	close(s.c)
+	s.stop()
 	for i, x := range f.subs {
 		if x == s {
 			f.subs = append(f.subs[:i:i], f.subs[i+1:]...)

@@ -114,6 +114,99 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
+// TestShared: feeds subscribed to one channel deliver into it in order;
+// closing them stops delivery and leaves the channel open (it is the
+// caller's); a full channel drops its oldest value, counted to the
+// subscriber whose publish dropped it.
+func TestShared(t *testing.T) {
+	var a, b Feed[int]
+	c := make(chan int, 2)
+	sa, sb := a.SubscribeTo(c), b.SubscribeTo(c)
+	if sa.C() != (<-chan int)(c) {
+		t.Fatal("C is not the caller's channel")
+	}
+	a.Publish(1)
+	b.Publish(2)
+	a.Publish(3) // full: drops 1
+	if got := []int{<-c, <-c}; !equal(got, []int{2, 3}) {
+		t.Fatalf("got %v, want [2 3]", got)
+	}
+	if sa.Dropped() != 1 || a.Dropped() != 1 || sb.Dropped() != 0 || b.Dropped() != 0 {
+		t.Fatalf("dropped: a %d/%d b %d/%d, want 1/1 0/0", sa.Dropped(), a.Dropped(), sb.Dropped(), b.Dropped())
+	}
+	sa.Close()
+	sa.Close()
+	b.Close()
+	sb.Close()   // after its feed's Close
+	a.Publish(4) // no subscriber left
+	b.Publish(5) // closed
+	c <- 6       // still open: a close would panic here
+	if v := <-c; v != 6 {
+		t.Fatalf("got %d, want only 6 after the subscriptions ended", v)
+	}
+	late := b.SubscribeTo(c)
+	b.Publish(7)
+	if len(c) != 0 || late.Dropped() != 0 {
+		t.Fatalf("subscribed to a closed feed: %d queued, %d dropped; want nothing", len(c), late.Dropped())
+	}
+}
+
+// TestSharedNoRoom: a channel that never has room (nil; unbuffered with
+// no reader) makes Publish count the value dropped and return.
+func TestSharedNoRoom(t *testing.T) {
+	for _, c := range []chan int{nil, make(chan int)} {
+		var f Feed[int]
+		s := f.SubscribeTo(c)
+		f.Publish(1)
+		f.Publish(2)
+		if s.Dropped() != 2 || f.Dropped() != 2 {
+			t.Fatalf("cap %d: dropped %d/%d, want 2/2", cap(c), s.Dropped(), f.Dropped())
+		}
+	}
+}
+
+// TestSharedConcurrent: many feeds publishing at once into one small
+// channel while it is read: every value delivered or counted dropped.
+func TestSharedConcurrent(t *testing.T) {
+	const feeds, per = 8, 2000
+	c := make(chan int, 4)
+	fs := make([]Feed[int], feeds)
+	subs := make([]*Sub[int], feeds)
+	for i := range fs {
+		subs[i] = fs[i].SubscribeTo(c)
+	}
+	var got int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range c {
+			got++
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range fs {
+		wg.Go(func() {
+			for v := range per {
+				fs[i].Publish(v)
+			}
+			fs[i].Close()
+		})
+	}
+	wg.Wait()
+	close(c)
+	<-done
+	var dropped uint64
+	for i, s := range subs {
+		if s.Dropped() != fs[i].Dropped() {
+			t.Fatalf("feed %d: sub dropped %d, feed %d", i, s.Dropped(), fs[i].Dropped())
+		}
+		dropped += s.Dropped()
+	}
+	if uint64(got)+dropped != feeds*per {
+		t.Fatalf("delivered %d + dropped %d != published %d", got, dropped, feeds*per)
+	}
+}
+
 func equal(a, b []int) bool {
 	if len(a) != len(b) {
 		return false
