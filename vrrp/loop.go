@@ -3,12 +3,14 @@ package vrrp
 import (
 	"context"
 	"fmt"
-	"github.com/vigil-ha/vigil/internal/logx"
+	"log/slog"
 	"net/netip"
 	"runtime"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/logx"
 )
 
 // rxAdvert is an accepted advert handed from the reader to the loop.
@@ -500,8 +502,15 @@ func (lp *loop) transition(a Action, now time.Time) {
 	r.status = st
 	r.statusMu.Unlock()
 	v := r.view.Load()
-	v.log.Info("vrrp: transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason.String(),
-		"priority", st.Priority, "master", st.Master)
+	// A handler's formatting goes deep (slog's TextHandler: past the
+	// 4 KiB the loop needs), and a stack grown once stays grown
+	// (onOwnStack): 4 KiB more for each of 1,000 idle routers.
+	if v.log.Enabled(context.Background(), slog.LevelInfo) {
+		onOwnStack(func() {
+			v.log.Info("vrrp: transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason.String(),
+				"priority", st.Priority, "master", st.Master)
+		})
+	}
 	r.events.Publish(Event{Instance: v.cfg.Name, Time: now, From: a.From, To: a.To, Reason: a.Reason, Priority: st.Priority, Master: st.Master})
 }
 

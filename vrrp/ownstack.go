@@ -11,7 +11,8 @@ package vrrp
 // all (bench/README.md, "instances"). A goroutine of its own gives its
 // grown stack back when it ends; the Router's stays at the size its own
 // loop needs. The cost, a goroutine start and two switches, is paid per
-// add or remove, never per advert.
+// add or remove, never per advert. The transition's log line goes the
+// same way (a handler's formatting needs more than the loop's 4 KiB).
 func onOwnStack(f func()) {
 	done := make(chan any, 1)
 	go func() {

@@ -3,6 +3,8 @@ package vrrp_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"runtime"
 	"runtime/debug"
@@ -45,12 +47,37 @@ func (a deepAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 	return a.Addrs.RemoveVIPs(ctx, vips)
 }
 
-// TestRouterStackStaysSmall: a Router whose AddrManager needs a deep stack
-// keeps its own goroutines' stacks small, so that many idle routers do not
+// deepHandler is a slog.Handler whose Handle needs a deep stack (slog's
+// TextHandler formatting attributes goes past 4 KiB).
+// It counts transitions logged on logged.
+type deepHandler struct {
+	slog.Handler
+	logged chan struct{}
+}
+
+func (h deepHandler) Handle(ctx context.Context, r slog.Record) error {
+	burn(96)
+	if r.Message == "vrrp: transition" {
+		h.logged <- struct{}{}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h deepHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return deepHandler{h.Handler.WithAttrs(as), h.logged}
+}
+
+func (h deepHandler) WithGroup(name string) slog.Handler {
+	return deepHandler{h.Handler.WithGroup(name), h.logged}
+}
+
+// TestRouterStackStaysSmall: a Router whose AddrManager and log handler
+// need a deep stack keep its own goroutines' stacks small, so that many idle routers do not
 // each keep the stack a takeover grew (no garbage collection runs to
 // shrink it in a router that allocates nothing). With collection off, the
 // stacks in use after 100 routers became Master, each having added its
-// VIPs with 96 KiB of stack, are what the routers' goroutines keep.
+// VIPs and logged its transition with 96 KiB of stack, are what the
+// routers' goroutines keep.
 func TestRouterStackStaysSmall(t *testing.T) {
 	const n = 100
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
@@ -62,14 +89,15 @@ func TestRouterStackStaysSmall(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	added := make(chan struct{}, n)
+	added, logged := make(chan struct{}, n), make(chan struct{}, n)
 	for i := range n {
 		conn, err := hub.Join(netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg := vrrp.Config{Name: fmt.Sprint("vr", i+1), VRID: uint8(i + 1), Version: vrrp.V3, Priority: 255,
-			Interval: time.Second, VIPs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 24)}}
+			Interval: time.Second, VIPs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 24)},
+			Logger: slog.New(deepHandler{slog.NewTextHandler(io.Discard, nil), logged})}
 		r, err := vrrp.NewRouter(conn, deepAddrs{vrrptest.NewAddrs(), added}, &vrrptest.Announcer{}, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -80,8 +108,9 @@ func TestRouterStackStaysSmall(t *testing.T) {
 			}
 		})
 	}
-	for range n { // every router is Master, its VIPs added
+	for range n { // every router is Master, its VIPs added, INIT → MASTER logged
 		<-added
+		<-logged
 	}
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
@@ -89,6 +118,6 @@ func TestRouterStackStaysSmall(t *testing.T) {
 	t.Logf("stacks in use: %d KiB before, %d KiB after %d routers: %.1f KiB per router",
 		before.StackInuse>>10, after.StackInuse>>10, n, float64(per)/1024)
 	if per > 32<<10 {
-		t.Errorf("%.1f KiB of stack per router, want at most 32 (the AddrManager's 96 KiB stays with its call)", float64(per)/1024)
+		t.Errorf("%.1f KiB of stack per router, want at most 32 (the AddrManager's and the handler's 96 KiB stay with their calls)", float64(per)/1024)
 	}
 }
