@@ -1,8 +1,8 @@
 //go:build linux
 
 // Command instances measures the CPU and memory of many VRRP instances,
-// keepalived next to vigil (examples/vrrpd), on a master node and on a
-// backup node.
+// keepalived next to vigil (examples/vrrpd) and next to a floor of raw
+// system calls, on a master node and on a backup node.
 //
 // For each size N (-instances, default 200 and 1,000) and each run, each
 // implementation gets a fresh topology: two nodes (nstest.Build(2)), the
@@ -27,17 +27,24 @@
 //     plus VRRP child, its total), Pss from /proc/PID/smaps_rollup, the
 //     peak (VmHWM) and the threads.
 //
+// The third implementation, floor (floor.go), is the same adverts sent
+// by the master node and received by the backup node with raw sockets
+// and nothing else: this program run again in each namespace. Its CPU
+// is what the kernel's work on the adverts costs and little more: the
+// floor of any implementation that makes a system call per advert.
+//
 // Runs alternate the order of the implementations. A run that fails (a
 // daemon that does not elect, or has a transition in the window) is
 // reported and counted in the table, and the others go on. The tables
-// give min / median / max over the runs, and the ratios vigil /
-// keepalived per run (the two measured in the same run, one after the
-// other).
+// give min / median / max over the runs, the ratios vigil / keepalived
+// per run (the two measured in the same run, one after the other), and
+// keepalived / floor and vigil / floor with the targets in µs next to
+// the floor's.
 //
 // Run as root from the module root:
 //
-//	go run ./bench/instances              # 200 and 1,000 instances, 3 runs, 30 s windows: ~10-12 min
-//	go run ./bench/instances -quick       # 1 run, 10 s windows: ~3 min
+//	go run ./bench/instances              # 200 and 1,000 instances, 3 runs, 30 s windows: ~15-18 min
+//	go run ./bench/instances -quick       # 1 run, 10 s windows: ~4-5 min
 //
 // -profile DIR profiles vrrpd over the window (CPU, heap, goroutines,
 // MemStats, /proc/PID/smaps and status); the profiler costs CPU, so
@@ -58,6 +65,9 @@ import (
 	"github.com/vigil-ha/vigil/bench/internal/benchkit"
 )
 
+// allImpls are the implementations -impl takes, and its default.
+var allImpls = []string{"keepalived", "vigil", "floor"}
+
 type config struct {
 	sizes    []layout
 	interval time.Duration
@@ -67,19 +77,27 @@ type config struct {
 	noBackup bool
 	impls    []string
 	vrrpd    string
+	self     string // this program, for -impl floor
+	wakes    int    // -floor-wakes
 	workDir  string
 	keep     bool
 	profile  string
 }
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	if code, ok := floorMain(os.Args[1:], os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("instances", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench/instances [flags] (as root, from the module root)\n\n"+
-			"Measures CPU per advert and memory of N VRRP instances (a master and a backup node) for keepalived and vigil's vrrpd.\n\nflags:\n")
+			"Measures CPU per advert and memory of N VRRP instances (a master and a backup node) for keepalived and vigil's vrrpd,\n"+
+			"next to a floor: the same adverts by raw sockets and nothing else.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	c := &config{}
@@ -89,7 +107,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.warmup, "warmup", 10*time.Second, "wait after all instances are MASTER and BACKUP before the window (the second GARP burst comes at 5s)")
 	fs.IntVar(&c.runs, "runs", 3, "runs per (size, implementation)")
 	fs.BoolVar(&c.noBackup, "no-backup", false, "run the master node only")
-	impls := fs.String("impl", "keepalived,vigil", "implementations, comma-separated: keepalived, vigil")
+	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: keepalived, vigil, floor (raw sockets and nothing else: the kernel's share)")
+	fs.IntVar(&c.wakes, "floor-wakes", 1, "floor: the sender's wake-ups per interval, the instances split evenly among them: 1 sends an interval's adverts in one burst; the instance count or more, one advert per wake-up, spread evenly")
 	quick := fs.Bool("quick", false, "short run: -runs 1 -duration 10s -warmup 6s (overrides them)")
 	fs.StringVar(&c.vrrpd, "vrrpd", "", "vrrpd binary to use (default: go build ./examples/vrrpd into a temporary directory)")
 	keep := fs.String("keep", "", "keep the pcaps and daemon logs under this directory")
@@ -130,11 +149,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case c.runs < 1 || c.runs > 100:
 		fmt.Fprintln(stderr, "instances: -runs: want 1..100")
 		return 2
+	case c.wakes < 1:
+		fmt.Fprintln(stderr, "instances: -floor-wakes: want 1 or more")
+		return 2
 	}
 	var err error
-	if c.impls, err = benchkit.ParseList(*impls, []string{"keepalived", "vigil"}); err != nil {
+	if c.impls, err = benchkit.ParseList(*impls, allImpls); err != nil {
 		fmt.Fprintf(stderr, "instances: -impl %v\n", err)
 		return 2
+	}
+	if slices.Contains(c.impls, "floor") {
+		if c.self, err = os.Executable(); err != nil {
+			fmt.Fprintln(stderr, "instances:", err)
+			return 1
+		}
 	}
 
 	ctx, stop := benchkit.SignalContext()

@@ -94,6 +94,13 @@ func memory(pids []int) (node, error) {
 }
 
 func startRouter(ctx context.Context, c *config, l layout, impl string, h *nstest.Host, dir, state string, prio int, profile string) (benchkit.Router, error) {
+	if impl == "floor" {
+		f, err := startFloor(c.self, h.Name, state, floorFlags{l: l, interval: c.interval, prio: prio, wakes: min(c.wakes, l.n)})
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
 	if impl == "keepalived" {
 		k, err := benchkit.StartKeepalived(ctx, h.Name, dir, keepalivedConf(h, l, c.interval, state, prio))
 		if err != nil {
