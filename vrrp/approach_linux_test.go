@@ -5,6 +5,7 @@ package vrrp_test
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -31,6 +32,13 @@ const masterInterval = 100 * time.Millisecond
 
 func startApproach(t *testing.T, lead time.Duration) *approachRouter {
 	t.Helper()
+	return startApproachOn(t, lead, nil)
+}
+
+// startApproachOn is startApproach with the precise timer on clock (nil:
+// the router's own).
+func startApproachOn(t *testing.T, lead time.Duration, clock *vrrp.Clock) *approachRouter {
+	t.Helper()
 	hub := vrrptest.NewHub(1)
 	conn, err := hub.Join(ourAddr)
 	if err != nil {
@@ -45,7 +53,7 @@ func startApproach(t *testing.T, lead time.Duration) *approachRouter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.SetTimers(vrrp.Timers{Precise: true, FinalApproach: lead}); err != nil {
+	if err := r.SetTimers(vrrp.Timers{Precise: true, FinalApproach: lead, Clock: clock}); err != nil {
 		t.Fatal(err)
 	}
 	a := &approachRouter{r: r, conn: conn, sub: r.Subscribe(8),
@@ -138,5 +146,38 @@ func TestFinalApproachOff(t *testing.T) {
 	}
 	if n := a.r.Stats().FinalApproaches; n != 0 {
 		t.Errorf("FinalApproaches = %d, want 0", n)
+	}
+}
+
+// Routers sharing a Clock take turns polling: of two whose final
+// approaches begin together, one polls and the other sleeps to its
+// deadline on the timer (a mass failover's routers polling at once took
+// the CPUs their takeovers needed). Neither takes over early. The
+// approach is 150 ms wide, so the second router begins its approach
+// while the first still polls, however the two are scheduled.
+func TestFinalApproachTakesTurns(t *testing.T) {
+	// One poller per Clock with 2 or 3 CPUs (GOMAXPROCS/2): make it so
+	// on any machine.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	clock, err := vrrp.NewClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clock.Close()
+	a, b := startApproachOn(t, 150*time.Millisecond, clock), startApproachOn(t, 150*time.Millisecond, clock)
+	atA, atB := a.inject(t), b.inject(t)
+	evA, evB := a.next(t, vrrp.Master), b.next(t, vrrp.Master)
+	for _, c := range []struct {
+		name   string
+		at, to time.Time
+	}{{"a", atA.Add(a.mdi), evA.Time}, {"b", atB.Add(b.mdi), evB.Time}} {
+		if c.to.Before(c.at) {
+			t.Errorf("%s took over %v before its deadline", c.name, c.at.Sub(c.to))
+		}
+	}
+	sa, sb := a.r.Stats(), b.r.Stats()
+	if polled, slept := sa.FinalApproaches+sb.FinalApproaches, sa.FinalApproachesSkipped+sb.FinalApproachesSkipped; polled != 1 || slept != 1 {
+		t.Errorf("approaches polled %d (a %d, b %d), slept through %d; want 1 and 1", polled,
+			sa.FinalApproaches, sb.FinalApproaches, slept)
 	}
 }

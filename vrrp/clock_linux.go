@@ -5,7 +5,9 @@ package vrrp
 import (
 	"container/heap"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,12 +25,31 @@ import (
 // would: the clock's goroutine wakes on the timerfd through Go's network
 // poller and signals the router's channel.
 //
+// The Routers of a Clock poll through their final approach
+// (Timers.FinalApproach) only while the process is otherwise quiet:
+// polling saves a takeover the wake-up of an idle CPU, and when many
+// takeovers are due together (a mass failover: 200 VRIDs whose master
+// died) the CPUs are not idle, and routers polling for a millisecond
+// each took the CPUs the takeovers needed (bench/README.md, "Mass
+// failover: the final approach"). A Router whose approach begins within
+// busyWindow of another's Master_Down_Timer expiry, or while half the
+// CPUs' worth (GOMAXPROCS/2, at least 1) poll, sleeps to its deadline
+// on the timerfd instead.
+//
 // Close it after the Routers using it have stopped; a Router's timer on
 // a closed Clock falls back to a Go timer.
 type Clock struct {
 	fd int
 	f  *os.File
 	wg sync.WaitGroup
+
+	// pollers counts the Routers polling through their final approach;
+	// maxPollers bounds it. lastExpiry is when (since epoch) a Router
+	// last had a Master_Down_Timer expiry.
+	pollers    atomic.Int32
+	maxPollers int32
+	epoch      time.Time
+	lastExpiry atomic.Int64
 
 	mu     sync.Mutex
 	timers clockHeap
@@ -46,7 +67,8 @@ func NewClock() (*Clock, error) {
 	}
 	// A non-blocking fd makes NewFile register it with the poller. Never
 	// call f.Fd(): it would switch the fd back to blocking mode.
-	c := &Clock{fd: fd, f: os.NewFile(uintptr(fd), "vrrp-clock")}
+	c := &Clock{fd: fd, f: os.NewFile(uintptr(fd), "vrrp-clock"), maxPollers: int32(max(1, runtime.GOMAXPROCS(0)/2)),
+		epoch: time.Now()}
 	c.wg.Go(c.run)
 	return c, nil
 }
@@ -101,6 +123,29 @@ func (c *Clock) arm(when time.Time) {
 		c.arms++
 	}
 }
+
+// busyWindow is how long after a Master_Down_Timer expiry of one of its
+// Routers a Clock's process counts as busy: its CPUs awake, no final
+// approach polls.
+const busyWindow = 5 * time.Millisecond
+
+// startPolling reports whether a Router may poll through its final
+// approach now; if so, it calls stopPolling when the approach ends.
+func (c *Clock) startPolling() bool {
+	if last := c.lastExpiry.Load(); last != 0 && time.Since(c.epoch)-time.Duration(last) < busyWindow {
+		return false
+	}
+	if c.pollers.Add(1) > c.maxPollers {
+		c.pollers.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (c *Clock) stopPolling() { c.pollers.Add(-1) }
+
+// expiring notes a Master_Down_Timer expiry of one of the Routers.
+func (c *Clock) expiring() { c.lastExpiry.Store(max(1, int64(time.Since(c.epoch)))) }
 
 // timer returns a new stepTimer on the clock.
 func (c *Clock) timer() stepTimer { return &clockTimer{clock: c, c: make(chan time.Time, 1), i: -1} }

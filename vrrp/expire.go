@@ -31,6 +31,9 @@ const maxTaken = 128
 // received after the deadline is stepped after the timer.
 func (lp *loop) expire(ctx context.Context, rx <-chan rxAdvert) {
 	if lp.armed == MasterDownTimer {
+		if lp.clock != nil {
+			lp.clock.expiring()
+		}
 		for range maxTaken {
 			a, ok := lp.arrived(rx)
 			if !ok {

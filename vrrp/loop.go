@@ -68,6 +68,7 @@ func (r *Router) Run(ctx context.Context) error {
 		var err error
 		if timers.Clock != nil {
 			t = timers.Clock.timer()
+			lp.clock = timers.Clock
 		} else {
 			t, err = newPreciseTimer()
 		}
@@ -204,6 +205,9 @@ type loop struct {
 	// queue; nil otherwise.
 	in  inlineConn
 	inq <-chan *rawMsg
+	// clock is the shared Clock of the precise timer, if any: its
+	// Routers take turns polling through final approaches.
+	clock *Clock
 }
 
 // inlineConn is a Conn that queues the messages it receives for its
@@ -250,6 +254,16 @@ func (lp *loop) finalApproach(ctx context.Context, rx <-chan rxAdvert) {
 		return // a stale expiry from before the timer was re-armed
 	}
 	lp.approach = time.Time{}
+	if c := lp.clock; c != nil {
+		if !c.startPolling() {
+			// Other routers of the clock are polling (takeovers due
+			// together): sleep to the deadline on the timer instead.
+			r.n.FinalApproachesSkipped.Add(1)
+			lp.fine.Reset(time.Until(deadline))
+			return
+		}
+		defer c.stopPolling()
+	}
 	r.n.FinalApproaches.Add(1)
 	for {
 		if !time.Now().Before(deadline) {

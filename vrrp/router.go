@@ -89,7 +89,7 @@ type counters struct {
 	AdvertsSent, AdvertsReceived, SendErrors, ReadErrors, AddrMismatch atomic.Uint64
 	PriorityZeroRx, PriorityZeroTx, Transitions, BecameMaster          atomic.Uint64
 	AddrErrors, AddrRetries, AddrFaults, FinalApproaches, VIPsRestored atomic.Uint64
-	AdvertsTakenAtExpiry                                               atomic.Uint64
+	AdvertsTakenAtExpiry, FinalApproachesSkipped                       atomic.Uint64
 	drops                                                              [numDropReasons]atomic.Uint64
 
 	transMu sync.Mutex            // guards byTransition (transitions are rare)

@@ -26,7 +26,8 @@ type Timers struct {
 	// deadline (one CPU busy for that long, once per imminent takeover:
 	// only after adverts from the master have stopped for about three
 	// intervals), so waking an idle CPU and thread is not added to the
-	// takeover. 0 means DefaultFinalApproach; negative turns it off.
+	// takeover. Routers sharing a Clock take turns (see Clock). 0 means
+	// DefaultFinalApproach; negative turns it off.
 	FinalApproach time.Duration
 	// AdvertGrid, if positive, puts a master's periodic adverts on
 	// multiples of it (of the wall clock's nanoseconds since 1970; at

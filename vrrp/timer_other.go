@@ -18,3 +18,9 @@ func NewClock() (*Clock, error) { return nil, errors.New("vrrp: precise clocks n
 func (c *Clock) Close() error { return nil }
 
 func (c *Clock) timer() stepTimer { return newGoTimer() }
+
+func (c *Clock) startPolling() bool { return true }
+
+func (c *Clock) stopPolling() {}
+
+func (c *Clock) expiring() {}

@@ -88,6 +88,10 @@ type Stats struct {
 	// FinalApproaches counts the times the router polled through the last
 	// Timers.FinalApproach before a Master_Down_Timer deadline.
 	FinalApproaches uint64
+	// FinalApproachesSkipped counts the approaches the router slept
+	// through to the deadline instead of polling, because other routers
+	// of its Clock were polling (Timers.Clock).
+	FinalApproachesSkipped uint64
 	// AdvertsTakenAtExpiry counts the adverts a Master_Down_Timer expiry
 	// found waiting (received, not yet stepped) and stepped before itself.
 	AdvertsTakenAtExpiry uint64

@@ -306,9 +306,10 @@ func logStats(logger *slog.Logger, routers []*vrrp.Router) {
 		sum.Transitions += s.Transitions
 		sum.BecameMaster += s.BecameMaster
 		sum.FinalApproaches += s.FinalApproaches
+		sum.FinalApproachesSkipped += s.FinalApproachesSkipped
 		sum.AdvertsTakenAtExpiry += s.AdvertsTakenAtExpiry
 	}
 	logger.Info("vrrpd: routers' counters", "routers", len(routers), "adverts_received", sum.AdvertsReceived,
 		"adverts_sent", sum.AdvertsSent, "transitions", sum.Transitions, "became_master", sum.BecameMaster,
-		"final_approaches", sum.FinalApproaches, "adverts_taken_at_expiry", sum.AdvertsTakenAtExpiry)
+		"final_approaches", sum.FinalApproaches, "final_approaches_skipped", sum.FinalApproachesSkipped, "adverts_taken_at_expiry", sum.AdvertsTakenAtExpiry)
 }
