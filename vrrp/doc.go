@@ -24,7 +24,9 @@
 // unicast peers) and counts each drop by reason in Stats. Transitions are
 // published to subscribers (Subscribe) without ever blocking the router:
 // each subscription is a queue that drops its oldest event when full and
-// counts it, and its channel is closed when Run returns. A Router runs
+// counts it, and its channel is closed when Run returns; SubscribeTo
+// delivers into a channel the caller made, which many routers may share
+// (one reader for all, no queue per router). A Router runs
 // once (ErrRan). Configuration errors are *FieldErrors naming the
 // instance and the field, wrapping ErrInvalid; Config.Validate reports
 // them all at once. In every field, zero means the default and a negative
@@ -70,7 +72,8 @@
 // SetTimers, before Run, chooses the clock of Master_Down_Timer: Go
 // timers (the default, which testing/synctest drives) or, on Linux, a
 // timerfd with a final approach, which takes over within microseconds of
-// the RFC's deadline (vigil's Host uses it).
+// the RFC's deadline (vigil's Host uses it); routers sharing a Clock
+// skip the approach's polling while others of them take over.
 //
 // # Virtual addresses: the guarantee
 //
