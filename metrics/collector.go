@@ -48,7 +48,7 @@ type Collector struct {
 	prioZeroSent, prioZeroReceived               *prometheus.Desc
 	transitions, becameMaster, addrErrors        *prometheus.Desc
 	vipsRestored, routerEventsDropped, approach  *prometheus.Desc
-	addrRetries, addrFaults                      *prometheus.Desc
+	addrRetries, addrFaults, approachSkipped     *prometheus.Desc
 	trackUp, trackDelta, trackFault              *prometheus.Desc
 
 	syncGroupState *prometheus.Desc
@@ -125,6 +125,8 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 		"Transition events lost by the VRRP instance's full subscriber queues.", inst)
 	c.approach = d("instance_final_approaches_total",
 		"Times the VRRP instance polled through the final approach before a Master_Down_Timer deadline.", inst)
+	c.approachSkipped = d("instance_final_approaches_skipped_total",
+		"Final approaches the VRRP instance slept through instead of polling, because other instances were taking over.", inst)
 	c.trackUp = d("instance_track_up", "1 when a tracker or interface the VRRP instance tracks is up, else 0.", inst, "source")
 	c.trackDelta = d("instance_track_priority_delta", "What a tracker or interface adds to the VRRP instance's priority now.",
 		inst, "source")
@@ -274,6 +276,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.vipsRestored, rs.VIPsRestored, n)
 		counter(c.routerEventsDropped, rs.EventsDropped, n)
 		counter(c.approach, rs.FinalApproaches, n)
+		counter(c.approachSkipped, rs.FinalApproachesSkipped, n)
 	}
 	for _, g := range st.SyncGroups {
 		stateSet(c.syncGroupState, g.Name, g.State)

@@ -85,6 +85,8 @@
 //	                                                  full queues
 //	instance_final_approaches_total          counter  polls through the final approach before a
 //	                                                  Master_Down_Timer deadline
+//	instance_final_approaches_skipped_total  counter  final approaches slept through instead,
+//	                                                  other instances taking over (vrrp.Clock)
 //
 // Sync groups, trackers, virtual and real servers:
 //
