@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -278,4 +279,42 @@ func newMemPlatform(t *testing.T, hub *vrrptest.Hub, i byte) *vigiltest.Platform
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A Supervisor runs a small, fixed number of goroutines per VRRP
+// instance: the router's loop, its watchdog guard and one forwarder for
+// its subscriptions (transitions, lower priority adverts, sync statuses;
+// a forwarder each made 2 more), plus here the in-memory Conn's reader
+// (vrrptest; a SocketConn has none), whatever the number of instances. Counted as the difference between 5 and 25
+// instances in sync groups (which add the sync subscription), all
+// settled as master.
+func TestSupervisorGoroutinesPerInstance(t *testing.T) {
+	count := func(n int) int {
+		var g int
+		synctest.Test(t, func(t *testing.T) {
+			cfg := vigil.Config{}
+			var members []string
+			for i := range n {
+				name := fmt.Sprint("VI_", i+1)
+				vip := netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + i)}), 24)
+				cfg.Instances = append(cfg.Instances, supInst(name, uint8(i+1), 255, vip))
+				members = append(members, name)
+			}
+			cfg.SyncGroups = []vigil.SyncGroup{{Name: "G", Members: members}}
+			m := startSup(t, vrrptest.NewHub(1), 1, cfg)
+			ctx, cancel := context.WithCancel(t.Context())
+			m.run(ctx)
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			g = runtime.NumGoroutine()
+			stopAll(t, cancel, m)
+		})
+		return g
+	}
+	small, large := count(5), count(25)
+	per := float64(large-small) / 20
+	t.Logf("goroutines: %d with 5 instances, %d with 25: %.2f per instance", small, large, per)
+	if per > 4 {
+		t.Errorf("%.2f goroutines per instance, want at most 4 (loop, guard, forwarder, the test Conn's reader)", per)
+	}
 }
