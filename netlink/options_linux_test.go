@@ -37,6 +37,7 @@ func TestAddrManagerOptions(t *testing.T) {
 			{Dst: pfx("198.18.2.0/24"), MultiPath: []netlink.Nexthop{
 				{Gw: addr("192.0.2.254"), Weight: 2}, {Gw: addr("198.51.100.254"), Interface: "dum0"}}},
 			{Dst: pfx("198.18.3.0/24"), Gw: addr("192.0.2.253"), Table: 100, Mode: netlink.RouteAppend},
+			{Dst: pfx("198.18.5.0/24"), Gw: addr("198.51.100.254"), Interface: "dum0"},
 		},
 		Rules: []netlink.Rule{{From: pfx("198.18.4.0/24"), Table: 100, Priority: 1000, Invert: true}},
 	})
@@ -64,6 +65,7 @@ func TestAddrManagerOptions(t *testing.T) {
 		{[]string{"route", "show", "198.18.1.0/24"}, "198.18.1.0/24 dev eth0 scope host"},
 		{[]string{"route", "show", "198.18.2.0/24"}, "nexthop via 192.0.2.254 dev eth0 weight 2"},
 		{[]string{"route", "show", "198.18.2.0/24"}, "nexthop via 198.51.100.254 dev dum0 weight 1"},
+		{[]string{"route", "show", "198.18.5.0/24"}, "198.18.5.0/24 via 198.51.100.254 dev dum0"},
 		{[]string{"route", "show", "table", "100", "198.18.3.0/24"}, "198.18.3.0/24 via 192.0.2.252 dev eth0 \n198.18.3.0/24 via 192.0.2.253 dev eth0"},
 		{[]string{"rule", "show"}, "1000:\tnot from 198.18.4.0/24 lookup 100"},
 	} {

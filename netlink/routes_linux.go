@@ -26,14 +26,14 @@ func (m *AddrManager) changeRoute(link vnl.Link, r Route, add bool) error {
 	default:
 		vr.Type = unix.RTN_UNICAST
 		if r.Interface != "" && r.Interface != m.iface {
-			l, err := linkByName(m.h, r.Interface)
+			i, err := m.q.ifIndex(r.Interface)
 			if err != nil {
 				if !add && errors.Is(err, ErrNoInterface) {
 					return nil // the route went with its interface
 				}
 				return fmt.Errorf("netlink: route %v: %w", r, err)
 			}
-			vr.LinkIndex = l.Attrs().Index
+			vr.LinkIndex = i
 		} else if link == nil {
 			if !add {
 				return nil // the route went with its interface
@@ -143,14 +143,14 @@ func (m *AddrManager) multiPath(vr *vnl.Route, r Route, add bool) error {
 	for _, h := range r.MultiPath {
 		nh := &vnl.NexthopInfo{LinkIndex: vr.LinkIndex}
 		if h.Interface != "" {
-			l, err := linkByName(m.h, h.Interface)
+			i, err := m.q.ifIndex(h.Interface)
 			if err != nil {
 				if !add && errors.Is(err, ErrNoInterface) {
 					continue // that path went with its interface
 				}
 				return fmt.Errorf("netlink: route %v: %w", r, err)
 			}
-			nh.LinkIndex = l.Attrs().Index
+			nh.LinkIndex = i
 		}
 		if h.Gw.IsValid() {
 			nh.Gw = h.Gw.AsSlice()
