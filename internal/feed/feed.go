@@ -38,16 +38,7 @@ func (f *Feed[T]) Subscribe(n int) *Sub[T] {
 	if n < 1 {
 		n = 1
 	}
-	s := &Sub[T]{f: f, c: make(chan T, n)}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		close(s.c)
-		s.done = true
-		return s
-	}
-	f.subs = append(f.subs, s)
-	return s
+	return f.add(&Sub[T]{f: f, c: make(chan T, n)})
 }
 
 // SubscribeTo adds a subscriber whose queue is c, a channel the caller
@@ -61,11 +52,15 @@ func (f *Feed[T]) Subscribe(n int) *Sub[T] {
 // none: the others are counted as dropped). After the feed is closed it
 // returns a subscriber that delivers nothing.
 func (f *Feed[T]) SubscribeTo(c chan T) *Sub[T] {
-	s := &Sub[T]{f: f, c: c, shared: true}
+	return f.add(&Sub[T]{f: f, c: c, shared: true})
+}
+
+// add registers s, or stops it at once if the feed is closed.
+func (f *Feed[T]) add(s *Sub[T]) *Sub[T] {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		s.done = true
+		s.stop()
 		return s
 	}
 	f.subs = append(f.subs, s)
