@@ -76,7 +76,12 @@ func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
 		r.hdr.Namelen = uint32(len(r.from))
 		r.hdr.SetControllen(len(r.oob))
 		r.hdr.Flags = 0
-		n, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.hdr)), 0)
+		// Raw: the descriptor is non-blocking (the poller's), so the
+		// call never waits and need not tell the scheduler, whose
+		// entersyscall/exitsyscall, waking sysmon from its sleep, cost
+		// an idle backup a tenth of its CPU per advert (bench/README.md,
+		// "A backup's repeats").
+		n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.hdr)), 0)
 		if errno == unix.EAGAIN {
 			return false // wait in the poller
 		}

@@ -87,7 +87,8 @@ func newSendmsg(s *Socket, src netip.Addr, ttl int) (*sendmsg, error) {
 	m.hdr.Control = &m.oob[0]
 	m.write = func(fd uintptr) bool {
 		m.hdr.SetControllen(len(m.oob))
-		_, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
+		// Raw, as recvmsg: a non-blocking descriptor never waits.
+		_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
 		if errno == unix.EAGAIN {
 			return false // the send buffer is full: wait in the poller
 		}
