@@ -55,8 +55,9 @@ type Clock struct {
 	timers clockHeap
 	armed  time.Time // when the timerfd fires next; zero: disarmed
 	closed bool
-	// arms counts timerfd_settime calls that armed it (tests).
-	arms int
+	// arms counts timerfd_settime calls that armed it, fired the
+	// expiries signalled (tests).
+	arms, fired int
 }
 
 // NewClock returns a running Clock.
@@ -98,6 +99,7 @@ func (c *Clock) run() {
 		now := time.Now()
 		for len(c.timers) > 0 && !c.timers[0].when.After(now) {
 			t := heap.Pop(&c.timers).(*clockTimer)
+			c.fired++
 			select {
 			case t.c <- now:
 			default: // an expiry is already waiting; the loop will see the time
@@ -159,6 +161,8 @@ type clockTimer struct {
 }
 
 func (t *clockTimer) C() <-chan time.Time { return t.c }
+
+func (t *clockTimer) shared() {}
 
 func (t *clockTimer) Reset(d time.Duration) {
 	c := t.clock

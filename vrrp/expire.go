@@ -41,7 +41,10 @@ func (lp *loop) expire(ctx context.Context, rx <-chan rxAdvert) {
 			}
 			r := lp.r
 			r.n.AdvertsTakenAtExpiry.Add(1)
-			if t, d := r.machine.Deadline(); t == MasterDownTimer && !a.at.Before(d) && !time.Now().Before(d) {
+			// A repeat arrived before the deadline in force then, which
+			// the repeats before it (not stepped) had moved past the
+			// machine's.
+			if t, d := r.machine.Deadline(); !a.repeat && t == MasterDownTimer && !a.at.Before(d) && !time.Now().Before(d) {
 				lp.step(ctx, Input{Kind: InputTimer, Timer: lp.armed}) // the deadline came first
 			}
 			lp.stepAdvert(ctx, a)
@@ -58,6 +61,10 @@ func (lp *loop) arrived(rx <-chan rxAdvert) (rxAdvert, bool) {
 		return a, true
 	default:
 	}
+	// Repeats the Conn recorded arrived before what its queue holds.
+	if a, ok := lp.takeRepeat(); ok {
+		return a, true
+	}
 	tt, ok := lp.r.conn.(tryTaker)
 	if !ok {
 		return rxAdvert{}, false
@@ -70,7 +77,7 @@ func (lp *loop) arrived(rx <-chan rxAdvert) (rxAdvert, bool) {
 	for range maxTaken {
 		lp.tookOK = false
 		if !tt.TryTakeAdvert(lp.take) {
-			return rxAdvert{}, false
+			return lp.takeRepeat() // its poll of the socket may have recorded one
 		}
 		if lp.tookOK {
 			return lp.took, true
@@ -89,5 +96,11 @@ func (lp *loop) stepAdvert(ctx context.Context, a rxAdvert) {
 		a.at = lp.lastRx
 	}
 	lp.lastRx = a.at
-	lp.stepAt(ctx, Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}, a.at)
+	in := Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}
+	lp.stepping = a.repeat
+	lp.stepAt(ctx, in, a.at)
+	lp.stepping = false
+	if a.repeat && lp.repOn && !lp.repeatable(in) {
+		lp.dropRepeat(ctx)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/logx"
@@ -19,6 +20,7 @@ type rxAdvert struct {
 	interval time.Duration
 	src      netip.Addr
 	at       time.Time // when it was read: timers restart from here
+	repeat   bool      // one the Conn recorded (repeat.go)
 }
 
 // Run runs the router until ctx is done, then shuts it down: a Master sends
@@ -86,6 +88,11 @@ func (r *Router) Run(ctx context.Context) error {
 	defer lp.timer.Close()
 	defer lp.addr.stop()
 	defer lp.endMastership()
+	defer func() {
+		if lp.repOn { // a panic's way out: the Conn must not touch the timer closed above
+			lp.in.clearRepeat()
+		}
+	}()
 	r.applyControl(&lp, ctx)
 	start := InputStartup
 	if resume {
@@ -148,6 +155,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	r.pending = nil
 	r.ctlMu.Unlock()
 	if cfg != nil {
+		lp.dropRepeat(ctx) // validated under the configuration replaced
 		lp.reconfigure(ctx, *cfg)
 	}
 	r.ctlMu.Lock()
@@ -205,6 +213,12 @@ type loop struct {
 	// queue; nil otherwise.
 	in  inlineConn
 	inq <-chan *rawMsg
+	// rep is the advert the Conn records repeats of while repOn; their
+	// arrival times come from the Conn (takeRepeat). stepping is set
+	// while the loop steps one (repeat.go).
+	rep      rxAdvert
+	repOn    bool
+	stepping bool
 	// clock is the shared Clock of the precise timer, if any: its
 	// Routers take turns polling through final approaches.
 	clock *Clock
@@ -221,6 +235,11 @@ type inlineConn interface {
 	inbox() (q <-chan *rawMsg, closed, done <-chan struct{})
 	// reuse takes back a message taken from the queue.
 	reuse(m *rawMsg)
+	// setRepeat, clearRepeat and takeRepeat are SocketConn's record of
+	// the advert the loop is content to hear again (repeat.go).
+	setRepeat(b []byte, info PacketInfo, received *atomic.Uint64, t repeatTimer) bool
+	clearRepeat()
+	takeRepeat() (time.Time, bool)
 }
 
 // rawMsg is a message waiting in a Conn's queue. It belongs to whoever
@@ -234,13 +253,16 @@ type rawMsg struct {
 }
 
 // takeInline validates and steps a message the loop took from its Conn's
-// queue, and gives it back.
+// queue, and gives it back. The repeats recorded before it arrived are
+// stepped first.
 func (lp *loop) takeInline(ctx context.Context, m *rawMsg) {
+	lp.stepRepeat(ctx)
 	a, ok := lp.r.accept(m.b, m.info, &lp.radv)
-	lp.in.reuse(m)
 	if ok {
 		lp.stepAdvert(ctx, a)
+		lp.offerRepeat(m.b, m.info, a)
 	}
+	lp.in.reuse(m)
 }
 
 // finalApproach runs when the fine timer fires FinalApproach ahead of
@@ -254,6 +276,18 @@ func (lp *loop) finalApproach(ctx context.Context, rx <-chan rxAdvert) {
 		return // a stale expiry from before the timer was re-armed
 	}
 	lp.approach = time.Time{}
+	if a, ok := lp.takeRepeat(); ok {
+		// The master advertised since the deadline was set (its Conn
+		// restarted the timer: repeat.go).
+		lp.stepAdvert(ctx, a)
+		t, at := r.machine.Deadline()
+		if t != MasterDownTimer || !lp.approach.IsZero() {
+			return // the timers have it
+		}
+		// Its last advert makes the deadline as near as this one was:
+		// approach that.
+		deadline = at
+	}
 	if c := lp.clock; c != nil {
 		if !c.startPolling() {
 			// Other routers of the clock are polling (takeovers due
@@ -280,8 +314,12 @@ func (lp *loop) finalApproach(ctx context.Context, rx <-chan rxAdvert) {
 		case <-ctx.Done():
 			return // Run's loop sees it next
 		default:
-			runtime.Gosched()
-			continue
+			a, ok := lp.takeRepeat()
+			if !ok {
+				runtime.Gosched()
+				continue
+			}
+			lp.stepAdvert(ctx, a)
 		}
 		if t, at := r.machine.Deadline(); t != MasterDownTimer || !at.Equal(deadline) {
 			return // re-armed (the master is back) or stopped: the timers have it
@@ -315,6 +353,10 @@ func (lp *loop) step(ctx context.Context, in Input) { lp.stepAt(ctx, in, time.No
 // stepAt applies in as of time now (for adverts: when they were read, so
 // the handoff from the reader does not delay the timers).
 func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
+	if lp.repOn && !lp.stepping && !lp.stale(in, now) {
+		// Anything but a repeat may change what a repeat does.
+		lp.dropRepeat(ctx)
+	}
 	lp.actions = lp.r.machine.Step(in, now, lp.actions[:0])
 	lp.do(ctx, lp.actions, now)
 	lp.reportLowerPrio(in, lp.actions, now)

@@ -74,13 +74,17 @@ type SocketStats struct {
 	// Polled counts the messages of Received that a Router's expiry read
 	// (SocketConn.TryTakeAdvert) before the socket's reader got to them.
 	Polled uint64
+	// Repeats counts the messages of Delivered that were the advert
+	// their Router last stepped again, recorded without waking it (a
+	// backup hearing its master: SocketConn's repeat).
+	Repeats uint64
 }
 
 // socketCounters are a Socket's live counters, copied by Stats into the
 // SocketStats fields of the same name.
 type socketCounters struct {
 	Received, Delivered, UnknownVRID, NotPeer, Short, QueueFull atomic.Uint64
-	ReadErrors, Retries, Rebinds, Polled                        atomic.Uint64
+	ReadErrors, Retries, Rebinds, Polled, Repeats               atomic.Uint64
 }
 
 // Socket is one raw IP socket (protocol 112) on one interface for one

@@ -3,12 +3,15 @@
 package vrrp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +58,44 @@ type SocketConn struct {
 	txErr  error
 	closed chan struct{}
 	once   sync.Once
+
+	// rep is the advert its Router last stepped, when stepping it again
+	// would only restart Master_Down_Timer (setRepeat).
+	rep repeat
+}
+
+// repeat is a Conn's record of the advert its Router is content to hear
+// again without being woken: a backup's master sends the same bytes
+// every interval, and all its Router does with each is restart
+// Master_Down_Timer from when it arrived. dispatch compares a message
+// with it and, if it is the same message from the same place, notes when
+// it arrived instead of queueing it; the Router steps the latest of
+// those when it wakes for anything, and at the latest when its
+// Master_Down_Timer is (nearly) due (loop.takeRepeat). Per advert a
+// backup so costs a comparison instead of its Router's wake-up
+// (bench/README.md, "A backup's repeats").
+//
+// Order is kept: a message that is not the repeat stops the recording
+// (later repeats queue behind it), and setRepeat records nothing while
+// messages wait in the queue; mu is held while a message is queued, so
+// that the two cannot cross.
+type repeat struct {
+	mu   sync.Mutex
+	on   bool
+	b    []byte
+	info PacketInfo // Time unused
+	// received counts the repeats as the Router's accepted adverts; t
+	// restarts its Master_Down_Timer for each.
+	received *atomic.Uint64
+	t        repeatTimer
+	// at is when the latest repeat not yet taken arrived; zero: none.
+	at time.Time
+}
+
+// matches reports whether b with info is the recorded message. mu held.
+func (p *repeat) matches(b []byte, info PacketInfo) bool {
+	return p.on && info.Src == p.info.Src && info.Dst == p.info.Dst && info.TTL == p.info.TTL &&
+		info.IfIndex == p.info.IfIndex && bytes.Equal(b, p.b)
 }
 
 // maxReuse is the largest buffer a Conn keeps for reuse: no VRRP message
@@ -146,6 +187,25 @@ func (s *Socket) dispatch(b []byte, info PacketInfo) {
 		s.n.NotPeer.Add(1)
 		return
 	}
+	p := &c.rep
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.matches(b, info) {
+		at := info.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if at.Before(p.t.deadline) {
+			p.at = at
+			p.received.Add(1)
+			p.t.restart(at)
+			s.n.Delivered.Add(1)
+			s.n.Repeats.Add(1)
+			return
+		}
+		// Too late: the Router steps its expiry, then this.
+	}
+	p.on = false // what follows queues behind this message
 	m := c.msg(len(b))
 	copy(m.b, b)
 	m.info = info
@@ -156,6 +216,43 @@ func (s *Socket) dispatch(b []byte, info PacketInfo) {
 		s.n.QueueFull.Add(1)
 		c.reuse(m)
 	}
+}
+
+// setRepeat records b, which arrived with info, as the message the
+// Conn's Router is content to hear again (repeat), counting repeats in
+// received and restarting t for each; it records nothing while messages
+// wait in the queue (they arrived first) and reports whether it did.
+// Once clearRepeat returns, t is not touched again.
+func (c *SocketConn) setRepeat(b []byte, info PacketInfo, received *atomic.Uint64, t repeatTimer) bool {
+	p := &c.rep
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(c.q) > 0 || len(b) > maxReuse {
+		p.on = false
+		return false
+	}
+	p.on, p.b, p.info, p.received, p.t = true, append(p.b[:0], b...), info, received, t
+	p.info.Time = time.Time{}
+	return true
+}
+
+// clearRepeat stops recording repeats; one recorded and not taken stays
+// for takeRepeat.
+func (c *SocketConn) clearRepeat() {
+	c.rep.mu.Lock()
+	c.rep.on = false
+	c.rep.mu.Unlock()
+}
+
+// takeRepeat returns when the latest repeat not yet taken arrived, if
+// one did.
+func (c *SocketConn) takeRepeat() (time.Time, bool) {
+	p := &c.rep
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at := p.at
+	p.at = time.Time{}
+	return at, !at.IsZero()
 }
 
 // msg returns a message of n bytes for c: one from c's free list, or a

@@ -57,6 +57,18 @@ type stepTimer interface {
 	Close()
 }
 
+// sharedTimer is a stepTimer that another goroutine may Reset while the
+// loop uses it: a Conn's dispatch restarts a backup's Master_Down_Timer
+// for each repeat it records (repeatTimer), as the loop would. A Go
+// timer is one, and a Clock's; a timerfd of the Router's own is not (a
+// syscall per advert, which the loop's wake-up would be cheaper than).
+type sharedTimer interface {
+	stepTimer
+	shared()
+}
+
+func (g *goTimer) shared() {}
+
 // goTimer is a stepTimer on time.Timer: works everywhere, including inside
 // testing/synctest bubbles, with the Go runtime's timer granularity (on
 // Linux up to about a millisecond late when the process is idle).

@@ -1,0 +1,135 @@
+package vrrp
+
+import (
+	"context"
+	"time"
+)
+
+// A backup hears its master's advert every interval, the same bytes each
+// time, and all its machine does with one is restart Master_Down_Timer
+// from when it arrived. Waking the Router's loop for that (the Conn's
+// queue, a select over a dozen channels, validation, a step) was half a
+// backup's CPU per advert (bench/README.md, "A backup's repeats"). So
+// once the loop has stepped such an advert from the queue, it has the
+// Conn record it (offerRepeat): the Conn's dispatch compares each message
+// with it, and for the same message from the same place it counts the
+// advert as received, notes when it arrived and restarts the loop's
+// Master_Down_Timer itself (repeatTimer), instead of queueing it. The
+// loop steps the latest repeat it has not stepped, at its arrival time,
+// before anything else it steps, and when the timer fires; so the
+// machine sees what it would have seen, later, and no input of its own
+// time is stepped before an advert that arrived earlier.
+//
+// The recording stops (dropRepeat) before the loop steps anything that
+// is not a repeat, when its configuration is replaced, and in the Conn
+// when a message that is not the repeat arrives (it and what follows
+// queue in order); the next advert the loop steps from its queue may be
+// recorded again.
+
+// repeatTimer is what a Conn needs to restart a backup's
+// Master_Down_Timer for a repeat as the loop would: the timer (nil: the
+// loop's cannot be shared; the loop restarts it when it fires), the
+// Master_Down_Interval, the final approach's lead (≤ 0: none) and the
+// deadline in force. A repeat that arrives at or after the deadline is
+// not one: the loop must step the expiry first (the Conn queues it).
+type repeatTimer struct {
+	t         sharedTimer
+	mdi, lead time.Duration
+	deadline  time.Time
+}
+
+// restart moves the deadline for a repeat that arrived at at, before
+// it, and arms the timer.
+func (rt *repeatTimer) restart(at time.Time) {
+	rt.deadline = at.Add(rt.mdi)
+	if rt.t == nil {
+		return
+	}
+	d := time.Until(rt.deadline)
+	if rt.lead > 0 && d > 2*rt.lead {
+		d -= rt.lead
+	}
+	rt.t.Reset(d)
+}
+
+// offerRepeat has the Conn record the advert a (b, received with info),
+// just stepped from the queue, if stepping it again would only restart
+// Master_Down_Timer (repeatable) and it names our addresses (else each
+// is counted as a mismatch).
+func (lp *loop) offerRepeat(b []byte, info PacketInfo, a rxAdvert) {
+	r := lp.r
+	if !lp.repeatable(Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}) ||
+		!sameAddrs(lp.radv.Addrs, r.view.Load().vips) {
+		if lp.repOn {
+			lp.in.clearRepeat()
+			lp.repOn = false
+		}
+		return
+	}
+	_, deadline := r.machine.Deadline()
+	rt := repeatTimer{mdi: r.machine.MasterDownInterval(), deadline: deadline}
+	if lp.fine == lp.timer {
+		rt.t, _ = lp.timer.(sharedTimer) // do arms it, with no approach
+	} else {
+		rt.t, _ = lp.fine.(sharedTimer)
+		rt.lead = lp.lead
+	}
+	lp.rep = a
+	lp.rep.repeat = true
+	lp.repOn = lp.in.setRepeat(b, info, &r.n.AdvertsReceived, rt)
+}
+
+// repeatable reports whether in, an advert just stepped with lp.actions,
+// would do the same again: we are Backup, it is not priority 0 and all
+// it did was restart Master_Down_Timer from its arrival (not a lower
+// priority discarded or accepted under a preempt delay, whose deadline
+// is not the arrival's).
+func (lp *loop) repeatable(in Input) bool {
+	m := lp.r.machine
+	return in.Kind == InputAdvert && in.Priority != PriorityStop && lp.in != nil && m.State() == Backup &&
+		m.preemptAt.IsZero() && len(lp.actions) == 1 && lp.actions[0].Kind == ActArmTimer &&
+		lp.actions[0].Timer == MasterDownTimer
+}
+
+// stale reports whether the machine would ignore in at now: an expiry of
+// a timer not armed, or before its deadline.
+func (lp *loop) stale(in Input, now time.Time) bool {
+	if in.Kind != InputTimer {
+		return false
+	}
+	t, at := lp.r.machine.Deadline()
+	return in.Timer != t || t == NoTimer || now.Before(at)
+}
+
+// dropRepeat stops the Conn's recording, then steps the repeat it
+// recorded last, if the loop has not.
+func (lp *loop) dropRepeat(ctx context.Context) {
+	if lp.repOn {
+		lp.in.clearRepeat()
+		lp.repOn = false
+	}
+	lp.stepRepeat(ctx)
+}
+
+// stepRepeat steps the latest repeat the Conn recorded and the loop has
+// not stepped, if any, at its arrival time.
+func (lp *loop) stepRepeat(ctx context.Context) {
+	if a, ok := lp.takeRepeat(); ok {
+		lp.stepAdvert(ctx, a)
+	}
+}
+
+// takeRepeat returns the latest repeat the Conn recorded and the loop
+// has not stepped, if any.
+func (lp *loop) takeRepeat() (rxAdvert, bool) {
+	if lp.in == nil {
+		return rxAdvert{}, false
+	}
+	at, ok := lp.in.takeRepeat()
+	if !ok {
+		return rxAdvert{}, false
+	}
+	a := lp.rep
+	a.at = at
+	return a, true
+}
