@@ -46,6 +46,7 @@ func (r *Router) Run(ctx context.Context) error {
 	var inClosed, inDone <-chan struct{}
 	readErr := make(chan error, 1)
 	var wg sync.WaitGroup
+	lp.out, _ = r.conn.(outConn)
 	if ic, ok := r.conn.(inlineConn); ok {
 		lp.in = ic
 		lp.inq, inClosed, inDone = ic.inbox()
@@ -92,6 +93,7 @@ func (r *Router) Run(ctx context.Context) error {
 		if lp.repOn { // a panic's way out: the Conn must not touch the timer closed above
 			lp.in.clearRepeat()
 		}
+		lp.takeBack()
 	}()
 	r.applyControl(&lp, ctx)
 	start := InputStartup
@@ -156,6 +158,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	r.ctlMu.Unlock()
 	if cfg != nil {
 		lp.dropRepeat(ctx) // validated under the configuration replaced
+		lp.takeBack()      // marshalled under it
 		lp.reconfigure(ctx, *cfg)
 	}
 	r.ctlMu.Lock()
@@ -219,6 +222,13 @@ type loop struct {
 	rep      rxAdvert
 	repOn    bool
 	stepping bool
+	// out is the Conn when it can send a master's advert again for the
+	// loop, outOn while it does; sentOK says the last send went out
+	// (repeat.go).
+	out    outConn
+	outOn  bool
+	sentOK bool
+	failed func(error)
 	// clock is the shared Clock of the precise timer, if any: its
 	// Routers take turns polling through final approaches.
 	clock *Clock
@@ -357,9 +367,11 @@ func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
 		// Anything but a repeat may change what a repeat does.
 		lp.dropRepeat(ctx)
 	}
+	lp.takeBack() // the machine's Adver_Timer must be its own to step anything
 	lp.actions = lp.r.machine.Step(in, now, lp.actions[:0])
 	lp.do(ctx, lp.actions, now)
 	lp.reportLowerPrio(in, lp.actions, now)
+	lp.handOut(in)
 }
 
 // do carries out the machine's actions and updates the status.
@@ -578,6 +590,7 @@ func (lp *loop) send(ctx context.Context, prio uint8) {
 	if prio == PriorityStop {
 		r.n.PriorityZeroTx.Add(1)
 	}
+	lp.sentOK = false
 	for _, dst := range v.groups {
 		b, err := lp.adv.AppendMarshal(lp.buf[:0], r.local, dst)
 		if err != nil {
@@ -594,5 +607,6 @@ func (lp *loop) send(ctx context.Context, prio uint8) {
 			continue
 		}
 		r.n.AdvertsSent.Add(1)
+		lp.sentOK = true
 	}
 }

@@ -316,6 +316,16 @@ func (m *Machine) arm(dst []Action, t Timer, at time.Time) []Action {
 	return append(dst, Action{Kind: ActArmTimer, Timer: t, At: at})
 }
 
+// adverSentUntil tells a Master's machine that its adverts were sent,
+// each when due, by someone else (the Router's Socket: sendrepeat.go),
+// up to next, when the Adver_Timer is now due; it does nothing unless
+// the Adver_Timer is armed.
+func (m *Machine) adverSentUntil(next time.Time) {
+	if m.timer == AdverTimer {
+		m.deadline = next
+	}
+}
+
 func (m *Machine) stopTimer(dst []Action) []Action {
 	if m.timer == NoTimer {
 		return dst
@@ -412,11 +422,7 @@ func (m *Machine) timerExpired(dst []Action, now time.Time) []Action {
 		return m.becomeMaster(dst, now, why)
 	case AdverTimer:
 		dst = append(dst, Action{Kind: ActSend, Priority: m.priority})
-		next := m.onGrid(m.deadline.Add(m.cfg.Interval))
-		if !next.After(now) {
-			next = m.onGrid(now.Add(m.cfg.Interval)) // we ran late: no catch-up burst
-		}
-		return m.arm(dst, AdverTimer, next)
+		return m.arm(dst, AdverTimer, nextAdver(m.deadline, now, m.cfg.Interval, m.grid))
 	}
 	return dst
 }

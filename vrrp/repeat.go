@@ -2,7 +2,11 @@ package vrrp
 
 import (
 	"context"
+	"net/netip"
+	"sync/atomic"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/logx"
 )
 
 // A backup hears its master's advert every interval, the same bytes each
@@ -132,4 +136,53 @@ func (lp *loop) takeRepeat() (rxAdvert, bool) {
 	a := lp.rep
 	a.at = at
 	return a, true
+}
+
+// outConn is a Conn whose Socket can send a master's advert again every
+// interval for its Router (SocketConn: sendrepeat_linux.go).
+type outConn interface {
+	sendRepeats(b []byte, dst netip.Addr, due time.Time, interval, grid time.Duration, sent, errs *atomic.Uint64, failed func(error))
+	takeBack() time.Time
+}
+
+// handOut hands the advert just sent to the Conn's Socket to send again
+// when due, if stepping in did nothing but send it and arm the
+// Adver_Timer for the next: a Master's periodic advert, sent without a
+// failure to its one destination (a unicast Router with several peers
+// sends its own).
+func (lp *loop) handOut(in Input) {
+	r := lp.r
+	if lp.out == nil || lp.outOn || in.Kind != InputTimer || in.Timer != AdverTimer || r.machine.State() != Master ||
+		!lp.sentOK || len(lp.actions) != 2 || lp.actions[0].Kind != ActSend || lp.actions[1].Kind != ActArmTimer ||
+		lp.actions[1].Timer != AdverTimer {
+		return
+	}
+	v := r.view.Load()
+	if len(v.groups) != 1 {
+		return
+	}
+	if lp.failed == nil {
+		lp.failed = func(err error) {
+			if c := r.n.SendErrors.Load(); logx.Sampled(c) {
+				r.view.Load().log.Warn("vrrp: sending advert failed", "err", err, "errors", c)
+			}
+		}
+	}
+	lp.timer.Stop()
+	lp.out.sendRepeats(lp.buf, v.groups[0], lp.actions[1].At, v.cfg.Interval, r.machine.grid, &r.n.AdvertsSent,
+		&r.n.SendErrors, lp.failed)
+	lp.outOn = true
+}
+
+// takeBack takes the advert handOut handed out back from the Socket, and
+// the Adver_Timer with it: the machine learns when the next advert is
+// due, the loop's timer is armed for it.
+func (lp *loop) takeBack() {
+	if !lp.outOn {
+		return
+	}
+	lp.outOn = false
+	due := lp.out.takeBack()
+	lp.r.machine.adverSentUntil(due)
+	lp.timer.Reset(time.Until(due))
 }

@@ -5,6 +5,7 @@ package vrrp
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -77,7 +78,7 @@ func (g *repeatRig) events() []Event {
 }
 
 // A backup's master's adverts, the same every interval, reach the
-// Router's loop once: the Conn records the others (SocketStats.Repeats),
+// Router's loop once: the Conn records the others (SocketStats.RepeatsReceived),
 // counted as accepted, and the loop still restarts Master_Down_Timer from
 // the last of them: it takes over Master_Down_Interval after the last
 // advert to the nanosecond, as if it had stepped each.
@@ -100,7 +101,7 @@ func TestBackupRepeats(t *testing.T) {
 			}
 		}
 		st := g.s.Stats()
-		if st.Delivered != n || st.Repeats != n-1 || st.QueueFull != 0 {
+		if st.Delivered != n || st.RepeatsReceived != n-1 || st.QueueFull != 0 {
 			t.Errorf("socket stats %+v: want %d delivered, %d of them repeats", st, n, n-1)
 		}
 		if rs := g.r.Stats(); rs.AdvertsReceived != n {
@@ -163,7 +164,7 @@ func TestSocketConnRepeatOrder(t *testing.T) {
 	s.dispatch(rep, at(3))
 	s.dispatch(stop, at(4)) // not the repeat: queued, recording stops
 	s.dispatch(rep, at(5))  // behind it
-	if st := s.Stats(); st.Repeats != 3 || st.Delivered != 5 || len(conn.q) != 2 || received.Load() != 3 {
+	if st := s.Stats(); st.RepeatsReceived != 3 || st.Delivered != 5 || len(conn.q) != 2 || received.Load() != 3 {
 		t.Fatalf("stats %+v, %d queued, %d counted received; want 3 repeats of 5, 2 queued, 3 counted",
 			st, len(conn.q), received.Load())
 	}
@@ -239,8 +240,8 @@ func TestBackupRepeatsReconfigure(t *testing.T) {
 			g.send()
 			time.Sleep(100 * time.Millisecond)
 		}
-		if st := g.s.Stats(); st.Repeats != 2 {
-			t.Fatalf("%d repeats of 3, want 2", st.Repeats)
+		if st := g.s.Stats(); st.RepeatsReceived != 2 {
+			t.Fatalf("%d repeats of 3, want 2", st.RepeatsReceived)
 		}
 		cfg := g.r.view.Load().cfg
 		cfg.VIPs = []netip.Prefix{netip.MustParsePrefix("192.0.2.101/32")}
@@ -252,8 +253,8 @@ func TestBackupRepeatsReconfigure(t *testing.T) {
 			g.send()
 			time.Sleep(100 * time.Millisecond)
 		}
-		if st, rs := g.s.Stats(), g.r.Stats(); st.Repeats != 2 || rs.AddrMismatch != 3 || rs.AdvertsReceived != 6 {
-			t.Errorf("after the reload: %d repeats, %d mismatches, %d received; want 2, 3, 6", st.Repeats, rs.AddrMismatch, rs.AdvertsReceived)
+		if st, rs := g.s.Stats(), g.r.Stats(); st.RepeatsReceived != 2 || rs.AddrMismatch != 3 || rs.AdvertsReceived != 6 {
+			t.Errorf("after the reload: %d repeats, %d mismatches, %d received; want 2, 3, 6", st.RepeatsReceived, rs.AddrMismatch, rs.AdvertsReceived)
 		}
 		// A lower priority (we preempt) is not a repeat either.
 		cfg.VIPs = []netip.Prefix{repeatVIP}
@@ -265,8 +266,8 @@ func TestBackupRepeatsReconfigure(t *testing.T) {
 		g.send()
 		g.send()
 		synctest.Wait()
-		if st := g.s.Stats(); st.Repeats != 2 {
-			t.Errorf("a lower priority's adverts: %d repeats, want 2", st.Repeats)
+		if st := g.s.Stats(); st.RepeatsReceived != 2 {
+			t.Errorf("a lower priority's adverts: %d repeats, want 2", st.RepeatsReceived)
 		}
 		cancel()
 		<-g.done
@@ -297,8 +298,8 @@ func TestBackupRepeatsClock(t *testing.T) {
 			t.Fatalf("while its master advertised: %v → %v (%v)", e.From, e.To, e.Reason)
 		}
 	}
-	if st := g.s.Stats(); st.Repeats < n/2 {
-		t.Errorf("%d repeats of %d adverts: the loop was woken for most", st.Repeats, n)
+	if st := g.s.Stats(); st.RepeatsReceived < n/2 {
+		t.Errorf("%d repeats of %d adverts: the loop was woken for most", st.RepeatsReceived, n)
 	}
 	// The Conn restarted the timer for each: it never fired (the loop
 	// was not woken), nor polled.
@@ -314,9 +315,147 @@ func TestBackupRepeatsClock(t *testing.T) {
 	}
 	// The Router is gone: its Conn records no more (nor touches the
 	// timer).
-	before := g.s.Stats().Repeats
+	before := g.s.Stats().RepeatsReceived
 	g.send()
-	if st := g.s.Stats(); st.Repeats != before {
-		t.Errorf("after Run returned: a repeat recorded (%d, was %d)", st.Repeats, before)
+	if st := g.s.Stats(); st.RepeatsReceived != before {
+		t.Errorf("after Run returned: a repeat recorded (%d, was %d)", st.RepeatsReceived, before)
 	}
+}
+
+// sent is one advert a Socket without a raw socket sent.
+type sent struct {
+	at  time.Time
+	adv Advertisement
+}
+
+// recordSends has s record its sends.
+func recordSends(t *testing.T, s *Socket) func() []sent {
+	var mu sync.Mutex
+	var got []sent
+	s.testWrite = func(vrid uint8, b []byte, dst netip.Addr) error {
+		var a Advertisement
+		if err := a.Unmarshal(b, s.primary, dst); err != nil {
+			t.Errorf("sent %x: %v", b, err)
+		}
+		mu.Lock()
+		got = append(got, sent{at: time.Now(), adv: a})
+		mu.Unlock()
+		return nil
+	}
+	return func() []sent {
+		mu.Lock()
+		defer mu.Unlock()
+		s := got
+		got = nil
+		return s
+	}
+}
+
+// A master's periodic adverts after its first expiry are sent by its
+// Socket (SocketStats.RepeatsSent), on the machine's schedule to the
+// nanosecond, until anything else happens: a reload's new addresses go
+// out from the next advert on, a higher priority makes it Backup with no
+// advert after, and at shutdown it sends priority 0, once.
+func TestMasterRepeats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		s := testSocket(false)
+		sends := recordSends(t, s)
+		conn, err := s.Conn(51, ConnConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		const iv = 100 * time.Millisecond
+		cfg := Config{VRID: 51, Version: V3, Priority: 200, Interval: iv, VIPs: []netip.Prefix{repeatVIP}}
+		r, err := NewRouter(conn, nil, nil, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := r.Subscribe(16)
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		var master time.Time
+		for e := range sub.C() {
+			if e.To == Master {
+				master = e.Time
+				break
+			}
+		}
+		// check: the adverts sent since from, one every interval from
+		// first, with addrs and priority; returns when the next is due.
+		check := func(what string, got []sent, first time.Time, n int, addr netip.Addr, prio uint8) time.Time {
+			t.Helper()
+			if len(got) != n {
+				t.Fatalf("%s: %d adverts sent, want %d: %v", what, len(got), n, got)
+			}
+			for i, g := range got {
+				if want := first.Add(time.Duration(i) * iv); !g.at.Equal(want) || g.adv.Priority != prio ||
+					len(g.adv.Addrs) != 1 || g.adv.Addrs[0] != addr {
+					t.Fatalf("%s: advert %d at %v, priority %d, %v; want %v, %d, %v", what, i, g.at, g.adv.Priority,
+						g.adv.Addrs, want, prio, addr)
+				}
+			}
+			return first.Add(time.Duration(n) * iv)
+		}
+		time.Sleep(time.Second + iv/2) // adverts at master + 0..10 intervals
+		synctest.Wait()
+		check("as master", sends(), master, 11, repeatVIP.Addr(), 200)
+		if st, rs := s.Stats(), r.Stats(); st.RepeatsSent != 9 || rs.AdvertsSent != 11 {
+			t.Fatalf("the socket sent %d, the router counted %d; want 9 of 11", st.RepeatsSent, rs.AdvertsSent)
+		}
+		// A reload between two adverts: a master sends the new address at
+		// once (Machine.Reconfigure), then every interval from there.
+		if got := sends(); len(got) != 0 {
+			t.Fatalf("before the next was due: sent %v", got)
+		}
+		other := netip.MustParsePrefix("192.0.2.101/32")
+		cfg.VIPs = []netip.Prefix{other}
+		reload := time.Now()
+		if err := r.Reconfigure(cfg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4*iv + iv/2)
+		synctest.Wait()
+		next := check("after the reload", sends(), reload, 5, other.Addr(), 200)
+		if st := s.Stats(); st.RepeatsSent != 9+3 {
+			t.Fatalf("after the reload the socket sent %d, want 3 more than 9", st.RepeatsSent)
+		}
+		// A higher priority half an interval before the next advert.
+		time.Sleep(time.Until(next.Add(-iv / 2)))
+		a := Advertisement{Version: V3, VRID: 51, Priority: 250, Interval: iv, Addrs: []netip.Addr{other.Addr()}}
+		b, err := a.Marshal(repeatSrc, GroupV4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.dispatch(b, PacketInfo{Src: repeatSrc, Dst: GroupV4, TTL: TTL, IfIndex: 2, Time: time.Now()})
+		time.Sleep(iv)
+		synctest.Wait()
+		if got := sends(); len(got) != 0 {
+			t.Fatalf("after a higher priority: sent %v", got)
+		}
+		if st := r.Status(); st.State != Backup {
+			t.Fatalf("after a higher priority: %v", st.State)
+		}
+		// The higher one goes silent: Master again, the socket sends again
+		// from the second advert on.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got := sends()
+		if len(got) < 3 || s.Stats().RepeatsSent <= 9+4 {
+			t.Fatalf("master again: %d sent, %d by the socket", len(got), s.Stats().RepeatsSent)
+		}
+		last := got[len(got)-1].at
+		time.Sleep(time.Until(last.Add(iv / 2)))
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := sends(); len(got) != 1 || got[0].adv.Priority != 0 {
+			t.Fatalf("at shutdown: sent %v; want one advert, priority 0", got)
+		}
+	})
 }

@@ -74,17 +74,21 @@ type SocketStats struct {
 	// Polled counts the messages of Received that a Router's expiry read
 	// (SocketConn.TryTakeAdvert) before the socket's reader got to them.
 	Polled uint64
-	// Repeats counts the messages of Delivered that were the advert
-	// their Router last stepped again, recorded without waking it (a
-	// backup hearing its master: SocketConn's repeat).
-	Repeats uint64
+	// RepeatsReceived counts the messages of Delivered that were the
+	// advert their Router last stepped again, recorded without waking it
+	// (a backup hearing its master: repeat.go).
+	RepeatsReceived uint64
+	// RepeatsSent counts the adverts the socket sent for its masters,
+	// each the one its Router sent before, due again (sendrepeat_linux.go).
+	RepeatsSent uint64
 }
 
 // socketCounters are a Socket's live counters, copied by Stats into the
 // SocketStats fields of the same name.
 type socketCounters struct {
 	Received, Delivered, UnknownVRID, NotPeer, Short, QueueFull atomic.Uint64
-	ReadErrors, Retries, Rebinds, Polled, Repeats               atomic.Uint64
+	ReadErrors, Retries, Rebinds, Polled                        atomic.Uint64
+	RepeatsReceived, RepeatsSent                                atomic.Uint64
 }
 
 // Socket is one raw IP socket (protocol 112) on one interface for one
@@ -115,6 +119,12 @@ type Socket struct {
 	mu     sync.Mutex
 	conns  map[uint8]*SocketConn
 	joined []netip.Addr // multicast groups joined
+
+	// sender sends its masters' repeated adverts (sendrepeat_linux.go).
+	sender repeatSender
+	// testWrite, if set (tests of a Socket without a raw socket), takes
+	// the sends.
+	testWrite func(vrid uint8, b []byte, dst netip.Addr) error
 
 	n socketCounters
 }

@@ -60,8 +60,10 @@ type SocketConn struct {
 	once   sync.Once
 
 	// rep is the advert its Router last stepped, when stepping it again
-	// would only restart Master_Down_Timer (setRepeat).
+	// would only restart Master_Down_Timer (setRepeat); out the advert
+	// the Socket sends for it (sendRepeats).
 	rep repeat
+	out atomic.Pointer[outRepeat]
 }
 
 // repeat is a Conn's record of the advert its Router is content to hear
@@ -200,7 +202,7 @@ func (s *Socket) dispatch(b []byte, info PacketInfo) {
 			p.received.Add(1)
 			p.t.restart(at)
 			s.n.Delivered.Add(1)
-			s.n.Repeats.Add(1)
+			s.n.RepeatsReceived.Add(1)
 			return
 		}
 		// Too late: the Router steps its expiry, then this.
@@ -404,6 +406,9 @@ func (c *SocketConn) WriteAdvert(_ context.Context, b []byte, dst netip.Addr) er
 }
 
 func (c *SocketConn) write(b []byte, dst netip.Addr) error {
+	if w := c.s.testWrite; w != nil {
+		return w(c.vrid, b, dst)
+	}
 	c.txOnce.Do(func() { c.tx, c.txErr = newSendmsg(c.s, c.src, c.ttl) })
 	if c.txErr != nil {
 		return c.txErr
@@ -415,6 +420,7 @@ func (c *SocketConn) write(b []byte, dst netip.Addr) error {
 func (c *SocketConn) Close() error {
 	c.once.Do(func() {
 		close(c.closed)
+		c.takeBack() // a Router that did not: nothing more is sent
 		c.s.mu.Lock()
 		if c.s.conns[c.vrid] == c {
 			delete(c.s.conns, c.vrid)

@@ -1,0 +1,211 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"container/heap"
+	"context"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A master sends the same advert every interval, and all its machine
+// does at each Adver_Timer expiry is send it and arm the timer for the
+// next. Waking each Router's loop for that (a timer, a dozen-case
+// select, a step, a marshal) cost a master of 200 about a third of its
+// CPU per advert, on top of the send itself (bench/README.md, "A
+// master's repeats"). So once the loop has stepped such an expiry, it
+// hands the advert it sent to its Socket (SocketConn.sendRepeats), whose
+// one sender goroutine sends it when due and every interval after, on
+// the machine's schedule (nextAdver), with the Socket's other masters'
+// adverts due at the same time (Timers.AdvertGrid puts them there) in
+// one wake-up. The loop takes it back (takeBack) before it steps
+// anything, learning when the next advert is due, and sends from then
+// on itself.
+
+// sendRepeats hands b, the advert the Conn's Router just sent to dst,
+// to the Socket's sender: it is sent again at due, then every interval
+// (on grid: Timers.AdvertGrid), until takeBack. Each send is counted in
+// sent or, failed, in errs and given to failed (on the sender's
+// goroutine).
+func (c *SocketConn) sendRepeats(b []byte, dst netip.Addr, due time.Time, interval, grid time.Duration,
+	sent, errs *atomic.Uint64, failed func(error)) {
+	e := c.out.Load()
+	if e == nil { // made for a master only: a backup's Conn stays small
+		e = &outRepeat{c: c, i: -1}
+		c.out.Store(e)
+	}
+	e.mu.Lock()
+	e.b = append(e.b[:0], b...)
+	e.dst, e.due, e.interval, e.grid = dst, due, interval, grid
+	e.sent, e.errs, e.failed = sent, errs, failed
+	e.taken = false
+	e.mu.Unlock()
+	c.s.sender.add(e, due)
+}
+
+// takeBack stops the repeats sendRepeats started and returns when the
+// next is due. Once it returns, none is sent.
+func (c *SocketConn) takeBack() time.Time {
+	e := c.out.Load()
+	if e == nil {
+		return time.Time{}
+	}
+	c.s.sender.remove(e)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.taken = true
+	return e.due
+}
+
+// outRepeat is a Conn's advert repeated by the Socket's sender, made
+// by the first sendRepeats. mu guards it; due advances only after the
+// send.
+type outRepeat struct {
+	c        *SocketConn
+	mu       sync.Mutex
+	b        []byte
+	dst      netip.Addr
+	due      time.Time
+	interval time.Duration
+	grid     time.Duration
+	taken    bool
+	sent     *atomic.Uint64
+	errs     *atomic.Uint64
+	failed   func(error)
+	// key and i are the sender's (its mu): when the entry is due next,
+	// its place in the heap (-1: not in it).
+	key time.Time
+	i   int
+}
+
+// repeatSender is a Socket's sender of its masters' repeated adverts: a
+// goroutine while it has any.
+type repeatSender struct {
+	done    <-chan struct{} // the Socket's
+	mu      sync.Mutex
+	h       outHeap
+	running bool
+	wake    chan struct{}
+	batch   []*outRepeat // the sender's: due this wake-up
+}
+
+func (rs *repeatSender) add(e *outRepeat, due time.Time) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	e.key = due
+	if e.i < 0 {
+		heap.Push(&rs.h, e)
+	} else {
+		heap.Fix(&rs.h, e.i)
+	}
+	if !rs.running {
+		rs.running = true
+		if rs.wake == nil {
+			rs.wake = make(chan struct{}, 1)
+		}
+		rs.done = e.c.s.done
+		go rs.run()
+		return
+	}
+	if rs.h[0] == e { // earlier than what the sender waits for
+		select {
+		case rs.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (rs *repeatSender) remove(e *outRepeat) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if e.i >= 0 {
+		heap.Remove(&rs.h, e.i)
+	}
+}
+
+// run sends what is due, sleeps until the next is, and ends when it has
+// nothing left to send or the Socket closes.
+func (rs *repeatSender) run() {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		rs.mu.Lock()
+		select {
+		case <-rs.done:
+			rs.h = rs.h[:0] // the Socket is closed: nothing can be sent
+		default:
+		}
+		if len(rs.h) == 0 {
+			rs.running = false
+			rs.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		rs.batch = rs.batch[:0]
+		for !rs.h[0].key.After(now) {
+			e := rs.h[0]
+			rs.batch = append(rs.batch, e)
+			e.key = nextAdver(e.key, now, e.interval, e.grid)
+			heap.Fix(&rs.h, 0)
+		}
+		next := rs.h[0].key
+		rs.mu.Unlock()
+		for _, e := range rs.batch {
+			e.send(now)
+		}
+		clear(rs.batch) // hold no Conn past its wake-up
+		t.Reset(time.Until(next))
+		select {
+		case <-t.C:
+		case <-rs.wake:
+			t.Stop()
+		case <-rs.done:
+			t.Stop()
+		}
+	}
+}
+
+// send sends the repeated advert, due at or before now, unless it was
+// taken back.
+func (e *outRepeat) send(now time.Time) {
+	c := e.c
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.taken {
+		return
+	}
+	if err := c.WriteAdvert(context.Background(), e.b, e.dst); err != nil {
+		e.errs.Add(1)
+		e.failed(err)
+	} else {
+		e.sent.Add(1)
+		c.s.n.RepeatsSent.Add(1)
+	}
+	e.due = nextAdver(e.due, now, e.interval, e.grid)
+}
+
+// outHeap orders repeats by when they are due next (container/heap).
+type outHeap []*outRepeat
+
+func (h outHeap) Len() int           { return len(h) }
+func (h outHeap) Less(i, j int) bool { return h[i].key.Before(h[j].key) }
+func (h outHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].i, h[j].i = i, j
+}
+func (h *outHeap) Push(x any) {
+	e := x.(*outRepeat)
+	e.i = len(*h)
+	*h = append(*h, e)
+}
+func (h *outHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.i = -1
+	*h = old[:len(old)-1]
+	return e
+}
