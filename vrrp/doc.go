@@ -149,6 +149,26 @@
 // the second try; vigil's Host also rebinds when its watcher sees the
 // interface added, so a backup hears its master again before it could
 // time out. Retries and rebinds are counted in SocketStats.
+//
+// # Repeats: adverts that wake no router
+//
+// In the steady state a router's advert is a repeat: a master sends the
+// same bytes every interval, a backup hears the same bytes from its
+// master every interval and only restarts Master_Down_Timer. On a
+// Socket neither wakes the Router's goroutine. A backup's SocketConn
+// compares each message with the last advert its Router stepped and,
+// for the same message from the same place before the deadline, counts
+// it and restarts the Router's timer itself; a master's Socket sends the
+// advert its Router sent last, when due, with its other masters' due
+// at the same time, in one wake-up of one goroutine. The Router steps
+// the latest repeat, or takes its advert back with the time the next is
+// due, before it steps anything else, so the machine sees what it
+// would have seen and the wire carries what it would have carried
+// (SocketStats.RepeatsReceived and RepeatsSent count them). At 1,000
+// instances this took a master from 23.5 to 16.9 µs of CPU per advert
+// and a backup from 15.0 to 6.9, 1.35x and 1.05x a floor of raw
+// syscalls and nothing else (bench/README.md, "Repeats: adverts that
+// wake no router").
 package vrrp
 
 //go:generate go tool stringer -type=State,Reason,Timer,InputKind,ActionKind,DropReason,Version,AuthType -linecomment -output=enum_string.go

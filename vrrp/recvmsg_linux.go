@@ -80,7 +80,7 @@ func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
 		// call never waits and need not tell the scheduler, whose
 		// entersyscall/exitsyscall, waking sysmon from its sleep, cost
 		// an idle backup a tenth of its CPU per advert (bench/README.md,
-		// "A backup's repeats").
+		// "Repeats: adverts that wake no router").
 		n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.hdr)), 0)
 		if errno == unix.EAGAIN {
 			return false // wait in the poller

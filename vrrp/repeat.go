@@ -13,7 +13,8 @@ import (
 // time, and all its machine does with one is restart Master_Down_Timer
 // from when it arrived. Waking the Router's loop for that (the Conn's
 // queue, a select over a dozen channels, validation, a step) was half a
-// backup's CPU per advert (bench/README.md, "A backup's repeats"). So
+// backup's CPU per advert (bench/README.md, "Repeats: adverts that wake
+// no router"). So
 // once the loop has stepped such an advert from the queue, it has the
 // Conn record it (offerRepeat): the Conn's dispatch compares each message
 // with it, and for the same message from the same place it counts the

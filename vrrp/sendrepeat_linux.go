@@ -15,8 +15,8 @@ import (
 // does at each Adver_Timer expiry is send it and arm the timer for the
 // next. Waking each Router's loop for that (a timer, a dozen-case
 // select, a step, a marshal) cost a master of 200 about a third of its
-// CPU per advert, on top of the send itself (bench/README.md, "A
-// master's repeats"). So once the loop has stepped such an expiry, it
+// CPU per advert, on top of the send itself (bench/README.md, "Repeats:
+// adverts that wake no router"). So once the loop has stepped such an expiry, it
 // hands the advert it sent to its Socket (SocketConn.sendRepeats), whose
 // one sender goroutine sends it when due and every interval after, on
 // the machine's schedule (nextAdver), with the Socket's other masters'

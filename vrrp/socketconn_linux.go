@@ -70,12 +70,13 @@ type SocketConn struct {
 // again without being woken: a backup's master sends the same bytes
 // every interval, and all its Router does with each is restart
 // Master_Down_Timer from when it arrived. dispatch compares a message
-// with it and, if it is the same message from the same place, notes when
-// it arrived instead of queueing it; the Router steps the latest of
-// those when it wakes for anything, and at the latest when its
-// Master_Down_Timer is (nearly) due (loop.takeRepeat). Per advert a
-// backup so costs a comparison instead of its Router's wake-up
-// (bench/README.md, "A backup's repeats").
+// with it and, if it is the same message from the same place, arrived
+// before the deadline in force, counts it, notes when it arrived and
+// restarts the Router's timer (repeatTimer) instead of queueing it; the
+// Router steps the latest of those before anything else it steps, and
+// when its timer fires (repeat.go). Per advert a backup so costs a
+// comparison and a timer update instead of its Router's wake-up
+// (bench/README.md, "Repeats: adverts that wake no router").
 //
 // Order is kept: a message that is not the repeat stops the recording
 // (later repeats queue behind it), and setRepeat records nothing while
