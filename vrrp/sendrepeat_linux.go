@@ -188,6 +188,10 @@ func (e *outRepeat) send(now time.Time) {
 }
 
 // outHeap orders repeats by when they are due next (container/heap).
+// It repeats clockHeap's shape on purpose: one generic heap for both
+// (a type parameter with a method for the deadline and the index) made
+// the calls in Less and Swap indirect, and cost a backup of 1,000 about
+// 0.6 µs per advert and a master 1.5 (quick runs of bench/instances).
 type outHeap []*outRepeat
 
 func (h outHeap) Len() int           { return len(h) }
