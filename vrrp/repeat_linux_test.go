@@ -459,3 +459,36 @@ func TestMasterRepeats(t *testing.T) {
 		}
 	})
 }
+
+// A Socket closed while it sends a master's repeats: its sender ends,
+// and the Router's takeBack afterwards still returns when the next was
+// due, sending nothing.
+func TestSocketClosedWhileRepeating(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := testSocket(false)
+		sends := recordSends(t, s)
+		var conns []*SocketConn
+		var sent, errs atomic.Uint64
+		due := time.Now().Add(time.Second)
+		for vrid := range uint8(3) {
+			c, err := s.Conn(vrid+1, ConnConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+			c.sendRepeats([]byte{0x31, vrid + 1}, GroupV4, due, 100*time.Millisecond, 0, &sent, &errs, func(error) {})
+		}
+		synctest.Wait()
+		close(s.done)   // as Close does
+		synctest.Wait() // the sender ends
+		for i, c := range conns {
+			if got := c.takeBack(); !got.Equal(due) {
+				t.Errorf("conn %d: takeBack = %v, want %v", i, got, due)
+			}
+		}
+		time.Sleep(2 * time.Second)
+		if got := sends(); len(got) != 0 || sent.Load() != 0 {
+			t.Errorf("after the Socket closed: %d sent", len(got))
+		}
+	})
+}

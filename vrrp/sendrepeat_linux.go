@@ -134,8 +134,12 @@ func (rs *repeatSender) run() {
 	for {
 		rs.mu.Lock()
 		select {
-		case <-rs.done:
-			rs.h = rs.h[:0] // the Socket is closed: nothing can be sent
+		case <-rs.done: // the Socket is closed: nothing can be sent
+			for _, e := range rs.h {
+				e.i = -1
+			}
+			clear(rs.h)
+			rs.h = rs.h[:0]
 		default:
 		}
 		if len(rs.h) == 0 {
@@ -174,7 +178,9 @@ func (e *outRepeat) send(now time.Time) {
 	c := e.c
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.taken {
+	if e.taken || e.due.After(now) {
+		// Taken back, or taken back and handed out again since the
+		// sender's wake-up: not due yet.
 		return
 	}
 	if err := c.WriteAdvert(context.Background(), e.b, e.dst); err != nil {
