@@ -436,7 +436,8 @@ func (w *world) judge(frames []frame, end time.Time) {
 			}
 		}
 		if len(masters) != 1 || masters[0] != c.want {
-			t.Errorf("at %v (%s): masters heard %v, want r%d", w.rel(c.at), c.why, masters, c.want)
+			t.Errorf("at %v (%s): masters heard %v, want r%d; frames from 1 s before:\n%s", w.rel(c.at), c.why, masters, c.want,
+				w.framesAround(frames, c.at.Add(-time.Second), c.at.Add(interval)))
 		}
 	}
 	// 4. A router that becomes master announces the VIP.
@@ -458,6 +459,23 @@ func (w *world) judge(frames []frame, end time.Time) {
 }
 
 func (w *world) rel(at time.Time) string { return fmt.Sprintf("%.3fs", at.Sub(w.start).Seconds()) }
+
+// framesAround lists the frames captured from lo to hi, one a line, for
+// a failure's message: when, whose, what.
+func (w *world) framesAround(frames []frame, lo, hi time.Time) string {
+	var b strings.Builder
+	for _, f := range frames {
+		if f.at.Before(lo) || f.at.After(hi) {
+			continue
+		}
+		what := fmt.Sprintf("advert priority %d", f.prio)
+		if f.prio < 0 {
+			what = "GARP"
+		}
+		fmt.Fprintf(&b, "    %s r%d %s\n", w.rel(f.at), f.router, what)
+	}
+	return b.String()
+}
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
