@@ -90,9 +90,7 @@ func (r *Router) Run(ctx context.Context) error {
 	defer lp.addr.stop()
 	defer lp.endMastership()
 	defer func() {
-		if lp.repOn { // a panic's way out: the Conn must not touch the timer closed above
-			lp.in.clearRepeat()
-		}
+		lp.stopRepeats() // a panic's way out: the Conn must not touch the timer closed above
 		lp.takeBack()
 	}()
 	r.applyControl(&lp, ctx)
@@ -228,7 +226,7 @@ type loop struct {
 	out    outConn
 	outOn  bool
 	sentOK bool
-	failed func(error)
+	failed func(netip.Addr, error)
 	// clock is the shared Clock of the precise timer, if any: its
 	// Routers take turns polling through final approaches.
 	clock *Clock
@@ -363,8 +361,9 @@ func (lp *loop) step(ctx context.Context, in Input) { lp.stepAt(ctx, in, time.No
 // stepAt applies in as of time now (for adverts: when they were read, so
 // the handoff from the reader does not delay the timers).
 func (lp *loop) stepAt(ctx context.Context, in Input, now time.Time) {
-	if lp.repOn && !lp.stepping && !lp.stale(in, now) {
-		// Anything but a repeat may change what a repeat does.
+	if lp.repOn && !lp.stepping && !(in.Kind == InputTimer && lp.r.machine.staleTimer(in.Timer, now)) {
+		// Anything but a repeat (or a stale expiry, which the machine
+		// ignores) may change what a repeat does.
 		lp.dropRepeat(ctx)
 	}
 	lp.takeBack() // the machine's Adver_Timer must be its own to step anything
@@ -601,12 +600,18 @@ func (lp *loop) send(ctx context.Context, prio uint8) {
 		}
 		lp.buf = b
 		if err := r.conn.WriteAdvert(ctx, b, dst); err != nil {
-			if c := r.n.SendErrors.Add(1); logx.Sampled(c) {
-				v.log.Warn("vrrp: sending advert failed", "dst", dst, "err", err, "errors", c)
-			}
+			r.sendFailed(dst, err)
 			continue
 		}
 		r.n.AdvertsSent.Add(1)
 		lp.sentOK = true
+	}
+}
+
+// sendFailed counts a failed advert send to dst and logs it, sampled:
+// the loop's own sends and those its Socket makes for it (handOut).
+func (r *Router) sendFailed(dst netip.Addr, err error) {
+	if c := r.n.SendErrors.Add(1); logx.Sampled(c) {
+		r.view.Load().log.Warn("vrrp: sending advert failed", "dst", dst, "err", err, "errors", c)
 	}
 }

@@ -275,7 +275,7 @@ func (m *Machine) Step(in Input, now time.Time, dst []Action) []Action {
 	case InputShutdown:
 		return m.shutdown(dst)
 	case InputTimer:
-		if in.Timer != m.timer || m.timer == NoTimer || now.Before(m.deadline) {
+		if m.staleTimer(in.Timer, now) {
 			return dst
 		}
 		return m.timerExpired(dst, now)
@@ -324,6 +324,12 @@ func (m *Machine) adverSentUntil(next time.Time) {
 	if m.timer == AdverTimer {
 		m.deadline = next
 	}
+}
+
+// staleTimer reports whether an expiry of t at now is stale, which Step
+// ignores: t is not the timer armed, or its deadline has not come.
+func (m *Machine) staleTimer(t Timer, now time.Time) bool {
+	return t != m.timer || m.timer == NoTimer || now.Before(m.deadline)
 }
 
 func (m *Machine) stopTimer(dst []Action) []Action {

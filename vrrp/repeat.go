@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
-
-	"github.com/vigil-ha/vigil/internal/logx"
 )
 
 // A backup hears its master's advert every interval, the same bytes each
@@ -61,14 +59,12 @@ func (rt *repeatTimer) restart(at time.Time) {
 // just stepped from the queue, if stepping it again would only restart
 // Master_Down_Timer (repeatable) and it names our addresses (else each
 // is counted as a mismatch).
+//
+// Stepping it, not a repeat, stopped any recording (stepAt).
 func (lp *loop) offerRepeat(b []byte, info PacketInfo, a rxAdvert) {
 	r := lp.r
 	if !lp.repeatable(Input{Kind: InputAdvert, Priority: a.prio, Interval: a.interval, Src: a.src}) ||
 		!sameAddrs(lp.radv.Addrs, r.view.Load().vips) {
-		if lp.repOn {
-			lp.in.clearRepeat()
-			lp.repOn = false
-		}
 		return
 	}
 	_, deadline := r.machine.Deadline()
@@ -96,24 +92,20 @@ func (lp *loop) repeatable(in Input) bool {
 		lp.actions[0].Timer == MasterDownTimer
 }
 
-// stale reports whether the machine would ignore in at now: an expiry of
-// a timer not armed, or before its deadline.
-func (lp *loop) stale(in Input, now time.Time) bool {
-	if in.Kind != InputTimer {
-		return false
-	}
-	t, at := lp.r.machine.Deadline()
-	return in.Timer != t || t == NoTimer || now.Before(at)
-}
-
 // dropRepeat stops the Conn's recording, then steps the repeat it
 // recorded last, if the loop has not.
 func (lp *loop) dropRepeat(ctx context.Context) {
+	lp.stopRepeats()
+	lp.stepRepeat(ctx)
+}
+
+// stopRepeats stops the Conn's recording; a repeat recorded and not
+// stepped stays for takeRepeat.
+func (lp *loop) stopRepeats() {
 	if lp.repOn {
 		lp.in.clearRepeat()
 		lp.repOn = false
 	}
-	lp.stepRepeat(ctx)
 }
 
 // stepRepeat steps the latest repeat the Conn recorded and the loop has
@@ -142,7 +134,8 @@ func (lp *loop) takeRepeat() (rxAdvert, bool) {
 // outConn is a Conn whose Socket can send a master's advert again every
 // interval for its Router (SocketConn: sendrepeat_linux.go).
 type outConn interface {
-	sendRepeats(b []byte, dst netip.Addr, due time.Time, interval, grid time.Duration, sent, errs *atomic.Uint64, failed func(error))
+	sendRepeats(b []byte, dst netip.Addr, due time.Time, interval, grid time.Duration, sent *atomic.Uint64,
+		failed func(netip.Addr, error))
 	takeBack() time.Time
 }
 
@@ -163,15 +156,11 @@ func (lp *loop) handOut(in Input) {
 		return
 	}
 	if lp.failed == nil {
-		lp.failed = func(err error) {
-			if c := r.n.SendErrors.Load(); logx.Sampled(c) {
-				r.view.Load().log.Warn("vrrp: sending advert failed", "err", err, "errors", c)
-			}
-		}
+		lp.failed = r.sendFailed // a method value: made once
 	}
 	lp.timer.Stop()
 	lp.out.sendRepeats(lp.buf, v.groups[0], lp.actions[1].At, v.cfg.Interval, r.machine.grid, &r.n.AdvertsSent,
-		&r.n.SendErrors, lp.failed)
+		lp.failed)
 	lp.outOn = true
 }
 

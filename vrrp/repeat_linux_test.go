@@ -468,7 +468,7 @@ func TestSocketClosedWhileRepeating(t *testing.T) {
 		s := testSocket(false)
 		sends := recordSends(t, s)
 		var conns []*SocketConn
-		var sent, errs atomic.Uint64
+		var sent atomic.Uint64
 		due := time.Now().Add(time.Second)
 		for vrid := range uint8(3) {
 			c, err := s.Conn(vrid+1, ConnConfig{})
@@ -476,7 +476,7 @@ func TestSocketClosedWhileRepeating(t *testing.T) {
 				t.Fatal(err)
 			}
 			conns = append(conns, c)
-			c.sendRepeats([]byte{0x31, vrid + 1}, GroupV4, due, 100*time.Millisecond, 0, &sent, &errs, func(error) {})
+			c.sendRepeats([]byte{0x31, vrid + 1}, GroupV4, due, 100*time.Millisecond, 0, &sent, func(netip.Addr, error) {})
 		}
 		synctest.Wait()
 		close(s.done)   // as Close does

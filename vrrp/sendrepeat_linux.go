@@ -28,10 +28,9 @@ import (
 // sendRepeats hands b, the advert the Conn's Router just sent to dst,
 // to the Socket's sender: it is sent again at due, then every interval
 // (on grid: Timers.AdvertGrid), until takeBack. Each send is counted in
-// sent or, failed, in errs and given to failed (on the sender's
-// goroutine).
+// sent or, failed, given to failed (on the sender's goroutine).
 func (c *SocketConn) sendRepeats(b []byte, dst netip.Addr, due time.Time, interval, grid time.Duration,
-	sent, errs *atomic.Uint64, failed func(error)) {
+	sent *atomic.Uint64, failed func(netip.Addr, error)) {
 	e := c.out.Load()
 	if e == nil { // made for a master only: a backup's Conn stays small
 		e = &outRepeat{c: c, i: -1}
@@ -40,7 +39,7 @@ func (c *SocketConn) sendRepeats(b []byte, dst netip.Addr, due time.Time, interv
 	e.mu.Lock()
 	e.b = append(e.b[:0], b...)
 	e.dst, e.due, e.interval, e.grid = dst, due, interval, grid
-	e.sent, e.errs, e.failed = sent, errs, failed
+	e.sent, e.failed = sent, failed
 	e.taken = false
 	e.mu.Unlock()
 	c.s.sender.add(e, due)
@@ -73,8 +72,7 @@ type outRepeat struct {
 	grid     time.Duration
 	taken    bool
 	sent     *atomic.Uint64
-	errs     *atomic.Uint64
-	failed   func(error)
+	failed   func(netip.Addr, error)
 	// key and i are the sender's (its mu): when the entry is due next,
 	// its place in the heap (-1: not in it).
 	key time.Time
@@ -184,8 +182,7 @@ func (e *outRepeat) send(now time.Time) {
 		return
 	}
 	if err := c.WriteAdvert(context.Background(), e.b, e.dst); err != nil {
-		e.errs.Add(1)
-		e.failed(err)
+		e.failed(e.dst, err)
 	} else {
 		e.sent.Add(1)
 		c.s.n.RepeatsSent.Add(1)
