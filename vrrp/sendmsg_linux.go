@@ -86,7 +86,6 @@ func newSendmsg(s *Socket, src netip.Addr, ttl int) (*sendmsg, error) {
 	m.hdr.SetIovlen(1)
 	m.hdr.Control = &m.oob[0]
 	m.write = func(fd uintptr) bool {
-		m.hdr.SetControllen(len(m.oob))
 		// Raw, as recvmsg: a non-blocking descriptor never waits.
 		_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
 		if errno == unix.EAGAIN {
@@ -115,12 +114,7 @@ func (m *sendmsg) send(b []byte, dst netip.Addr, ifIndex int) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if dst != m.dst {
-		m.setDst(dst)
-	}
-	binary.NativeEndian.PutUint32(m.oob[m.ifIndexAt:], uint32(ifIndex))
-	m.iov.Base = &b[0]
-	m.iov.SetLen(len(b))
+	m.prepare(b, dst, ifIndex)
 	// The first try holds only a reference to the descriptor (Control),
 	// not its write lock: the routers sharing the socket send side by
 	// side, none parked on the lock behind another's syscall and handed
@@ -139,6 +133,19 @@ func (m *sendmsg) send(b []byte, dst netip.Addr, ifIndex int) error {
 		return os.NewSyscallError("sendmsg", m.errno)
 	}
 	return nil
+}
+
+// prepare sets m's arguments to send b to dst on interface ifIndex; the
+// caller holds m.mu until the send has returned, and then clears
+// m.iov.Base.
+func (m *sendmsg) prepare(b []byte, dst netip.Addr, ifIndex int) {
+	if dst != m.dst {
+		m.setDst(dst)
+	}
+	binary.NativeEndian.PutUint32(m.oob[m.ifIndexAt:], uint32(ifIndex))
+	m.iov.Base = &b[0]
+	m.iov.SetLen(len(b))
+	m.hdr.SetControllen(len(m.oob))
 }
 
 func (m *sendmsg) setDst(dst netip.Addr) {

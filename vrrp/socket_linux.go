@@ -81,6 +81,10 @@ type SocketStats struct {
 	// RepeatsSent counts the adverts the socket sent for its masters,
 	// each the one its Router sent before, due again (sendrepeat_linux.go).
 	RepeatsSent uint64
+	// RepeatWrites counts the system calls that sent RepeatsSent: one
+	// sendmmsg(2) for every advert due at a wake-up of the socket's
+	// sender, and a sendmsg(2) for each sent alone after a failure.
+	RepeatWrites uint64
 }
 
 // socketCounters are a Socket's live counters, copied by Stats into the
@@ -88,7 +92,7 @@ type SocketStats struct {
 type socketCounters struct {
 	Received, Delivered, UnknownVRID, NotPeer, Short, QueueFull atomic.Uint64
 	ReadErrors, Retries, Rebinds, Polled                        atomic.Uint64
-	RepeatsReceived, RepeatsSent                                atomic.Uint64
+	RepeatsReceived, RepeatsSent, RepeatWrites                  atomic.Uint64
 }
 
 // Socket is one raw IP socket (protocol 112) on one interface for one

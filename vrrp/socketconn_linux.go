@@ -410,11 +410,21 @@ func (c *SocketConn) write(b []byte, dst netip.Addr) error {
 	if w := c.s.testWrite; w != nil {
 		return w(c.vrid, b, dst)
 	}
-	c.txOnce.Do(func() { c.tx, c.txErr = newSendmsg(c.s, c.src, c.ttl) })
-	if c.txErr != nil {
+	m := c.sendmsg()
+	if m == nil {
 		return c.txErr
 	}
-	return c.tx.send(b, dst, int(c.s.index.Load()))
+	return m.send(b, dst, int(c.s.index.Load()))
+}
+
+// sendmsg returns the Conn's prepared sends, or nil where write does not
+// use them (a test's Socket) or they could not be made (write says why).
+func (c *SocketConn) sendmsg() *sendmsg {
+	if c.s.testWrite != nil {
+		return nil
+	}
+	c.txOnce.Do(func() { c.tx, c.txErr = newSendmsg(c.s, c.src, c.ttl) })
+	return c.tx
 }
 
 // Close unregisters the Conn from its Socket.
