@@ -3,7 +3,6 @@
 package vrrp
 
 import (
-	"container/heap"
 	"os"
 	"runtime"
 	"sync"
@@ -52,7 +51,7 @@ type Clock struct {
 	lastExpiry atomic.Int64
 
 	mu     sync.Mutex
-	timers clockHeap
+	timers deadlines[*clockTimer]
 	armed  time.Time // when the timerfd fires next; zero: disarmed
 	closed bool
 	// arms counts timerfd_settime calls that armed it, fired the
@@ -69,7 +68,7 @@ func NewClock() (*Clock, error) {
 	// A non-blocking fd makes NewFile register it with the poller. Never
 	// call f.Fd(): it would switch the fd back to blocking mode.
 	c := &Clock{fd: fd, f: os.NewFile(uintptr(fd), "vrrp-clock"), maxPollers: int32(max(1, runtime.GOMAXPROCS(0)/2)),
-		epoch: time.Now()}
+		epoch: time.Now(), timers: newDeadlines[*clockTimer]()}
 	c.wg.Go(c.run)
 	return c, nil
 }
@@ -97,8 +96,8 @@ func (c *Clock) run() {
 		}
 		c.mu.Lock()
 		now := time.Now()
-		for len(c.timers) > 0 && !c.timers[0].when.After(now) {
-			t := heap.Pop(&c.timers).(*clockTimer)
+		for c.timers.dueBy(now) {
+			t := c.timers.pop()
 			c.fired++
 			select {
 			case t.c <- now:
@@ -106,8 +105,8 @@ func (c *Clock) run() {
 			}
 		}
 		c.armed = time.Time{}
-		if len(c.timers) > 0 {
-			c.arm(c.timers[0].when)
+		if c.timers.len() > 0 {
+			c.arm(c.timers.first().when)
 		}
 		c.mu.Unlock()
 	}
@@ -180,11 +179,7 @@ func (t *clockTimer) Reset(d time.Duration) {
 		return
 	}
 	t.when = when
-	if t.i < 0 {
-		heap.Push(&c.timers, t)
-	} else {
-		heap.Fix(&c.timers, t.i)
-	}
+	c.timers.set(t, &t.i, when)
 	if c.armed.IsZero() || when.Before(c.armed) {
 		c.arm(when)
 	}
@@ -194,32 +189,7 @@ func (t *clockTimer) Stop() {
 	c := t.clock
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if t.i >= 0 {
-		heap.Remove(&c.timers, t.i)
-	}
+	c.timers.remove(&t.i)
 }
 
 func (t *clockTimer) Close() { t.Stop() }
-
-// clockHeap orders timers by deadline (container/heap).
-type clockHeap []*clockTimer
-
-func (h clockHeap) Len() int           { return len(h) }
-func (h clockHeap) Less(i, j int) bool { return h[i].when.Before(h[j].when) }
-func (h clockHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].i, h[j].i = i, j
-}
-func (h *clockHeap) Push(x any) {
-	t := x.(*clockTimer)
-	t.i = len(*h)
-	*h = append(*h, t)
-}
-func (h *clockHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	t.i = -1
-	return t
-}

@@ -56,7 +56,7 @@ func TestClockTimers(t *testing.T) {
 	// The stopped ones: the others' deadlines (all within 31 ms) are
 	// past, and the clock had nothing left to arm.
 	c.mu.Lock()
-	left, armedAt := len(c.timers), c.armed
+	left, armedAt := c.timers.len(), c.armed
 	c.mu.Unlock()
 	if left != 0 || !armedAt.IsZero() {
 		t.Fatalf("%d timers left in the clock, timerfd armed for %v; want none, disarmed", left, armedAt)
