@@ -83,8 +83,8 @@ type Linux struct {
 	// that a reload replaced has not been released yet.
 	filterKeys map[string]bool
 
-	mu         sync.Mutex              // guards the fields below (Instance vs Close)
-	sockets    map[string]*vrrp.Socket // by interface/family
+	mu         sync.Mutex // guards the fields below (Instance vs Close)
+	sockets    map[SocketName]*vrrp.Socket
 	announcers map[string]*netlink.Announcer
 	addrs      []*netlink.AddrManager
 	// addrQueue carries every address manager's adds and removals, so a
@@ -115,7 +115,7 @@ func OpenLinux(cfg LinuxConfig) (*Linux, error) {
 		}
 	}
 	l := &Linux{cfg: cfg, log: logx.OrDiscard(cfg.Logger),
-		sockets: map[string]*vrrp.Socket{}, announcers: map[string]*netlink.Announcer{}, filterKeys: map[string]bool{}}
+		sockets: map[SocketName]*vrrp.Socket{}, announcers: map[string]*netlink.Announcer{}, filterKeys: map[string]bool{}}
 	w, err := netlink.NewWatcher(netlink.WatcherConfig{Netns: cfg.Netns, Logger: l.log})
 	if err != nil {
 		return nil, err
@@ -196,7 +196,7 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 	if ic.UseVMAC && ic.VMACXmitBase {
 		sockIface = ic.Interface
 	}
-	key := fmt.Sprintf("%s/%v", sockIface, v6)
+	key := SocketName{Interface: sockIface, Family: family(v6)}
 	sock := l.sockets[key]
 	if sock == nil {
 		var err error
@@ -382,6 +382,18 @@ func (l *Linux) rebind(iface string) {
 			l.log.Error("vigil: binding the VRRP socket to the re-created interface failed", "interface", s.Interface(), "err", err)
 		}
 	}
+}
+
+// SocketStats implements SocketPlatform: the counters of the raw VRRP
+// sockets Instance opened, one per interface and family.
+func (l *Linux) SocketStats() map[SocketName]vrrp.SocketStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[SocketName]vrrp.SocketStats, len(l.sockets))
+	for k, s := range l.sockets {
+		out[k] = s.Stats()
+	}
+	return out
 }
 
 // do runs fn in the platform's namespace.

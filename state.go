@@ -187,6 +187,33 @@ type Stats struct {
 	// check shared by several real servers (the same checker and policy)
 	// runs once and counts in each.
 	RealServers map[RealServerName]check.Stats
+	// Sockets are the counters of the raw VRRP sockets the instances
+	// share, one per interface and family (vrrp.Socket), from a
+	// SocketPlatform (Linux's); empty on other platforms.
+	Sockets map[SocketName]vrrp.SocketStats
+}
+
+// SocketName names a VRRP socket in Stats.Sockets: its interface and its
+// address family, "ipv4" or "ipv6".
+type SocketName struct {
+	Interface, Family string
+}
+
+// family names an address family in SocketName.
+func family(v6 bool) string {
+	if v6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// A SocketPlatform is a Platform that reports the counters of the raw
+// VRRP sockets its instances share (Linux's does); Supervisor.Stats
+// puts them in Stats.Sockets. It is called at any time, from any
+// goroutine.
+type SocketPlatform interface {
+	Platform
+	SocketStats() map[SocketName]vrrp.SocketStats
 }
 
 // RealServerName names a real server in Stats.RealServers, as
@@ -215,6 +242,10 @@ func (s *Supervisor) Stats() Stats {
 	if vs != nil {
 		st.IPVS = vs.stats()
 		st.RealServers = vs.checkStats()
+	}
+	st.Sockets = map[SocketName]vrrp.SocketStats{}
+	if sp, ok := s.p.(SocketPlatform); ok {
+		st.Sockets = sp.SocketStats()
 	}
 	return st
 }

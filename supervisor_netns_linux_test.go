@@ -122,6 +122,23 @@ func TestSupervisorNetnsSyncGroup(t *testing.T) {
 	expectVIPs(t, ha, []*nstest.Host{hb}, vip4, vipY6)
 	expectServedBy(t, w, vip4.Addr(), ha)
 	expectServedBy(t, w, vipY6.Addr(), ha)
+	// Each side's two instances share a raw socket per family, which
+	// Stats reports: B's reads A's adverts and hands them to its
+	// backups, A's reads none (B is silent).
+	eventually(t, "the sockets' counters", netnsWait, func() bool {
+		sa, sb := a.s.Stats().Sockets, b.s.Stats().Sockets
+		if len(sa) != 2 || len(sb) != 2 {
+			return false
+		}
+		for _, fam := range []string{"ipv4", "ipv6"} {
+			x, okA := sa[vigil.SocketName{Interface: "eth0", Family: fam}]
+			y, okB := sb[vigil.SocketName{Interface: "eth0", Family: fam}]
+			if !okA || !okB || x.Received != 0 || y.Received < 5 || y.Delivered != y.Received {
+				return false
+			}
+		}
+		return true
+	})
 
 	ma, mb := a.ev.mark(), b.ev.mark()
 	be.close()

@@ -53,6 +53,10 @@ type Collector struct {
 
 	syncGroupState *prometheus.Desc
 
+	sockReceived, sockDelivered, sockDiscarded, sockReadErrors *prometheus.Desc
+	sockRetries, sockRebinds, sockPolled                       *prometheus.Desc
+	sockRepeatsIn, sockRepeatsOut, sockRepeatWrites            *prometheus.Desc
+
 	trackerUp, trackerWeight *prometheus.Desc
 	trackerChecks            *prometheus.Desc
 	trackerFailures          *prometheus.Desc
@@ -127,6 +131,25 @@ func New(sup *vigil.Supervisor, cfg Config) *Collector {
 		"Times the VRRP instance polled through the final approach before a Master_Down_Timer deadline.", inst)
 	c.approachSkipped = d("instance_final_approaches_skipped_total",
 		"Final approaches the VRRP instance slept through instead of polling, because other instances were taking over.", inst)
+	sock := []string{"interface", "family"}
+	c.sockReceived = d("vrrp_socket_received_total", "Messages the raw VRRP socket of an interface and family read.", sock...)
+	c.sockDelivered = d("vrrp_socket_delivered_total", "Messages the raw VRRP socket handed to an instance.", sock...)
+	c.sockDiscarded = d("vrrp_socket_discarded_total",
+		"Messages the raw VRRP socket read and handed to no instance, by reason.", append(sock, "reason")...)
+	c.sockReadErrors = d("vrrp_socket_read_errors_total",
+		"Errors reading the raw VRRP socket, ICMP errors from unicast peers included.", sock...)
+	c.sockRetries = d("vrrp_socket_send_retries_total",
+		"Adverts sent again at once on the raw VRRP socket after a send failed.", sock...)
+	c.sockRebinds = d("vrrp_socket_rebinds_total",
+		"Times the raw VRRP socket was bound again to its re-created interface.", sock...)
+	c.sockPolled = d("vrrp_socket_polled_total",
+		"Messages an instance's expiry read from the raw VRRP socket before the socket's reader did.", sock...)
+	c.sockRepeatsIn = d("vrrp_socket_repeats_received_total",
+		"Delivered adverts that repeated what their backup instance last stepped, taken without waking it.", sock...)
+	c.sockRepeatsOut = d("vrrp_socket_repeats_sent_total",
+		"Adverts the raw VRRP socket sent again for its master instances.", sock...)
+	c.sockRepeatWrites = d("vrrp_socket_repeat_writes_total",
+		"System calls that sent vrrp_socket_repeats_sent_total: one sendmmsg per wake-up of the socket's sender.", sock...)
 	c.trackUp = d("instance_track_up", "1 when a tracker or interface the VRRP instance tracks is up, else 0.", inst, "source")
 	c.trackDelta = d("instance_track_priority_delta", "What a tracker or interface adds to the VRRP instance's priority now.",
 		inst, "source")
@@ -277,6 +300,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.routerEventsDropped, rs.EventsDropped, n)
 		counter(c.approach, rs.FinalApproaches, n)
 		counter(c.approachSkipped, rs.FinalApproachesSkipped, n)
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(stats.Sockets), compareSockets) {
+		ss, i, f := stats.Sockets[k], k.Interface, k.Family
+		counter(c.sockReceived, ss.Received, i, f)
+		counter(c.sockDelivered, ss.Delivered, i, f)
+		counter(c.sockDiscarded, ss.UnknownVRID, i, f, "unknown_vrid")
+		counter(c.sockDiscarded, ss.NotPeer, i, f, "not_peer")
+		counter(c.sockDiscarded, ss.Short, i, f, "short")
+		counter(c.sockDiscarded, ss.QueueFull, i, f, "queue_full")
+		counter(c.sockReadErrors, ss.ReadErrors, i, f)
+		counter(c.sockRetries, ss.Retries, i, f)
+		counter(c.sockRebinds, ss.Rebinds, i, f)
+		counter(c.sockPolled, ss.Polled, i, f)
+		counter(c.sockRepeatsIn, ss.RepeatsReceived, i, f)
+		counter(c.sockRepeatsOut, ss.RepeatsSent, i, f)
+		counter(c.sockRepeatWrites, ss.RepeatWrites, i, f)
 	}
 	for _, g := range st.SyncGroups {
 		stateSet(c.syncGroupState, g.Name, g.State)
@@ -430,6 +469,10 @@ func moduleVersion() string {
 }
 
 // compareTransitions orders transitions by from, to, reason.
+func compareSockets(a, b vigil.SocketName) int {
+	return cmp.Or(cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.Family, b.Family))
+}
+
 func compareTransitions(a, b vrrp.Transition) int {
 	return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.Reason, b.Reason))
 }

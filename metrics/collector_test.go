@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"maps"
 	"net/netip"
 	"os"
 	"strings"
@@ -258,4 +259,80 @@ func TestConstLabels(t *testing.T) {
 			t.Errorf("vigil_instance_became_master_total: %d series, %v; want 2", n, err)
 		}
 	})
+}
+
+// socketPlatform is vigiltest's platform reporting fixed socket counters
+// (vigil.SocketPlatform), as Linux's reports its raw sockets'.
+type socketPlatform struct {
+	vigil.Platform
+	stats map[vigil.SocketName]vrrp.SocketStats
+}
+
+func (p socketPlatform) SocketStats() map[vigil.SocketName]vrrp.SocketStats {
+	return maps.Clone(p.stats)
+}
+
+// TestSocketMetrics: each counter of each socket a SocketPlatform reports
+// is exported under its own name (the discards under one, by reason),
+// labelled with the socket's interface and family; a platform without
+// sockets exports none of them (TestGolden).
+func TestSocketMetrics(t *testing.T) {
+	inner, err := vigiltest.New(vigiltest.Config{Hub: vrrptest.NewHub(1), Addr4: netip.MustParseAddr("192.0.2.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Distinct values, so a counter exported under another's name shows.
+	stats := func(base uint64) vrrp.SocketStats {
+		return vrrp.SocketStats{Received: base + 1, Delivered: base + 2, UnknownVRID: base + 3, NotPeer: base + 4,
+			Short: base + 5, QueueFull: base + 6, ReadErrors: base + 7, Retries: base + 8, Rebinds: base + 9,
+			Polled: base + 10, RepeatsReceived: base + 11, RepeatsSent: base + 12, RepeatWrites: base + 13}
+	}
+	p := socketPlatform{Platform: inner, stats: map[vigil.SocketName]vrrp.SocketStats{
+		{Interface: "eth0", Family: "ipv4"}: stats(100),
+		{Interface: "eth1", Family: "ipv6"}: stats(200),
+	}}
+	var chk, rs1, rs2 switchCheck
+	s, err := vigil.New(p, testConfig(&chk, &rs1, &rs2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics.New(s, metrics.Config{}))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "vigil_vrrp_socket_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			got[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{}
+	for _, sock := range []struct {
+		labels string
+		base   float64
+	}{{"family=ipv4,interface=eth0", 100}, {"family=ipv6,interface=eth1", 200}} {
+		for name, v := range map[string]float64{
+			"received_total": 1, "delivered_total": 2, "read_errors_total": 7, "send_retries_total": 8,
+			"rebinds_total": 9, "polled_total": 10, "repeats_received_total": 11, "repeats_sent_total": 12,
+			"repeat_writes_total": 13,
+		} {
+			want["vigil_vrrp_socket_"+name+"{"+sock.labels+"}"] = sock.base + v
+		}
+		for reason, v := range map[string]float64{"unknown_vrid": 3, "not_peer": 4, "short": 5, "queue_full": 6} {
+			want["vigil_vrrp_socket_discarded_total{"+sock.labels+",reason="+reason+"}"] = sock.base + v
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("socket series:\n got %v\nwant %v", got, want)
+	}
 }

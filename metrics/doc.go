@@ -88,6 +88,26 @@
 //	instance_final_approaches_skipped_total  counter  final approaches slept through instead,
 //	                                                  other instances taking over (vrrp.Clock)
 //
+// The raw VRRP sockets (Linux: one per interface and family, shared by
+// its instances; labels interface, family):
+//
+//	vrrp_socket_received_total           counter  messages read
+//	vrrp_socket_delivered_total          counter  messages handed to an instance
+//	vrrp_socket_discarded_total          counter  reason (unknown_vrid, not_peer, short,
+//	                                              queue_full); messages handed to none
+//	vrrp_socket_read_errors_total        counter  read errors, ICMP errors from unicast
+//	                                              peers included
+//	vrrp_socket_send_retries_total       counter  adverts sent again at once after a
+//	                                              failed send
+//	vrrp_socket_rebinds_total            counter  bindings to a re-created interface
+//	vrrp_socket_polled_total             counter  messages an expiry read before the
+//	                                              socket's reader
+//	vrrp_socket_repeats_received_total   counter  delivered adverts that repeated what their
+//	                                              backup last stepped (not woken)
+//	vrrp_socket_repeats_sent_total       counter  adverts sent again for masters by the socket
+//	vrrp_socket_repeat_writes_total      counter  system calls that sent them (a sendmmsg
+//	                                              per wake-up)
+//
 // Sync groups, trackers, virtual and real servers:
 //
 //	sync_group_state                     gauge  sync_group, state; 0/1
