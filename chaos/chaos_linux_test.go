@@ -256,7 +256,6 @@ func (w *world) event() {
 		kind = "stop"
 	}
 	hold := 2*time.Second + time.Duration(w.rnd.IntN(500))*time.Millisecond
-	at := time.Now()
 	deadline := mdi + slack
 	switch kind {
 	case "kill":
@@ -276,11 +275,17 @@ func (w *world) event() {
 		w.setTrack(r, true)
 		deadline += time.Second // vigil reads track files every second
 	}
+	// The deadlines count from when the fault is in effect: once the
+	// command that makes it has returned. Taken before it, they counted
+	// the command's own time against the routers: on a loaded machine
+	// `ip netns exec ... bridge link set` took 300 ms, and a backup that
+	// took over exactly Master_Down_Interval after the last advert it
+	// heard missed a checkpoint (TestChaosVigild in CI).
+	at := time.Now()
 	w.expect(at.Add(deadline), fmt.Sprintf("%s %s", r.name(), kind))
 	w.expect(at.Add(hold-50*time.Millisecond), fmt.Sprintf("%s %s, held", r.name(), kind))
 	sleep(hold)
 
-	at = time.Now()
 	deadline = mdi + slack
 	switch kind {
 	case "kill", "stop":
@@ -299,6 +304,7 @@ func (w *world) event() {
 		deadline += time.Second
 	}
 	settle := 2 * time.Second
+	at = time.Now() // the fault undone (see above)
 	w.expect(at.Add(deadline), fmt.Sprintf("%s %s undone", r.name(), kind))
 	w.expect(at.Add(settle-50*time.Millisecond), fmt.Sprintf("%s %s undone, settled", r.name(), kind))
 	sleep(settle)
