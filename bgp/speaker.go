@@ -226,41 +226,54 @@ func (l *loop) apply(cause time.Time) {
 	for i := range s.cfg.VIPs {
 		v := &s.cfg.VIPs[i]
 		want := open[i] && !drained && !l.supGone
+		// State says what the speaker announces before GoBGP is told
+		// (and put back if it refuses): a router cannot learn of a
+		// change before State shows it.
+		was := announced{l.on[i], l.drainOn[i]}
 		switch {
 		case want && (!l.on[i] || l.drainOn[i] != draining):
 			kind := EventAnnounce
 			if draining {
 				kind = EventDrain
 			}
+			l.setAnnounced(v.Prefix, announced{true, draining})
 			if _, err := l.srv.AddPath(apiutil.AddPathRequest{Paths: []*apiutil.Path{path(v, draining, s.cfg.Drain)}}); err != nil {
+				l.setAnnounced(v.Prefix, was)
 				s.log.Error("bgp: announcing", "prefix", v.Prefix, "err", err)
 				continue
 			}
 			l.on[i], l.drainOn[i] = true, draining
-			l.publish(kind, v.Prefix, cause, announced{true, draining})
+			l.publish(kind, v.Prefix, cause)
 		case !want && l.on[i]:
 			p := path(v, l.drainOn[i], s.cfg.Drain)
 			p.Withdrawal = true
+			l.setAnnounced(v.Prefix, announced{})
 			if err := l.srv.DeletePath(apiutil.DeletePathRequest{Paths: []*apiutil.Path{p}}); err != nil {
+				l.setAnnounced(v.Prefix, was)
 				s.log.Error("bgp: withdrawing", "prefix", v.Prefix, "err", err)
 				continue
 			}
 			l.on[i], l.drainOn[i] = false, false
-			l.publish(EventWithdraw, v.Prefix, cause, announced{})
+			l.publish(EventWithdraw, v.Prefix, cause)
 		}
 	}
 }
 
-func (l *loop) publish(kind EventKind, p netip.Prefix, cause time.Time, a announced) {
-	now := time.Now()
+// setAnnounced records how prefix p is announced, for State.
+func (l *loop) setAnnounced(p netip.Prefix, a announced) {
 	l.s.mu.Lock()
-	l.s.announced[p] = a
+	defer l.s.mu.Unlock()
 	if !a.on {
 		delete(l.s.announced, p)
+		return
 	}
-	l.s.mu.Unlock()
+	l.s.announced[p] = a
+}
+
+// publish logs and publishes an announcement or withdrawal, made.
+func (l *loop) publish(kind EventKind, p netip.Prefix, cause time.Time) {
 	l.s.log.Info("bgp: "+kind.String(), "prefix", p)
-	l.s.events.Publish(Event{Kind: kind, Prefix: p, Time: now, Cause: cause})
+	l.s.events.Publish(Event{Kind: kind, Prefix: p, Time: time.Now(), Cause: cause})
 }
 
 // Drain moves traffic off this box before its routes go: it announces

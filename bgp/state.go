@@ -35,7 +35,10 @@ type PeerState struct {
 type VIPState struct {
 	Prefix netip.Prefix `json:"prefix"`
 	// Announced is set while the route is announced, Draining while it
-	// is announced with GRACEFUL_SHUTDOWN.
+	// is announced with GRACEFUL_SHUTDOWN. Both change just before the
+	// speaker hands the change to GoBGP (and change back if GoBGP
+	// refuses it), so a router never learns of a change State does not
+	// show yet.
 	Announced bool `json:"announced"`
 	Draining  bool `json:"draining,omitempty"`
 }
