@@ -468,11 +468,12 @@ func moduleVersion() string {
 	return v
 }
 
-// compareTransitions orders transitions by from, to, reason.
+// compareSockets orders sockets by interface, family.
 func compareSockets(a, b vigil.SocketName) int {
 	return cmp.Or(cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.Family, b.Family))
 }
 
+// compareTransitions orders transitions by from, to, reason.
 func compareTransitions(a, b vrrp.Transition) int {
 	return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.Reason, b.Reason))
 }

@@ -68,7 +68,7 @@ func NewClock() (*Clock, error) {
 	// A non-blocking fd makes NewFile register it with the poller. Never
 	// call f.Fd(): it would switch the fd back to blocking mode.
 	c := &Clock{fd: fd, f: os.NewFile(uintptr(fd), "vrrp-clock"), maxPollers: int32(max(1, runtime.GOMAXPROCS(0)/2)),
-		epoch: time.Now(), timers: newDeadlines[*clockTimer]()}
+		epoch: time.Now()}
 	c.wg.Go(c.run)
 	return c, nil
 }

@@ -12,6 +12,8 @@ import "time"
 // 130 ns with it, 225 with container/heap and time.Time deadlines in the
 // values (BenchmarkClockRestart); one heap also serves both users, where
 // each had its own container/heap adapter.
+//
+// The zero value is an empty heap; its epoch is the first deadline set.
 type deadlines[T any] struct {
 	epoch time.Time
 	e     []deadline[T]
@@ -22,9 +24,6 @@ type deadline[T any] struct {
 	i  *int  // the value's index in e; -1 when not in it
 	v  T
 }
-
-// newDeadlines returns an empty heap whose deadlines count from now.
-func newDeadlines[T any]() deadlines[T] { return deadlines[T]{epoch: time.Now()} }
 
 func (h *deadlines[T]) len() int { return len(h.e) }
 
@@ -39,6 +38,9 @@ func (h *deadlines[T]) dueBy(t time.Time) bool {
 // set gives v, whose index in the heap is *i (-1: not in it), the
 // deadline t, adding it if it is not in the heap.
 func (h *deadlines[T]) set(v T, i *int, t time.Time) {
+	if h.epoch.IsZero() {
+		h.epoch = t
+	}
 	at := int64(t.Sub(h.epoch))
 	if *i < 0 {
 		*i = len(h.e)

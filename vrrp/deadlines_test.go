@@ -13,9 +13,9 @@ type deadlineItem struct {
 }
 
 // check verifies the heap against want (the deadline of each value in
-// it): the same values, each knowing its index, no parent later than its
-// children.
-func (h *deadlines[T]) check(t *testing.T, want map[*deadlineItem]int64) {
+// it, in ns after base): the same values, each knowing its index, no
+// parent later than its children.
+func (h *deadlines[T]) check(t *testing.T, base time.Time, want map[*deadlineItem]int64) {
 	t.Helper()
 	if len(h.e) != len(want) {
 		t.Fatalf("%d in the heap, want %d", len(h.e), len(want))
@@ -25,8 +25,8 @@ func (h *deadlines[T]) check(t *testing.T, want map[*deadlineItem]int64) {
 		if *e.i != k || e.i != &it.i {
 			t.Fatalf("entry %d (item %d) records index %d", k, it.name, *e.i)
 		}
-		if at, ok := want[it]; !ok || at != e.at {
-			t.Fatalf("item %d at %d, want %d (in the model: %v)", it.name, e.at, at, ok)
+		if at, ok := want[it]; !ok || at != int64(h.epoch.Sub(base))+e.at {
+			t.Fatalf("item %d at %d after the epoch, want %d after base (in the model: %v)", it.name, e.at, at, ok)
 		}
 		if k > 0 && h.e[(k-1)/2].at > e.at {
 			t.Fatalf("entry %d (%d) before its parent (%d)", k, e.at, h.e[(k-1)/2].at)
@@ -38,7 +38,8 @@ func (h *deadlines[T]) check(t *testing.T, want map[*deadlineItem]int64) {
 // later), removes (present and absent) and pops.
 func TestDeadlines(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
-	h := newDeadlines[*deadlineItem]()
+	var h deadlines[*deadlineItem] // the zero value: empty
+	base := time.Now()
 	items := make([]*deadlineItem, 64)
 	for k := range items {
 		items[k] = &deadlineItem{name: k, i: -1}
@@ -49,7 +50,7 @@ func TestDeadlines(t *testing.T) {
 		switch op := rnd.IntN(10); {
 		case op < 6:
 			at := int64(rnd.IntN(1000))
-			h.set(it, &it.i, h.epoch.Add(time.Duration(at)))
+			h.set(it, &it.i, base.Add(time.Duration(at)))
 			want[it] = at
 		case op < 8:
 			h.remove(&it.i)
@@ -66,7 +67,7 @@ func TestDeadlines(t *testing.T) {
 			if want[first] != min {
 				t.Fatalf("first at %d, the earliest is %d", want[first], min)
 			}
-			if !h.dueBy(h.epoch.Add(time.Duration(min))) || h.dueBy(h.epoch.Add(time.Duration(min-1))) {
+			if !h.dueBy(base.Add(time.Duration(min))) || h.dueBy(base.Add(time.Duration(min-1))) {
 				t.Fatalf("dueBy wrong around %d", min)
 			}
 			if got := h.pop(); got != first || got.i != -1 {
@@ -74,10 +75,10 @@ func TestDeadlines(t *testing.T) {
 			}
 			delete(want, first)
 		}
-		h.check(t, want)
+		h.check(t, base, want)
 	}
 	h.reset()
-	h.check(t, nil)
+	h.check(t, base, nil)
 	for _, it := range items {
 		if it.i != -1 {
 			t.Fatalf("after reset item %d records index %d", it.name, it.i)

@@ -103,9 +103,6 @@ type repeatSender struct {
 func (rs *repeatSender) add(e *outRepeat, due time.Time) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.h.epoch.IsZero() {
-		rs.h = newDeadlines[*outRepeat]()
-	}
 	e.key = due
 	rs.h.set(e, &e.i, due)
 	if !rs.running {
@@ -209,12 +206,11 @@ func (rs *repeatSender) sendDue(now time.Time) {
 		}
 	}
 	rs.mmSent = 0
-	if err := rs.held[0].c.tx.rc.Control(rs.mmsg); err != nil {
-		rs.mmSent = 0 // closed: each send alone says so
-	}
-	s := rs.held[0].c.s
+	// A closed socket sends nothing (mmSent stays 0): each send alone
+	// then says so.
+	_ = rs.held[0].c.tx.rc.Control(rs.mmsg)
 	if rs.mmSent > 0 {
-		s.n.RepeatWrites.Add(1)
+		rs.held[0].c.s.n.RepeatWrites.Add(1)
 	}
 	for i, e := range rs.held {
 		m := e.c.tx
@@ -225,9 +221,7 @@ func (rs *repeatSender) sendDue(now time.Time) {
 			e.send(now)
 			continue
 		}
-		e.sent.Add(1)
-		s.n.RepeatsSent.Add(1)
-		e.due = nextAdver(e.due, now, e.interval, e.grid)
+		e.sentAt(now, nil)
 		e.mu.Unlock()
 	}
 	clear(rs.mm) // the pointers into the Conns' sendmsgs
@@ -251,12 +245,22 @@ func (e *outRepeat) send(now time.Time) {
 	if !e.isDue(now) {
 		return
 	}
-	if err := c.WriteAdvert(context.Background(), e.b, e.dst); err != nil {
+	err := c.WriteAdvert(context.Background(), e.b, e.dst)
+	if err == nil {
+		c.s.n.RepeatWrites.Add(1)
+	}
+	e.sentAt(now, err)
+}
+
+// sentAt records a send of the advert due at or before now, which failed
+// with err if not nil (e.mu held): counted or reported, and due again
+// an interval on.
+func (e *outRepeat) sentAt(now time.Time, err error) {
+	if err != nil {
 		e.failed(e.dst, err)
 	} else {
 		e.sent.Add(1)
-		c.s.n.RepeatsSent.Add(1)
-		c.s.n.RepeatWrites.Add(1)
+		e.c.s.n.RepeatsSent.Add(1)
 	}
 	e.due = nextAdver(e.due, now, e.interval, e.grid)
 }
