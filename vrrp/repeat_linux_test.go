@@ -492,3 +492,91 @@ func TestSocketClosedWhileRepeating(t *testing.T) {
 		}
 	})
 }
+
+// A sync group member master on its Socket's repeats, which its group
+// then puts in BACKUP (SyncTo, as the Supervisor does when another member
+// fails): its Socket sends nothing more (the group's BACKUP sends no
+// priority 0 either), and when the group is MASTER again the Router
+// advertises at once and hands its adverts out again.
+func TestMasterRepeatsSyncTo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		s := testSocket(false)
+		sends := recordSends(t, s)
+		conn, err := s.Conn(51, ConnConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		const iv = 100 * time.Millisecond
+		r, err := NewRouter(conn, nil, nil, Config{VRID: 51, Version: V3, Priority: 200, Interval: iv,
+			VIPs: []netip.Prefix{repeatVIP}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncTo := func(g State, seq uint64) {
+			t.Helper()
+			if err := r.SyncTo(g, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		syncTo(Backup, 1)
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(time.Second) // Master_Down_Timer expired: held, wanting
+		synctest.Wait()
+		if st := r.SyncStatus(); !st.WantMaster || len(sends()) != 0 {
+			t.Fatalf("held in BACKUP: %+v", st)
+		}
+		syncTo(Master, 2)
+		time.Sleep(time.Second + iv/2)
+		synctest.Wait()
+		if got, rep := len(sends()), s.Stats().RepeatsSent; got != 11 || rep != 9 {
+			t.Fatalf("the group's master: %d adverts, %d by the socket; want 11, 9", got, rep)
+		}
+		syncTo(Backup, 3)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := sends(); len(got) != 0 || r.Status().State != Backup {
+			t.Fatalf("in the group's BACKUP (%v): sent %d adverts, the first at %v", r.Status().State, len(got), got[0].at)
+		}
+		back := time.Now()
+		syncTo(Master, 4)
+		time.Sleep(time.Second + iv/2)
+		synctest.Wait()
+		got := sends()
+		if len(got) != 11 || !got[0].at.Equal(back) || s.Stats().RepeatsSent != 9+9 {
+			t.Fatalf("master again: %d adverts (want 11 from %v), %d by the socket (want 18)", len(got), back,
+				s.Stats().RepeatsSent)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // the sender wakes to nothing due and ends
+	})
+}
+
+// A Conn closed while its Router hands it an advert (a Router the
+// Supervisor's watchdog replaced, its Conn closed under it): nothing is
+// sent for it.
+func TestRepeatsAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := testSocket(false)
+		sends := recordSends(t, s)
+		c, err := s.Conn(51, ConnConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		var sent atomic.Uint64
+		c.sendRepeats([]byte{0x31, 51}, GroupV4, time.Now().Add(100*time.Millisecond), 100*time.Millisecond, 0, &sent,
+			func(netip.Addr, error) {})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := sends(); len(got) != 0 || sent.Load() != 0 {
+			t.Errorf("after Close: %d sent", len(got))
+		}
+	})
+}

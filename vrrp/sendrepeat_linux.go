@@ -45,6 +45,14 @@ func (c *SocketConn) sendRepeats(b []byte, dst netip.Addr, due time.Time, interv
 	e.taken = false
 	e.mu.Unlock()
 	c.s.sender.add(e, due)
+	// A Conn closed meanwhile (a Router the Supervisor's watchdog
+	// replaced, whose Conn was closed under it) sends nothing more:
+	// Close's takeBack may have come before the add.
+	select {
+	case <-c.closed:
+		c.takeBack()
+	default:
+	}
 }
 
 // takeBack stops the repeats sendRepeats started and returns when the
