@@ -76,6 +76,19 @@ type InstanceIO struct {
 	// nothing to release beyond the Conn, which is closed if it is an
 	// io.Closer.
 	Release func() error
+	// Reopen opens the instance's Conn again, with ic's peers (a reload
+	// may have changed them), after the Supervisor has closed the one it
+	// had (Conn, or what Reopen returned last), for a router that
+	// replaces one the watchdog gave up on. With Reopen, and a Conn that
+	// is an io.Closer, the Supervisor gives its routers the Conn itself,
+	// whose fast paths a router uses (vrrp.SocketConn's queue read by
+	// the router's loop, and the repeats its Socket sends and takes in),
+	// and fences a replaced router off by closing its Conn: its calls
+	// then fail, and what the Conn did for it alone (its Socket's
+	// repeats) stops. Without it the Supervisor puts each router's Conn
+	// behind a wrapper that refuses a replaced router's calls and offers
+	// only vrrp.Conn's methods. Release closes the Conn opened last.
+	Reopen func(ic InstanceConfig) (vrrp.Conn, error)
 }
 
 // Events is a subscription to a platform's events

@@ -206,11 +206,14 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		}
 		l.sockets[key] = sock
 	}
-	conn, err := sock.Conn(ic.VRRP.VRID, vrrp.ConnConfig{Source: ic.UnicastSrc, Peers: ic.VRRP.Peers,
-		Group: ic.VRRP.Group, TTL: ic.UnicastTTL})
+	connCfg := func(peers []netip.Addr) vrrp.ConnConfig {
+		return vrrp.ConnConfig{Source: ic.UnicastSrc, Peers: peers, Group: ic.VRRP.Group, TTL: ic.UnicastTTL}
+	}
+	conn, err := sock.Conn(ic.VRRP.VRID, connCfg(ic.VRRP.Peers))
 	if err != nil {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
+	conns := &reopened{c: conn}
 	q, err := l.queue()
 	if err != nil {
 		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
@@ -268,8 +271,17 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 		}
 		return nil
 	}
+	io.Reopen = func(nc InstanceConfig) (vrrp.Conn, error) {
+		return conns.reopen(func() (*vrrp.SocketConn, error) {
+			c, err := sock.Conn(ic.VRRP.VRID, connCfg(nc.VRRP.Peers))
+			if err != nil {
+				return nil, fmt.Errorf("vigil: instance %s: %w", nc.VRRP.Name, err)
+			}
+			return c, nil
+		})
+	}
 	io.Release = func() error {
-		err := errors.Join(l.release(conn, am, vmac), acc.forget())
+		err := errors.Join(l.release(conns.current(), am, vmac), acc.forget())
 		l.mu.Lock()
 		delete(l.filterKeys, fkey)
 		l.mu.Unlock()
@@ -307,6 +319,34 @@ func (l *Linux) release(conn *vrrp.SocketConn, am *netlink.AddrManager, vmac *ne
 		l.vmacs = slices.DeleteFunc(l.vmacs, func(x *netlink.VMAC) bool { return x == vmac })
 	}
 	return errors.Join(errs...)
+}
+
+// reopened is an instance's Conn on its Socket, which InstanceIO.Reopen
+// replaces.
+type reopened struct {
+	mu sync.Mutex
+	c  *vrrp.SocketConn
+}
+
+func (r *reopened) current() *vrrp.SocketConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.c
+}
+
+// reopen closes the current Conn (the Supervisor has, as a rule: a
+// Conn's VRID is free on its Socket only once it is closed) and makes
+// the one open returns current.
+func (r *reopened) reopen(open func() (*vrrp.SocketConn, error)) (vrrp.Conn, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.c.Close()
+	c, err := open()
+	if err != nil {
+		return nil, err
+	}
+	r.c = c
+	return c, nil
 }
 
 // swapAnnouncer is an instance's announcer, which a reload may replace

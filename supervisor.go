@@ -717,15 +717,15 @@ func (s *Supervisor) stop() {
 func (s *Supervisor) handle(msg any) {
 	switch msg := msg.(type) {
 	case routerMsg:
-		if msg.r == msg.m.router {
+		if msg.m.current(msg.r) {
 			s.transition(msg.m, msg.ev)
 		}
 	case lowerPrioMsg:
-		if msg.r == msg.m.router {
+		if msg.m.current(msg.r) {
 			s.lowerPrio(msg.m, msg.ev)
 		}
 	case syncMsg:
-		if g := msg.m.group; g != nil && g.started && !msg.m.removed && msg.r == msg.m.router {
+		if g := msg.m.group; g != nil && g.started && !msg.m.removed && msg.m.current(msg.r) {
 			s.syncActions(g, g.g.Step(vrrp.SyncInput{Kind: vrrp.SyncUpdate, Member: msg.m.index, Status: msg.st}, g.acts[:0]))
 		}
 	case doneMsg:

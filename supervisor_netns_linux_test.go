@@ -124,7 +124,10 @@ func TestSupervisorNetnsSyncGroup(t *testing.T) {
 	expectServedBy(t, w, vipY6.Addr(), ha)
 	// Each side's two instances share a raw socket per family, which
 	// Stats reports: B's reads A's adverts and hands them to its
-	// backups, A's reads none (B is silent).
+	// backups, A's reads none (B is silent). The Supervisor's routers
+	// use their sockets' fast paths (InstanceIO.Reopen): A's socket
+	// sends its masters' adverts again (repeats), B's takes them in for
+	// its backups.
 	eventually(t, "the sockets' counters", netnsWait, func() bool {
 		sa, sb := a.s.Stats().Sockets, b.s.Stats().Sockets
 		if len(sa) != 2 || len(sb) != 2 {
@@ -133,7 +136,8 @@ func TestSupervisorNetnsSyncGroup(t *testing.T) {
 		for _, fam := range []string{"ipv4", "ipv6"} {
 			x, okA := sa[vigil.SocketName{Interface: "eth0", Family: fam}]
 			y, okB := sb[vigil.SocketName{Interface: "eth0", Family: fam}]
-			if !okA || !okB || x.Received != 0 || y.Received < 5 || y.Delivered != y.Received {
+			if !okA || !okB || x.Received != 0 || y.Received < 5 || y.Delivered != y.Received ||
+				x.RepeatsSent < 5 || y.RepeatsReceived < 5 {
 				return false
 			}
 		}

@@ -30,8 +30,18 @@ type memSup struct {
 
 func startSup(t *testing.T, hub *vrrptest.Hub, i byte, cfg vigil.Config, ifaces ...string) *memSup {
 	t.Helper()
-	p, err := vigiltest.New(vigiltest.Config{Hub: hub, Interfaces: ifaces,
-		Addr4: netip.AddrFrom4([4]byte{192, 0, 2, i}), Addr6: netip.AddrFrom16([16]byte{0xfe, 0x80, 15: i})})
+	return startSupOn(t, memHostCfg(hub, i, ifaces...), cfg)
+}
+
+// memHostCfg is host i on hub: 192.0.2.i and fe80::i.
+func memHostCfg(hub *vrrptest.Hub, i byte, ifaces ...string) vigiltest.Config {
+	return vigiltest.Config{Hub: hub, Interfaces: ifaces,
+		Addr4: netip.AddrFrom4([4]byte{192, 0, 2, i}), Addr6: netip.AddrFrom16([16]byte{0xfe, 0x80, 15: i})}
+}
+
+func startSupOn(t *testing.T, pc vigiltest.Config, cfg vigil.Config) *memSup {
+	t.Helper()
+	p, err := vigiltest.New(pc)
 	if err != nil {
 		t.Fatal(err)
 	}

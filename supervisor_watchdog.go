@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -170,18 +171,32 @@ var errFenced = errors.New("vigil: router replaced by a restart")
 
 // fence cuts one router off from its instance's I/O: once closed, its
 // Conn, address manager and announcer refuse every call, and the
-// context of its calls in flight is canceled.
+// context of its calls in flight is canceled. A Conn the platform can
+// reopen (InstanceIO.Reopen) the router has unwrapped, and the fence
+// closes it.
 type fence struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	conn   io.Closer // the router's own Conn, or nil
+	// master records that the router was MASTER when the watchdog
+	// found it stalled, before the fence closed: cut off, it may still
+	// wake and stop (its Status then says STOPPED), and its successor
+	// resumes as MASTER all the same.
+	master atomic.Bool
 }
 
 func newFence() *fence {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &fence{ctx, cancel}
+	return &fence{ctx: ctx, cancel: cancel}
 }
 
-func (f *fence) close()       { f.cancel() }
+// close closes f; it may be called more than once.
+func (f *fence) close() {
+	f.cancel()
+	if f.conn != nil {
+		f.conn.Close()
+	}
+}
 func (f *fence) closed() bool { return f.ctx.Err() != nil }
 
 // callCtx returns ctx, also canceled when f closes, for one call.
@@ -202,6 +217,11 @@ func (f *fence) spanCtx(ctx context.Context) context.Context {
 	context.AfterFunc(ctx, func() { stop(); cancel() })
 	return ctx
 }
+
+// current reports whether r is m's router and not fenced off: what a
+// router the watchdog found stalled says once it is cut off (its own
+// stop, as its context ends) is not the instance's news. s.mu held.
+func (m *member) current(r *vrrp.Router) bool { return r == m.router && !m.fence.closed() }
 
 // fencedConn is a router's Conn behind its fence.
 type fencedConn struct {
@@ -282,7 +302,11 @@ func (a fencedAnnouncer) Announce(ctx context.Context, addrs []netip.Addr) error
 }
 
 // newRouter makes a router for m over its I/O behind a new fence, with
-// m's configuration, timers and beat. s.mu held (or m not yet shared).
+// m's configuration, timers and beat. A Conn the platform can reopen
+// goes to the router as it is, with its fast paths (vrrp.SocketConn's
+// queue read by the router's loop, its Socket's repeats both ways), and
+// the fence closes it; any other goes behind fencedConn. s.mu held (or m
+// not yet shared).
 func (s *Supervisor) newRouter(m *member) (*vrrp.Router, *fence, error) {
 	f := newFence()
 	var ann vrrp.Announcer
@@ -293,7 +317,12 @@ func (s *Supervisor) newRouter(m *member) (*vrrp.Router, *fence, error) {
 	if rc.Logger == nil {
 		rc.Logger = s.log
 	}
-	r, err := vrrp.NewRouter(fencedConn{m.io.Conn, f}, fencedAddrs{m.held, f}, ann, rc)
+	var conn vrrp.Conn = fencedConn{m.io.Conn, f}
+	closer, reopen := m.io.Conn.(io.Closer)
+	if reopen = reopen && m.io.Reopen != nil; reopen {
+		conn = m.io.Conn
+	}
+	r, err := vrrp.NewRouter(conn, fencedAddrs{m.held, f}, ann, rc)
 	if err != nil {
 		f.close()
 		return nil, nil, err
@@ -302,17 +331,28 @@ func (s *Supervisor) newRouter(m *member) (*vrrp.Router, *fence, error) {
 		f.close()
 		return nil, nil, fmt.Errorf("vigil: instance %s: %w", m.cfg.VRRP.Name, err)
 	}
+	if reopen {
+		f.conn = closer // from now on the fence closes it (not above: the instance keeps its Conn)
+	}
 	return r, f, nil
 }
 
 // restartRouter replaces m's router, which failed, by a new one over the
-// same I/O: the old one is fenced off, the new one gets m's priority
-// sources, faults and sync group state, and resumes as MASTER if the old
-// one was. s.mu held.
+// same I/O (a Conn the platform reopened, if it can: InstanceIO.Reopen):
+// the old one is fenced off, the new one gets m's priority sources,
+// faults and sync group state, and resumes as MASTER if the old one was
+// (when the watchdog found it stalled: fence.master). s.mu held.
 func (s *Supervisor) restartRouter(m *member) error {
 	old := m.router
 	m.fence.close()
-	wasMaster := old.Status().State == vrrp.Master
+	wasMaster := m.fence.master.Load() || old.Status().State == vrrp.Master
+	if m.fence.conn != nil {
+		c, err := m.io.Reopen(m.cfg.InstanceConfig)
+		if err != nil {
+			return err
+		}
+		m.io.Conn = c
+	}
 	r, f, err := s.newRouter(m)
 	if err != nil {
 		return err
@@ -391,6 +431,7 @@ func (s *Supervisor) runRouter(ctx context.Context, m *member, b *watchdog.Beat,
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
 		if errors.Is(context.Cause(ctx), watchdog.ErrStalled) {
+			f.master.Store(r.Status().State == vrrp.Master)
 			f.close()
 		}
 		cancel()

@@ -34,13 +34,19 @@ type wdPair struct {
 	cancel context.CancelFunc
 }
 
-func startPair(t *testing.T) *wdPair {
+func startPair(t *testing.T) *wdPair { return startPairOn(t, false) }
+
+// startPairOn is startPair with A's and B's platforms reopening
+// Conns (vigiltest.Config.Reopen) or not.
+func startPairOn(t *testing.T, reopen bool) *wdPair {
 	hub := vrrptest.NewHub(1)
 	log := &nstest.Buffer{}
 	ca := vigil.Config{Instances: []vigil.Instance{supInst("VI_1", 51, 200, vipX)}, Watchdog: tightWatchdog,
 		Logger: slog.New(slog.NewTextHandler(log, nil))}
 	cb := vigil.Config{Instances: []vigil.Instance{supInst("VI_1", 51, 100, vipX)}, Watchdog: tightWatchdog}
-	w := &wdPair{a: startSup(t, hub, 1, ca), b: startSup(t, hub, 2, cb), log: log}
+	pa, pb := memHostCfg(hub, 1), memHostCfg(hub, 2)
+	pa.Reopen, pb.Reopen = reopen, reopen
+	w := &wdPair{a: startSupOn(t, pa, ca), b: startSupOn(t, pb, cb), log: log}
 	ctx, cancel := context.WithCancel(t.Context())
 	w.cancel = cancel
 	w.heard = sniff(t, ctx, hub)

@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/ipvs/ipvstest"
 	"github.com/vigil-ha/vigil/netlink"
+	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
@@ -33,6 +34,13 @@ type Config struct {
 	Interfaces []string
 	// Table is the IPVS table IPVS returns; nil means a new one.
 	Table *ipvstest.Table
+	// Reopen gives each instance's InstanceIO a Reopen, as Linux's has:
+	// the Supervisor's routers then use their Conns themselves, and a
+	// router the watchdog replaces has its Conn closed under it and the
+	// new one a Conn of its own (Platform.Conn returns the newest).
+	// Without it the Supervisor puts each router's Conn behind its own
+	// wrapper.
+	Reopen bool
 	// History bounds what the interfaces' address managers and
 	// announcers remember (vrrptest's SetHistory): 0 keeps everything,
 	// as tests that read it back want; a long run sets it.
@@ -137,14 +145,9 @@ func (p *Platform) Instance(ic vigil.InstanceConfig) (vigil.InstanceIO, error) {
 		}
 	}
 	promoteSecondaries(ic, parent, i)
-	parent.conns = append(parent.conns, conn)
-	if !parent.up {
-		conn.Cut()
-	}
-	p.conns[ic.VRRP.Name] = conn
-	release := func() error {
-		p.mu.Lock()
-		defer p.mu.Unlock()
+	p.attach(ic.VRRP.Name, parent, conn)
+	// forget detaches conn, the instance's Conn. p.mu held.
+	forget := func() error {
 		for n, c := range p.conns {
 			if c == conn {
 				delete(p.conns, n)
@@ -153,11 +156,46 @@ func (p *Platform) Instance(ic vigil.InstanceConfig) (vigil.InstanceIO, error) {
 		parent.conns = slices.DeleteFunc(parent.conns, func(c *vrrptest.Conn) bool { return c == conn })
 		return conn.Close()
 	}
+	release := func() error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return forget()
+	}
 	// The fakes hold no label, routes, rules or timing: a reload's new
 	// ones apply at once.
 	reconfigure := func(vigil.InstanceConfig) error { return nil }
-	return vigil.InstanceIO{Conn: conn, Addrs: i.addrs, Announcer: i.ann, Interface: name,
-		Reconfigure: reconfigure, Release: release}, nil
+	io := vigil.InstanceIO{Conn: conn, Addrs: i.addrs, Announcer: i.ann, Interface: name,
+		Reconfigure: reconfigure, Release: release}
+	if p.cfg.Reopen {
+		io.Reopen = func(nc vigil.InstanceConfig) (vrrp.Conn, error) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			forget()
+			c, err := p.cfg.Hub.Join(src)
+			if err != nil {
+				return nil, fmt.Errorf("vigiltest: instance %s: %w", nc.VRRP.Name, err)
+			}
+			if len(nc.VRRP.Peers) > 0 {
+				if err := c.SetPeers(nc.VRRP.Peers); err != nil {
+					return nil, err
+				}
+			}
+			conn = c
+			p.attach(nc.VRRP.Name, parent, conn)
+			return conn, nil
+		}
+	}
+	return io, nil
+}
+
+// attach makes conn the Conn of instance name on parent (cut if parent
+// is down). p.mu held.
+func (p *Platform) attach(name string, parent *iface, conn *vrrptest.Conn) {
+	parent.conns = append(parent.conns, conn)
+	if !parent.up {
+		conn.Cut()
+	}
+	p.conns[name] = conn
 }
 
 // Subscribe implements vigil.Platform.
