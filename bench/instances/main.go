@@ -1,8 +1,10 @@
 //go:build linux
 
 // Command instances measures the CPU and memory of many VRRP instances,
-// keepalived next to vigil (examples/vrrpd) and next to a floor of raw
-// system calls, on a master node and on a backup node.
+// keepalived next to vigil (examples/vrrpd: the vrrp package on
+// vigil.Host), next to vigild (cmd/vigild on the same keepalived.conf as
+// keepalived: the Supervisor, what operators run) and next to a floor of
+// raw system calls, on a master node and on a backup node.
 //
 // For each size N (-instances, default 200 and 1,000) and each run, each
 // implementation gets a fresh topology: two nodes (nstest.Build(2)), the
@@ -27,7 +29,7 @@
 //     plus VRRP child, its total), Pss from /proc/PID/smaps_rollup, the
 //     peak (VmHWM) and the threads.
 //
-// The third implementation, floor (floor.go), is the same adverts sent
+// The floor (floor.go), is the same adverts sent
 // by the master node and received by the backup node with raw sockets
 // and nothing else: this program run again in each namespace. Its CPU
 // is what the kernel's work on the adverts costs and little more: the
@@ -37,14 +39,14 @@
 // daemon that does not elect, or has a transition in the window) is
 // reported and counted in the table, and the others go on. The tables
 // give min / median / max over the runs, the ratios vigil / keepalived
-// per run (the two measured in the same run, one after the other), and
-// keepalived / floor and vigil / floor with the targets in µs next to
+// and vigild / keepalived per run (measured in the same run, one after
+// the other), and each daemon / floor with the targets in µs next to
 // the floor's.
 //
 // Run as root from the module root:
 //
-//	go run ./bench/instances              # 200 and 1,000 instances, 3 runs, 30 s windows: ~15-18 min
-//	go run ./bench/instances -quick       # 1 run, 10 s windows: ~4-5 min
+//	go run ./bench/instances              # 200 and 1,000 instances, 3 runs, 30 s windows: ~17-22 min
+//	go run ./bench/instances -quick       # 1 run, 10 s windows: ~5-7 min
 //
 // -profile DIR profiles vrrpd over the window (CPU, heap, goroutines,
 // MemStats, /proc/PID/smaps and status); the profiler costs CPU, so
@@ -66,7 +68,7 @@ import (
 )
 
 // allImpls are the implementations -impl takes, and its default.
-var allImpls = []string{"keepalived", "vigil", "floor"}
+var allImpls = []string{"keepalived", "vigil", "vigild", "floor"}
 
 type config struct {
 	sizes    []layout
@@ -77,6 +79,7 @@ type config struct {
 	noBackup bool
 	impls    []string
 	vrrpd    string
+	vigild   string
 	self     string // this program, for -impl floor
 	wakes    int    // -floor-wakes
 	workDir  string
@@ -107,10 +110,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.warmup, "warmup", 10*time.Second, "wait after all instances are MASTER and BACKUP before the window (the second GARP burst comes at 5s)")
 	fs.IntVar(&c.runs, "runs", 3, "runs per (size, implementation)")
 	fs.BoolVar(&c.noBackup, "no-backup", false, "run the master node only")
-	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: keepalived, vigil, floor (raw sockets and nothing else: the kernel's share)")
+	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: keepalived, vigil (examples/vrrpd: the vrrp package on vigil.Host), vigild (cmd/vigild on the same keepalived.conf: the Supervisor), floor (raw sockets and nothing else: the kernel's share)")
 	fs.IntVar(&c.wakes, "floor-wakes", 1, "floor: the sender's wake-ups per interval, the instances split evenly among them: 1 sends an interval's adverts in one burst; the instance count or more, one advert per wake-up, spread evenly")
 	quick := fs.Bool("quick", false, "short run: -runs 1 -duration 10s -warmup 6s (overrides them)")
 	fs.StringVar(&c.vrrpd, "vrrpd", "", "vrrpd binary to use (default: go build ./examples/vrrpd into a temporary directory)")
+	fs.StringVar(&c.vigild, "vigild", "", "vigild binary to use (default: CGO_ENABLED=0 go build ./cmd/vigild into a temporary directory)")
 	keep := fs.String("keep", "", "keep the pcaps and daemon logs under this directory")
 	fs.StringVar(&c.profile, "profile", "", "vigil: CPU profile of the window, heap, goroutines, MemStats and /proc/PID/smaps at its end, under DIR/RUN/{master,backup} (the profiler costs CPU: not for the figures)")
 	if err := fs.Parse(args); err != nil {
@@ -167,13 +171,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := benchkit.SignalContext()
 	defer stop()
-	ws, cleanup, err := benchkit.Prepare(ctx, "instances", c.impls, c.vrrpd, *keep, stderr)
+	ws, cleanup, err := benchkit.PrepareBins(ctx, "instances", c.impls, benchkit.Workspace{Vrrpd: c.vrrpd, Vigild: c.vigild}, *keep, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "instances:", err)
 		return 1
 	}
 	defer cleanup()
-	c.workDir, c.keep, c.vrrpd = ws.Dir, ws.Keep, ws.Vrrpd
+	c.workDir, c.keep, c.vrrpd, c.vigild = ws.Dir, ws.Keep, ws.Vrrpd, ws.Vigild
 
 	env := benchkit.Environment()
 	results := make([]map[string][]sample, len(c.sizes))

@@ -108,6 +108,13 @@ func startRouter(ctx context.Context, c *config, l layout, impl string, h *nstes
 		}
 		return k, nil
 	}
+	if impl == "vigild" {
+		v, err := benchkit.StartVigild(c.vigild, h.Name, dir, keepalivedConf(h, l, c.interval, state, prio))
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
 	args := vrrpdArgs(l, c.interval, state, prio)
 	if profile != "" {
 		args = append(args, "-profile", profile)

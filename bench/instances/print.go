@@ -105,14 +105,20 @@ func ratios(a, b []sample, m metric) []float64 {
 	return rs
 }
 
-// printVsKeepalived prints vigil / keepalived and the targets, when both
-// ran at this size.
+// printVsKeepalived prints vigil / keepalived and vigild / keepalived
+// and the targets, for each that ran at this size with keepalived.
 func printVsKeepalived(w io.Writer, res map[string][]sample) {
-	ka, vg := res["keepalived"], res["vigil"]
+	for _, impl := range []string{"vigil", "vigild"} {
+		printVs(w, res, impl)
+	}
+}
+
+func printVs(w io.Writer, res map[string][]sample, impl string) {
+	ka, vg := res["keepalived"], res[impl]
 	if min(len(ka), len(vg)) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nvigil / keepalived, per run (both measured in the same run): min / median / max; targets: CPU per advert ≤ 0.5, RSS ≤ 1.0\n\n")
+	fmt.Fprintf(w, "\n%s / keepalived, per run (both measured in the same run): min / median / max; targets: CPU per advert ≤ 0.5, RSS ≤ 1.0\n\n", impl)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "metric\tratio\ttarget\tmet (median)\tmet (every run)\t")
 	for _, m := range metrics[1:] {
@@ -140,7 +146,7 @@ func printVsKeepalived(w io.Writer, res map[string][]sample) {
 func printFloor(w io.Writer, res map[string][]sample, wakes int) {
 	fl := res["floor"]
 	var impls []string
-	for _, impl := range []string{"keepalived", "vigil"} {
+	for _, impl := range []string{"keepalived", "vigil", "vigild"} {
 		if min(len(res[impl]), len(fl)) > 0 {
 			impls = append(impls, impl)
 		}

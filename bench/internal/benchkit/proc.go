@@ -283,8 +283,9 @@ type Workspace struct {
 	// -keep directory (not removed).
 	Dir  string
 	Keep bool
-	// Vrrpd is the vrrpd binary ("" when vigil is not measured).
-	Vrrpd string
+	// Vrrpd is the vrrpd binary ("" when vigil is not measured), Vigild
+	// the vigild binary ("" when vigild is not).
+	Vrrpd, Vigild string
 }
 
 // Prepare checks that the tools the implementations need are installed,
@@ -292,6 +293,12 @@ type Workspace struct {
 // vigil is measured and vrrpd is "". keep, if set, is used for the files
 // instead of the scratch directory. cleanup removes the scratch directory.
 func Prepare(ctx context.Context, name string, impls []string, vrrpd, keep string, progress io.Writer) (ws Workspace, cleanup func(), err error) {
+	return PrepareBins(ctx, name, impls, Workspace{Vrrpd: vrrpd}, keep, progress)
+}
+
+// PrepareBins is Prepare with the vrrpd and vigild binaries of bins
+// (each built when it is needed and empty).
+func PrepareBins(ctx context.Context, name string, impls []string, bins Workspace, keep string, progress io.Writer) (ws Workspace, cleanup func(), err error) {
 	progs := []string{"ip", "tcpdump"}
 	if slices.Contains(impls, "keepalived") {
 		progs = append(progs, "keepalived")
@@ -304,13 +311,20 @@ func Prepare(ctx context.Context, name string, impls []string, vrrpd, keep strin
 		return ws, func() {}, err
 	}
 	cleanup = func() { os.RemoveAll(tmp) }
-	ws = Workspace{Dir: tmp, Vrrpd: vrrpd}
+	ws = Workspace{Dir: tmp, Vrrpd: bins.Vrrpd, Vigild: bins.Vigild}
 	if keep != "" {
 		ws.Dir, ws.Keep = keep, true
 	}
 	if slices.Contains(impls, "vigil") && ws.Vrrpd == "" {
 		fmt.Fprintln(progress, "building ./examples/vrrpd ...")
 		if ws.Vrrpd, err = BuildVrrpd(ctx, tmp); err != nil {
+			cleanup()
+			return ws, func() {}, err
+		}
+	}
+	if slices.Contains(impls, "vigild") && ws.Vigild == "" {
+		fmt.Fprintln(progress, "building ./cmd/vigild ...")
+		if ws.Vigild, err = BuildVigild(ctx, tmp); err != nil {
 			cleanup()
 			return ws, func() {}, err
 		}

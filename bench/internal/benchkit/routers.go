@@ -16,9 +16,9 @@ import (
 	"time"
 )
 
-// Router is a VRRP daemon under test: keepalived or vrrpd.
+// Router is a VRRP daemon under test: keepalived, vrrpd or vigild.
 type Router interface {
-	// Impl is "keepalived" or "vigil".
+	// Impl is "keepalived", "vigil" (vrrpd) or "vigild".
 	Impl() string
 	// States counts the transitions into state ("MASTER", "BACKUP",
 	// "FAULT") so far, over all instances.
@@ -256,9 +256,93 @@ func (v *Vrrpd) Output() string { return v.events.String() + v.logs.String() }
 // arrival times.
 func (v *Vrrpd) Lines() []Line { return v.events.Lines() }
 
+// Vigild is vigil's keepalived drop-in daemon, cmd/vigild, on a
+// keepalived.conf: one process, its log on stderr with keepalived's
+// wording ("(VI_1) Entering MASTER STATE").
+type Vigild struct {
+	p   *Proc
+	out *Log
+}
+
+// StartVigild writes conf into dir and runs `ip netns exec ns bin -n -P
+// -f conf` (VRRP only), with its pid files in dir and no control socket:
+// the default paths would be shared by the two daemons on a host.
+func StartVigild(bin, ns, dir, conf string) (*Vigild, error) {
+	cf := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	v := &Vigild{out: &Log{}}
+	p, err := Start("vigild", v.out, v.out, "ip", "netns", "exec", ns, bin, "-n", "-P", "-f", cf,
+		"-p", filepath.Join(dir, "vigild.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
+		"-c", filepath.Join(dir, "checkers.pid"), "--control-socket", "none")
+	if err != nil {
+		return nil, err
+	}
+	v.p = p
+	return v, nil
+}
+
+// Impl implements Router.
+func (v *Vigild) Impl() string { return "vigild" }
+
+// States implements Router.
+func (v *Vigild) States(state string) int {
+	return strings.Count(v.out.String(), "Entering "+state+" STATE")
+}
+
+// AwaitStates implements Router.
+func (v *Vigild) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
+	err := v.out.Await(ctx, limit, fmt.Sprintf("vigild: %d x %s", n, state), func(s string) bool {
+		return strings.Count(s, "Entering "+state+" STATE") >= n || v.p.Exited()
+	})
+	if err == nil && v.p.Exited() && v.States(state) < n {
+		err = fmt.Errorf("vigild exited (%v): %s", v.p.Err(), v.out.Tail(10))
+	}
+	return err
+}
+
+// Crash implements Router.
+func (v *Vigild) Crash() (time.Time, error) {
+	t := time.Now()
+	return t, syscall.Kill(v.p.PID(), syscall.SIGKILL)
+}
+
+// Leave implements Router.
+func (v *Vigild) Leave() (time.Time, error) {
+	t := time.Now()
+	return t, syscall.Kill(v.p.PID(), syscall.SIGTERM)
+}
+
+// Exited implements Router.
+func (v *Vigild) Exited() bool { return v.p.Exited() }
+
+// WaitExit implements Router.
+func (v *Vigild) WaitExit(limit time.Duration) bool { return v.p.Wait(limit) }
+
+// Stop implements Router.
+func (v *Vigild) Stop() error { return v.p.Stop(syscall.SIGTERM, 10*time.Second) }
+
+// PIDs implements Router.
+func (v *Vigild) PIDs() []int { return []int{v.p.PID()} }
+
+// Output implements Router.
+func (v *Vigild) Output() string { return v.out.String() }
+
 // BuildVrrpd builds examples/vrrpd of the module holding the working
 // directory into dir and returns the binary's path.
 func BuildVrrpd(ctx context.Context, dir string) (string, error) {
+	return buildStatic(ctx, dir, "./examples/vrrpd", "vrrpd")
+}
+
+// BuildVigild builds cmd/vigild as BuildVrrpd builds vrrpd.
+func BuildVigild(ctx context.Context, dir string) (string, error) {
+	return buildStatic(ctx, dir, "./cmd/vigild", "vigild")
+}
+
+// buildStatic builds the package pkg of the module holding the working
+// directory into dir/name, without cgo, and returns the binary's path.
+func buildStatic(ctx context.Context, dir, pkg, name string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
@@ -269,15 +353,15 @@ func BuildVrrpd(ctx context.Context, dir string) (string, error) {
 	if strings.TrimSpace(string(gomod)) == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
 		return "", errors.New("run from inside the vigil module (or pass -vrrpd)")
 	}
-	bin := filepath.Join(dir, "vrrpd")
+	bin := filepath.Join(dir, name)
 	// Static, as README.md says to build vigild: without cgo the net
 	// package does not link libc, whose pages (1.3 MiB of RSS, and ld.so)
 	// a Go daemon does not need.
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/vrrpd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("CGO_ENABLED=0 go build ./examples/vrrpd: %w: %s", err, out)
+		return "", fmt.Errorf("CGO_ENABLED=0 go build %s: %w: %s", pkg, err, out)
 	}
 	return bin, nil
 }
