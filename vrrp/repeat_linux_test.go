@@ -351,6 +351,26 @@ func recordSends(t *testing.T, s *Socket) func() []sent {
 	}
 }
 
+// newMasterRig is a Socket without a raw socket, its sends recorded,
+// and a Router of priority 200 advertising every iv on its Conn for VRID
+// 51, and the Router's Config.
+func newMasterRig(t *testing.T, iv time.Duration) (*Socket, func() []sent, *Router, Config) {
+	t.Helper()
+	s := testSocket(false)
+	sends := recordSends(t, s)
+	conn, err := s.Conn(51, ConnConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	cfg := Config{VRID: 51, Version: V3, Priority: 200, Interval: iv, VIPs: []netip.Prefix{repeatVIP}}
+	r, err := NewRouter(conn, nil, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, sends, r, cfg
+}
+
 // A master's periodic adverts after its first expiry are sent by its
 // Socket (SocketStats.RepeatsSent), on the machine's schedule to the
 // nanosecond, until anything else happens: a reload's new addresses go
@@ -360,19 +380,8 @@ func TestMasterRepeats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		s := testSocket(false)
-		sends := recordSends(t, s)
-		conn, err := s.Conn(51, ConnConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
 		const iv = 100 * time.Millisecond
-		cfg := Config{VRID: 51, Version: V3, Priority: 200, Interval: iv, VIPs: []netip.Prefix{repeatVIP}}
-		r, err := NewRouter(conn, nil, nil, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, sends, r, cfg := newMasterRig(t, iv)
 		sub := r.Subscribe(16)
 		done := make(chan error, 1)
 		go func() { done <- r.Run(ctx) }()
@@ -502,19 +511,8 @@ func TestMasterRepeatsSyncTo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		s := testSocket(false)
-		sends := recordSends(t, s)
-		conn, err := s.Conn(51, ConnConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
 		const iv = 100 * time.Millisecond
-		r, err := NewRouter(conn, nil, nil, Config{VRID: 51, Version: V3, Priority: 200, Interval: iv,
-			VIPs: []netip.Prefix{repeatVIP}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, sends, r, _ := newMasterRig(t, iv)
 		syncTo := func(g State, seq uint64) {
 			t.Helper()
 			if err := r.SyncTo(g, seq); err != nil {

@@ -156,7 +156,7 @@ func (k *Keepalived) Lines() []Line { return k.out.Lines() }
 
 // Vrrpd is vigil's examples/vrrpd.
 type Vrrpd struct {
-	p      *Proc
+	oneProc
 	events *Log
 	logs   *Log
 }
@@ -225,29 +225,32 @@ func (v *Vrrpd) AwaitStates(ctx context.Context, state string, n int, limit time
 	return err
 }
 
+// oneProc is a daemon of one process: Router's process methods.
+type oneProc struct{ p *Proc }
+
 // Crash implements Router.
-func (v *Vrrpd) Crash() (time.Time, error) {
+func (o oneProc) Crash() (time.Time, error) {
 	t := time.Now()
-	return t, syscall.Kill(v.p.PID(), syscall.SIGKILL)
+	return t, syscall.Kill(o.p.PID(), syscall.SIGKILL)
 }
 
 // Leave implements Router.
-func (v *Vrrpd) Leave() (time.Time, error) {
+func (o oneProc) Leave() (time.Time, error) {
 	t := time.Now()
-	return t, syscall.Kill(v.p.PID(), syscall.SIGTERM)
+	return t, syscall.Kill(o.p.PID(), syscall.SIGTERM)
 }
 
 // Exited implements Router.
-func (v *Vrrpd) Exited() bool { return v.p.Exited() }
+func (o oneProc) Exited() bool { return o.p.Exited() }
 
 // WaitExit implements Router.
-func (v *Vrrpd) WaitExit(limit time.Duration) bool { return v.p.Wait(limit) }
+func (o oneProc) WaitExit(limit time.Duration) bool { return o.p.Wait(limit) }
 
 // Stop implements Router.
-func (v *Vrrpd) Stop() error { return v.p.Stop(syscall.SIGTERM, 10*time.Second) }
+func (o oneProc) Stop() error { return o.p.Stop(syscall.SIGTERM, 10*time.Second) }
 
 // PIDs implements Router.
-func (v *Vrrpd) PIDs() []int { return []int{v.p.PID()} }
+func (o oneProc) PIDs() []int { return []int{o.p.PID()} }
 
 // Output implements Router.
 func (v *Vrrpd) Output() string { return v.events.String() + v.logs.String() }
@@ -260,7 +263,7 @@ func (v *Vrrpd) Lines() []Line { return v.events.Lines() }
 // keepalived.conf: one process, its log on stderr with keepalived's
 // wording ("(VI_1) Entering MASTER STATE").
 type Vigild struct {
-	p   *Proc
+	oneProc
 	out *Log
 }
 
@@ -301,30 +304,6 @@ func (v *Vigild) AwaitStates(ctx context.Context, state string, n int, limit tim
 	}
 	return err
 }
-
-// Crash implements Router.
-func (v *Vigild) Crash() (time.Time, error) {
-	t := time.Now()
-	return t, syscall.Kill(v.p.PID(), syscall.SIGKILL)
-}
-
-// Leave implements Router.
-func (v *Vigild) Leave() (time.Time, error) {
-	t := time.Now()
-	return t, syscall.Kill(v.p.PID(), syscall.SIGTERM)
-}
-
-// Exited implements Router.
-func (v *Vigild) Exited() bool { return v.p.Exited() }
-
-// WaitExit implements Router.
-func (v *Vigild) WaitExit(limit time.Duration) bool { return v.p.Wait(limit) }
-
-// Stop implements Router.
-func (v *Vigild) Stop() error { return v.p.Stop(syscall.SIGTERM, 10*time.Second) }
-
-// PIDs implements Router.
-func (v *Vigild) PIDs() []int { return []int{v.p.PID()} }
 
 // Output implements Router.
 func (v *Vigild) Output() string { return v.out.String() }
