@@ -57,6 +57,7 @@ type Supervisor struct {
 	vips    vipTable
 	ran     atomic.Bool
 	msgs    chan any
+	in      inbox           // the routers' events, statuses and ends, for the loop
 	quit    chan struct{}   // closed when the loop ends: forwarders stop
 	reqs    chan *reloadReq // Reload → loop
 	fwd     sync.WaitGroup  // forwarders and routers
@@ -167,7 +168,7 @@ func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
 		log = log.With("router_id", h)
 	}
 	s := &Supervisor{p: p, log: log, vips: vipTable{held: map[vipKey]int{}},
-		msgs: make(chan any, 64), quit: make(chan struct{}), failed: make(chan struct{}), reqs: make(chan *reloadReq),
+		msgs: make(chan any, 64), in: inbox{wake: make(chan struct{}, 1)}, quit: make(chan struct{}), failed: make(chan struct{}), reqs: make(chan *reloadReq),
 		trackers: map[string]*trackerState{}, handles: map[*check.Handle]string{}, ifaces: map[string]bool{}}
 	s.n = newNotifier(&cfg, log)
 	s.group = check.NewGroup(check.GroupConfig{MaxInFlight: cfg.Global.CheckConcurrency, Logger: log})
@@ -612,6 +613,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 		s.mu.Unlock()
 	}()
 	var droppedEv, droppedChecks uint64
+	var inq []any
 	evC, checkC := s.events.C(), s.checks.C()
 	done, failed := ctx.Done(), s.failed
 	for {
@@ -684,6 +686,14 @@ func (s *Supervisor) loop(ctx context.Context) {
 			s.mu.Lock()
 			s.handle(msg)
 			s.mu.Unlock()
+		case <-s.in.wake:
+			inq = s.in.take(inq)
+			s.mu.Lock()
+			for _, msg := range inq {
+				s.handle(msg)
+			}
+			s.mu.Unlock()
+			clear(inq) // hold no router past its messages
 		}
 	}
 }
@@ -881,7 +891,7 @@ func (s *Supervisor) startRouter(m *member) {
 			s.giveUp(m)
 		}
 		// After the last event of the last router.
-		s.forward(doneMsg{m, err})
+		s.in.put(doneMsg{m, err})
 	})
 }
 

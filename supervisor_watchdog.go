@@ -413,20 +413,22 @@ func (s *Supervisor) runRouter(ctx context.Context, m *member, b *watchdog.Beat,
 		s.mu.Unlock()
 		return err
 	}
-	evs := r.Subscribe(64)
-	var syncs *vrrp.SyncSubscription
+	// The router's events, lower priority adverts and sync statuses go
+	// to the loop's inbox as they happen, tagged with the router: no
+	// queue or goroutine per router (a forwarder and its two 64-slot
+	// queues were ~12 KiB a router: bench/README.md, "vigild on its
+	// sockets' fast paths"), and nothing dropped. When Run returns they
+	// are all in.
+	evs := r.SubscribeFunc(func(ev vrrp.Event) { s.in.put(routerMsg{m, r, ev}) })
+	defer evs.Close()
 	if m.group != nil {
-		syncs = r.SubscribeSync(1)
+		syncs := r.SubscribeSyncFunc(func(st vrrp.SyncStatus) { s.in.put(syncMsg{m, r, st}) })
+		defer syncs.Close()
 	}
+	lowers := r.SubscribeLowerPrioFunc(func(ev vrrp.LowerPrioAdvert) { s.in.put(lowerPrioMsg{m, r, ev}) })
+	defer lowers.Close()
 	s.mu.Unlock()
 
-	// One forwarder for the router's three subscriptions (a goroutine
-	// each cost 2 more per router: 2,000 at 1,000 instances). It ends
-	// when Run has closed them all, after the events still queued, or
-	// when the loop has ended.
-	lowers := r.SubscribeLowerPrio(64)
-	var mine sync.WaitGroup
-	mine.Go(func() { s.forwardRouter(m, r, evs, lowers, syncs) })
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
@@ -437,57 +439,7 @@ func (s *Supervisor) runRouter(ctx context.Context, m *member, b *watchdog.Beat,
 		cancel()
 	})
 	defer stop()
-	err := r.Run(rctx)
-	mine.Wait()
-	return err
-}
-
-// forwardRouter forwards the events of m's router r (transitions, lower
-// priority adverts, and its sync statuses if syncs is not nil) to the
-// loop, tagged with the router, until every subscription is closed or
-// the loop has ended.
-func (s *Supervisor) forwardRouter(m *member, r *vrrp.Router, evs *vrrp.Subscription, lowers *vrrp.LowerPrioSubscription, syncs *vrrp.SyncSubscription) {
-	ec, lc := evs.C(), lowers.C()
-	var sc <-chan vrrp.SyncStatus
-	if syncs != nil {
-		sc = syncs.C()
-	}
-	for ec != nil || lc != nil || sc != nil {
-		var msg any
-		select {
-		case ev, ok := <-ec:
-			if !ok {
-				ec = nil
-				continue
-			}
-			msg = routerMsg{m, r, ev}
-		case ev, ok := <-lc:
-			if !ok {
-				lc = nil
-				continue
-			}
-			msg = lowerPrioMsg{m, r, ev}
-		case st, ok := <-sc:
-			if !ok {
-				sc = nil
-				continue
-			}
-			msg = syncMsg{m, r, st}
-		}
-		if !s.forward(msg) {
-			return
-		}
-	}
-}
-
-// forward hands v to the loop; false once the loop has ended.
-func (s *Supervisor) forward(v any) bool {
-	select {
-	case s.msgs <- v:
-		return true
-	case <-s.quit:
-		return false
-	}
+	return r.Run(rctx)
 }
 
 // once runs the part run as the loop name under the watchdog, not
@@ -596,4 +548,47 @@ func (s *Supervisor) ResumeMasters(names ...string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// forward hands v to the loop; false once the loop has ended.
+func (s *Supervisor) forward(v any) bool {
+	select {
+	case s.msgs <- v:
+		return true
+	case <-s.quit:
+		return false
+	}
+}
+
+// inbox is the loop's queue of what its routers report (their events,
+// lower priority adverts and sync statuses, and their ends), in the
+// order they reported it: unbounded, since a router must never wait for
+// the loop nor lose a transition; the protocol bounds how fast a router
+// reports.
+type inbox struct {
+	mu   sync.Mutex
+	q    []any
+	wake chan struct{} // 1 slot: something is queued
+}
+
+// put queues v and wakes the loop.
+func (b *inbox) put(v any) {
+	b.mu.Lock()
+	b.q = append(b.q, v)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns what is queued, in order, and gives the inbox buf (the
+// slice the last take returned, handled) to fill next: two slices
+// take turns, so a steady flow allocates nothing.
+func (b *inbox) take(buf []any) []any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.q
+	b.q = buf[:0]
+	return q
 }

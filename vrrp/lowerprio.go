@@ -52,8 +52,15 @@ func (r *Router) SubscribeLowerPrio(n int) *LowerPrioSubscription {
 	return &LowerPrioSubscription{s: r.lower.Subscribe(n)}
 }
 
+// SubscribeLowerPrioFunc is SubscribeLowerPrio calling f with each
+// report instead, as SubscribeFunc does with events: on the goroutine
+// running Run, in order, nothing dropped; f must return at once.
+func (r *Router) SubscribeLowerPrioFunc(f func(LowerPrioAdvert)) *LowerPrioSubscription {
+	return &LowerPrioSubscription{s: r.lower.SubscribeFunc(f)}
+}
+
 // C is the channel of reports, closed by Close and when the router's Run
-// returns.
+// returns (nil for SubscribeLowerPrioFunc's).
 func (s *LowerPrioSubscription) C() <-chan LowerPrioAdvert { return s.s.C() }
 
 // Dropped counts the reports this subscription lost because its queue

@@ -33,6 +33,16 @@ func (r *Router) SubscribeTo(c chan Event) *Subscription {
 	return &Subscription{s: r.events.SubscribeTo(c)}
 }
 
+// SubscribeFunc is Subscribe for a caller with a queue of its own
+// (the Supervisor's, for all its routers): f is called with each event,
+// in order, on the goroutine running Run, and must return at once (it
+// holds up the router); nothing is dropped. It saves the subscription's
+// queue and the goroutine that would read it. C is nil; Close stops the
+// calls, as Run's return does. Safe for concurrent use.
+func (r *Router) SubscribeFunc(f func(Event)) *Subscription {
+	return &Subscription{s: r.events.SubscribeFunc(f)}
+}
+
 // C is the channel of events. It is closed by Close and when the
 // router's Run returns, after the events still queued, so
 // `for e := range sub.C()` ends with the router. SubscribeTo's is the

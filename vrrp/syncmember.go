@@ -98,6 +98,13 @@ func (r *Router) SubscribeSync(n int) *SyncSubscription {
 	return &SyncSubscription{s: r.sync.feed.Subscribe(n)}
 }
 
+// SubscribeSyncFunc is SubscribeSync calling f with each status
+// instead, as SubscribeFunc does with events: on the goroutine running
+// Run, in order, nothing dropped; f must return at once.
+func (r *Router) SubscribeSyncFunc(f func(SyncStatus)) *SyncSubscription {
+	return &SyncSubscription{s: r.sync.feed.SubscribeFunc(f)}
+}
+
 // C is the channel of statuses, closed by Close and when the router's
 // Run returns.
 func (s *SyncSubscription) C() <-chan SyncStatus { return s.s.C() }

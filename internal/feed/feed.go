@@ -26,7 +26,8 @@ type Feed[T any] struct {
 type Sub[T any] struct {
 	f       *Feed[T]
 	c       chan T
-	shared  bool // c is the caller's (SubscribeTo): never closed here
+	fn      func(T) // SubscribeFunc's, called instead of queueing (c nil)
+	shared  bool    // c is the caller's (SubscribeTo), or nil (SubscribeFunc): never closed here
 	dropped atomic.Uint64
 	done    bool // guarded by f.mu: delivery stopped (c closed, unless shared)
 }
@@ -53,6 +54,16 @@ func (f *Feed[T]) Subscribe(n int) *Sub[T] {
 // returns a subscriber that delivers nothing.
 func (f *Feed[T]) SubscribeTo(c chan T) *Sub[T] {
 	return f.add(&Sub[T]{f: f, c: c, shared: true})
+}
+
+// SubscribeFunc adds a subscriber that keeps its own queue: Publish
+// calls fn with each value, in order, on the publisher's goroutine and
+// under the feed's lock, so fn must return at once (append to a queue
+// of its own, say) and must not call the feed. Nothing is dropped here.
+// Its Sub's C is nil; Close stops the calls. After the feed is closed it
+// returns a subscriber that is never called.
+func (f *Feed[T]) SubscribeFunc(fn func(T)) *Sub[T] {
+	return f.add(&Sub[T]{f: f, fn: fn, shared: true})
 }
 
 // add registers s, or stops it at once if the feed is closed.
@@ -84,6 +95,10 @@ func (f *Feed[T]) Publish(v T) {
 // the room made: after offerTries, v itself is dropped, so Publish stays
 // bounded.
 func (s *Sub[T]) offer(v T) {
+	if s.fn != nil {
+		s.fn(v)
+		return
+	}
 	for range offerTries {
 		select {
 		case s.c <- v:
@@ -142,7 +157,7 @@ func (s *Sub[T]) stop() {
 
 // C is the subscriber's channel. It is closed by Close or by the feed's
 // Close, after the values still queued; a shared one (SubscribeTo) is the
-// caller's to close.
+// caller's to close; SubscribeFunc's is nil.
 func (s *Sub[T]) C() <-chan T { return s.c }
 
 // Dropped counts the values this subscriber lost because its queue was

@@ -218,3 +218,36 @@ func equal(a, b []int) bool {
 	}
 	return true
 }
+
+// A function subscriber gets every value, in order, none dropped however
+// many; Close stops the calls; the feed's Close too, and a subscriber
+// added after it is never called.
+func TestFunc(t *testing.T) {
+	var f Feed[int]
+	var got []int
+	s := f.SubscribeFunc(func(v int) { got = append(got, v) })
+	for i := range 1000 {
+		f.Publish(i)
+	}
+	if len(got) != 1000 || got[0] != 0 || got[999] != 999 || s.Dropped() != 0 || f.Dropped() != 0 || s.C() != nil {
+		t.Fatalf("got %d values (first %d), dropped %d / %d", len(got), got[0], s.Dropped(), f.Dropped())
+	}
+	s.Close()
+	s.Close()
+	f.Publish(1000)
+	if len(got) != 1000 || f.Subscribers() != 0 {
+		t.Fatalf("after Close: %d values, %d subscribers", len(got), f.Subscribers())
+	}
+	var g Feed[int]
+	n := 0
+	g.SubscribeFunc(func(int) { n++ })
+	g.Publish(1)
+	g.Close()
+	g.Publish(2)
+	late := g.SubscribeFunc(func(int) { n += 10 })
+	g.Publish(3)
+	late.Close()
+	if n != 1 {
+		t.Fatalf("calls %d, want 1: none after the feed's Close", n)
+	}
+}
