@@ -69,7 +69,7 @@ var (
 		"ipv6": netip.MustParsePrefix("2001:db8::100/64"),
 	}
 	probe  = netip.MustParsePrefix("198.51.100.2/32") // proves ip monitor is listening
-	allImp = []string{"keepalived", "vigil"}
+	allImp = []string{"keepalived", "vigil", "vigild"}
 )
 
 type config struct {
@@ -81,6 +81,7 @@ type config struct {
 	vrids     int    // -mass
 	massA     string // -mass-master: A's implementation, "" for B's
 	vrrpd     string
+	vigild    string
 	workDir   string
 	keep      bool
 	trace     bool // -trace: B's vrrpd writes a runtime trace into the run's directory
@@ -120,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	runs := fs.Int("runs", 0, "runs per (implementation, family, interval, signal) (0: 10; with -mass 5)")
 	intervals := fs.String("intervals", "", `advert intervals, comma-separated: 1s and other whole seconds use VRRPv2 for IPv4 (v3 for IPv6), sub-second ones VRRPv3 (whole centiseconds) ("": 1s,100ms,10ms; with -mass 100ms)`)
-	impls := fs.String("impl", "keepalived,vigil", "implementations to run, comma-separated: keepalived, vigil")
+	impls := fs.String("impl", "keepalived,vigil", "implementations to run, comma-separated: keepalived, vigil (examples/vrrpd), vigild (cmd/vigild on keepalived's file; not with -mass)")
 	signals := fs.String("signals", "", `how the master stops, comma-separated: kill (SIGKILL: crash), term (SIGTERM: graceful, priority 0) ("": kill,term; with -mass kill)`)
 	families := fs.String("families", "", `address families, comma-separated: ipv4, ipv6 ("": ipv4,ipv6; with -mass ipv4)`)
 	quick := fs.Bool("quick", false, "short run: -runs 2 -intervals 100ms -families ipv4 (overrides them)")
@@ -128,6 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	vrids := fs.Int("vrids", 200, "with -mass: VRIDs 1..N (1..255)")
 	massA := fs.String("mass-master", "keepalived", "with -mass: the dying master A's implementation for every run (keepalived, vigil), or same: B's")
 	vrrpd := fs.String("vrrpd", "", "vrrpd binary to use (default: go build ./examples/vrrpd into a temporary directory)")
+	vigild := fs.String("vigild", "", "vigild binary to use (default: CGO_ENABLED=0 go build ./cmd/vigild into a temporary directory)")
 	keep := fs.String("keep", "", "keep every run's pcap and daemon logs under this directory")
 	maxFail := fs.Int("max-failures", 3, "give up after this many failed runs")
 	trace := fs.Bool("trace", false, "with -keep, not -mass: B's vrrpd writes a Go execution trace of each run to B.trace in the run's directory (go tool trace; bench/README.md, \"Tracing a slow takeover\")")
@@ -166,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "failover: -trace needs -keep, and is not for -mass")
 		return 2
 	}
-	c := &config{runs: *runs, vrrpd: *vrrpd, maxFail: *maxFail, vrids: *vrids, trace: *trace}
+	c := &config{runs: *runs, vrrpd: *vrrpd, vigild: *vigild, maxFail: *maxFail, vrids: *vrids, trace: *trace}
 	var err error
 	if c.intervals, err = parseIntervals(*intervals); err != nil {
 		fmt.Fprintln(stderr, "failover: -intervals:", err)
@@ -196,6 +198,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "failover: -mass-master: want keepalived, vigil or same")
 		return 2
 	}
+	if *mass && slices.Contains(c.impls, "vigild") {
+		fmt.Fprintln(stderr, "failover: -impl vigild: not with -mass (yet)")
+		return 2
+	}
 	if c.vrids < 1 || c.vrids > 255 {
 		fmt.Fprintln(stderr, "failover: -vrids: want 1..255")
 		return 2
@@ -207,13 +213,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *mass && c.massA != "" && !slices.Contains(need, c.massA) {
 		need = append(slices.Clone(need), c.massA)
 	}
-	ws, cleanup, err := benchkit.Prepare(ctx, "failover", need, c.vrrpd, *keep, stderr)
+	ws, cleanup, err := benchkit.PrepareBins(ctx, "failover", need, benchkit.Workspace{Vrrpd: c.vrrpd, Vigild: c.vigild}, *keep, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "failover:", err)
 		return 1
 	}
 	defer cleanup()
-	c.workDir, c.keep, c.vrrpd = ws.Dir, ws.Keep, ws.Vrrpd
+	c.workDir, c.keep, c.vrrpd, c.vigild = ws.Dir, ws.Keep, ws.Vrrpd, ws.Vigild
 	if *mass {
 		return runMass(ctx, c, stdout, stderr)
 	}
@@ -348,8 +354,19 @@ func keepalivedConf(h *nstest.Host, blocks ...string) string {
 	return fmt.Sprintf("global_defs {\n    router_id %s\n}\n%s", h.Name, strings.Join(blocks, ""))
 }
 
-// startRouter starts impl on h: keepalived with conf, vrrpd with args.
+// startRouter starts impl on h: keepalived and vigild with conf, vrrpd
+// with args.
 func startRouter(ctx context.Context, c *config, impl string, h *nstest.Host, dir, conf string, args ...string) (benchkit.Router, error) {
+	if impl == "vigild" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		v, err := benchkit.StartVigild(c.vigild, h.Name, dir, conf)
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
 	if impl == "keepalived" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -573,13 +590,12 @@ func printTables(w io.Writer, env string, c *config, results map[key][]result) {
 		}
 	})
 	tw.Flush()
-	both := slices.Contains(c.impls, "vigil") && slices.Contains(c.impls, "keepalived")
-	if both {
-		fmt.Fprintf(w, "\nvigil / keepalived at the wire, ratio of medians; target: vigil's median ≤ 0.5x keepalived's and its max < 1 ms, for each\n\n")
+	for _, impl := range vsKeepalived(c) {
+		fmt.Fprintf(w, "\n%s / keepalived at the wire, ratio of medians; target: its median ≤ 0.5x keepalived's and its max < 1 ms, for each\n\n", impl)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "family\tinterval\tsignal\tfirst advert\tfirst GARP/NA\tvigil max advert / GARP\t≤ 0.5x\t< 1 ms\t")
+		fmt.Fprintf(tw, "family\tinterval\tsignal\tfirst advert\tfirst GARP/NA\t%s max advert / GARP\t≤ 0.5x\t< 1 ms\t\n", impl)
 		cells(c, func(fam string, ival time.Duration, sig string) {
-			v, ka := results[key{"vigil", fam, ival, sig}], results[key{"keepalived", fam, ival, sig}]
+			v, ka := results[key{impl, fam, ival, sig}], results[key{"keepalived", fam, ival, sig}]
 			if len(v) == 0 || len(ka) == 0 {
 				return
 			}
@@ -610,22 +626,34 @@ func printTables(w io.Writer, env string, c *config, results map[key][]result) {
 		}
 	})
 	tw.Flush()
-	if !both {
-		return
+	for _, impl := range vsKeepalived(c) {
+		fmt.Fprintf(w, "\n%s / keepalived in the kernel, ratio of medians (signal→VIP after SIGKILL carries the phase: not a comparison)\n\n", impl)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "family\tinterval\tsignal\tsignal→VIP\tVIP present − due\t")
+		cells(c, func(fam string, ival time.Duration, sig string) {
+			v, ka := results[key{impl, fam, ival, sig}], results[key{"keepalived", fam, ival, sig}]
+			if len(v) == 0 || len(ka) == 0 {
+				return
+			}
+			med := func(rs []result, f func(result) time.Duration) float64 { return float64(summarize(rs, f).Median) }
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", fam, ivalName(ival, fam), sigName(sig),
+				benchkit.Ratio(med(v, mToVIP), med(ka, mToVIP)), benchkit.Ratio(med(v, mOverhead), med(ka, mOverhead)))
+		})
+		tw.Flush()
 	}
-	fmt.Fprintf(w, "\nvigil / keepalived in the kernel, ratio of medians (signal→VIP after SIGKILL carries the phase: not a comparison)\n\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "family\tinterval\tsignal\tsignal→VIP\tVIP present − due\t")
-	cells(c, func(fam string, ival time.Duration, sig string) {
-		v, ka := results[key{"vigil", fam, ival, sig}], results[key{"keepalived", fam, ival, sig}]
-		if len(v) == 0 || len(ka) == 0 {
-			return
+}
+
+// vsKeepalived are the implementations measured next to keepalived.
+func vsKeepalived(c *config) []string {
+	var out []string
+	if slices.Contains(c.impls, "keepalived") {
+		for _, impl := range []string{"vigil", "vigild"} {
+			if slices.Contains(c.impls, impl) {
+				out = append(out, impl)
+			}
 		}
-		med := func(rs []result, f func(result) time.Duration) float64 { return float64(summarize(rs, f).Median) }
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", fam, ivalName(ival, fam), sigName(sig),
-			benchkit.Ratio(med(v, mToVIP), med(ka, mToVIP)), benchkit.Ratio(med(v, mOverhead), med(ka, mOverhead)))
-	})
-	tw.Flush()
+	}
+	return out
 }
 
 func sigName(s string) string {
