@@ -56,11 +56,10 @@ type Supervisor struct {
 	events  Events
 	vips    vipTable
 	ran     atomic.Bool
-	msgs    chan any
-	in      inbox           // the routers' events, statuses and ends, for the loop
-	quit    chan struct{}   // closed when the loop ends: forwarders stop
+	in      inbox           // messages to the loop: the routers' reports and ends, timers'
+	quit    chan struct{}   // closed when the loop ends: timers waiting to report stop
 	reqs    chan *reloadReq // Reload → loop
-	fwd     sync.WaitGroup  // forwarders and routers
+	fwd     sync.WaitGroup  // routers and timers
 	bg      sync.WaitGroup  // the parts that run on their own
 	runCtx  context.Context // the routers' parent context, set by Run
 	gctx    context.Context // the process trackers' context, set by Run
@@ -168,7 +167,7 @@ func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
 		log = log.With("router_id", h)
 	}
 	s := &Supervisor{p: p, log: log, vips: vipTable{held: map[vipKey]int{}},
-		msgs: make(chan any, 64), in: inbox{wake: make(chan struct{}, 1)}, quit: make(chan struct{}), failed: make(chan struct{}), reqs: make(chan *reloadReq),
+		in: inbox{wake: make(chan struct{}, 1)}, quit: make(chan struct{}), failed: make(chan struct{}), reqs: make(chan *reloadReq),
 		trackers: map[string]*trackerState{}, handles: map[*check.Handle]string{}, ifaces: map[string]bool{}}
 	s.n = newNotifier(&cfg, log)
 	s.group = check.NewGroup(check.GroupConfig{MaxInFlight: cfg.Global.CheckConcurrency, Logger: log})
@@ -682,10 +681,6 @@ func (s *Supervisor) loop(ctx context.Context) {
 				s.processChange(c)
 			}
 			s.mu.Unlock()
-		case msg := <-s.msgs:
-			s.mu.Lock()
-			s.handle(msg)
-			s.mu.Unlock()
 		case <-s.in.wake:
 			inq = s.in.take(inq)
 			s.mu.Lock()
@@ -723,7 +718,7 @@ func (s *Supervisor) stop() {
 	}
 }
 
-// handle applies a message from a router. s.mu held.
+// handle applies a message of the loop's inbox. s.mu held.
 func (s *Supervisor) handle(msg any) {
 	switch msg := msg.(type) {
 	case routerMsg:

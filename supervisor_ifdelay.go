@@ -82,7 +82,7 @@ func (s *Supervisor) holdIface(e netlink.Event) bool {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			s.forward(msg)
+			s.in.put(msg)
 		case <-p.cancel:
 		case <-s.quit:
 		}

@@ -19,10 +19,7 @@ func (s *Supervisor) delayStart() {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			select {
-			case s.msgs <- startupDone{}:
-			case <-s.quit:
-			}
+			s.in.put(startupDone{})
 		case <-s.quit:
 		}
 	})

@@ -318,9 +318,11 @@ func (s *Supervisor) newRouter(m *member) (*vrrp.Router, *fence, error) {
 		rc.Logger = s.log
 	}
 	var conn vrrp.Conn = fencedConn{m.io.Conn, f}
-	closer, reopen := m.io.Conn.(io.Closer)
-	if reopen = reopen && m.io.Reopen != nil; reopen {
+	closer, ok := m.io.Conn.(io.Closer)
+	if ok && m.io.Reopen != nil {
 		conn = m.io.Conn
+	} else {
+		closer = nil
 	}
 	r, err := vrrp.NewRouter(conn, fencedAddrs{m.held, f}, ann, rc)
 	if err != nil {
@@ -331,9 +333,7 @@ func (s *Supervisor) newRouter(m *member) (*vrrp.Router, *fence, error) {
 		f.close()
 		return nil, nil, fmt.Errorf("vigil: instance %s: %w", m.cfg.VRRP.Name, err)
 	}
-	if reopen {
-		f.conn = closer // from now on the fence closes it (not above: the instance keeps its Conn)
-	}
+	f.conn = closer // from now on the fence closes it (not above: the instance keeps its Conn)
 	return r, f, nil
 }
 
@@ -550,19 +550,10 @@ func (s *Supervisor) ResumeMasters(names ...string) error {
 	return errors.Join(errs...)
 }
 
-// forward hands v to the loop; false once the loop has ended.
-func (s *Supervisor) forward(v any) bool {
-	select {
-	case s.msgs <- v:
-		return true
-	case <-s.quit:
-		return false
-	}
-}
-
-// inbox is the loop's queue of what its routers report (their events,
-// lower priority adverts and sync statuses, and their ends), in the
-// order they reported it: unbounded, since a router must never wait for
+// inbox is the loop's queue of messages: what its routers report (their
+// events, lower priority adverts and sync statuses, and their ends) and
+// the ends of its timers (the startup delay, delayed interface changes),
+// in the order they came: unbounded, since a router must never wait for
 // the loop nor lose a transition; the protocol bounds how fast a router
 // reports.
 type inbox struct {

@@ -155,8 +155,7 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 	r.pending = nil
 	r.ctlMu.Unlock()
 	if cfg != nil {
-		lp.dropRepeat(ctx) // validated under the configuration replaced
-		lp.takeBack()      // marshalled under it
+		lp.reclaim(ctx)
 		lp.reconfigure(ctx, *cfg)
 	}
 	r.ctlMu.Lock()

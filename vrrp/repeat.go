@@ -92,6 +92,16 @@ func (lp *loop) repeatable(in Input) bool {
 		lp.actions[0].Timer == MasterDownTimer
 }
 
+// reclaim takes back from the Conn what it does on the machine's behalf
+// (a backup's recorded repeat, stepped if the loop has not; a master's
+// advert handed out to its Socket) before the loop changes the machine
+// other than through stepAt, which does the same for what it steps: a
+// new configuration (Reconfigure), the sync group's state (SyncTo).
+func (lp *loop) reclaim(ctx context.Context) {
+	lp.dropRepeat(ctx) // validated under the machine's state as it was
+	lp.takeBack()      // marshalled under it, and timed by its Adver_Timer
+}
+
 // dropRepeat stops the Conn's recording, then steps the repeat it
 // recorded last, if the loop has not.
 func (lp *loop) dropRepeat(ctx context.Context) {

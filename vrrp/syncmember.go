@@ -129,11 +129,7 @@ func (r *Router) applySync(ctx context.Context, lp *loop) {
 		r.view.Load().log.Info("vrrp: sync group state", "group", group.String(), "seq", seq)
 	}
 	r.sync.applied = seq
-	// As stepAt: the group's state may change what a repeat does, and
-	// the machine's Adver_Timer must be its own (a member the group puts
-	// in FAULT or BACKUP stops advertising).
-	lp.dropRepeat(ctx)
-	lp.takeBack()
+	lp.reclaim(ctx) // a member the group puts in FAULT or BACKUP stops advertising
 	now := time.Now()
 	lp.actions = r.machine.SyncTo(group, now, lp.actions[:0])
 	lp.do(ctx, lp.actions, now) // reports the new Seq, even with no actions
