@@ -213,7 +213,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *mass && c.massA != "" && !slices.Contains(need, c.massA) {
 		need = append(slices.Clone(need), c.massA)
 	}
-	ws, cleanup, err := benchkit.PrepareBins(ctx, "failover", need, benchkit.Workspace{Vrrpd: c.vrrpd, Vigild: c.vigild}, *keep, stderr)
+	ws, cleanup, err := benchkit.Prepare(ctx, "failover", need, benchkit.Workspace{Vrrpd: c.vrrpd, Vigild: c.vigild}, *keep, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "failover:", err)
 		return 1

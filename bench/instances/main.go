@@ -29,7 +29,7 @@
 //     plus VRRP child, its total), Pss from /proc/PID/smaps_rollup, the
 //     peak (VmHWM) and the threads.
 //
-// The floor (floor.go), is the same adverts sent
+// The floor (floor.go) is the same adverts sent
 // by the master node and received by the backup node with raw sockets
 // and nothing else: this program run again in each namespace. Its CPU
 // is what the kernel's work on the adverts costs and little more: the
@@ -171,7 +171,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := benchkit.SignalContext()
 	defer stop()
-	ws, cleanup, err := benchkit.PrepareBins(ctx, "instances", c.impls, benchkit.Workspace{Vrrpd: c.vrrpd, Vigild: c.vigild}, *keep, stderr)
+	ws, cleanup, err := benchkit.Prepare(ctx, "instances", c.impls, benchkit.Workspace{Vrrpd: c.vrrpd, Vigild: c.vigild}, *keep, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "instances:", err)
 		return 1

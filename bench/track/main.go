@@ -178,7 +178,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := benchkit.SignalContext()
 	defer stop()
 	// The vigil node is this program: nothing to build.
-	ws, cleanup, err := benchkit.Prepare(ctx, "track", c.impls, c.self, *keep, stderr)
+	ws, cleanup, err := benchkit.Prepare(ctx, "track", c.impls, benchkit.Workspace{Vrrpd: c.self}, *keep, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "track:", err)
 		return 1

@@ -289,16 +289,11 @@ type Workspace struct {
 }
 
 // Prepare checks that the tools the implementations need are installed,
-// makes a scratch directory, and builds ./examples/vrrpd into it when
-// vigil is measured and vrrpd is "". keep, if set, is used for the files
-// instead of the scratch directory. cleanup removes the scratch directory.
-func Prepare(ctx context.Context, name string, impls []string, vrrpd, keep string, progress io.Writer) (ws Workspace, cleanup func(), err error) {
-	return PrepareBins(ctx, name, impls, Workspace{Vrrpd: vrrpd}, keep, progress)
-}
-
-// PrepareBins is Prepare with the vrrpd and vigild binaries of bins
-// (each built when it is needed and empty).
-func PrepareBins(ctx context.Context, name string, impls []string, bins Workspace, keep string, progress io.Writer) (ws Workspace, cleanup func(), err error) {
+// makes a scratch directory, and builds into it ./examples/vrrpd when
+// vigil is measured and ./cmd/vigild when vigild is, unless bins names
+// the binary. keep, if set, is used for the files instead of the scratch
+// directory. cleanup removes the scratch directory.
+func Prepare(ctx context.Context, name string, impls []string, bins Workspace, keep string, progress io.Writer) (ws Workspace, cleanup func(), err error) {
 	progs := []string{"ip", "tcpdump"}
 	if slices.Contains(impls, "keepalived") {
 		progs = append(progs, "keepalived")

@@ -89,16 +89,18 @@ func StartKeepalived(ctx context.Context, ns, dir, conf string) (*Keepalived, er
 func (k *Keepalived) Impl() string { return "keepalived" }
 
 // States implements Router.
-func (k *Keepalived) States(state string) int {
-	return strings.Count(k.out.String(), "Entering "+state+" STATE")
-}
+func (k *Keepalived) States(state string) int { return entering(k.out.String(), state) }
 
 // AwaitStates implements Router.
 func (k *Keepalived) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
 	return k.out.Await(ctx, limit, fmt.Sprintf("keepalived: %d x %s", n, state), func(s string) bool {
-		return strings.Count(s, "Entering "+state+" STATE") >= n
+		return entering(s, state) >= n
 	})
 }
+
+// entering counts keepalived's log lines for an instance entering state
+// ("(VI_1) Entering MASTER STATE"), which vigild writes too.
+func entering(log, state string) int { return strings.Count(log, "Entering "+state+" STATE") }
 
 // Crash implements Router: SIGKILL to the VRRP child, then to the parent,
 // as capture f1 (no priority 0 advert).
@@ -290,14 +292,12 @@ func StartVigild(bin, ns, dir, conf string) (*Vigild, error) {
 func (v *Vigild) Impl() string { return "vigild" }
 
 // States implements Router.
-func (v *Vigild) States(state string) int {
-	return strings.Count(v.out.String(), "Entering "+state+" STATE")
-}
+func (v *Vigild) States(state string) int { return entering(v.out.String(), state) }
 
 // AwaitStates implements Router.
 func (v *Vigild) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
 	err := v.out.Await(ctx, limit, fmt.Sprintf("vigild: %d x %s", n, state), func(s string) bool {
-		return strings.Count(s, "Entering "+state+" STATE") >= n || v.p.Exited()
+		return entering(s, state) >= n || v.p.Exited()
 	})
 	if err == nil && v.p.Exited() && v.States(state) < n {
 		err = fmt.Errorf("vigild exited (%v): %s", v.p.Err(), v.out.Tail(10))
