@@ -25,9 +25,11 @@ type event struct {
 // closed. Every router sends to c (vrrp.Router.SubscribeTo): one
 // goroutine and one queue for all, where a subscription each needed a
 // forwarder goroutine and a queue per router (~3 MiB at 1,000 routers).
-func printEvents(w io.Writer, c <-chan vrrp.Event) {
+// It calls kick for each.
+func printEvents(w io.Writer, c <-chan vrrp.Event, kick func()) {
 	enc := json.NewEncoder(w)
 	for e := range c {
+		kick()
 		ev := event{Time: e.Time.UTC().Format(time.RFC3339Nano), Instance: e.Instance, From: e.From.String(),
 			To: e.To.String(), Reason: e.Reason.String(), Priority: e.Priority}
 		if e.Master.IsValid() {

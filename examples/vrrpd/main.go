@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -74,6 +75,7 @@ type options struct {
 	advertGrid   time.Duration
 	approach     time.Duration
 	gcPercent    int
+	trimAfter    time.Duration
 	trace        string
 }
 
@@ -106,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.advertGrid, "advert-grid", 10*time.Millisecond, "put masters' periodic adverts on multiples of this (vrrp.Timers.AdvertGrid; at most a tenth of the interval is used), so one wake-up sends many; 0: none")
 	fs.DurationVar(&o.approach, "final-approach", 0, "vrrp.Timers.FinalApproach: poll this long before a Master_Down_Timer deadline (0: the default, negative: off)")
 	fs.IntVar(&o.gcPercent, "gc-percent", 25, "the Go garbage collector's GOGC, unless the GOGC environment variable is set (see memory.go)")
+	fs.DurationVar(&o.trimAfter, "trim-after", memtrim.DefaultDelay, "give the idle heap back to the OS this long after the last transition (see memory.go); 0 never")
 	fs.StringVar(&o.profile, "profile", "", "profile into this directory: SIGUSR1 starts a CPU profile, SIGUSR2 stops it and writes the heap, goroutines and MemStats")
 	fs.StringVar(&o.trace, "trace", "", "write a runtime execution trace (go tool trace) to this file while running")
 	if err := fs.Parse(args); err != nil {
@@ -287,7 +290,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		r.SubscribeTo(events)
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { printEvents(stdout, events) })
+	trim := newTrimmer(o)
+	defer trim.Stop()
+	wg.Go(func() { printEvents(stdout, events, trim.Kick) })
 	err = host.Run(ctx)
 	logStats(logger, host.Routers())
 	close(events) // host.Run returned: no router sends any more

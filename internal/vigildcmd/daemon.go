@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigil-ha/vigil"
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/memtrim"
 )
 
 // daemon is a running vigild.
@@ -29,6 +30,7 @@ type daemon struct {
 
 	reqs chan reloadReq // the control socket's reloads → the loop
 	bgp  *bgpRun        // the BGP speaker, nil without; the loop's (bgp.go)
+	trim *memtrim.Trimmer
 }
 
 // reloadReq asks the loop to reload; the result comes back on reply.
@@ -102,11 +104,15 @@ func runDaemon(o *Options, env *Env) int {
 	if link != nil && o.Child == childVRRP.String() {
 		link.resume(sup, env.Getenv(resumeEnv))
 	}
-	d := &daemon{o: o, env: env, log: log, sup: sup, cfg: cfg, reqs: make(chan reloadReq)}
+	// The heap the start grew into, given back once it has settled: a
+	// start, a reload and each transition kick the trimmer.
+	d := &daemon{o: o, env: env, log: log, sup: sup, cfg: cfg, reqs: make(chan reloadReq),
+		trim: memtrim.New(memtrim.DefaultDelay, env.Trim)}
+	defer d.trim.Stop()
 
 	events, cancelEvents := sup.Events(1024)
 	var bg sync.WaitGroup
-	bg.Go(func() { logEvents(log, events) })
+	bg.Go(func() { logEvents(log, events, d.trim.Kick) })
 	defer func() {
 		cancelEvents()
 		bg.Wait()
@@ -130,6 +136,7 @@ func runDaemon(o *Options, env *Env) int {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sup.Run(ctx) }()
+	d.trim.Kick()
 	if link != nil {
 		var vipsOf func(string) []netip.Prefix
 		if o.Child == childVRRP.String() {
@@ -176,6 +183,7 @@ func (d *daemon) loop(ctx context.Context, cancel context.CancelFunc, runErr <-c
 			switch sig {
 			case syscall.SIGHUP:
 				d.reload(ctx)
+				d.trim.Kick()
 			case syscall.SIGTERM, syscall.SIGINT:
 				if sig == syscall.SIGINT && d.o.IgnoreSIGINT {
 					continue
@@ -198,6 +206,7 @@ func (d *daemon) loop(ctx context.Context, cancel context.CancelFunc, runErr <-c
 			}
 		case r := <-d.reqs:
 			r.reply <- d.reload(ctx)
+			d.trim.Kick()
 		case err := <-runErr:
 			d.log.Error("Stopped by a failure", "err", err)
 			d.notify("STOPPING=1")

@@ -16,9 +16,12 @@ import (
 // logEvents logs the Supervisor's events in keepalived's words, the
 // lines operators grep for ("(VI_1) Entering MASTER STATE", "Removing
 // service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80"), until
-// events is closed.
-func logEvents(log *slog.Logger, events <-chan vigil.Event) {
+// events is closed. It calls kick for each instance's transition.
+func logEvents(log *slog.Logger, events <-chan vigil.Event, kick func()) {
 	for e := range events {
+		if e.Kind == vigil.EventInstance {
+			kick()
+		}
 		msg, attrs := eventLine(&e)
 		if msg != "" {
 			log.Info(msg, attrs...)

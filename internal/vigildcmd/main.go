@@ -59,6 +59,10 @@ type Env struct {
 	// Launch starts the children of --process-model=keepalived; nil
 	// means re-executing this program (Linux).
 	Launch launcher
+	// Trim gives the idle heap back to the OS once a start, a reload or
+	// a burst of transitions has settled (memtrim.DefaultDelay after the
+	// last); nil means debug.FreeOSMemory.
+	Trim func()
 }
 
 // JSONSignal is keepalived's JSON signal (glibc's SIGRTMIN+2): vigild

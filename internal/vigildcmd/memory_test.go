@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/vigiltest"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
@@ -56,6 +57,52 @@ func TestDaemonInMemory(t *testing.T) {
 			if !strings.Contains(log, w) {
 				t.Errorf("log lacks %q:\n%s", w, log)
 			}
+		}
+	})
+}
+
+// TestDaemonTrims: vigild gives its idle heap back once its start has
+// settled (memtrim.DefaultDelay after the last transition), and again
+// after a reload; not while transitions go on.
+func TestDaemonTrims(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var trims []time.Duration
+		start := time.Now()
+		build := func(cfg vigil.Config, o BuildOptions) (Supervisor, error) {
+			p, err := vigiltest.New(vigiltest.Config{Hub: vrrptest.NewHub(1), Addr4: netip.MustParseAddr("192.0.2.1")})
+			if err != nil {
+				return nil, err
+			}
+			return On(p, cfg)
+		}
+		h := startDaemonEnv(t, build, func(e *Env) {
+			e.Trim = func() { trims = append(trims, time.Since(start)) }
+		})
+		// BACKUP at once, MASTER when the Master_Down_Timer runs out
+		// (3 x 1 s + skew): the trim comes 10 s after that, not before.
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		master := time.Since(start)
+		if !strings.Contains(h.stderr.String(), "(VI_1) Entering MASTER STATE") {
+			t.Fatalf("not master after %v:\n%s", master, h.stderr)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if len(trims) != 1 || trims[0] < 13*time.Second || trims[0] > 14*time.Second {
+			t.Fatalf("trims at %v, want one 10 s after the last transition (master by %v)", trims, master)
+		}
+		h.install("small2.conf")
+		reload := time.Since(start)
+		h.sigs <- syscall.SIGHUP
+		h.wantNote("RELOADING=1\nMONOTONIC_USEC=12345\nSTATUS=reloading")
+		h.wantNote("READY=1\nSTATUS=running")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if len(trims) != 2 || trims[1] != reload+memtrim.DefaultDelay {
+			t.Fatalf("trims at %v, want a second at %v (10 s after the reload at %v)", trims, reload+memtrim.DefaultDelay, reload)
+		}
+		if c := h.stop(); c != ExitOK {
+			t.Errorf("exit %d", c)
 		}
 	})
 }
