@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/logx"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // rxAdvert is an accepted advert handed from the reader to the loop.
@@ -33,38 +34,46 @@ func (r *Router) Run(ctx context.Context) error {
 	if !r.ran.CompareAndSwap(false, true) {
 		return ErrRan
 	}
-	defer r.events.Close()
-	defer r.sync.feed.Close()
-	defer r.lower.Close()
+	// Run's frame stays small, and the loop's is its own: a router waits
+	// in serve with these two frames on its stack, which then fits in 4
+	// KiB where one frame of everything (the defers' records, the
+	// set-up's temporaries: 1.5 KiB) kept it at 8 (bench/README.md,
+	// "Memory a start leaves behind").
+	lp := &loop{r: r}
+	defer lp.finish()
+	lp.start(ctx)
+	return lp.serve(ctx)
+}
+
+// start sets up what Run's loop needs and steps the machine out of
+// Initialize; finish undoes what it set up, in reverse order, also when
+// start panicked part-way.
+func (lp *loop) start(ctx context.Context) {
+	r := lp.r
 	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	lp := loop{r: r, timer: newGoTimer()}
+	lp.cancel = cancel
+	lp.timer = newGoTimer()
 	lp.fine = lp.timer
 	// A Conn that queues what it receives (SocketConn) is read by this
 	// loop itself; any other by a reader goroutine, through rx.
-	var rx chan rxAdvert
-	var inClosed, inDone <-chan struct{}
-	readErr := make(chan error, 1)
-	var wg sync.WaitGroup
+	lp.readErr = make(chan error, 1)
 	lp.out, _ = r.conn.(outConn)
 	if ic, ok := r.conn.(inlineConn); ok {
 		lp.in = ic
-		lp.inq, inClosed, inDone = ic.inbox()
+		lp.inq, lp.inClosed, lp.inDone = ic.inbox()
 	} else {
-		rx = make(chan rxAdvert, 16)
-		wg.Go(func() { readErr <- r.readLoop(rctx, rx) })
+		rx, readErr := make(chan rxAdvert, 16), lp.readErr
+		lp.rx = rx
+		lp.wg.Go(func() { readErr <- r.readLoop(rctx, rx) })
 	}
-	// The reader ends before Run returns, also when the loop panics.
-	defer func() { cancel(); wg.Wait() }()
 	r.ctlMu.Lock()
 	timers, beat, resume := r.timers, r.beat, r.resume
 	r.ctlMu.Unlock()
+	lp.beat = beat
 	r.machine.grid = timers.AdvertGrid
-	var tick <-chan time.Time // wakes the loop to beat while nothing happens
-	if p := beat.Period(); p > 0 {
-		t := time.NewTicker(p)
-		defer t.Stop()
-		tick = t.C
+	if p := beat.Period(); p > 0 { // wakes the loop to beat while nothing happens
+		lp.ticker = time.NewTicker(p)
+		lp.tick = lp.ticker.C
 	}
 	if timers.Precise {
 		var t stepTimer
@@ -79,68 +88,107 @@ func (r *Router) Run(ctx context.Context) error {
 			r.view.Load().log.Warn("vrrp: precise timers unavailable; using Go timers", "err", err)
 		} else {
 			lp.fine = t
-			defer t.Close()
+			lp.precise = t
 			lp.lead = timers.FinalApproach // negative: off (no approach is armed)
 			if lp.lead == 0 {
 				lp.lead = DefaultFinalApproach
 			}
 		}
 	}
-	defer lp.timer.Close()
+	lp.running = true
+	r.applyControl(lp, ctx)
+	start := InputStartup
+	if resume {
+		start = InputResume
+	}
+	lp.step(ctx, Input{Kind: start})
+}
+
+// finish undoes what start set up, last first: the Conn's repeats and
+// the handed-out advert, the mastership, the address retries, the
+// timers, the reader (which ends before Run returns, also when the loop
+// panics), and last the subscriptions' channels.
+func (lp *loop) finish() {
+	r := lp.r
+	defer r.events.Close()
+	defer r.sync.feed.Close()
+	defer r.lower.Close()
+	if lp.cancel == nil {
+		return
+	}
+	defer func() { lp.cancel(); lp.wg.Wait() }()
+	if lp.ticker != nil {
+		defer lp.ticker.Stop()
+	}
+	if lp.precise != nil {
+		defer lp.precise.Close()
+	}
+	if lp.timer != nil {
+		defer lp.timer.Close()
+	}
+	if !lp.running {
+		return
+	}
 	defer lp.addr.stop()
 	defer lp.endMastership()
 	defer func() {
 		lp.stopRepeats() // a panic's way out: the Conn must not touch the timer closed above
 		lp.takeBack()
 	}()
-	r.applyControl(&lp, ctx)
-	start := InputStartup
-	if resume {
-		start = InputResume
-	}
-	lp.step(ctx, Input{Kind: start})
+}
+
+// serve is Run's loop: it steps the machine with what arrives until ctx
+// is done or the Conn fails for good.
+func (lp *loop) serve(ctx context.Context) error {
+	r := lp.r
 	for {
-		beat.Beat()
+		lp.beat.Beat()
 		select {
-		case <-tick:
+		case <-lp.tick:
 		case <-ctx.Done():
 			lp.shutdown(ctx)
 			return nil
-		case err := <-readErr:
-			if err == nil || ctx.Err() != nil { // the reader saw ctx end first
-				lp.shutdown(ctx)
-				return nil
-			}
-			v := r.view.Load()
-			v.log.Error("vrrp: receive failed for good; stopping", "err", err)
-			lp.shutdown(ctx)
-			return fmt.Errorf("vrrp: %s: receive: %w", v.cfg.object(), err)
-		case a := <-rx:
+		case err := <-lp.readErr:
+			return lp.readFailed(ctx, err)
+		case a := <-lp.rx:
 			lp.stepAdvert(ctx, a)
 		case m := <-lp.inq:
 			lp.takeInline(ctx, m)
-		case <-inClosed:
-			readErr <- ErrClosed
-			inClosed, inDone = nil, nil
-		case <-inDone:
-			readErr <- ErrClosed
-			inClosed, inDone = nil, nil
+		case <-lp.inClosed:
+			lp.readErr <- ErrClosed
+			lp.inClosed, lp.inDone = nil, nil
+		case <-lp.inDone:
+			lp.readErr <- ErrClosed
+			lp.inClosed, lp.inDone = nil, nil
 		case <-lp.timer.C():
-			lp.expire(ctx, rx)
+			lp.expire(ctx, lp.rx)
 		case <-lp.fine.C():
 			if lp.approach.IsZero() {
-				lp.expire(ctx, rx)
+				lp.expire(ctx, lp.rx)
 				continue
 			}
-			lp.finalApproach(ctx, rx)
+			lp.finalApproach(ctx, lp.rx)
 		case <-r.poke:
-			r.applyControl(&lp, ctx)
+			r.applyControl(lp, ctx)
 		case <-lp.addr.timerC():
 			lp.retryAddrs(ctx)
 		case <-lp.addr.faultC():
 			lp.clearAddrFault(ctx)
 		}
 	}
+}
+
+// readFailed shuts the router down after its reader ended with err: nil
+// or ctx done are a stop, anything else a failure Run returns.
+func (lp *loop) readFailed(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil { // the reader saw ctx end first
+		lp.shutdown(ctx)
+		return nil
+	}
+	v := lp.r.view.Load()
+	v.log.Error("vrrp: receive failed for good; stopping", "err", err)
+	lp.shutdown(ctx)
+	return fmt.Errorf("vrrp: %s: receive: %w", v.cfg.object(), err)
 }
 
 // applyControl applies what Reconfigure, Track, Untrack, SetFault, SyncTo
@@ -176,6 +224,20 @@ func (r *Router) applyControl(lp *loop, ctx context.Context) {
 // loop is the state owned by Run's goroutine.
 type loop struct {
 	r *Router
+	// What start set up and finish undoes: the reader's context and
+	// goroutine, its failure, the queues and channels serve waits on,
+	// the beat's ticker, the precise timer; running once the loop's own
+	// clean-up applies.
+	cancel           context.CancelFunc
+	wg               sync.WaitGroup
+	readErr          chan error
+	rx               chan rxAdvert
+	inClosed, inDone <-chan struct{}
+	beat             *watchdog.Beat
+	ticker           *time.Ticker
+	tick             <-chan time.Time
+	precise          stepTimer
+	running          bool
 	// timer is a Go timer; fine is the precise one for Master_Down_Timer
 	// (the same as timer without Timers.Precise). Stale expiries of either
 	// are ignored by the machine.

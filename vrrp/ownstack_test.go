@@ -121,3 +121,58 @@ func TestRouterStackStaysSmall(t *testing.T) {
 		t.Errorf("%.1f KiB of stack per router, want at most 32 (the AddrManager's and the handler's 96 KiB stay with their calls)", float64(per)/1024)
 	}
 }
+
+// TestRouterIdleStack: a router waiting for its next event keeps a
+// small stack once collections have shrunk what its start grew. Its
+// goroutine's frames while it waits must use under a quarter of 4 KiB
+// (less the runtime's 800 bytes of margin), or the collector keeps
+// 8 KiB for it: 4 MiB more at 1,000 routers (bench/README.md, "Memory
+// a start leaves behind"). The hub's Conn has a reader goroutine per
+// router too; its stack is counted. .ci/run runs it without -race too.
+func TestRouterIdleStack(t *testing.T) {
+	if raceDetector {
+		t.Skip("-race: its instrumented frames are larger than the build's (.ci/run runs this test without it)")
+	}
+	const n = 200
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	hub := vrrptest.NewHub(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	logged := make(chan struct{}, n)
+	for i := range n {
+		conn, err := hub.Join(netip.AddrFrom4([4]byte{192, 0, 2, byte(i%250 + 1)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := vrrp.Config{Name: fmt.Sprint("vr", i+1), VRID: uint8(i%250 + 1), Version: vrrp.V3, Priority: 255,
+			Interval: time.Second, VIPs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i%250 + 1)}), 24)},
+			Logger: slog.New(deepHandler{slog.NewTextHandler(io.Discard, nil), logged})}
+		r, err := vrrp.NewRouter(conn, vrrptest.NewAddrs(), &vrrptest.Announcer{}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if err := r.Run(ctx); err != nil {
+				t.Errorf("%s: Run: %v", cfg.Name, err)
+			}
+		})
+	}
+	for range n { // every router is Master and waits
+		<-logged
+	}
+	for range 4 { // each collection halves a stack at most
+		runtime.GC()
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	per := (int64(after.StackInuse) - int64(before.StackInuse)) / n
+	t.Logf("stacks in use: %d KiB before, %d KiB after %d idle routers: %.1f KiB per router (2 goroutines)",
+		before.StackInuse>>10, after.StackInuse>>10, n, float64(per)/1024)
+	if per > 10<<10 { // 4 KiB the router's, 4 the reader's; was 8 + 4
+		t.Errorf("%.1f KiB of stack per idle router, want at most 10: its waiting frames are too large", float64(per)/1024)
+	}
+}
