@@ -869,7 +869,7 @@ func (s *Supervisor) ready(m *member) bool {
 }
 
 // startRouter runs m's router under the watchdog, which restarts it
-// (runRouter) when it stalls, panics or fails. s.mu held.
+// (beginRun) when it stalls, panics or fails. s.mu held.
 func (s *Supervisor) startRouter(m *member) {
 	m.started = true
 	ctx, cancel := context.WithCancel(s.runCtx)
@@ -878,16 +878,32 @@ func (s *Supervisor) startRouter(m *member) {
 	p := s.wdp
 	p.Deadline = 0
 	name := LoopVRRP + " " + m.cfg.VRRP.Name
-	s.fwd.Go(func() {
-		err := s.wd.Guard(ctx, name, p, func(ctx context.Context, b *watchdog.Beat) error {
-			return s.runRouter(ctx, m, b, &first)
-		})
+	done := func(err error) {
+		defer s.fwd.Done()
 		if err != nil {
 			s.giveUp(m)
 		}
 		// After the last event of the last router.
 		s.in.put(doneMsg{m, err})
-	})
+	}
+	// The watchdog's Go: the router's goroutine is the loop's only one
+	// (Guard's caller would be a second, ~8 KiB a router).
+	s.fwd.Add(1)
+	if err := s.wd.Go(ctx, name, p, func(ctx context.Context, b *watchdog.Beat) error {
+		// One run of m's router (supervisor_watchdog.go): set up and
+		// cleaned up in frames of their own, so that the router waits
+		// with only this frame above its own on the goroutine's stack
+		// (vrrp.Router.Run: a waiting router's stack fits in 4 KiB only
+		// if its frames are small).
+		run, err := s.beginRun(ctx, m, b, &first)
+		if err != nil {
+			return err
+		}
+		defer run.end()
+		return run.r.Run(run.ctx)
+	}, done); err != nil {
+		go done(err) // s.mu held: giveUp takes it
+	}
 }
 
 // applyTracks gives m's router the weights and faults of its sources now,

@@ -393,53 +393,73 @@ func (s *Supervisor) giveUp(m *member) {
 	}
 }
 
-// runRouter is one run of m's router under the watchdog (Guard's fn):
-// the first run takes the router New made, each later one a new router
-// (restartRouter). It forwards the router's transitions and sync
-// statuses to the loop, tagged with the router, until Run returns. When
-// the watchdog finds it stalled, its fence closes before its context is
-// canceled, so its shutdown reaches nothing.
-func (s *Supervisor) runRouter(ctx context.Context, m *member, b *watchdog.Beat, first *bool) error {
+// routerRun is what beginRun set up for one run of a member's router and
+// end undoes.
+type routerRun struct {
+	r      *vrrp.Router
+	ctx    context.Context
+	evs    *vrrp.Subscription
+	syncs  *vrrp.SyncSubscription // nil outside a sync group
+	lowers *vrrp.LowerPrioSubscription
+	cancel context.CancelFunc
+	stop   func() bool
+}
+
+// beginRun readies a run of m's router under the watchdog (startRouter's
+// guarded function): the first run takes the router New made, each later
+// one a new router (restartRouter). It forwards the router's transitions
+// and sync statuses to the loop, tagged with the router, until end. When
+// the watchdog finds the run stalled, its fence closes before its
+// context is canceled, so its shutdown reaches nothing.
+func (s *Supervisor) beginRun(ctx context.Context, m *member, b *watchdog.Beat, first *bool) (*routerRun, error) {
 	s.mu.Lock()
 	if !*first {
 		if err := s.restartRouter(m); err != nil {
 			s.mu.Unlock()
-			return err
+			return nil, err
 		}
 	}
 	*first = false
 	r, f := m.router, m.fence
 	if err := r.SetBeat(b); err != nil {
 		s.mu.Unlock()
-		return err
+		return nil, err
 	}
+	run := &routerRun{r: r}
 	// The router's events, lower priority adverts and sync statuses go
 	// to the loop's inbox as they happen, tagged with the router: no
 	// queue or goroutine per router (a forwarder and its two 64-slot
 	// queues were ~12 KiB a router: bench/README.md, "vigild on its
 	// sockets' fast paths"), and nothing dropped. When Run returns they
 	// are all in.
-	evs := r.SubscribeFunc(func(ev vrrp.Event) { s.in.put(routerMsg{m, r, ev}) })
-	defer evs.Close()
+	run.evs = r.SubscribeFunc(func(ev vrrp.Event) { s.in.put(routerMsg{m, r, ev}) })
 	if m.group != nil {
-		syncs := r.SubscribeSyncFunc(func(st vrrp.SyncStatus) { s.in.put(syncMsg{m, r, st}) })
-		defer syncs.Close()
+		run.syncs = r.SubscribeSyncFunc(func(st vrrp.SyncStatus) { s.in.put(syncMsg{m, r, st}) })
 	}
-	lowers := r.SubscribeLowerPrioFunc(func(ev vrrp.LowerPrioAdvert) { s.in.put(lowerPrioMsg{m, r, ev}) })
-	defer lowers.Close()
+	run.lowers = r.SubscribeLowerPrioFunc(func(ev vrrp.LowerPrioAdvert) { s.in.put(lowerPrioMsg{m, r, ev}) })
 	s.mu.Unlock()
 
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
+	run.ctx, run.cancel = rctx, cancel
+	run.stop = context.AfterFunc(ctx, func() {
 		if errors.Is(context.Cause(ctx), watchdog.ErrStalled) {
 			f.master.Store(r.Status().State == vrrp.Master)
 			f.close()
 		}
 		cancel()
 	})
-	defer stop()
-	return r.Run(rctx)
+	return run, nil
+}
+
+// end undoes beginRun once the router's Run returned.
+func (run *routerRun) end() {
+	run.stop()
+	run.cancel()
+	run.lowers.Close()
+	if run.syncs != nil {
+		run.syncs.Close()
+	}
+	run.evs.Close()
 }
 
 // once runs the part run as the loop name under the watchdog, not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -148,115 +149,207 @@ func (p Policy) backoff(n int) time.Duration {
 // invalid. Panics are recovered whether or not Run runs; stalls are found
 // only while it does.
 func (w *Watchdog) Guard(ctx context.Context, name string, p Policy, fn func(ctx context.Context, b *Beat) error) error {
+	res := make(chan error, 1)
+	if err := w.Go(ctx, name, p, fn, func(err error) { res <- err }); err != nil {
+		return err
+	}
+	return <-res
+}
+
+// Go is Guard without the wait: it returns at once and runs each run of
+// fn at the bottom of a goroutine of its own, which after fn returns
+// counts the failure, waits the backoff and starts the next; done
+// receives what Guard would have returned, once, on the last run's
+// goroutine, when the loop ends. While fn runs, its goroutine is the
+// only one the loop has (Guard's caller waits besides): Run's stall
+// check cancels a stalled run itself and a timer abandons it. A run
+// abandoned leaves its goroutine to fn; the timer's goroutine carries
+// the loop on. If p is invalid Go returns an error
+// wrapping ErrInvalid, runs nothing and never calls done.
+func (w *Watchdog) Go(ctx context.Context, name string, p Policy, fn func(ctx context.Context, b *Beat) error, done func(error)) error {
 	if err := p.Validate(); err != nil {
 		if fe, ok := err.(*FieldError); ok {
 			fe.Object = fmt.Sprintf("policy of loop %q", name)
 		}
 		return err
 	}
-	p = p.withDefaults()
-	var recent []time.Time // failures within the window, oldest first
-	for {
-		err, stalled := w.runOnce(ctx, name, p, fn)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if stalled {
-			err = ErrStalled
-		}
-		if err == nil {
-			return nil
-		}
-
-		now := time.Now()
-		if p.Window > 0 {
-			i := 0
-			for i < len(recent) && now.Sub(recent[i]) >= p.Window {
-				i++
-			}
-			recent = recent[i:]
-		}
-		recent = append(recent, now)
-		if keep := max(p.Failures, 64); len(recent) > keep {
-			recent = recent[len(recent)-keep:]
-		}
-		n := len(recent)
-		w.counters.Failures.Add(1)
-		ev := Event{Kind: EventFailed, Name: name, Time: now, Err: err, Failures: n}
-		if pe, ok := err.(*PanicError); ok {
-			w.counters.Panics.Add(1)
-			ev.Stack = pe.Stack
-		}
-
-		if p.Failures > 0 && n >= p.Failures {
-			w.feed.Publish(ev)
-			w.counters.GaveUp.Add(1)
-			w.log.Error("watchdog: loop failed, giving up", "loop", name, "err", err,
-				"failures", n, "window", p.Window, "stack", ev.Stack)
-			w.feed.Publish(Event{Kind: EventGaveUp, Name: name, Time: now, Err: err, Failures: n})
-			return fmt.Errorf("%w: loop %q: %d failures within %v, the last: %w", ErrFailing, name, n, p.Window, err)
-		}
-
-		ev.Backoff = p.backoff(n)
-		w.log.Error("watchdog: loop failed", "loop", name, "err", err,
-			"failures", n, "backoff", ev.Backoff, "stack", ev.Stack)
-		w.feed.Publish(ev)
-		if !sleep.For(ctx, ev.Backoff) {
-			return nil
-		}
-		w.counters.Restarts.Add(1)
-		w.log.Info("watchdog: loop restarted", "loop", name, "failures", n)
-		w.feed.Publish(Event{Kind: EventRestarted, Name: name, Time: time.Now(), Failures: n})
-	}
+	g := &guard{w: w, ctx: ctx, name: name, p: p.withDefaults(), fn: fn, done: done}
+	go g.run(g.start())
+	return nil
 }
 
-// runOnce runs fn once, registered, and returns what it returned (a
-// *PanicError if it panicked) and whether it was found stalled. A stalled
-// run that does not return within p.Abandon is abandoned: runOnce
-// returns without it.
-func (w *Watchdog) runOnce(ctx context.Context, name string, p Policy, fn func(context.Context, *Beat) error) (err error, stalled bool) {
-	b := w.Register(name, p.Deadline)
-	defer b.Done()
-	rctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	res := make(chan error, 1)
-	var state atomic.Int32 // runRunning, runReturned, runAbandoned
-	go func() {
-		var err error
-		defer func() {
-			res <- err // also if fn calls runtime.Goexit
-			if !state.CompareAndSwap(runRunning, runReturned) {
-				w.stuck.Add(-1)
-				w.log.Warn("watchdog: abandoned loop returned", "loop", name, "err", err)
-			}
-		}()
-		err = w.call(rctx, b, fn)
-	}()
-	select {
-	case err = <-res:
-		return err, false
-	case <-b.Stalled():
+// guard is a loop Go runs: whichever goroutine owns it (the one running
+// fn, or the one that took over from an abandoned run) runs fn, counts
+// its failures and waits its backoffs.
+type guard struct {
+	w      *Watchdog
+	ctx    context.Context
+	name   string
+	p      Policy
+	fn     func(ctx context.Context, b *Beat) error
+	done   func(error)
+	recent []time.Time // failures within the window, oldest first
+}
+
+// run is one run of fn, at the bottom of a goroutine of its own: fn's
+// frames are all a run adds to its goroutine's stack, so that a loop
+// waiting in fn keeps a small one (vrrp.Router.Run's routers: 4 KiB).
+func (g *guard) run(r *guardRun) {
+	defer g.finish(r)
+	r.err = g.fn(r.ctx, r.b)
+}
+
+// finish takes the end of run r, a panic recovered into a *PanicError:
+// unless r had been abandoned (the loop went on elsewhere) or the loop
+// ends, it starts the next run after the backoff. fn calling
+// runtime.Goexit ends the loop as a return of nil does.
+func (g *guard) finish(r *guardRun) {
+	if v := recover(); v != nil {
+		r.err = g.w.panicError(v)
 	}
-	cancel(ErrStalled)
-	if p.Abandon < 0 {
-		return <-res, true
+	if !r.end(r.err) || !g.next(r.err, r.stalled.Load()) {
+		return
 	}
-	t := time.NewTimer(p.Abandon)
-	defer t.Stop()
-	select {
-	case err = <-res:
-		return err, true
-	case <-t.C:
+	go g.run(g.start())
+}
+
+// start registers a run of fn.
+func (g *guard) start() *guardRun {
+	r := &guardRun{g: g}
+	r.ctx, r.cancel = context.WithCancelCause(g.ctx)
+	r.b = g.w.newBeat(g.name, g.p.Deadline, r.stall)
+	g.w.add(r.b) // from here Run may call r.stall
+	return r
+}
+
+// next takes a run's end: it reports true when fn is to run again, after
+// the backoff; otherwise the loop has ended and done has its result.
+func (g *guard) next(err error, stalled bool) bool {
+	w, p := g.w, g.p
+	if g.ctx.Err() != nil {
+		g.done(nil)
+		return false
 	}
-	if !state.CompareAndSwap(runRunning, runAbandoned) {
-		return <-res, true // it returned just now
+	if stalled {
+		err = ErrStalled
 	}
+	if err == nil {
+		g.done(nil)
+		return false
+	}
+
+	now := time.Now()
+	if p.Window > 0 {
+		i := 0
+		for i < len(g.recent) && now.Sub(g.recent[i]) >= p.Window {
+			i++
+		}
+		g.recent = g.recent[i:]
+	}
+	g.recent = append(g.recent, now)
+	if keep := max(p.Failures, 64); len(g.recent) > keep {
+		g.recent = g.recent[len(g.recent)-keep:]
+	}
+	n := len(g.recent)
+	w.counters.Failures.Add(1)
+	ev := Event{Kind: EventFailed, Name: g.name, Time: now, Err: err, Failures: n}
+	if pe, ok := err.(*PanicError); ok {
+		w.counters.Panics.Add(1)
+		ev.Stack = pe.Stack
+	}
+
+	if p.Failures > 0 && n >= p.Failures {
+		w.feed.Publish(ev)
+		w.counters.GaveUp.Add(1)
+		w.log.Error("watchdog: loop failed, giving up", "loop", g.name, "err", err,
+			"failures", n, "window", p.Window, "stack", ev.Stack)
+		w.feed.Publish(Event{Kind: EventGaveUp, Name: g.name, Time: now, Err: err, Failures: n})
+		g.done(fmt.Errorf("%w: loop %q: %d failures within %v, the last: %w", ErrFailing, g.name, n, p.Window, err))
+		return false
+	}
+
+	ev.Backoff = p.backoff(n)
+	w.log.Error("watchdog: loop failed", "loop", g.name, "err", err,
+		"failures", n, "backoff", ev.Backoff, "stack", ev.Stack)
+	w.feed.Publish(ev)
+	if !sleep.For(g.ctx, ev.Backoff) {
+		g.done(nil)
+		return false
+	}
+	w.counters.Restarts.Add(1)
+	w.log.Info("watchdog: loop restarted", "loop", g.name, "failures", n)
+	w.feed.Publish(Event{Kind: EventRestarted, Name: g.name, Time: time.Now(), Failures: n})
+	return true
+}
+
+// guardRun is one run of a guard's fn.
+type guardRun struct {
+	g       *guard
+	b       *Beat
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	state   atomic.Int32 // runRunning, runReturned, runAbandoned
+	stalled atomic.Bool  // found stalled: its ctx canceled with ErrStalled
+	err     error        // what fn returned; its goroutine's
+
+	mu      sync.Mutex
+	abandon *time.Timer // armed when found stalled; nil otherwise
+}
+
+// stall is the Beat's onStall: Run's check found the run stalled. It
+// cancels the run's ctx with cause ErrStalled and arms the timer that
+// abandons the run if it has not returned p.Abandon later.
+func (r *guardRun) stall() {
+	if !r.stalled.CompareAndSwap(false, true) {
+		return
+	}
+	r.cancel(ErrStalled)
+	if r.g.p.Abandon < 0 {
+		return
+	}
+	r.mu.Lock()
+	if r.state.Load() == runRunning {
+		r.abandon = time.AfterFunc(r.g.p.Abandon, r.abandoned)
+	}
+	r.mu.Unlock()
+}
+
+// end takes the return of the run, with err: false if it had been
+// abandoned (the loop goes on elsewhere); otherwise it is unregistered,
+// its ctx released, no abandonment pending.
+func (r *guardRun) end(err error) bool {
+	if !r.state.CompareAndSwap(runRunning, runReturned) {
+		r.g.w.stuck.Add(-1)
+		r.g.w.log.Warn("watchdog: abandoned loop returned", "loop", r.g.name, "err", err)
+		return false
+	}
+	r.mu.Lock()
+	if r.abandon != nil {
+		r.abandon.Stop()
+	}
+	r.mu.Unlock()
+	r.b.Done()
+	r.cancel(nil)
+	return true
+}
+
+// abandoned gives up on a stalled run that has not returned: the run is
+// unregistered and left to its goroutine, and this goroutine (the
+// timer's) carries the loop on.
+func (r *guardRun) abandoned() {
+	if !r.state.CompareAndSwap(runRunning, runAbandoned) {
+		return // it returned just now
+	}
+	g, w := r.g, r.g.w
+	r.b.Done()
 	w.stuck.Add(1)
 	w.counters.Abandoned.Add(1)
-	w.log.Error("watchdog: stalled loop abandoned: its goroutine is left behind", "loop", name,
-		"waited", p.Abandon, "stuck", w.stuck.Load())
-	w.feed.Publish(Event{Kind: EventAbandoned, Name: name, Time: time.Now(), Stalled: p.Abandon})
-	return nil, true
+	w.log.Error("watchdog: stalled loop abandoned: its goroutine is left behind", "loop", g.name,
+		"waited", g.p.Abandon, "stuck", w.stuck.Load())
+	w.feed.Publish(Event{Kind: EventAbandoned, Name: g.name, Time: time.Now(), Stalled: g.p.Abandon})
+	if g.next(nil, true) {
+		g.run(g.start())
+	}
 }
 
 // The states of a guarded run's goroutine.
@@ -266,17 +359,14 @@ const (
 	runAbandoned
 )
 
-// call runs fn, turning a panic into a *PanicError.
-func (w *Watchdog) call(ctx context.Context, b *Beat, fn func(context.Context, *Beat) error) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			pe := &PanicError{Value: v}
-			if w.stacks > 0 {
-				st := debug.Stack()
-				pe.Stack = string(st[:min(len(st), w.stacks)])
-			}
-			err = pe
-		}
-	}()
-	return fn(ctx, b)
+// panicError is the *PanicError of a recovered panic v, with the
+// panicking goroutine's stack (Config.Stacks) when called from the
+// deferred function that recovered it.
+func (w *Watchdog) panicError(v any) *PanicError {
+	pe := &PanicError{Value: v}
+	if w.stacks > 0 {
+		st := debug.Stack()
+		pe.Stack = string(st[:min(len(st), w.stacks)])
+	}
+	return pe
 }

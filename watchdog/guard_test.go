@@ -3,6 +3,8 @@ package watchdog
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -289,6 +291,62 @@ func TestGuardAbandon(t *testing.T) {
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// Go runs a loop on one goroutine, fn's own, and hands Guard's result to
+// done once it ends; an invalid policy is refused at once.
+func TestGo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatchdog(t, Config{WatchdogInterval: -1})
+		run(t, w)
+		synctest.Wait()
+		before := runtime.NumGoroutine()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		const n = 10
+		results := make(chan error, n)
+		for i := range n {
+			err := w.Go(ctx, fmt.Sprint("loop", i), Policy{Deadline: time.Second}, func(ctx context.Context, b *Beat) error {
+				tick := time.NewTicker(100 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					b.Beat()
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-tick.C:
+					}
+				}
+			}, func(err error) { results <- err })
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := runtime.NumGoroutine() - before; got != n {
+			t.Fatalf("%d goroutines for %d guarded loops, want one each", got, n)
+		}
+		if s := w.Stats(); s.Loops != n || s.Stalls != 0 {
+			t.Fatalf("stats %+v", s)
+		}
+		cancel()
+		for range n {
+			if err := <-results; err != nil {
+				t.Fatalf("done(%v) after ctx was done, want nil", err)
+			}
+		}
+		synctest.Wait()
+		if len(results) != 0 || runtime.NumGoroutine() != before {
+			t.Fatalf("%d more results, %d goroutines left, want none", len(results), runtime.NumGoroutine()-before)
+		}
+		called := false
+		err := w.Go(ctx, "bad", Policy{Backoff: time.Second, MaxBackoff: time.Millisecond},
+			func(context.Context, *Beat) error { return nil }, func(error) { called = true })
+		if !errors.Is(err, ErrInvalid) || called {
+			t.Fatalf("Go with an invalid policy: %v, done called %v; want ErrInvalid, no call", err, called)
 		}
 	})
 }

@@ -150,6 +150,9 @@ func (w *Watchdog) check() {
 		w.feed.Publish(*e)
 	}
 	for _, b := range stalled {
+		if b.onStall != nil {
+			b.onStall()
+		}
 		select {
 		case b.stall <- struct{}{}:
 		default:

@@ -165,6 +165,7 @@ type Beat struct {
 	name     string
 	deadline time.Duration // negative: never stalled
 	stall    chan struct{} // capacity 1
+	onStall  func()        // Go's run: called when found stalled; set before registered
 
 	// Guarded by w.mu.
 	stalled   bool  // found stalled and not recovered
@@ -177,16 +178,27 @@ type Beat struct {
 // negative one that the loop is never found stalled. Names label events
 // and logs; several loops may share one. Call Done when the loop ends.
 func (w *Watchdog) Register(name string, deadline time.Duration) *Beat {
+	b := w.newBeat(name, deadline, nil)
+	w.add(b)
+	return b
+}
+
+// newBeat returns the Beat of a loop not yet registered, with the
+// function Run calls when it finds the loop stalled (nil: none).
+func (w *Watchdog) newBeat(name string, deadline time.Duration, onStall func()) *Beat {
 	if deadline == 0 {
 		deadline = w.deadline
 	}
-	b := &Beat{w: w, name: name, deadline: deadline, stall: make(chan struct{}, 1)}
+	return &Beat{w: w, name: name, deadline: deadline, stall: make(chan struct{}, 1), onStall: onStall}
+}
+
+// add registers b, counting as a beat.
+func (w *Watchdog) add(b *Beat) {
 	b.Beat()
 	w.mu.Lock()
 	w.loops[b] = struct{}{}
 	w.mu.Unlock()
 	w.poke()
-	return b
 }
 
 // poke tells Run that the registered loops changed.
