@@ -8,7 +8,6 @@ import (
 	"reflect"
 
 	"github.com/vigil-ha/vigil"
-	"github.com/vigil-ha/vigil/bgp"
 	"github.com/vigil-ha/vigil/config"
 )
 
@@ -30,18 +29,8 @@ type BGPSpeaker interface {
 // A SpeakerBuilder makes the BGP speaker of cfg over sup.
 type SpeakerBuilder func(sup Supervisor, cfg vigil.BGP, log *slog.Logger) (BGPSpeaker, error)
 
-// NewSpeaker is the SpeakerBuilder of vigild: a bgp.Speaker following
-// sup, which must give its events as a *vigil.Supervisor does (Linux's
-// and On's do).
-func NewSpeaker(sup Supervisor, cfg vigil.BGP, log *slog.Logger) (BGPSpeaker, error) {
-	src, ok := sup.(bgp.Source)
-	if !ok {
-		return nil, errors.New("bgp: this Supervisor has no Subscribe for the speaker to follow")
-	}
-	c := bgp.FromConfig(cfg)
-	c.Logger = log
-	return bgp.New(src, c)
-}
+// errNoBGP is the error of a bgp block in a vigild built without BGP.
+var errNoBGP = errors.New("bgp: this vigild was built without BGP (go build -tags nobgp): the bgp block cannot run; build it without the tag")
 
 // runsBGP reports whether this process runs the speaker: a single
 // process, or the VRRP child (not the checker child).
@@ -141,6 +130,9 @@ func bgpModeProblems(o *Options, cfg *vigil.Config) []*config.Error {
 		return nil
 	}
 	pos := config.Pos{File: o.ConfigFile}
+	if !bgpBuilt && runsBGP(o) {
+		return []*config.Error{{Pos: pos, Severity: config.SeverityFatal, Msg: errNoBGP.Error()}}
+	}
 	if o.CheckOnly && o.ProcessModel == ModelKeepalived && o.Child == "" {
 		return []*config.Error{{Pos: pos, Severity: config.SeverityWarning,
 			Msg: "bgp: no VRRP child runs (-C), and the BGP speaker runs in it: the bgp block is not used"}}

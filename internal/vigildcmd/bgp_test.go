@@ -93,6 +93,7 @@ func bgpEnv(t *testing.T, name string, built *[]*fakeSpeaker, mu *sync.Mutex, ru
 // over the Supervisor; SIGTERM drains it while the Supervisor still
 // runs, and stops it once the Supervisor has stopped.
 func TestDaemonBGPDrainFirst(t *testing.T) {
+	needBGP(t)
 	synctest.Test(t, func(t *testing.T) {
 		var built []*fakeSpeaker
 		var mu sync.Mutex
@@ -124,6 +125,7 @@ func TestDaemonBGPDrainFirst(t *testing.T) {
 // TestDaemonBGPReload: a reload that changes the bgp block restarts the
 // speaker with the new one; one that keeps it keeps the speaker.
 func TestDaemonBGPReload(t *testing.T) {
+	needBGP(t)
 	synctest.Test(t, func(t *testing.T) {
 		var built []*fakeSpeaker
 		var mu sync.Mutex
@@ -172,6 +174,7 @@ func TestDaemonBGPReload(t *testing.T) {
 
 // TestDaemonBGPFails: a speaker that cannot start stops vigild.
 func TestDaemonBGPFails(t *testing.T) {
+	needBGP(t)
 	synctest.Test(t, func(t *testing.T) {
 		var built []*fakeSpeaker
 		var mu sync.Mutex
@@ -189,6 +192,7 @@ func TestDaemonBGPFails(t *testing.T) {
 // TestBGPModeProblems: gates the process running the speaker cannot
 // serve are fatal configuration errors.
 func TestBGPModeProblems(t *testing.T) {
+	needBGP(t)
 	cfg := &vigil.Config{BGP: &vigil.BGP{VIPs: []vigil.BGPVIP{
 		{Prefix: netip.MustParsePrefix("203.0.113.10/32"), VirtualServers: []string{"tcp 192.0.2.10:80"}},
 		{Prefix: netip.MustParsePrefix("203.0.113.11/32"), Instance: "VI_1"},
@@ -235,6 +239,7 @@ func TestBGPModeProblems(t *testing.T) {
 // TestConfigTestBGPSplit: -t reports a vip gated on a virtual server as
 // fatal with --process-model=keepalived, and accepts it in one process.
 func TestConfigTestBGPSplit(t *testing.T) {
+	needBGP(t)
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -250,5 +255,14 @@ func TestConfigTestBGPSplit(t *testing.T) {
 		if code != tc.code || !strings.Contains(errb.String(), tc.msg) || (tc.msg == "" && errb.Len() != 0) {
 			t.Errorf("-t %v = %d, want %d and %q; stderr:\n%s", tc.args, code, tc.code, tc.msg, errb.String())
 		}
+	}
+}
+
+// needBGP skips a test of the bgp block in a build without BGP
+// (-tags nobgp: TestNoBGP tests that).
+func needBGP(t *testing.T) {
+	t.Helper()
+	if !bgpBuilt {
+		t.Skip("built with -tags nobgp")
 	}
 }
