@@ -401,8 +401,6 @@ type routerRun struct {
 	evs    *vrrp.Subscription
 	syncs  *vrrp.SyncSubscription // nil outside a sync group
 	lowers *vrrp.LowerPrioSubscription
-	cancel context.CancelFunc
-	stop   func() bool
 }
 
 // beginRun readies a run of m's router under the watchdog (startRouter's
@@ -439,22 +437,20 @@ func (s *Supervisor) beginRun(ctx context.Context, m *member, b *watchdog.Beat, 
 	run.lowers = r.SubscribeLowerPrioFunc(func(ev vrrp.LowerPrioAdvert) { s.in.put(lowerPrioMsg{m, r, ev}) })
 	s.mu.Unlock()
 
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	run.ctx, run.cancel = rctx, cancel
-	run.stop = context.AfterFunc(ctx, func() {
-		if errors.Is(context.Cause(ctx), watchdog.ErrStalled) {
-			f.master.Store(r.Status().State == vrrp.Master)
-			f.close()
-		}
-		cancel()
+	// A stalled run is cut off before the watchdog cancels its ctx, so
+	// its shutdown reaches nothing; otherwise the router's ctx is the
+	// run's, and a stop reaches it straight from the loop's cancel (no
+	// goroutine between: a SIGTERM's priority 0 advert goes sooner).
+	b.SetOnStall(func() {
+		f.master.Store(r.Status().State == vrrp.Master)
+		f.close()
 	})
+	run.ctx = ctx
 	return run, nil
 }
 
 // end undoes beginRun once the router's Run returned.
 func (run *routerRun) end() {
-	run.stop()
-	run.cancel()
 	run.lowers.Close()
 	if run.syncs != nil {
 		run.syncs.Close()

@@ -125,7 +125,8 @@ func TestGuardWindow(t *testing.T) {
 }
 
 // A guarded loop found stalled has its ctx canceled with cause
-// ErrStalled and is restarted once it returns; the failure is ErrStalled.
+// ErrStalled, after its Beat's SetOnStall hook ran, and is restarted once
+// it returns; the failure is ErrStalled.
 func TestGuardStall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWatchdog(t, Config{WatchdogInterval: -1})
@@ -136,6 +137,7 @@ func TestGuardStall(t *testing.T) {
 		defer cancel()
 		var starts []time.Duration
 		var cause error
+		var hooked []error // the run's ctx.Err() when SetOnStall's hook ran
 		err := w.Guard(ctx, "router", Policy{Deadline: time.Second, Backoff: 500 * time.Millisecond},
 			func(ctx context.Context, b *Beat) error {
 				starts = append(starts, time.Since(start))
@@ -143,6 +145,7 @@ func TestGuardStall(t *testing.T) {
 					cancel()
 					return nil
 				}
+				b.SetOnStall(func() { hooked = append(hooked, ctx.Err()) })
 				<-ctx.Done() // stuck, but it obeys its ctx
 				cause = context.Cause(ctx)
 				return ctx.Err()
@@ -152,6 +155,9 @@ func TestGuardStall(t *testing.T) {
 		}
 		if !errors.Is(cause, ErrStalled) {
 			t.Fatalf("cause %v, want ErrStalled", cause)
+		}
+		if len(hooked) != 1 || hooked[0] != nil {
+			t.Fatalf("SetOnStall's hook saw %v, want one call before the cancel (nil)", hooked)
 		}
 		// Stalled at 1.25s (deadline 1s + check 250ms), restarted 500ms later.
 		if want := []time.Duration{0, 1750 * time.Millisecond}; !slices.Equal(starts, want) {

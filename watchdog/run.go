@@ -150,6 +150,9 @@ func (w *Watchdog) check() {
 		w.feed.Publish(*e)
 	}
 	for _, b := range stalled {
+		if f := b.hook.Load(); f != nil {
+			(*f)()
+		}
 		if b.onStall != nil {
 			b.onStall()
 		}

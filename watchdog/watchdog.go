@@ -163,9 +163,10 @@ type Beat struct {
 	last     atomic.Int64 // time of the last beat, as nanoseconds since w.epoch
 	w        *Watchdog
 	name     string
-	deadline time.Duration // negative: never stalled
-	stall    chan struct{} // capacity 1
-	onStall  func()        // Go's run: called when found stalled; set before registered
+	deadline time.Duration          // negative: never stalled
+	stall    chan struct{}          // capacity 1
+	onStall  func()                 // Go's run: called when found stalled; set before registered
+	hook     atomic.Pointer[func()] // SetOnStall's
 
 	// Guarded by w.mu.
 	stalled   bool  // found stalled and not recovered
@@ -250,6 +251,18 @@ func (b *Beat) Name() string { return b.name }
 // Deadline returns the loop's deadline; negative if it is never found
 // stalled.
 func (b *Beat) Deadline() time.Duration { return b.deadline }
+
+// SetOnStall makes Run call f, on its own goroutine, each time it finds
+// the loop stalled: before Guard or Go cancel the run's ctx, so that the
+// loop's owner can cut the run off first (close what it writes to).
+// f must not block. A nil f removes it.
+func (b *Beat) SetOnStall(f func()) {
+	if f == nil {
+		b.hook.Store(nil)
+		return
+	}
+	b.hook.Store(&f)
+}
 
 // Stalled returns a channel that receives a value when Run finds the loop
 // stalled (at most one value waits), so the loop's owner can restart it.
