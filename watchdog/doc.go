@@ -27,6 +27,11 @@
 // A goroutine cannot be killed: a stalled run that does not return once
 // its ctx is canceled (and its owner closed what it blocks on) is
 // abandoned after Policy.Abandon, counted, and the loop restarted.
+// [Watchdog.Go] is Guard without the wait: each run of the loop at the
+// bottom of a goroutine of its own, the loop's only goroutine while it
+// runs, and the result to a done function (a Supervisor's routers run
+// so: one goroutine and a small stack each). [Beat.SetOnStall] lets an
+// owner cut a stalled run off before its ctx is canceled.
 //
 // Under systemd with WatchdogSec= set, Run sends WATCHDOG=1 (through
 // github.com/coreos/go-systemd/v22/daemon, honouring WATCHDOG_USEC,

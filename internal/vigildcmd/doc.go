@@ -85,5 +85,10 @@
 // vip gated on a virtual server is a fatal configuration error. SIGTERM
 // and SIGINT drain it (Speaker.Drain) before the Supervisor is cancelled;
 // a reload that changes the block restarts it; a speaker that cannot
-// start stops vigild.
+// start stops vigild. Built with -tags nobgp (bgp_nospeaker.go) vigild
+// links no GoBGP and refuses a bgp block.
+//
+// Once a start, a reload or a burst of transitions has settled (10 s
+// after the last), vigild gives the heap it left idle back to the OS
+// (internal/memtrim; Env.Trim).
 package vigildcmd
