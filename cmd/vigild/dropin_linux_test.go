@@ -316,22 +316,23 @@ func TestDropIn(t *testing.T) {
 	// SIGHUP with VI_U's priority changed and a VIP added: no transition,
 	// the new VIP held and announced.
 	entering := strings.Count(v.Out.String(), "Entering")
-	capture := nstest.Capture(t, seg.Hosts[2], "arp")
+	capture := nstest.CaptureLive(t, seg.Hosts[2], "arp")
 	write(strings.Replace(strings.Replace(dropinConf, "@h2 priority 200", "@h2 priority 180", 1),
 		"198.51.100.53/32", "198.51.100.53/32\n    198.51.100.54/32", 1))
 	v.Signal(syscall.SIGHUP)
 	await(t, "the added VIP on vigild's host", func() bool { return hasAddr(t, h2, "198.51.100.54") })
-	frames := capture()
-	garp := false
-	for _, f := range frames {
-		// Ethernet + ARP: the sender protocol address at 14+14.
-		if len(f) >= 42 && f[12] == 0x08 && f[13] == 0x06 && netip.AddrFrom4([4]byte(f[28:32])) == netip.MustParseAddr("198.51.100.54") {
-			garp = true
+	// The announcement follows the address add: read the capture until
+	// it is in (stopping as the address appears lost it now and then).
+	await(t, "a gratuitous ARP for the added VIP at the peer", func() bool {
+		for _, f := range capture.Frames() {
+			// Ethernet + ARP: the sender protocol address at 14+14.
+			if len(f) >= 42 && f[12] == 0x08 && f[13] == 0x06 && netip.AddrFrom4([4]byte(f[28:32])) == netip.MustParseAddr("198.51.100.54") {
+				return true
+			}
 		}
-	}
-	if !garp {
-		t.Errorf("no gratuitous ARP for the added VIP among %d ARP frames", len(frames))
-	}
+		return false
+	})
+	capture.Stop()
 	if n := strings.Count(v.Out.String(), "Entering"); n != entering {
 		t.Errorf("the reload caused %d transitions:\n%s", n-entering, v.Out.String())
 	}

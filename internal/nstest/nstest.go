@@ -444,6 +444,28 @@ func (s *Buffer) String() string {
 // Without tcpdump it skips t (NeedTools).
 func Capture(t testing.TB, h *Host, filter string) func() [][]byte {
 	t.Helper()
+	c := CaptureLive(t, h, filter)
+	return func() [][]byte {
+		c.Stop()
+		return c.Frames()
+	}
+}
+
+// LiveCapture is a capture whose frames can be read while it runs:
+// tcpdump writes each frame to its file as it arrives (-U), so a test can
+// wait until the frame it asserts on is in, rather than stop at a moment
+// that may come before it (Capture's lost tail).
+type LiveCapture struct {
+	t    testing.TB
+	file string
+	errb *Buffer
+	stop func()
+}
+
+// CaptureLive starts a capture as Capture does; Frames reads it at any
+// time, Stop ends it (t.Cleanup also does).
+func CaptureLive(t testing.TB, h *Host, filter string) *LiveCapture {
+	t.Helper()
 	tcpdump := NeedTools(t, "tcpdump")[0]
 	file := filepath.Join(t.TempDir(), "cap.pcap")
 	errb := &Buffer{}
@@ -473,28 +495,38 @@ func Capture(t testing.TB, h *Host, filter string) func() [][]byte {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return func() [][]byte {
-		stop()
-		f, err := os.Open(file)
+	return &LiveCapture{t: t, file: file, errb: errb, stop: stop}
+}
+
+// Stop ends the capture; calling it again does nothing.
+func (c *LiveCapture) Stop() { c.stop() }
+
+// Frames returns the Ethernet frames captured so far (a frame tcpdump
+// is still writing is left for the next call).
+func (c *LiveCapture) Frames() [][]byte {
+	c.t.Helper()
+	f, err := os.Open(c.file)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil // the file header is not written yet
+	}
+	if err != nil {
+		c.t.Fatalf("%v (tcpdump: %s)", err, c.errb.String())
+	}
+	var out [][]byte
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return out
+		}
 		if err != nil {
-			t.Fatal(err)
+			c.t.Fatal(err)
 		}
-		defer f.Close()
-		r, err := pcapgo.NewReader(f)
-		if err != nil {
-			t.Fatalf("%v (tcpdump: %s)", err, errb.String())
-		}
-		var out [][]byte
-		for {
-			data, _, err := r.ReadPacketData()
-			if errors.Is(err, io.EOF) {
-				return out
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, data)
-		}
+		out = append(out, data)
 	}
 }
 
