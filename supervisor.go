@@ -900,7 +900,7 @@ func (s *Supervisor) startRouter(m *member) {
 			return err
 		}
 		defer run.end()
-		return run.r.Run(run.ctx)
+		return run.r.Run(ctx)
 	}, done); err != nil {
 		go done(err) // s.mu held: giveUp takes it
 	}

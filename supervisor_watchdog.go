@@ -397,7 +397,6 @@ func (s *Supervisor) giveUp(m *member) {
 // end undoes.
 type routerRun struct {
 	r      *vrrp.Router
-	ctx    context.Context
 	evs    *vrrp.Subscription
 	syncs  *vrrp.SyncSubscription // nil outside a sync group
 	lowers *vrrp.LowerPrioSubscription
@@ -445,7 +444,6 @@ func (s *Supervisor) beginRun(ctx context.Context, m *member, b *watchdog.Beat, 
 		f.master.Store(r.Status().State == vrrp.Master)
 		f.close()
 	})
-	run.ctx = ctx
 	return run, nil
 }
 
