@@ -160,21 +160,6 @@ type Global struct {
 	NFTables NFTables
 }
 
-// NFTables is the nftables table through which the Linux platform drops
-// the traffic to the VIPs of masters whose Accept_Mode is off
-// (vrrp.Config.NoAccept; see package acceptmode).
-type NFTables struct {
-	// Table is the name of the inet table; empty means "vigil". Two
-	// processes in one network namespace need two names: each deletes
-	// its table, a crashed run's leftover, when it starts.
-	Table string
-	// Priority is the priority of its input and output chains; nil
-	// means -1 (keepalived's).
-	Priority *int32
-	// Counters adds a counter to each rule.
-	Counters bool
-}
-
 // A Tracker is a named source of health that instances and sync groups
 // track: exactly one of Check, File and Process is set.
 type Tracker struct {

@@ -117,8 +117,8 @@ func (c *Config) Validate() error {
 		id := identityOf(&in.InstanceConfig)
 		id.unicast, id.src = false, netip.Addr{}
 		id.ttl, id.group, id.promote = 0, netip.Addr{}, false
-		errs = append(errs, in.validateAddrs(obj)...)
-		errs = append(errs, in.validateVMAC(obj)...)
+		errs = append(errs, validateAddrs(&in.InstanceConfig, obj)...)
+		errs = append(errs, validateVMAC(&in.InstanceConfig, obj)...)
 		if in.UnicastTTL < 0 || in.UnicastTTL > 255 {
 			add(obj, "UnicastTTL", "%d, want 1..255 (0: 255)", in.UnicastTTL)
 		} else if in.UnicastTTL != 0 && len(in.VRRP.Peers) == 0 {

@@ -22,12 +22,16 @@
 //	metrics         Prometheus collector over a Supervisor (its own package:
 //	                importing vigil does not pull in client_golang)
 //	watchdog        heartbeats, stall detection, guarded restarts,
-//	                sd_notify (not wired into the Supervisor yet)
+//	                sd_notify
+//	host            VRRP instances wired to a Platform (Linux's: sockets,
+//	                VIPs, GARP/NA, the link watcher): Host, for a program
+//	                that runs VRRP alone, without the Supervisor's imports
 //	config          keepalived.conf → vigil.Config: the language (includes,
-//	                $params, @ids, ~SEQ, positions) and the VRRP keywords
-//	                (virtual servers next)
+//	                $params, @ids, ~SEQ, positions) and every keyword
+//	bgp             VIPs announced over BGP (embedded GoBGP)
 //
-// The parts meet only here, in the root package. A Supervisor runs a
+// The parts meet here, in the root package (package host wires VRRP
+// alone, the Supervisor's VRRP side is built on it). A Supervisor runs a
 // Config: keepalived's VRRP and checker processes as one Go value, built
 // by a Go service (or by vigild from a keepalived.conf) and run in its
 // own process:
@@ -80,15 +84,19 @@
 // A Host is the smaller wiring the Supervisor grew from: VRRP
 // instances on a Platform, what a host provides (per instance a Conn, an
 // address manager and an announcer; interface and address events; an
-// IPVS backend). On Linux, NewHost opens the real platform in a network
-// namespace: one raw socket per interface and family, VIPs through
-// netlink, gratuitous ARP / NA, optional VMAC, and a watcher whose
-// interface-down events put instances into FAULT and whose address events
-// let a master put back a VIP someone removed. NewHostOn runs the same
-// wiring on any Platform; vigiltest's in-memory one needs no root and runs
-// under testing/synctest:
+// IPVS backend). It lives in package host, which a program running VRRP
+// alone imports without linking the Supervisor and the checkers
+// (net/http, DNS: ~1.3 MiB of resident memory at start); vigil.Host,
+// vigil.Platform and the rest are the same types under this package's
+// names. On Linux, host.New (vigil.NewHost) opens the real platform in a
+// network namespace: one raw socket per interface and family, VIPs
+// through netlink, gratuitous ARP / NA, optional VMAC, and a watcher
+// whose interface-down events put instances into FAULT and whose address
+// events let a master put back a VIP someone removed. host.NewOn runs
+// the same wiring on any Platform; vigiltest's in-memory one needs no
+// root and runs under testing/synctest:
 //
-//	h, err := vigil.NewHost(vigil.HostConfig{Instances: []vigil.InstanceConfig{{
+//	h, err := host.New(host.Config{Instances: []host.InstanceConfig{{
 //		Interface: "eth0",
 //		VRRP: vrrp.Config{Name: "VI_1", VRID: 51, Version: vrrp.V3, Priority: 150,
 //			Interval: 100 * time.Millisecond,
@@ -101,7 +109,7 @@
 //
 //	p, _ := vigiltest.New(vigiltest.Config{Hub: vrrptest.NewHub(1),
 //		Addr4: netip.MustParseAddr("192.0.2.1")})
-//	h, err := vigil.NewHostOn(p, cfg)
+//	h, err := host.NewOn(p, cfg)
 //
 // The packages also work alone; a router on an in-memory segment:
 //

@@ -3,13 +3,15 @@ package vigil
 import (
 	"errors"
 	"fmt"
+
+	"github.com/vigil-ha/vigil/host"
 )
 
 // Sentinel errors. Test with errors.Is.
 var (
 	// ErrRan is returned by a second call of Run: a Host or a Supervisor
 	// runs once.
-	ErrRan = errors.New("vigil: already ran")
+	ErrRan = host.ErrRan
 	// ErrInvalid is wrapped by every *FieldError: a configuration breaks
 	// a rule, and retrying will not help.
 	ErrInvalid = errors.New("vigil: invalid configuration")

@@ -193,20 +193,6 @@ type Stats struct {
 	Sockets map[SocketName]vrrp.SocketStats
 }
 
-// SocketName names a VRRP socket in Stats.Sockets: its interface and its
-// address family, "ipv4" or "ipv6".
-type SocketName struct {
-	Interface, Family string
-}
-
-// family names an address family in SocketName.
-func family(v6 bool) string {
-	if v6 {
-		return "ipv6"
-	}
-	return "ipv4"
-}
-
 // A SocketPlatform is a Platform that reports the counters of the raw
 // VRRP sockets its instances share (Linux's does); Supervisor.Stats
 // puts them in Stats.Sockets. It is called at any time, from any

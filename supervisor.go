@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/internal/feed"
+	"github.com/vigil-ha/vigil/internal/hostwire"
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/ipvs"
 	"github.com/vigil-ha/vigil/netlink"
@@ -54,7 +55,7 @@ type Supervisor struct {
 	syncB   ipvs.Backend          // what p.IPVS opened for syncd; Run closes it
 	lvs     lvsAdmin              // LVSFlush, LVSFlushOnStop, LVSTimeouts (supervisor_lvsadmin.go)
 	events  Events
-	vips    vipTable
+	vips    hostwire.Table
 	ran     atomic.Bool
 	in      inbox           // messages to the loop: the routers' reports and ends, timers'
 	quit    chan struct{}   // closed when the loop ends: timers waiting to report stop
@@ -94,9 +95,9 @@ type member struct {
 	cfg     Instance
 	iface   string // the interface it sends on (VMAC or Interface)
 	io      InstanceIO
-	held    *heldAddrs   // its address manager, shared by its routers
-	router  *vrrp.Router // the current one: a restart replaces it
-	fence   *fence       // router's
+	held    *hostwire.Held // its address manager, shared by its routers
+	router  *vrrp.Router   // the current one: a restart replaces it
+	fence   *fence         // router's
 	binds   []binding
 	group   *syncRun
 	index   int // its index in its group
@@ -166,7 +167,7 @@ func newSupervisor(p Platform, cfg Config) (*Supervisor, error) {
 	} else if h, err := os.Hostname(); err == nil {
 		log = log.With("router_id", h)
 	}
-	s := &Supervisor{p: p, log: log, vips: vipTable{held: map[vipKey]int{}},
+	s := &Supervisor{p: p, log: log,
 		in: inbox{wake: make(chan struct{}, 1)}, quit: make(chan struct{}), failed: make(chan struct{}), reqs: make(chan *reloadReq),
 		trackers: map[string]*trackerState{}, handles: map[*check.Handle]string{}, ifaces: map[string]bool{}}
 	s.n = newNotifier(&cfg, log)
@@ -364,7 +365,7 @@ func (s *Supervisor) openInstance(cfg *Config, i int) (*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	held := newHeld(io, &s.vips, &ic.InstanceConfig)
+	held := hostwire.NewHeld(io.Addrs, io.Interface, &s.vips, ic.ExcludedVIPs, ic.AddrOptions)
 	m := &member{cfg: ic, iface: io.Interface, io: io, held: held, prio: ic.VRRP.Priority,
 		faults: map[string]bool{}, deltas: map[string]int{}}
 	r, f, err := s.newRouter(m)
@@ -375,7 +376,7 @@ func (s *Supervisor) openInstance(cfg *Config, i int) (*member, error) {
 	var dropped []string
 	m.binds, dropped = bindings(cfg, i)
 	if m.iface != ic.Interface && !ic.DontTrackPrimary {
-		m.binds = append(m.binds, binding{source: faultSource(m.iface), iface: m.iface})
+		m.binds = append(m.binds, binding{source: hostwire.FaultSource(m.iface), iface: m.iface})
 	}
 	for _, d := range dropped {
 		s.log.Warn("vigil: weighted tracker ignored in a sync group member (keepalived's rule; set the group's TrackingWeight to keep it)",
@@ -655,7 +656,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 				continue
 			}
 			s.mu.Lock()
-			applyEvent(s.p, s.events, &droppedEv, s.log, e, s.platformEvent)
+			hostwire.ApplyEvent(s.p.Snapshot, s.events, &droppedEv, s.log, e, s.platformEvent)
 			s.mu.Unlock()
 		case c, ok := <-checkC:
 			if !ok {
@@ -1001,7 +1002,7 @@ func (s *Supervisor) platformEvent(e netlink.Event) {
 			}
 		case netlink.AddrRemoved, netlink.AddrDADFailed:
 			if e.Interface == m.cfg.Interface || e.Interface == m.iface {
-				addrEvent(s.log, e, &m.cfg.InstanceConfig, m.router, m.held)
+				hostwire.AddrEvent(s.log, e, &m.cfg.VRRP, m.cfg.AddrOptions, m.router, m.held)
 			}
 			s.srcAddrEvent(m, e)
 		case netlink.AddrAdded:

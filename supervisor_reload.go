@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"reflect"
 	"slices"
 
+	"github.com/vigil-ha/vigil/internal/hostwire"
 	"github.com/vigil-ha/vigil/process"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -233,7 +235,7 @@ func (s *Supervisor) reload(cfg Config) (Changes, error) {
 		var dropped []string
 		m.binds, dropped = bindings(&cfg, i)
 		if m.iface != m.cfg.Interface && !m.cfg.DontTrackPrimary {
-			m.binds = append(m.binds, binding{source: faultSource(m.iface), iface: m.iface})
+			m.binds = append(m.binds, binding{source: hostwire.FaultSource(m.iface), iface: m.iface})
 		}
 		for _, d := range dropped {
 			s.log.Warn("vigil: weighted tracker ignored in a sync group member", "instance", m.cfg.VRRP.Name, "tracker", d)
@@ -550,4 +552,17 @@ func sameProbe(a, b *Tracker) bool {
 		return reflect.DeepEqual(*a.Process, *b.Process)
 	}
 	return false
+}
+
+// reloadExcluded applies a reload's excluded VIPs to kept member m.
+// s.mu held.
+func (s *Supervisor) reloadExcluded(m *member, ic *InstanceConfig) {
+	if slices.Equal(m.cfg.ExcludedVIPs, ic.ExcludedVIPs) && maps.Equal(m.cfg.AddrOptions, ic.AddrOptions) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hostwire.ExcludedTimeout)
+	defer cancel()
+	if err := m.held.SetExcluded(ctx, ic.ExcludedVIPs, ic.AddrOptions); err != nil {
+		s.log.Error("vigil: reload: excluded addresses", "instance", ic.VRRP.Name, "err", err)
+	}
 }

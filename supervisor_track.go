@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/internal/hostwire"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -140,7 +141,7 @@ func bindings(cfg *Config, i int) (out []binding, dropped []string) {
 				continue
 			}
 		}
-		add(binding{source: faultSource(ti.Interface), iface: ti.Interface, weight: w, reverse: ti.Reverse})
+		add(binding{source: hostwire.FaultSource(ti.Interface), iface: ti.Interface, weight: w, reverse: ti.Reverse})
 	}
 	if sg != nil {
 		for _, tr := range sg.Track {
@@ -154,14 +155,14 @@ func bindings(cfg *Config, i int) (out []binding, dropped []string) {
 		}
 		for _, ti := range sg.TrackInterfaces {
 			w := scfg.GroupTrackerWeight(ti.Weight)
-			if b, ok := own[faultSource(ti.Interface)]; ok && b.weight == 0 {
+			if b, ok := own[hostwire.FaultSource(ti.Interface)]; ok && b.weight == 0 {
 				continue
 			}
-			add(binding{source: faultSource(ti.Interface), iface: ti.Interface, weight: w, reverse: ti.Reverse})
+			add(binding{source: hostwire.FaultSource(ti.Interface), iface: ti.Interface, weight: w, reverse: ti.Reverse})
 		}
 	}
-	if _, ok := own[faultSource(in.Interface)]; !ok && !in.DontTrackPrimary {
-		add(binding{source: faultSource(in.Interface), iface: in.Interface})
+	if _, ok := own[hostwire.FaultSource(in.Interface)]; !ok && !in.DontTrackPrimary {
+		add(binding{source: hostwire.FaultSource(in.Interface), iface: in.Interface})
 	}
 	for _, s := range order {
 		out = append(out, own[s])

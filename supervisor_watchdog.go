@@ -597,3 +597,11 @@ func (b *inbox) take(buf []any) []any {
 	b.q = buf[:0]
 	return q
 }
+
+// A beatingPlatform is a Platform whose Run can beat a watchdog Beat
+// (Linux: its interface watcher, netlink.Watcher.SetBeat). The
+// Supervisor gives it one, as the platform loop, before Run; a platform
+// without it is watched for panics only.
+type beatingPlatform interface {
+	SetBeat(b *watchdog.Beat) error
+}

@@ -10,7 +10,7 @@ import (
 
 // validateAddrs returns the problems of ic's ExcludedVIPs and
 // AddrOptions as *FieldErrors of obj.
-func (ic *InstanceConfig) validateAddrs(obj string) []error {
+func validateAddrs(ic *InstanceConfig, obj string) []error {
 	var errs []error
 	add := func(field, format string, args ...any) {
 		errs = append(errs, invalid(obj, field, format, args...))

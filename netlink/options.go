@@ -71,7 +71,7 @@ type AddrOptions struct {
 	// NoTrack says the address is not watched: when someone else
 	// removes it, the instance holding it does not put it back and stays
 	// master (keepalived's no_track). The AddrManager does not use it;
-	// the wiring (vigil.Host, vigil.Supervisor) does.
+	// the wiring (host.Host, vigil.Supervisor) does.
 	NoTrack bool
 }
 

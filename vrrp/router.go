@@ -178,7 +178,7 @@ func (r *Router) Stats() Stats {
 
 // SetTimers chooses the timers Run will use (the default is Timers{}, Go
 // timers). Call it before Run: once Run was called, it changes nothing
-// and returns ErrRan. vigil.Host sets precise timers on its routers.
+// and returns ErrRan. host.Host sets precise timers on its routers.
 func (r *Router) SetTimers(t Timers) error {
 	r.ctlMu.Lock()
 	defer r.ctlMu.Unlock()
@@ -268,7 +268,7 @@ func (r *Router) SetFault(source string, down bool) {
 }
 
 // AddrRemoved tells the router that the address of p was removed from
-// its interface, e.g. by an operator or another program (vigil.Host calls
+// its interface, e.g. by an operator or another program (host.Host calls
 // it for every address removal its watcher sees). If the router is master
 // and the address is one of its VIPs, it adds that VIP back and announces
 // it, on its own goroutine, as the only writer of its VIPs (counted in

@@ -2,7 +2,7 @@
 
 // Command instances measures the CPU and memory of many VRRP instances,
 // keepalived next to vigil (examples/vrrpd: the vrrp package on
-// vigil.Host), next to vigild (cmd/vigild on the same keepalived.conf as
+// host.Host), next to vigild (cmd/vigild on the same keepalived.conf as
 // keepalived: the Supervisor, what operators run) and next to a floor of
 // raw system calls, on a master node and on a backup node.
 //
@@ -110,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.warmup, "warmup", 10*time.Second, "wait after all instances are MASTER and BACKUP before the window (the second GARP burst comes at 5s)")
 	fs.IntVar(&c.runs, "runs", 3, "runs per (size, implementation)")
 	fs.BoolVar(&c.noBackup, "no-backup", false, "run the master node only")
-	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: keepalived, vigil (examples/vrrpd: the vrrp package on vigil.Host), vigild (cmd/vigild on the same keepalived.conf: the Supervisor), floor (raw sockets and nothing else: the kernel's share)")
+	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: keepalived, vigil (examples/vrrpd: the vrrp package on host.Host), vigild (cmd/vigild on the same keepalived.conf: the Supervisor), floor (raw sockets and nothing else: the kernel's share)")
 	fs.IntVar(&c.wakes, "floor-wakes", 1, "floor: the sender's wake-ups per interval, the instances split evenly among them: 1 sends an interval's adverts in one burst; the instance count or more, one advert per wake-up, spread evenly")
 	quick := fs.Bool("quick", false, "short run: -runs 1 -duration 10s -warmup 6s (overrides them)")
 	fs.StringVar(&c.vrrpd, "vrrpd", "", "vrrpd binary to use (default: go build ./examples/vrrpd into a temporary directory)")

@@ -35,7 +35,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/host"
 	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -248,14 +248,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if netns != "" && !strings.Contains(netns, "/") {
 		netns = "/run/netns/" + netns // a name, as ip netns gives it
 	}
-	hc := vigil.HostConfig{Netns: netns, Logger: logger}
+	hc := host.Config{Netns: netns, Logger: logger}
 	ifaces := o.interfaces()
 	for k, c := range cfgs {
 		iface := ifaces[uint(k)/o.count]
 		if o.noAddrs {
 			c.VIPs = nil
 		}
-		hc.Instances = append(hc.Instances, vigil.InstanceConfig{VRRP: c, Interface: iface, UnicastSrc: unicastSrc,
+		hc.Instances = append(hc.Instances, host.InstanceConfig{VRRP: c, Interface: iface, UnicastSrc: unicastSrc,
 			UseVMAC: o.vmac, GARP: netlink.AnnounceTiming{Repeat: o.garpRepeat, Interval: o.garpInterval,
 				SecondDelay: o.garpDelay, RefreshInterval: o.garpRefresh}})
 	}
@@ -264,7 +264,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			hc.Instances[i].GARP.SecondDelay = -1
 		}
 	}
-	host, err := vigil.NewHost(hc)
+	h, err := host.New(hc)
 	if err != nil {
 		return err
 	}
@@ -276,14 +276,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		logger.Warn("vrrpd: shared precise clock unavailable; each router makes its own", "err", err)
 		clock = nil
 	} else {
-		defer clock.Close() // after host.Run: the routers have stopped
+		defer clock.Close() // after h.Run: the routers have stopped
 	}
 	// One queue for every router's events, with room for 4 each: a start
 	// queues 2 per router at once (INIT, then BACKUP or MASTER), a mass
 	// takeover 1; the printer drains them as they come. Benchmarks count
 	// the transitions printed, so none may be dropped.
-	events := make(chan vrrp.Event, 4*len(host.Routers())+16)
-	for _, r := range host.Routers() {
+	events := make(chan vrrp.Event, 4*len(h.Routers())+16)
+	for _, r := range h.Routers() {
 		if err := r.SetTimers(vrrp.Timers{Precise: true, Clock: clock, AdvertGrid: o.advertGrid, FinalApproach: o.approach}); err != nil {
 			return err
 		}
@@ -293,9 +293,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	trim := newTrimmer(o)
 	defer trim.Stop()
 	wg.Go(func() { printEvents(stdout, events, trim.Kick) })
-	err = host.Run(ctx)
-	logStats(logger, host.Routers())
-	close(events) // host.Run returned: no router sends any more
+	err = h.Run(ctx)
+	logStats(logger, h.Routers())
+	close(events) // h.Run returned: no router sends any more
 	wg.Wait()
 	return err
 }

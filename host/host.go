@@ -1,4 +1,4 @@
-package vigil
+package host
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/vigil-ha/vigil/internal/hostwire"
 	"github.com/vigil-ha/vigil/internal/logx"
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -82,12 +83,12 @@ func (ic InstanceConfig) IPv6() bool {
 	return false
 }
 
-// HostConfig configures a Host.
-type HostConfig struct {
-	// Netns is the network namespace NewHost runs in, as a path to a
+// Config configures a Host.
+type Config struct {
+	// Netns is the network namespace New runs in, as a path to a
 	// namespace file: /run/netns/NAME (what `ip netns add NAME` makes) or
 	// /proc/PID/ns/net. Empty means the namespace of the thread calling
-	// NewHost. NewHostOn ignores it: the Platform is where it runs.
+	// New. NewOn ignores it: the Platform is where it runs.
 	Netns     string
 	Instances []InstanceConfig
 	// Logger receives all logs; nil discards them.
@@ -102,16 +103,16 @@ type HostConfig struct {
 // vrrp.Router.AddrRemoved). A VIP configured in several instances on one
 // interface is removed only when none of them is master.
 //
-// On Linux, NewHost runs on the real host (raw sockets, netlink, packet
-// sockets); NewHostOn runs on any Platform, such as vigiltest's in-memory
+// On Linux, New runs on the real host (raw sockets, netlink, packet
+// sockets); NewOn runs on any Platform, such as vigiltest's in-memory
 // one.
 type Host struct {
-	cfg    HostConfig
+	cfg    Config
 	log    *slog.Logger
 	p      Platform
 	events Events
 	insts  []*instance
-	vips   vipTable
+	vips   hostwire.Table
 	ran    atomic.Bool
 	closed sync.Once
 	cerr   error
@@ -121,13 +122,13 @@ type instance struct {
 	cfg    InstanceConfig
 	iface  string // the interface the instance sends on (VMAC or Interface)
 	router *vrrp.Router
-	held   *heldAddrs
+	held   *hostwire.Held
 }
 
-// NewHostOn makes a Host for cfg's instances on platform p; the Host owns
+// NewOn makes a Host for cfg's instances on platform p; the Host owns
 // p from then on (Close closes it). On error it closes p.
-func NewHostOn(p Platform, cfg HostConfig) (*Host, error) {
-	h := &Host{cfg: cfg, log: logx.OrDiscard(cfg.Logger), p: p, vips: vipTable{held: map[vipKey]int{}}}
+func NewOn(p Platform, cfg Config) (*Host, error) {
+	h := &Host{cfg: cfg, log: logx.OrDiscard(cfg.Logger), p: p}
 	for _, ic := range cfg.Instances {
 		if err := h.addInstance(ic); err != nil {
 			h.Close()
@@ -143,7 +144,7 @@ func (h *Host) addInstance(ic InstanceConfig) error {
 	if err != nil {
 		return err
 	}
-	held := newHeld(io, &h.vips, &ic)
+	held := hostwire.NewHeld(io.Addrs, io.Interface, &h.vips, ic.ExcludedVIPs, ic.AddrOptions)
 	rc := ic.VRRP
 	if rc.Logger == nil {
 		rc.Logger = h.log
@@ -227,13 +228,10 @@ func (h *Host) follow(ctx context.Context) {
 			if !ok {
 				return
 			}
-			applyEvent(h.p, h.events, &dropped, h.log, e, h.apply)
+			hostwire.ApplyEvent(h.p.Snapshot, h.events, &dropped, h.log, e, h.apply)
 		}
 	}
 }
-
-// faultSource is the Router fault source for interface name being down.
-func faultSource(name string) string { return "interface:" + name }
 
 func (h *Host) apply(e netlink.Event) {
 	for _, in := range h.insts {
@@ -243,61 +241,15 @@ func (h *Host) apply(e netlink.Event) {
 		switch e.Kind {
 		case netlink.InterfaceDown, netlink.InterfaceRemoved:
 			h.log.Warn("vigil: interface down: instance goes to FAULT", "instance", in.cfg.VRRP.Name, "interface", e.Interface)
-			in.router.SetFault(faultSource(e.Interface), true)
+			in.router.SetFault(hostwire.FaultSource(e.Interface), true)
 		case netlink.InterfaceUp:
-			in.router.SetFault(faultSource(e.Interface), false)
+			in.router.SetFault(hostwire.FaultSource(e.Interface), false)
 		case netlink.InterfaceAdded:
-			in.router.SetFault(faultSource(e.Interface), !e.Up)
+			in.router.SetFault(hostwire.FaultSource(e.Interface), !e.Up)
 		case netlink.AddrRemoved, netlink.AddrDADFailed:
-			addrEvent(h.log, e, &in.cfg, in.router, in.held)
+			hostwire.AddrEvent(h.log, e, &in.cfg.VRRP, in.cfg.AddrOptions, in.router, in.held)
 		}
 	}
-}
-
-// applyEvent applies e with apply; when the subscription ev dropped
-// events since *dropped was counted, it applies the platform's current
-// view (Snapshot) first.
-func applyEvent(p Platform, ev Events, dropped *uint64, log *slog.Logger, e netlink.Event, apply func(netlink.Event)) {
-	if d := ev.Dropped(); d != *dropped {
-		log.Warn("vigil: interface events dropped; applying the platform's current view", "dropped", d-*dropped)
-		*dropped = d
-		for _, x := range p.Snapshot() {
-			apply(x)
-		}
-	}
-	apply(e)
-}
-
-// addrEvent applies an address event of an instance's interface to its
-// router: a removed address is the router's to put back if it is a VIP
-// and the router is master (it is the only writer of its VIPs, on its own
-// goroutine), held's if it is an excluded VIP, and no one's if its
-// options say NoTrack; a VIP failing duplicate address detection is
-// logged.
-func addrEvent(log *slog.Logger, e netlink.Event, ic *InstanceConfig, r *vrrp.Router, held *heldAddrs) {
-	cfg := &ic.VRRP
-	switch e.Kind {
-	case netlink.AddrRemoved:
-		if removedUntracked(log, e, ic, held) {
-			return
-		}
-		r.AddrRemoved(e.Addr)
-	case netlink.AddrDADFailed:
-		if _, ok := findVIP(cfg.VIPs, e.Addr); ok {
-			log.Error("vigil: duplicate address detection failed for a virtual address: another node uses it",
-				"instance", cfg.Name, "addr", e.Addr)
-		}
-	}
-}
-
-// findVIP returns the configured VIP with p's address.
-func findVIP(vips []netip.Prefix, p netip.Prefix) (netip.Prefix, bool) {
-	for _, x := range vips {
-		if x.Addr() == p.Addr().Unmap() {
-			return x, true
-		}
-	}
-	return netip.Prefix{}, false
 }
 
 // Restored counts VIPs the routers put back after someone else removed

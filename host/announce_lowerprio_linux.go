@@ -1,4 +1,4 @@
-package vigil
+package host
 
 import (
 	"context"

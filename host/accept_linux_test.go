@@ -1,6 +1,6 @@
 //go:build linux
 
-package vigil
+package host
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigil-ha/vigil/internal/hostwire"
 	"github.com/vigil-ha/vigil/internal/nstest"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -101,9 +102,9 @@ func TestLinuxAcceptMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	want("old released: the new one's X stays", "192.0.2.100")
-	f, ok := repl.Addrs.(vipForgetter)
+	f, ok := repl.Addrs.(hostwire.Forgetter)
 	if !ok {
-		t.Fatalf("%T is no vipForgetter: shared VIPs would keep their drops", repl.Addrs)
+		t.Fatalf("%T is no hostwire.Forgetter: shared VIPs would keep their drops", repl.Addrs)
 	}
 	if err := f.ForgetVIPs(ctx, []netip.Prefix{x}); err != nil {
 		t.Fatal(err)

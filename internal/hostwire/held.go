@@ -1,10 +1,14 @@
-package vigil
+// Package hostwire is what vigil's Host (package host) and Supervisor
+// (package vigil) share in wiring routers to a platform: the address
+// manager that lets instances on one interface share VIPs and holds
+// their excluded VIPs (Held, Table), and the application of the
+// platform's interface and address events to a router.
+package hostwire
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -14,20 +18,20 @@ import (
 	"github.com/vigil-ha/vigil/netlink"
 )
 
-// heldAddrs is the router's AddrManager, remembering which VIPs the
+// Held is the router's AddrManager, remembering which VIPs the
 // router holds (added and not removed since: all of them as master, a
 // reload adds and removes some). Instances on one interface share a
-// vipTable: a VIP configured in several of them is removed only when none
+// Table: a VIP configured in several of them is removed only when none
 // of them holds it.
 //
 // It holds the instance's excluded VIPs (InstanceConfig.ExcludedVIPs)
 // with the router's: added by the AddVIPs that makes the router hold a
 // VIP, removed by the RemoveVIPs that leaves it holding none. The router
 // never sees them, so they are not in its adverts.
-type heldAddrs struct {
-	vipWriter
+type Held struct {
+	Writer
 	link  string
-	table *vipTable
+	table *Table
 	mu    sync.Mutex
 	held  smallset.Set[netip.Addr] // written: the router's and the excluded
 	own   smallset.Set[netip.Addr] // the router's
@@ -38,22 +42,23 @@ type heldAddrs struct {
 	accept   bool
 }
 
-// newHeld returns the AddrManager of the router of ic, writing through
-// io.Addrs.
-func newHeld(io InstanceIO, table *vipTable, ic *InstanceConfig) *heldAddrs {
-	return &heldAddrs{vipWriter: io.Addrs, link: io.Interface, table: table,
-		excluded: slices.Clone(ic.ExcludedVIPs), opts: ic.AddrOptions}
+// NewHeld returns the AddrManager of a router whose VIPs are on link,
+// writing through w, sharing t with the other instances of the host;
+// excluded are the instance's excluded VIPs, opts the options of its
+// addresses.
+func NewHeld(w Writer, link string, t *Table, excluded []netip.Prefix, opts map[netip.Prefix]netlink.AddrOptions) *Held {
+	return &Held{Writer: w, link: link, table: t, excluded: slices.Clone(excluded), opts: opts}
 }
 
-// vipWriter is what heldAddrs writes through: a *netlink.AddrManager.
-type vipWriter interface {
+// Writer is what Held writes through: a *netlink.AddrManager.
+type Writer interface {
 	AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error
 	RemoveVIPs(ctx context.Context, vips []netip.Prefix) error
 }
 
-// vipTable counts, per interface and address, the instances holding a
-// VIP (they are master).
-type vipTable struct {
+// Table counts, per interface and address, the instances holding a
+// VIP (they are master). The zero value is an empty table.
+type Table struct {
 	mu   sync.Mutex
 	held map[vipKey]int
 }
@@ -63,7 +68,7 @@ type vipKey struct {
 	addr netip.Addr
 }
 
-func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
+func (a *Held) AddVIPs(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, v := range vips {
@@ -77,7 +82,7 @@ func (a *heldAddrs) AddVIPs(ctx context.Context, vips []netip.Prefix, accept boo
 }
 
 // addLocked writes vips and marks them held. a.mu held.
-func (a *heldAddrs) addLocked(ctx context.Context, vips []netip.Prefix, accept bool) error {
+func (a *Held) addLocked(ctx context.Context, vips []netip.Prefix, accept bool) error {
 	var fresh []netip.Prefix
 	for _, v := range vips {
 		if a.held.Add(v.Addr().Unmap()) {
@@ -85,7 +90,7 @@ func (a *heldAddrs) addLocked(ctx context.Context, vips []netip.Prefix, accept b
 		}
 	}
 	a.table.change(a.link, fresh, +1)
-	return a.vipWriter.AddVIPs(ctx, vips, accept)
+	return a.Writer.AddVIPs(ctx, vips, accept)
 }
 
 // RemoveVIPs removes the VIPs that no other instance on the interface
@@ -95,7 +100,7 @@ func (a *heldAddrs) addLocked(ctx context.Context, vips []netip.Prefix, accept b
 //
 // The RemoveVIPs that leaves the router holding no VIP removes the
 // excluded VIPs too.
-func (a *heldAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
+func (a *Held) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, v := range vips {
@@ -108,7 +113,7 @@ func (a *heldAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error {
 }
 
 // removeLocked removes vips as RemoveVIPs says. a.mu held.
-func (a *heldAddrs) removeLocked(ctx context.Context, vips []netip.Prefix) error {
+func (a *Held) removeLocked(ctx context.Context, vips []netip.Prefix) error {
 	var had []netip.Prefix
 	for _, v := range vips {
 		if a.held.Delete(v.Addr().Unmap()) {
@@ -117,7 +122,7 @@ func (a *heldAddrs) removeLocked(ctx context.Context, vips []netip.Prefix) error
 	}
 	a.table.change(a.link, had, -1)
 	unheld := a.table.unheld(a.link, vips)
-	if f, ok := a.vipWriter.(vipForgetter); ok && len(unheld) < len(vips) {
+	if f, ok := a.Writer.(Forgetter); ok && len(unheld) < len(vips) {
 		// The VIPs another instance holds stay on the interface, but
 		// this instance's manager no longer holds them (its routes and
 		// rules go when it holds none).
@@ -131,18 +136,21 @@ func (a *heldAddrs) removeLocked(ctx context.Context, vips []netip.Prefix) error
 			return err
 		}
 	}
-	return a.vipWriter.RemoveVIPs(ctx, unheld)
+	return a.Writer.RemoveVIPs(ctx, unheld)
 }
 
-// vipForgetter is a vipWriter that can stop holding VIPs without
+// Forgetter is a Writer that can stop holding VIPs without
 // removing them (*netlink.AddrManager).
-type vipForgetter interface {
+type Forgetter interface {
 	ForgetVIPs(ctx context.Context, vips []netip.Prefix) error
 }
 
-func (t *vipTable) change(link string, vips []netip.Prefix, d int) {
+func (t *Table) change(link string, vips []netip.Prefix, d int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.held == nil {
+		t.held = map[vipKey]int{}
+	}
 	for _, v := range vips {
 		k := vipKey{link, v.Addr().Unmap()}
 		if t.held[k] += d; t.held[k] <= 0 {
@@ -152,7 +160,7 @@ func (t *vipTable) change(link string, vips []netip.Prefix, d int) {
 }
 
 // unheld returns the VIPs of vips that no instance on link holds.
-func (t *vipTable) unheld(link string, vips []netip.Prefix) []netip.Prefix {
+func (t *Table) unheld(link string, vips []netip.Prefix) []netip.Prefix {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]netip.Prefix, 0, len(vips))
@@ -164,10 +172,10 @@ func (t *vipTable) unheld(link string, vips []netip.Prefix) []netip.Prefix {
 	return out
 }
 
-// setExcluded replaces the excluded VIPs (a reload): while the router
+// SetExcluded replaces the excluded VIPs (a reload): while the router
 // holds VIPs, the new ones are added and the ones no longer configured
 // removed.
-func (a *heldAddrs) setExcluded(ctx context.Context, excluded []netip.Prefix, opts map[netip.Prefix]netlink.AddrOptions) error {
+func (a *Held) SetExcluded(ctx context.Context, excluded []netip.Prefix, opts map[netip.Prefix]netlink.AddrOptions) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	old := a.excluded
@@ -196,10 +204,10 @@ func (a *heldAddrs) setExcluded(ctx context.Context, excluded []netip.Prefix, op
 	return errors.Join(errs...)
 }
 
-// restoreExcluded puts back p if it is an excluded VIP held (the router
+// RestoreExcluded puts back p if it is an excluded VIP held (the router
 // holds VIPs) and tracked (not NoTrack), after someone else removed it,
 // and reports whether it did.
-func (a *heldAddrs) restoreExcluded(ctx context.Context, p netip.Prefix) (bool, error) {
+func (a *Held) RestoreExcluded(ctx context.Context, p netip.Prefix) (bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.own.Len() == 0 {
@@ -207,47 +215,34 @@ func (a *heldAddrs) restoreExcluded(ctx context.Context, p netip.Prefix) (bool, 
 	}
 	for _, x := range a.excluded {
 		if x.Addr() == p.Addr().Unmap() && !a.opts[x].NoTrack {
-			return true, a.vipWriter.AddVIPs(ctx, []netip.Prefix{x}, a.accept)
+			return true, a.Writer.AddVIPs(ctx, []netip.Prefix{x}, a.accept)
 		}
 	}
 	return false, nil
 }
 
-// excludedTimeout bounds putting back or changing excluded VIPs.
-const excludedTimeout = 10 * time.Second
+// ExcludedTimeout bounds putting back or changing excluded VIPs.
+const ExcludedTimeout = 10 * time.Second
 
-// removedUntracked handles the removal of address e.Addr from an
+// RemovedUntracked handles the removal of address e.Addr from an
 // instance's interface when the router does not: an address whose
 // options say NoTrack stays removed, an excluded VIP is put back while
 // held. It reports whether it handled it.
-func removedUntracked(log *slog.Logger, e netlink.Event, ic *InstanceConfig, held *heldAddrs) bool {
+func RemovedUntracked(log *slog.Logger, e netlink.Event, name string, opts map[netip.Prefix]netlink.AddrOptions, held *Held) bool {
 	a := e.Addr.Addr().Unmap()
-	for p, o := range ic.AddrOptions {
+	for p, o := range opts {
 		if o.NoTrack && p.Addr() == a {
-			log.Info("vigil: address removed; not put back (no_track)", "instance", ic.VRRP.Name, "addr", e.Addr)
+			log.Info("vigil: address removed; not put back (no_track)", "instance", name, "addr", e.Addr)
 			return true
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), excludedTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), ExcludedTimeout)
 	defer cancel()
-	ok, err := held.restoreExcluded(ctx, e.Addr)
+	ok, err := held.RestoreExcluded(ctx, e.Addr)
 	if err != nil {
-		log.Error("vigil: putting back an excluded address failed", "instance", ic.VRRP.Name, "addr", e.Addr, "err", err)
+		log.Error("vigil: putting back an excluded address failed", "instance", name, "addr", e.Addr, "err", err)
 	} else if ok {
-		log.Info("vigil: excluded address removed by someone else; put back", "instance", ic.VRRP.Name, "addr", e.Addr)
+		log.Info("vigil: excluded address removed by someone else; put back", "instance", name, "addr", e.Addr)
 	}
 	return ok
-}
-
-// reloadExcluded applies a reload's excluded VIPs to kept member m.
-// s.mu held.
-func (s *Supervisor) reloadExcluded(m *member, ic *InstanceConfig) {
-	if slices.Equal(m.cfg.ExcludedVIPs, ic.ExcludedVIPs) && maps.Equal(m.cfg.AddrOptions, ic.AddrOptions) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), excludedTimeout)
-	defer cancel()
-	if err := m.held.setExcluded(ctx, ic.ExcludedVIPs, ic.AddrOptions); err != nil {
-		s.log.Error("vigil: reload: excluded addresses", "instance", ic.VRRP.Name, "err", err)
-	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package vigil
+package hostwire
 
 import (
 	"net/netip"
@@ -16,11 +16,11 @@ import (
 // another interface the same address is another VIP.
 func TestSharedVIPs(t *testing.T) {
 	x, y := netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("192.0.2.101/24")
-	table := &vipTable{held: map[vipKey]int{}}
+	table := &Table{}
 	wa, wb, wc := vrrptest.NewAddrs(), vrrptest.NewAddrs(), vrrptest.NewAddrs()
-	a := &heldAddrs{vipWriter: wa, link: "eth0", table: table}
-	b := &heldAddrs{vipWriter: wb, link: "eth0", table: table}
-	c := &heldAddrs{vipWriter: wc, link: "eth1", table: table}
+	a := NewHeld(wa, "eth0", table, nil, nil)
+	b := NewHeld(wb, "eth0", table, nil, nil)
+	c := NewHeld(wc, "eth1", table, nil, nil)
 	ctx := t.Context()
 	last := func(w *vrrptest.Addrs) []netip.Prefix {
 		ops := w.Ops()
@@ -79,10 +79,10 @@ func TestSharedVIPs(t *testing.T) {
 // is free.
 func TestSharedVIPsReload(t *testing.T) {
 	x, y, z := netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("192.0.2.101/24"), netip.MustParsePrefix("192.0.2.102/24")
-	table := &vipTable{held: map[vipKey]int{}}
+	table := &Table{}
 	wa, wb := vrrptest.NewAddrs(), vrrptest.NewAddrs()
-	a := &heldAddrs{vipWriter: wa, link: "eth0", table: table}
-	b := &heldAddrs{vipWriter: wb, link: "eth0", table: table}
+	a := NewHeld(wa, "eth0", table, nil, nil)
+	b := NewHeld(wb, "eth0", table, nil, nil)
 	ctx := t.Context()
 	removedByB := func(vips ...netip.Prefix) []netip.Prefix {
 		t.Helper()

@@ -1,6 +1,6 @@
 //go:build linux
 
-package vigil
+package host
 
 import (
 	"context"
@@ -26,17 +26,17 @@ import (
 	"github.com/vigil-ha/vigil/watchdog"
 )
 
-// NewHost opens the instances of cfg on this Linux host, in cfg.Netns:
+// New opens the instances of cfg on this Linux host, in cfg.Netns:
 // one raw socket per interface and family shared by its instances, an
 // address manager per instance, a gratuitous ARP / NA announcer per
 // interface and timing, VMACs, and a netlink watcher. On error it
 // releases what it opened.
-func NewHost(cfg HostConfig) (*Host, error) {
+func New(cfg Config) (*Host, error) {
 	p, err := OpenLinux(LinuxConfig{Netns: cfg.Netns, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	return NewHostOn(p, cfg)
+	return NewOn(p, cfg)
 }
 
 // LinuxConfig configures the Linux platform.

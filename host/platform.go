@@ -1,8 +1,7 @@
-package vigil
+package host
 
 import (
 	"context"
-	"github.com/vigil-ha/vigil/watchdog"
 	"net/netip"
 
 	"github.com/vigil-ha/vigil/ipvs"
@@ -13,9 +12,9 @@ import (
 // Platform is what a host provides to vigil's wiring: for each VRRP
 // instance a Conn, an address manager and an announcer; the interface and
 // address events of the host; and an IPVS backend. The wiring (Host, and
-// the Supervisor built on it) decides; the platform only carries out.
+// vigil.Supervisor built on it) decides; the platform only carries out.
 //
-// On Linux, NewHost opens the real platform in a network namespace (raw
+// On Linux, New and OpenLinux open the real platform in a network namespace (raw
 // sockets, netlink, packet sockets, the netlink watcher, the kernel's
 // IPVS). Package vigiltest provides an in-memory one, built from
 // vrrptest and ipvstest, so the wiring is tested without root and on
@@ -45,14 +44,6 @@ type Platform interface {
 	// Close releases everything Instance opened. Call it after Run has
 	// returned (or instead of Run); calling it again does nothing.
 	Close() error
-}
-
-// A beatingPlatform is a Platform whose Run can beat a watchdog Beat
-// (Linux: its interface watcher, netlink.Watcher.SetBeat). The
-// Supervisor gives it one, as the platform loop, before Run; a platform
-// without it is watched for panics only.
-type beatingPlatform interface {
-	SetBeat(b *watchdog.Beat) error
 }
 
 // InstanceIO is what Platform.Instance opens for one instance.
