@@ -121,18 +121,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	runs := fs.Int("runs", 0, "runs per (implementation, family, interval, signal) (0: 10; with -mass 5)")
 	intervals := fs.String("intervals", "", `advert intervals, comma-separated: 1s and other whole seconds use VRRPv2 for IPv4 (v3 for IPv6), sub-second ones VRRPv3 (whole centiseconds) ("": 1s,100ms,10ms; with -mass 100ms)`)
-	impls := fs.String("impl", "keepalived,vigil", "implementations to run, comma-separated: keepalived, vigil (examples/vrrpd), vigild (cmd/vigild on keepalived's file; not with -mass)")
+	impls := fs.String("impl", "keepalived,vigil", "implementations to run, comma-separated: keepalived, vigil (examples/vrrpd), vigild (cmd/vigild on keepalived's file)")
 	signals := fs.String("signals", "", `how the master stops, comma-separated: kill (SIGKILL: crash), term (SIGTERM: graceful, priority 0) ("": kill,term; with -mass kill)`)
 	families := fs.String("families", "", `address families, comma-separated: ipv4, ipv6 ("": ipv4,ipv6; with -mass ipv4)`)
 	quick := fs.Bool("quick", false, "short run: -runs 2 -intervals 100ms -families ipv4 (overrides them)")
 	mass := fs.Bool("mass", false, "mass failover: A master of -vrids VRIDs, SIGKILLed; B's lateness per VRID")
 	vrids := fs.Int("vrids", 200, "with -mass: VRIDs 1..N (1..255)")
-	massA := fs.String("mass-master", "keepalived", "with -mass: the dying master A's implementation for every run (keepalived, vigil), or same: B's")
+	massA := fs.String("mass-master", "keepalived", "with -mass: the dying master A's implementation for every run (keepalived, vigil, vigild), or same: B's")
 	vrrpd := fs.String("vrrpd", "", "vrrpd binary to use (default: go build ./examples/vrrpd into a temporary directory)")
 	vigild := fs.String("vigild", "", "vigild binary to use (default: CGO_ENABLED=0 go build ./cmd/vigild into a temporary directory)")
 	keep := fs.String("keep", "", "keep every run's pcap and daemon logs under this directory")
 	maxFail := fs.Int("max-failures", 3, "give up after this many failed runs")
-	trace := fs.Bool("trace", false, "with -keep, not -mass: B's vrrpd writes a Go execution trace of each run to B.trace in the run's directory (go tool trace; bench/README.md, \"Tracing a slow takeover\")")
+	trace := fs.Bool("trace", false, "with -keep: B's vrrpd writes a Go execution trace of each run to B.trace in the run's directory (go tool trace; bench/README.md, \"Tracing a slow takeover\")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -164,8 +164,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *quick {
 		*runs, *intervals, *families = 2, "100ms", "ipv4"
 	}
-	if *trace && (*keep == "" || *mass) {
-		fmt.Fprintln(stderr, "failover: -trace needs -keep, and is not for -mass")
+	if *trace && *keep == "" {
+		fmt.Fprintln(stderr, "failover: -trace needs -keep")
 		return 2
 	}
 	c := &config{runs: *runs, vrrpd: *vrrpd, vigild: *vigild, maxFail: *maxFail, vrids: *vrids, trace: *trace}
@@ -191,15 +191,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch *massA {
-	case "keepalived", "vigil":
+	case "keepalived", "vigil", "vigild":
 		c.massA = *massA
 	case "same":
 	default:
-		fmt.Fprintln(stderr, "failover: -mass-master: want keepalived, vigil or same")
-		return 2
-	}
-	if *mass && slices.Contains(c.impls, "vigild") {
-		fmt.Fprintln(stderr, "failover: -impl vigild: not with -mass (yet)")
+		fmt.Fprintln(stderr, "failover: -mass-master: want keepalived, vigil, vigild or same")
 		return 2
 	}
 	if c.vrids < 1 || c.vrids > 255 {

@@ -109,17 +109,17 @@ func runMass(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 }
 
 // massStart starts impl on h as the router of VRIDs 1..c.vrids.
-func massStart(ctx context.Context, c *config, k massKey, impl string, h *nstest.Host, state string, prio int, dir string) (benchkit.Router, error) {
+func massStart(ctx context.Context, c *config, k massKey, impl string, h *nstest.Host, state string, prio int, dir string, extra ...string) (benchkit.Router, error) {
 	var blocks []string
-	if impl == "keepalived" {
+	if impl == "keepalived" || impl == "vigild" { // both run keepalived.conf
 		for id := 1; id <= c.vrids; id++ {
 			blocks = append(blocks, instanceConf(h, state, prio, k.ival, k.fam, id, massVIP(k.fam, id)))
 		}
 	}
-	return startRouter(ctx, c, impl, h, dir, keepalivedConf(h, blocks...),
-		"-vrid", "1", "-count", fmt.Sprint(c.vrids), "-priority", fmt.Sprint(prio),
+	args := append([]string{"-vrid", "1", "-count", fmt.Sprint(c.vrids), "-priority", fmt.Sprint(prio),
 		"-version", fmt.Sprint(version(k.ival, k.fam)), "-advert", k.ival.String(),
-		"-vip", massVIP(k.fam, 1).String(), "-state", state)
+		"-vip", massVIP(k.fam, 1).String(), "-state", state}, extra...)
+	return startRouter(ctx, c, impl, h, dir, keepalivedConf(h, blocks...), args...)
 }
 
 // massRun is one mass failover in a fresh topology, deleted before it
@@ -152,7 +152,11 @@ func massRun(ctx context.Context, c *config, k massKey, n int) (res massResult, 
 			return res, err
 		}
 	}
-	rb, err = massStart(ctx, c, k, k.impl, B, "BACKUP", prioB, filepath.Join(dir, "b"))
+	var extra []string
+	if c.trace && k.impl == "vigil" {
+		extra = []string{"-trace", filepath.Join(dir, "B.trace")}
+	}
+	rb, err = massStart(ctx, c, k, k.impl, B, "BACKUP", prioB, filepath.Join(dir, "b"), extra...)
 	if err != nil {
 		return res, fmt.Errorf("router B: %w", err)
 	}
@@ -313,24 +317,29 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		}
 	}
 	tw.Flush()
-	if !slices.Contains(c.impls, "vigil") || !slices.Contains(c.impls, "keepalived") {
+	if !slices.Contains(c.impls, "keepalived") {
 		return
 	}
-	fmt.Fprintf(w, "\nvigil / keepalived, ratio of the medians over runs; target: vigil's GARP/NA p99 ≤ 0.5x keepalived's, every VRID within +5 ms\n\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "family\tinterval\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tp99 ≤ 0.5x\tall within +5 ms\t")
-	for _, fam := range c.families {
-		for _, ival := range c.intervals {
-			v, ka := results[massKey{"vigil", fam, ival}], results[massKey{"keepalived", fam, ival}]
-			if len(v) == 0 || len(ka) == 0 {
-				continue
-			}
-			r := func(f func(massResult) time.Duration) string {
-				return benchkit.Ratio(float64(over(v, f).Median), float64(over(ka, f).Median))
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", fam, ivalName(ival, fam), r(gp50), r(gp99), r(gmax),
-				yesNo(over(v, gp99).Median <= over(ka, gp99).Median/2), yesNo(lateSum(v) == 0))
+	for _, impl := range []string{"vigil", "vigild"} {
+		if !slices.Contains(c.impls, impl) {
+			continue
 		}
+		fmt.Fprintf(w, "\n%s / keepalived, ratio of the medians over runs; target: %s's GARP/NA p99 ≤ 0.5x keepalived's, every VRID within +5 ms\n\n", impl, impl)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "family\tinterval\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tp99 ≤ 0.5x\tall within +5 ms\t")
+		for _, fam := range c.families {
+			for _, ival := range c.intervals {
+				v, ka := results[massKey{impl, fam, ival}], results[massKey{"keepalived", fam, ival}]
+				if len(v) == 0 || len(ka) == 0 {
+					continue
+				}
+				r := func(f func(massResult) time.Duration) string {
+					return benchkit.Ratio(float64(over(v, f).Median), float64(over(ka, f).Median))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", fam, ivalName(ival, fam), r(gp50), r(gp99), r(gmax),
+					yesNo(over(v, gp99).Median <= over(ka, gp99).Median/2), yesNo(lateSum(v) == 0))
+			}
+		}
+		tw.Flush()
 	}
-	tw.Flush()
 }
