@@ -75,6 +75,7 @@ type options struct {
 	advertGrid   time.Duration
 	approach     time.Duration
 	gcPercent    int
+	spellGC      int
 	trimAfter    time.Duration
 	trace        string
 }
@@ -108,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.advertGrid, "advert-grid", 10*time.Millisecond, "put masters' periodic adverts on multiples of this (vrrp.Timers.AdvertGrid; at most a tenth of the interval is used), so one wake-up sends many; 0: none")
 	fs.DurationVar(&o.approach, "final-approach", 0, "vrrp.Timers.FinalApproach: poll this long before a Master_Down_Timer deadline (0: the default, negative: off)")
 	fs.IntVar(&o.gcPercent, "gc-percent", 25, "the Go garbage collector's GOGC, unless the GOGC environment variable is set (see memory.go)")
+	fs.IntVar(&o.spellGC, "spell-gc-percent", 400, "the garbage collector's GOGC from the first transition of a spell to the trim -trim-after the last, unless the GOGC environment variable is set (see memory.go); 0: -gc-percent throughout")
 	fs.DurationVar(&o.trimAfter, "trim-after", memtrim.DefaultDelay, "give the idle heap back to the OS this long after the last transition (see memory.go); 0 never")
 	fs.StringVar(&o.profile, "profile", "", "profile into this directory: SIGUSR1 starts a CPU profile, SIGUSR2 stops it and writes the heap, goroutines and MemStats")
 	fs.StringVar(&o.trace, "trace", "", "write a runtime execution trace (go tool trace) to this file while running")
@@ -116,6 +118,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.gcPercent < 1 {
 		return nil, fmt.Errorf("-gc-percent %d: want 1 or more", o.gcPercent)
+	}
+	if o.spellGC < 0 {
+		return nil, fmt.Errorf("-spell-gc-percent %d: want 0 or more", o.spellGC)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())

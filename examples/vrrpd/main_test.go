@@ -29,6 +29,8 @@ func TestFlagErrors(t *testing.T) {
 		{"-interface", "eth0", "-vrid", "51", "-state", "FAULT"},
 		{"-interface", "eth0", "-vrid", "51", "-log-level", "loud"},
 		{"-interface", "eth0", "-vrid", "51", "-advert", "1500ms"},
+		{"-interface", "eth0", "-vrid", "51", "-spell-gc-percent", "-1"},
+		{"-interface", "eth0", "-vrid", "51", "-gc-percent", "0"},
 	} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)

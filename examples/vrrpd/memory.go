@@ -16,9 +16,10 @@ import (
 // the runtime holds on to (the heap goal, and up to about a tenth more
 // that the scavenger does not return) close to the live heap, at the
 // cost of a few more collections while the routers start. A takeover
-// does allocate (~10 KiB each): at GOGC 25 a 200-VRID mass failover has
-// collections inside its burst, which doubles its tail (bench/README.md,
-// "Mass failover: batched adds, and the garbage collector").
+// does allocate (~10 KiB each): at GOGC 25 a 200-VRID mass failover had
+// collections inside its burst, which doubled its tail (bench/README.md,
+// "Mass failover: batched adds, and the garbage collector"), so a spell
+// of transitions runs at -spell-gc-percent until its trim (newTrimmer).
 func setMemory(o *options) {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		debug.SetGCPercent(o.gcPercent)
@@ -28,9 +29,17 @@ func setMemory(o *options) {
 // newTrimmer returns the trimmer that gives the heap a start or a
 // takeover left idle back to the OS -trim-after the last transition
 // (package memtrim): at 1,000 routers about 8 MiB that the scavenger
-// keeps otherwise. With -trim-after 0 it never trims.
+// keeps otherwise. From the first transition of a spell to its trim the
+// collector's target is -spell-gc-percent (unless GOGC is set): a
+// 200-VRID mass failover's tail halved (bench/README.md, "Mass
+// failover, second look"). With -trim-after 0 it never trims, and the
+// target stays.
 func newTrimmer(o *options) *memtrim.Trimmer {
-	t := memtrim.New(o.trimAfter, nil)
+	c := memtrim.Config{Delay: o.trimAfter}
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		c.SpellGCPercent = o.spellGC
+	}
+	t := memtrim.New(c)
 	if o.trimAfter <= 0 {
 		t.Stop()
 	}

@@ -105,9 +105,14 @@ func runDaemon(o *Options, env *Env) int {
 		link.resume(sup, env.Getenv(resumeEnv))
 	}
 	// The heap the start grew into, given back once it has settled: a
-	// start, a reload and each transition kick the trimmer.
+	// start, a reload and each transition kick the trimmer, which runs
+	// the spell with fewer collections.
+	tc := memtrim.Config{Trim: env.Trim, SetGCPercent: env.SetGCPercent}
+	if env.Getenv("GOGC") == "" {
+		tc.SpellGCPercent = SpellGCPercent
+	}
 	d := &daemon{o: o, env: env, log: log, sup: sup, cfg: cfg, reqs: make(chan reloadReq),
-		trim: memtrim.New(memtrim.DefaultDelay, env.Trim)}
+		trim: memtrim.New(tc)}
 	defer d.trim.Stop()
 
 	events, cancelEvents := sup.Events(1024)

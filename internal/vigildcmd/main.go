@@ -63,7 +63,21 @@ type Env struct {
 	// a burst of transitions has settled (memtrim.DefaultDelay after the
 	// last); nil means debug.FreeOSMemory.
 	Trim func()
+	// SetGCPercent sets the garbage collector's target, as
+	// debug.SetGCPercent (nil) does: raised to SpellGCPercent from the
+	// first transition of a spell until its trim, unless GOGC is set
+	// (memtrim.Config.SpellGCPercent).
+	SetGCPercent func(int) int
 }
+
+// SpellGCPercent is vigild's garbage collector target (GOGC) during a
+// spell of transitions (a start, a reload, a failover), from the first
+// transition until the trim 10 s after the last: a 200-VRID mass
+// failover then runs without collections inside its burst
+// (bench/README.md, "Mass failover, second look"). The trim puts the
+// target back (Go's default, 100, or the GOGC environment variable's:
+// with GOGC set vigild leaves the target alone) and returns the heap.
+const SpellGCPercent = 400
 
 // JSONSignal is keepalived's JSON signal (glibc's SIGRTMIN+2): vigild
 // writes vigild.json for it.

@@ -4,7 +4,9 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -63,10 +65,26 @@ func TestDaemonInMemory(t *testing.T) {
 
 // TestDaemonTrims: vigild gives its idle heap back once its start has
 // settled (memtrim.DefaultDelay after the last transition), and again
-// after a reload; not while transitions go on.
+// after a reload; not while transitions go on. From the first
+// transition of a spell to its trim the collector's target is
+// SpellGCPercent; at the trim, and after vigild stops, it is back.
 func TestDaemonTrims(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var trims []time.Duration
+		var mu sync.Mutex
+		gc, atTrim := 100, []int(nil)
+		setGC := func(p int) int {
+			mu.Lock()
+			defer mu.Unlock()
+			old := gc
+			gc = p
+			return old
+		}
+		getGC := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return gc
+		}
 		start := time.Now()
 		build := func(cfg vigil.Config, o BuildOptions) (Supervisor, error) {
 			p, err := vigiltest.New(vigiltest.Config{Hub: vrrptest.NewHub(1), Addr4: netip.MustParseAddr("192.0.2.1")})
@@ -76,7 +94,8 @@ func TestDaemonTrims(t *testing.T) {
 			return On(p, cfg)
 		}
 		h := startDaemonEnv(t, build, func(e *Env) {
-			e.Trim = func() { trims = append(trims, time.Since(start)) }
+			e.Trim = func() { trims = append(trims, time.Since(start)); atTrim = append(atTrim, getGC()) }
+			e.SetGCPercent = setGC
 		})
 		// BACKUP at once, MASTER when the Master_Down_Timer runs out
 		// (3 x 1 s + skew): the trim comes 10 s after that, not before.
@@ -85,6 +104,9 @@ func TestDaemonTrims(t *testing.T) {
 		master := time.Since(start)
 		if !strings.Contains(h.stderr.String(), "(VI_1) Entering MASTER STATE") {
 			t.Fatalf("not master after %v:\n%s", master, h.stderr)
+		}
+		if g := getGC(); g != SpellGCPercent {
+			t.Errorf("collector target %d in the start's spell, want %d", g, SpellGCPercent)
 		}
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -101,8 +123,17 @@ func TestDaemonTrims(t *testing.T) {
 		if len(trims) != 2 || trims[1] != reload+memtrim.DefaultDelay {
 			t.Fatalf("trims at %v, want a second at %v (10 s after the reload at %v)", trims, reload+memtrim.DefaultDelay, reload)
 		}
+		if !slices.Equal(atTrim, []int{100, 100}) {
+			t.Errorf("collector targets at the trims %v, want [100 100]", atTrim)
+		}
+		h.sigs <- syscall.SIGHUP // a spell that vigild's stop ends
+		h.wantNote("RELOADING=1\nMONOTONIC_USEC=12345\nSTATUS=reloading")
+		h.wantNote("READY=1\nSTATUS=running")
 		if c := h.stop(); c != ExitOK {
 			t.Errorf("exit %d", c)
+		}
+		if g := getGC(); g != 100 {
+			t.Errorf("collector target %d after vigild stopped, want 100", g)
 		}
 	})
 }
