@@ -1,9 +1,10 @@
 package bgp_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/vigil-ha/vigil/internal/godeps"
 )
 
 // TestVigilDoesNotImportGoBGP: importing vigil or config does not pull
@@ -11,29 +12,15 @@ import (
 // block into vigil.Config.BGP, which has none of GoBGP's types: every
 // user of package config would link GoBGP otherwise.
 func TestVigilDoesNotImportGoBGP(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("needs the go command in PATH:", err)
-	}
-	deps := func(pkg string) []string {
-		out, err := exec.Command(goBin, "list", "-deps", pkg).Output()
-		if err != nil {
-			t.Fatalf("go list -deps %s: %v", pkg, err)
-		}
-		var heavy []string
-		for _, p := range strings.Fields(string(out)) {
-			if strings.Contains(p, "gobgp") || strings.Contains(p, "google.golang.org/grpc") {
-				heavy = append(heavy, p)
-			}
-		}
-		return heavy
+	heavy := func(p string) bool {
+		return strings.Contains(p, "gobgp") || strings.Contains(p, "google.golang.org/grpc")
 	}
 	for _, pkg := range []string{"github.com/vigil-ha/vigil", "github.com/vigil-ha/vigil/config"} {
-		if got := deps(pkg); len(got) != 0 {
+		if got := godeps.Matching(t, pkg, heavy); len(got) != 0 {
 			t.Errorf("%s depends on %q", pkg, got)
 		}
 	}
-	if got := deps("github.com/vigil-ha/vigil/bgp"); len(got) == 0 {
+	if got := godeps.Matching(t, "github.com/vigil-ha/vigil/bgp", heavy); len(got) == 0 {
 		t.Error("bgp does not depend on GoBGP: the check above proves nothing")
 	}
 }
