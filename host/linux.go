@@ -232,14 +232,9 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 	l.filterKeys[fkey] = true
 	acc := &acceptAddrs{AddrManager: am, filter: l.filter, filterErr: l.filterErr, name: fkey, iface: iface,
 		log: l.log.With("instance", name)}
-	akey := fmt.Sprintf("%s/%+v", iface, ic.GARP)
-	ann := l.announcers[akey]
-	if ann == nil {
-		ann, err = netlink.NewAnnouncer(netlink.AnnouncerConfig{Interface: iface, Netns: l.cfg.Netns, Timing: ic.GARP, Logger: l.log})
-		if err != nil {
-			return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
-		}
-		l.announcers[akey] = ann
+	ann, err := l.announcerLocked(iface, ic.GARP)
+	if err != nil {
+		return InstanceIO{}, fmt.Errorf("vigil: instance %s: %w", name, err)
 	}
 	sw := &swapAnnouncer{a: ann}
 	var vmac *netlink.VMAC
@@ -295,6 +290,11 @@ func (l *Linux) Instance(ic InstanceConfig) (InstanceIO, error) {
 func (l *Linux) announcer(iface string, t netlink.AnnounceTiming) (*netlink.Announcer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.announcerLocked(iface, t)
+}
+
+// announcerLocked is announcer with l.mu held.
+func (l *Linux) announcerLocked(iface string, t netlink.AnnounceTiming) (*netlink.Announcer, error) {
 	key := fmt.Sprintf("%s/%+v", iface, t)
 	if a := l.announcers[key]; a != nil {
 		return a, nil
@@ -380,13 +380,13 @@ func (l *Linux) IPVS() (ipvs.Backend, error) {
 	return ipvs.Open(ipvs.KernelConfig{Netns: l.cfg.Netns, Logger: l.log})
 }
 
-// Run implements Platform: it runs the watcher, and binds the raw sockets
-// on an interface that was created again to its new index, until ctx is
-// done.
 // SetBeat makes Run's interface watcher beat b (netlink.Watcher.SetBeat):
 // the Supervisor watches it as the platform loop. Call it before Run.
 func (l *Linux) SetBeat(b *watchdog.Beat) error { return l.watcher.SetBeat(b) }
 
+// Run implements Platform: it runs the watcher, and binds the raw sockets
+// on an interface that was created again to its new index, until ctx is
+// done.
 func (l *Linux) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {

@@ -337,21 +337,6 @@ func (lp *loop) takeInline(ctx context.Context, m *rawMsg) {
 // Master_Down_Timer's deadline: it polls (no sleeping) until the deadline,
 // still taking adverts, control calls and cancellation, and then steps the
 // timer. An advert that re-arms or stops the timer ends the approach.
-// growStack grows the calling goroutine's stack to 8 KiB before a
-// takeover that may be due: a waiting router rests in 4 KiB (the
-// collector shrinks what it does not use), and growing it on the
-// takeover's own path (a new stack, the frames copied and adjusted)
-// delayed the first advert by 20–40 µs (bench/README.md, "Memory a start
-// leaves behind"). Growing it here, a final approach ahead of the
-// deadline, costs nothing there.
-//
-//go:noinline
-func growStack(i int) byte {
-	var b [5 << 10]byte
-	b[i%len(b)] = byte(i)
-	return b[(i+1)%len(b)]
-}
-
 func (lp *loop) finalApproach(ctx context.Context, rx <-chan rxAdvert) {
 	r := lp.r
 	deadline := lp.approach
