@@ -166,7 +166,7 @@ func (d *daemon) handle(ctx context.Context, req Request) Response {
 		return Response{Reload: &res}
 	case "dump":
 		st := d.sup.State()
-		cfg := d.config()
+		cfg := d.shownConfig()
 		var b bytes.Buffer
 		writeData(&b, &cfg, &st, d.env.Now())
 		return Response{Dump: b.String()}

@@ -386,9 +386,10 @@ func hasHASuspend(cfg *vigil.Config) bool {
 	return false
 }
 
-// dumpConfig is -d: the configuration as JSON, in the log.
+// dumpConfig is -d: the configuration as JSON, in the log, its secrets
+// masked (redacted).
 func dumpConfig(log *slog.Logger, cfg *vigil.Config) {
-	c := *cfg
+	c := redacted(cfg)
 	c.Logger = nil
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
@@ -480,6 +481,13 @@ func (d *daemon) config() vigil.Config {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cfg
+}
+
+// shownConfig returns the configuration running as the dumps and the
+// control socket show it: its secrets masked (redacted).
+func (d *daemon) shownConfig() vigil.Config {
+	cfg := d.config()
+	return redacted(&cfg)
 }
 
 // removeIfExists removes path, ignoring its absence.

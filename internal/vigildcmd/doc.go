@@ -66,6 +66,16 @@
 //     configured advert interval, wantstate the state, and track_script
 //     lists the vrrp_script trackers only. They go to $TMPDIR or /tmp; a
 //     failed write is logged.
+//   - No dump or answer of vigild holds a secret (redact.go): -d's dump,
+//     keepalived.data, keepalived.json, vigild dump and the control
+//     socket's answers show a VRRP auth_pass and a bgp neighbor's
+//     password, where they show them, as "********", and never the SSL
+//     block's password; vigild.json, status and /state hold no
+//     configuration. keepalived 2.2.x and 2.3.x print auth_pass in -d's
+//     dump, keepalived.data and keepalived.json, and the SSL block's
+//     password in -d's dump and keepalived_check.data (and log it when
+//     the SSL context cannot be set up); keepalived 2.4.0 masks auth_pass
+//     as "********", not the SSL password.
 //   - -t does not run the scripts' permission checks (the Supervisor does
 //     at start and reload, and logs them).
 //   - Options vigild cannot honour (-X, -V, -g, -u, SNMP, core dumps,

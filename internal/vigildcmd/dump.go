@@ -28,7 +28,7 @@ const (
 func (d *daemon) writeDataDump() {
 	st := d.sup.State()
 	var b bytes.Buffer
-	cfg := d.config()
+	cfg := d.shownConfig()
 	writeData(&b, &cfg, &st, d.env.Now())
 	d.writeDump(DataFile, b.Bytes())
 	d.writeJSONState(&st)
@@ -91,7 +91,9 @@ func writeFileAtomic(path string, data []byte) error {
 
 // writeData writes keepalived.data's text (its format, like keepalived's,
 // is for people, not stable): the instances, sync groups, trackers and
-// virtual servers as State has them, with the VIPs from cfg.
+// virtual servers as State has them, with the VIPs and the
+// authentication type from cfg. It prints no secret: auth_pass is
+// "Password = ********" whatever cfg holds.
 func writeData(w io.Writer, cfg *vigil.Config, st *vigil.State, now time.Time) {
 	fmt.Fprintf(w, "------< Global definitions >------\n")
 	fmt.Fprintf(w, " Router ID = %s\n", cfg.Global.RouterID)
@@ -116,6 +118,11 @@ func writeData(w io.Writer, cfg *vigil.Config, st *vigil.State, now time.Time) {
 		if i := slices.IndexFunc(cfg.Instances, func(in vigil.Instance) bool { return in.VRRP.Name == is.Name }); i >= 0 {
 			in := &cfg.Instances[i]
 			fmt.Fprintf(w, "   VRRP Version = %d\n", versionNumber(in.VRRP.Version))
+			if in.VRRP.AuthType == vrrp.AuthSimple {
+				// keepalived 2.4's lines; 2.2 and 2.3 print the password.
+				fmt.Fprintf(w, "   Authentication type = SIMPLE_PASSWORD\n")
+				fmt.Fprintf(w, "   Password = %s\n", secretMask)
+			}
 			fmt.Fprintf(w, "   Advert interval = %s\n", in.VRRP.Interval)
 			fmt.Fprintf(w, "   Virtual IP = %d\n", len(in.VRRP.VIPs))
 			for _, v := range in.VRRP.VIPs {

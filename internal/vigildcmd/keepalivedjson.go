@@ -24,7 +24,7 @@ func (d *daemon) writeKeepalivedJSON(st *vigil.State) {
 	if len(st.Instances) == 0 {
 		return
 	}
-	cfg := d.config()
+	cfg := d.shownConfig()
 	b, err := keepalivedJSON(&cfg, st, d.sup.Stats())
 	if err != nil {
 		d.log.Error("Cannot encode the state", "err", err)
@@ -34,8 +34,9 @@ func (d *daemon) writeKeepalivedJSON(st *vigil.State) {
 }
 
 // keepalivedJSON is keepalived.json in keepalived's format
-// (keepalived/vrrp/vrrp_json.c, as keepalived 2.2.7 writes it, the
-// password hidden as keepalived 2.2.8 does): json_version 1 (and 0) is a
+// (keepalived/vrrp/vrrp_json.c, as keepalived 2.2.7 writes it, with
+// auth_data "********" as keepalived 2.4.0 and later write it; 2.2.x and
+// 2.3.x write the password itself): json_version 1 (and 0) is a
 // list of {"data": ..., "stats": ...}, one per instance; 2 is an object
 // with that list under "vrrp" (keepalived adds "track_process" there for
 // its vrrp_track_process, which vigild does not list). The values come
@@ -204,7 +205,7 @@ func kaData(cfg *vigil.Config, in *vigil.Instance, is *vigil.InstanceState) kaIn
 	d.Version = uint(versionNumber(vc.Version))
 	d.AuthType = uint(vc.AuthType)
 	if vc.AuthType != vrrp.AuthNone {
-		d.AuthData = "********" // keepalived 2.2.8 on; 2.2.7 wrote the password
+		d.AuthData = secretMask // keepalived 2.4.0 on; 2.2.x and 2.3.x write the password
 	}
 	garp(&d, in.GARP)
 
