@@ -14,9 +14,10 @@ import (
 // This file runs the BGP speaker of the configuration's bgp block
 // (vigil's extension) beside the Supervisor: started with it, drained
 // on SIGTERM and SIGINT before the Supervisor stops (so the routes leave
-// before the VIPs and the virtual servers), restarted by a reload that
-// changes the block. With --process-model=keepalived it runs in the VRRP
-// child.
+// before the VIPs and the virtual servers; a second SIGTERM or SIGINT
+// cuts the drain), restarted by a reload that changes the block. With
+// --process-model=keepalived it runs in the VRRP child, to which the
+// parent passes that second signal on.
 
 // A BGPSpeaker is what vigild needs of a *bgp.Speaker; the daemon's
 // tests give a fake.
@@ -75,14 +76,37 @@ func (d *daemon) bgpFailed() <-chan error {
 
 // drainBGP moves the traffic off this box before a stop: the speaker
 // announces its VIPs with GRACEFUL_SHUTDOWN for drain_time, then
-// withdraws them.
+// withdraws them. A signal that stops vigild (a second SIGTERM or
+// SIGINT) during the drain cuts it: the drain's context is cancelled, so
+// the speaker withdraws the VIPs at once, and drainBGP returns once
+// Drain has, for the stop to go on. The other signals are ignored
+// meanwhile.
 func (d *daemon) drainBGP() {
 	if d.bgp == nil {
 		return
 	}
 	d.log.Info("Draining BGP: GRACEFUL_SHUTDOWN, then withdrawal")
-	if err := d.bgp.sp.Drain(context.Background()); err != nil {
-		d.log.Warn("BGP drain", "err", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sp := d.bgp.sp
+	done := make(chan error, 1)
+	go func() { done <- sp.Drain(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				d.log.Warn("BGP drain", "err", err)
+			}
+			return
+		case sig := <-d.env.Signals:
+			switch {
+			case !stops(d.o, sig):
+				d.log.Info("Ignoring signal while draining BGP", "signal", sig.String())
+			case ctx.Err() == nil:
+				d.log.Warn("BGP drain cut short by a second signal: withdrawing the routes now", "signal", sig.String())
+				cancel()
+			}
+		}
 	}
 }
 

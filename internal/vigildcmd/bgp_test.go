@@ -8,11 +8,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/vigil-ha/vigil"
 )
@@ -24,8 +26,11 @@ type fakeSpeaker struct {
 	cfg vigil.BGP
 	err error // Run's error, at once
 
-	mu     sync.Mutex
-	events []string // "run", "drain (supervisor running)", "stop (supervisor stopped)"
+	mu sync.Mutex
+	// drainFor is how long Drain takes unless its ctx is done first;
+	// 0 none.
+	drainFor time.Duration
+	events   []string // "run", "drain (supervisor running)", "drained", "drain cut (...)", "stop (supervisor stopped)"
 }
 
 func (f *fakeSpeaker) add(e string) {
@@ -60,9 +65,31 @@ func (f *fakeSpeaker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (f *fakeSpeaker) Drain(context.Context) error {
+// Drain takes drainFor, or until ctx is done: then it says "drain cut"
+// and returns ctx's error, as bgp.Speaker's does (it withdraws at once).
+func (f *fakeSpeaker) Drain(ctx context.Context) error {
 	f.add("drain (" + f.supState() + ")")
-	return nil
+	f.mu.Lock()
+	d := f.drainFor
+	f.mu.Unlock()
+	if d == 0 {
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		f.add("drained")
+		return nil
+	case <-ctx.Done():
+		f.add("drain cut (" + f.supState() + ")")
+		return ctx.Err()
+	}
+}
+
+// setDrainFor sets how long Drain takes.
+func (f *fakeSpeaker) setDrainFor(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drainFor = d
 }
 
 func (f *fakeSpeaker) Close() error { return nil }
@@ -118,6 +145,116 @@ func TestDaemonBGPDrainFirst(t *testing.T) {
 		want := []string{"run", "drain (supervisor running)", "stop (supervisor stopped)"}
 		if got := sp.log(); strings.Join(got, "; ") != strings.Join(want, "; ") {
 			t.Errorf("speaker saw %q, want %q", got, want)
+		}
+	})
+}
+
+// startBGPDaemon starts vigild on testdata/bgp.conf with args and
+// returns its one fakeSpeaker.
+func startBGPDaemon(t *testing.T, args ...string) (*harness, *fakeSpeaker) {
+	t.Helper()
+	var built []*fakeSpeaker
+	var mu sync.Mutex
+	h := startDaemonEnv(t, nil, bgpEnv(t, "bgp.conf", &built, &mu, nil), args...)
+	<-h.sup.running
+	synctest.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(built) != 1 {
+		t.Fatalf("%d speakers built", len(built))
+	}
+	return h, built[0]
+}
+
+// TestDaemonBGPSecondSignalCutsDrain: a second SIGTERM or SIGINT while
+// the drain runs cancels the drain's context, logs it, and the stop goes
+// on at once (the Supervisor cancelled: the VIPs handed over as usual,
+// then the speaker stopped); SIGHUP and SIGUSR1 meanwhile do not cut it
+// (nor reload).
+func TestDaemonBGPSecondSignalCutsDrain(t *testing.T) {
+	needBGP(t)
+	for _, second := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(second.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h, sp := startBGPDaemon(t)
+				sp.setDrainFor(time.Hour) // far longer than the test
+				t0 := time.Now()
+				h.signal(syscall.SIGTERM)
+				h.wantNote("STOPPING=1")
+				h.signal(syscall.SIGHUP)
+				h.signal(syscall.SIGUSR1)
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				select {
+				case c := <-h.code:
+					t.Fatalf("vigild exited %d during the drain; log:\n%s", c, h.stderr)
+				default:
+				}
+				if got, want := sp.log(), []string{"run", "drain (supervisor running)"}; !slices.Equal(got, want) {
+					t.Errorf("during the drain the speaker saw %q, want %q", got, want)
+				}
+
+				h.signal(second)
+				if c := h.wantExit(); c != ExitOK {
+					t.Errorf("exit %d", c)
+				}
+				if d := time.Since(t0); d != time.Minute {
+					t.Errorf("stopped %v after the first SIGTERM, want 1m0s (at once after the second signal)", d)
+				}
+				want := []string{"run", "drain (supervisor running)", "drain cut (supervisor running)", "stop (supervisor stopped)"}
+				if got := sp.log(); !slices.Equal(got, want) {
+					t.Errorf("speaker saw %q, want %q", got, want)
+				}
+				if h.sup.ctxErr != context.Canceled {
+					t.Errorf("Supervisor's ctx: %v, want canceled (the usual stop)", h.sup.ctxErr)
+				}
+				if n := len(h.sup.reloaded()); n != 0 {
+					t.Errorf("SIGHUP during the drain reloaded %d times", n)
+				}
+				log := h.stderr.String()
+				for _, w := range []string{
+					`level=WARN msg="BGP drain cut short by a second signal: withdrawing the routes now" signal=` + second.String(),
+					`msg="Ignoring signal while draining BGP" signal=hangup`,
+					"Stopped vigild",
+				} {
+					if !strings.Contains(log, w) {
+						t.Errorf("log lacks %q:\n%s", w, log)
+					}
+				}
+				if strings.Contains(log, `msg="BGP drain"`) {
+					t.Errorf("the cut logged as a drain failure:\n%s", log)
+				}
+			})
+		})
+	}
+}
+
+// TestDaemonBGPDrainNotCut: without a second stopping signal the drain
+// runs its whole time: SIGHUP, SIGUSR1 and, with --ignore-sigint, SIGINT
+// do not cut it.
+func TestDaemonBGPDrainNotCut(t *testing.T) {
+	needBGP(t)
+	synctest.Test(t, func(t *testing.T) {
+		h, sp := startBGPDaemon(t, "--ignore-sigint")
+		sp.setDrainFor(3 * time.Second)
+		t0 := time.Now()
+		h.signal(syscall.SIGTERM)
+		h.wantNote("STOPPING=1")
+		for _, sig := range []os.Signal{syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1} {
+			h.signal(sig)
+		}
+		if c := h.wantExit(); c != ExitOK {
+			t.Errorf("exit %d", c)
+		}
+		if d := time.Since(t0); d != 3*time.Second {
+			t.Errorf("stopped after %v, want the drain's 3s", d)
+		}
+		want := []string{"run", "drain (supervisor running)", "drained", "stop (supervisor stopped)"}
+		if got := sp.log(); !slices.Equal(got, want) {
+			t.Errorf("speaker saw %q, want %q", got, want)
+		}
+		if log := h.stderr.String(); strings.Contains(log, "cut short") {
+			t.Errorf("the drain was cut:\n%s", log)
 		}
 	})
 }

@@ -190,12 +190,12 @@ func (d *daemon) loop(ctx context.Context, cancel context.CancelFunc, runErr <-c
 				d.reload(ctx)
 				d.trim.Kick()
 			case syscall.SIGTERM, syscall.SIGINT:
-				if sig == syscall.SIGINT && d.o.IgnoreSIGINT {
+				if !stops(d.o, sig) {
 					continue
 				}
 				d.log.Info("Stopping", "signal", sig.String())
 				d.notify("STOPPING=1")
-				d.drainBGP() // routes leave before the VIPs and IPVS
+				d.drainBGP() // routes leave before the VIPs and IPVS; a second signal cuts it
 				cancel()
 				err := <-runErr
 				d.stopBGP()
@@ -229,6 +229,12 @@ func (d *daemon) loop(ctx context.Context, cancel context.CancelFunc, runErr <-c
 			return ExitFatal
 		}
 	}
+}
+
+// stops says whether sig stops vigild: SIGTERM, and SIGINT without
+// --ignore-sigint.
+func stops(o *Options, sig os.Signal) bool {
+	return sig == syscall.SIGTERM || sig == syscall.SIGINT && !o.IgnoreSIGINT
 }
 
 // stopped logs the end of Run and returns the exit status.

@@ -188,6 +188,30 @@ func (h *harness) stop() int {
 	return -1
 }
 
+// signal sends sig to vigild; one it does not take within two hours
+// fails the test (and is dropped), so that a test of signals during a
+// stop fails rather than deadlocks when vigild no longer reads them.
+func (h *harness) signal(sig os.Signal) {
+	h.t.Helper()
+	select {
+	case h.sigs <- sig:
+	case <-time.After(2 * time.Hour):
+		h.t.Errorf("vigild did not take %v within two hours", sig)
+	}
+}
+
+// wantExit waits for vigild's exit status.
+func (h *harness) wantExit() int {
+	h.t.Helper()
+	select {
+	case c := <-h.code:
+		return c
+	case <-time.After(24 * time.Hour):
+		h.t.Fatalf("vigild did not stop; log:\n%s", h.stderr)
+	}
+	return -1
+}
+
 func TestDaemonStartStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := startDaemon(t, nil)

@@ -93,10 +93,16 @@
 // (vigil.Config.BGP) runs a bgp.Speaker over the Supervisor (Env.Speaker
 // builds it), in the VRRP child with --process-model=keepalived, where a
 // vip gated on a virtual server is a fatal configuration error. SIGTERM
-// and SIGINT drain it (Speaker.Drain) before the Supervisor is cancelled;
-// a reload that changes the block restarts it; a speaker that cannot
-// start stops vigild. Built with -tags nobgp (bgp_nospeaker.go) vigild
-// links no GoBGP and refuses a bgp block.
+// and SIGINT drain it (Speaker.Drain) before the Supervisor is cancelled.
+// A second SIGTERM or SIGINT during the drain (an operator who wants the
+// stop now) cuts it: the drain's context is cancelled, the speaker
+// withdraws the routes at once, vigild logs "BGP drain cut short by a
+// second signal", and the stop goes on as usual (masters hand over with
+// priority 0); with --process-model=keepalived the parent passes that
+// second signal on to the VRRP child. Other signals are ignored during
+// the drain. A reload that changes the block restarts the speaker; a
+// speaker that cannot start stops vigild. Built with -tags nobgp
+// (bgp_nospeaker.go) vigild links no GoBGP and refuses a bgp block.
 //
 // Once a start, a reload or a burst of transitions has settled (10 s
 // after the last), vigild gives the heap it left idle back to the OS

@@ -279,8 +279,9 @@ vigild's own:
       --child-deadline=DUR     a child silent this long is killed and
                                respawned (default 10s)
 
-Signals: HUP reload, TERM/INT stop, USR1 state dump (keepalived.data and
-vigild.json), USR2 statistics (keepalived.stats), in $TMPDIR or /tmp.
+Signals: HUP reload, TERM/INT stop (a second one cuts the BGP drain),
+USR1 state dump (keepalived.data and vigild.json), USR2 statistics
+(keepalived.stats), in $TMPDIR or /tmp.
 `)
 	fmt.Fprint(w, b.String())
 }

@@ -189,7 +189,7 @@ func (p *parent) run() int {
 		ping = t.C
 	}
 	p.wait(ctx, cancel, ping)
-	p.guards.Wait()
+	p.awaitChildren()
 	var perm *permanentExit
 	switch cause := context.Cause(ctx); {
 	case errors.As(cause, &perm):
@@ -205,7 +205,7 @@ func (p *parent) run() int {
 
 // startGuard runs the child of kind under the watchdog until the
 // parent stops; a child that keeps failing stops the parent. Called
-// from run's goroutine only (guards.Wait is too).
+// from run's goroutine only, before awaitChildren waits for guards.
 func (p *parent) startGuard(kind childKind) {
 	p.guards.Go(func() {
 		err := p.wd.Guard(p.ctx, kind.String()+" child", p.policy, func(gctx context.Context, b *watchdog.Beat) error {
@@ -258,7 +258,7 @@ func (p *parent) wait(ctx context.Context, cancel context.CancelCauseFunc, ping 
 		case sig := <-p.env.Signals:
 			switch sig {
 			case syscall.SIGTERM, syscall.SIGINT:
-				if sig == syscall.SIGINT && p.o.IgnoreSIGINT {
+				if !stops(p.o, sig) {
 					continue
 				}
 				p.log.Info("Stopping", "signal", sig.String())
@@ -284,6 +284,32 @@ func (p *parent) wait(ctx context.Context, cancel context.CancelCauseFunc, ping 
 		case <-ctx.Done():
 			p.notify("STOPPING=1")
 			return
+		}
+	}
+}
+
+// awaitChildren waits for the children to stop once run's ctx is done.
+// A SIGTERM or SIGINT meanwhile (one that stops vigild: with systemd's
+// KillMode=process only the parent gets it) is passed on to the VRRP
+// child as SIGTERM, which cuts its BGP drain (daemon.drainBGP); the
+// other signals are ignored.
+func (p *parent) awaitChildren() {
+	done := make(chan struct{})
+	go func() {
+		p.guards.Wait()
+		close(done)
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		case sig := <-p.env.Signals:
+			if !stops(p.o, sig) {
+				p.log.Info("Ignoring signal while stopping", "signal", sig.String())
+				continue
+			}
+			p.log.Info("Stopping now: passing the signal on to the VRRP child (it cuts its BGP drain)", "signal", sig.String())
+			p.forward(syscall.SIGTERM, childVRRP)
 		}
 	}
 }

@@ -75,6 +75,10 @@ type fakeChild struct {
 	sent    []string // parentMsgs, as "Held=[...]"
 	// ignoreTerm: SIGTERM does not end the child (one stuck stopping).
 	ignoreTerm bool
+	// termsToExit is the number of SIGTERMs that end the child (one
+	// whose drain a second SIGTERM cuts); 0 means 1.
+	termsToExit int
+	terms       int
 }
 
 func (c *fakeChild) Send(m parentMsg) error {
@@ -99,20 +103,21 @@ func (c *fakeChild) Status() childStatus {
 	return c.status
 }
 
-// Signal records sig: SIGKILL kills the child, SIGTERM makes it exit 0,
-// the others change nothing.
+// Signal records sig: SIGKILL kills the child, SIGTERM (the
+// termsToExit-th) makes it exit 0, the others change nothing.
 func (c *fakeChild) Signal(sig syscall.Signal) {
 	c.mu.Lock()
 	c.sigs = append(c.sigs, sig)
-	ignoreTerm := c.ignoreTerm
+	if sig == syscall.SIGTERM {
+		c.terms++
+	}
+	term := sig == syscall.SIGTERM && !c.ignoreTerm && c.terms >= max(c.termsToExit, 1)
 	c.mu.Unlock()
-	switch sig {
-	case syscall.SIGKILL:
+	switch {
+	case sig == syscall.SIGKILL:
 		c.exit(childStatus{Code: -1, Signal: sig})
-	case syscall.SIGTERM:
-		if !ignoreTerm {
-			c.exit(childStatus{Code: 0})
-		}
+	case term:
+		c.exit(childStatus{Code: 0})
 	}
 }
 
@@ -447,6 +452,60 @@ func TestSplitSignals(t *testing.T) {
 			t.Errorf("exit %d", c)
 		}
 	})
+}
+
+// A second SIGTERM or SIGINT while the children stop is passed on to the
+// VRRP child as SIGTERM (it cuts its BGP drain), not to the checker
+// child; other signals meanwhile are not passed on. The parent then
+// stops as soon as the VRRP child has.
+func TestSplitSecondSignal(t *testing.T) {
+	for _, second := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(second.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := startSplit(t)
+				vrrp, checker := h.l.kid(childVRRP), h.l.kid(childChecker)
+				vrrp.mu.Lock()
+				vrrp.termsToExit = 2 // draining until the second
+				vrrp.mu.Unlock()
+				t0 := time.Now()
+				h.signal(syscall.SIGTERM)
+				h.wantNote("STOPPING=1")
+				h.signal(syscall.SIGUSR1)
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				select {
+				case c := <-h.code:
+					t.Fatalf("the parent exited %d while the VRRP child drains; log:\n%s", c, h.stderr)
+				default:
+				}
+				if got, want := vrrp.signals(), []syscall.Signal{syscall.SIGTERM, syscall.SIGCONT}; !slices.Equal(got, want) {
+					t.Errorf("before the second signal the VRRP child got %v, want %v", got, want)
+				}
+				h.signal(second)
+				if c := h.wantExit(); c != ExitOK {
+					t.Errorf("exit %d", c)
+				}
+				if d := time.Since(t0); d != time.Minute {
+					t.Errorf("stopped %v after the first SIGTERM, want 1m0s (at once after the second signal)", d)
+				}
+				if got, want := vrrp.signals(), []syscall.Signal{syscall.SIGTERM, syscall.SIGCONT, syscall.SIGTERM}; !slices.Equal(got, want) {
+					t.Errorf("VRRP child got %v, want %v", got, want)
+				}
+				if got, want := checker.signals(), []syscall.Signal{syscall.SIGTERM, syscall.SIGCONT}; !slices.Equal(got, want) {
+					t.Errorf("checker child got %v, want %v", got, want)
+				}
+				log := h.stderr.String()
+				for _, w := range []string{
+					`msg="Stopping now: passing the signal on to the VRRP child (it cuts its BGP drain)" process=parent signal=` + second.String(),
+					`msg="Ignoring signal while stopping" process=parent signal="user defined signal 1"`,
+				} {
+					if !strings.Contains(log, w) {
+						t.Errorf("log lacks %q:\n%s", w, log)
+					}
+				}
+			})
+		})
+	}
 }
 
 // The parent waits for a child that does not stop after SIGTERM for
