@@ -25,7 +25,9 @@
 // VRIDs (200; VIP 198.18.0.i/15 for VRID i; keepalived in every run, or
 // -mass-master), B their backup, A SIGKILLed; per VRID, B's first GARP
 // for its VIP minus that VRID's due time, p50 / p99 / max across the
-// VRIDs of each run.
+// VRIDs of each run, and B's CPU time. -impl floor is B as a floor: the
+// same takeovers with raw system calls and nothing else (massfloor.go);
+// with -vrids 1, the floor of a single takeover.
 //
 // Every run builds a fresh topology, so it starts clean, and deletes it.
 // Run as root from the module root:
@@ -33,6 +35,8 @@
 //	go run ./bench/failover         # 10 runs x {1s, 100ms, 10ms} x {SIGKILL, SIGTERM} x {IPv4, IPv6} x both: ~21 min
 //	go run ./bench/failover -quick  # 2 runs at 100ms, IPv4: under a minute
 //	go run ./bench/failover -mass   # 5 runs, 200 VRIDs at 100ms, SIGKILL, IPv4, both: ~1 min
+//	go run ./bench/failover -mass -impl keepalived,vigil,vigild,floor -runs 10
+//	go run ./bench/failover -mass -vrids 1 -intervals 1s,100ms,10ms -impl floor,vigil -runs 20
 //	go run ./bench/failover -runs 10 -intervals 10ms -impl vigil -signals kill -families ipv6
 package main
 
@@ -78,8 +82,9 @@ type config struct {
 	impls     []string
 	signals   []string
 	families  []string
-	vrids     int    // -mass
-	massA     string // -mass-master: A's implementation, "" for B's
+	vrids     int           // -mass
+	massA     string        // -mass-master: A's implementation, "" for B's
+	approach  time.Duration // -floor-approach
 	vrrpd     string
 	vigild    string
 	workDir   string
@@ -109,7 +114,12 @@ type result struct {
 	aux time.Duration
 }
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	if code, ok := massFloorMain(os.Args[1:], os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("failover", flag.ContinueOnError)
@@ -121,13 +131,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	runs := fs.Int("runs", 0, "runs per (implementation, family, interval, signal) (0: 10; with -mass 5)")
 	intervals := fs.String("intervals", "", `advert intervals, comma-separated: 1s and other whole seconds use VRRPv2 for IPv4 (v3 for IPv6), sub-second ones VRRPv3 (whole centiseconds) ("": 1s,100ms,10ms; with -mass 100ms)`)
-	impls := fs.String("impl", "keepalived,vigil", "implementations to run, comma-separated: keepalived, vigil (examples/vrrpd), vigild (cmd/vigild on keepalived's file)")
+	impls := fs.String("impl", "keepalived,vigil", "implementations to run, comma-separated: keepalived, vigil (examples/vrrpd), vigild (cmd/vigild on keepalived's file); with -mass also floor (B's takeovers with raw system calls and nothing else, IPv4: massfloor.go)")
 	signals := fs.String("signals", "", `how the master stops, comma-separated: kill (SIGKILL: crash), term (SIGTERM: graceful, priority 0) ("": kill,term; with -mass kill)`)
 	families := fs.String("families", "", `address families, comma-separated: ipv4, ipv6 ("": ipv4,ipv6; with -mass ipv4)`)
 	quick := fs.Bool("quick", false, "short run: -runs 2 -intervals 100ms -families ipv4 (overrides them)")
 	mass := fs.Bool("mass", false, "mass failover: A master of -vrids VRIDs, SIGKILLed; B's lateness per VRID")
 	vrids := fs.Int("vrids", 200, "with -mass: VRIDs 1..N (1..255)")
 	massA := fs.String("mass-master", "keepalived", "with -mass: the dying master A's implementation for every run (keepalived, vigil, vigild), or same: B's")
+	approach := fs.Duration("floor-approach", -1, "with -mass -impl floor: the floor polls its socket and the clock this long before a deadline, as vigil's final approach for a lone takeover (0: it sleeps in epoll_wait until its timer fires; negative: 1ms with -vrids 1, else 0, as vigil, which polls only while no other router of the process takes over)")
 	vrrpd := fs.String("vrrpd", "", "vrrpd binary to use (default: go build ./examples/vrrpd into a temporary directory)")
 	vigild := fs.String("vigild", "", "vigild binary to use (default: CGO_ENABLED=0 go build ./cmd/vigild into a temporary directory)")
 	keep := fs.String("keep", "", "keep every run's pcap and daemon logs under this directory")
@@ -168,13 +179,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "failover: -trace needs -keep")
 		return 2
 	}
-	c := &config{runs: *runs, vrrpd: *vrrpd, vigild: *vigild, maxFail: *maxFail, vrids: *vrids, trace: *trace}
+	c := &config{approach: *approach, runs: *runs, vrrpd: *vrrpd, vigild: *vigild, maxFail: *maxFail, vrids: *vrids, trace: *trace}
 	var err error
 	if c.intervals, err = parseIntervals(*intervals); err != nil {
 		fmt.Fprintln(stderr, "failover: -intervals:", err)
 		return 2
 	}
-	if c.impls, err = benchkit.ParseList(*impls, allImp); err != nil {
+	known := allImp
+	if *mass {
+		known = append(slices.Clone(allImp), "floor")
+	}
+	if c.impls, err = benchkit.ParseList(*impls, known); err != nil {
 		fmt.Fprintln(stderr, "failover: -impl:", err)
 		return 2
 	}
@@ -197,6 +212,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintln(stderr, "failover: -mass-master: want keepalived, vigil, vigild or same")
 		return 2
+	}
+	if c.approach < 0 {
+		c.approach = 0
+		if c.vrids == 1 {
+			c.approach = time.Millisecond
+		}
 	}
 	if c.vrids < 1 || c.vrids > 255 {
 		fmt.Fprintln(stderr, "failover: -vrids: want 1..255")

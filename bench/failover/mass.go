@@ -54,6 +54,36 @@ type massResult struct {
 	// first to the last VRID's first GARP/NA: B's takeovers are
 	// serialized when garpSpan is much longer than dueSpan.
 	dueSpan, garpSpan time.Duration
+	// cpu is the CPU time B's threads ran from the signal to the end of
+	// the capture (300 ms after B's last takeover): the takeovers, and
+	// around them a backup's receiving and a master's adverts; wakes is
+	// how many times its threads were put on a CPU in that time.
+	cpu   time.Duration
+	wakes int64
+	// faults and majors are B's minor and major page faults in that
+	// time.
+	faults, majors int64
+}
+
+// usage is what a process has used so far: CPU time, times put on a
+// CPU, minor page faults.
+type usage struct {
+	cpu                   time.Duration
+	wakes, faults, majors int64
+}
+
+// bUsage is the usage so far of r's processes.
+func bUsage(r benchkit.Router) (u usage, err error) {
+	for _, pid := range r.PIDs() {
+		c, err1 := benchkit.SchedRuntime(pid)
+		w, err2 := benchkit.SchedSlices(pid)
+		f, mf, err3 := benchkit.Faults(pid)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return u, err
+		}
+		u.cpu, u.wakes, u.faults, u.majors = u.cpu+c, u.wakes+w, u.faults+f, u.majors+mf
+	}
+	return u, nil
 }
 
 // massSlack is the bound: every VRID's first GARP within
@@ -92,10 +122,10 @@ func runMass(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 						continue
 					}
 					results[k] = append(results[k], r)
-					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms; advert→GARP/NA p50 %s p99 %s ms; due times span %s ms, first GARP/NAs %s ms\n",
+					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms; advert→GARP/NA p50 %s p99 %s ms; due times span %s ms, first GARP/NAs %s ms; B's CPU %s ms, %d times on a CPU, %d page faults (%d major)\n",
 						impl, fam, ivalName(ival, fam), i, c.runs, c.vrids, benchkit.Ms(r.garp.p50), benchkit.Ms(r.garp.p99),
 						benchkit.Ms(r.garp.max), r.late, massSlack, benchkit.Ms(r.advert.p50), benchkit.Ms(r.advert.p99), benchkit.Ms(r.advert.max),
-						benchkit.Ms(r.gap.p50), benchkit.Ms(r.gap.p99), benchkit.Ms(r.dueSpan), benchkit.Ms(r.garpSpan))
+						benchkit.Ms(r.gap.p50), benchkit.Ms(r.gap.p99), benchkit.Ms(r.dueSpan), benchkit.Ms(r.garpSpan), benchkit.Ms(r.cpu), r.wakes, r.faults, r.majors)
 				}
 			}
 		}
@@ -110,6 +140,16 @@ func runMass(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 
 // massStart starts impl on h as the router of VRIDs 1..c.vrids.
 func massStart(ctx context.Context, c *config, k massKey, impl string, h *nstest.Host, state string, prio int, dir string, extra ...string) (benchkit.Router, error) {
+	if impl == "floor" {
+		if state != "BACKUP" || k.fam != "ipv4" {
+			return nil, errors.New("the mass floor is B only, IPv4 only")
+		}
+		f, err := startMassFloor(h.Name, massFloorFlags{iface: h.Link, vrids: c.vrids, interval: k.ival, prio: prio, garps: 5, approach: c.approach})
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return f, nil
+	}
 	var blocks []string
 	if impl == "keepalived" || impl == "vigild" { // both run keepalived.conf
 		for id := 1; id <= c.vrids; id++ {
@@ -187,6 +227,10 @@ func massRun(ctx context.Context, c *config, k massKey, n int) (res massResult, 
 	if err = benchkit.Sleep(ctx, 2*k.ival+20*time.Millisecond); err != nil {
 		return res, err
 	}
+	u0, err := bUsage(rb)
+	if err != nil {
+		return res, err
+	}
 	t0, err := ra.Crash()
 	if err != nil {
 		return res, fmt.Errorf("signal A: %w", err)
@@ -204,10 +248,16 @@ func massRun(ctx context.Context, c *config, k massKey, n int) (res massResult, 
 	if err = capture.Stop(); err != nil {
 		return res, err
 	}
+	u1, err := bUsage(rb)
+	if err != nil {
+		return res, err
+	}
 	if capture.Dropped > 0 {
 		return res, fmt.Errorf("tcpdump: %d packets dropped by the kernel", capture.Dropped)
 	}
-	return analyzeMass(capture.File, c, k, A, B, t0)
+	res, err = analyzeMass(capture.File, c, k, A, B, t0)
+	res.cpu, res.wakes, res.faults, res.majors = u1.cpu-u0.cpu, u1.wakes-u0.wakes, u1.faults-u0.faults, u1.majors-u0.majors
+	return res, err
 }
 
 // analyzeMass reads the capture of one mass run.
@@ -282,7 +332,7 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		"per VRID, B's first GARP/NA for its VIP (and its first advert) minus A's last advert + Master_Down_Interval,\n"+
 		"p50 / p99 / max across the VRIDs of a run; each cell min / median / max over the runs (ms)\n\n", a, c.vrids, prioB)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "impl\tfamily\tinterval\truns\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tadvert p50\tadvert p99\tadvert max\tVRIDs over +5 ms\tdue times span\tfirst GARP/NAs span\tadvert→GARP/NA p99\t")
+	fmt.Fprintln(tw, "impl\tfamily\tinterval\truns\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tadvert p50\tadvert p99\tadvert max\tVRIDs over +5 ms\tdue times span\tfirst GARP/NAs span\tadvert→GARP/NA p99\tB's CPU\tB on a CPU (times)\tB's page faults\tmajor\t")
 	over := func(rs []massResult, f func(massResult) time.Duration) benchkit.Summary {
 		ds := make([]time.Duration, len(rs))
 		for i, r := range rs {
@@ -304,7 +354,11 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		for _, ival := range c.intervals {
 			for _, impl := range c.impls {
 				rs := results[massKey{impl, fam, ival}]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t%v\t%v\t%v\t\n", impl, fam, ivalName(ival, fam), len(rs),
+				wakes, faults, majors := make([]float64, len(rs)), make([]float64, len(rs)), make([]float64, len(rs))
+				for i, r := range rs {
+					wakes[i], faults[i], majors[i] = float64(r.wakes), float64(r.faults), float64(r.majors)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t%v\t%v\t%v\t%v\t%s\t%s\t%s\t\n", impl, fam, ivalName(ival, fam), len(rs),
 					over(rs, gp50), over(rs, gp99), over(rs, gmax),
 					over(rs, func(r massResult) time.Duration { return r.advert.p50 }),
 					over(rs, func(r massResult) time.Duration { return r.advert.p99 }),
@@ -312,34 +366,61 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 					lateSum(rs), len(rs)*c.vrids,
 					over(rs, func(r massResult) time.Duration { return r.dueSpan }),
 					over(rs, func(r massResult) time.Duration { return r.garpSpan }),
-					over(rs, func(r massResult) time.Duration { return r.gap.p99 }))
+					over(rs, func(r massResult) time.Duration { return r.gap.p99 }),
+					over(rs, func(r massResult) time.Duration { return r.cpu }),
+					benchkit.SummarizeFloats(wakes).Format("%.0f"), benchkit.SummarizeFloats(faults).Format("%.0f"), benchkit.SummarizeFloats(majors).Format("%.0f"))
 			}
 		}
 	}
 	tw.Flush()
-	if !slices.Contains(c.impls, "keepalived") {
+	if slices.Contains(c.impls, "keepalived") {
+		for _, impl := range []string{"vigil", "vigild"} {
+			if !slices.Contains(c.impls, impl) {
+				continue
+			}
+			fmt.Fprintf(w, "\n%s / keepalived, ratio of the medians over runs; target: %s's GARP/NA p99 ≤ 0.5x keepalived's, every VRID within +5 ms\n\n", impl, impl)
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "family\tinterval\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tp99 ≤ 0.5x\tall within +5 ms\t")
+			for _, fam := range c.families {
+				for _, ival := range c.intervals {
+					v, ka := results[massKey{impl, fam, ival}], results[massKey{"keepalived", fam, ival}]
+					if len(v) == 0 || len(ka) == 0 {
+						continue
+					}
+					r := func(f func(massResult) time.Duration) string {
+						return benchkit.Ratio(float64(over(v, f).Median), float64(over(ka, f).Median))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", fam, ivalName(ival, fam), r(gp50), r(gp99), r(gmax),
+						yesNo(over(v, gp99).Median <= over(ka, gp99).Median/2), yesNo(lateSum(v) == 0))
+				}
+			}
+			tw.Flush()
+		}
+	}
+	if !slices.Contains(c.impls, "floor") {
 		return
 	}
-	for _, impl := range []string{"vigil", "vigild"} {
-		if !slices.Contains(c.impls, impl) {
+	fmt.Fprintf(w, "\neach / floor (the same takeovers with raw system calls and nothing else), ratio of the medians over runs; VRIDs over +5 ms, each and the floor's\n\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "impl\tfamily\tinterval\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tB's CPU\tover +5 ms\tfloor over +5 ms\t")
+	for _, impl := range c.impls {
+		if impl == "floor" {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s / keepalived, ratio of the medians over runs; target: %s's GARP/NA p99 ≤ 0.5x keepalived's, every VRID within +5 ms\n\n", impl, impl)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "family\tinterval\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tp99 ≤ 0.5x\tall within +5 ms\t")
 		for _, fam := range c.families {
 			for _, ival := range c.intervals {
-				v, ka := results[massKey{impl, fam, ival}], results[massKey{"keepalived", fam, ival}]
-				if len(v) == 0 || len(ka) == 0 {
+				v, fl := results[massKey{impl, fam, ival}], results[massKey{"floor", fam, ival}]
+				if len(v) == 0 || len(fl) == 0 {
 					continue
 				}
 				r := func(f func(massResult) time.Duration) string {
-					return benchkit.Ratio(float64(over(v, f).Median), float64(over(ka, f).Median))
+					return benchkit.Ratio(float64(over(v, f).Median), float64(over(fl, f).Median))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", fam, ivalName(ival, fam), r(gp50), r(gp99), r(gmax),
-					yesNo(over(v, gp99).Median <= over(ka, gp99).Median/2), yesNo(lateSum(v) == 0))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d of %d\t%d of %d\t\n", impl, fam, ivalName(ival, fam), r(gp50), r(gp99), r(gmax),
+					r(func(r massResult) time.Duration { return r.cpu }),
+					lateSum(v), len(v)*c.vrids, lateSum(fl), len(fl)*c.vrids)
 			}
 		}
-		tw.Flush()
 	}
+	tw.Flush()
 }

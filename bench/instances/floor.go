@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/vigil-ha/vigil/bench/internal/benchkit"
 	"github.com/vigil-ha/vigil/vrrp"
 	"golang.org/x/sys/unix"
 )
@@ -195,15 +196,15 @@ func openSender(name string) (*floorSender, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := rawSocket(name, []sockopt{
-		{"SO_BINDTODEVICE", func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name) }},
-		{"IP_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, vrrp.TTL) }},
-		{"IP_MULTICAST_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, vrrp.TTL) }},
-		{"IP_TOS", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, dscpCS6) }},
-		{"IP_MULTICAST_LOOP", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0) }},
-		{"IP_MULTICAST_IF", func(fd int) error {
+	fd, err := benchkit.RawVRRPSocket(name, []benchkit.SockOpt{
+		benchkit.Opt("SO_BINDTODEVICE", func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name) }),
+		benchkit.Opt("IP_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, vrrp.TTL) }),
+		benchkit.Opt("IP_MULTICAST_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, vrrp.TTL) }),
+		benchkit.Opt("IP_TOS", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, dscpCS6) }),
+		benchkit.Opt("IP_MULTICAST_LOOP", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0) }),
+		benchkit.Opt("IP_MULTICAST_IF", func(fd int) error {
 			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)})
-		}},
+		}),
 	})
 	if err != nil {
 		return nil, err
@@ -354,22 +355,22 @@ func openReceiver(name string) (*floorReceiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := rawSocket(name, []sockopt{
-		{"SO_BINDTODEVICE", func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name) }},
-		{"SO_RCVBUF", func(fd int) error {
+	fd, err := benchkit.RawVRRPSocket(name, []benchkit.SockOpt{
+		benchkit.Opt("SO_BINDTODEVICE", func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name) }),
+		benchkit.Opt("SO_RCVBUF", func(fd int) error {
 			// FORCE passes net.core.rmem_max with CAP_NET_ADMIN.
 			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, vrrp.DefaultReceiveBuffer); err != nil {
 				return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, vrrp.DefaultReceiveBuffer)
 			}
 			return nil
-		}},
-		{"SO_TIMESTAMPNS", func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) }},
-		{"IP_RECVTTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1) }},
-		{"IP_PKTINFO", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1) }},
-		{"IP_ADD_MEMBERSHIP", func(fd int) error {
+		}),
+		benchkit.Opt("SO_TIMESTAMPNS", func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) }),
+		benchkit.Opt("IP_RECVTTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1) }),
+		benchkit.Opt("IP_PKTINFO", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1) }),
+		benchkit.Opt("IP_ADD_MEMBERSHIP", func(fd int) error {
 			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP,
 				&unix.IPMreqn{Multiaddr: vrrp.GroupV4.As4(), Ifindex: int32(ifi.Index)})
-		}},
+		}),
 	})
 	if err != nil {
 		return nil, err
@@ -497,29 +498,6 @@ func openEach[T any](l layout, open func(name string) (T, error)) ([]T, error) {
 // dscpCS6 is the TOS byte vrrpd's adverts carry (DSCP CS6, as
 // keepalived's).
 const dscpCS6 = 0xc0
-
-// sockopt is one socket option of a floor socket.
-type sockopt struct {
-	name string
-	set  func(fd int) error
-}
-
-// rawSocket opens a blocking raw IPv4 socket of protocol 112 for
-// interface name and sets opts in order; it closes the socket on the
-// first error.
-func rawSocket(name string, opts []sockopt) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, vrrp.Protocol)
-	if err != nil {
-		return -1, fmt.Errorf("%s: socket: %w", name, err)
-	}
-	for _, o := range opts {
-		if err := o.set(fd); err != nil {
-			unix.Close(fd)
-			return -1, fmt.Errorf("%s: %s: %w", name, o.name, err)
-		}
-	}
-	return fd, nil
-}
 
 // floorSignals returns the channel of SIGTERM and SIGINT.
 func floorSignals() <-chan os.Signal {

@@ -18,19 +18,9 @@ const ClockTick = 10 * time.Millisecond
 // CPUTicks returns utime+stime of pid (all its threads, live and ended)
 // from /proc/PID/stat, in clock ticks.
 func CPUTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := statFields(pid)
 	if err != nil {
 		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
-	}
-	// Fields from 3 (state) on; utime and stime are fields 14 and 15.
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
@@ -38,6 +28,44 @@ func CPUTicks(pid int) (int64, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
 	}
 	return ut + st, nil
+}
+
+// Faults returns the minor and major page faults of pid (all its
+// threads, live and ended) from /proc/PID/stat. A minor fault maps a
+// page the process touches for the first time since it was mapped or
+// given back (on a VM with shadow page tables, 10 µs each and more:
+// bench/README.md); a major one waits for the page to be read from
+// disk: a page of the binary the kernel had reclaimed.
+func Faults(pid int) (minor, major int64, err error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	minor, err1 := strconv.ParseInt(f[7], 10, 64)
+	major, err2 := strconv.ParseInt(f[9], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: minflt %q majflt %q", pid, f[7], f[9])
+	}
+	return minor, major, nil
+}
+
+// statFields returns the fields of /proc/PID/stat from the third (state)
+// on: field n of proc(5) is element n-3.
+func statFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return f, nil
 }
 
 // SchedRuntime returns the time pid's live threads have spent on a CPU,
