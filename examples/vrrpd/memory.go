@@ -21,10 +21,15 @@ import (
 // "Mass failover: batched adds, and the garbage collector"), so a spell
 // of transitions runs at -spell-gc-percent until its trim (newTrimmer).
 func setMemory(o *options) {
-	if _, ok := os.LookupEnv("GOGC"); !ok {
+	if !gogcSet() {
 		debug.SetGCPercent(o.gcPercent)
 	}
 }
+
+// gogcSet reports whether the GOGC environment variable sets the
+// collector's target. An empty GOGC does not: the runtime reads it as
+// unset (100), and so does vigild.
+func gogcSet() bool { return os.Getenv("GOGC") != "" }
 
 // newTrimmer returns the trimmer that gives the heap a start or a
 // takeover left idle back to the OS -trim-after the last transition
@@ -36,7 +41,7 @@ func setMemory(o *options) {
 // target stays.
 func newTrimmer(o *options) *memtrim.Trimmer {
 	c := memtrim.Config{Delay: o.trimAfter}
-	if _, ok := os.LookupEnv("GOGC"); !ok {
+	if !gogcSet() {
 		c.SpellGCPercent = o.spellGC
 	}
 	t := memtrim.New(c)
