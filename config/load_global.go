@@ -23,7 +23,8 @@ const (
 	whyOneProc   = "not supported: vigil is one process"
 	whyNoSMTP    = "not supported: no SMTP alerts (use notify scripts or the FIFO)"
 	whyNoBFD     = "not supported: no BFD"
-	whySched     = "not supported: vigil does not change its scheduling, memory locking or CPU affinity (use the service manager: CPUSchedulingPolicy=, LimitMEMLOCK=, CPUAffinity=)"
+	whySched     = "not supported: vigil does not change its scheduling or CPU affinity (use the service manager: CPUSchedulingPolicy=, Nice=, CPUAffinity=)"
+	whyNoSwap    = "not supported: vigil does not lock its memory (mlockall); MemorySwapMax=0 in the service's unit keeps its heap out of swap, though its binary's pages can still be reclaimed under memory pressure (LimitMEMLOCK= only raises the limit)"
 	whyRcvBuf    = "not supported: vigil sizes its sockets' buffers itself"
 	whyFirewall  = "not supported: vigil enforces no_accept with nftables only (see nftables)"
 	whyNoExtraIf = "not supported: vigil announces on the instance's interface only"
@@ -53,9 +54,9 @@ var globalIgnored = map[string]string{
 	"vrrp_priority":                       whySched,
 	"checker_priority":                    whySched,
 	"bfd_priority":                        whySched,
-	"vrrp_no_swap":                        whySched,
-	"checker_no_swap":                     whySched,
-	"bfd_no_swap":                         whySched,
+	"vrrp_no_swap":                        whyNoSwap,
+	"checker_no_swap":                     whyNoSwap,
+	"bfd_no_swap":                         whyNoSwap,
 	"vrrp_rt_priority":                    whySched,
 	"checker_rt_priority":                 whySched,
 	"bfd_rt_priority":                     whySched,
