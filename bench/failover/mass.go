@@ -54,22 +54,22 @@ type massResult struct {
 	// first to the last VRID's first GARP/NA: B's takeovers are
 	// serialized when garpSpan is much longer than dueSpan.
 	dueSpan, garpSpan time.Duration
-	// cpu is the CPU time B's threads ran from the signal to the end of
-	// the capture (300 ms after B's last takeover): the takeovers, and
-	// around them a backup's receiving and a master's adverts; wakes is
-	// how many times its threads were put on a CPU in that time.
-	cpu   time.Duration
-	wakes int64
-	// faults and majors are B's minor and major page faults in that
-	// time.
-	faults, majors int64
+	// use is what B used from the signal to the end of the capture (300
+	// ms after its last takeover): the takeovers, and around them a
+	// backup's receiving and a master's adverts.
+	use usage
 }
 
-// usage is what a process has used so far: CPU time, times put on a
-// CPU, minor page faults.
+// usage is what a process has used (so far, or in a window): CPU time,
+// times its threads were put on a CPU, minor and major page faults.
 type usage struct {
 	cpu                   time.Duration
 	wakes, faults, majors int64
+}
+
+// since is what was used from u0 to u.
+func (u usage) since(u0 usage) usage {
+	return usage{u.cpu - u0.cpu, u.wakes - u0.wakes, u.faults - u0.faults, u.majors - u0.majors}
 }
 
 // bUsage is the usage so far of r's processes.
@@ -125,7 +125,7 @@ func runMass(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms; advert→GARP/NA p50 %s p99 %s ms; due times span %s ms, first GARP/NAs %s ms; B's CPU %s ms, %d times on a CPU, %d page faults (%d major)\n",
 						impl, fam, ivalName(ival, fam), i, c.runs, c.vrids, benchkit.Ms(r.garp.p50), benchkit.Ms(r.garp.p99),
 						benchkit.Ms(r.garp.max), r.late, massSlack, benchkit.Ms(r.advert.p50), benchkit.Ms(r.advert.p99), benchkit.Ms(r.advert.max),
-						benchkit.Ms(r.gap.p50), benchkit.Ms(r.gap.p99), benchkit.Ms(r.dueSpan), benchkit.Ms(r.garpSpan), benchkit.Ms(r.cpu), r.wakes, r.faults, r.majors)
+						benchkit.Ms(r.gap.p50), benchkit.Ms(r.gap.p99), benchkit.Ms(r.dueSpan), benchkit.Ms(r.garpSpan), benchkit.Ms(r.use.cpu), r.use.wakes, r.use.faults, r.use.majors)
 				}
 			}
 		}
@@ -256,7 +256,7 @@ func massRun(ctx context.Context, c *config, k massKey, n int) (res massResult, 
 		return res, fmt.Errorf("tcpdump: %d packets dropped by the kernel", capture.Dropped)
 	}
 	res, err = analyzeMass(capture.File, c, k, A, B, t0)
-	res.cpu, res.wakes, res.faults, res.majors = u1.cpu-u0.cpu, u1.wakes-u0.wakes, u1.faults-u0.faults, u1.majors-u0.majors
+	res.use = u1.since(u0)
 	return res, err
 }
 
@@ -340,6 +340,13 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		}
 		return benchkit.Summarize(ds)
 	}
+	count := func(rs []massResult, f func(massResult) int64) string {
+		xs := make([]float64, len(rs))
+		for i, r := range rs {
+			xs[i] = float64(f(r))
+		}
+		return benchkit.SummarizeFloats(xs).Format("%.0f")
+	}
 	gp50 := func(r massResult) time.Duration { return r.garp.p50 }
 	gp99 := func(r massResult) time.Duration { return r.garp.p99 }
 	gmax := func(r massResult) time.Duration { return r.garp.max }
@@ -354,10 +361,6 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		for _, ival := range c.intervals {
 			for _, impl := range c.impls {
 				rs := results[massKey{impl, fam, ival}]
-				wakes, faults, majors := make([]float64, len(rs)), make([]float64, len(rs)), make([]float64, len(rs))
-				for i, r := range rs {
-					wakes[i], faults[i], majors[i] = float64(r.wakes), float64(r.faults), float64(r.majors)
-				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t%v\t%v\t%v\t%v\t%s\t%s\t%s\t\n", impl, fam, ivalName(ival, fam), len(rs),
 					over(rs, gp50), over(rs, gp99), over(rs, gmax),
 					over(rs, func(r massResult) time.Duration { return r.advert.p50 }),
@@ -367,8 +370,10 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 					over(rs, func(r massResult) time.Duration { return r.dueSpan }),
 					over(rs, func(r massResult) time.Duration { return r.garpSpan }),
 					over(rs, func(r massResult) time.Duration { return r.gap.p99 }),
-					over(rs, func(r massResult) time.Duration { return r.cpu }),
-					benchkit.SummarizeFloats(wakes).Format("%.0f"), benchkit.SummarizeFloats(faults).Format("%.0f"), benchkit.SummarizeFloats(majors).Format("%.0f"))
+					over(rs, func(r massResult) time.Duration { return r.use.cpu }),
+					count(rs, func(r massResult) int64 { return r.use.wakes }),
+					count(rs, func(r massResult) int64 { return r.use.faults }),
+					count(rs, func(r massResult) int64 { return r.use.majors }))
 			}
 		}
 	}
@@ -417,7 +422,7 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 					return benchkit.Ratio(float64(over(v, f).Median), float64(over(fl, f).Median))
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d of %d\t%d of %d\t\n", impl, fam, ivalName(ival, fam), r(gp50), r(gp99), r(gmax),
-					r(func(r massResult) time.Duration { return r.cpu }),
+					r(func(r massResult) time.Duration { return r.use.cpu }),
 					lateSum(v), len(v)*c.vrids, lateSum(fl), len(fl)*c.vrids)
 			}
 		}
