@@ -188,6 +188,17 @@ func (h *harness) stop() int {
 	return -1
 }
 
+// wantRunning fails the test if vigild has exited; call it after
+// synctest.Wait, while vigild should be waiting (what: for what).
+func (h *harness) wantRunning(what string) {
+	h.t.Helper()
+	select {
+	case c := <-h.code:
+		h.t.Fatalf("vigild exited %d %s; log:\n%s", c, what, h.stderr)
+	default:
+	}
+}
+
 // signal sends sig to vigild; one it does not take within two hours
 // fails the test (and is dropped), so that a test of signals during a
 // stop fails rather than deadlocks when vigild no longer reads them.
