@@ -491,9 +491,8 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // massFloorNode is a mass floor process as a benchkit.Router: BACKUP
 // of every VRID once ready, MASTER of those it has reported.
 type massFloorNode struct {
-	p   *benchkit.Proc
-	out *benchkit.Log
-	n   int
+	*benchkit.FloorProc
+	n int
 }
 
 // startMassFloor runs this program as the mass floor in namespace ns.
@@ -502,27 +501,18 @@ func startMassFloor(ns string, f massFloorFlags) (*massFloorNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	fn := &massFloorNode{out: &benchkit.Log{}, n: f.vrids}
-	p, err := benchkit.Start(massFloorCmd, fn.out, fn.out, append([]string{"ip", "netns", "exec", ns, self}, f.args()...)...)
+	p, err := benchkit.StartFloor(self, ns, massFloorCmd, f.args()...)
 	if err != nil {
 		return nil, err
 	}
-	fn.p = p
-	go func() { // wake AwaitStates when the process exits without a word more
-		<-p.Done()
-		_, _ = fn.out.Write(nil)
-	}()
-	return fn, nil
+	return &massFloorNode{FloorProc: p, n: f.vrids}, nil
 }
 
 var floorReadyLine = regexp.MustCompile(`(?m)^ready: `)
 
-// Impl implements benchkit.Router.
-func (f *massFloorNode) Impl() string { return "floor" }
-
 // States implements benchkit.Router.
 func (f *massFloorNode) States(state string) int {
-	s := f.out.String()
+	s := f.Out.String()
 	switch state {
 	case "BACKUP": // every VRID, once it has heard them all
 		if floorReadyLine.MatchString(s) {
@@ -536,37 +526,11 @@ func (f *massFloorNode) States(state string) int {
 
 // AwaitStates implements benchkit.Router.
 func (f *massFloorNode) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
-	err := f.out.Await(ctx, limit, fmt.Sprintf("floor %d x %s", n, state), func(string) bool {
-		return f.States(state) >= n || f.p.Exited()
+	err := f.Out.Await(ctx, limit, fmt.Sprintf("floor %d x %s", n, state), func(string) bool {
+		return f.States(state) >= n || f.P.Exited()
 	})
 	if err == nil && f.States(state) < n {
-		err = fmt.Errorf("floor exited (%v): %s", f.p.Err(), f.out.Tail(10))
+		err = fmt.Errorf("floor exited (%v): %s", f.P.Err(), f.Out.Tail(10))
 	}
 	return err
 }
-
-// Crash implements benchkit.Router: the floor is never the dying master.
-func (f *massFloorNode) Crash() (time.Time, error) {
-	return time.Time{}, errors.New("the mass floor is only B")
-}
-
-// Leave implements benchkit.Router.
-func (f *massFloorNode) Leave() (time.Time, error) {
-	return time.Time{}, errors.New("the mass floor is only B")
-}
-
-// Exited implements benchkit.Router.
-func (f *massFloorNode) Exited() bool { return f.p.Exited() }
-
-// WaitExit implements benchkit.Router.
-func (f *massFloorNode) WaitExit(limit time.Duration) bool { return f.p.Wait(limit) }
-
-// Stop implements benchkit.Router: SIGTERM (it prints its counts), then
-// SIGKILL after 5 s.
-func (f *massFloorNode) Stop() error { return f.p.Stop(syscall.SIGTERM, 5*time.Second) }
-
-// PIDs implements benchkit.Router.
-func (f *massFloorNode) PIDs() []int { return []int{f.p.PID()} }
-
-// Output implements benchkit.Router.
-func (f *massFloorNode) Output() string { return f.out.String() }

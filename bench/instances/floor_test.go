@@ -312,12 +312,12 @@ func TestCheckFirst(t *testing.T) {
 // ready, and in no other: measure's checks read them as a daemon's.
 func TestFloorNodeStates(t *testing.T) {
 	for _, state := range []string{"MASTER", "BACKUP"} {
-		f := &floorNode{out: &benchkit.Log{}, state: state, n: 200}
-		fmt.Fprintln(f.out, "floor-recv: starting")
+		f := &floorNode{FloorProc: &benchkit.FloorProc{Out: &benchkit.Log{}}, state: state, n: 200}
+		fmt.Fprintln(f.Out, "floor-recv: starting")
 		if got := f.States(state); got != 0 {
 			t.Errorf("%s before ready: %d", state, got)
 		}
-		fmt.Fprintln(f.out, "ready: floor-...: joined")
+		fmt.Fprintln(f.Out, "ready: floor-...: joined")
 		if got := f.States(state); got != 200 {
 			t.Errorf("%s once ready: %d, want 200", state, got)
 		}
