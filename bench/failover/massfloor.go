@@ -186,21 +186,15 @@ func runMassFloor(f massFloorFlags, stdout io.Writer) error {
 func (m *massFloor) open(ifi *net.Interface) error {
 	name := ifi.Name
 	var err error
-	m.vfd, err = benchkit.RawVRRPSocket(name, []benchkit.SockOpt{
-		benchkit.Opt("SO_BINDTODEVICE", func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name) }),
-		benchkit.Opt("IP_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, vrrp.TTL) }),
-		benchkit.Opt("IP_MULTICAST_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, vrrp.TTL) }),
-		benchkit.Opt("IP_TOS", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, 0xc0) }),
-		benchkit.Opt("IP_MULTICAST_LOOP", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0) }),
-		benchkit.Opt("IP_MULTICAST_IF", func(fd int) error {
-			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)})
-		}),
+	// vrrp.Listen's send side, and it receives A's adverts with their
+	// kernel receive times.
+	m.vfd, err = benchkit.RawVRRPSocket(name, append(benchkit.SendOpts(ifi),
 		benchkit.Opt("IP_ADD_MEMBERSHIP", func(fd int) error {
 			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, &unix.IPMreqn{Multiaddr: vrrp.GroupV4.As4(), Ifindex: int32(ifi.Index)})
 		}),
 		benchkit.Opt("SO_TIMESTAMPNS", func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) }),
 		benchkit.Opt("O_NONBLOCK", func(fd int) error { return unix.SetNonblock(fd, true) }),
-	})
+	))
 	if err != nil {
 		return err
 	}

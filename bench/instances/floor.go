@@ -196,16 +196,7 @@ func openSender(name string) (*floorSender, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := benchkit.RawVRRPSocket(name, []benchkit.SockOpt{
-		benchkit.Opt("SO_BINDTODEVICE", func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name) }),
-		benchkit.Opt("IP_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, vrrp.TTL) }),
-		benchkit.Opt("IP_MULTICAST_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, vrrp.TTL) }),
-		benchkit.Opt("IP_TOS", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, dscpCS6) }),
-		benchkit.Opt("IP_MULTICAST_LOOP", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0) }),
-		benchkit.Opt("IP_MULTICAST_IF", func(fd int) error {
-			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)})
-		}),
-	})
+	fd, err := benchkit.RawVRRPSocket(name, benchkit.SendOpts(ifi))
 	if err != nil {
 		return nil, err
 	}
@@ -494,10 +485,6 @@ func openEach[T any](l layout, open func(name string) (T, error)) ([]T, error) {
 	}
 	return out, nil
 }
-
-// dscpCS6 is the TOS byte vrrpd's adverts carry (DSCP CS6, as
-// keepalived's).
-const dscpCS6 = 0xc0
 
 // floorSignals returns the channel of SIGTERM and SIGINT.
 func floorSignals() <-chan os.Signal {

@@ -4,6 +4,7 @@ package benchkit
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/vigil-ha/vigil/vrrp"
 	"golang.org/x/sys/unix"
@@ -35,3 +36,24 @@ func RawVRRPSocket(name string, opts []SockOpt) (int, error) {
 	}
 	return fd, nil
 }
+
+// SendOpts are the options of vrrp.Listen's send side, for a floor's
+// socket on interface ifi: bound to it, TTL and multicast TTL 255, DSCP
+// CS6 (vrrpd's and keepalived's TOS byte), multicast loopback off,
+// multicast interface set.
+func SendOpts(ifi *net.Interface) []SockOpt {
+	return []SockOpt{
+		Opt("SO_BINDTODEVICE", func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name) }),
+		Opt("IP_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, vrrp.TTL) }),
+		Opt("IP_MULTICAST_TTL", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, vrrp.TTL) }),
+		Opt("IP_TOS", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, DSCPCS6) }),
+		Opt("IP_MULTICAST_LOOP", func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0) }),
+		Opt("IP_MULTICAST_IF", func(fd int) error {
+			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)})
+		}),
+	}
+}
+
+// DSCPCS6 is the TOS byte vrrpd's adverts carry (DSCP CS6, as
+// keepalived's).
+const DSCPCS6 = 0xc0
