@@ -24,6 +24,18 @@ import (
 // would: the clock's goroutine wakes on the timerfd through Go's network
 // poller and signals the router's channel.
 //
+// The clock also keeps a runtime timer (time.AfterFunc) armed for the
+// same deadline, and fires on whichever comes first. Each covers the
+// other's blind spot. An idle process sleeps in the network poller's
+// epoll_wait, whose timeout is in whole milliseconds: a runtime timer
+// fires up to a millisecond late, the timerfd on time. A busy one (every
+// P with goroutines to run: a mass failover) does not look at the network
+// poller between goroutines, only when a P runs out of work or when
+// sysmon polls it, every 10 ms: an expiry through the timerfd alone came
+// 5–15 ms late there (TestClockFiresWhileBusy), while runtime timers are
+// run by every P each time it picks a goroutine (bench/README.md, "The bench as a neighbour, and the clock
+// under load").
+//
 // The Routers of a Clock poll through their final approach
 // (Timers.FinalApproach) only while the process is otherwise quiet:
 // polling saves a takeover the wake-up of an idle CPU, and when many
@@ -41,6 +53,8 @@ type Clock struct {
 	fd int
 	f  *os.File
 	wg sync.WaitGroup
+	// rt is the runtime timer armed with the timerfd.
+	rt *time.Timer
 
 	// pollers counts the Routers polling through their final approach;
 	// maxPollers bounds it. lastExpiry is when (since epoch) a Router
@@ -69,6 +83,8 @@ func NewClock() (*Clock, error) {
 	// call f.Fd(): it would switch the fd back to blocking mode.
 	c := &Clock{fd: fd, f: os.NewFile(uintptr(fd), "vrrp-clock"), maxPollers: int32(max(1, runtime.GOMAXPROCS(0)/2)),
 		epoch: time.Now()}
+	c.rt = time.AfterFunc(time.Hour, c.runtimeFired)
+	c.rt.Stop()
 	c.wg.Go(c.run)
 	return c, nil
 }
@@ -81,6 +97,7 @@ func (c *Clock) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.rt.Stop()
 	c.mu.Unlock()
 	err := c.f.Close()
 	c.wg.Wait()
@@ -95,34 +112,57 @@ func (c *Clock) run() {
 			return // closed
 		}
 		c.mu.Lock()
-		now := time.Now()
-		for c.timers.dueBy(now) {
-			t := c.timers.pop()
-			c.fired++
-			select {
-			case t.c <- now:
-			default: // an expiry is already waiting; the loop will see the time
-			}
-		}
-		c.armed = time.Time{}
-		if c.timers.len() > 0 {
-			c.arm(c.timers.first().when)
-		}
+		c.fire()
 		c.mu.Unlock()
 	}
 }
 
-// arm sets the timerfd to fire at when. c.mu held.
+// runtimeFired is the runtime timer's expiry.
+func (c *Clock) runtimeFired() {
+	c.mu.Lock()
+	if !c.closed {
+		c.fire()
+	}
+	c.mu.Unlock()
+}
+
+// fire signals the timers that are due and arms the clock for the next.
+// c.mu held.
+func (c *Clock) fire() {
+	now := time.Now()
+	for c.timers.dueBy(now) {
+		t := c.timers.pop()
+		c.fired++
+		select {
+		case t.c <- now:
+		default: // an expiry is already waiting; the loop will see the time
+		}
+	}
+	if c.timers.len() == 0 {
+		c.armed = time.Time{}
+		c.rt.Stop()
+		return
+	}
+	// Both sources are armed for c.armed: when that is still ahead, this
+	// was the other's expiry for a deadline since moved (or one it beat
+	// by a moment), and the two stay as they are.
+	if when := c.timers.first().when; !when.Equal(c.armed) || !when.After(now) {
+		c.arm(when)
+	}
+}
+
+// arm sets the timerfd and the runtime timer to fire at when. c.mu held.
 func (c *Clock) arm(when time.Time) {
 	d := time.Until(when)
 	if d <= 0 {
 		d = 1 // 0 would disarm
 	}
+	c.rt.Reset(d)
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
 	if unix.TimerfdSettime(c.fd, 0, &spec, nil) == nil {
-		c.armed = when
 		c.arms++
 	}
+	c.armed = when
 }
 
 // busyWindow is how long after a Master_Down_Timer expiry of one of its
