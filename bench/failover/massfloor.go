@@ -520,9 +520,13 @@ func (f *massFloorNode) States(state string) int {
 
 // AwaitStates implements benchkit.Router.
 func (f *massFloorNode) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
-	err := f.Out.Await(ctx, limit, fmt.Sprintf("floor %d x %s", n, state), func(string) bool {
-		return f.States(state) >= n || f.P.Exited()
-	})
+	what := fmt.Sprintf("floor %d x %s", n, state)
+	var err error
+	if state == "MASTER" { // one line per takeover, in the burst: look at each once
+		err = f.Out.AwaitLines(ctx, limit, what, n, func(line string) bool { return strings.HasPrefix(line, "MASTER ") }, f.P.Exited)
+	} else {
+		err = f.Out.Await(ctx, limit, what, func(string) bool { return f.States(state) >= n || f.P.Exited() })
+	}
 	if err == nil && f.States(state) < n {
 		err = fmt.Errorf("floor exited (%v): %s", f.P.Err(), f.Out.Tail(10))
 	}

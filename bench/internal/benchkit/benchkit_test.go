@@ -3,7 +3,9 @@
 package benchkit
 
 import (
+	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,5 +120,38 @@ func TestLogLines(t *testing.T) {
 	// A line's time is that of the write that completed it.
 	if lines[0].Time.After(before) || lines[1].Time.Before(before) {
 		t.Errorf("times: %v, %v around %v", lines[0].Time, lines[1].Time, before)
+	}
+}
+
+// AwaitLines counts matching complete lines across writes, each line
+// once (split lines included), and returns when n have matched; it
+// times out when fewer have, and returns when stop says so.
+func TestAwaitLines(t *testing.T) {
+	var l Log
+	looked := 0
+	match := func(line string) bool { looked++; return strings.HasPrefix(line, "M ") }
+	never := func() bool { return false }
+	done := make(chan error, 1)
+	go func() { done <- l.AwaitLines(context.Background(), 5*time.Second, "3 x M", 3, match, never) }()
+	l.Write([]byte("M 1\nB 2\nM"))
+	l.Write([]byte(" 3\n"))
+	select {
+	case err := <-done:
+		t.Fatalf("returned with 2 of 3 matching: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	l.Write([]byte("M 4\npartial M"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if looked != 4 {
+		t.Errorf("match saw %d lines, want each of the 4 complete lines once", looked)
+	}
+	err := l.AwaitLines(context.Background(), 10*time.Millisecond, "9 x M", 9, match, never)
+	if err == nil || !strings.Contains(err.Error(), "9 x M: not within") {
+		t.Errorf("9 of 3: %v", err)
+	}
+	if err := l.AwaitLines(context.Background(), 5*time.Second, "9 x M", 9, match, func() bool { return true }); err != nil {
+		t.Errorf("stopped: %v", err)
 	}
 }

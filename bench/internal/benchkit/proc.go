@@ -157,6 +157,54 @@ func (l *Log) Await(ctx context.Context, limit time.Duration, what string, ok fu
 	}
 }
 
+// AwaitLines waits until n of the output's complete lines (from the
+// first) satisfy match, or stop reports true, ctx is done, or limit has
+// passed; what names the condition in the error. Each wake-up looks only
+// at the lines completed since the last. In a mass failover the router
+// under test writes hundreds of lines within a few milliseconds, and
+// Await's copy and scan of the whole output at each write (for vrrpd's
+// JSON, a decode of every line so far) kept one of the machine's two
+// CPUs busy in the bench itself, taken from the takeovers it measures
+// (bench/README.md, "The bench as a neighbour, and the clock under load").
+func (l *Log) AwaitLines(ctx context.Context, limit time.Duration, what string, n int, match func(line string) bool, stop func() bool) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	seen, count := 0, 0
+	var fresh []string
+	for {
+		l.mu.Lock()
+		if l.wrote == nil {
+			l.wrote = make(chan struct{})
+		}
+		wrote := l.wrote
+		b := l.b.Bytes()
+		fresh = fresh[:0]
+		for ; seen < len(l.ends); seen++ {
+			start := 0
+			if seen > 0 {
+				start = l.ends[seen-1].off + 1
+			}
+			fresh = append(fresh, string(b[start:l.ends[seen].off]))
+		}
+		l.mu.Unlock()
+		for _, line := range fresh {
+			if match(line) {
+				count++
+			}
+		}
+		if count >= n || stop() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return fmt.Errorf("%s: not within %v", what, limit)
+		case <-wrote:
+		}
+	}
+}
+
 // Tail returns the last n lines of the output, for error reports.
 func (l *Log) Tail(n int) string { return Tail(l.String(), n) }
 

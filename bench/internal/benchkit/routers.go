@@ -93,14 +93,18 @@ func (k *Keepalived) States(state string) int { return entering(k.out.String(), 
 
 // AwaitStates implements Router.
 func (k *Keepalived) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
-	return k.out.Await(ctx, limit, fmt.Sprintf("keepalived: %d x %s", n, state), func(s string) bool {
-		return entering(s, state) >= n
-	})
+	return k.out.AwaitLines(ctx, limit, fmt.Sprintf("keepalived: %d x %s", n, state), n, enteringLine(state), func() bool { return false })
 }
 
 // entering counts keepalived's log lines for an instance entering state
 // ("(VI_1) Entering MASTER STATE"), which vigild writes too.
 func entering(log, state string) int { return strings.Count(log, "Entering "+state+" STATE") }
+
+// enteringLine matches a line that says an instance enters state.
+func enteringLine(state string) func(string) bool {
+	s := "Entering " + state + " STATE"
+	return func(line string) bool { return strings.Contains(line, s) }
+}
 
 // Crash implements Router: SIGKILL to the VRRP child, then to the parent,
 // as capture f1 (no priority 0 advert).
@@ -218,9 +222,10 @@ func (v *Vrrpd) States(state string) int { return countTo(v.Events(), state) }
 
 // AwaitStates implements Router.
 func (v *Vrrpd) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
-	err := v.events.Await(ctx, limit, fmt.Sprintf("vrrpd: %d x %s", n, state), func(s string) bool {
-		return countTo(parseEvents(s), state) >= n || v.p.Exited()
-	})
+	err := v.events.AwaitLines(ctx, limit, fmt.Sprintf("vrrpd: %d x %s", n, state), n, func(line string) bool {
+		var e VrrpdEvent
+		return json.Unmarshal([]byte(line), &e) == nil && e.To == state
+	}, v.p.Exited)
 	if err == nil && v.p.Exited() && v.States(state) < n {
 		err = fmt.Errorf("vrrpd exited (%v): %s", v.p.Err(), v.logs.Tail(10))
 	}
@@ -296,9 +301,7 @@ func (v *Vigild) States(state string) int { return entering(v.out.String(), stat
 
 // AwaitStates implements Router.
 func (v *Vigild) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
-	err := v.out.Await(ctx, limit, fmt.Sprintf("vigild: %d x %s", n, state), func(s string) bool {
-		return entering(s, state) >= n || v.p.Exited()
-	})
+	err := v.out.AwaitLines(ctx, limit, fmt.Sprintf("vigild: %d x %s", n, state), n, enteringLine(state), v.p.Exited)
 	if err == nil && v.p.Exited() && v.States(state) < n {
 		err = fmt.Errorf("vigild exited (%v): %s", v.p.Err(), v.out.Tail(10))
 	}
