@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -246,6 +247,10 @@ func (a *announcer) run(ctx context.Context, t AnnounceTiming, frames []frame, s
 	}
 }
 
+// giveWay lets the goroutines that are ready run first (the caller goes
+// to the global run queue); tests replace it.
+var giveWay = runtime.Gosched
+
 func (a *announcer) done() {
 	a.mu.Lock()
 	a.active--
@@ -266,7 +271,14 @@ func (a *announcer) burst(ctx context.Context, frames []frame, repeat int) bool 
 func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent int, news bool) bool {
 	a.counters.Bursts.Add(1)
 	i := 0
-	for range repeat {
+	for round := range repeat {
+		if news && round == 1 {
+			// The news are out (the first round); the repeats go
+			// behind the other goroutines that are ready (in a mass
+			// failover: routers with their news still to send), not
+			// ahead of them as this goroutine, just started, would.
+			giveWay()
+		}
 		for j := range frames {
 			f := &frames[j]
 			i++

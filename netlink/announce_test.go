@@ -369,3 +369,31 @@ func TestAnnounceReopensGoneInterface(t *testing.T) {
 		}
 	})
 }
+
+// TestAnnounceNewsThenGiveWay: an announcement's first round (one frame
+// per address: the news) goes out before the announcing goroutine gives
+// way to the others that are ready, and its repeats after; a second
+// burst does not give way.
+func TestAnnounceNewsThenGiveWay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now()}
+		var at []int // frames sent when giveWay was called
+		defer func(f func()) { giveWay = f }(giveWay)
+		giveWay = func() { at = append(at, len(fs.frames())) }
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{}, fs, nil)
+		vips := []netip.Addr{netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.101")}
+		if err := a.announce(t.Context(), vips); err != nil {
+			t.Fatal(err)
+		}
+		a.wait()
+		if len(fs.frames()) != 20 {
+			t.Fatalf("sent %d frames, want 20", len(fs.frames()))
+		}
+		if len(at) != 1 || at[0] != len(vips) {
+			t.Errorf("gave way with %v frames sent, want once, after the %d news frames", at, len(vips))
+		}
+		if err := a.close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

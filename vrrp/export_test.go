@@ -1,0 +1,4 @@
+package vrrp
+
+// GiveWay is giveWay, for tests outside the package to replace.
+var GiveWay = &giveWay
