@@ -333,10 +333,21 @@ func (l *loader) count(s *Statement, lo, hi int) bool {
 		return false
 	}
 	if hi >= 0 && n > hi {
-		l.errorf(s.WordPos(hi+1), "%s: extra argument %q ignored", s.Words[0], s.Words[hi+1])
+		if secretKeywords[s.Words[0]] {
+			// A secret with a space in it: the extra word is part of it,
+			// and the message goes to logs.
+			l.errorf(s.WordPos(hi+1), "%s: extra argument ignored (not shown: part of a secret)", s.Words[0])
+		} else {
+			l.errorf(s.WordPos(hi+1), "%s: extra argument %q ignored", s.Words[0], s.Words[hi+1])
+		}
 	}
 	return true
 }
+
+// secretKeywords are the keywords whose argument is a secret: a message
+// about them never quotes their words (vrrp_instance's auth_pass, a BGP
+// peer's and an SSL block's password).
+var secretKeywords = map[string]bool{"auth_pass": true, "password": true}
 
 // needBlock checks that s has a block (and lo..hi arguments).
 func (l *loader) needBlock(s *Statement, lo, hi int) bool {

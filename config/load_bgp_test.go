@@ -104,6 +104,8 @@ func TestLoadBGP(t *testing.T) {
 
 		{"remote_as", pe, "remote_as 65000", func(b *vigil.BGP) { b.Peers[0].ASN = 65000 }, nil},
 		{"password", pe, "password s3cret", func(b *vigil.BGP) { b.Peers[0].Password = "s3cret" }, nil},
+		{"password with a space", pe, "password s3cret more", func(b *vigil.BGP) { b.Peers[0].Password = "s3cret" },
+			[]e{{"password: extra argument ignored (not shown: part of a secret)", pe, 18}}},
 		{"password too long", pe, "password " + strings.Repeat("x", 81), func(*vigil.BGP) {}, []e{{"password: 81 bytes, at most 80", pe, 11}}},
 		{"hold_time", pe, "hold_time 9", func(b *vigil.BGP) { b.Peers[0].HoldTime = 9 * time.Second }, nil},
 		{"hold_time 2", pe, "hold_time 2", func(*vigil.BGP) {}, []e{{`invalid number "2" (3..65535)`, pe, 12}}},

@@ -501,3 +501,26 @@ func TestLoadValidateUnnamed(t *testing.T) {
 		t.Errorf("got %v in %v", e, errs)
 	}
 }
+
+// An auth_pass with a space in it (two words: keepalived takes the first)
+// gets the extra-argument error without the word: the message goes to
+// logs, and the word is part of the secret.
+func TestExtraArgumentOfSecretNotQuoted(t *testing.T) {
+	cfg, errs := loadString(t, "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n"+
+		" authentication {\n  auth_type PASS\n  auth_pass 1111 tailword\n }\n virtual_ipaddress {\n  192.0.2.100/24\n }\n}\n")
+	if got := instance(t, cfg, "VI_1").VRRP.AuthPass; got != "1111" {
+		t.Errorf("auth_pass %q, want the first word", got)
+	}
+	found := false
+	for _, e := range errs {
+		if strings.Contains(e.Msg, "tailword") {
+			t.Errorf("a message quotes part of the secret: %v", e)
+		}
+		if strings.Contains(e.Msg, "auth_pass: extra argument ignored") && e.Pos.Line == 7 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no extra-argument error at line 7: %v", errs)
+	}
+}
