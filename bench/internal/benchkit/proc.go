@@ -111,14 +111,20 @@ type Line struct {
 func (l *Log) Lines() []Line {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.b.Bytes()
 	out := make([]Line, 0, len(l.ends))
-	start := 0
-	for _, e := range l.ends {
-		out = append(out, Line{Time: e.t, Text: string(b[start:e.off])})
-		start = e.off + 1
+	for i, e := range l.ends {
+		out = append(out, Line{Time: e.t, Text: l.line(i)})
 	}
 	return out
+}
+
+// line is the text of complete line i. l.mu held.
+func (l *Log) line(i int) string {
+	start := 0
+	if i > 0 {
+		start = l.ends[i-1].off + 1
+	}
+	return string(l.b.Bytes()[start:l.ends[i].off])
 }
 
 // String returns everything written so far.
@@ -128,33 +134,23 @@ func (l *Log) String() string {
 	return l.b.String()
 }
 
-func (l *Log) snapshot() (string, <-chan struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// wroteCh is closed at the next write. l.mu held.
+func (l *Log) wroteCh() <-chan struct{} {
 	if l.wrote == nil {
 		l.wrote = make(chan struct{})
 	}
-	return l.b.String(), l.wrote
+	return l.wrote
 }
 
 // Await waits until ok holds for the output so far, ctx is done, or limit
 // has passed; what names the condition in the error.
 func (l *Log) Await(ctx context.Context, limit time.Duration, what string, ok func(string) bool) error {
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	for {
-		s, wrote := l.snapshot()
-		if ok(s) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return fmt.Errorf("%s: not within %v", what, limit)
-		case <-wrote:
-		}
-	}
+	return await(ctx, limit, what, func() (bool, <-chan struct{}) {
+		l.mu.Lock()
+		s, wrote := l.b.String(), l.wroteCh()
+		l.mu.Unlock()
+		return ok(s), wrote
+	})
 }
 
 // AwaitLines waits until n of the output's complete lines (from the
@@ -167,32 +163,33 @@ func (l *Log) Await(ctx context.Context, limit time.Duration, what string, ok fu
 // CPUs busy in the bench itself, taken from the takeovers it measures
 // (bench/README.md, "The bench as a neighbour, and the clock under load").
 func (l *Log) AwaitLines(ctx context.Context, limit time.Duration, what string, n int, match func(line string) bool, stop func() bool) error {
-	t := time.NewTimer(limit)
-	defer t.Stop()
 	seen, count := 0, 0
 	var fresh []string
-	for {
+	return await(ctx, limit, what, func() (bool, <-chan struct{}) {
 		l.mu.Lock()
-		if l.wrote == nil {
-			l.wrote = make(chan struct{})
-		}
-		wrote := l.wrote
-		b := l.b.Bytes()
 		fresh = fresh[:0]
 		for ; seen < len(l.ends); seen++ {
-			start := 0
-			if seen > 0 {
-				start = l.ends[seen-1].off + 1
-			}
-			fresh = append(fresh, string(b[start:l.ends[seen].off]))
+			fresh = append(fresh, l.line(seen))
 		}
+		wrote := l.wroteCh()
 		l.mu.Unlock()
 		for _, line := range fresh {
 			if match(line) {
 				count++
 			}
 		}
-		if count >= n || stop() {
+		return count >= n || stop(), wrote
+	})
+}
+
+// await calls check at once and after each write it returns the channel
+// of, until check reports done, ctx is done, or limit has passed.
+func await(ctx context.Context, limit time.Duration, what string, check func() (done bool, wrote <-chan struct{})) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for {
+		done, wrote := check()
+		if done {
 			return nil
 		}
 		select {

@@ -196,12 +196,18 @@ func parseEvents(s string) []VrrpdEvent {
 	var out []VrrpdEvent
 	lines := strings.Split(s, "\n")
 	for _, l := range lines[:len(lines)-1] {
-		var e VrrpdEvent
-		if json.Unmarshal([]byte(l), &e) == nil {
+		if e, ok := parseEvent(l); ok {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// parseEvent decodes one of vrrpd's JSON lines.
+func parseEvent(line string) (VrrpdEvent, bool) {
+	var e VrrpdEvent
+	err := json.Unmarshal([]byte(line), &e)
+	return e, err == nil
 }
 
 func countTo(evs []VrrpdEvent, state string) int {
@@ -223,8 +229,8 @@ func (v *Vrrpd) States(state string) int { return countTo(v.Events(), state) }
 // AwaitStates implements Router.
 func (v *Vrrpd) AwaitStates(ctx context.Context, state string, n int, limit time.Duration) error {
 	err := v.events.AwaitLines(ctx, limit, fmt.Sprintf("vrrpd: %d x %s", n, state), n, func(line string) bool {
-		var e VrrpdEvent
-		return json.Unmarshal([]byte(line), &e) == nil && e.To == state
+		e, ok := parseEvent(line)
+		return ok && e.To == state
 	}, v.p.Exited)
 	if err == nil && v.p.Exited() && v.States(state) < n {
 		err = fmt.Errorf("vrrpd exited (%v): %s", v.p.Err(), v.logs.Tail(10))
