@@ -166,8 +166,9 @@
 // connects to port 0; SSL_GET does not verify the server (as keepalived)
 // and the SSL block's ca is ignored; its password decrypts a key
 // encrypted the legacy way (Proc-Type: 4,ENCRYPTED), and an encrypted
-// PKCS#8 key is an error (decrypt it first); SSL_GET sends the virtualhost as SNI even without
-// enable_sni when it is a host name (Go's TLS); regex is a Go (RE2)
+// PKCS#8 key is an error (decrypt it first); SSL_GET sends the
+// virtualhost as SNI even without enable_sni when it is a host name
+// (Go's TLS); regex is a Go (RE2)
 // expression; a real server that is also the sorry server is an error;
 // a group is expanded to one service per address (at most 65536 an
 // entry) and takes the protocol of the first virtual server that uses

@@ -33,8 +33,8 @@ import (
 // poller between goroutines, only when a P runs out of work or when
 // sysmon polls it, every 10 ms: an expiry through the timerfd alone came
 // 5–15 ms late there (TestClockFiresWhileBusy), while runtime timers are
-// run by every P each time it picks a goroutine (bench/README.md, "The bench as a neighbour, and the clock
-// under load").
+// run by every P each time it picks a goroutine (bench/README.md, "The
+// bench as a neighbour, and the clock under load").
 //
 // The Routers of a Clock poll through their final approach
 // (Timers.FinalApproach) only while the process is otherwise quiet:
