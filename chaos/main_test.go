@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The binaries nstest.GoBuild built go with the run (WithBuilds).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(nstest.WithBuilds(m)) }

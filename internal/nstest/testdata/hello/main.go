@@ -1,0 +1,4 @@
+// Command hello exits 0; nstest's tests build it with GoBuild.
+package main
+
+func main() {}
