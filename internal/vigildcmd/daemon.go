@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -398,6 +399,11 @@ func dumpConfig(log *slog.Logger, cfg *vigil.Config) {
 	c := redacted(cfg)
 	c.Logger = nil
 	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		// A value encoding/json refuses (a check's tls.Config): the
+		// same dump, through jsonable.
+		b, err = json.MarshalIndent(jsonable(reflect.ValueOf(c)), "", "  ")
+	}
 	if err != nil {
 		log.Info("Configuration", "config", fmt.Sprintf("%+v", c))
 		return

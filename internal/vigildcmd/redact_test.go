@@ -23,7 +23,8 @@ import (
 var secretsConf = []string{"VRRP7a2c", "BGPMD5-4b1d", "SSLPASS-9f3e"}
 
 // sslGetVS is a virtual server with an SSL_GET check: its tls.Config
-// cannot be encoded as JSON, so -d falls back to printing with %+v.
+// is not something encoding/json encodes, so -d's dump goes through
+// jsonable.
 const sslGetVS = `
 virtual_server 192.0.2.100 443 {
     lb_algo rr
@@ -41,7 +42,7 @@ virtual_server 192.0.2.100 443 {
 
 // TestDumpsHideSecrets runs vigild -d on a configuration that carries
 // every secret keepalived.conf and the bgp block can hold, without and
-// with an SSL_GET check (-d's JSON and its %+v fallback), takes every
+// with an SSL_GET check (-d's JSON, directly and through jsonable), takes every
 // dump and answer vigild gives (the log, keepalived.data, vigild.json,
 // keepalived.stats, keepalived.json, vigild status, status --json and
 // dump, /state), and checks that no secret is in any, and that the mask
@@ -56,7 +57,7 @@ func TestDumpsHideSecrets(t *testing.T) {
 		wantLog []string
 	}{
 		{"json", "", []string{`\"AuthPass\": \"********\"`, `\"Password\": \"********\"`}},
-		{"ssl_get", sslGetVS, []string{"AuthPass:********"}},
+		{"ssl_get", sslGetVS, []string{`\"AuthPass\": \"********\"`, `\"Password\": \"********\"`, `\"InsecureSkipVerify\": `}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := filepath.Join(shortDir(t), "control.sock")
