@@ -152,7 +152,7 @@ func TestReceivePathNoAllocs(t *testing.T) {
 
 // TestSocketConnQueue: messages wait in a Conn's queue in buffers it
 // reuses, each intact until read, whatever their lengths; a full queue
-// drops and counts the newest.
+// drops and counts the oldest, so the newest is read.
 func TestSocketConnQueue(t *testing.T) {
 	s := testSocket(false)
 	const q = 4
@@ -170,12 +170,12 @@ func TestSocketConnQueue(t *testing.T) {
 	}
 	lengths := []int{20, 3, 40, 20, 5000, 4200, 20, 2}
 	for round := range 3 {
-		// Fill the queue and one more; the extra is dropped.
+		// Fill the queue and one more; the first is dropped.
 		for i := range q + 1 {
 			n := lengths[(round+i)%len(lengths)]
 			s.dispatch(msg(round*10+i, n), PacketInfo{TTL: byte(i)})
 		}
-		for i := range q {
+		for i := 1; i <= q; i++ {
 			n, info, err := conn.ReadAdvert(ctx, buf)
 			if err != nil {
 				t.Fatal(err)

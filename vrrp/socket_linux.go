@@ -62,7 +62,7 @@ type SocketStats struct {
 	UnknownVRID uint64 // no Conn for the message's VRID
 	NotPeer     uint64 // unicast Conn: sender is not a configured peer
 	Short       uint64 // too short to carry a VRID
-	QueueFull   uint64 // a Conn's queue was full
+	QueueFull   uint64 // dropped: a Conn's queue was full (its oldest message)
 	ReadErrors  uint64 // errors from the socket, including ICMP errors
 	// Retries counts adverts sent again at once after a send failed: the
 	// socket may hold an error from the past (an ICMP error from a

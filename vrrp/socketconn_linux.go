@@ -35,9 +35,10 @@ type ConnConfig struct {
 	// adverts of any TTL from its peers, as keepalived does.
 	TTL int
 	// Queue is how many received messages may wait for the router to
-	// read them (the rest are counted in SocketStats.QueueFull). 0 means
-	// DefaultQueue; negative means no queue: a message is delivered only
-	// if the router is waiting for one.
+	// read them; when it is full, the oldest waiting is dropped for the
+	// newest (counted in SocketStats.QueueFull). 0 means DefaultQueue;
+	// negative means no queue: a message is delivered only if the router
+	// is waiting for one.
 	Queue int
 }
 
@@ -215,9 +216,30 @@ func (s *Socket) dispatch(b []byte, info PacketInfo) {
 	select {
 	case c.q <- m:
 		s.n.Delivered.Add(1)
+		return
 	default:
+	}
+	// Full: the oldest message waiting gives way to this one, the peer's
+	// latest word (a priority 0 that follows adverts the Router has not
+	// read yet). Counted as that one not delivered after all. This is
+	// the queue's only sender (p.mu), so the slot stays free for m.
+	select {
+	case old := <-c.q:
+		c.reuse(old)
+		s.n.Delivered.Add(^uint64(0))
 		s.n.QueueFull.Add(1)
-		c.reuse(m)
+		c.q <- m
+		s.n.Delivered.Add(1)
+	default:
+		// No queue (ConnConfig.Queue < 0) and no reader waiting, or the
+		// reader took the oldest first: then there is room.
+		select {
+		case c.q <- m:
+			s.n.Delivered.Add(1)
+		default:
+			s.n.QueueFull.Add(1)
+			c.reuse(m)
+		}
 	}
 }
 
