@@ -5,7 +5,9 @@ package bgp_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,8 +20,10 @@ import (
 // holding a bgp block (its VIP gated on a VRRP instance), peers with
 // FRR's bgpd; the route reaches FRR's RIB once the instance is MASTER,
 // and SIGTERM makes vigild drain it (GRACEFUL_SHUTDOWN and the drain MED
-// seen by FRR) before withdrawing it, drain_time later. In one process,
-// and with --process-model=keepalived (the VRRP child runs the speaker).
+// seen by FRR) before withdrawing it, drain_time later; vigild status
+// shows the session established and the route announced. In one
+// process, and with --process-model=keepalived (the VRRP child runs the
+// speaker; status asks it through the parent).
 func TestVigildFRR(t *testing.T) {
 	for _, model := range []string{"single", "keepalived"} {
 		t.Run(model, func(t *testing.T) { testVigildFRR(t, model) })
@@ -64,9 +68,10 @@ bgp {
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	sock := filepath.Join(dir, "ctl.sock")
 	d := nstest.StartDaemon(t, box, "vigild", bin, "-n", "-l", "-f", conf,
 		"-p", filepath.Join(dir, "k.pid"), "-r", filepath.Join(dir, "v.pid"), "-c", filepath.Join(dir, "c.pid"),
-		"--control-socket", "none", "--process-model", model)
+		"--control-socket", sock, "--process-model", model)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("vigild's log:\n%s", d.Out.String())
@@ -76,6 +81,12 @@ bgp {
 	g.waitPaths(t, "vigild's path", hopsAre(b1addr))
 	if !strings.Contains(d.Out.String(), "MASTER") {
 		t.Errorf("the path came before VI_1 became MASTER:\n%s", d.Out.String())
+	}
+	status, err := exec.Command(bin, "status", "--control-socket", sock).CombinedOutput()
+	peerRow := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(g.r.Addr4.Addr().String()) + `\s+64512\s+established$`)
+	vipRow := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(nsVIP.String()) + `\s+yes$`)
+	if err != nil || !peerRow.Match(status) || !vipRow.Match(status) {
+		t.Errorf("vigild status: want the session established and the VIP announced: %v\n%s", err, status)
 	}
 
 	d.Signal(syscall.SIGTERM)

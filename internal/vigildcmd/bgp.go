@@ -60,9 +60,15 @@ func (d *daemon) startBGP(b *vigil.BGP) error {
 		r.done <- sp.Run(ctx)
 		close(r.done)
 	}()
-	d.bgp = r
+	d.setBGP(r)
 	d.log.Info("BGP speaker started", "asn", b.ASN, "router_id", b.RouterID, "peers", len(b.Peers), "vips", len(b.VIPs))
 	return nil
+}
+
+// setBGP makes r the running speaker (nil: none).
+func (d *daemon) setBGP(r *bgpRun) {
+	d.bgp = r
+	d.bgpNow.Store(r)
 }
 
 // bgpFailed is the channel of the running speaker's Run; nil without a
@@ -116,7 +122,7 @@ func (d *daemon) stopBGP() {
 	if r == nil {
 		return
 	}
-	d.bgp = nil
+	d.setBGP(nil)
 	r.cancel()
 	if err := <-r.done; err != nil {
 		d.log.Warn("BGP speaker", "err", err)

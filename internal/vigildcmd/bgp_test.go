@@ -30,7 +30,8 @@ type fakeSpeaker struct {
 	// drainFor is how long Drain takes unless its ctx is done first;
 	// 0 none.
 	drainFor time.Duration
-	events   []string // "run", "drain (supervisor running)", "drained", "drain cut (...)", "stop (supervisor stopped)"
+	status   BGPStatus // what BGPStatus reports
+	events   []string  // "run", "drain (supervisor running)", "drained", "drain cut (...)", "stop (supervisor stopped)"
 }
 
 func (f *fakeSpeaker) add(e string) {
@@ -93,6 +94,18 @@ func (f *fakeSpeaker) setDrainFor(d time.Duration) {
 }
 
 func (f *fakeSpeaker) Close() error { return nil }
+
+func (f *fakeSpeaker) BGPStatus() BGPStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status
+}
+
+func (f *fakeSpeaker) setStatus(b BGPStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status = b
+}
 
 // bgpEnv makes vigild start on testdata/name and build fakeSpeakers,
 // appended to *built.

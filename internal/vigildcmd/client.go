@@ -36,11 +36,12 @@ func runClient(o *Options, env *Env) int {
 			return ExitFatal
 		}
 		if o.JSON {
-			b, _ := json.MarshalIndent(resp.State, "", "  ")
+			b, _ := json.MarshalIndent(stateJSON{resp.State, resp.BGP}, "", "  ")
 			fmt.Fprintf(env.Stdout, "%s\n", b)
 			return ExitOK
 		}
 		printStatus(env.Stdout, resp.State, resp.Now)
+		printBGP(env.Stdout, resp.BGP)
 	case "reload":
 		r := resp.Reload
 		if r == nil {

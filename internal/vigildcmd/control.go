@@ -31,8 +31,10 @@ type Response struct {
 	Error string `json:"error,omitempty"`
 	// Now is the daemon's clock when it answered (status: since when).
 	Now time.Time `json:"now,omitzero"`
-	// State answers status.
+	// State answers status; BGP with it, the bgp block's speaker, when
+	// one runs.
 	State *vigil.State `json:"state,omitempty"`
+	BGP   *BGPStatus   `json:"bgp,omitempty"`
 	// Reload answers reload.
 	Reload *reloadResult `json:"reload,omitempty"`
 	// Dump answers dump: keepalived.data's text.
@@ -157,7 +159,7 @@ func (d *daemon) handle(ctx context.Context, req Request) Response {
 	switch req.Command {
 	case "status":
 		st := d.sup.State()
-		return Response{Now: d.env.Now(), State: &st}
+		return Response{Now: d.env.Now(), State: &st, BGP: d.bgpStatus()}
 	case "reload":
 		res, err := d.requestReload(ctx)
 		if err != nil {
@@ -171,7 +173,7 @@ func (d *daemon) handle(ctx context.Context, req Request) Response {
 		writeData(&b, &cfg, &st, d.env.Now())
 		return Response{Dump: b.String()}
 	case "metrics":
-		text, err := gatherText(d.sup.Collector())
+		text, err := gatherText(d.sup.Collector(), bgpCollector{d})
 		if err != nil {
 			return Response{Error: err.Error()}
 		}

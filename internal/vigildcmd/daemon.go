@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/vigil-ha/vigil"
@@ -31,7 +32,9 @@ type daemon struct {
 
 	reqs chan reloadReq // the control socket's reloads → the loop
 	bgp  *bgpRun        // the BGP speaker, nil without; the loop's (bgp.go)
-	trim *memtrim.Trimmer
+	// bgpNow is bgp for the control socket and /state (bgpstatus.go).
+	bgpNow atomic.Pointer[bgpRun]
+	trim   *memtrim.Trimmer
 }
 
 // reloadReq asks the loop to reload; the result comes back on reply.
@@ -222,7 +225,7 @@ func (d *daemon) loop(ctx context.Context, cancel context.CancelFunc, runErr <-c
 		case err := <-d.bgpFailed():
 			// Run returns early only when GoBGP cannot start (a port in
 			// use): stop, so that a VRRP backup takes over and announces.
-			d.bgp = nil
+			d.setBGP(nil)
 			d.log.Error("Stopped by a failure of the BGP speaker", "err", err)
 			d.notify("STOPPING=1")
 			cancel()

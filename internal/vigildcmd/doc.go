@@ -82,8 +82,9 @@
 //     genhash, ...) are refused, "not supported by vigild: ..." and exit
 //     1, as keepalived treats a bad option.
 //
-// vigild's own: --metrics-address serves /metrics (package metrics, Go
-// and process collectors) and /state (State as JSON); --control-socket
+// vigild's own: --metrics-address serves /metrics (package metrics, the
+// BGP speaker's vigil_bgp_* series, Go and process collectors) and /state
+// (State as JSON, the speaker's BGPStatus under "bgp"); --control-socket
 // (default /run/vigild/control.sock, mode 0600 in a 0700 directory,
 // clients checked to be root or vigild's user by SO_PEERCRED) answers one
 // JSON Request per connection with a Response: vigild status [--json],

@@ -14,12 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// serveHTTP serves /metrics (the Supervisor's collector, Go's and the
-// process's) and /state (State as JSON) on ln until the returned func is
+// serveHTTP serves /metrics (the Supervisor's collector, the BGP
+// speaker's, Go's and the process's) and /state (State as JSON, with
+// the speaker's status under "bgp") on ln until the returned func is
 // called; that func closes the server and waits for it.
 func (d *daemon) serveHTTP(ln net.Listener) func() {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(d.sup.Collector(), collectors.NewGoCollector(),
+	reg.MustRegister(d.sup.Collector(), bgpCollector{d}, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogAdapter{d}}))
@@ -27,7 +28,8 @@ func (d *daemon) serveHTTP(ln net.Listener) func() {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(d.sup.State())
+		st := d.sup.State()
+		enc.Encode(stateJSON{&st, d.bgpStatus()})
 	})
 	return serveMux(ln, mux, d.log)
 }

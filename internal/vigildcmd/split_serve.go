@@ -64,11 +64,11 @@ func (p *parent) ask(kind childKind, req Request) (Response, error) {
 func (p *parent) handle(_ context.Context, req Request) Response {
 	switch req.Command {
 	case "status":
-		st, err := p.state()
+		st, b, err := p.state()
 		if err != nil {
 			return Response{Error: err.Error()}
 		}
-		return Response{Now: p.env.Now(), State: &st}
+		return Response{Now: p.env.Now(), State: &st, BGP: b}
 	case "reload":
 		var res reloadResult
 		var summaries []string
@@ -117,24 +117,27 @@ func cmpOr(a, b string) string {
 }
 
 // state merges the children's states: the VRRP side's instances, sync
-// groups and trackers, the checker side's virtual servers.
-func (p *parent) state() (vigil.State, error) {
+// groups and trackers, and its BGP speaker's status (the speaker runs
+// there), the checker side's virtual servers.
+func (p *parent) state() (vigil.State, *BGPStatus, error) {
 	st := vigil.State{Instances: []vigil.InstanceState{}}
+	var b *BGPStatus
 	for _, kind := range p.children() {
 		resp, err := p.ask(kind, Request{Command: "status"})
 		if err != nil {
-			return vigil.State{}, err
+			return vigil.State{}, nil, err
 		}
 		if resp.State == nil {
-			return vigil.State{}, fmt.Errorf("%s child: no state in the answer", kind)
+			return vigil.State{}, nil, fmt.Errorf("%s child: no state in the answer", kind)
 		}
 		if kind == childVRRP {
 			st.Instances, st.SyncGroups, st.Trackers = resp.State.Instances, resp.State.SyncGroups, resp.State.Trackers
+			b = resp.BGP
 		} else {
 			st.VirtualServers = resp.State.VirtualServers
 		}
 	}
-	return st, nil
+	return st, b, nil
 }
 
 // serveHTTP serves the parent's /metrics and /state on ln until the
@@ -146,7 +149,7 @@ func (p *parent) serveHTTP(ln net.Listener) func() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) {
-		st, err := p.state()
+		st, b, err := p.state()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -154,7 +157,7 @@ func (p *parent) serveHTTP(ln net.Listener) func() {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(st)
+		enc.Encode(stateJSON{&st, b})
 	})
 	return serveMux(ln, mux, p.log)
 }
@@ -200,10 +203,12 @@ func parseMetrics(text, name string) ([]*dto.MetricFamily, error) {
 
 // gatherText is c's metrics in Prometheus' text format: a child's answer
 // to metrics.
-func gatherText(c prometheus.Collector) (string, error) {
+func gatherText(cs ...prometheus.Collector) (string, error) {
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(c); err != nil {
-		return "", err
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return "", err
+		}
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
