@@ -386,3 +386,18 @@ func TestPrintFloor(t *testing.T) {
 		t.Errorf("without keepalived:\n%s", out)
 	}
 }
+
+// A run that failed for one implementation leaves no ratio for that run
+// and does not shift the later pairs: keepalived's runs 1, 2, 3 against
+// vigil's 1 and 3 give run 1's and run 3's ratios.
+func TestRatiosPairByRun(t *testing.T) {
+	withRun := func(s sample, run int) sample { s.run = run; return s }
+	ka := []sample{withRun(fakeSample("keepalived", 40, 0), 1), withRun(fakeSample("keepalived", 80, 0), 2),
+		withRun(fakeSample("keepalived", 20, 0), 3)}
+	vg := []sample{withRun(fakeSample("vigil", 20, 0), 1), withRun(fakeSample("vigil", 10, 0), 3)}
+	m := metrics[slices.IndexFunc(metrics, func(m metric) bool { return m.name == "master: CPU/advert sent µs (schedstat)" })]
+	got := ratios(vg, ka, m)
+	if want := []float64{0.5, 0.5}; !slices.Equal(got, want) {
+		t.Errorf("ratios = %v, want %v (runs 1 and 3 paired with their own)", got, want)
+	}
+}

@@ -209,6 +209,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 					failed[i][impl]++
 					continue
 				}
+				s.run = r + 1
 				mst, _ := s.perAdvert(s.master)
 				bst, _ := s.perAdvert(s.backup)
 				fmt.Fprintf(stderr, "  %d adverts (%+.2f%%); master %.2f µs/advert, RSS %s MiB; backup %.2f µs/advert, RSS %s MiB; load %s\n",

@@ -29,6 +29,7 @@ type node struct {
 // sample is one run of one implementation at one size.
 type sample struct {
 	impl           string
+	run            int // 1.., the run of the bench it came from
 	window         time.Duration
 	master, backup node
 	hasBackup      bool

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/vigil-ha/vigil/bench/internal/benchkit"
@@ -90,14 +91,19 @@ func printTables(w io.Writer, env string, c *config, results []map[string][]samp
 	}
 }
 
-// ratios are a/b of metric m, run by run: the runs of two
-// implementations at one size, paired in the order they ran (the two
-// of a pair one after the other, in the same run).
+// ratios are a/b of metric m, run by run: the samples of two
+// implementations at one size paired by their run (the two of a pair
+// one after the other, in the same run of the bench); a run that failed
+// for either has no ratio, and does not shift the pairs after it.
 func ratios(a, b []sample, m metric) []float64 {
 	var rs []float64
-	for r := range min(len(a), len(b)) {
-		x, ok1 := m.get(a[r])
-		y, ok2 := m.get(b[r])
+	for _, sa := range a {
+		i := slices.IndexFunc(b, func(sb sample) bool { return sb.run == sa.run })
+		if i < 0 {
+			continue
+		}
+		x, ok1 := m.get(sa)
+		y, ok2 := m.get(b[i])
 		if ok1 && ok2 && y > 0 {
 			rs = append(rs, x/y)
 		}
