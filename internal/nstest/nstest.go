@@ -39,7 +39,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -435,12 +437,8 @@ func (s *Buffer) String() string {
 
 // Capture runs tcpdump on h's interface with a capture filter until the
 // returned function is called; that function returns the Ethernet frames
-// seen. tcpdump runs in immediate mode, but frames that arrive just
-// before the stop (a burst sent right before it) can be lost: SIGTERM
-// ends tcpdump before it has read them (TestPacketSendNoAllocs counted
-// 204 frames at the peer's interface while its capture kept as few as 41
-// of them). Let the traffic a test asserts on settle before stopping, or
-// count at the interface.
+// seen, every frame the filter passed until then included: the stop
+// waits for tcpdump to have read them all (LiveCapture.Stop).
 // Without tcpdump it skips t (NeedTools).
 func Capture(t testing.TB, h *Host, filter string) func() [][]byte {
 	t.Helper()
@@ -453,8 +451,7 @@ func Capture(t testing.TB, h *Host, filter string) func() [][]byte {
 
 // LiveCapture is a capture whose frames can be read while it runs:
 // tcpdump writes each frame to its file as it arrives (-U), so a test can
-// wait until the frame it asserts on is in, rather than stop at a moment
-// that may come before it (Capture's lost tail).
+// wait until the frame it asserts on is in.
 type LiveCapture struct {
 	t    testing.TB
 	file string
@@ -469,7 +466,12 @@ func CaptureLive(t testing.TB, h *Host, filter string) *LiveCapture {
 	tcpdump := NeedTools(t, "tcpdump")[0]
 	file := filepath.Join(t.TempDir(), "cap.pcap")
 	errb := &Buffer{}
-	args := []string{"netns", "exec", h.Name, tcpdump, "-i", h.Link, "--immediate-mode", "-U", "-n", "-w", file}
+	// An 8 MiB ring of 2 KiB frames: with the default snap length (256
+	// KiB) a burst of 1,000 small frames overflowed it (kernel drops)
+	// whatever the buffer size; immediate mode sizes the ring's slots by
+	// the snap length.
+	args := []string{"netns", "exec", h.Name, tcpdump, "-i", h.Link, "--immediate-mode", "-U", "-B", "8192", "-s", "2048",
+		"-n", "-w", file}
 	if filter != "" {
 		args = append(args, filter)
 	}
@@ -482,6 +484,7 @@ func CaptureLive(t testing.TB, h *Host, filter string) *LiveCapture {
 	stop := func() {
 		if !stopped {
 			stopped = true
+			settle(cmd.Process, errb)
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 		}
@@ -498,8 +501,47 @@ func CaptureLive(t testing.TB, h *Host, filter string) *LiveCapture {
 	return &LiveCapture{t: t, file: file, errb: errb, stop: stop}
 }
 
-// Stop ends the capture; calling it again does nothing.
+// Stop ends the capture once tcpdump has read every frame the kernel
+// passed it (settle); calling it again does nothing.
 func (c *LiveCapture) Stop() { c.stop() }
+
+// statsRE is tcpdump's answer to SIGUSR1.
+var statsRE = regexp.MustCompile(`(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel`)
+
+// settle waits, for 2 s at most, until tcpdump (p, its stderr in errb)
+// has taken every frame its filter passed: captured and dropped add up to
+// received, in the counters it prints on SIGUSR1. A SIGTERM sent while
+// frames still wait in its ring ends it without them (a burst sent just
+// before the stop: TestPacketSendNoAllocs once counted 204 frames at the
+// peer's interface and 41 in its capture).
+func settle(p *os.Process, errb *Buffer) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		before := len(statsRE.FindAllString(errb.String(), -1))
+		if p.Signal(syscall.SIGUSR1) != nil {
+			return // exited
+		}
+		var m []string
+		for time.Now().Before(deadline) {
+			all := statsRE.FindAllStringSubmatch(errb.String(), -1)
+			if len(all) > before {
+				m = all[len(all)-1]
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if m == nil {
+			return
+		}
+		captured, _ := strconv.Atoi(m[1])
+		received, _ := strconv.Atoi(m[2])
+		dropped, _ := strconv.Atoi(m[3])
+		if captured+dropped >= received {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // Frames returns the Ethernet frames captured so far (a frame tcpdump
 // is still writing is left for the next call).
