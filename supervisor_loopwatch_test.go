@@ -117,3 +117,39 @@ func TestSupervisorBalancerStall(t *testing.T) {
 		}
 	})
 }
+
+// TestSupervisorPlatformStall: the platform's loop (vigiltest's Run, as
+// Linux's interface watcher) is watched: stalled, it is found one
+// Deadline (1 s) after its last beat, counted, and Healthy is false
+// until it beats again.
+func TestSupervisorPlatformStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := vrrptest.NewHub(1)
+		cfg := vigil.Config{Watchdog: tightWatchdog, Instances: []vigil.Instance{supInst("VI_1", 51, 100, vipX)}}
+		a := startSup(t, hub, 1, cfg)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		a.run(ctx)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if !a.s.Healthy() || a.s.Stats().Watchdog.StallsByLoop[vigil.LoopPlatform] != 0 {
+			t.Fatalf("at 2 s: healthy %v, stalls %v; want healthy", a.s.Healthy(), a.s.Stats().Watchdog.StallsByLoop)
+		}
+		a.p.Stall(true)
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		if a.s.Healthy() || a.s.Stats().Watchdog.StallsByLoop[vigil.LoopPlatform] != 1 {
+			t.Errorf("1.5 s into the stall: healthy %v, stalls %v; want the platform loop stalled", a.s.Healthy(),
+				a.s.Stats().Watchdog.StallsByLoop)
+		}
+		a.p.Stall(false)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if !a.s.Healthy() {
+			t.Error("still unhealthy after the platform beat again")
+		}
+		if err := a.p.SetBeat(nil); !errors.Is(err, vigil.ErrRan) {
+			t.Errorf("SetBeat after Run: %v, want ErrRan", err)
+		}
+	})
+}

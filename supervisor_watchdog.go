@@ -29,7 +29,7 @@ var ErrFailing = watchdog.ErrFailing
 //
 // Each router's loop, the Supervisor's own loop, the check scheduler, the
 // IPVS Balancer and the platform's interface watcher (a Platform with a
-// SetBeat method: Linux's; vigiltest's has none) beat a package watchdog
+// SetBeat method: Linux's and vigiltest's) beat a package watchdog
 // Beat.
 // A loop silent for longer than Deadline is stalled; a stall, and a panic
 // in a loop, is logged with the loop's name, how long, and the stacks,

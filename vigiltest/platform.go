@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/vigil-ha/vigil"
 	"github.com/vigil-ha/vigil/internal/feed"
@@ -20,6 +22,7 @@ import (
 	"github.com/vigil-ha/vigil/netlink"
 	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+	"github.com/vigil-ha/vigil/watchdog"
 )
 
 // Config configures a Platform.
@@ -60,6 +63,9 @@ type Platform struct {
 	conns  map[string]*vrrptest.Conn // by instance name
 	ran    bool
 	closed bool
+	beat   *watchdog.Beat // SetBeat's, read by Run
+	// stalled is set while Run pretends to be stuck (Stall).
+	stalled atomic.Bool
 }
 
 // iface is one interface of the host: its state, the addresses it holds
@@ -258,11 +264,47 @@ func (p *Platform) Run(ctx context.Context) error {
 	for _, e := range p.snapshotLocked() {
 		p.feed.Publish(e)
 	}
+	beat := p.beat
 	p.mu.Unlock()
-	<-ctx.Done()
-	p.feed.Close()
+	defer p.feed.Close()
+	beat.Beat()
+	if beat.Period() <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(beat.Period())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if !p.stalled.Load() {
+				beat.Beat()
+			}
+		}
+	}
+}
+
+// SetBeat makes Run beat b (see package watchdog) at least every
+// b.Period(), as Linux's interface watcher does (the Supervisor watches
+// it as its platform loop), except while Stall holds it. Call it before
+// Run: once Run was called it changes nothing and returns vigil.ErrRan.
+func (p *Platform) SetBeat(b *watchdog.Beat) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ran {
+		return fmt.Errorf("vigiltest: %w", vigil.ErrRan)
+	}
+	p.beat = b
 	return nil
 }
+
+// Stall makes Run stop beating (stalled true), as a watcher stuck in a
+// kernel call would, so that the Supervisor's watchdog finds the platform
+// loop stalled one deadline after the last beat; Stall(false) makes it
+// beat again.
+func (p *Platform) Stall(stalled bool) { p.stalled.Store(stalled) }
 
 // Close implements vigil.Platform: it closes the instances' Conns and
 // restores the interfaces' promote_secondaries.
