@@ -69,8 +69,9 @@ type Clock struct {
 	armed  time.Time // when the timerfd fires next; zero: disarmed
 	closed bool
 	// arms counts timerfd_settime calls that armed it, fired the
-	// expiries signalled (tests).
-	arms, fired int
+	// expiries signalled, rtFired those the runtime timer signalled
+	// (tests).
+	arms, fired, rtFired int
 }
 
 // NewClock returns a running Clock.
@@ -121,7 +122,9 @@ func (c *Clock) run() {
 func (c *Clock) runtimeFired() {
 	c.mu.Lock()
 	if !c.closed {
+		before := c.fired
 		c.fire()
+		c.rtFired += c.fired - before
 	}
 	c.mu.Unlock()
 }

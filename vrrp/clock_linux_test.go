@@ -149,8 +149,8 @@ func TestClockClosed(t *testing.T) {
 // failover's CPUs are all busy, and a busy runtime looks at the network
 // poller (where the timerfd's readiness waits) only when sysmon polls it,
 // every 10 ms; the clock's runtime timer is run by each P as it picks a
-// goroutine. The median lateness of 7 expiries under spinning goroutines
-// stays under 2 ms (with the timerfd alone it was 5–15 ms).
+// goroutine. Under spinning goroutines most of 7 expiries come through
+// the runtime timer (with the timerfd alone they came 5–15 ms late).
 func TestClockFiresWhileBusy(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	c, err := NewClock()
@@ -188,8 +188,17 @@ func TestClockFiresWhileBusy(t *testing.T) {
 		}
 	}
 	slices.Sort(late)
-	t.Logf("lateness with every P busy: %v", late)
-	if m := late[len(late)/2]; m > 2*time.Millisecond {
-		t.Errorf("with every P busy, expiries came late by %v (median %v), want a median under 2ms", late, m)
+	c.mu.Lock()
+	rt := c.rtFired
+	c.mu.Unlock()
+	t.Logf("lateness with every P busy: %v; %d of %d through the runtime timer", late, rt, len(late))
+	// What is asserted is the path, not the lateness: how late an expiry
+	// comes also depends on what else the machine runs (go test ./...
+	// runs other packages' tests beside this one: a median of 2.1 ms
+	// once, against 27–48 µs on a quiet machine). The timerfd alone is
+	// read only when a P polls the network: with every P busy, at most
+	// every 10 ms (sysmon), a median of 5.6–6.5 ms late here.
+	if 2*rt <= len(late) {
+		t.Errorf("with every P busy, %d of %d expiries came through the runtime timer (late by %v), want most", rt, len(late), late)
 	}
 }
