@@ -41,10 +41,11 @@ func jsonable(v reflect.Value) any {
 		t := v.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)
-			if skipped(f.Type) || !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
+			embedded := f.Anonymous && f.Type.Kind() == reflect.Struct
+			if skipped(f.Type) || !f.IsExported() && !embedded {
 				continue
 			}
-			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			if embedded {
 				if sub, ok := jsonable(v.Field(i)).(map[string]any); ok {
 					for k, x := range sub {
 						if _, taken := m[k]; !taken {
@@ -76,13 +77,14 @@ func jsonable(v reflect.Value) any {
 		m := map[string]any{}
 		it := v.MapRange()
 		for it.Next() {
-			k, err := json.Marshal(jsonable(it.Key()))
-			if err != nil {
-				continue
-			}
-			ks := string(k)
-			if s, ok := jsonable(it.Key()).(string); ok {
-				ks = s
+			k := jsonable(it.Key())
+			ks, ok := k.(string)
+			if !ok {
+				b, err := json.Marshal(k)
+				if err != nil {
+					continue
+				}
+				ks = string(b)
 			}
 			m[ks] = jsonable(it.Value())
 		}
