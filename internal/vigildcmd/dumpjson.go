@@ -5,6 +5,7 @@ import (
 	"encoding"
 	"encoding/json"
 	"reflect"
+	"strconv"
 )
 
 // jsonable returns v as a value encoding/json encodes, for -d's dump: the
@@ -77,16 +78,9 @@ func jsonable(v reflect.Value) any {
 		m := map[string]any{}
 		it := v.MapRange()
 		for it.Next() {
-			k := jsonable(it.Key())
-			ks, ok := k.(string)
-			if !ok {
-				b, err := json.Marshal(k)
-				if err != nil {
-					continue
-				}
-				ks = string(b)
+			if k, ok := mapKey(it.Key()); ok {
+				m[k] = jsonable(it.Value())
 			}
-			m[ks] = jsonable(it.Value())
 		}
 		return m
 	case reflect.Func, reflect.Chan, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
@@ -96,6 +90,31 @@ func jsonable(v reflect.Value) any {
 		return v.Interface()
 	}
 	return nil
+}
+
+// mapKey is k as encoding/json writes a map key: a string kind as it
+// is, a TextMarshaler's text, an integer in decimal; false for a key
+// encoding/json refuses (the entry is left out).
+func mapKey(k reflect.Value) (string, bool) {
+	if k.Kind() == reflect.String {
+		return k.String(), true
+	}
+	if k.CanInterface() {
+		if tm, ok := k.Interface().(encoding.TextMarshaler); ok {
+			if k.Kind() == reflect.Pointer && k.IsNil() {
+				return "", true
+			}
+			b, err := tm.MarshalText()
+			return string(b), err == nil
+		}
+	}
+	switch k.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(k.Int(), 10), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.FormatUint(k.Uint(), 10), true
+	}
+	return "", false
 }
 
 // skipped reports a field type the dump leaves out: funcs and channels.

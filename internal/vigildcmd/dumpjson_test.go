@@ -80,3 +80,42 @@ func TestJSONable(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONableMapKeys: map keys come out as encoding/json writes them (a
+// string kind as it is, a TextMarshaler's text, integers in decimal),
+// so a value encoding/json takes encodes the same through jsonable.
+func TestJSONableMapKeys(t *testing.T) {
+	type name string
+	type keys struct {
+		Prefix map[netip.Prefix]int
+		Addr   map[netip.Addr]string
+		Name   map[name]bool
+		Int    map[int8]string
+		Uint   map[uint16]string
+	}
+	v := keys{
+		Prefix: map[netip.Prefix]int{netip.MustParsePrefix("198.51.100.0/24"): 1, netip.MustParsePrefix("2001:db8::/64"): 2},
+		Addr:   map[netip.Addr]string{netip.MustParseAddr("192.0.2.1"): "a"},
+		Name:   map[name]bool{"VI_1": true},
+		Int:    map[int8]string{-3: "minus three"},
+		Uint:   map[uint16]string{443: "https"},
+	}
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(jsonable(reflect.ValueOf(v)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any // a struct becomes a map through jsonable: its fields sorted
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("through jsonable:\n%s\nencoding/json:\n%s", got, want)
+	}
+}
