@@ -91,6 +91,7 @@ type config struct {
 	keep      bool
 	trace     bool // -trace: B's vrrpd writes a runtime trace into the run's directory
 	maxFail   int
+	gaps      string // the machine's own gaps (-hiccup), for the header; "" if not measured
 }
 
 // key identifies a cell of the results table.
@@ -143,6 +144,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	vigild := fs.String("vigild", "", "vigild binary to use (default: CGO_ENABLED=0 go build ./cmd/vigild into a temporary directory)")
 	keep := fs.String("keep", "", "keep every run's pcap and daemon logs under this directory")
 	maxFail := fs.Int("max-failures", 3, "give up after this many failed runs")
+	hiccup := fs.Duration("hiccup", 5*time.Second, "before the runs, measure the machine's own gaps this long with every CPU busy (bench/hiccup) and print them in the header: the floor a run's max stands on; 0: not measured")
 	trace := fs.Bool("trace", false, "with -keep: B's vrrpd writes a Go execution trace of each run to B.trace in the run's directory (go tool trace; bench/README.md, \"Tracing a slow takeover\")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -224,6 +226,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if *hiccup < 0 || *hiccup > time.Minute {
+		fmt.Fprintln(stderr, "failover: -hiccup: want 0..1m")
+		return 2
+	}
+
 	ctx, stop := benchkit.SignalContext()
 	defer stop()
 	need := c.impls
@@ -237,6 +244,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer cleanup()
 	c.workDir, c.keep, c.vrrpd, c.vigild = ws.Dir, ws.Keep, ws.Vrrpd, ws.Vigild
+	if *hiccup > 0 {
+		fmt.Fprintf(stderr, "measuring the machine's own gaps for %v (-hiccup 0: not)\n", *hiccup)
+		c.gaps = benchkit.MachineGaps(*hiccup)
+		fmt.Fprintln(stderr, c.gaps)
+	}
 	if *mass {
 		return runMass(ctx, c, stdout, stderr)
 	}
@@ -593,6 +605,9 @@ func cells(c *config, f func(fam string, ival time.Duration, sig string)) {
 
 func printTables(w io.Writer, env string, c *config, results map[key][]result) {
 	fmt.Fprintf(w, "\n%s; load average at the end %s\n", env, benchkit.LoadAvg())
+	if c.gaps != "" {
+		fmt.Fprintln(w, c.gaps)
+	}
 	fmt.Fprintf(w, "\nVRRP failover at the wire, A prio %d → B prio %d, VIP %v / %v: B's first advert as master and its first\n"+
 		"gratuitous ARP (IPv4) / neighbour advertisement (IPv6), in the capture, minus when B's RFC timer was due\n"+
 		"(A's last advert + Master_Down_Interval after SIGKILL, A's priority 0 advert + Skew_Time after SIGTERM)\n"+

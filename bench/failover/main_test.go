@@ -3,6 +3,8 @@
 package main
 
 import (
+	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,5 +47,15 @@ func TestMassVIP(t *testing.T) {
 	}
 	if got := massVIP("ipv6", 16).String(); got != "2001:db8::1:10/64" {
 		t.Errorf("massVIP(ipv6, 16) = %s", got)
+	}
+}
+
+// A -hiccup out of range is refused before anything is built or run.
+func TestHiccupFlag(t *testing.T) {
+	for _, v := range []string{"-1s", "2m"} {
+		var errb strings.Builder
+		if code := run([]string{"-hiccup", v}, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), "-hiccup") {
+			t.Errorf("-hiccup %s: code %d, %q; want 2 and a word on -hiccup", v, code, errb.String())
+		}
 	}
 }

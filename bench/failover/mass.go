@@ -324,6 +324,9 @@ func analyzeMass(file string, c *config, k massKey, A, B *nstest.Host, t0 time.T
 
 func printMass(w io.Writer, env string, c *config, results map[massKey][]massResult) {
 	fmt.Fprintf(w, "\n%s; load average at the end %s\n", env, benchkit.LoadAvg())
+	if c.gaps != "" {
+		fmt.Fprintln(w, c.gaps)
+	}
 	a := "the same implementation as B"
 	if c.massA != "" {
 		a = c.massA + " in every run"

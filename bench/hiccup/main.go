@@ -34,11 +34,11 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/bench/internal/benchkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	results := make([]result, *threads)
+	results := make([]benchkit.Gaps, *threads)
 	errs := make([]error, *threads)
 	var wg sync.WaitGroup
 	for i := range *threads {
@@ -105,66 +105,16 @@ func rtUnthrottled() error {
 
 // measure reads the clock on a locked thread (SCHED_FIFO at prio, if
 // prio > 0) for d and summarises the gaps longer than min.
-func measure(d, min time.Duration, prio int) (result, error) {
+func measure(d, min time.Duration, prio int) (benchkit.Gaps, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if prio > 0 {
 		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(prio)}
 		if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
-			return result{}, fmt.Errorf("SCHED_FIFO %d: %w", prio, err)
+			return benchkit.Gaps{}, fmt.Errorf("SCHED_FIFO %d: %w", prio, err)
 		}
 		// The thread goes back to the runtime's pool as it was.
 		defer unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
 	}
-	gaps := make([]time.Duration, 0, 1024)
-	start := time.Now()
-	last := start
-	for {
-		now := time.Now()
-		if g := now.Sub(last); g > min {
-			gaps = append(gaps, g)
-		}
-		last = now
-		if now.Sub(start) >= d {
-			break
-		}
-	}
-	return summarise(gaps, last.Sub(start)), nil
-}
-
-// result summarises the gaps of one thread's window.
-type result struct {
-	window time.Duration
-	n      int           // gaps recorded
-	over1  int           // of them over 1 ms
-	lost   time.Duration // their sum
-	p50    time.Duration // median gap
-	max    time.Duration
-}
-
-func summarise(gaps []time.Duration, window time.Duration) result {
-	r := result{window: window, n: len(gaps)}
-	if len(gaps) == 0 {
-		return r
-	}
-	s := slices.Clone(gaps)
-	slices.Sort(s)
-	for _, g := range s {
-		if g > time.Millisecond {
-			r.over1++
-		}
-		r.lost += g
-	}
-	r.p50, r.max = s[(len(s)-1)/2], s[len(s)-1]
-	return r
-}
-
-func (r result) String() string {
-	per := 0.0
-	if r.window > 0 {
-		per = float64(r.n) / r.window.Seconds()
-	}
-	return fmt.Sprintf("%d gaps (%.2f/s), %d over 1 ms, median %v, max %v, %v lost in all (%.3f%%)",
-		r.n, per, r.over1, r.p50.Round(time.Microsecond), r.max.Round(time.Microsecond),
-		r.lost.Round(time.Microsecond), 100*r.lost.Seconds()/max(r.window.Seconds(), 1e-9))
+	return benchkit.SpinGaps(d, min), nil
 }
