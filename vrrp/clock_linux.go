@@ -34,7 +34,11 @@ import (
 // sysmon polls it, every 10 ms: an expiry through the timerfd alone came
 // 5–15 ms late there (TestClockFiresWhileBusy), while runtime timers are
 // run by every P each time it picks a goroutine (bench/README.md, "The
-// bench as a neighbour, and the clock under load").
+// bench as a neighbour, and the clock under load"). While the process is
+// busy, a deadline moved earlier leaves the timerfd as it is if that is
+// at most fdSlack later (backedUp): arming a timerfd for a near deadline
+// costs a hypervisor exit in a VM, and in a busy process the runtime
+// timer fires first.
 //
 // The Routers of a Clock poll through their final approach
 // (Timers.FinalApproach) only while the process is otherwise quiet:
@@ -66,12 +70,16 @@ type Clock struct {
 
 	mu     sync.Mutex
 	timers deadlines[*clockTimer]
-	armed  time.Time // when the timerfd fires next; zero: disarmed
+	armed  time.Time // the deadline the runtime timer is armed for; zero: disarmed
+	// fdAt is when the timerfd fires next (zero: disarmed or fired). It
+	// is armed for armed, except while the process is busy, when it may
+	// stay a little later (backedUp).
+	fdAt   time.Time
 	closed bool
-	// arms counts timerfd_settime calls that armed it, fired the
-	// expiries signalled, rtFired those the runtime timer signalled
-	// (tests).
-	arms, fired, rtFired int
+	// arms counts timerfd_settime calls that armed it, skips the arms
+	// left out while busy (backedUp), fired the expiries signalled,
+	// rtFired those the runtime timer signalled (tests).
+	arms, skips, fired, rtFired int
 }
 
 // NewClock returns a running Clock.
@@ -113,6 +121,7 @@ func (c *Clock) run() {
 			return // closed
 		}
 		c.mu.Lock()
+		c.fdAt = time.Time{}
 		c.fire()
 		c.mu.Unlock()
 	}
@@ -148,24 +157,64 @@ func (c *Clock) fire() {
 	}
 	// Both sources are armed for c.armed: when that is still ahead, this
 	// was the other's expiry for a deadline since moved (or one it beat
-	// by a moment), and the two stay as they are.
-	if when := c.timers.first().when; !when.Equal(c.armed) || !when.After(now) {
+	// by a moment), and the two stay as they are; but a timerfd that has
+	// fired (or was left later while busy, and is now past) is armed
+	// again.
+	if when := c.timers.first().when; !when.Equal(c.armed) || !when.After(now) || !c.fdAt.After(now) {
 		c.arm(when)
 	}
 }
 
-// arm sets the timerfd and the runtime timer to fire at when. c.mu held.
+// arm sets the runtime timer and the timerfd to fire at when, unless
+// the timerfd may stay as it is (backedUp). c.mu held.
 func (c *Clock) arm(when time.Time) {
-	d := time.Until(when)
+	now := time.Now()
+	d := when.Sub(now)
 	if d <= 0 {
 		d = 1 // 0 would disarm
 	}
 	c.rt.Reset(d)
+	c.armed = when
+	if c.backedUp(when, now) {
+		c.skips++
+		return
+	}
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
 	if unix.TimerfdSettime(c.fd, 0, &spec, nil) == nil {
 		c.arms++
+		c.fdAt = now.Add(d)
 	}
-	c.armed = when
+}
+
+// fdSlack is how much later than a deadline the timerfd may stay armed
+// while the process is busy (backedUp).
+const fdSlack = time.Millisecond
+
+// backedUp reports whether the timerfd may stay armed as it is, for
+// fdAt, when the deadline moves to when, earlier: while the process is
+// busy (a Router's Master_Down_Timer expired within busyWindow: a mass
+// failover), the runtime timer fires on time (every P runs the timers
+// as it picks a goroutine: TestClockFiresWhileBusy), and the timerfd,
+// already armed for no later than when + fdSlack, still wakes the
+// process should it fall idle before when, at most fdSlack late, about
+// what the network poller's whole milliseconds would give the runtime
+// timer alone. Arming a timerfd for a near deadline reprograms the
+// CPU's timer, an exit to the hypervisor in a VM: 10 µs here against
+// 1.1 for getpid, and in a mass failover most expiries came through the
+// runtime timer first (bench/README.md, thirteenth round). An idle
+// process, a lone takeover, always arms it.
+func (c *Clock) backedUp(when, now time.Time) bool {
+	if c.fdAt.IsZero() || !c.fdAt.After(now) || c.fdAt.After(when.Add(fdSlack)) {
+		return false
+	}
+	return c.busy(now)
+}
+
+// busy reports whether a Router's Master_Down_Timer expired within
+// busyWindow of now.
+func (c *Clock) busy(now time.Time) bool {
+	last := c.lastExpiry.Load()
+	return last != 0 && now.Sub(c.epoch)-time.Duration(last) < busyWindow
 }
 
 // busyWindow is how long after a Master_Down_Timer expiry of one of its
@@ -176,7 +225,7 @@ const busyWindow = 5 * time.Millisecond
 // startPolling reports whether a Router may poll through its final
 // approach now; if so, it calls stopPolling when the approach ends.
 func (c *Clock) startPolling() bool {
-	if last := c.lastExpiry.Load(); last != 0 && time.Since(c.epoch)-time.Duration(last) < busyWindow {
+	if c.busy(time.Now()) {
 		return false
 	}
 	if c.pollers.Add(1) > c.maxPollers {

@@ -202,3 +202,64 @@ func TestClockFiresWhileBusy(t *testing.T) {
 		t.Errorf("with every P busy, %d of %d expiries came through the runtime timer (late by %v), want most", rt, len(late), late)
 	}
 }
+
+// While the process is busy (a Master_Down_Timer expired within
+// busyWindow), a deadline moved earlier but within fdSlack of where the
+// timerfd is armed leaves the timerfd as it is: the runtime timer fires
+// it, the timerfd backs it up. Moved further, or with the process not
+// busy, it arms the timerfd as before. The timers still fire, in
+// order, none before its deadline.
+func TestClockBusyKeepsTimerfd(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	c, err := NewClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	counts := func() (arms, skips int, fd time.Duration) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var cur unix.ItimerSpec
+		if err := unix.TimerfdGettime(c.fd, &cur); err != nil {
+			t.Fatal(err)
+		}
+		return c.arms, c.skips, time.Duration(cur.Value.Nano())
+	}
+	for _, busy := range []bool{true, false} {
+		if busy {
+			// Busy for the next hour, whatever the test's pace.
+			c.lastExpiry.Store(int64(time.Since(c.epoch) + time.Hour))
+		} else {
+			c.lastExpiry.Store(0)
+		}
+		a, b := c.timer(), c.timer()
+		arms0, skips0, _ := counts()
+		start := time.Now()
+		a.Reset(500 * time.Millisecond)
+		b.Reset(499 * time.Millisecond) // earlier, within fdSlack
+		arms, skips, fd := counts()
+		if busy {
+			// Kept for a: at least 500 ms after start, not 499.
+			if arms-arms0 != 1 || skips-skips0 != 1 || fd <= 499500*time.Microsecond-time.Since(start) {
+				t.Errorf("busy: %d arms, %d skips, timerfd in %v; want 1, 1 and the first deadline kept", arms-arms0, skips-skips0, fd)
+			}
+		} else if arms-arms0 != 2 || skips != skips0 {
+			t.Errorf("not busy: %d arms, %d skips; want 2, 0", arms-arms0, skips-skips0)
+		}
+		b.Reset(400 * time.Millisecond) // earlier by more than fdSlack
+		if arms2, _, fd := counts(); arms2 != arms+1 || fd > 400*time.Millisecond {
+			t.Errorf("busy %v: a deadline 100 ms earlier: %d more arms, timerfd in %v; want 1, at most 400ms", busy, arms2-arms, fd)
+		}
+		for i, tm := range []stepTimer{b, a} {
+			due := start.Add([]time.Duration{400 * time.Millisecond, 500 * time.Millisecond}[i])
+			select {
+			case at := <-tm.C():
+				if at.Before(due) {
+					t.Errorf("busy %v: timer %d fired %v before its deadline", busy, i, due.Sub(at))
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("busy %v: timer %d never fired", busy, i)
+			}
+		}
+	}
+}
