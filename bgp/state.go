@@ -7,41 +7,20 @@ import (
 	"strings"
 
 	api "github.com/osrg/gobgp/v4/api"
+
+	"github.com/vigil-ha/vigil/bgp/bgpstate"
 )
 
-// State is a snapshot of a Speaker, ready for encoding/json.
-type State struct {
-	// Peers are the configured peers with their sessions' states; empty
-	// while Run is not running.
-	Peers []PeerState `json:"peers"`
-	// VIPs are the configured VIPs, in Config order.
-	VIPs []VIPState `json:"vips"`
-	// Draining is set once Drain has started, Drained once it withdrew
-	// everything.
-	Draining bool `json:"draining,omitempty"`
-	Drained  bool `json:"drained,omitempty"`
-}
+// State is a snapshot of a Speaker, ready for encoding/json. Its types
+// are package bgpstate's, which does not import GoBGP, so that vigild
+// built without BGP shows the same.
+type State = bgpstate.State
 
 // PeerState is one peer's session.
-type PeerState struct {
-	Address netip.Addr `json:"address"`
-	ASN     uint32     `json:"asn"`
-	// Session is the BGP FSM state, lower case: "idle", "connect",
-	// "active", "opensent", "openconfirm", "established".
-	Session string `json:"session"`
-}
+type PeerState = bgpstate.PeerState
 
-// VIPState is one VIP.
-type VIPState struct {
-	Prefix netip.Prefix `json:"prefix"`
-	// Announced is set while the route is announced, Draining while it
-	// is announced with GRACEFUL_SHUTDOWN. Both change just before the
-	// speaker hands the change to GoBGP (and change back if GoBGP
-	// refuses it), so a router never learns of a change State does not
-	// show yet.
-	Announced bool `json:"announced"`
-	Draining  bool `json:"draining,omitempty"`
-}
+// VIPState is one VIP (see bgpstate.VIPState for when its flags change).
+type VIPState = bgpstate.VIPState
 
 // State returns a snapshot of the Speaker: the sessions (read from GoBGP
 // through its own loop) and what is announced. Safe at any time.

@@ -25,27 +25,5 @@ func NewSpeaker(sup Supervisor, cfg vigil.BGP, log *slog.Logger) (BGPSpeaker, er
 	}
 	c := bgp.FromConfig(cfg)
 	c.Logger = log
-	sp, err := bgp.New(src, c)
-	if err != nil {
-		return nil, err
-	}
-	return statusSpeaker{sp}, nil
-}
-
-// statusSpeaker is a *bgp.Speaker that gives its State as vigild's
-// BGPStatus (bgpstatus.go), which a vigild built without BGP has too.
-type statusSpeaker struct{ *bgp.Speaker }
-
-// BGPStatus implements bgpStatuser.
-func (s statusSpeaker) BGPStatus() BGPStatus {
-	st := s.State()
-	b := BGPStatus{Peers: make([]BGPPeerStatus, 0, len(st.Peers)), VIPs: make([]BGPVIPStatus, 0, len(st.VIPs)),
-		Draining: st.Draining, Drained: st.Drained}
-	for _, p := range st.Peers {
-		b.Peers = append(b.Peers, BGPPeerStatus(p))
-	}
-	for _, v := range st.VIPs {
-		b.VIPs = append(b.VIPs, BGPVIPStatus(v))
-	}
-	return b
+	return bgp.New(src, c)
 }

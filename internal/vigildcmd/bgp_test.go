@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/bgp/bgpstate"
 )
 
 // fakeSpeaker records what vigild asks of a BGP speaker, and what the
@@ -30,8 +31,8 @@ type fakeSpeaker struct {
 	// drainFor is how long Drain takes unless its ctx is done first;
 	// 0 none.
 	drainFor time.Duration
-	status   BGPStatus // what BGPStatus reports
-	events   []string  // "run", "drain (supervisor running)", "drained", "drain cut (...)", "stop (supervisor stopped)"
+	status   bgpstate.State // what State reports
+	events   []string       // "run", "drain (supervisor running)", "drained", "drain cut (...)", "stop (supervisor stopped)"
 }
 
 func (f *fakeSpeaker) add(e string) {
@@ -95,13 +96,13 @@ func (f *fakeSpeaker) setDrainFor(d time.Duration) {
 
 func (f *fakeSpeaker) Close() error { return nil }
 
-func (f *fakeSpeaker) BGPStatus() BGPStatus {
+func (f *fakeSpeaker) State() bgpstate.State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.status
 }
 
-func (f *fakeSpeaker) setStatus(b BGPStatus) {
+func (f *fakeSpeaker) setStatus(b bgpstate.State) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.status = b

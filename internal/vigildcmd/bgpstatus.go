@@ -3,63 +3,35 @@ package vigildcmd
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"text/tabwriter"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/bgp/bgpstate"
 )
 
-// BGPStatus is the bgp block's speaker as vigild status, /state and
-// /metrics show it: its peers' sessions and what it announces.
-type BGPStatus struct {
-	// Peers are the configured peers with their sessions' states.
-	Peers []BGPPeerStatus `json:"peers"`
-	// VIPs are the configured VIPs, in the block's order.
-	VIPs []BGPVIPStatus `json:"vips"`
-	// Draining is set once a stop's drain has started, Drained once it
-	// withdrew every route.
-	Draining bool `json:"draining,omitempty"`
-	Drained  bool `json:"drained,omitempty"`
-}
-
-// BGPPeerStatus is one peer's session.
-type BGPPeerStatus struct {
-	Address netip.Addr `json:"address"`
-	ASN     uint32     `json:"asn"`
-	// Session is the BGP FSM state, lower case: "idle", "connect",
-	// "active", "opensent", "openconfirm", "established".
-	Session string `json:"session"`
-}
-
-// BGPVIPStatus is one VIP's route: announced, and with GRACEFUL_SHUTDOWN
-// (Draining) during a drain.
-type BGPVIPStatus struct {
-	Prefix    netip.Prefix `json:"prefix"`
-	Announced bool         `json:"announced"`
-	Draining  bool         `json:"draining,omitempty"`
-}
-
-// A bgpStatuser is a BGPSpeaker that reports its status (vigild's
-// speaker does; a speaker without it shows none).
-type bgpStatuser interface {
-	BGPStatus() BGPStatus
+// A bgpStater is a BGPSpeaker that reports its state (vigild's
+// speaker, a *bgp.Speaker, does; a speaker without it shows none). The
+// state's types are package bgpstate's, which does not import GoBGP, so
+// that a vigild built without BGP has them too.
+type bgpStater interface {
+	State() bgpstate.State
 }
 
 // bgpStatus is the running speaker's status; nil without a speaker (no
 // bgp block, the checker child) or with one that does not report. Safe
 // from any goroutine.
-func (d *daemon) bgpStatus() *BGPStatus {
+func (d *daemon) bgpStatus() *bgpstate.State {
 	r := d.bgpNow.Load()
 	if r == nil {
 		return nil
 	}
-	s, ok := r.sp.(bgpStatuser)
+	s, ok := r.sp.(bgpStater)
 	if !ok {
 		return nil
 	}
-	st := s.BGPStatus()
+	st := s.State()
 	return &st
 }
 
@@ -68,12 +40,12 @@ func (d *daemon) bgpStatus() *BGPStatus {
 // block runs.
 type stateJSON struct {
 	*vigil.State
-	BGP *BGPStatus `json:"bgp,omitempty"`
+	BGP *bgpstate.State `json:"bgp,omitempty"`
 }
 
 // printBGP prints the speaker's sessions and routes as tables, after
 // status's.
-func printBGP(w io.Writer, b *BGPStatus) {
+func printBGP(w io.Writer, b *bgpstate.State) {
 	if b == nil {
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/bgp/bgpstate"
 )
 
 // vigild status (text and --json), /state and /metrics show the bgp
@@ -35,10 +37,10 @@ func TestStatusShowsBGP(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	sp.setStatus(BGPStatus{
-		Peers: []BGPPeerStatus{{Address: netip.MustParseAddr("192.0.2.254"), ASN: 64512, Session: "established"},
+	sp.setStatus(bgpstate.State{
+		Peers: []bgpstate.PeerState{{Address: netip.MustParseAddr("192.0.2.254"), ASN: 64512, Session: "established"},
 			{Address: netip.MustParseAddr("192.0.2.253"), ASN: 64512, Session: "active"}},
-		VIPs: []BGPVIPStatus{{Prefix: netip.MustParsePrefix("203.0.113.10/32"), Announced: true, Draining: true},
+		VIPs: []bgpstate.VIPState{{Prefix: netip.MustParsePrefix("203.0.113.10/32"), Announced: true, Draining: true},
 			{Prefix: netip.MustParsePrefix("203.0.113.11/32")}},
 		Draining: true,
 	})
@@ -113,7 +115,7 @@ func checkStateJSON(t *testing.T, what, text string) {
 	t.Helper()
 	var got struct {
 		Instances []struct{ Name string }
-		BGP       *BGPStatus `json:"bgp"`
+		BGP       *bgpstate.State `json:"bgp"`
 	}
 	if err := json.Unmarshal([]byte(text), &got); err != nil {
 		t.Fatalf("%s: %v:\n%s", what, err, text)

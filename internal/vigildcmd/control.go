@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/bgp/bgpstate"
 )
 
 // The control socket speaks JSON lines: a client sends one Request and
@@ -33,8 +34,8 @@ type Response struct {
 	Now time.Time `json:"now,omitzero"`
 	// State answers status; BGP with it, the bgp block's speaker, when
 	// one runs.
-	State *vigil.State `json:"state,omitempty"`
-	BGP   *BGPStatus   `json:"bgp,omitempty"`
+	State *vigil.State    `json:"state,omitempty"`
+	BGP   *bgpstate.State `json:"bgp,omitempty"`
 	// Reload answers reload.
 	Reload *reloadResult `json:"reload,omitempty"`
 	// Dump answers dump: keepalived.data's text.

@@ -84,7 +84,7 @@
 //
 // vigild's own: --metrics-address serves /metrics (package metrics, the
 // BGP speaker's vigil_bgp_* series, Go and process collectors) and /state
-// (State as JSON, the speaker's BGPStatus under "bgp"); --control-socket
+// (State as JSON, the speaker's state under "bgp"); --control-socket
 // (default /run/vigild/control.sock, mode 0600 in a 0700 directory,
 // clients checked to be root or vigild's user by SO_PEERCRED) answers one
 // JSON Request per connection with a Response: vigild status [--json],

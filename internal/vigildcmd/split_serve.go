@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vigil-ha/vigil"
+	"github.com/vigil-ha/vigil/bgp/bgpstate"
 )
 
 // Under --process-model=keepalived each child listens on a control
@@ -119,9 +120,9 @@ func cmpOr(a, b string) string {
 // state merges the children's states: the VRRP side's instances, sync
 // groups and trackers, and its BGP speaker's status (the speaker runs
 // there), the checker side's virtual servers.
-func (p *parent) state() (vigil.State, *BGPStatus, error) {
+func (p *parent) state() (vigil.State, *bgpstate.State, error) {
 	st := vigil.State{Instances: []vigil.InstanceState{}}
-	var b *BGPStatus
+	var b *bgpstate.State
 	for _, kind := range p.children() {
 		resp, err := p.ask(kind, Request{Command: "status"})
 		if err != nil {
