@@ -1,9 +1,11 @@
 package watchdog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -308,7 +310,7 @@ func TestGo(t *testing.T) {
 		w := newWatchdog(t, Config{WatchdogInterval: -1})
 		run(t, w)
 		synctest.Wait()
-		before := runtime.NumGoroutine()
+		before := bubbleGoroutines(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		const n = 10
@@ -332,7 +334,7 @@ func TestGo(t *testing.T) {
 		}
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
-		if got := runtime.NumGoroutine() - before; got != n {
+		if got := bubbleGoroutines(t) - before; got != n {
 			t.Fatalf("%d goroutines for %d guarded loops, want one each", got, n)
 		}
 		if s := w.Stats(); s.Loops != n || s.Stalls != 0 {
@@ -345,8 +347,8 @@ func TestGo(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if len(results) != 0 || runtime.NumGoroutine() != before {
-			t.Fatalf("%d more results, %d goroutines left, want none", len(results), runtime.NumGoroutine()-before)
+		if left := bubbleGoroutines(t) - before; len(results) != 0 || left != 0 {
+			t.Fatalf("%d more results, %d goroutines left, want none", len(results), left)
 		}
 		called := false
 		err := w.Go(ctx, "bad", Policy{Backoff: time.Second, MaxBackoff: time.Millisecond},
@@ -355,4 +357,28 @@ func TestGo(t *testing.T) {
 			t.Fatalf("Go with an invalid policy: %v, done called %v; want ErrInvalid, no call", err, called)
 		}
 	})
+}
+
+// bubbleGoroutines counts the goroutines of the calling goroutine's
+// synctest bubble. runtime.NumGoroutine counts the whole process, where
+// a goroutine an earlier test left behind may end at any moment (TestGo
+// once counted 9 goroutines for 10 loops under go test -count=30).
+func bubbleGoroutines(t *testing.T) int {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	// The caller's own stack comes first: "goroutine N [running,
+	// synctest bubble B]:".
+	m := regexp.MustCompile(`^goroutine \d+ \[[^\]]*(, synctest bubble \d+\]:)`).FindSubmatch(buf)
+	if m == nil {
+		t.Fatal("bubbleGoroutines: not in a synctest bubble")
+	}
+	return bytes.Count(buf, m[1])
 }
