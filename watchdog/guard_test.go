@@ -1,12 +1,10 @@
 package watchdog
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -365,20 +363,12 @@ func TestGo(t *testing.T) {
 // once counted 9 goroutines for 10 loops under go test -count=30).
 func bubbleGoroutines(t *testing.T) int {
 	t.Helper()
-	buf := make([]byte, 64<<10)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
+	all := allStacks(1 << 20) // a test's few goroutines: far less
 	// The caller's own stack comes first: "goroutine N [running,
 	// synctest bubble B]:".
-	m := regexp.MustCompile(`^goroutine \d+ \[[^\]]*(, synctest bubble \d+\]:)`).FindSubmatch(buf)
+	m := regexp.MustCompile(`^goroutine \d+ \[[^\]]*(, synctest bubble \d+\]:)`).FindStringSubmatch(all)
 	if m == nil {
 		t.Fatal("bubbleGoroutines: not in a synctest bubble")
 	}
-	return bytes.Count(buf, m[1])
+	return strings.Count(all, m[1])
 }
