@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-ha/vigil"
 	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/internal/goroutines"
 	"github.com/vigil-ha/vigil/vigiltest"
 	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
@@ -352,7 +353,7 @@ func settledSupervisor(t *testing.T, n int) settled {
 		m.run(ctx)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
-		st.goroutines = runtime.NumGoroutine()
+		st.goroutines = goroutines.InBubble()
 		for range 4 { // each collection halves a stack at most
 			runtime.GC()
 		}

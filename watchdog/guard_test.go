@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/goroutines"
 )
 
 // A loop that panics is recovered and restarted after a backoff that
@@ -308,7 +309,7 @@ func TestGo(t *testing.T) {
 		w := newWatchdog(t, Config{WatchdogInterval: -1})
 		run(t, w)
 		synctest.Wait()
-		before := bubbleGoroutines(t)
+		before := goroutines.InBubble()
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		const n = 10
@@ -332,7 +333,7 @@ func TestGo(t *testing.T) {
 		}
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
-		if got := bubbleGoroutines(t) - before; got != n {
+		if got := goroutines.InBubble() - before; got != n {
 			t.Fatalf("%d goroutines for %d guarded loops, want one each", got, n)
 		}
 		if s := w.Stats(); s.Loops != n || s.Stalls != 0 {
@@ -345,7 +346,7 @@ func TestGo(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if left := bubbleGoroutines(t) - before; len(results) != 0 || left != 0 {
+		if left := goroutines.InBubble() - before; len(results) != 0 || left != 0 {
 			t.Fatalf("%d more results, %d goroutines left, want none", len(results), left)
 		}
 		called := false
@@ -355,20 +356,4 @@ func TestGo(t *testing.T) {
 			t.Fatalf("Go with an invalid policy: %v, done called %v; want ErrInvalid, no call", err, called)
 		}
 	})
-}
-
-// bubbleGoroutines counts the goroutines of the calling goroutine's
-// synctest bubble. runtime.NumGoroutine counts the whole process, where
-// a goroutine an earlier test left behind may end at any moment (TestGo
-// once counted 9 goroutines for 10 loops under go test -count=30).
-func bubbleGoroutines(t *testing.T) int {
-	t.Helper()
-	all := allStacks(1 << 20) // a test's few goroutines: far less
-	// The caller's own stack comes first: "goroutine N [running,
-	// synctest bubble B]:".
-	m := regexp.MustCompile(`^goroutine \d+ \[[^\]]*(, synctest bubble \d+\]:)`).FindStringSubmatch(all)
-	if m == nil {
-		t.Fatal("bubbleGoroutines: not in a synctest bubble")
-	}
-	return strings.Count(all, m[1])
 }
