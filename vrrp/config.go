@@ -56,6 +56,15 @@ type Config struct {
 	V3ChecksumAsV2 bool
 	// Logger receives the router's logs; nil discards them.
 	Logger *slog.Logger
+	// TransitionLogLevel is the level of the line the router logs for
+	// each transition of its state ("vrrp: transition"); the zero value
+	// is slog.LevelInfo. A program that logs transitions itself, from
+	// the router's events, sets a level its Logger leaves out (vigild
+	// writes keepalived's "(VI_1) Entering MASTER STATE" and sets
+	// slog.LevelDebug): one line a transition, not two, and none
+	// formatted and written on a takeover's path (in a mass failover,
+	// ~35 µs a takeover here; bench/README.md, "One line a transition").
+	TransitionLogLevel slog.Level
 }
 
 // object names the instance in errors: "instance VI_1", or "VRID 51"

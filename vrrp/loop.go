@@ -3,7 +3,6 @@ package vrrp
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -642,9 +641,9 @@ func (lp *loop) transition(a Action, now time.Time) {
 	// A handler's formatting goes deep (slog's TextHandler: past the
 	// 4 KiB the loop needs), and a stack grown once stays grown
 	// (onOwnStack): 4 KiB more for each of 1,000 idle routers.
-	if v.log.Enabled(context.Background(), slog.LevelInfo) {
+	if lvl := v.cfg.TransitionLogLevel; v.log.Enabled(context.Background(), lvl) {
 		onOwnStack(func() {
-			v.log.Info("vrrp: transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason.String(),
+			v.log.Log(context.Background(), lvl, "vrrp: transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason.String(),
 				"priority", st.Priority, "master", st.Master)
 		})
 	}

@@ -13,8 +13,8 @@ import (
 // Reconfigure replaces the router's configuration while it runs, as
 // keepalived's reload does for the instance it matches: priority,
 // interval, VIPs, unicast peers, authentication, preemption (NoPreempt,
-// PreemptDelay), accept mode, InitialState (for a later start), Name and
-// Logger may change. The identity may not: VRID, Version, the family
+// PreemptDelay), accept mode, InitialState (for a later start), Name,
+// Logger and TransitionLogLevel may change. The identity may not: VRID, Version, the family
 // (that of the Conn), and multicast or unicast (Peers empty or not).
 // Changing it is a *FieldError wrapping ErrInvalid, as are cfg's own
 // problems; the caller replaces the router instead.

@@ -260,6 +260,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		if o.noAddrs {
 			c.VIPs = nil
 		}
+		// Each transition is printed as a JSON line (printEvents): the
+		// router's own log line for it goes to Debug.
+		c.TransitionLogLevel = slog.LevelDebug
 		hc.Instances = append(hc.Instances, host.InstanceConfig{VRRP: c, Interface: iface, UnicastSrc: unicastSrc,
 			UseVMAC: o.vmac, GARP: netlink.AnnounceTiming{Repeat: o.garpRepeat, Interval: o.garpInterval,
 				SecondDelay: o.garpDelay, RefreshInterval: o.garpRefresh}})

@@ -11,7 +11,9 @@
 //     log/slog to stderr (the journal under systemd), keepalived's
 //     wording in the message ("(VI_1) Entering MASTER STATE", "Removing
 //     service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80",
-//     "Reloading", "Stopping"). -D twice logs at debug level.
+//     "Reloading", "Stopping"), one line a transition: the routers' own
+//     "vrrp: transition" line is at debug level
+//     (vrrp.Config.TransitionLogLevel). -D twice logs at debug level.
 //   - --process-model=keepalived runs keepalived's process model instead
 //     (split.go): a parent starts this program again as a VRRP child
 //     (--child=vrrp, as -P) and a checker child (--child=checker, as -C),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -67,6 +68,12 @@ func loadConfig(o *Options, env *Env) *loaded {
 		opts.Read.IncludeCheck = config.IncludeAll
 	}
 	cfg, warns, err := config.LoadFile(o.ConfigFile, opts)
+	// vigild logs each transition itself, in keepalived's words
+	// (logEvents): the routers' own line for it goes to Debug, so a
+	// takeover formats and writes one line, not two.
+	for i := range cfg.Instances {
+		cfg.Instances[i].VRRP.TransitionLogLevel = slog.LevelDebug
+	}
 	l.cfg, l.diags = cfg, warns
 	var list config.ErrorList
 	switch {

@@ -60,6 +60,11 @@ func TestDaemonInMemory(t *testing.T) {
 				t.Errorf("log lacks %q:\n%s", w, log)
 			}
 		}
+		// One line a transition, keepalived's: the routers' own goes to
+		// Debug, before the reload and after it (the STOP).
+		if n := strings.Count(log, "vrrp: transition"); n != 0 {
+			t.Errorf("%d router transition lines besides keepalived's, want none:\n%s", n, log)
+		}
 	})
 }
 
