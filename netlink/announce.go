@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/counter"
 	"github.com/vigil-ha/vigil/internal/logx"
-	"github.com/vigil-ha/vigil/internal/sleep"
 )
 
 // resolved returns t with the defaults filled in (SecondDelay 0 meaning
@@ -105,7 +103,7 @@ func errGone(err error) bool {
 }
 
 // announcer is the OS-independent core of Announcer: the schedule, the
-// counters and the goroutines, over a sender.
+// counters and the scheduler (announce_sched.go), over a sender.
 type announcer struct {
 	iface  string
 	timing AnnounceTiming // resolved
@@ -117,7 +115,7 @@ type announcer struct {
 	mac      atomic.Pointer[net.HardwareAddr]
 	reopenMu sync.Mutex // one reopen at a time
 
-	mu     sync.Mutex // guards closed, active, idle
+	mu     sync.Mutex // guards closed, active, idle and the scheduler's fields
 	closed bool
 	active int
 	idle   chan struct{} // closed when active drops to 0
@@ -128,6 +126,13 @@ type announcer struct {
 
 	counters announcerCounters
 	box      *outbox // news first, no handoff per frame (announce_outbox.go)
+
+	// The scheduler (announce_sched.go); jobs, running and seq are
+	// guarded by mu.
+	jobs    jobHeap
+	running bool
+	seq     uint64
+	wake    chan struct{}
 }
 
 // announcerCounters are the live counters of AnnouncerStats.
@@ -137,7 +142,8 @@ type announcerCounters struct {
 
 func newAnnouncer(iface string, mac net.HardwareAddr, fixedMAC bool, t AnnounceTiming, out sender, log *slog.Logger) *announcer {
 	a := &announcer{iface: iface, timing: t.resolved(), out: out,
-		log: logx.OrDiscard(log).With("interface", iface), fixedMAC: fixedMAC, box: newOutbox()}
+		log: logx.OrDiscard(log).With("interface", iface), fixedMAC: fixedMAC, box: newOutbox(),
+		wake: make(chan struct{}, 1)}
 	a.stopped, a.stop = context.WithCancel(context.Background())
 	a.mac.Store(&mac)
 	return a
@@ -192,110 +198,25 @@ func (a *announcer) announceWith(ctx context.Context, addrs []netip.Addr, t Anno
 	a.active++
 	a.mu.Unlock()
 	a.counters.Announcements.Add(1)
-	// The announcement ends with ctx or with close.
-	ctx, cancel := context.WithCancel(ctx)
-	unhook := context.AfterFunc(a.stopped, cancel)
-	sent := 0
-	if t.InitialDelay <= 0 && t.Repeat > 0 && ctx.Err() == nil {
+	if ctx.Err() != nil {
+		a.done()
+		return nil
+	}
+	j := &job{ctx: ctx, t: t, frames: frames}
+	if now := time.Now(); t.InitialDelay > 0 || t.Repeat <= 0 {
+		j.due = now.Add(t.InitialDelay)
+	} else {
 		// The first frame goes out before Announce returns: the segment
 		// learns of the new master without waiting for a goroutine to be
-		// scheduled. The rest of the burst follows from run.
+		// scheduled. The rest follows from the announcer's scheduler
+		// (announce_sched.go).
+		a.begin(j, now)
 		a.box.post(ctx, &frames[0], true, a.sendFrame)
-		sent = 1
+		j.i = 1
+		j.due = time.Now()
 	}
-	go func() {
-		defer a.done()
-		defer cancel()
-		defer unhook()
-		a.run(ctx, t, frames, sent)
-	}()
+	a.add(j)
 	return nil
-}
-
-// run sends the bursts for one announcement until its schedule ends or
-// ctx (which ends when the announcer is closed) is done.
-func (a *announcer) run(ctx context.Context, t AnnounceTiming, frames []frame, sent int) {
-	if !sleep.For(ctx, t.InitialDelay) {
-		return
-	}
-	start := time.Now()
-	if !a.burstFrom(ctx, frames, t.Repeat, sent, true) {
-		return
-	}
-	var second, refresh time.Time
-	if t.SecondDelay > 0 {
-		second = start.Add(t.SecondDelay)
-	}
-	if t.RefreshInterval > 0 {
-		refresh = start.Add(t.RefreshInterval)
-	}
-	for !second.IsZero() || !refresh.IsZero() {
-		if !second.IsZero() && (refresh.IsZero() || !refresh.Before(second)) {
-			if !sleep.For(ctx, time.Until(second)) || !a.burst(ctx, frames, t.Repeat) {
-				return
-			}
-			second = time.Time{}
-			continue
-		}
-		if !sleep.For(ctx, time.Until(refresh)) || !a.burst(ctx, frames, t.RefreshRepeat) {
-			return
-		}
-		refresh = refresh.Add(t.RefreshInterval)
-		if now := time.Now(); refresh.Before(now) {
-			refresh = now.Add(t.RefreshInterval) // fell behind: skip, don't catch up
-		}
-	}
-}
-
-// giveWay lets the goroutines that are ready run first (the caller goes
-// to the global run queue); tests replace it.
-var giveWay = runtime.Gosched
-
-func (a *announcer) done() {
-	a.mu.Lock()
-	a.active--
-	if a.active == 0 {
-		close(a.idle)
-	}
-	a.mu.Unlock()
-}
-
-// burst sends repeat rounds of frames, in order, Interval apart. It
-// reports false if ctx ended.
-func (a *announcer) burst(ctx context.Context, frames []frame, repeat int) bool {
-	return a.burstFrom(ctx, frames, repeat, 0, false)
-}
-
-// burstFrom is burst whose first sent packets have already gone out; if
-// news, its first round is news (outbox).
-func (a *announcer) burstFrom(ctx context.Context, frames []frame, repeat, sent int, news bool) bool {
-	a.counters.Bursts.Add(1)
-	i := 0
-	for round := range repeat {
-		if news && round == 1 {
-			// The news are out (the first round); the repeats go
-			// behind the other goroutines that are ready (in a mass
-			// failover: routers with their news still to send), not
-			// ahead of them as this goroutine, just started, would.
-			giveWay()
-		}
-		for j := range frames {
-			f := &frames[j]
-			i++
-			if i <= sent {
-				continue
-			}
-			if i > 1 && a.timing.Interval > 0 {
-				if !sleep.For(ctx, a.timing.Interval) {
-					return false
-				}
-			} else if ctx.Err() != nil {
-				return false
-			}
-			a.box.post(ctx, f, news && i <= len(frames), a.sendFrame)
-		}
-	}
-	return true
 }
 
 // sendFrame sends one frame and counts it (or its error). Every frame the

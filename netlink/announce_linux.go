@@ -24,9 +24,10 @@ import (
 // neighbour advertisements (Override set) for IPv6, in bursts, sent on
 // packet sockets bound to one interface. It implements vrrp.Announcer.
 //
-// Each Announce runs on a goroutine of the Announcer until its schedule
-// ends or its context is done; Close stops them all and waits for them.
-// Its methods are safe for concurrent use.
+// Announce sends the first frame itself; the rest of each announcement's
+// schedule runs on the Announcer's one scheduler goroutine (while any
+// announcement runs) until it ends or its context is done; Close stops
+// them all and waits for them. Its methods are safe for concurrent use.
 type Announcer struct {
 	a *announcer
 }
@@ -86,9 +87,9 @@ func (an *Announcer) Stats() AnnouncerStats { return an.a.stats() }
 // schedule or seen its context done.
 func (an *Announcer) Wait() { an.a.wait() }
 
-// Close stops every announcement, waits for their goroutines, and closes
-// the sockets and the namespace. Announce returns ErrClosed afterwards;
-// calling Close again does nothing.
+// Close stops every announcement, waits for the frames being sent, and
+// closes the sockets and the namespace. Announce returns ErrClosed
+// afterwards; calling Close again does nothing.
 func (an *Announcer) Close() error { return an.a.close() }
 
 // packetSender sends frames on two AF_PACKET sockets bound to one

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/goroutines"
 )
 
 // fakeSender records frames with the (bubble) time they were sent.
@@ -394,6 +396,80 @@ func TestAnnounceNewsThenGiveWay(t *testing.T) {
 		}
 		if err := a.close(); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestAnnounceOneScheduler: announcements run on one goroutine, the
+// announcer's scheduler, not on one each; it ends with the last
+// announcement and starts again with the next. A cancelled announcement
+// is dropped at once, not at its next due time, and announcements due
+// together go in the order they came.
+func TestAnnounceOneScheduler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeSender{start: time.Now()}
+		a := newAnnouncer("eth0", testMAC, false, AnnounceTiming{Repeat: 2, RefreshInterval: time.Second}, fs, nil)
+		base := goroutines.InBubble()
+		const n = 50
+		ctx, cancel := context.WithCancel(t.Context())
+		for i := range n {
+			if err := a.announce(ctx, []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if g := goroutines.InBubble() - base; g != 1 {
+			t.Errorf("%d goroutines for %d announcements, want 1", g, n)
+		}
+		// Each: one frame at once, its repeat from the scheduler, the
+		// repeats in the order the announcements came.
+		got := fs.frames()
+		if len(got) != 2*n {
+			t.Fatalf("sent %d frames, want %d", len(got), 2*n)
+		}
+		var firsts, repeats []byte
+		seen := map[byte]bool{}
+		for _, f := range got {
+			last := f.b[len(f.b)-1] // the target address's last byte
+			if seen[last] {
+				repeats = append(repeats, last)
+			} else {
+				firsts = append(firsts, last)
+			}
+			seen[last] = true
+		}
+		for i := range n {
+			if want := byte(i + 1); firsts[i] != want || repeats[i] != want {
+				t.Fatalf("first frames %v, repeats %v: not in the order the announcements came", firsts, repeats)
+			}
+		}
+		time.Sleep(1500 * time.Millisecond) // one refresh each, of one frame
+		if len(fs.frames()) != 3*n {
+			t.Fatalf("sent %d frames by 1.5 s, want %d", len(fs.frames()), 3*n)
+		}
+		start := time.Now()
+		cancel()
+		a.wait() // the next refresh is 0.5 s away: not waited for
+		if d := time.Since(start); d != 0 {
+			t.Errorf("wait took %v after the cancel, want none", d)
+		}
+		synctest.Wait()
+		if g := goroutines.InBubble() - base; g != 0 {
+			t.Errorf("%d goroutines left after the last announcement ended, want none", g)
+		}
+		if err := a.announce(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.200")}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if g := goroutines.InBubble() - base; g != 1 {
+			t.Errorf("%d goroutines after a new announcement, want the scheduler again", g)
+		}
+		if err := a.close(); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if g := goroutines.InBubble() - base; g != 0 {
+			t.Errorf("%d goroutines after close, want none", g)
 		}
 	})
 }
