@@ -62,8 +62,8 @@ type Config struct {
 	// the router's events, sets a level its Logger leaves out (vigild
 	// writes keepalived's "(VI_1) Entering MASTER STATE" and sets
 	// slog.LevelDebug): one line a transition, not two, and none
-	// formatted and written on a takeover's path (in a mass failover,
-	// ~35 µs a takeover here; bench/README.md, "One line a transition").
+	// formatted and written on a takeover's path (a goroutine and a
+	// write fewer a takeover; bench/README.md, "One line a transition").
 	TransitionLogLevel slog.Level
 }
 
