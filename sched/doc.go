@@ -2,9 +2,11 @@
 //
 // A [Runner] keeps every job in a single heap ordered by next due time and
 // waits on a single timer, so an idle job costs a heap entry, not a
-// goroutine and a ticker. It is meant for thousands of health checks and
-// for periodic gratuitous ARP refresh, where 10,000 jobs must not all start
-// in the same millisecond.
+// goroutine and a ticker. It is meant for thousands of health checks,
+// where 10,000 jobs must not all start in the same millisecond. (An
+// announcer's gratuitous ARP bursts and refreshes have a scheduler of
+// their own in package netlink: bursts of frames an interval apart,
+// news first.)
 //
 // Scheduling rules:
 //
