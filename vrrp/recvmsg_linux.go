@@ -18,7 +18,8 @@ import (
 
 // recvmsg reads one raw VRRP message at a time with recvmsg(2), so that it
 // gets the kernel's receive timestamp (SO_TIMESTAMPNS) next to the TTL,
-// destination and interface. A read allocates nothing: the call's
+// destination and interface: the poll of an expiry (tryReadMsg); the
+// Socket's reader reads in batches (mrecv). A read allocates nothing: the call's
 // arguments point at buffers made once, the sender's address is read from
 // the raw sockaddr the kernel wrote, and parseControl walks the control
 // messages in place.
@@ -111,25 +112,25 @@ func (r *recvmsg) tryReadMsg() (b []byte, info PacketInfo, ok bool, err error) {
 	return b, info, err == nil, err
 }
 
-func (r *recvmsg) readMsg() ([]byte, PacketInfo, error) {
-	if err := r.rc.Read(r.read); err != nil {
-		return nil, PacketInfo{}, err
-	}
-	return r.result(time.Now())
-}
-
 // result is the message or error the last callback read.
 func (r *recvmsg) result(now time.Time) ([]byte, PacketInfo, error) {
 	if r.errno != 0 {
-		err := os.NewSyscallError("recvmsg", r.errno)
-		if dst := sockaddrAddr(r.errDst); dst.IsValid() {
-			return nil, PacketInfo{}, fmt.Errorf("%w (ICMP error for adverts to %v; %d queued errors drained)", err, dst, r.drained)
-		}
-		return nil, PacketInfo{}, err
+		return nil, PacketInfo{}, recvErr(r.errno, r.errDst, r.drained)
 	}
 	src := rawSockaddrAddr(r.from[:min(int(r.hdr.Namelen), len(r.from))])
 	b, info := parseMsg(r.buf[:r.n], r.oob[:r.oobn], src, r.v6, now)
 	return b, info, nil
+}
+
+// recvErr is the error of a read that failed with errno, after which
+// drained ICMP errors were taken from the error queue, the first for
+// adverts to errDst.
+func recvErr(errno unix.Errno, errDst unix.Sockaddr, drained int) error {
+	err := os.NewSyscallError("recvmsg", errno)
+	if dst := sockaddrAddr(errDst); dst.IsValid() {
+		return fmt.Errorf("%w (ICMP error for adverts to %v; %d queued errors drained)", err, dst, drained)
+	}
+	return err
 }
 
 // parseMsg takes a message b as a raw socket received it (an IPv4 socket

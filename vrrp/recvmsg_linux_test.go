@@ -5,7 +5,9 @@ package vrrp
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -52,9 +54,28 @@ func TestRecvmsgKernelTimestamp(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r, err := newRecvmsg(rx, false)
+	// The Socket's reader (mrecv), reading what is queued through
+	// Control: its Read callback would wait for more.
+	var got [][]byte
+	var infos []PacketInfo
+	r, err := newMrecv(rx.(syscall.Conn), false, func(b []byte, info PacketInfo) {
+		got, infos = append(got, bytes.Clone(b)), append(infos, info)
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	readMsg := func() ([]byte, PacketInfo, error) {
+		got, infos = nil, nil
+		if err := r.rc.Control(func(fd uintptr) { r.readAll(fd) }); err != nil {
+			return nil, PacketInfo{}, err
+		}
+		if r.errno != 0 {
+			return nil, PacketInfo{}, r.errno
+		}
+		if len(got) != 1 {
+			return nil, PacketInfo{}, fmt.Errorf("%d messages read, want 1", len(got))
+		}
+		return got[0], infos[0], nil
 	}
 	payload := []byte{0x21, 51, 100, 1, 0, 1, 0, 0, 192, 0, 2, 100, 0, 0, 0, 0, 0, 0, 0, 0}
 	// roundTrip sends one message, waits until it is queued on rx, and
@@ -83,7 +104,7 @@ func TestRecvmsgKernelTimestamp(t *testing.T) {
 		// The message waits in the socket: from here on it is later than
 		// its arrival.
 		beforeRead := time.Now()
-		b, info, err := r.readMsg()
+		b, info, err := readMsg()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -195,7 +195,12 @@ func listen(cfg SocketConfig) (*Socket, error) {
 	// at the takeover, whose stop-the-world took milliseconds when other
 	// processes kept the CPUs busy (bench/README.md, "Tracing a slow
 	// takeover").
-	r, err := newRecvmsg(c, cfg.IPv6)
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("vrrp: raw socket on %s: not a syscall.Conn", cfg.Interface)
+	}
+	r, err := newMrecv(sc, cfg.IPv6, s.received)
 	if err == nil {
 		s.poller, err = newRecvmsg(c, cfg.IPv6)
 	}
@@ -461,26 +466,27 @@ func (s *Socket) poll() {
 	}
 }
 
-// readLoop reads every message and hands it to the Conn of its VRID.
-func (s *Socket) readLoop(r *recvmsg) {
-	for {
-		b, info, err := r.readMsg()
-		if err != nil {
-			select {
-			case <-s.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if c := s.n.ReadErrors.Add(1); logx.Sampled(c) {
-				s.log.Warn("vrrp: error from the network (e.g. ICMP unreachable from a unicast peer without VRRP)",
-					"err", err, "errors", c)
-			}
-			continue
+// readLoop reads every message and hands it to the Conn of its VRID
+// (received), until the socket is closed.
+func (s *Socket) readLoop(r *mrecv) {
+	err := r.run(func(err error) {
+		if c := s.n.ReadErrors.Add(1); logx.Sampled(c) {
+			s.log.Warn("vrrp: error from the network (e.g. ICMP unreachable from a unicast peer without VRRP)",
+				"err", err, "errors", c)
 		}
-		s.n.Received.Add(1)
-		s.dispatch(b, info)
+	})
+	select {
+	case <-s.done:
+		return
+	default:
 	}
+	if !errors.Is(err, net.ErrClosed) {
+		s.log.Error("vrrp: reading the socket failed; no more adverts are read from it", "err", err)
+	}
+}
+
+// received counts a message the reader read and dispatches it.
+func (s *Socket) received(b []byte, info PacketInfo) {
+	s.n.Received.Add(1)
+	s.dispatch(b, info)
 }
