@@ -41,8 +41,7 @@ type job struct {
 
 	begun           bool      // the first burst began
 	second, refresh time.Time // next second burst, next refresh; zero: none
-	burst           burstKind
-	news            bool // the first round of this burst is news (outbox)
+	burst           burstKind // the first burst's first round is news (outbox)
 	gaveWay         bool
 	repeat          int  // rounds of this burst
 	i               int  // frames of this burst sent (or skipped)
@@ -97,12 +96,11 @@ func (a *announcer) begin(j *job, now time.Time) {
 		j.refresh = now.Add(j.t.RefreshInterval)
 	}
 	a.newBurst(j, burstFirst, j.t.Repeat)
-	j.news = true
 }
 
 func (a *announcer) newBurst(j *job, k burstKind, repeat int) {
 	a.counters.Bursts.Add(1)
-	j.burst, j.repeat, j.i, j.spaced, j.news = k, repeat, 0, false, false
+	j.burst, j.repeat, j.i, j.spaced = k, repeat, 0, false
 }
 
 // step sends what of j's schedule is due, in order, and reports whether
@@ -117,7 +115,8 @@ func (a *announcer) step(j *job) bool {
 			a.begin(j, time.Now())
 		}
 		if n := len(j.frames); j.i < j.repeat*n {
-			if j.news && j.i >= n && !j.gaveWay {
+			first := j.burst == burstFirst
+			if first && j.i >= n && !j.gaveWay {
 				// The news are out (the first round); the repeats go
 				// behind the other goroutines that are ready (in a mass
 				// failover: routers with their news still to send).
@@ -130,7 +129,7 @@ func (a *announcer) step(j *job) bool {
 				return true
 			}
 			f := &j.frames[j.i%n]
-			news := j.news && j.i < n
+			news := first && j.i < n
 			j.i++
 			j.spaced = false
 			a.box.post(j.ctx, f, news, a.sendFrame)
