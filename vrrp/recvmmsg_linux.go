@@ -3,6 +3,7 @@
 package vrrp
 
 import (
+	"net"
 	"syscall"
 	"time"
 	"unsafe"
@@ -28,16 +29,15 @@ import (
 // for the backup; at ~1 µs a call here, about a seventh of what a backup
 // spends per advert (bench/README.md, "A backup's reads in batches").
 type mrecv struct {
-	rc     syscall.RawConn
-	v6     bool
-	oobLen int
-	mm     []unix.Mmsghdr
-	iov    []unix.Iovec
-	buf    []byte // mrecvBatch buffers of mrecvSize
-	oob    []byte // mrecvBatch control buffers of oobLen
-	from   [][unix.SizeofSockaddrInet6]byte
-	each   func(b []byte, info PacketInfo)
-	read   func(fd uintptr) bool // the RawConn.Read callback, made once
+	rc   syscall.RawConn
+	v6   bool
+	mm   []unix.Mmsghdr
+	iov  []unix.Iovec
+	buf  []byte // mrecvBatch buffers of mrecvSize
+	oob  []byte // mrecvBatch control buffers of rxOOBLen
+	from [][unix.SizeofSockaddrInet6]byte
+	each func(b []byte, info PacketInfo)
+	read func(fd uintptr) bool // the RawConn.Read callback, made once
 
 	// after read returned true: the error, and the ICMP errors drained
 	// from the error queue with the destination of the first
@@ -60,16 +60,14 @@ const (
 
 // newMrecv makes the reader of c, which hands each message to each (on
 // the reading goroutine, the buffer valid during the call only).
-func newMrecv(c syscall.Conn, v6 bool, each func(b []byte, info PacketInfo)) (*mrecv, error) {
-	rc, err := c.SyscallConn()
+func newMrecv(c net.PacketConn, v6 bool, each func(b []byte, info PacketInfo)) (*mrecv, error) {
+	rc, err := rawConn(c)
 	if err != nil {
 		return nil, err
 	}
-	oobLen := unix.CmsgSpace(4) + unix.CmsgSpace(unix.SizeofInet6Pktinfo) +
-		unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))) + 64
-	r := &mrecv{rc: rc, v6: v6, oobLen: oobLen, each: each,
+	r := &mrecv{rc: rc, v6: v6, each: each,
 		mm: make([]unix.Mmsghdr, mrecvBatch), iov: make([]unix.Iovec, mrecvBatch),
-		buf: make([]byte, mrecvBatch*mrecvSize), oob: make([]byte, mrecvBatch*oobLen),
+		buf: make([]byte, mrecvBatch*mrecvSize), oob: make([]byte, mrecvBatch*rxOOBLen),
 		from: make([][unix.SizeofSockaddrInet6]byte, mrecvBatch)}
 	for i := range r.mm {
 		r.iov[i].Base = &r.buf[i*mrecvSize]
@@ -78,7 +76,7 @@ func newMrecv(c syscall.Conn, v6 bool, each func(b []byte, info PacketInfo)) (*m
 		h.Name = &r.from[i][0]
 		h.Iov = &r.iov[i]
 		h.SetIovlen(1)
-		h.Control = &r.oob[i*oobLen]
+		h.Control = &r.oob[i*rxOOBLen]
 	}
 	r.read = r.readAll
 	return r, nil
@@ -92,7 +90,7 @@ func (r *mrecv) readAll(fd uintptr) bool {
 		for i := range r.mm {
 			h := &r.mm[i].Hdr
 			h.Namelen = uint32(len(r.from[i]))
-			h.SetControllen(r.oobLen)
+			h.SetControllen(rxOOBLen)
 			h.Flags = 0
 			r.mm[i].Len = 0
 		}
@@ -117,7 +115,7 @@ func (r *mrecv) readAll(fd uintptr) bool {
 				b = b[:0]
 			}
 			src := rawSockaddrAddr(r.from[i][:min(int(h.Namelen), len(r.from[i]))])
-			oob := r.oob[i*r.oobLen : i*r.oobLen+min(int(h.Controllen), r.oobLen)]
+			oob := r.oob[i*rxOOBLen : i*rxOOBLen+min(int(h.Controllen), rxOOBLen)]
 			b, info := parseMsg(b, oob, src, r.v6, now)
 			r.each(b, info)
 		}

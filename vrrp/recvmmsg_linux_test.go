@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,7 +49,7 @@ func writeMsg(t *testing.T, fd int, b []byte) {
 func TestMrecvBatches(t *testing.T) {
 	rd, wr := datagramPair(t)
 	var got [][]byte
-	r, err := newMrecv(rd.(syscall.Conn), true, func(b []byte, _ PacketInfo) { got = append(got, bytes.Clone(b)) })
+	r, err := newMrecv(rd, true, func(b []byte, _ PacketInfo) { got = append(got, bytes.Clone(b)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +107,7 @@ func TestMrecvRunWakes(t *testing.T) {
 	out := make(chan []byte, 16)
 	hold := make(chan struct{})
 	first := true
-	r, err := newMrecv(rd.(syscall.Conn), true, func(b []byte, _ PacketInfo) {
+	r, err := newMrecv(rd, true, func(b []byte, _ PacketInfo) {
 		if first {
 			first = false
 			out <- bytes.Clone(b)

@@ -53,19 +53,11 @@ type recvmsg struct {
 const maxDrain = 4096
 
 func newRecvmsg(c net.PacketConn, v6 bool) (*recvmsg, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil, errors.New("not a syscall.Conn")
-	}
-	rc, err := sc.SyscallConn()
+	rc, err := rawConn(c)
 	if err != nil {
 		return nil, err
 	}
-	// Room for the control data: TTL or hop limit, packet info (the
-	// larger IPv6 one) and the timestamp, and some to spare.
-	oobLen := unix.CmsgSpace(4) + unix.CmsgSpace(unix.SizeofInet6Pktinfo) +
-		unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))) + 64
-	r := &recvmsg{rc: rc, v6: v6, buf: make([]byte, 65536), oob: make([]byte, oobLen)}
+	r := &recvmsg{rc: rc, v6: v6, buf: make([]byte, 65536), oob: make([]byte, rxOOBLen)}
 	r.iov.Base = &r.buf[0]
 	r.iov.SetLen(len(r.buf))
 	r.hdr.Name = &r.from[0]
@@ -111,6 +103,20 @@ func (r *recvmsg) tryReadMsg() (b []byte, info PacketInfo, ok bool, err error) {
 	b, info, err = r.result(time.Now())
 	return b, info, err == nil, err
 }
+
+// rawConn is c's RawConn, through which the readers make their calls.
+func rawConn(c net.PacketConn) (syscall.RawConn, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("not a syscall.Conn")
+	}
+	return sc.SyscallConn()
+}
+
+// rxOOBLen is the room a read gives the control data: TTL or hop limit,
+// packet info (the larger IPv6 one) and the timestamp, and some to spare.
+var rxOOBLen = unix.CmsgSpace(4) + unix.CmsgSpace(unix.SizeofInet6Pktinfo) +
+	unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))) + 64
 
 // result is the message or error the last callback read.
 func (r *recvmsg) result(now time.Time) ([]byte, PacketInfo, error) {

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -58,7 +57,7 @@ func TestRecvmsgKernelTimestamp(t *testing.T) {
 	// Control: its Read callback would wait for more.
 	var got [][]byte
 	var infos []PacketInfo
-	r, err := newMrecv(rx.(syscall.Conn), false, func(b []byte, info PacketInfo) {
+	r, err := newMrecv(rx, false, func(b []byte, info PacketInfo) {
 		got, infos = append(got, bytes.Clone(b)), append(infos, info)
 	})
 	if err != nil {

@@ -195,12 +195,7 @@ func listen(cfg SocketConfig) (*Socket, error) {
 	// at the takeover, whose stop-the-world took milliseconds when other
 	// processes kept the CPUs busy (bench/README.md, "Tracing a slow
 	// takeover").
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		c.Close()
-		return nil, fmt.Errorf("vrrp: raw socket on %s: not a syscall.Conn", cfg.Interface)
-	}
-	r, err := newMrecv(sc, cfg.IPv6, s.received)
+	r, err := newMrecv(c, cfg.IPv6, s.received)
 	if err == nil {
 		s.poller, err = newRecvmsg(c, cfg.IPv6)
 	}
