@@ -155,3 +155,89 @@ func TestMrecvRunWakes(t *testing.T) {
 		t.Fatal("run did not return after the socket was closed")
 	}
 }
+
+// Each read gives every message the whole control buffer again: the
+// kernel writes back how much of it a message used, and a message whose
+// control data is longer than the last one's in the same slot must not
+// come cut short. VRRP's own control data (TTL, packet info, timestamp)
+// has one size, so the test passes file descriptors on a Unix socket
+// pair, one and then eight, whose control data differ in size.
+func TestReadersResetLengths(t *testing.T) {
+	// rights passes fd n times.
+	rights := func(fd, n int) []byte {
+		fds := make([]int, n)
+		for i := range fds {
+			fds[i] = fd
+		}
+		return unix.UnixRights(fds...)
+	}
+	// got closes the descriptors oob passes and returns how many it did.
+	got := func(t *testing.T, oob []byte) int {
+		t.Helper()
+		msgs, err := unix.ParseSocketControlMessage(oob)
+		if err != nil {
+			t.Fatalf("control data %x: %v", oob, err)
+		}
+		n := 0
+		for _, m := range msgs {
+			fds, err := unix.ParseUnixRights(&m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			n += len(fds)
+		}
+		return n
+	}
+	if need := unix.CmsgSpace(8 * 4); need > rxOOBLen {
+		t.Fatalf("eight descriptors need %d bytes of control data, the readers have %d", need, rxOOBLen)
+	}
+	t.Run("batch", func(t *testing.T) {
+		rd, wr := datagramPair(t)
+		var r *mrecv
+		var fds []int
+		r, err := newMrecv(rd, true, func([]byte, PacketInfo) {
+			h := &r.mm[0].Hdr
+			fds = append(fds, got(t, r.oob[:h.Controllen]))
+			if h.Flags&unix.MSG_CTRUNC != 0 {
+				t.Errorf("control data cut short (MSG_CTRUNC)")
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 8, 1, 8} {
+			if err := unix.Sendmsg(wr, []byte{byte(n)}, rights(wr, n), nil, 0); err != nil {
+				t.Fatal(err)
+			}
+			fds = nil
+			if err := r.rc.Control(func(fd uintptr) { r.readAll(fd) }); err != nil {
+				t.Fatal(err)
+			}
+			if len(fds) != 1 || fds[0] != n {
+				t.Fatalf("sent %d descriptors alone: read %v", n, fds)
+			}
+		}
+	})
+	t.Run("single", func(t *testing.T) {
+		rd, wr := datagramPair(t)
+		r, err := newRecvmsg(rd, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 8, 1, 8} {
+			if err := unix.Sendmsg(wr, []byte{byte(n)}, rights(wr, n), nil, 0); err != nil {
+				t.Fatal(err)
+			}
+			_, _, ok, err := r.tryReadMsg()
+			if !ok || err != nil {
+				t.Fatalf("sent %d descriptors: read ok %v, err %v", n, ok, err)
+			}
+			if m := got(t, r.oob[:r.oobn]); m != n || r.hdr.Flags&unix.MSG_CTRUNC != 0 {
+				t.Fatalf("sent %d descriptors: read %d, flags %#x", n, m, r.hdr.Flags)
+			}
+		}
+	})
+}
