@@ -12,6 +12,5 @@ func (a fencedAnnouncer) AnnounceLowerPrio(ctx context.Context, addrs []netip.Ad
 	if a.f.closed() {
 		return errFenced
 	}
-	ctx = a.f.spanCtx(ctx) // lives as long as the announcement
 	return vrrp.AnnounceLowerPrio(ctx, a.a, addrs)
 }

@@ -206,18 +206,6 @@ func (f *fence) callCtx(ctx context.Context) (context.Context, context.CancelFun
 	return ctx, func() { stop(); cancel() }
 }
 
-// spanCtx returns ctx, also canceled when f closes, for work that
-// outlives the call that starts it (an announcement runs until its ctx
-// ends). Once ctx ends, however, f lets go of it: an announcement per
-// mastership would otherwise stay registered with the fence for the
-// router's life (the soak benchmark's growing heap).
-func (f *fence) spanCtx(ctx context.Context) context.Context {
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(f.ctx, cancel)
-	context.AfterFunc(ctx, func() { stop(); cancel() })
-	return ctx
-}
-
 // current reports whether r is m's router and not fenced off: what a
 // router the watchdog found stalled says once it is cut off (its own
 // stop, as its context ends) is not the instance's news. s.mu held.
@@ -286,8 +274,13 @@ func (a fencedAddrs) RemoveVIPs(ctx context.Context, vips []netip.Prefix) error 
 	return a.a.RemoveVIPs(ctx, vips)
 }
 
-// fencedAnnouncer is a router's announcer behind its fence: its
-// announcements stop when the fence closes.
+// fencedAnnouncer is a router's announcer behind its fence: it refuses
+// new announcements once the fence is closed. The ones under way end
+// with their context, which the router derives from its run's: the
+// watchdog cancels a stalled run's right after the fence closes
+// (beginRun), and every run's once it returns. (A context of its own
+// per announcement, which the fence canceled too, cost two AfterFuncs
+// each: bench/README.md, "The fence's contexts".)
 type fencedAnnouncer struct {
 	a vrrp.Announcer
 	f *fence
@@ -297,7 +290,6 @@ func (a fencedAnnouncer) Announce(ctx context.Context, addrs []netip.Addr) error
 	if a.f.closed() {
 		return errFenced
 	}
-	ctx = a.f.spanCtx(ctx) // lives as long as the announcement: ctx's end or the fence's
 	return a.a.Announce(ctx, addrs)
 }
 

@@ -160,6 +160,15 @@ func TestSupervisorWatchdogStallRestart(t *testing.T) {
 		if !w.a.p.Addrs("eth0").Has(vipX) {
 			t.Error("the VIP is gone")
 		}
+		// The stuck router's announcement ended when it was cut off,
+		// though its goroutine has not returned; its successor's goes on.
+		var anns []string
+		for _, a := range w.a.p.Announcer("eth0").All() {
+			anns = append(anns, fmt.Sprintf("%v %v", a.Time.Sub(w.a.t0), a.Active()))
+		}
+		if want := []string{"3.21875s false", "13s true"}; !equalLists(anns, want) {
+			t.Errorf("A's announcements (time, still active): %q, want %q", anns, want)
+		}
 		st := w.a.s.Stats().Watchdog
 		if st.StallsByLoop["vrrp"] != 1 || st.RestartsByLoop["vrrp"] != 1 || st.Abandoned != 1 || st.Stuck != 1 ||
 			st.Failures != 1 || st.StallsByLoop["supervisor"] != 0 {
