@@ -27,7 +27,9 @@
 // for its VIP minus that VRID's due time, p50 / p99 / max across the
 // VRIDs of each run, and B's CPU time. -impl floor is B as a floor: the
 // same takeovers with raw system calls and nothing else (massfloor.go);
-// with -vrids 1, the floor of a single takeover.
+// with -vrids 1, the floor of a single takeover. -settle keeps the pair
+// running longer before the kill: a settled keepalived master sends its
+// adverts in a tighter cluster, so B's deadlines come denser.
 //
 // Every run builds a fresh topology, so it starts clean, and deletes it.
 // Run as root from the module root:
@@ -36,6 +38,7 @@
 //	go run ./bench/failover -quick  # 2 runs at 100ms, IPv4: under a minute
 //	go run ./bench/failover -mass   # 5 runs, 200 VRIDs at 100ms, SIGKILL, IPv4, both: ~1 min
 //	go run ./bench/failover -mass -impl keepalived,vigil,vigild,floor -runs 10
+//	go run ./bench/failover -mass -impl keepalived,vigil,vigild,floor -runs 10 -settle 15s  # ~12 min
 //	go run ./bench/failover -mass -vrids 1 -intervals 1s,100ms,10ms -impl floor,vigil -runs 20
 //	go run ./bench/failover -runs 10 -intervals 10ms -impl vigil -signals kill -families ipv6
 package main
@@ -84,6 +87,7 @@ type config struct {
 	families  []string
 	vrids     int           // -mass
 	massA     string        // -mass-master: A's implementation, "" for B's
+	settle    time.Duration // -settle: B's time as backup before A's crash, beyond the minimum
 	approach  time.Duration // -floor-approach
 	vrrpd     string
 	vigild    string
@@ -145,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	keep := fs.String("keep", "", "keep every run's pcap and daemon logs under this directory")
 	maxFail := fs.Int("max-failures", 3, "give up after this many failed runs")
 	hiccup := fs.Duration("hiccup", 5*time.Second, "before the runs, measure the machine's own gaps this long with every CPU busy (bench/hiccup) and print them in the header: the floor a run's max stands on; 0: not measured")
+	settle := fs.Duration("settle", 0, "with -mass: keep B a backup this much longer before A is killed (B starts ~0.5 s before the kill; vigil's daemons give their idle heap back 10 s after their last transition, and the Go runtime collects at least every 2 min, so a failover in production meets a settled backup: -settle 15s or more)")
 	trace := fs.Bool("trace", false, "with -keep: B's vrrpd writes a Go execution trace of each run to B.trace in the run's directory (go tool trace; bench/README.md, \"Tracing a slow takeover\")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -181,7 +186,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "failover: -trace needs -keep")
 		return 2
 	}
-	c := &config{approach: *approach, runs: *runs, vrrpd: *vrrpd, vigild: *vigild, maxFail: *maxFail, vrids: *vrids, trace: *trace}
+	c := &config{approach: *approach, runs: *runs, vrrpd: *vrrpd, vigild: *vigild, maxFail: *maxFail, vrids: *vrids, trace: *trace, settle: *settle}
 	var err error
 	if c.intervals, err = parseIntervals(*intervals); err != nil {
 		fmt.Fprintln(stderr, "failover: -intervals:", err)
@@ -223,6 +228,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if c.vrids < 1 || c.vrids > 255 {
 		fmt.Fprintln(stderr, "failover: -vrids: want 1..255")
+		return 2
+	}
+	if c.settle < 0 || c.settle > 10*time.Minute {
+		fmt.Fprintln(stderr, "failover: -settle: want 0..10m")
 		return 2
 	}
 

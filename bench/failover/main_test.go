@@ -59,3 +59,13 @@ func TestHiccupFlag(t *testing.T) {
 		}
 	}
 }
+
+// A -settle out of range is refused before anything is built or run.
+func TestSettleFlag(t *testing.T) {
+	for _, v := range []string{"-1s", "11m"} {
+		var errb strings.Builder
+		if code := run([]string{"-mass", "-settle", v}, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), "-settle") {
+			t.Errorf("-settle %s: code %d, %q; want 2 and a word on -settle", v, code, errb.String())
+		}
+	}
+}
