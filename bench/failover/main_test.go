@@ -69,3 +69,31 @@ func TestSettleFlag(t *testing.T) {
 		}
 	}
 }
+
+// crowded counts the most times within any window, its start inclusive
+// and its end exclusive, whatever their order.
+func TestCrowded(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms ...float64) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, t0.Add(time.Duration(m*float64(time.Millisecond))))
+		}
+		return ts
+	}
+	for _, c := range []struct {
+		ts   []time.Time
+		want int
+	}{
+		{nil, 0},
+		{at(5), 1},
+		{at(0, 10, 20), 1},       // 10 ms apart: the end is exclusive
+		{at(0, 9.9, 20), 2},      // 0 and 9.9
+		{at(30, 1, 2, 3, 25), 3}, // unsorted
+		{at(0, 50, 51, 52, 53, 59.9, 60), 5},
+	} {
+		if got := crowded(c.ts, 10*time.Millisecond); got != c.want {
+			t.Errorf("crowded(%v) = %d, want %d", c.ts, got, c.want)
+		}
+	}
+}

@@ -54,6 +54,11 @@ type massResult struct {
 	// first to the last VRID's first GARP/NA: B's takeovers are
 	// serialized when garpSpan is much longer than dueSpan.
 	dueSpan, garpSpan time.Duration
+	// crowd is the most VRIDs due within any crowdWindow: how dense the
+	// takeovers came. A span says little (one VRID apart from a cluster
+	// makes it 100 ms); the runs with the most VRIDs over +5 ms are
+	// the crowded ones.
+	crowd int
 	// use is what B used from the signal to the end of the capture (300
 	// ms after its last takeover): the takeovers, and around them a
 	// backup's receiving and a master's adverts.
@@ -122,10 +127,10 @@ func runMass(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 						continue
 					}
 					results[k] = append(results[k], r)
-					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms; advert→GARP/NA p50 %s p99 %s ms; due times span %s ms, first GARP/NAs %s ms; B's CPU %s ms, %d times on a CPU, %d page faults (%d major)\n",
+					fmt.Fprintf(stderr, "mass %-10s %s %-9s run %d/%d, %d VRIDs: first GARP/NA − due p50 %s p99 %s max %s ms (%d over +%v); first advert − due p50 %s p99 %s max %s ms; advert→GARP/NA p50 %s p99 %s ms; due times span %s ms, %d due within %v, first GARP/NAs %s ms; B's CPU %s ms, %d times on a CPU, %d page faults (%d major)\n",
 						impl, fam, ivalName(ival, fam), i, c.runs, c.vrids, benchkit.Ms(r.garp.p50), benchkit.Ms(r.garp.p99),
 						benchkit.Ms(r.garp.max), r.late, massSlack, benchkit.Ms(r.advert.p50), benchkit.Ms(r.advert.p99), benchkit.Ms(r.advert.max),
-						benchkit.Ms(r.gap.p50), benchkit.Ms(r.gap.p99), benchkit.Ms(r.dueSpan), benchkit.Ms(r.garpSpan), benchkit.Ms(r.use.cpu), r.use.wakes, r.use.faults, r.use.majors)
+						benchkit.Ms(r.gap.p50), benchkit.Ms(r.gap.p99), benchkit.Ms(r.dueSpan), r.crowd, crowdWindow, benchkit.Ms(r.garpSpan), benchkit.Ms(r.use.cpu), r.use.wakes, r.use.faults, r.use.majors)
 				}
 			}
 		}
@@ -319,7 +324,25 @@ func analyzeMass(file string, c *config, k massKey, A, B *nstest.Host, t0 time.T
 		return slices.MaxFunc(ts, time.Time.Compare).Sub(slices.MinFunc(ts, time.Time.Compare))
 	}
 	res.dueSpan, res.garpSpan = span(dues), span(firsts)
+	res.crowd = crowded(dues, crowdWindow)
 	return res, nil
+}
+
+// crowdWindow is the window of massResult.crowd.
+const crowdWindow = 10 * time.Millisecond
+
+// crowded returns the most of ts that fall within any window w long
+// (from a time of ts, inclusive, to w after it, exclusive).
+func crowded(ts []time.Time, w time.Duration) int {
+	ts = slices.SortedFunc(slices.Values(ts), time.Time.Compare)
+	most, j := 0, 0
+	for i := range ts {
+		for j < len(ts) && ts[j].Sub(ts[i]) < w {
+			j++
+		}
+		most = max(most, j-i)
+	}
+	return most
 }
 
 func printMass(w io.Writer, env string, c *config, results map[massKey][]massResult) {
@@ -339,7 +362,7 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		"per VRID, B's first GARP/NA for its VIP (and its first advert) minus A's last advert + Master_Down_Interval,\n"+
 		"p50 / p99 / max across the VRIDs of a run; each cell min / median / max over the runs (ms)\n\n", a, c.vrids, settled, prioB)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "impl\tfamily\tinterval\truns\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tadvert p50\tadvert p99\tadvert max\tVRIDs over +5 ms\tdue times span\tfirst GARP/NAs span\tadvert→GARP/NA p99\tB's CPU\tB on a CPU (times)\tB's page faults\tmajor\t")
+	fmt.Fprintf(tw, "impl\tfamily\tinterval\truns\tGARP/NA p50\tGARP/NA p99\tGARP/NA max\tadvert p50\tadvert p99\tadvert max\tVRIDs over +5 ms\tdue times span\tmost due in %v\tfirst GARP/NAs span\tadvert→GARP/NA p99\tB's CPU\tB on a CPU (times)\tB's page faults\tmajor\t\n", crowdWindow)
 	over := func(rs []massResult, f func(massResult) time.Duration) benchkit.Summary {
 		ds := make([]time.Duration, len(rs))
 		for i, r := range rs {
@@ -368,13 +391,14 @@ func printMass(w io.Writer, env string, c *config, results map[massKey][]massRes
 		for _, ival := range c.intervals {
 			for _, impl := range c.impls {
 				rs := results[massKey{impl, fam, ival}]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t%v\t%v\t%v\t%v\t%s\t%s\t%s\t\n", impl, fam, ivalName(ival, fam), len(rs),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%v\t%v\t%v\t%v\t%v\t%d of %d\t%v\t%s\t%v\t%v\t%v\t%s\t%s\t%s\t\n", impl, fam, ivalName(ival, fam), len(rs),
 					over(rs, gp50), over(rs, gp99), over(rs, gmax),
 					over(rs, func(r massResult) time.Duration { return r.advert.p50 }),
 					over(rs, func(r massResult) time.Duration { return r.advert.p99 }),
 					over(rs, func(r massResult) time.Duration { return r.advert.max }),
 					lateSum(rs), len(rs)*c.vrids,
 					over(rs, func(r massResult) time.Duration { return r.dueSpan }),
+					count(rs, func(r massResult) int64 { return int64(r.crowd) }),
 					over(rs, func(r massResult) time.Duration { return r.garpSpan }),
 					over(rs, func(r massResult) time.Duration { return r.gap.p99 }),
 					over(rs, func(r massResult) time.Duration { return r.use.cpu }),
