@@ -171,9 +171,10 @@ var errFenced = errors.New("vigil: router replaced by a restart")
 
 // fence cuts one router off from its instance's I/O: once closed, its
 // Conn, address manager and announcer refuse every call, and the
-// context of its calls in flight is canceled. A Conn the platform can
-// reopen (InstanceIO.Reopen) the router has unwrapped, and the fence
-// closes it.
+// context of its Conn's and address manager's calls in flight is
+// canceled (its announcements end with its run's context:
+// fencedAnnouncer). A Conn the platform can reopen (InstanceIO.Reopen)
+// the router has unwrapped, and the fence closes it.
 type fence struct {
 	ctx    context.Context
 	cancel context.CancelFunc
