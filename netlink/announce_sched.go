@@ -216,20 +216,23 @@ func (a *announcer) finishLocked(j *job) {
 		return
 	}
 	j.finished = true
-	a.active--
-	if a.active == 0 {
-		close(a.idle)
-	}
+	a.doneLocked()
 }
 
 // done counts out an announcement that never became a job.
 func (a *announcer) done() {
 	a.mu.Lock()
+	a.doneLocked()
+	a.mu.Unlock()
+}
+
+// doneLocked counts an announcement out of those running, and closes
+// idle after the last. a.mu held.
+func (a *announcer) doneLocked() {
 	a.active--
 	if a.active == 0 {
 		close(a.idle)
 	}
-	a.mu.Unlock()
 }
 
 // schedule steps the jobs as they come due until none is left, or drops
