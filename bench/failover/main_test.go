@@ -50,22 +50,23 @@ func TestMassVIP(t *testing.T) {
 	}
 }
 
-// A -hiccup out of range is refused before anything is built or run.
-func TestHiccupFlag(t *testing.T) {
-	for _, v := range []string{"-1s", "2m"} {
-		var errb strings.Builder
-		if code := run([]string{"-hiccup", v}, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), "-hiccup") {
-			t.Errorf("-hiccup %s: code %d, %q; want 2 and a word on -hiccup", v, code, errb.String())
-		}
-	}
-}
-
-// A -settle out of range is refused before anything is built or run.
-func TestSettleFlag(t *testing.T) {
-	for _, v := range []string{"-1s", "11m"} {
-		var errb strings.Builder
-		if code := run([]string{"-mass", "-settle", v}, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), "-settle") {
-			t.Errorf("-settle %s: code %d, %q; want 2 and a word on -settle", v, code, errb.String())
+// A -hiccup or -settle out of range is refused before anything is
+// built or run.
+func TestFlagBounds(t *testing.T) {
+	for _, c := range []struct {
+		flag   string
+		pre    []string
+		values []string
+	}{
+		{"-hiccup", nil, []string{"-1s", "2m"}},
+		{"-settle", []string{"-mass"}, []string{"-1s", "11m"}},
+	} {
+		for _, v := range c.values {
+			var errb strings.Builder
+			args := append(append([]string{}, c.pre...), c.flag, v)
+			if code := run(args, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), c.flag) {
+				t.Errorf("%s %s: code %d, %q; want 2 and a word on %s", c.flag, v, code, errb.String(), c.flag)
+			}
 		}
 	}
 }
