@@ -96,6 +96,11 @@ type config struct {
 	trace     bool // -trace: B's vrrpd writes a runtime trace into the run's directory
 	maxFail   int
 	gaps      string // the machine's own gaps (-hiccup), for the header; "" if not measured
+
+	// From the flags, for run's start.
+	mass    bool          // -mass
+	hiccup  time.Duration // -hiccup: how long to measure the machine's gaps
+	keepDir string        // -keep
 }
 
 // key identifies a cell of the results table.
@@ -127,6 +132,17 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	c, code := parse(args, stderr)
+	if c == nil {
+		return code
+	}
+	return measure(c, stdout, stderr)
+}
+
+// parse reads the flags into a config, or says on stderr what is wrong
+// with them and returns nil and the exit code (0 for -help). It starts
+// nothing: a test of the flags' bounds cannot start a benchmark.
+func parse(args []string, stderr io.Writer) (*config, int) {
 	fs := flag.NewFlagSet("failover", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -153,13 +169,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	trace := fs.Bool("trace", false, "with -keep: B's vrrpd writes a Go execution trace of each run to B.trace in the run's directory (go tool trace; bench/README.md, \"Tracing a slow takeover\")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return nil, 0
 		}
-		return 2
+		return nil, 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected arguments: %q\n", fs.Args())
-		return 2
+		return nil, 2
 	}
 	defaults := func(p *string, matrix, massive string) {
 		if *p != "" {
@@ -184,13 +200,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *trace && *keep == "" {
 		fmt.Fprintln(stderr, "failover: -trace needs -keep")
-		return 2
+		return nil, 2
 	}
 	c := &config{approach: *approach, runs: *runs, vrrpd: *vrrpd, vigild: *vigild, maxFail: *maxFail, vrids: *vrids, trace: *trace, settle: *settle}
 	var err error
 	if c.intervals, err = parseIntervals(*intervals); err != nil {
 		fmt.Fprintln(stderr, "failover: -intervals:", err)
-		return 2
+		return nil, 2
 	}
 	known := allImp
 	if *mass {
@@ -198,19 +214,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if c.impls, err = benchkit.ParseList(*impls, known); err != nil {
 		fmt.Fprintln(stderr, "failover: -impl:", err)
-		return 2
+		return nil, 2
 	}
 	if c.signals, err = benchkit.ParseList(*signals, []string{"kill", "term"}); err != nil {
 		fmt.Fprintln(stderr, "failover: -signals:", err)
-		return 2
+		return nil, 2
 	}
 	if c.families, err = benchkit.ParseList(*families, []string{"ipv4", "ipv6"}); err != nil {
 		fmt.Fprintln(stderr, "failover: -families:", err)
-		return 2
+		return nil, 2
 	}
 	if c.runs < 1 || c.runs > 1000 {
 		fmt.Fprintln(stderr, "failover: -runs: want 1..1000")
-		return 2
+		return nil, 2
 	}
 	switch *massA {
 	case "keepalived", "vigil", "vigild":
@@ -218,7 +234,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "same":
 	default:
 		fmt.Fprintln(stderr, "failover: -mass-master: want keepalived, vigil, vigild or same")
-		return 2
+		return nil, 2
 	}
 	if c.approach < 0 {
 		c.approach = 0
@@ -228,37 +244,42 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if c.vrids < 1 || c.vrids > 255 {
 		fmt.Fprintln(stderr, "failover: -vrids: want 1..255")
-		return 2
+		return nil, 2
 	}
 	if c.settle < 0 || c.settle > 10*time.Minute {
 		fmt.Fprintln(stderr, "failover: -settle: want 0..10m")
-		return 2
+		return nil, 2
 	}
 
 	if *hiccup < 0 || *hiccup > time.Minute {
 		fmt.Fprintln(stderr, "failover: -hiccup: want 0..1m")
-		return 2
+		return nil, 2
 	}
+	c.mass, c.hiccup, c.keepDir = *mass, *hiccup, *keep
+	return c, 0
+}
 
+// measure runs the benchmark c describes and prints its tables.
+func measure(c *config, stdout, stderr io.Writer) int {
 	ctx, stop := benchkit.SignalContext()
 	defer stop()
 	need := c.impls
-	if *mass && c.massA != "" && !slices.Contains(need, c.massA) {
+	if c.mass && c.massA != "" && !slices.Contains(need, c.massA) {
 		need = append(slices.Clone(need), c.massA)
 	}
-	ws, cleanup, err := benchkit.Prepare(ctx, "failover", need, benchkit.Workspace{Vrrpd: c.vrrpd, Vigild: c.vigild}, *keep, stderr)
+	ws, cleanup, err := benchkit.Prepare(ctx, "failover", need, benchkit.Workspace{Vrrpd: c.vrrpd, Vigild: c.vigild}, c.keepDir, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "failover:", err)
 		return 1
 	}
 	defer cleanup()
 	c.workDir, c.keep, c.vrrpd, c.vigild = ws.Dir, ws.Keep, ws.Vrrpd, ws.Vigild
-	if *hiccup > 0 {
-		fmt.Fprintf(stderr, "measuring the machine's own gaps for %v (-hiccup 0: not)\n", *hiccup)
-		c.gaps = benchkit.MachineGaps(*hiccup)
+	if c.hiccup > 0 {
+		fmt.Fprintf(stderr, "measuring the machine's own gaps for %v (-hiccup 0: not)\n", c.hiccup)
+		c.gaps = benchkit.MachineGaps(c.hiccup)
 		fmt.Fprintln(stderr, c.gaps)
 	}
-	if *mass {
+	if c.mass {
 		return runMass(ctx, c, stdout, stderr)
 	}
 

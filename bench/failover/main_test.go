@@ -3,7 +3,6 @@
 package main
 
 import (
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -51,21 +50,32 @@ func TestMassVIP(t *testing.T) {
 }
 
 // A -hiccup or -settle out of range is refused before anything is
-// built or run.
+// built or run; one at either end of its range is taken. parse starts
+// nothing, so a bound broken here cannot start a benchmark.
 func TestFlagBounds(t *testing.T) {
 	for _, c := range []struct {
-		flag   string
-		pre    []string
-		values []string
+		flag     string
+		pre      []string
+		refused  []string
+		accepted []string
+		got      func(*config) time.Duration
 	}{
-		{"-hiccup", nil, []string{"-1s", "2m"}},
-		{"-settle", []string{"-mass"}, []string{"-1s", "11m"}},
+		{"-hiccup", nil, []string{"-1s", "61s"}, []string{"0", "1m"}, func(c *config) time.Duration { return c.hiccup }},
+		{"-settle", []string{"-mass"}, []string{"-1s", "601s"}, []string{"0", "10m"}, func(c *config) time.Duration { return c.settle }},
 	} {
-		for _, v := range c.values {
+		for _, v := range c.refused {
 			var errb strings.Builder
 			args := append(append([]string{}, c.pre...), c.flag, v)
-			if code := run(args, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), c.flag) {
-				t.Errorf("%s %s: code %d, %q; want 2 and a word on %s", c.flag, v, code, errb.String(), c.flag)
+			if cfg, code := parse(args, &errb); cfg != nil || code != 2 || !strings.Contains(errb.String(), c.flag) {
+				t.Errorf("%s %s: config %v, code %d, %q; want none, 2 and a word on %s", c.flag, v, cfg != nil, code, errb.String(), c.flag)
+			}
+		}
+		for _, v := range c.accepted {
+			var errb strings.Builder
+			want, _ := time.ParseDuration(v)
+			args := append(append([]string{}, c.pre...), c.flag, v)
+			if cfg, code := parse(args, &errb); cfg == nil || c.got(cfg) != want {
+				t.Errorf("%s %s: code %d, %q; want a config with %v", c.flag, v, code, errb.String(), want)
 			}
 		}
 	}
