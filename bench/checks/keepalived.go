@@ -20,7 +20,8 @@ import (
 // keepalived's checker process (`keepalived -C`) with one HTTP_GET per
 // target. It needs IPVS (its checker child exits without it: "IPVS:
 // Can't initialize ipvs"), so it runs in the VM of tools/ipvsvm
-// (bench/checks/vm). Its checks are the listener's accepted
+// (bench/checks/vm), or natively on a stand-in for IPVS (-fake-ipvs,
+// fakeipvs.go). Its checks are the listener's accepted
 // connections: no other client talks to the listener during its run.
 
 // vsAddr is the virtual servers' address (RFC 5737).
@@ -63,6 +64,9 @@ func startKeepalived(ctx context.Context, c *config, ns, dir string) (*keepalive
 	}
 	if c.nice != 0 {
 		args = append(args, "nice", "-n", fmt.Sprint(c.nice))
+	}
+	if c.fakeIPVS != "" {
+		args = append(args, "env", "LD_PRELOAD="+c.fakeIPVS)
 	}
 	pidFile := filepath.Join(dir, "checkers.pid")
 	args = append(args, c.keepalived, "-n", "-l", "-D", "-C", "-f", cf,

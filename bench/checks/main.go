@@ -25,7 +25,8 @@
 // calls and checks the status line; 2,000 targets by default. With
 // -impl keepalived (keepalived.go) keepalived's checker does the same
 // with HTTP_GET; it needs IPVS, so bench/checks/vm runs the three in
-// the VM of tools/ipvsvm (with -here: no namespace of its own).
+// the VM of tools/ipvsvm (with -here: no namespace of its own), or
+// -fake-ipvs runs it natively on a stand-in for IPVS (fakeipvs.go).
 //
 // Run as root from the module root:
 //
@@ -33,6 +34,7 @@
 //	go run ./bench/checks -quick     # 2 runs of each, 8 s window after 3 s warmup: ~1 min
 //	go run ./bench/checks -kind http # HTTP GET, 2,000 targets: ~4.2 min
 //	bench/checks/vm                  # keepalived, group and raw in the VM: ~5 min
+//	go run ./bench/checks -kind http -impl keepalived,group,raw -fake-ipvs # the three natively
 package main
 
 import (
@@ -87,6 +89,7 @@ type config struct {
 	nice              int
 	here              bool   // in this namespace, not one of the bench's
 	keepalived        string // the keepalived program
+	fakeIPVS          string // -fake-ipvs: the stand-in's shared object, preloaded into keepalived
 }
 
 // httpAddrs is -addrs's default for -kind http: 20 x 100 = 2,000
@@ -124,6 +127,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: group (check.Group), raw (the reference), keepalived (-kind http; needs IPVS: see bench/checks/vm)")
 	fs.BoolVar(&c.here, "here", false, "run in this network namespace instead of a new one (the ipvsvm VM, which has only lo and no `ip netns`): the target addresses are added to lo and removed at the end")
 	fs.StringVar(&c.keepalived, "keepalived", "keepalived", "the keepalived program (-impl keepalived)")
+	fakeIPVS := fs.Bool("fake-ipvs", false, "with -impl keepalived: run keepalived's checker natively where the kernel has no IPVS, with a stand-in for IPVS preloaded (fakeipvs.go; needs cc); checking does not touch IPVS")
 	quick := fs.Bool("quick", false, "short run: -runs 2 -window 8s -warmup 3s (overrides them)")
 	fs.StringVar(&c.profile, "profile", "", "write the checker's CPU profile over the window (cpu.pprof) and a heap profile at its end (heap.pprof) under DIR/IMPL-N/")
 	fs.IntVar(&c.nice, "nice", 0, "run the children (listener, checkers) under nice(1) with this niceness, -20..19: a negative one shields the measurement from other work on a shared machine")
@@ -174,9 +178,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "checks: -impl keepalived: needs -kind http and an -interval of whole seconds (delay_loop)")
 		return 2
 	}
-	if err := benchkit.Preflight("ip"); err != nil {
+	if *fakeIPVS && !slices.Contains(c.impls, "keepalived") {
+		fmt.Fprintln(stderr, "checks: -fake-ipvs: only with -impl keepalived")
+		return 2
+	}
+	tools := []string{"ip"}
+	if *fakeIPVS {
+		tools = append(tools, "cc")
+	}
+	if err := benchkit.Preflight(tools...); err != nil {
 		fmt.Fprintln(stderr, "checks:", err)
 		return 1
+	}
+	if *fakeIPVS {
+		dir, err := os.MkdirTemp("", "vigil-bench-checks-fakeipvs-*")
+		if err != nil {
+			fmt.Fprintln(stderr, "checks:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if c.fakeIPVS, err = buildFakeIPVS(dir); err != nil {
+			fmt.Fprintln(stderr, "checks: -fake-ipvs:", err)
+			return 1
+		}
 	}
 	if c.self, err = os.Executable(); err != nil {
 		fmt.Fprintln(stderr, "checks:", err)

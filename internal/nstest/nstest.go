@@ -88,6 +88,7 @@ var packages = map[string]string{
 	"birdc":      "bird2",
 	"ipvsadm":    "ipvsadm",
 	"sysctl":     "procps",
+	"cc":         "gcc libc6-dev",
 }
 
 // sbinDirs are searched after $PATH, which often lacks them.
