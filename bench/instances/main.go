@@ -85,6 +85,9 @@ type config struct {
 	workDir  string
 	keep     bool
 	profile  string
+	// immediate: -immediate-capture, tcpdump woken once an advert (at
+	// the sender's expense), as before the sixteenth round.
+	immediate bool
 }
 
 func main() {
@@ -110,6 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.warmup, "warmup", 10*time.Second, "wait after all instances are MASTER and BACKUP before the window (the second GARP burst comes at 5s)")
 	fs.IntVar(&c.runs, "runs", 3, "runs per (size, implementation)")
 	fs.BoolVar(&c.noBackup, "no-backup", false, "run the master node only")
+	fs.BoolVar(&c.immediate, "immediate-capture", false, "capture the adverts with tcpdump --immediate-mode, which wakes tcpdump once an advert at the sender's expense (the records before the sixteenth round); default: woken once a block of adverts")
 	impls := fs.String("impl", strings.Join(allImpls, ","), "implementations, comma-separated: keepalived, vigil (examples/vrrpd: the vrrp package on host.Host), vigild (cmd/vigild on the same keepalived.conf: the Supervisor), floor (raw sockets and nothing else: the kernel's share)")
 	fs.IntVar(&c.wakes, "floor-wakes", 1, "floor: the sender's wake-ups per interval, the instances split evenly among them: 1 sends an interval's adverts in one burst; the instance count or more, one advert per wake-up, spread evenly")
 	quick := fs.Bool("quick", false, "short run: -runs 1 -duration 10s -warmup 6s (overrides them)")

@@ -34,9 +34,33 @@ type Capture struct {
 // namespace ns (without --immediate-mode packets still buffered are lost
 // on stop) and waits until it is listening.
 func StartCapture(ctx context.Context, ns, iface, file string, snaplen int, filter string) (*Capture, error) {
+	return startCapture(ctx, ns, iface, file, snaplen, filter, true)
+}
+
+// BufferedLag bounds how late a StartBufferedCapture's packet reaches
+// its file: libpcap's buffer timeout, tcpdump's default of one second
+// (the kernel hands libpcap a block of packets when it is full or that
+// old), and two seconds for tcpdump to be scheduled and write it.
+const BufferedLag = 3 * time.Second
+
+// StartBufferedCapture is StartCapture without --immediate-mode: tcpdump
+// is woken once a block of packets, not once a packet. A wake-up of the
+// capture is charged to whoever sent the packet (the bridge's receive
+// path runs in the sender's system call), so a benchmark of the
+// senders' CPU uses this one. Packets reach the file up to BufferedLag
+// late, and those not yet handed on are lost at Stop: wait BufferedLag
+// after the last packet that must be in the file before Stop.
+func StartBufferedCapture(ctx context.Context, ns, iface, file string, snaplen int, filter string) (*Capture, error) {
+	return startCapture(ctx, ns, iface, file, snaplen, filter, false)
+}
+
+func startCapture(ctx context.Context, ns, iface, file string, snaplen int, filter string, immediate bool) (*Capture, error) {
 	c := &Capture{File: file, stderr: &Log{}}
-	args := []string{"ip", "netns", "exec", ns, "tcpdump", "-i", iface, "--immediate-mode", "-U", "-n",
-		"-Z", "root", "-B", "8192", "-s", strconv.Itoa(snaplen), "-w", file}
+	args := []string{"ip", "netns", "exec", ns, "tcpdump", "-i", iface}
+	if immediate {
+		args = append(args, "--immediate-mode")
+	}
+	args = append(args, "-U", "-n", "-Z", "root", "-B", "8192", "-s", strconv.Itoa(snaplen), "-w", file)
 	if filter != "" {
 		args = append(args, filter)
 	}
