@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
@@ -39,13 +37,8 @@ func TestFakeIPVSKeepalived(t *testing.T) {
 
 	// The real server: 198.18.1.1:10000 in ns, answering each request as
 	// the bench's listener does. Its socket is made in ns and served here.
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
 	var ln net.Listener
-	if err := nstest.DoIn(h, func() (err error) {
+	if err := nstest.DoInNamed(ns, func() (err error) {
 		ln, err = net.Listen("tcp4", fmt.Sprintf("%s:%d", targetAddr(0), basePort))
 		return err
 	}); err != nil {

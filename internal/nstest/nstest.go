@@ -359,10 +359,14 @@ func (h *Host) Handle() (netns.NsHandle, error) { return netns.GetFromName(h.Nam
 
 // Do runs fn on an OS thread switched into h's namespace. Sockets fn opens
 // stay in that namespace after it returns; goroutines fn starts do not.
-func (h *Host) Do(fn func() error) error {
-	target, err := h.Handle()
+func (h *Host) Do(fn func() error) error { return DoInNamed(h.Name, fn) }
+
+// DoInNamed runs fn on an OS thread switched into the namespace named
+// name (as `ip netns` names it), as Host.Do does for a host's.
+func DoInNamed(name string, fn func() error) error {
+	target, err := netns.GetFromName(name)
 	if err != nil {
-		return fmt.Errorf("nstest: open namespace %s: %w", h.Name, err)
+		return fmt.Errorf("nstest: open namespace %s: %w", name, err)
 	}
 	defer target.Close()
 	return DoIn(target, fn)

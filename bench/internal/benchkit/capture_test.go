@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/vigil-ha/vigil/internal/nstest"
 )
 
@@ -36,13 +34,8 @@ func TestBufferedCaptureLag(t *testing.T) {
 	}
 	defer cp.Stop()
 
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
 	var conn net.PacketConn
-	if err := nstest.DoIn(h, func() (err error) {
+	if err := nstest.DoInNamed(ns, func() (err error) {
 		conn, err = net.ListenPacket("udp4", "127.0.0.1:0")
 		return err
 	}); err != nil {
